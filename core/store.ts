@@ -1,0 +1,99 @@
+/**
+ * The storage seam. The broker keeps its live state in memory and writes every durable change
+ * through a Store: a journal (queue messages, acks and namespaced metadata) and one log per
+ * stream partition. The embedded FileStore keeps both in --data-dir; MemoryStore serves tests;
+ * a distributed engine can implement the same interface later.
+ *
+ * Durability: every returned promise resolves only once the change is stored as the fsync policy
+ * asks (`always`: fsynced, group commit; `interval`: written to the OS, fsynced on a timer;
+ * `never`: written to the OS). Written data survives `kill -9` under every policy.
+ */
+
+export type FsyncPolicy = 'always' | 'interval' | 'never';
+
+export type JournalEntry =
+  /** Namespaced metadata: queue definitions, bindings, sessions, retained messages, group offsets... */
+  | { kind: 'put'; ns: string; key: string; value: Buffer }
+  | { kind: 'del'; ns: string; key: string }
+  /** A durable message placed in one or more durable queues (ids from the queue definitions). */
+  | { kind: 'enqueue'; seq: number; queues: number[]; message: Buffer }
+  /** The message `seq` left queue `queue` (acked, expired, dead-lettered or moved). */
+  | { kind: 'ack'; seq: number; queue: number };
+
+export interface RecoveredMessage {
+  seq: number;
+  /** Queues the message is still in, in the order they were given. */
+  queues: number[];
+  message: Buffer;
+}
+
+export interface StoreRecovery {
+  /** Latest value of every live metadata key, by namespace. */
+  metadata: Map<string, Map<string, Buffer>>;
+  /** Messages not yet acked from every queue, in seq order. */
+  messages: RecoveredMessage[];
+  /** Streams found in the store, with their partition counts. */
+  streams: Map<string, number>;
+}
+
+export interface RetentionPolicy {
+  /** Delete whole segments whose newest record is older than this; -1 = keep forever. */
+  retentionMs: number;
+  /** Delete oldest segments while the partition is larger than this; -1 = no limit. */
+  retentionBytes: number;
+  /** Segment size at which the active segment is rolled. */
+  segmentBytes: number;
+}
+
+/** What the log knows of one stored batch (record batch v2 header fields, see core/stream/batch-header.ts). */
+export interface StoredBatchInfo {
+  baseOffset: number;
+  lastOffset: number;
+  maxTimestamp: number;
+  producerId: bigint;
+  producerEpoch: number;
+  baseSequence: number;
+}
+
+/**
+ * One partition of one stream: an append-only log of whole record batches (record batch v2 layout,
+ * base offset already assigned by the broker). Offsets are dense per partition.
+ */
+export interface PartitionStore {
+  /** First offset still stored (advances with retention). */
+  readonly logStartOffset: number;
+  /** Offset the next appended record gets (log end offset). */
+  readonly nextOffset: number;
+  /** Bytes stored across all segments. */
+  readonly sizeBytes: number;
+  /** Appends one batch whose base offset is `nextOffset`. */
+  append(batch: Buffer, info: StoredBatchInfo): Promise<void>;
+  /**
+   * Whole batches starting with the one containing `offset`, up to `maxBytes` (always at least one
+   * batch when `offset < nextOffset`, even if it is larger). Empty at the end of the log.
+   */
+  read(offset: number, maxBytes: number): Promise<Buffer[]>;
+  /** Offset of the first record with timestamp >= `timestamp`, or null if none. */
+  offsetForTimestamp(timestamp: number): Promise<number | null>;
+  /** Headers of the batches in the newest segment, oldest first: rebuilds idempotent-producer state. */
+  recentBatches(): StoredBatchInfo[];
+  /** Drops whole segments that fall outside the policy (never the active one). */
+  applyRetention(policy: RetentionPolicy, now: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Store {
+  /** Opens the store, recovering (and truncating torn tails) as needed. */
+  open(): Promise<StoreRecovery>;
+  /** Writes the entries as one atomic group: after a crash either all or none of them are recovered. */
+  journal(entries: JournalEntry[]): Promise<void>;
+  /** Opens (creating if absent) one partition log. */
+  openPartition(stream: string, partition: number, policy: RetentionPolicy): Promise<PartitionStore>;
+  /** Deletes every partition of a stream. */
+  deleteStream(stream: string): Promise<void>;
+  /** Forces everything written so far to disk. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  /** Bytes waiting to be written; the broker slows publishers when this grows. */
+  readonly pendingBytes: number;
+}
