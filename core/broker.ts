@@ -1,0 +1,367 @@
+/**
+ * The protocol-neutral broker: owns every queue, stream, binding, retained message and stored
+ * byte. Adapters translate their frames into these calls and back; nothing here knows a protocol.
+ *
+ * Publishing: `publish()` routes by topic to bound queues and streams; `sendToQueue()` addresses
+ * one queue. Both return a promise that resolves once the message is stored as its durability
+ * asks AND every target queue has room (policy 'block'), so an adapter that bounds its in-flight
+ * publishes per connection slows its publishers end to end.
+ */
+import { EventEmitter } from 'node:events';
+import { GroupOffsets } from './group-offsets.js';
+import { decodeMessage, encodeMessage } from './message-codec.js';
+import { Message, messageSize } from './message.js';
+import { MetadataStore } from './metadata.js';
+import { checkTopicName } from './names.js';
+import { Queue, QueueHost, RemovalReason } from './queue.js';
+import { DEFAULT_QUEUE_OPTIONS, QueueEntry, QueueFullError, QueueNotFoundError, QueueOptions } from './queue-types.js';
+import { RetainedMessages } from './retained.js';
+import { Binding, TopicRouter } from './router.js';
+import type { JournalEntry, Store } from './store.js';
+import { AppendResult } from './stream/partition.js';
+import { decodeRecords, recordToMessage } from './stream/record-codec.js';
+import type { Stream, StreamConfig } from './stream/stream.js';
+import { DEFAULT_STREAM_CONFIG, StreamRegistry } from './stream/stream-registry.js';
+import { Transaction } from './transaction.js';
+
+export interface BrokerOptions {
+  /** Defaults for every declared queue (a declare may override). */
+  queueDefaults: Partial<QueueOptions>;
+  /** A queue's dead-letter queue is its name plus this suffix unless the declare names one. */
+  deadLetterSuffix: string;
+  streamDefaults: Partial<StreamConfig>;
+  /** How often expired messages are swept and stream retention applied. */
+  housekeepingIntervalMs: number;
+}
+
+type Target = Queue | Stream;
+type BindOptions = Pick<Binding<Target>, 'noLocalOwner' | 'args'>;
+
+const NS_QUEUE = 'queue';
+const NS_BINDING = 'binding';
+const NS_COUNTER = 'counter';
+const RESOLVED = Promise.resolve();
+
+export class Broker extends EventEmitter {
+  readonly options: BrokerOptions;
+  private readonly router = new TopicRouter<Target>();
+  private readonly queueMap = new Map<string, Queue>();
+  private metadataStore!: MetadataStore;
+  private streamRegistry!: StreamRegistry;
+  private retainedMessages!: RetainedMessages;
+  private groupOffsets!: GroupOffsets;
+  private nextSeq = 1;
+  private nextQueueId = 1;
+  private housekeeping?: NodeJS.Timeout;
+  /** While a transaction commits, journal entries are collected here and written as one group. */
+  private collecting: JournalEntry[] | null = null;
+  private readonly host: QueueHost;
+  unroutable = 0;
+
+  constructor(readonly store: Store, options: Partial<BrokerOptions> = {}) {
+    super();
+    this.options = {
+      queueDefaults: options.queueDefaults ?? {},
+      deadLetterSuffix: options.deadLetterSuffix ?? '.dlq',
+      streamDefaults: options.streamDefaults ?? {},
+      housekeepingIntervalMs: options.housekeepingIntervalMs ?? 1000,
+    };
+    this.host = {
+      removed: (q, e, reason) => this.entryRemoved(q, e, reason),
+      deadLetter: (q, e, reason) => this.deadLetter(q, e, reason),
+      unused: (q) => void this.deleteQueue(q.name),
+    };
+  }
+
+  get metadata(): MetadataStore { return this.metadataStore; }
+  get retained(): RetainedMessages { return this.retainedMessages; }
+  get offsets(): GroupOffsets { return this.groupOffsets; }
+
+  /** Recovers definitions and unacknowledged messages from the store. */
+  async open(): Promise<void> {
+    const recovery = await this.store.open();
+    this.metadataStore = new MetadataStore(this.store, recovery.metadata);
+    this.retainedMessages = new RetainedMessages(this.metadataStore);
+    this.groupOffsets = new GroupOffsets(this.metadataStore);
+    this.streamRegistry = new StreamRegistry(this.store, this.metadataStore, { ...DEFAULT_STREAM_CONFIG, ...this.options.streamDefaults });
+    for (const stream of await this.streamRegistry.recover()) this.bindStreamPatterns(stream);
+    const byId = new Map<number, Queue>();
+    for (const [name, bytes] of this.metadataStore.entries(NS_QUEUE)) {
+      const def = JSON.parse(bytes.toString('utf8')) as { id: number; options: QueueOptions };
+      const q = new Queue(name, def.id, def.options, this.host);
+      this.queueMap.set(name, q);
+      byId.set(def.id, q);
+      this.nextQueueId = Math.max(this.nextQueueId, def.id + 1);
+    }
+    for (const [key, bytes] of this.metadataStore.entries(NS_BINDING)) {
+      const [queueName, pattern] = key.split('\u0000');
+      const q = this.queueMap.get(queueName);
+      if (q) this.router.bind(`q:${queueName}`, { pattern, target: q, ...(JSON.parse(bytes.toString('utf8')) as BindOptions) });
+    }
+    for (const rec of recovery.messages) {
+      this.nextSeq = Math.max(this.nextSeq, rec.seq + 1);
+      const message = decodeMessage(rec.message);
+      for (const id of rec.queues) {
+        byId.get(id)?.enqueue({ seq: rec.seq, message, deliveryCount: 0, redelivered: false, persisted: true, size: messageSize(message) });
+      }
+    }
+    this.housekeeping = setInterval(() => void this.runHousekeeping(), this.options.housekeepingIntervalMs);
+    this.housekeeping.unref();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.housekeeping);
+    for (const q of this.queueMap.values()) q.closeAll();
+    await this.streamRegistry?.close();
+    await this.store.flush();
+    await this.store.close();
+    this.emit('closed');
+  }
+
+  // ---- queues -------------------------------------------------------------------------------
+
+  /** Declares a queue (idempotent: an existing queue is returned as it is). */
+  async declareQueue(name: string, options: Partial<QueueOptions> = {}): Promise<Queue> {
+    const existing = this.queueMap.get(name);
+    if (existing) return existing;
+    if (name.length === 0 || name.length > 1024 || name.includes('\u0000')) throw new RangeError(`invalid queue name "${name}"`);
+    const merged: QueueOptions = { ...DEFAULT_QUEUE_OPTIONS, ...this.options.queueDefaults, ...options };
+    const isDlq = name.endsWith(this.options.deadLetterSuffix);
+    if (options.deadLetterQueue === undefined) {
+      merged.deadLetterQueue = merged.autoDelete || merged.exclusiveOwner !== undefined || isDlq ? '' : name + this.options.deadLetterSuffix;
+    }
+    const id = merged.durable ? this.nextQueueId++ : 0;
+    const q = new Queue(name, id, merged, this.host);
+    this.queueMap.set(name, q);
+    if (merged.durable) await this.metadataStore.putJson(NS_QUEUE, name, { id, options: merged });
+    return q;
+  }
+
+  getQueue(name: string): Queue | undefined {
+    return this.queueMap.get(name);
+  }
+
+  queues(): IterableIterator<Queue> {
+    return this.queueMap.values();
+  }
+
+  async deleteQueue(name: string): Promise<boolean> {
+    const q = this.queueMap.get(name);
+    if (!q) return false;
+    this.queueMap.delete(name);
+    const entries = q.allEntries();
+    q.closeAll();
+    this.router.unbindAll(`q:${name}`);
+    if (q.options.durable) {
+      const bindingKeys = [...this.metadataStore.entries(NS_BINDING).keys()].filter((k) => k.startsWith(`${name}\u0000`));
+      await this.metadataStore.batch([NS_QUEUE, ...bindingKeys.map(() => NS_BINDING)].map((ns, i) => ({ ns, key: i === 0 ? name : bindingKeys[i - 1], value: undefined })));
+      const acks: JournalEntry[] = entries.filter((e) => e.persisted).map((e) => ({ kind: 'ack', seq: e.seq, queue: q.id }));
+      if (acks.length) await this.store.journal(acks);
+    }
+    return true;
+  }
+
+  /** Binds a queue to a topic pattern; persisted with a durable queue. */
+  async bindQueue(queueName: string, pattern: string, options: BindOptions = {}): Promise<void> {
+    const q = this.requireQueue(queueName);
+    this.router.bind(`q:${queueName}`, { pattern, target: q, ...options });
+    if (q.options.durable) await this.metadataStore.putJson(NS_BINDING, `${queueName}\u0000${pattern}`, options);
+  }
+
+  async unbindQueue(queueName: string, pattern: string): Promise<void> {
+    this.router.unbind(`q:${queueName}`, pattern);
+    await this.metadataStore.delete(NS_BINDING, `${queueName}\u0000${pattern}`);
+  }
+
+  bindingsOf(queueName: string): Array<{ pattern: string } & BindOptions> {
+    return this.router.bindingsOf(`q:${queueName}`).map(({ pattern, noLocalOwner, args }) => ({ pattern, noLocalOwner, args }));
+  }
+
+  // ---- publishing ---------------------------------------------------------------------------
+
+  /** Routes a message by its topic to every bound queue and stream. */
+  publish(message: Message): Promise<void> {
+    checkTopicName(message.topic);
+    const bindings = this.router.match(message.topic);
+    if (bindings.length === 0) {
+      this.unroutable++;
+      return RESOLVED;
+    }
+    if (bindings.length === 1 && !bindings[0].noLocalOwner) {
+      const t = bindings[0].target;
+      return t instanceof Queue ? this.deliver(message, [t], []) : this.deliver(message, [], [t]);
+    }
+    const queues: Queue[] = [];
+    const streams: Stream[] = [];
+    for (const b of bindings) {
+      if (b.noLocalOwner !== undefined && b.noLocalOwner === message.origin) continue;
+      const t = b.target;
+      if (t instanceof Queue) { if (!queues.includes(t)) queues.push(t); } else if (!streams.includes(t)) streams.push(t);
+    }
+    return this.deliver(message, queues, streams);
+  }
+
+  /** Sends straight to one queue (STOMP /queue/x, AMQP /queue/x). */
+  sendToQueue(queueName: string, message: Message): Promise<void> {
+    const q = this.queueMap.get(queueName);
+    if (!q) return Promise.reject(new QueueNotFoundError(`queue ${queueName} does not exist`));
+    return this.deliver(message, [q], []);
+  }
+
+  /** True when a publish to `topic` would reach at least one queue or stream. */
+  hasRoute(topic: string): boolean {
+    return this.router.match(topic).length > 0;
+  }
+
+  beginTransaction(): Transaction {
+    return new Transaction(this);
+  }
+
+  /** @internal Applies a transaction's operations with one journal group. */
+  async commitTransaction(apply: () => Promise<void>[]): Promise<void> {
+    this.collecting = [];
+    let waits: Promise<void>[];
+    let entries: JournalEntry[];
+    try {
+      waits = apply();
+    } finally {
+      entries = this.collecting;
+      this.collecting = null;
+    }
+    if (entries.length) waits.push(this.store.journal(entries));
+    await Promise.all(waits);
+  }
+
+  private deliver(message: Message, queues: Queue[], streams: Stream[]): Promise<void> {
+    const full = queues.find((q) => q.rejectsNext());
+    if (full) return Promise.reject(new QueueFullError(`queue ${full.name} is full`));
+    const seq = this.nextSeq++;
+    const size = messageSize(message);
+    let durableIds: number[] | null = null;
+    let waits: Promise<void>[] | null = null;
+    for (const q of queues) {
+      const persisted = message.durable && q.options.durable;
+      q.enqueue({ seq, message, deliveryCount: 0, redelivered: false, persisted, size });
+      if (persisted) (durableIds ??= []).push(q.id);
+      if (q.isBlocked()) (waits ??= []).push(q.whenWritable());
+    }
+    if (durableIds) (waits ??= []).push(this.write({ kind: 'enqueue', seq, queues: durableIds, message: encodeMessage(message) }));
+    for (const s of streams) (waits ??= []).push(s.appendMessages([message]));
+    if (!waits) return RESOLVED;
+    return waits.length === 1 ? waits[0] : Promise.all(waits).then(() => undefined);
+  }
+
+  private write(entry: JournalEntry): Promise<void> {
+    if (this.collecting) {
+      this.collecting.push(entry);
+      return RESOLVED;
+    }
+    return this.store.journal([entry]);
+  }
+
+  private entryRemoved(queue: Queue, entry: QueueEntry, _reason: RemovalReason): Promise<void> {
+    if (!entry.persisted) return RESOLVED;
+    return this.write({ kind: 'ack', seq: entry.seq, queue: queue.id });
+  }
+
+  private async deadLetter(queue: Queue, entry: QueueEntry, reason: string): Promise<void> {
+    const dlqName = queue.options.deadLetterQueue;
+    if (!dlqName) return this.entryRemoved(queue, entry, 'dropped');
+    const dlq = this.queueMap.get(dlqName) ?? await this.declareQueue(dlqName, { durable: queue.options.durable, deadLetterQueue: '' });
+    const message: Message = {
+      ...entry.message,
+      headers: { ...entry.message.headers, 'x-dead-letter-reason': reason, 'x-original-queue': queue.name, 'x-delivery-count': entry.deliveryCount },
+    };
+    const seq = this.nextSeq++;
+    const persisted = entry.persisted && dlq.options.durable;
+    dlq.enqueue({ seq, message, deliveryCount: 0, redelivered: false, persisted, size: entry.size });
+    const group: JournalEntry[] = [];
+    if (persisted) group.push({ kind: 'enqueue', seq, queues: [dlq.id], message: encodeMessage(message) });
+    if (entry.persisted) group.push({ kind: 'ack', seq: entry.seq, queue: queue.id });
+    if (this.collecting) this.collecting.push(...group);
+    else if (group.length) await this.store.journal(group);
+  }
+
+  private requireQueue(name: string): Queue {
+    const q = this.queueMap.get(name);
+    if (!q) throw new QueueNotFoundError(`queue ${name} does not exist`);
+    return q;
+  }
+
+  // ---- streams ------------------------------------------------------------------------------
+
+  async createStream(name: string, config: Partial<StreamConfig> = {}): Promise<Stream> {
+    const stream = await this.streamRegistry.create(name, config);
+    this.bindStreamPatterns(stream);
+    return stream;
+  }
+
+  getStream(name: string): Stream | undefined {
+    return this.streamRegistry.get(name);
+  }
+
+  streams(): IterableIterator<Stream> {
+    return this.streamRegistry.all();
+  }
+
+  async deleteStream(name: string): Promise<boolean> {
+    this.router.unbindAll(`s:${name}`);
+    await this.groupOffsets.deleteStream(name);
+    return this.streamRegistry.delete(name);
+  }
+
+  addPartitions(name: string, total: number): Promise<void> {
+    return this.streamRegistry.addPartitions(name, total);
+  }
+
+  async reconfigureStream(name: string, patch: Partial<StreamConfig>): Promise<void> {
+    await this.streamRegistry.reconfigure(name, patch);
+    const stream = this.streamRegistry.get(name)!;
+    this.router.unbindAll(`s:${name}`);
+    this.bindStreamPatterns(stream);
+  }
+
+  /**
+   * Appends one pre-encoded record batch (Kafka produce). Once stored, its records are routed to
+   * every other queue and stream bound to the stream's topic, decoded only if there is one.
+   */
+  appendBatch(streamName: string, partition: number, batch: Buffer): AppendResult {
+    const stream = this.streamRegistry.get(streamName);
+    const p = stream?.partition(partition);
+    if (!stream || !p) throw new RangeError(`stream ${streamName} has no partition ${partition}`);
+    const result = p.append(batch);
+    if (result.duplicate) return result;
+    const others = this.router.match(streamName).filter((b) => b.target !== stream);
+    if (others.length === 0) return result;
+    const stored = result.stored.then(async () => {
+      const messages = decodeRecords(batch).map((r) => recordToMessage(r, streamName));
+      const waits: Promise<void>[] = [];
+      const queues = [...new Set(others.map((b) => b.target).filter((t): t is Queue => t instanceof Queue))];
+      const streams = [...new Set(others.map((b) => b.target).filter((t): t is Stream => !(t instanceof Queue)))];
+      for (const m of messages) waits.push(this.deliver(m, queues, streams));
+      await Promise.all(waits);
+    });
+    return { ...result, stored };
+  }
+
+  /** Allocates a Kafka-style producer id, unique across restarts. */
+  async allocateProducerId(): Promise<bigint> {
+    const next = (this.metadataStore.getJson<number>(NS_COUNTER, 'producer-id') ?? 1000) + 1;
+    await this.metadataStore.putJson(NS_COUNTER, 'producer-id', next);
+    return BigInt(next);
+  }
+
+  private bindStreamPatterns(stream: Stream): void {
+    for (const pattern of [stream.name, ...stream.config.patterns]) this.router.bind(`s:${stream.name}`, { pattern, target: stream });
+  }
+
+  private async runHousekeeping(): Promise<void> {
+    const now = Date.now();
+    for (const q of this.queueMap.values()) if (q.messageCount > 0) q.sweepExpired(now);
+    try {
+      await this.streamRegistry.applyRetention(now);
+    } catch (err) {
+      this.emit('warning', err);
+    }
+  }
+}

@@ -1,0 +1,22 @@
+/** The core's public surface for adapters, plugins and embedding users. */
+export * from './adapter.js';
+export * from './broker.js';
+export * from './message.js';
+export * from './message-codec.js';
+export * from './names.js';
+export * from './queue.js';
+export * from './queue-consumer.js';
+export * from './queue-types.js';
+export * from './store.js';
+export * from './transaction.js';
+export * from './stream/batch-header.js';
+export * from './stream/compression.js';
+export * from './stream/partition.js';
+export * from './stream/record-codec.js';
+export * from './stream/stream.js';
+export * from './stream/stream-cursor.js';
+export * from './stream/stream-registry.js';
+export { MemoryStore } from './storage/memory-store.js';
+export { GroupOffsets } from './group-offsets.js';
+export { RetainedMessages } from './retained.js';
+export { MetadataStore } from './metadata.js';

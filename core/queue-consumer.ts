@@ -1,0 +1,185 @@
+/**
+ * One consumer of a queue: capacity by prefetch window and/or link credit, settlement of its
+ * deliveries (ack, nack with requeue, reject), pause/resume for socket back-pressure.
+ */
+import type { Queue } from './queue.js';
+import { ConsumerOptions, Delivery, NackOptions, QueueEntry } from './queue-types.js';
+
+export type DeliverFn = (delivery: Delivery, consumer: Consumer) => void;
+
+const RESOLVED = Promise.resolve();
+let nextConsumerId = 1;
+
+export class Consumer {
+  readonly id = nextConsumerId++;
+  private readonly unacked = new Map<number, QueueEntry>();
+  private nextTag = 1;
+  private credit = 0;
+  private paused = false;
+  closed = false;
+  /** Called when the queue goes away under the consumer (deleted); adapters end the subscription. */
+  onCancel?: () => void;
+
+  constructor(readonly queue: Queue, readonly options: ConsumerOptions, private readonly deliver: DeliverFn) {}
+
+  get unackedCount(): number {
+    return this.unacked.size;
+  }
+
+  get availableCredit(): number {
+    return this.credit;
+  }
+
+  hasCapacity(): boolean {
+    if (this.paused || this.closed) return false;
+    if (this.options.creditMode && this.credit <= 0) return false;
+    return this.options.autoAck || this.options.prefetch === 0 || this.unacked.size < this.options.prefetch;
+  }
+
+  /** @internal Called by the queue with an entry it has taken for this consumer. */
+  send(entry: QueueEntry): void {
+    const tag = this.nextTag++;
+    if (this.options.creditMode) this.credit--;
+    const delivery: Delivery = {
+      tag, message: entry.message, deliveryCount: entry.deliveryCount, redelivered: entry.redelivered,
+      queue: this.queue.name, seq: entry.seq,
+    };
+    entry.redelivered = true;
+    if (this.options.autoAck) {
+      this.queue.stats.acked++;
+      if (entry.persisted) void this.queue.host.removed(this.queue, entry, 'acked');
+    } else {
+      this.unacked.set(tag, entry);
+      this.queue.adjustUnacked(1);
+    }
+    this.deliver(delivery, this);
+  }
+
+  /** Settles one delivery as consumed. Resolves once the removal is durable. */
+  ack(tag: number): Promise<void> {
+    const entry = this.take(tag);
+    if (!entry) return RESOLVED;
+    this.queue.stats.acked++;
+    const done = entry.persisted ? this.queue.host.removed(this.queue, entry, 'acked') : RESOLVED;
+    this.queue.dispatch();
+    return done;
+  }
+
+  /** Settles every delivery up to and including `tag` (STOMP ack:client, cumulative). */
+  ackUpTo(tag: number): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const t of [...this.unacked.keys()]) if (t <= tag) waits.push(this.ack(t));
+    return Promise.all(waits).then(() => undefined);
+  }
+
+  /** Gives a delivery back: requeued (optionally counting a failed attempt) or dead-lettered. */
+  nack(tag: number, options: NackOptions): Promise<void> {
+    const entry = this.take(tag);
+    if (!entry) return RESOLVED;
+    if (options.failed) entry.deliveryCount++;
+    const limit = this.queue.options.maxDeliveries;
+    if (!options.requeue) return this.finishDeadLetter(entry, 'rejected');
+    if (limit > 0 && entry.deliveryCount >= limit) return this.finishDeadLetter(entry, 'delivery-limit');
+    if (options.avoidConsumer) (entry.avoid ??= new Set()).add(this.id);
+    this.queue.requeue([entry]);
+    return RESOLVED;
+  }
+
+  /** Rejects a delivery: it goes to the dead-letter queue (or is dropped). */
+  reject(tag: number): Promise<void> {
+    return this.nack(tag, { requeue: false, failed: false });
+  }
+
+  isUnacked(tag: number): boolean {
+    return this.unacked.has(tag);
+  }
+
+  unackedTags(): number[] {
+    return [...this.unacked.keys()];
+  }
+
+  /** @internal */
+  unackedEntries(): QueueEntry[] {
+    return [...this.unacked.values()];
+  }
+
+  addCredit(n: number): void {
+    this.credit += n;
+    this.queue.dispatch();
+  }
+
+  setCredit(n: number): void {
+    this.credit = n;
+    this.queue.dispatch();
+  }
+
+  /** AMQP drain: deliver what is available now, then give up the remaining credit. Returns the credit given up. */
+  drain(): number {
+    this.queue.dispatch();
+    const left = this.credit;
+    this.credit = 0;
+    return left;
+  }
+
+  setPrefetch(n: number): void {
+    this.options.prefetch = n;
+    this.queue.dispatch();
+  }
+
+  /** Stops deliveries while the connection's socket cannot take more (back-pressure). */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.queue.dispatch();
+  }
+
+  /**
+   * Ends the consumer. Unacknowledged deliveries go back to the queue (as failed deliveries,
+   * as JMS and STOMP expect after a consumer disappears) unless `requeue` is false.
+   */
+  close(requeue = true): void {
+    if (this.closed) return;
+    this.closed = true;
+    const entries = [...this.unacked.values()];
+    this.unacked.clear();
+    this.queue.adjustUnacked(-entries.length);
+    this.queue.detach(this);
+    if (this.queue.deleted) return;
+    if (requeue) {
+      const keep: QueueEntry[] = [];
+      const limit = this.queue.options.maxDeliveries;
+      for (const e of entries) {
+        e.deliveryCount++;
+        if (limit > 0 && e.deliveryCount >= limit) void this.queue.deadLetterEntry(e, 'delivery-limit');
+        else keep.push(e);
+      }
+      this.queue.requeue(keep);
+    } else {
+      for (const e of entries) void this.queue.host.removed(this.queue, e, 'acked');
+    }
+  }
+
+  /** @internal the queue was deleted. */
+  cancel(): void {
+    this.close(false);
+    this.onCancel?.();
+  }
+
+  private take(tag: number): QueueEntry | undefined {
+    const entry = this.unacked.get(tag);
+    if (!entry) return undefined;
+    this.unacked.delete(tag);
+    this.queue.adjustUnacked(-1);
+    return entry;
+  }
+
+  private finishDeadLetter(entry: QueueEntry, reason: 'rejected' | 'delivery-limit'): Promise<void> {
+    const done = this.queue.deadLetterEntry(entry, reason);
+    this.queue.dispatch();
+    return done;
+  }
+}

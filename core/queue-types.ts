@@ -1,0 +1,93 @@
+import type { Message } from './message.js';
+
+export type OverflowPolicy = 'block' | 'drop-head' | 'reject';
+
+export interface QueueOptions {
+  /** The definition survives restarts and durable messages in it are journaled. */
+  durable: boolean;
+  /** Deleted when its last consumer leaves (transient subscriptions, temporary queues). */
+  autoDelete: boolean;
+  /** Connection that owns an exclusive queue; others may not consume from it. */
+  exclusiveOwner?: string;
+  /** Bound on ready messages; 0 = unlimited. */
+  maxLength: number;
+  /** Bound on ready bytes; 0 = unlimited. */
+  maxBytes: number;
+  /** What happens past the bounds: slow the publishers, drop the oldest, or refuse. */
+  overflow: OverflowPolicy;
+  /** Per-queue message TTL in ms; 0 = none. */
+  messageTtl: number;
+  /** Failed deliveries before a message is dead-lettered; 0 = unlimited. */
+  maxDeliveries: number;
+  /** Queue that receives rejected, too-often-redelivered and expired messages; '' = drop them. */
+  deadLetterQueue: string;
+  /** Free-form labels for adapters (e.g. which protocol made it); persisted with the definition. */
+  labels?: Record<string, string>;
+}
+
+export const DEFAULT_QUEUE_OPTIONS: QueueOptions = {
+  durable: false,
+  autoDelete: false,
+  maxLength: 0,
+  maxBytes: 0,
+  overflow: 'block',
+  messageTtl: 0,
+  maxDeliveries: 0,
+  deadLetterQueue: '',
+};
+
+/** One message held by one queue. The message object itself may be shared by many queues. */
+export interface QueueEntry {
+  seq: number;
+  message: Message;
+  /** Failed delivery attempts so far (AMQP header delivery-count). */
+  deliveryCount: number;
+  /** Delivered at least once before (STOMP/JMS redelivered, MQTT DUP). */
+  redelivered: boolean;
+  /** Journaled: an ack must be journaled too. */
+  persisted: boolean;
+  size: number;
+  /** Consumers this entry must not go to again (AMQP modified undeliverable-here). */
+  avoid?: Set<number>;
+}
+
+export interface Delivery {
+  /** Per-consumer delivery tag used to settle it. */
+  tag: number;
+  message: Message;
+  deliveryCount: number;
+  redelivered: boolean;
+  queue: string;
+  /** Queue sequence number of the message (stable across redeliveries). */
+  seq: number;
+}
+
+export interface ConsumerOptions {
+  /** Max unacknowledged deliveries; 0 = unlimited. */
+  prefetch: number;
+  /** Deliveries are settled on send (MQTT QoS 0, STOMP ack:auto, AMQP pre-settled). */
+  autoAck: boolean;
+  /** AMQP-style link credit: when true, deliveries also consume credit given by addCredit(). */
+  creditMode: boolean;
+  /** Connection id, checked against exclusive queues. */
+  owner?: string;
+}
+
+export interface NackOptions {
+  /** Put it back for redelivery (true) or dead-letter/drop it (false). */
+  requeue: boolean;
+  /** Count this as a failed delivery (AMQP modified delivery-failed, STOMP NACK). */
+  failed: boolean;
+  /** Never give it to this consumer again (AMQP undeliverable-here). */
+  avoidConsumer?: boolean;
+}
+
+export class QueueFullError extends Error {
+  override readonly name = 'QueueFullError';
+}
+export class QueueNotFoundError extends Error {
+  override readonly name = 'QueueNotFoundError';
+}
+export class ExclusiveQueueError extends Error {
+  override readonly name = 'ExclusiveQueueError';
+}

@@ -1,0 +1,277 @@
+/**
+ * A point-to-point queue: competing consumers, one delivery per message, ack / nack / requeue,
+ * delivery counts, dead-lettering, TTL and bounds with an overflow policy. Every subscription in
+ * Junction is a queue too (transient ones are exclusive and auto-delete), so delivery, flow
+ * control and acknowledgement work the same way for every protocol.
+ */
+import { Deque } from './deque.js';
+import { isExpired } from './message.js';
+import { Consumer, DeliverFn } from './queue-consumer.js';
+import {
+  ConsumerOptions, ExclusiveQueueError, QueueEntry, QueueOptions,
+} from './queue-types.js';
+
+export type RemovalReason = 'acked' | 'expired' | 'dropped' | 'dead-lettered' | 'purged';
+
+/** What a queue needs from the broker: journaling of removals, dead-lettering and auto-delete. */
+export interface QueueHost {
+  /** The entry left the queue; journal it when persisted. */
+  removed(queue: Queue, entry: QueueEntry, reason: RemovalReason): Promise<void>;
+  /** Moves the entry to the queue's dead-letter queue (or drops it when it has none). */
+  deadLetter(queue: Queue, entry: QueueEntry, reason: 'rejected' | 'expired' | 'delivery-limit'): Promise<void>;
+  /** The last consumer of an auto-delete queue left. */
+  unused(queue: Queue): void;
+}
+
+export interface QueueStats {
+  published: number;
+  delivered: number;
+  acked: number;
+  redelivered: number;
+  dropped: number;
+  expired: number;
+  deadLettered: number;
+}
+
+const RESOLVED = Promise.resolve();
+/** Fraction of the bound below which blocked publishers resume. */
+const LOW_WATER = 0.8;
+
+export class Queue {
+  private readonly ready = new Deque<QueueEntry>();
+  /** Entries that no current consumer may take (every consumer is in their avoid set). */
+  private parked: QueueEntry[] = [];
+  private readyBytesCount = 0;
+  private readonly consumerList: Consumer[] = [];
+  private rr = 0;
+  private dispatching = false;
+  private redispatch = false;
+  private writableWaiters: Array<() => void> = [];
+  private unackedCount = 0;
+  deleted = false;
+  readonly stats: QueueStats = { published: 0, delivered: 0, acked: 0, redelivered: 0, dropped: 0, expired: 0, deadLettered: 0 };
+
+  constructor(
+    readonly name: string,
+    /** Stable numeric id used in the journal (0 for non-durable queues). */
+    readonly id: number,
+    readonly options: QueueOptions,
+    readonly host: QueueHost,
+  ) {}
+
+  get messageCount(): number {
+    return this.ready.length + this.parked.length;
+  }
+
+  get unackedMessageCount(): number {
+    return this.unackedCount;
+  }
+
+  get readyBytes(): number {
+    return this.readyBytesCount;
+  }
+
+  get consumers(): readonly Consumer[] {
+    return this.consumerList;
+  }
+
+  /**
+   * Adds an entry. Returns false (and keeps nothing) when the queue is full and its policy is
+   * 'reject'. Under 'block' the entry is kept and the publisher waits on whenWritable().
+   */
+  enqueue(entry: QueueEntry): boolean {
+    const o = this.options;
+    if (this.rejectsNext()) return false;
+    if (o.messageTtl > 0) {
+      const ttlExpiry = Date.now() + o.messageTtl;
+      if (entry.message.expiry === undefined || entry.message.expiry > ttlExpiry) {
+        entry.message = { ...entry.message, expiry: ttlExpiry };
+      }
+    }
+    this.stats.published++;
+    this.ready.push(entry);
+    this.readyBytesCount += entry.size;
+    if (o.overflow === 'drop-head') {
+      while (this.isOverBound() && this.ready.length > 0) {
+        const dropped = this.takeHead()!;
+        this.stats.dropped++;
+        void this.host.removed(this, dropped, 'dropped');
+      }
+    }
+    if (this.consumerList.length > 0) this.dispatch();
+    return true;
+  }
+
+  /** True when publishers to this queue should wait (policy 'block' and over the bound). */
+  isBlocked(): boolean {
+    return this.options.overflow === 'block' && this.isOverBound();
+  }
+
+  /** Resolves once the queue is below its low-water mark (immediately if not blocked). */
+  whenWritable(): Promise<void> {
+    if (!this.isBlocked()) return RESOLVED;
+    return new Promise((resolve) => this.writableWaiters.push(resolve));
+  }
+
+  consume(options: ConsumerOptions, deliver: DeliverFn): Consumer {
+    if (this.options.exclusiveOwner !== undefined && options.owner !== this.options.exclusiveOwner) {
+      throw new ExclusiveQueueError(`queue ${this.name} is exclusive to another connection`);
+    }
+    const consumer = new Consumer(this, options, deliver);
+    this.consumerList.push(consumer);
+    if (this.parked.length > 0) {
+      for (let i = this.parked.length - 1; i >= 0; i--) this.ready.unshift(this.parked[i]);
+      this.parked = [];
+    }
+    this.dispatch();
+    return consumer;
+  }
+
+  /** Called by Consumer.close(). */
+  detach(consumer: Consumer): void {
+    const i = this.consumerList.indexOf(consumer);
+    if (i >= 0) this.consumerList.splice(i, 1);
+    if (this.consumerList.length === 0 && this.options.autoDelete && !this.deleted) this.host.unused(this);
+  }
+
+  /** Puts entries back at the head, keeping their relative order. */
+  requeue(entries: QueueEntry[]): void {
+    for (let i = entries.length - 1; i >= 0; i--) {
+      this.ready.unshift(entries[i]);
+      this.readyBytesCount += entries[i].size;
+    }
+    this.dispatch();
+  }
+
+  /** Delivers ready entries to consumers with capacity, round robin. Re-entrant calls are folded in. */
+  dispatch(): void {
+    if (this.dispatching) {
+      this.redispatch = true;
+      return;
+    }
+    this.dispatching = true;
+    try {
+      do {
+        this.redispatch = false;
+        while (this.ready.length > 0) {
+          const consumer = this.nextConsumer();
+          if (!consumer) break;
+          const entry = this.takeHead()!;
+          if (entry.message.expiry !== undefined && isExpired(entry.message, Date.now())) {
+            this.expire(entry);
+            continue;
+          }
+          let target: Consumer | undefined = consumer;
+          if (entry.avoid?.has(consumer.id)) target = this.consumerList.find((c) => c.hasCapacity() && !entry.avoid!.has(c.id));
+          if (!target) {
+            this.parked.push(entry);
+            continue;
+          }
+          this.stats.delivered++;
+          if (entry.redelivered) this.stats.redelivered++;
+          target.send(entry);
+        }
+      } while (this.redispatch);
+    } finally {
+      this.dispatching = false;
+    }
+    this.notifyWritable();
+  }
+
+  /** Drops expired entries from the head (per-queue TTL keeps them in expiry order). */
+  sweepExpired(now: number): void {
+    for (;;) {
+      const head = this.ready.peek();
+      if (!head || head.message.expiry === undefined || head.message.expiry > now) break;
+      this.expire(this.takeHead()!);
+    }
+    this.notifyWritable();
+  }
+
+  /** Removes every ready message. Returns how many were removed. */
+  purge(): number {
+    const entries = [...this.ready.toArray(), ...this.parked];
+    this.ready.clear();
+    this.parked = [];
+    this.readyBytesCount = 0;
+    for (const e of entries) void this.host.removed(this, e, 'purged');
+    this.notifyWritable();
+    return entries.length;
+  }
+
+  /** Ready entries, oldest first, without consuming them (browsing, admin). */
+  peekEntries(limit: number): QueueEntry[] {
+    const out: QueueEntry[] = [];
+    for (let i = 0; i < this.ready.length && out.length < limit; i++) out.push(this.ready.at(i)!);
+    return out;
+  }
+
+  /** Closes every consumer (queue deleted): their unacked entries are dropped with the queue. */
+  closeAll(): void {
+    this.deleted = true;
+    for (const c of [...this.consumerList]) c.cancel();
+    for (const w of this.writableWaiters.splice(0)) w();
+  }
+
+  /** Entries held (ready, parked and unacked), for deletion and shutdown bookkeeping. */
+  allEntries(): QueueEntry[] {
+    const out = [...this.ready.toArray(), ...this.parked];
+    for (const c of this.consumerList) out.push(...c.unackedEntries());
+    return out;
+  }
+
+  /** @internal bookkeeping from Consumer */
+  adjustUnacked(delta: number): void {
+    this.unackedCount += delta;
+  }
+
+  /** @internal a delivery failed too often or was rejected. */
+  deadLetterEntry(entry: QueueEntry, reason: 'rejected' | 'delivery-limit'): Promise<void> {
+    this.stats.deadLettered++;
+    return this.host.deadLetter(this, entry, reason);
+  }
+
+  /** Expired messages are dropped and counted, not dead-lettered (as Artemis, unlike RabbitMQ's DLX). */
+  private expire(entry: QueueEntry): void {
+    this.stats.expired++;
+    void this.host.removed(this, entry, 'expired');
+  }
+
+  private takeHead(): QueueEntry | undefined {
+    const e = this.ready.shift();
+    if (e) this.readyBytesCount -= e.size;
+    return e;
+  }
+
+  private nextConsumer(): Consumer | undefined {
+    const n = this.consumerList.length;
+    for (let i = 0; i < n; i++) {
+      const c = this.consumerList[(this.rr + i) % n];
+      if (c.hasCapacity()) {
+        this.rr = (this.rr + i + 1) % n;
+        return c;
+      }
+    }
+    return undefined;
+  }
+
+  private isOverBound(): boolean {
+    const o = this.options;
+    return (o.maxLength > 0 && this.ready.length > o.maxLength) || (o.maxBytes > 0 && this.readyBytesCount > o.maxBytes);
+  }
+
+  /** True when the policy is 'reject' and the queue is at its bound. */
+  rejectsNext(): boolean {
+    const o = this.options;
+    if (o.overflow !== 'reject') return false;
+    return (o.maxLength > 0 && this.ready.length >= o.maxLength) || (o.maxBytes > 0 && this.readyBytesCount >= o.maxBytes);
+  }
+
+  private notifyWritable(): void {
+    if (this.writableWaiters.length === 0) return;
+    const o = this.options;
+    const belowLow = (o.maxLength === 0 || this.ready.length <= o.maxLength * LOW_WATER)
+      && (o.maxBytes === 0 || this.readyBytesCount <= o.maxBytes * LOW_WATER);
+    if (belowLow) for (const w of this.writableWaiters.splice(0)) w();
+  }
+}

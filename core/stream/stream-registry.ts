@@ -1,0 +1,112 @@
+/** Creates, recovers, reconfigures and deletes streams, persisting their definitions as metadata. */
+import type { MetadataStore } from '../metadata.js';
+import { checkTopicName } from '../names.js';
+import type { Store } from '../store.js';
+import { StreamPartition } from './partition.js';
+import { Stream, StreamConfig } from './stream.js';
+
+const NS = 'stream';
+
+export const DEFAULT_STREAM_CONFIG: StreamConfig = {
+  partitions: 1,
+  retentionMs: 7 * 24 * 3600 * 1000,
+  retentionBytes: -1,
+  segmentBytes: 64 * 1024 * 1024,
+  logAppendTime: false,
+  cleanupPolicy: 'delete',
+  patterns: [],
+  extra: {},
+};
+
+export class StreamExistsError extends Error {
+  override readonly name = 'StreamExistsError';
+}
+
+export class StreamRegistry {
+  private readonly streams = new Map<string, Stream>();
+
+  constructor(private readonly store: Store, private readonly metadata: MetadataStore, private readonly defaults: StreamConfig) {}
+
+  async recover(): Promise<Stream[]> {
+    for (const [name, bytes] of this.metadata.entries(NS)) {
+      const config = { ...this.defaults, ...(JSON.parse(bytes.toString('utf8')) as Partial<StreamConfig>) };
+      this.streams.set(name, await this.build(name, config));
+    }
+    return [...this.streams.values()];
+  }
+
+  get(name: string): Stream | undefined {
+    return this.streams.get(name);
+  }
+
+  all(): IterableIterator<Stream> {
+    return this.streams.values();
+  }
+
+  async create(name: string, config: Partial<StreamConfig>): Promise<Stream> {
+    checkTopicName(name);
+    if (this.streams.has(name)) throw new StreamExistsError(`stream ${name} already exists`);
+    const full: StreamConfig = { ...this.defaults, ...config, extra: { ...(config.extra ?? {}) }, patterns: [...(config.patterns ?? [])] };
+    if (!Number.isInteger(full.partitions) || full.partitions < 1) throw new RangeError('partitions must be a positive integer');
+    const stream = await this.build(name, full);
+    this.streams.set(name, stream);
+    await this.metadata.putJson(NS, name, full);
+    return stream;
+  }
+
+  async addPartitions(name: string, total: number): Promise<void> {
+    const stream = this.require(name);
+    if (total <= stream.partitions.length) throw new RangeError(`stream ${name} already has ${stream.partitions.length} partitions`);
+    for (let p = stream.partitions.length; p < total; p++) stream.partitions.push(await this.openPartition(stream.name, p, () => stream.config.logAppendTime, stream.config));
+    stream.config = { ...stream.config, partitions: total };
+    await this.metadata.putJson(NS, name, stream.config);
+  }
+
+  async reconfigure(name: string, patch: Partial<StreamConfig>): Promise<void> {
+    const stream = this.require(name);
+    stream.config = { ...stream.config, ...patch, partitions: stream.config.partitions };
+    await this.metadata.putJson(NS, name, stream.config);
+  }
+
+  async delete(name: string): Promise<boolean> {
+    const stream = this.streams.get(name);
+    if (!stream) return false;
+    this.streams.delete(name);
+    for (const p of stream.partitions) {
+      p.wakeAll();
+      await p.log.close();
+    }
+    await this.metadata.delete(NS, name);
+    await this.store.deleteStream(name);
+    return true;
+  }
+
+  async applyRetention(now: number): Promise<void> {
+    for (const s of this.streams.values()) for (const p of s.partitions) await p.applyRetention(s.config, now);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.streams.values()) for (const p of s.partitions) {
+      p.wakeAll();
+      await p.log.close();
+    }
+    this.streams.clear();
+  }
+
+  private require(name: string): Stream {
+    const s = this.streams.get(name);
+    if (!s) throw new RangeError(`stream ${name} does not exist`);
+    return s;
+  }
+
+  private async build(name: string, config: StreamConfig): Promise<Stream> {
+    const partitions: StreamPartition[] = [];
+    const stream = new Stream(name, config, partitions);
+    for (let p = 0; p < config.partitions; p++) partitions.push(await this.openPartition(name, p, () => stream.config.logAppendTime, config));
+    return stream;
+  }
+
+  private async openPartition(name: string, p: number, logAppendTime: () => boolean, config: StreamConfig): Promise<StreamPartition> {
+    return new StreamPartition(name, p, await this.store.openPartition(name, p, config), logAppendTime);
+  }
+}
