@@ -1,0 +1,1 @@
+export { HttpListener, type HttpListenerOptions, type RouteHandler, type WebSocketEndpointOptions } from './server.js';
