@@ -1,0 +1,189 @@
+/**
+ * Junction's library entry: `startBroker()` runs a whole broker in-process (store, core, auth,
+ * HTTP listener and every protocol adapter that exists) and returns its bound ports and close().
+ * The CLI (bin/junction.js) is a thin wrapper around it.
+ */
+import { resolve } from 'node:path';
+import { pino } from 'pino';
+import { ADAPTER_NAMES, loadAdapters } from './adapters/index.js';
+import { bindPort, loadConfig, type DeepPartial } from './config/load.js';
+import type { JunctionConfig } from './config/schema.js';
+import type { AdapterContext, ListenerInfo, Logger, ProtocolAdapter } from './core/adapter.js';
+import { Broker, type BrokerOptions } from './core/broker.js';
+import { MemoryStore } from './core/storage/memory-store.js';
+import type { Store } from './core/store.js';
+import { createAuthPlugin, FileUserStore, MetadataUserStore, type JunctionAuth, type UserStore } from './plugins/auth/index.js';
+import { HttpListener } from './plugins/http/index.js';
+import { createTlsResolver } from './plugins/tls.js';
+
+export { loadConfig, ConfigError, bindPort, type DeepPartial, type LoadOptions } from './config/load.js';
+export type * from './config/schema.js';
+export type { AdapterContext, AuthPlugin, HttpHost, ListenerInfo, Logger, Principal, ProtocolAdapter } from './core/adapter.js';
+export { Broker } from './core/broker.js';
+export * as core from './core/index.js';
+export { createAuthPlugin, createUserRecord, hashPassword, verifyPassword, FileUserStore, MemoryUserStore, MetadataUserStore } from './plugins/auth/index.js';
+export type { JunctionAuth, UserRecord, UserStore } from './plugins/auth/index.js';
+
+export type ListenerName = (typeof ADAPTER_NAMES)[number] | 'http';
+/** A port for startBroker: a number (0 disables the listener) or 'auto' / -1 for an ephemeral port. */
+export type PortOption = number | 'auto';
+
+export interface StartOptions extends DeepPartial<JunctionConfig> {
+  /** Storage directory (file engine). */
+  dataDir?: string;
+  /** Keep nothing on disk (MemoryStore). Same as storage: { engine: 'memory' }. */
+  inMemory?: boolean;
+  /** Listener ports, shorthand for `<listener>: { port }`. 'auto' or -1 = ephemeral, 0 = disabled. */
+  ports?: Partial<Record<ListenerName, PortOption>>;
+  /** Configuration file (YAML/JSON) read below these options. */
+  configFile?: string;
+  /** Command-line flags and environment (the CLI passes process.argv / process.env; default none). */
+  argv?: string[];
+  env?: Record<string, string | undefined>;
+  /** Logger to use; false = silent. Default: pino to stdout at log.level if given, else 'warn'. */
+  logger?: Logger | false;
+  /** A store to use instead of the configured one. */
+  store?: Store;
+  /** Where users live instead of the users file (also receives run-time registrations). */
+  userStore?: UserStore;
+  /** Start only these protocol adapters (default: every one that exists). */
+  protocols?: string[];
+  /** Extra adapters started after the built-in ones (embedding, tests). */
+  extraAdapters?: ProtocolAdapter[];
+}
+
+export interface RunningBroker {
+  broker: Broker;
+  config: JunctionConfig;
+  auth: JunctionAuth;
+  /** Bound ports by listener name (`mqtt`, `mqtts`, `amqp`, ..., `http`); absent = not listening. */
+  ports: Partial<Record<string, number>>;
+  listeners: ListenerInfo[];
+  http: HttpListener | null;
+  log: Logger;
+  /** Graceful shutdown: readiness off, adapters stop accepting and close, HTTP closes, store flushes. */
+  close(): Promise<void>;
+}
+
+const PLATFORM_KEYS = ['dataDir', 'inMemory', 'ports', 'configFile', 'argv', 'env', 'logger', 'store', 'userStore', 'protocols', 'extraAdapters'];
+
+function overridesFrom(options: StartOptions): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(options)) if (!PLATFORM_KEYS.includes(k) && v !== undefined) o[k] = v;
+  const set = (section: string, key: string, value: unknown) => {
+    o[section] = { ...((o[section] as object) ?? {}), [key]: value };
+  };
+  if (options.dataDir !== undefined) o.dataDir = options.dataDir;
+  if (options.inMemory) set('storage', 'engine', 'memory');
+  for (const [name, port] of Object.entries(options.ports ?? {})) if (port !== undefined) set(name, 'port', port);
+  return o;
+}
+
+/** Core options from the configuration (the config says -1 for "no limit", the core says 0). */
+export function brokerOptions(config: JunctionConfig): Partial<BrokerOptions> {
+  const limit = (n: number) => (n > 0 ? n : 0);
+  return {
+    queueDefaults: {
+      maxLength: limit(config.queues.maxLength),
+      maxBytes: limit(config.queues.maxBytes),
+      maxDeliveries: limit(config.queues.maxDeliveries),
+    },
+    deadLetterSuffix: config.queues.deadLetterSuffix,
+    streamDefaults: {
+      partitions: config.streams.defaultPartitions,
+      retentionMs: config.streams.retentionMs,
+      retentionBytes: config.streams.retentionBytes,
+      segmentBytes: config.streams.segmentBytes,
+    },
+  };
+}
+
+async function createStore(config: JunctionConfig, log: Logger): Promise<Store> {
+  if (config.storage.engine === 'memory') return new MemoryStore();
+  // A variable specifier: the file store module is resolved at run time only.
+  const spec = './core/storage/file-store.js';
+  const { FileStore } = (await import(spec)) as {
+    FileStore: new (o: { dir: string; fsync: string; fsyncIntervalMs: number; logger: Logger }) => Store;
+  };
+  return new FileStore({ dir: resolve(config.dataDir), fsync: config.storage.fsync, fsyncIntervalMs: config.storage.fsyncIntervalMs, logger: log });
+}
+
+function createLogger(options: StartOptions): Logger {
+  if (options.logger === false) return pino({ level: 'silent' });
+  if (options.logger) return options.logger;
+  return pino({ level: options.log?.level ?? 'warn', base: { name: 'junction' } });
+}
+
+/** Starts a broker. Throws ConfigError for a bad configuration (before anything listens). */
+export async function startBroker(options: StartOptions = {}): Promise<RunningBroker> {
+  const config = loadConfig({ argv: options.argv, env: options.env, file: options.configFile, overrides: overridesFrom(options) });
+  const tls = createTlsResolver(config);
+  const log = createLogger(options);
+  const store = options.store ?? (await createStore(config, log.child({ component: 'store' })));
+  const broker = new Broker(store, brokerOptions(config));
+  await broker.open();
+
+  const started: ProtocolAdapter[] = [];
+  let http: HttpListener | null = null;
+  const listeners: ListenerInfo[] = [];
+  try {
+    const users = options.userStore ?? (config.auth.usersFile ? new FileUserStore(config.auth.usersFile) : null);
+    const auth = await createAuthPlugin({
+      config: config.auth,
+      users: users ?? undefined,
+      registrations: users ?? new MetadataUserStore(() => broker.metadata),
+      log: log.child({ component: 'auth' }),
+    });
+    const httpPort = bindPort(config.http.port);
+    if (httpPort !== null) {
+      http = new HttpListener({ config: config.http, host: config.host, port: httpPort, maxConnections: config.limits.maxConnections, tls: tls('http'), log: log.child({ component: 'http' }) });
+    }
+    const adapters = [...(await loadAdapters(options.protocols)), ...(options.extraAdapters ?? [])];
+    for (const adapter of adapters) {
+      const section = (config as unknown as Record<string, { port?: number; tlsPort?: number } | undefined>)[adapter.name] ?? {};
+      const ctx: AdapterContext = {
+        broker,
+        config,
+        auth,
+        log: log.child({ adapter: adapter.name }),
+        http,
+        listen: { host: config.host, port: bindPort(section.port), tlsPort: tls(adapter.name) ? bindPort(section.tlsPort) : null },
+        tls,
+      };
+      await adapter.init(ctx);
+    }
+    if (http) listeners.push(await http.start());
+    for (const adapter of adapters) {
+      started.push(adapter);
+      listeners.push(...(await adapter.start()));
+    }
+    http?.setReady(true);
+    const ports: Partial<Record<string, number>> = {};
+    for (const l of listeners) {
+      ports[l.name] ??= l.port;
+      log.info({ listener: l.name, protocol: l.protocol, host: l.host, port: l.port, tls: l.tls }, `${l.name} listening on ${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}`);
+    }
+    log.info({ ports, dataDir: config.storage.engine === 'file' ? resolve(config.dataDir) : null }, 'junction started');
+
+    let closing: Promise<void> | undefined;
+    const close = () => (closing ??= shutdown(log, broker, http, started));
+    return { broker, config, auth, ports, listeners, http, log, close };
+  } catch (err) {
+    await shutdown(log, broker, http, started).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function shutdown(log: Logger, broker: Broker, http: HttpListener | null, adapters: ProtocolAdapter[]): Promise<void> {
+  http?.setReady(false);
+  for (const adapter of [...adapters].reverse()) {
+    try {
+      await adapter.stop();
+    } catch (err) {
+      log.error({ err, adapter: adapter.name }, 'adapter failed to stop cleanly');
+    }
+  }
+  if (http) await http.stop();
+  await broker.close();
+  log.info({}, 'junction stopped');
+}
