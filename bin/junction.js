@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+// Junction CLI: `junction start [flags]`, `junction passwd FILE USER`, --help, --version.
+// Plain JavaScript over the compiled library in ../dist (npm start builds it first).
+import { existsSync, readFileSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+const dist = new URL('../dist/index.js', import.meta.url);
+
+function die(line, code) {
+  process.stderr.write(`junction: ${line}\n`);
+  process.exit(code);
+}
+
+async function lib() {
+  if (!existsSync(dist)) die('not built yet: run `npm run build` (npm start does it)', 1);
+  return import(dist.href);
+}
+
+async function help() {
+  const { flagsHelp } = await import(new URL('../dist/config/flags.js', import.meta.url).href).catch(() => ({ flagsHelp: () => '' }));
+  return `junction ${pkg.version}: one broker for MQTT, AMQP 1.0, STOMP, XMPP and the Kafka wire protocol
+
+usage:
+  junction start [options]        start the broker (stops gracefully on SIGINT/SIGTERM)
+  junction passwd FILE USER       add or replace USER in users file FILE (password from the
+                                  terminal, or the first line of stdin); --delete removes USER
+  junction --help | --version
+
+start options (flags > JUNCTION_* environment > --config file > defaults):
+${flagsHelp()}
+
+Port 0 disables a listener. Environment: JUNCTION_DATA_DIR, JUNCTION_MQTT_PORT,
+JUNCTION_STORAGE_FSYNC, nested keys with __ (JUNCTION_KAFKA__ADVERTISED_HOST).
+Every key: docs/configuration.md
+`;
+}
+
+async function start(argv) {
+  if (argv.includes('--help') || argv.includes('-h')) return process.stdout.write(await help());
+  const { loadConfig, startBroker, ConfigError } = await lib();
+  const { pino } = await import('pino');
+  let config;
+  try {
+    config = loadConfig({ argv, env: process.env });
+  } catch (err) {
+    if (err instanceof ConfigError) die(`config error: ${err.message}`, 2);
+    throw err;
+  }
+  const log = pino({ level: config.log.level, base: { name: 'junction', pid: process.pid } });
+  let running;
+  try {
+    running = await startBroker({ argv, env: process.env, logger: log });
+  } catch (err) {
+    if (err instanceof ConfigError) die(`config error: ${err.message}`, 2);
+    log.fatal({ err }, 'start-up failed');
+    die(`cannot start: ${err?.message ?? err}`, 1);
+  }
+  let stopping = false;
+  const stop = async (signal) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    try {
+      await running.close();
+      process.exit(0);
+    } catch (err) {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGHUP', () => {
+    running.auth.reload().then(
+      () => log.info({ users: running.auth.userCount }, 'users reloaded'),
+      (err) => log.error({ err: err.message }, 'users reload failed; keeping the previous users'),
+    );
+  });
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception');
+    process.exit(1);
+  });
+}
+
+async function readPassword(prompt) {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) {
+    const chunks = [];
+    for await (const c of stdin) chunks.push(c);
+    return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0];
+  }
+  process.stderr.write(prompt);
+  stdin.setRawMode(true);
+  stdin.resume();
+  let pw = '';
+  return new Promise((resolve) => {
+    const onData = (buf) => {
+      for (const ch of buf.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') {
+          stdin.off('data', onData);
+          stdin.setRawMode(false);
+          stdin.pause();
+          process.stderr.write('\n');
+          return resolve(pw);
+        }
+        if (ch === '\u0003') die('cancelled', 130);
+        if (ch === '\u007f') pw = pw.slice(0, -1);
+        else pw += ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
+
+async function passwd(args) {
+  const del = args.includes('--delete');
+  const [file, user, extra] = args.filter((a) => a !== '--delete');
+  if (!file || !user || extra) die('usage: junction passwd FILE USER [--delete]', 2);
+  const auth = await import(new URL('../dist/plugins/auth/index.js', import.meta.url).href);
+  const store = new auth.FileUserStore(file, true);
+  if (del) {
+    await store.delete(user);
+    return process.stderr.write(`junction: user ${user} removed from ${file}\n`);
+  }
+  try {
+    auth.checkUserName(user);
+  } catch (err) {
+    die(err.message, 2);
+  }
+  const pw = await readPassword(`password for ${user}: `);
+  if (process.stdin.isTTY && (await readPassword('again: ')) !== pw) die('passwords differ', 2);
+  if (!pw) die('empty password refused', 2);
+  await store.put(user, await auth.createUserRecord(pw));
+  process.stderr.write(`junction: user ${user} written to ${file} (send SIGHUP to a running broker to reload)\n`);
+}
+
+const [cmd, ...rest] = process.argv.slice(2);
+try {
+  if (cmd === '--version' || cmd === '-v' || cmd === 'version') process.stdout.write(`${pkg.version}\n`);
+  else if (cmd === '--help' || cmd === '-h' || cmd === 'help') process.stdout.write(await help());
+  else if (cmd === 'start') await start(rest);
+  else if (cmd === 'passwd') await passwd(rest);
+  else {
+    process.stderr.write(await help());
+    die(cmd ? `unknown command "${cmd}"` : 'a command is needed', 2);
+  }
+} catch (err) {
+  die(err?.stack ?? String(err), 1);
+}
