@@ -1,0 +1,3 @@
+/** Test support: broker start-up for tests and the Debian-client guard. */
+export * from './broker.js';
+export * from './debian.js';
