@@ -1,0 +1,196 @@
+/**
+ * The embedded store: everything in one data directory, no other server.
+ *
+ *   <dir>/journal/NNNNNNNNNNNNNNNNNNNN.seg                       queue messages, acks, metadata (journal.ts)
+ *   <dir>/streams/<encodeURIComponent(stream)>/<partition>/       one PartitionLog per partition (partition-log.ts)
+ *       <20-digit base offset>.log, .index
+ *   <dir>/LOCK                                                    pid of the process using the directory
+ *
+ * One fsync timer serves the journal and every partition; pendingBytes sums every writer's backlog.
+ */
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FsyncPolicy, JournalEntry, PartitionStore, RetentionPolicy, Store, StoreRecovery } from '../store.js';
+import { Journal } from './journal.js';
+import { PartitionLog } from './partition-log.js';
+import { PendingBytes, StorageLogger, StoreClosedError, SyncScheduler } from './segment-writer.js';
+
+export interface FileStoreOptions {
+  dir: string;
+  fsync: FsyncPolicy;
+  /** Period of the shared fdatasync timer under `interval` (default 1000). */
+  fsyncIntervalMs?: number;
+  /** Journal segment size (default 64 MiB). */
+  journalSegmentBytes?: number;
+  logger?: StorageLogger;
+  /** Journal segments beyond which a mostly-live oldest segment is still compacted (default 8). */
+  journalMaxSegments?: number;
+  /** Newest bytes per partition kept in memory for tailing readers (default 256 KiB). */
+  tailCacheBytes?: number;
+}
+
+const consoleLogger: StorageLogger = {
+  info: () => undefined,
+  warn: (obj, msg) => console.warn(`junction storage: ${msg ?? ''}`, obj),
+};
+
+export class FileStore implements Store {
+  private readonly pending = new PendingBytes();
+  private readonly scheduler: SyncScheduler;
+  private readonly journalLog: Journal;
+  private readonly partitions = new Map<string, Promise<PartitionLog>>();
+  private readonly logger: StorageLogger;
+  private state: 'new' | 'opening' | 'open' | 'closed' = 'new';
+
+  constructor(private readonly options: FileStoreOptions) {
+    if (!['always', 'interval', 'never'].includes(options.fsync)) throw new RangeError(`fsync must be always, interval or never, not ${options.fsync}`);
+    if (typeof options.dir !== 'string' || options.dir === '') throw new TypeError('FileStore needs a data directory');
+    this.logger = options.logger ?? consoleLogger;
+    this.scheduler = new SyncScheduler(options.fsyncIntervalMs ?? 1000);
+    this.journalLog = new Journal(join(options.dir, 'journal'), {
+      segmentBytes: options.journalSegmentBytes ?? 64 * 1024 * 1024,
+      maxSegments: options.journalMaxSegments ?? 8,
+      policy: options.fsync,
+      scheduler: this.scheduler,
+      pending: this.pending,
+      logger: this.logger,
+    });
+  }
+
+  get pendingBytes(): number {
+    return this.pending.value;
+  }
+
+  /** Journal segment ids on disk, oldest first (tests, admin API). */
+  get journalSegments(): number[] {
+    return this.journalLog.segmentIds;
+  }
+
+  async open(): Promise<StoreRecovery> {
+    if (this.state !== 'new') throw new Error(this.state === 'closed' ? 'store is closed' : 'store is already open');
+    this.state = 'opening';
+    await mkdir(this.options.dir, { recursive: true });
+    await this.lock();
+    const { metadata, messages } = await this.journalLog.open();
+    const streams = await this.findStreams();
+    if (this.state === 'opening') this.state = 'open';
+    return { metadata, messages, streams };
+  }
+
+  journal(entries: JournalEntry[]): Promise<void> {
+    if (this.state === 'closed') return Promise.reject(new StoreClosedError());
+    return this.journalLog.append(entries);
+  }
+
+  async openPartition(stream: string, partition: number, policy: RetentionPolicy): Promise<PartitionStore> {
+    this.checkOpen();
+    if (!Number.isInteger(partition) || partition < 0) throw new RangeError(`partition ${partition} is not a non-negative integer`);
+    const key = `${stream}\u0000${partition}`;
+    const existing = this.partitions.get(key);
+    if (existing) {
+      const log = await existing;
+      if (!log.failed && this.partitions.get(key) === existing) {
+        log.setPolicy(policy);
+        return log;
+      }
+      // A log that went offline after a write error is reopened: recovery cuts whatever is torn.
+      if (this.partitions.get(key) === existing) this.partitions.delete(key);
+      await log.close().catch(() => undefined);
+      return this.openPartition(stream, partition, policy);
+    }
+    const dir = join(this.streamDir(stream), String(partition));
+    const opening = new PartitionLog(dir, policy, {
+      policy: this.options.fsync, scheduler: this.scheduler, pending: this.pending, logger: this.logger,
+      tailCacheBytes: this.options.tailCacheBytes ?? 256 * 1024,
+    }).open();
+    this.partitions.set(key, opening);
+    opening.catch(() => {
+      if (this.partitions.get(key) === opening) this.partitions.delete(key);
+    });
+    return opening;
+  }
+
+  async deleteStream(stream: string): Promise<void> {
+    this.checkOpen();
+    const dir = this.streamDir(stream);
+    for (const [key, opening] of [...this.partitions]) {
+      if (key.slice(0, key.lastIndexOf('\u0000')) !== stream) continue;
+      this.partitions.delete(key);
+      const log = await opening.catch(() => null);
+      await log?.close().catch(() => undefined);
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  async flush(): Promise<void> {
+    if (this.state === 'closed') throw new StoreClosedError();
+    await Promise.all([this.journalLog.flush(), ...[...this.partitions.values()].map(async (p) => (await p).flush())]);
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    const wasOpen = this.state !== 'new';
+    this.state = 'closed';
+    const results = await Promise.allSettled([
+      this.journalLog.close(),
+      ...[...this.partitions.values()].map(async (p) => (await p).close()),
+    ]);
+    this.partitions.clear();
+    await this.scheduler.close();
+    if (wasOpen) await rm(join(this.options.dir, 'LOCK'), { force: true });
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+
+  private checkOpen(): void {
+    if (this.state === 'closed') throw new StoreClosedError();
+    if (this.state !== 'open') throw new Error('store is not open');
+  }
+
+  private streamDir(stream: string): string {
+    if (typeof stream !== 'string' || stream === '') throw new RangeError('stream name must be a non-empty string');
+    // A leading dot is encoded too, so `.` and `..` can never name a directory outside streams/.
+    return join(this.options.dir, 'streams', encodeURIComponent(stream).replace(/^\./, '%2E'));
+  }
+
+  private async findStreams(): Promise<Map<string, number>> {
+    const streams = new Map<string, number>();
+    const root = join(this.options.dir, 'streams');
+    const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      if (!entry.isDirectory()) continue;
+      let name: string;
+      try {
+        name = decodeURIComponent(entry.name);
+      } catch {
+        continue;
+      }
+      const parts = await readdir(join(root, entry.name)).catch(() => [] as string[]);
+      const count = parts.filter((p) => /^\d+$/.test(p)).reduce((max, p) => Math.max(max, Number(p) + 1), 0);
+      if (count > 0) streams.set(name, count);
+    }
+    return streams;
+  }
+
+  /** Refuses a directory another live broker process holds (a stale LOCK after kill -9 is taken over). */
+  private async lock(): Promise<void> {
+    const path = join(this.options.dir, 'LOCK');
+    const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && (await isLiveNodeProcess(holder))) {
+      this.state = 'new';
+      throw new Error(`data directory ${this.options.dir} is in use by process ${holder}`);
+    }
+    await writeFile(path, `${process.pid}\n`);
+  }
+}
+
+async function isLiveNodeProcess(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  // A recycled pid belonging to something else is not a broker: look at what it runs where we can.
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => null);
+  return cmdline === null || /node|junction/.test(cmdline);
+}

@@ -1,0 +1,397 @@
+/**
+ * One stream partition on disk: `<base offset, 20 digits>.log` segments holding record batches
+ * byte for byte as appended, rolled at policy.segmentBytes, with a sparse offset/time index per
+ * segment (persisted as `<base>.index` once sealed). Only the active segment is CRC-checked on open
+ * (a torn tail there is cut), so opening costs a few KiB per sealed segment.
+ *
+ * The newest batches, and always every batch not yet written, stay in a small tail cache: tailing
+ * consumers and reads racing appends never touch the file.
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FsyncPolicy, PartitionStore, RetentionPolicy, StoredBatchInfo } from '../store.js';
+import { BATCH_HEADER_SIZE, batchSizeAt, LOG_OVERHEAD, readBatchHeader } from '../stream/batch-header.js';
+import { decodeRecords } from '../stream/record-codec.js';
+import { INDEX_INTERVAL_BYTES, scanSegment, SegmentIndex } from './segment-index.js';
+import { TailCache } from './segment-tail-cache.js';
+import { SegmentWindow } from './segment-window.js';
+import { PendingBytes, SegmentWriter, StorageLogger, StoreClosedError, SyncScheduler } from './segment-writer.js';
+
+export interface PartitionLogOptions {
+  policy: FsyncPolicy;
+  scheduler: SyncScheduler;
+  pending: PendingBytes;
+  logger: StorageLogger;
+  /** Newest bytes kept in memory for tailing readers (unwritten batches are always kept). */
+  tailCacheBytes: number;
+}
+
+interface Segment {
+  index: SegmentIndex;
+  path: string;
+  /** The active segment's writer, kept on a rolled segment until its seal completes. */
+  writer: SegmentWriter | null;
+  sealed: Promise<void> | null;
+  /** Sealed under `never` without an fdatasync: flush() still owes it one. */
+  unsynced: boolean;
+  reader: Promise<FileHandle> | null;
+  readers: number;
+  lastRead: number;
+  deleted: boolean;
+}
+
+/** Read handles kept open per partition for sealed segments (the least recently read is closed first). */
+const MAX_SEALED_READERS = 2;
+const MAX_READ_CHUNK = 16 * 1024 * 1024;
+
+export const logFileName = (base: number): string => `${String(base).padStart(20, '0')}.log`;
+const indexPathOf = (logPath: string): string => logPath.replace(/\.log$/, '.index');
+
+export class PartitionLog implements PartitionStore {
+  private readonly segments: Segment[] = [];
+  private readonly cache: TailCache;
+  /** Offsets below this are written to their segment files. */
+  private writtenEnd = 0;
+  private recent: StoredBatchInfo[] = [];
+  private bytes = 0;
+  private failure: Error | null = null;
+  private closed = false;
+  private readTick = 0;
+
+  constructor(readonly dir: string, private policy: RetentionPolicy, private readonly o: PartitionLogOptions) {
+    this.cache = new TailCache(o.tailCacheBytes);
+  }
+
+  get logStartOffset(): number {
+    return this.segments[0].index.baseOffset;
+  }
+
+  get nextOffset(): number {
+    return this.active.index.nextOffset;
+  }
+
+  get sizeBytes(): number {
+    return this.bytes;
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  /** Set once a write or fsync failed: appends are refused until the log is reopened. */
+  get failed(): boolean {
+    return this.failure !== null;
+  }
+
+  setPolicy(policy: RetentionPolicy): void {
+    this.policy = policy;
+  }
+
+  private get active(): Segment {
+    return this.segments[this.segments.length - 1];
+  }
+
+  async open(): Promise<this> {
+    await mkdir(this.dir, { recursive: true });
+    const bases = (await readdir(this.dir)).map((n) => /^(\d{20})\.log$/.exec(n)).filter((m) => m !== null)
+      .map((m) => Number(m[1])).sort((a, b) => a - b);
+    for (let i = 0; i < bases.length; i++) {
+      const path = join(this.dir, logFileName(bases[i]));
+      const index = i === bases.length - 1 ? await this.recoverActive(path, bases[i]) : await this.loadSealed(path, bases[i]);
+      this.segments.push(newSegment(index, path));
+      this.bytes += index.size;
+    }
+    if (this.segments.length === 0) this.segments.push(newSegment(new SegmentIndex(0), join(this.dir, logFileName(0))));
+    this.active.writer = this.openWriter(this.active);
+    this.writtenEnd = this.nextOffset;
+    return this;
+  }
+
+  append(batch: Buffer, info: StoredBatchInfo): Promise<void> {
+    if (this.closed) return Promise.reject(new StoreClosedError('partition'));
+    if (this.failure) return Promise.reject(this.failure);
+    if (info.baseOffset !== this.nextOffset) {
+      return Promise.reject(new RangeError(`append at offset ${info.baseOffset} but the log ends at ${this.nextOffset}`));
+    }
+    // The on-disk framing is the batch's own length field: refuse anything that would break it.
+    if (batch.length < BATCH_HEADER_SIZE || batchSizeAt(batch, 0) !== batch.length || info.lastOffset < info.baseOffset
+      || Number(batch.readBigInt64BE(0)) !== info.baseOffset) {
+      return Promise.reject(new RangeError('record batch framing does not match its offsets'));
+    }
+    let seg = this.active;
+    if (seg.index.size > 0 && seg.index.size + batch.length > this.policy.segmentBytes) seg = this.roll();
+    seg.index.add(info.baseOffset, info.lastOffset, info.maxTimestamp, seg.index.size, batch.length);
+    this.bytes += batch.length;
+    if (info.producerId >= 0n) this.recent.push(info);
+    this.cache.push(info.baseOffset, info.lastOffset, info.maxTimestamp, batch);
+    const stored = seg.writer!.append(batch);
+    stored.then(() => {
+      if (info.lastOffset >= this.writtenEnd) this.writtenEnd = info.lastOffset + 1;
+      this.cache.trim(this.writtenEnd, this.logStartOffset);
+    }, () => undefined);
+    return stored;
+  }
+
+  async read(offset: number, maxBytes: number): Promise<Buffer[]> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.closed) throw new StoreClosedError('partition');
+      if (offset >= this.nextOffset) return [];
+      // Below the log start (retention ran): serve from the first batch still stored, as Kafka clients accept.
+      const from = Math.max(offset, this.logStartOffset);
+      const cached = this.cache.read(from, maxBytes);
+      if (cached) return cached;
+      try {
+        return await this.readDisk(from, maxBytes);
+      } catch (err) {
+        // Retention may delete the segment between choosing it and opening it: look again.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 2) throw err;
+      }
+    }
+  }
+
+  async offsetForTimestamp(timestamp: number): Promise<number | null> {
+    if (this.closed) throw new StoreClosedError('partition');
+    for (const seg of [...this.segments]) {
+      if (seg.index.maxTimestamp < timestamp) continue;
+      const from = seg.index.floorTimestamp(timestamp);
+      let batch: Buffer | null = null;
+      const cacheStart = this.cache.start(this.nextOffset);
+      if (from.offset < cacheStart) batch = await this.scanDiskForTimestamp(seg, from.position, timestamp);
+      batch ??= this.cache.findTimestamp(Math.max(from.offset, cacheStart), timestamp);
+      if (batch) return Math.max(firstOffsetAtOrAfter(batch, timestamp), this.logStartOffset);
+    }
+    return null;
+  }
+
+  recentBatches(): StoredBatchInfo[] {
+    return [...this.recent];
+  }
+
+  async applyRetention(policy: RetentionPolicy, now: number): Promise<void> {
+    this.policy = policy;
+    while (!this.closed && this.segments.length > 1) {
+      const oldest = this.segments[0];
+      await oldest.sealed?.catch(() => undefined);
+      if (this.segments[0] !== oldest || this.segments.length < 2) continue;
+      const tooOld = policy.retentionMs >= 0 && oldest.index.maxTimestamp < now - policy.retentionMs;
+      const tooBig = policy.retentionBytes >= 0 && this.bytes > policy.retentionBytes;
+      if (!tooOld && !tooBig) break;
+      this.segments.shift();
+      this.bytes -= oldest.index.size;
+      oldest.deleted = true;
+      if (oldest.readers === 0) closeReader(oldest);
+      this.cache.trim(this.writtenEnd, this.logStartOffset);
+      await rm(oldest.path, { force: true });
+      await rm(indexPathOf(oldest.path), { force: true });
+    }
+  }
+
+  /** Everything appended so far is written and fdatasynced. */
+  async flush(): Promise<void> {
+    if (this.failure) throw this.failure;
+    await Promise.all(this.segments.map(async (s) => {
+      if (s.writer) await s.writer.flush();
+      await s.sealed;
+      if (s.unsynced) {
+        const fh = await open(s.path, 'r');
+        await fh.datasync().finally(() => fh.close());
+        s.unsynced = false;
+      }
+    }));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    let flushError: unknown = null;
+    await this.flush().catch((err) => (flushError = err));
+    this.closed = true;
+    await Promise.allSettled(this.segments.map((s) => (this.failure ? s.writer?.abandon() : s.writer?.seal() ?? s.sealed)));
+    for (const s of this.segments) closeReader(s);
+    if (flushError) throw flushError;
+  }
+
+  private openWriter(seg: Segment, after?: Promise<void>): SegmentWriter {
+    return SegmentWriter.open(seg.path, seg.index.size, {
+      policy: this.o.policy, scheduler: this.o.scheduler, pending: this.o.pending, after, syncDir: this.dir,
+      onFailure: (err) => {
+        this.failure ??= err;
+        this.o.logger.warn({ err, dir: this.dir }, 'partition log is offline after a write failure; reopen to recover');
+      },
+    });
+  }
+
+  private roll(): Segment {
+    const old = this.active;
+    old.sealed = old.writer!.seal().then(async () => {
+      old.writer = null;
+      old.unsynced = this.o.policy === 'never';
+      // Derived data: if this write is lost the index is rebuilt from the log on open.
+      await writeFile(indexPathOf(old.path), old.index.serialize()).catch((err) => this.o.logger.warn({ err }, 'cannot write segment index'));
+    });
+    old.sealed.catch(() => undefined); // reported through onFailure
+    const seg = newSegment(new SegmentIndex(this.nextOffset), join(this.dir, logFileName(this.nextOffset)));
+    seg.writer = this.openWriter(seg, old.sealed);
+    this.segments.push(seg);
+    this.recent = [];
+    return seg;
+  }
+
+  private async recoverActive(path: string, base: number): Promise<SegmentIndex> {
+    await rm(indexPathOf(path), { force: true }); // an active segment has no trusted index
+    const fh = await open(path, 'r+');
+    try {
+      const { size } = await fh.stat();
+      const recent: StoredBatchInfo[] = [];
+      const scan = await scanSegment(fh, size, base, true, (b) => {
+        if (b.producerId >= 0n) recent.push(b);
+      });
+      if (scan.problem) {
+        this.o.logger.warn({ segment: path, at: scan.index.size, dropped: size - scan.index.size, problem: scan.problem },
+          'partition log: truncating torn or corrupt tail');
+        await fh.truncate(scan.index.size);
+        await fh.datasync();
+      }
+      this.recent = recent;
+      return scan.index;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private async loadSealed(path: string, base: number): Promise<SegmentIndex> {
+    const { size } = await stat(path);
+    const saved = await readFile(indexPathOf(path)).catch(() => null);
+    const loaded = saved && SegmentIndex.deserialize(saved, base, size);
+    if (loaded) return loaded;
+    const fh = await open(path, 'r+');
+    let index: SegmentIndex;
+    try {
+      const scan = await scanSegment(fh, size, base, false);
+      index = scan.index;
+      if (scan.problem) {
+        this.o.logger.warn({ segment: path, at: index.size, problem: scan.problem }, 'partition log: cutting a damaged sealed segment');
+        await fh.truncate(index.size);
+      }
+    } finally {
+      await fh.close();
+    }
+    await writeFile(indexPathOf(path), index.serialize()).catch(() => undefined);
+    return index;
+  }
+
+  private segmentFor(offset: number): Segment {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.segments[mid].index.baseOffset <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return this.segments[lo];
+  }
+
+  /** Bytes of the segment already written to its file (the rest is in the tail cache). */
+  private writtenLimit(seg: Segment): number {
+    return seg.writer ? seg.writer.written : seg.index.size;
+  }
+
+  private async readDisk(offset: number, maxBytes: number): Promise<Buffer[]> {
+    const seg = this.segmentFor(offset);
+    const fh = await this.acquireReader(seg);
+    try {
+      const win = new SegmentWindow(fh, this.writtenLimit(seg), Math.min(Math.max(maxBytes, 0), MAX_READ_CHUNK) + 2 * INDEX_INTERVAL_BYTES);
+      let pos = seg.index.floorOffset(offset).position;
+      for (;;) { // to the batch holding `offset`
+        if (!(await win.ensure(pos, BATCH_HEADER_SIZE))) return [];
+        const [buf, at] = win.at(pos);
+        const size = checkedSize(buf, at, seg, pos);
+        if (Number(buf.readBigInt64BE(at)) + buf.readInt32BE(at + 23) >= offset) break;
+        pos += size;
+      }
+      const out: Buffer[] = [];
+      for (let total = 0; out.length === 0 || total < maxBytes;) {
+        if (!(await win.ensure(pos, LOG_OVERHEAD))) break;
+        const size = checkedSize(...win.at(pos), seg, pos);
+        if (out.length > 0 && total + size > maxBytes) break;
+        if (!(await win.ensure(pos, size))) break;
+        out.push(win.bytes(pos, size));
+        total += size;
+        pos += size;
+      }
+      return out;
+    } finally {
+      this.releaseReader(seg);
+    }
+  }
+
+  private async scanDiskForTimestamp(seg: Segment, position: number, timestamp: number): Promise<Buffer | null> {
+    const fh = await this.acquireReader(seg);
+    try {
+      const win = new SegmentWindow(fh, this.writtenLimit(seg), 64 * 1024);
+      for (let pos = position; await win.ensure(pos, BATCH_HEADER_SIZE);) {
+        const [buf, at] = win.at(pos);
+        const size = checkedSize(buf, at, seg, pos);
+        if (Number(buf.readBigInt64BE(at + 35)) >= timestamp) return (await win.ensure(pos, size)) ? win.bytes(pos, size) : null;
+        pos += size;
+      }
+      return null;
+    } finally {
+      this.releaseReader(seg);
+    }
+  }
+
+  private async acquireReader(seg: Segment): Promise<FileHandle> {
+    seg.readers++;
+    seg.lastRead = ++this.readTick;
+    if (!seg.reader) {
+      seg.reader = open(seg.path, 'r');
+      seg.reader.catch(() => undefined);
+      this.evictReaders(seg);
+    }
+    try {
+      return await seg.reader;
+    } catch (err) {
+      seg.reader = null;
+      this.releaseReader(seg);
+      throw err;
+    }
+  }
+
+  private releaseReader(seg: Segment): void {
+    if (--seg.readers === 0 && (seg.deleted || this.closed)) closeReader(seg);
+  }
+
+  private evictReaders(keep: Segment): void {
+    const idle = this.segments.filter((s) => s.reader && s !== keep && s !== this.active && s.readers === 0)
+      .sort((a, b) => a.lastRead - b.lastRead);
+    while (idle.length >= MAX_SEALED_READERS) closeReader(idle.shift()!);
+  }
+}
+
+function newSegment(index: SegmentIndex, path: string): Segment {
+  return { index, path, writer: null, sealed: null, unsynced: false, reader: null, readers: 0, lastRead: 0, deleted: false };
+}
+
+function closeReader(seg: Segment): void {
+  const reader = seg.reader;
+  seg.reader = null;
+  reader?.then((fh) => fh.close()).catch(() => undefined);
+}
+
+function checkedSize(buf: Buffer, at: number, seg: Segment, pos: number): number {
+  const size = buf.readInt32BE(at + 8) + LOG_OVERHEAD;
+  if (size < BATCH_HEADER_SIZE) throw new Error(`corrupt batch in ${seg.path} at ${pos}`);
+  return size;
+}
+
+/** Offset of the first record at or after `timestamp` (the batch's base offset if its records cannot be decoded). */
+function firstOffsetAtOrAfter(batch: Buffer, timestamp: number): number {
+  try {
+    const header = readBatchHeader(batch);
+    for (const r of decodeRecords(batch, header)) if (r.timestamp >= timestamp) return r.offset;
+    return header.baseOffset;
+  } catch {
+    return Number(batch.readBigInt64BE(0));
+  }
+}

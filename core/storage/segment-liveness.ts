@@ -1,0 +1,115 @@
+/**
+ * Which live journal records sit in which segment: for every live metadata key and unacked message,
+ * the segment and record position of the entry that currently defines it, and per segment the bytes
+ * of such entries. Compaction reads this to decide what to copy and when a segment can go.
+ *
+ * Values are not kept here (the broker already holds them in memory); compaction re-reads them from
+ * the segment it copies, so memory stays a few dozen bytes per live record.
+ */
+import type { JournalEntry } from '../store.js';
+
+interface Location {
+  seg: number;
+  /** Position of the record (one journal group) holding the defining entry. */
+  pos: number;
+  bytes: number;
+}
+
+interface MessageLocation extends Location {
+  /** Queues the message is still in. */
+  queues: number[];
+}
+
+export class LiveRecordIndex {
+  private readonly keys = new Map<string, Map<string, Location>>();
+  private readonly messages = new Map<number, MessageLocation>();
+  private readonly bytesBySegment = new Map<number, number>();
+  private total = 0;
+
+  /** Live bytes over all segments. */
+  get liveBytes(): number {
+    return this.total;
+  }
+
+  liveIn(seg: number): number {
+    return this.bytesBySegment.get(seg) ?? 0;
+  }
+
+  /**
+   * Applies one entry written at (seg, pos). Returns what changed for the recovered state:
+   * 'gone' when a message left its last queue (or an enqueue had none).
+   */
+  apply(e: JournalEntry, bytes: number, seg: number, pos: number): 'gone' | undefined {
+    switch (e.kind) {
+      case 'put': {
+        let ns = this.keys.get(e.ns);
+        if (!ns) this.keys.set(e.ns, (ns = new Map()));
+        const old = ns.get(e.key);
+        if (old) this.drop(old);
+        ns.set(e.key, this.add({ seg, pos, bytes }));
+        return undefined;
+      }
+      case 'del': {
+        const ns = this.keys.get(e.ns);
+        const old = ns?.get(e.key);
+        if (!old) return undefined;
+        this.drop(old);
+        ns!.delete(e.key);
+        if (ns!.size === 0) this.keys.delete(e.ns);
+        return undefined;
+      }
+      case 'enqueue': {
+        // A second enqueue of a seq (a compaction copy) replaces the queue list.
+        const old = this.messages.get(e.seq);
+        if (old) this.drop(old);
+        if (e.queues.length === 0) {
+          this.messages.delete(e.seq);
+          return 'gone';
+        }
+        this.messages.set(e.seq, this.add({ seg, pos, bytes, queues: [...e.queues] }) as MessageLocation);
+        return undefined;
+      }
+      case 'ack': {
+        const m = this.messages.get(e.seq);
+        if (!m) return undefined;
+        const i = m.queues.indexOf(e.queue);
+        if (i >= 0) m.queues.splice(i, 1);
+        if (m.queues.length > 0) return undefined;
+        this.drop(m);
+        this.messages.delete(e.seq);
+        return 'gone';
+      }
+    }
+  }
+
+  /** True if the put of `ns`/`key` in the record at (seg, pos) holds the key's current value. */
+  isCurrentPut(ns: string, key: string, seg: number, pos: number): boolean {
+    const loc = this.keys.get(ns)?.get(key);
+    return loc !== undefined && loc.seg === seg && loc.pos === pos;
+  }
+
+  /** Remaining queues of message `seq` if the enqueue in the record at (seg, pos) is its current one. */
+  currentQueues(seq: number, seg: number, pos: number): number[] | null {
+    const loc = this.messages.get(seq);
+    return loc !== undefined && loc.seg === seg && loc.pos === pos ? [...loc.queues] : null;
+  }
+
+  messageQueues(seq: number): number[] | undefined {
+    return this.messages.get(seq)?.queues;
+  }
+
+  forgetSegment(seg: number): void {
+    this.bytesBySegment.delete(seg);
+  }
+
+  private add<T extends Location>(loc: T): T {
+    this.bytesBySegment.set(loc.seg, this.liveIn(loc.seg) + loc.bytes);
+    this.total += loc.bytes;
+    return loc;
+  }
+
+  private drop(loc: Location): void {
+    this.bytesBySegment.set(loc.seg, this.liveIn(loc.seg) - loc.bytes);
+    this.total -= loc.bytes;
+  }
+}
