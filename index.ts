@@ -10,6 +10,7 @@ import { bindPort, loadConfig, type DeepPartial } from './config/load.js';
 import type { JunctionConfig } from './config/schema.js';
 import type { AdapterContext, ListenerInfo, Logger, ProtocolAdapter } from './core/adapter.js';
 import { Broker, type BrokerOptions } from './core/broker.js';
+import { FileStore } from './core/storage/file-store.js';
 import { MemoryStore } from './core/storage/memory-store.js';
 import type { Store } from './core/store.js';
 import { createAuthPlugin, FileUserStore, MetadataUserStore, type JunctionAuth, type UserStore } from './plugins/auth/index.js';
@@ -98,13 +99,8 @@ export function brokerOptions(config: JunctionConfig): Partial<BrokerOptions> {
   };
 }
 
-async function createStore(config: JunctionConfig, log: Logger): Promise<Store> {
+function createStore(config: JunctionConfig, log: Logger): Store {
   if (config.storage.engine === 'memory') return new MemoryStore();
-  // A variable specifier: the file store module is resolved at run time only.
-  const spec = './core/storage/file-store.js';
-  const { FileStore } = (await import(spec)) as {
-    FileStore: new (o: { dir: string; fsync: string; fsyncIntervalMs: number; logger: Logger }) => Store;
-  };
   return new FileStore({ dir: resolve(config.dataDir), fsync: config.storage.fsync, fsyncIntervalMs: config.storage.fsyncIntervalMs, logger: log });
 }
 
@@ -119,7 +115,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   const config = loadConfig({ argv: options.argv, env: options.env, file: options.configFile, overrides: overridesFrom(options) });
   const tls = createTlsResolver(config);
   const log = createLogger(options);
-  const store = options.store ?? (await createStore(config, log.child({ component: 'store' })));
+  const store = options.store ?? createStore(config, log.child({ component: 'store' }));
   const broker = new Broker(store, brokerOptions(config));
   await broker.open();
 
