@@ -55,7 +55,8 @@ export function loadTlsOptions(config: JunctionConfig, listener: string): TlsOpt
   if (listener === 'http' && !sectionTls(config, 'http')?.cert) return null;
   const { settings: s, from } = effectiveTls(config, listener);
   if (!s.cert) {
-    if (s.key) throw new ConfigError(`${from.cert} is required when ${from.key} is set`, from.cert);
+    const plainOnPurpose = s.cert === null && from.cert !== 'tls.cert';
+    if (s.key && !plainOnPurpose) throw new ConfigError(`${from.cert} is required when ${from.key} is set`, from.cert);
     return null;
   }
   if (!s.key) throw new ConfigError(`${from.key} is required when ${from.cert} is set`, from.key);
