@@ -1,0 +1,16 @@
+/** What a STOMP connection and its handlers need from the adapter. */
+import type { AuthPlugin, Logger } from '../../core/adapter.js';
+import type { Broker } from '../../core/broker.js';
+import type { StompSettings } from './config.js';
+import type { StompConnection } from './connection.js';
+
+export interface StompAdapterCore {
+  readonly broker: Broker;
+  readonly auth: AuthPlugin;
+  readonly log: Logger;
+  readonly settings: StompSettings;
+  /** Claims an ActiveMQ-style client-id for `conn`; false when another connection holds it. */
+  claimClientId(clientId: string, conn: StompConnection): boolean;
+  releaseClientId(clientId: string, conn: StompConnection): void;
+  connectionClosed(conn: StompConnection): void;
+}

@@ -1,0 +1,9 @@
+/** DISCONNECT: the RECEIPT follows once every earlier frame's effect is stored; then the connection closes. */
+import type { StompFrame } from '../frame.js';
+import type { StompConnection } from '../connection.js';
+
+export async function disconnect(conn: StompConnection, frame: StompFrame): Promise<void> {
+  await conn.whenIdle();
+  conn.receipt(frame);
+  conn.close();
+}
