@@ -52,11 +52,11 @@ export class StompAdapter implements ProtocolAdapter, StompAdapterCore {
 
   async start(): Promise<ListenerInfo[]> {
     const { host, port, tlsPort } = this.ctx.listen;
-    if (port !== null && port !== 0) {
+    if (port !== null) {
       const server = createServer((socket) => this.accept(socket, 'tcp'));
       this.servers.push({ server, info: await this.listen(server, host, port, false) });
     }
-    const tlsOptions = tlsPort !== null && tlsPort !== 0 ? this.ctx.tls('stomp') : null;
+    const tlsOptions = tlsPort !== null ? this.ctx.tls('stomp') : null;
     if (tlsOptions) {
       const server = createTlsServer(tlsOptions, (socket) => this.accept(socket, 'tls'));
       server.on('tlsClientError', (err) => this.log.debug({ err: err.message }, 'STOMP TLS handshake failed'));
@@ -68,7 +68,8 @@ export class StompAdapter implements ProtocolAdapter, StompAdapterCore {
   private listen(server: Server, host: string, port: number, tls: boolean): Promise<ListenerInfo> {
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port === -1 ? 0 : port, host, () => {
+      // null = disabled (not called); -1 and 0 = an ephemeral port.
+      server.listen(port < 0 ? 0 : port, host, () => {
         server.off('error', reject);
         server.on('error', (err) => this.log.error({ err }, 'STOMP listener error'));
         const addr = server.address();
