@@ -1,0 +1,138 @@
+/**
+ * The XMPP adapter: client-to-server listener (5222, STARTTLS), WebSocket endpoint `/xmpp`
+ * (RFC 7395), IM (RFC 6121) and XEP-0060 pubsub on core topics. See docs/xmpp.md.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { createSecureContext, createServer as createTlsServer, type SecureContext, type TLSSocket } from 'node:tls';
+import type { AdapterContext, ListenerInfo, ProtocolAdapter } from '../../core/adapter.js';
+import { Accounts } from './accounts.js';
+import { resolveXmppSettings, type XmppSettings } from './config.js';
+import { Connection } from './connection.js';
+import { Hub } from './hub.js';
+import { PubSubService } from './pubsub.js';
+
+export { resolveXmppSettings, XMPP_DEFAULTS, type XmppSettings } from './config.js';
+export { Hub, offlineQueueName, pubsubQueueName } from './hub.js';
+
+export class XmppAdapter implements ProtocolAdapter {
+  readonly name = 'xmpp';
+  private ctx!: AdapterContext;
+  settings!: XmppSettings;
+  hub!: Hub;
+  private secureContext: SecureContext | null = null;
+  private requestCert = false;
+  private rejectUnauthorized = false;
+  private readonly servers: Server[] = [];
+  private readonly connections = new Set<Connection>();
+  private readonly sockets = new Set<Socket>();
+  private stopping = false;
+
+  async init(ctx: AdapterContext): Promise<void> {
+    this.ctx = ctx;
+    this.settings = resolveXmppSettings(ctx.config?.xmpp);
+    const tls = ctx.tls('xmpp');
+    if (tls) {
+      this.secureContext = createSecureContext(tls);
+      const req = (ctx.config?.xmpp?.tls?.requestClientCert ?? ctx.config?.tls?.requestClientCert) as boolean | 'require' | undefined;
+      this.requestCert = req === true || req === 'require';
+      this.rejectUnauthorized = req === 'require';
+    } else if (this.settings.requireTls) {
+      ctx.log.warn({}, 'xmpp: requireTls is set but no certificate is configured; STARTTLS is not offered');
+    }
+    const accounts = new Accounts(ctx.auth, ctx.broker.metadata);
+    this.hub = new Hub(ctx.broker, this.settings, accounts, ctx.auth, ctx.log);
+    this.hub.pubsub = new PubSubService(this.hub, ctx.broker);
+    if (!accounts.pluginRegisters && this.settings.registration) {
+      ctx.log.info({}, 'xmpp: the auth plugin cannot register users; in-band registrations are kept in metadata xmpp-user');
+    }
+  }
+
+  private get maxConnections(): number {
+    const n = Number(this.ctx.config?.limits?.maxConnections);
+    return Number.isInteger(n) && n > 0 ? n : 10000;
+  }
+
+  private accept(socket: Socket, secure: boolean): void {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 60000);
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    const conn = this.newConnection({ socket, secure });
+    if (this.connections.size > this.maxConnections) conn.streamError('policy-violation', 'too many connections');
+  }
+
+  private newConnection(transport: ConstructorParameters<typeof Connection>[1]): Connection {
+    const conn = new Connection({
+      hub: this.hub,
+      settings: this.settings,
+      accounts: this.hub.accounts,
+      log: this.ctx.log,
+      secureContext: this.secureContext,
+      requestCert: this.requestCert,
+      rejectUnauthorized: this.rejectUnauthorized,
+      onClose: (c) => this.connections.delete(c),
+    }, transport);
+    this.connections.add(conn);
+    return conn;
+  }
+
+  async start(): Promise<ListenerInfo[]> {
+    const { listen } = this.ctx;
+    const out: ListenerInfo[] = [];
+    if (listen.port !== null && listen.port !== 0) {
+      const server = createServer((socket) => this.accept(socket, false));
+      out.push(await this.listen(server, listen.host, listen.port, false));
+    }
+    if (listen.tlsPort !== null && listen.tlsPort !== 0 && this.secureContext) {
+      // Direct TLS (XEP-0368) next to STARTTLS.
+      const server = createTlsServer({
+        secureContext: this.secureContext, requestCert: this.requestCert, rejectUnauthorized: this.rejectUnauthorized,
+      }, (socket: TLSSocket) => this.accept(socket, true));
+      server.on('tlsClientError', (e) => this.ctx.log.debug({ err: e.message }, 'xmpp: TLS handshake failed'));
+      out.push(await this.listen(server, listen.host, listen.tlsPort, true));
+    }
+    if (this.ctx.http && this.settings.websocket.enabled) {
+      this.ctx.http.websocket(this.settings.websocket.path, ['xmpp'], (ws) => {
+        if (this.stopping) {
+          ws.close(1001);
+          return;
+        }
+        const conn = this.newConnection({ ws, secure: false });
+        if (this.connections.size > this.maxConnections) conn.streamError('policy-violation', 'too many connections');
+      });
+    }
+    return out;
+  }
+
+  private listen(server: Server, host: string, port: number, tls: boolean): Promise<ListenerInfo> {
+    this.servers.push(server);
+    server.on('error', (e) => this.ctx.log.error({ err: e.message }, 'xmpp: listener error'));
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port === -1 ? 0 : port, host || undefined, () => {
+        server.off('error', reject);
+        const addr = server.address();
+        const bound = typeof addr === 'object' && addr ? addr.port : port;
+        resolve({ name: tls ? 'xmpp-tls' : 'xmpp', protocol: 'xmpp', host: host || '0.0.0.0', port: bound, tls });
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const closing = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    this.hub?.closeAll();
+    for (const c of [...this.connections]) c.streamError('system-shutdown');
+    for (const s of this.sockets) s.destroy();
+    await Promise.all(closing);
+    this.servers.length = 0;
+  }
+}
+
+export default function createAdapter(): ProtocolAdapter {
+  return new XmppAdapter();
+}
