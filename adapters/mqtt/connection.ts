@@ -1,0 +1,468 @@
+/**
+ * One network connection (TCP, TLS or a WebSocket stream): framing and parsing, the order in which
+ * packets are handled, keep-alive, writing (one corked write per tick, back-pressure to the
+ * session's consumers), acknowledgements in the order the PUBLISHes arrived, and the end of the
+ * connection (will, session detach or end). Packet handlers live in handlers/.
+ */
+import type { Duplex } from 'node:stream';
+import type { Principal } from '../../core/adapter.js';
+import type { Message } from '../../core/message.js';
+import {
+  createParser, encodePublish, encodePublishProps, Framer, generate, MAX_REMAINING_LENGTH, publishSize,
+  type EncodedPublish, type FrameError, type Packet, type PacketFlags, type PacketParser,
+} from './codec.js';
+import type { MqttContext } from './context.js';
+import { dispatchPacket } from './handlers/index.js';
+import { messageToProps } from './mqtt-message.js';
+import { RC } from './reason-codes.js';
+import type { Session, SessionLink } from './session.js';
+import type { SessionHolder } from './sessions.js';
+import { coreTopicToMqtt } from './topics.js';
+import { publishWill, type WillPacket } from './will.js';
+
+export type Transport = 'tcp' | 'tls' | 'ws';
+type State = 'new' | 'connecting' | 'connected' | 'closing' | 'closed';
+
+let nextConnectionId = 1;
+
+/** The last message encoded, by variant: a fan-out encodes each message once per variant. */
+let lastMessage: Message | null = null;
+const lastEncoded: Array<EncodedPublish | undefined> = new Array(8);
+
+interface AckSlot {
+  buf: Buffer | null;
+}
+const SKIP = Buffer.alloc(0);
+const MAX_BACKLOG = 256;
+
+export class MqttConnection implements SessionLink, SessionHolder {
+  readonly id: string;
+  state: State = 'new';
+  version = 4;
+  clientId = '';
+  principal: Principal | null = null;
+  session: Session | null = null;
+  will: WillPacket | null = null;
+  willDelay = 0;
+  /** DISCONNECT with reason 0 received: the will is discarded. */
+  graceful = false;
+  /** Adapter stop: no will. */
+  suppressWill = false;
+  socketBlocked = false;
+  clientMaxPacketSize = MAX_REMAINING_LENGTH + 5;
+  clientTopicAliasMax = 0;
+  /** MQTT 5 Request Problem Information: reason strings allowed on acknowledgements. */
+  problemInfo = true;
+  readonly inboundAliases = new Map<number, string>();
+  private outboundAliases: Map<string, number> | null = null;
+  /** QoS 1 PUBLISHes not acknowledged yet (receive maximum accounting). */
+  inboundQos1 = 0;
+  pendingPublishes = 0;
+  private readonly framer: Framer;
+  private readonly parser: PacketParser;
+  private backlog: Packet[] = [];
+  private busy = false;
+  private readPaused = false;
+  private acks: AckSlot[] = [];
+  private ackHead = 0;
+  private lastActivity = Date.now();
+  private keepAliveMs = 0;
+  private keepAliveTimer?: NodeJS.Timeout;
+  private connectTimer?: NodeJS.Timeout;
+  private closeTimer?: NodeJS.Timeout;
+  private corked = false;
+  private tornDown: Promise<void> | null = null;
+  private authCache: Map<string, boolean> | null = null;
+  private failed = false;
+  readonly closed: Promise<void>;
+  private resolveClosed!: () => void;
+
+  constructor(
+    readonly ctx: MqttContext,
+    readonly stream: Duplex,
+    readonly transport: Transport,
+    readonly remote: string,
+  ) {
+    this.id = `${nextConnectionId++}`;
+    this.closed = new Promise((r) => (this.resolveClosed = r));
+    this.framer = new Framer(
+      () => (this.state === 'new' ? ctx.settings.maxConnectPacketSize : ctx.settings.maxPacketSize),
+      (bytes) => this.parse(bytes),
+      (err) => this.frameError(err),
+    );
+    this.parser = createParser((p) => this.onPacket(p), (err) => this.malformed(err.message));
+    ctx.stats.connections++;
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    stream.on('error', (err: Error) => this.onError(err));
+    stream.on('end', () => this.stream.destroy());
+    stream.on('close', () => this.onClose());
+    this.connectTimer = setTimeout(() => {
+      if (this.state === 'new') this.fail(RC.ProtocolError, 'no CONNECT in time', 'debug');
+    }, ctx.settings.connectTimeoutMs);
+    this.connectTimer.unref();
+  }
+
+  get v5(): boolean {
+    return this.version === 5;
+  }
+
+  // ---- reading --------------------------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.lastActivity = Date.now();
+    this.framer.push(chunk);
+  }
+
+  private parse(bytes: Buffer): void {
+    try {
+      this.parser.parse(bytes);
+    } catch (err) {
+      this.internalError(err);
+    }
+  }
+
+  private onPacket(p: Packet & PacketFlags): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    if (this.busy) {
+      this.backlog.push(p);
+      if (this.backlog.length >= MAX_BACKLOG) this.updateRead();
+      return;
+    }
+    this.handle(p);
+  }
+
+  private handle(p: Packet & PacketFlags): void {
+    let r: void | Promise<void>;
+    try {
+      r = dispatchPacket(this, p);
+    } catch (err) {
+      this.internalError(err);
+      return;
+    }
+    if (r) {
+      this.busy = true;
+      r.then(() => this.afterBusy(), (err: unknown) => {
+        this.busy = false;
+        this.internalError(err);
+      });
+    }
+  }
+
+  private afterBusy(): void {
+    this.busy = false;
+    let i = 0;
+    while (i < this.backlog.length && !this.busy && (this.state === 'connected' || this.state === 'connecting')) this.handle(this.backlog[i++]);
+    this.backlog = i >= this.backlog.length ? [] : this.backlog.slice(i);
+    this.updateRead();
+  }
+
+  publishStarted(): void {
+    if (++this.pendingPublishes >= this.ctx.settings.maxPendingPublishes) this.updateRead();
+  }
+
+  publishSettled(): void {
+    this.pendingPublishes--;
+    if (this.readPaused) this.updateRead();
+  }
+
+  /** Pauses reading while too many publishes await the store or packets wait behind a slow one. */
+  updateRead(): void {
+    const pause = this.pendingPublishes >= this.ctx.settings.maxPendingPublishes || this.backlog.length >= MAX_BACKLOG;
+    if (pause === this.readPaused || this.state === 'closed') return;
+    this.readPaused = pause;
+    if (pause) this.stream.pause();
+    else this.stream.resume();
+  }
+
+  // ---- writing --------------------------------------------------------------------------------
+
+  write(buf: Buffer): void {
+    const s = this.stream;
+    if (this.state === 'closed' || !s.writable) return;
+    if (!this.corked) {
+      this.corked = true;
+      s.cork();
+      process.nextTick(uncork, this);
+    }
+    if (!s.write(buf) && !this.socketBlocked) {
+      this.socketBlocked = true;
+      s.once('drain', () => {
+        this.socketBlocked = false;
+        this.session?.updateFlow();
+      });
+      this.session?.updateFlow();
+    }
+  }
+
+  /** @internal */
+  uncork(): void {
+    this.corked = false;
+    this.stream.uncork();
+  }
+
+  sendPacket(packet: Packet): void {
+    this.write(generate(packet, this.version));
+  }
+
+  /** Sends a core message as a PUBLISH. False when it was discarded (larger than the client accepts). */
+  sendMessage(m: Message, qos: number, retain: boolean, dup: boolean, packetId: number, subIds: number[] | undefined): boolean {
+    const v5 = this.version === 5;
+    const cacheable = subIds === undefined && !dup && this.outboundAliases === null && (!v5 || m.expiry === undefined);
+    if (cacheable) {
+      if (lastMessage !== m) {
+        lastMessage = m;
+        lastEncoded.fill(undefined);
+      }
+      const slot = (v5 ? 4 : 0) | (qos > 0 ? 2 : 0) | (retain ? 1 : 0);
+      let enc = lastEncoded[slot];
+      if (!enc) {
+        const props = v5 ? encodePublishProps(messageToProps(m, Date.now())) : null;
+        enc = encodePublish(Buffer.from(coreTopicToMqtt(m.topic)), m.payload, qos, retain, false, 0, props);
+        lastEncoded[slot] = enc;
+      }
+      if (enc.buf.length > this.clientMaxPacketSize) return this.tooLarge(m);
+      if (qos === 0) {
+        this.write(enc.buf);
+      } else {
+        const copy = Buffer.allocUnsafe(enc.buf.length);
+        enc.buf.copy(copy);
+        copy.writeUInt16BE(packetId, enc.idOffset);
+        this.write(copy);
+      }
+      this.ctx.stats.publishesSent++;
+      return true;
+    }
+    const topic = coreTopicToMqtt(m.topic);
+    let topicBuf = Buffer.from(topic);
+    let propsBuf: Buffer | null = null;
+    let newAlias = false;
+    if (v5) {
+      const props = messageToProps(m, Date.now()) ?? {};
+      if (subIds) props.subscriptionIdentifiers = subIds;
+      if (this.outboundAliases) {
+        const alias = this.outboundAliases.get(topic);
+        if (alias !== undefined) {
+          props.topicAlias = alias;
+          topicBuf = EMPTY_TOPIC;
+        } else if (this.outboundAliases.size < this.outboundAliasMax()) {
+          props.topicAlias = this.outboundAliases.size + 1;
+          this.outboundAliases.set(topic, props.topicAlias);
+          newAlias = true;
+        }
+      }
+      propsBuf = encodePublishProps(props);
+    }
+    if (publishSize(topicBuf.length, m.payload.length, qos, propsBuf ? propsBuf.length : 0) > this.clientMaxPacketSize) {
+      if (newAlias) this.outboundAliases!.delete(topic);
+      return this.tooLarge(m);
+    }
+    this.write(encodePublish(topicBuf, m.payload, qos, retain, dup, packetId, propsBuf).buf);
+    this.ctx.stats.publishesSent++;
+    return true;
+  }
+
+  private outboundAliasMax(): number {
+    return Math.min(this.clientTopicAliasMax, this.ctx.settings.outboundTopicAliases);
+  }
+
+  /** Called once the client's Topic Alias Maximum is known. */
+  enableOutboundAliases(): void {
+    this.outboundAliases = this.v5 && this.outboundAliasMax() > 0 ? new Map() : null;
+  }
+
+  private tooLarge(m: Message): boolean {
+    this.ctx.stats.droppedTooLarge++;
+    this.ctx.warnLimited({ conn: this.id, clientId: this.clientId, topic: m.topic, max: this.clientMaxPacketSize }, 'mqtt: message larger than the client\'s maximum packet size discarded');
+    return false;
+  }
+
+  // ---- ordered acknowledgements ---------------------------------------------------------------
+
+  /** Reserves the next place in the acknowledgement order. */
+  ackSlot(): AckSlot {
+    const slot: AckSlot = { buf: null };
+    this.acks.push(slot);
+    return slot;
+  }
+
+  /** Fills a slot (SKIP = nothing to send) and writes every acknowledgement now due. */
+  fillAck(slot: AckSlot, buf: Buffer | null): void {
+    slot.buf = buf ?? SKIP;
+    const acks = this.acks;
+    while (this.ackHead < acks.length && acks[this.ackHead].buf !== null) {
+      const b = acks[this.ackHead++].buf!;
+      if (b !== SKIP) this.write(b);
+    }
+    if (this.ackHead === acks.length) {
+      this.acks = [];
+      this.ackHead = 0;
+    } else if (this.ackHead > 1024) {
+      this.acks = acks.slice(this.ackHead);
+      this.ackHead = 0;
+    }
+  }
+
+  // ---- authorisation --------------------------------------------------------------------------
+
+  /** Publish authorisation for a core topic, cached per connection. */
+  mayPublish(topic: string): boolean {
+    let cache = this.authCache;
+    const hit = cache?.get(topic);
+    if (hit !== undefined) return hit;
+    const ok = this.ctx.auth.authorise(this.principal!, 'publish', topic);
+    if (!cache) this.authCache = cache = new Map();
+    if (cache.size >= 1000) cache.clear();
+    cache.set(topic, ok);
+    return ok;
+  }
+
+  // ---- keep-alive -----------------------------------------------------------------------------
+
+  startKeepAlive(seconds: number): void {
+    clearTimeout(this.connectTimer);
+    if (seconds <= 0) return;
+    this.keepAliveMs = seconds * 1500;
+    this.armKeepAlive(this.keepAliveMs);
+  }
+
+  private armKeepAlive(ms: number): void {
+    this.keepAliveTimer = setTimeout(() => this.checkKeepAlive(), ms);
+    this.keepAliveTimer.unref();
+  }
+
+  private checkKeepAlive(): void {
+    if (this.state !== 'connected') return;
+    const idle = Date.now() - this.lastActivity;
+    if (idle >= this.keepAliveMs) {
+      this.fail(RC.KeepAliveTimeout, 'keep alive timeout', 'debug');
+      return;
+    }
+    this.armKeepAlive(this.keepAliveMs - idle);
+  }
+
+  // ---- errors and closing ---------------------------------------------------------------------
+
+  private frameError(err: FrameError): void {
+    if (err.kind === 'oversize') this.fail(RC.PacketTooLarge, `packet of ${err.size} bytes is larger than the limit`);
+    else this.malformed(err.reason);
+  }
+
+  malformed(reason: string): void {
+    if (this.state === 'new' && /protocol version/i.test(reason)) {
+      // MQTT 3.1.1 [MQTT-3.1.2-2]: CONNACK 0x01 (unacceptable protocol level), then close.
+      this.stream.write(Buffer.from([0x20, 0x02, 0x00, 0x01]));
+    }
+    this.fail(RC.MalformedPacket, `malformed packet: ${reason}`);
+  }
+
+  /**
+   * Ends the connection for a protocol violation or bad input: MQTT 5 clients get a DISCONNECT
+   * with the reason code, every case is logged once (rate-limited across connections).
+   */
+  fail(reasonCode: number, reason: string, level: 'warn' | 'debug' = 'warn'): void {
+    if (this.failed || this.state === 'closed') return;
+    this.failed = true;
+    if (level === 'warn') {
+      this.ctx.stats.protocolErrors++;
+      this.ctx.warnLimited({ conn: this.id, remote: this.remote, clientId: this.clientId || undefined, reasonCode, reason }, 'mqtt: closing connection');
+    } else {
+      this.ctx.log.debug({ conn: this.id, clientId: this.clientId || undefined, reason }, 'mqtt: closing connection');
+    }
+    if (this.v5 && this.state === 'connected') {
+      this.sendPacket({ cmd: 'disconnect', reasonCode, properties: this.problemInfo ? { reasonString: reason } : undefined } as Packet);
+    }
+    this.end();
+  }
+
+  /** Half-closes after pending writes; destroys if the peer does not close. */
+  end(): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.state = 'closing';
+    clearTimeout(this.keepAliveTimer);
+    clearTimeout(this.connectTimer);
+    this.stream.end();
+    this.closeTimer = setTimeout(() => this.stream.destroy(), 2000);
+    this.closeTimer.unref();
+  }
+
+  internalError(err: unknown): void {
+    this.ctx.log.error({ err, conn: this.id, clientId: this.clientId }, 'mqtt: internal error, closing connection');
+    this.fail(RC.UnspecifiedError, 'internal error', 'debug');
+  }
+
+  private onError(err: Error & { code?: string }): void {
+    this.ctx.log.debug({ conn: this.id, code: err.code, msg: err.message }, 'mqtt: socket error');
+  }
+
+  sessionCancelled(): void {
+    this.fail(RC.AdministrativeAction, 'session queue deleted');
+  }
+
+  private onClose(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.ctx.stats.connections--;
+    clearTimeout(this.keepAliveTimer);
+    clearTimeout(this.connectTimer);
+    clearTimeout(this.closeTimer);
+    this.backlog = [];
+    if (!this.clientId) {
+      this.resolveClosed();
+      return;
+    }
+    this.ctx.sessions.withLock(this.clientId, () => this.teardown())
+      .catch((err: unknown) => this.ctx.log.error({ err, clientId: this.clientId }, 'mqtt: session teardown failed'))
+      .finally(() => this.resolveClosed());
+  }
+
+  /** Detaches the session: a will is published or scheduled, the session ends or starts its expiry. Idempotent. */
+  teardown(): Promise<void> {
+    return (this.tornDown ??= this.doTeardown());
+  }
+
+  private async doTeardown(): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    const { sessions, store } = this.ctx;
+    const clientId = this.clientId;
+    if (sessions.connections.get(clientId) === this) sessions.connections.delete(clientId);
+    session.detach();
+    const ends = session.expiry === 0;
+    const will = this.graceful || this.suppressWill ? null : this.will;
+    if (will) {
+      const principal = this.principal!;
+      sessions.scheduleWill(clientId, ends ? 0 : Math.min(this.willDelay, session.expiry), () => publishWill(this.ctx, will, clientId, principal));
+    }
+    if (ends) {
+      await sessions.endSession(clientId, session.sharedQueues());
+    } else {
+      const now = Date.now();
+      await store.put(clientId, session.record(now));
+      sessions.scheduleExpiry(clientId, session.expiry, now);
+    }
+  }
+
+  /** Another connection took this client id. */
+  async takeover(): Promise<void> {
+    if (this.v5 && this.state === 'connected') this.sendPacket({ cmd: 'disconnect', reasonCode: RC.SessionTakenOver } as Packet);
+    this.end();
+    await this.teardown();
+  }
+
+  /** Adapter stop: MQTT 5 clients hear why; no will; the session stays (or ends if clean). */
+  async shutdown(): Promise<void> {
+    this.suppressWill = true;
+    if (this.v5 && this.state === 'connected') this.sendPacket({ cmd: 'disconnect', reasonCode: RC.ServerShuttingDown } as Packet);
+    this.end();
+    const t = setTimeout(() => this.stream.destroy(), 500);
+    await this.closed;
+    clearTimeout(t);
+  }
+}
+
+const EMPTY_TOPIC = Buffer.alloc(0);
+
+function uncork(c: MqttConnection): void {
+  c.uncork();
+}

@@ -1,0 +1,24 @@
+/** DISCONNECT from the client: reason 0x04 keeps the will; MQTT 5 may change the session expiry. */
+import type { IDisconnectPacket } from 'mqtt-packet';
+import type { MqttConnection } from '../connection.js';
+import { NEVER } from '../context.js';
+import { RC } from '../reason-codes.js';
+
+export function handleDisconnect(conn: MqttConnection, p: IDisconnectPacket): void {
+  const session = conn.session!;
+  if (conn.v5) {
+    const expiry = p.properties?.sessionExpiryInterval;
+    if (expiry !== undefined) {
+      if (typeof expiry !== 'number') return conn.fail(RC.ProtocolError, 'repeated session expiry interval');
+      if (session.expiry === 0 && expiry !== 0) {
+        return conn.fail(RC.ProtocolError, 'session expiry set on DISCONNECT after 0 on CONNECT');
+      }
+      const capped = Math.min(expiry, conn.ctx.settings.maxSessionExpiryInterval);
+      session.expiry = capped === NEVER ? NEVER : capped;
+    }
+    conn.graceful = (p.reasonCode ?? 0) !== RC.DisconnectWithWill;
+  } else {
+    conn.graceful = true;
+  }
+  conn.end();
+}

@@ -1,0 +1,121 @@
+/**
+ * PUBLISH from the client: topic alias, validation, authorisation, then broker.publish() (and
+ * broker.retained for RETAIN). PUBACK / PUBREC go out only once the core has stored the message
+ * as its durability asks, in the order the PUBLISHes arrived.
+ */
+import { isUtf8 } from 'node:buffer';
+import type { IPublishPacket } from 'mqtt-packet';
+import { QueueFullError } from '../../../core/queue-types.js';
+import { encodeAck } from '../codec.js';
+import type { MqttConnection } from '../connection.js';
+import { checkPublishProperties, publishToMessage } from '../mqtt-message.js';
+import { RC } from '../reason-codes.js';
+import { checkPublishTopic, mqttTopicToCore } from '../topics.js';
+
+export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
+  const { ctx } = conn;
+  const s = ctx.settings;
+  const v5 = conn.v5;
+  const qos = p.qos;
+  const id = p.messageId ?? 0;
+  const props = v5 ? p.properties : undefined;
+  let topic = p.topic;
+  if (props) {
+    const problem = checkPublishProperties(props);
+    if (problem) return conn.fail(RC.ProtocolError, problem);
+    if (props.subscriptionIdentifier !== undefined) return conn.fail(RC.ProtocolError, 'subscription identifier in a PUBLISH from a client');
+    const alias = props.topicAlias;
+    if (alias !== undefined) {
+      if (alias === 0 || alias > s.topicAliasMaximum) return conn.fail(RC.TopicAliasInvalid, `topic alias ${alias} out of range`);
+      if (topic.length === 0) {
+        const known = conn.inboundAliases.get(alias);
+        if (known === undefined) return conn.fail(RC.ProtocolError, `unknown topic alias ${alias}`);
+        topic = known;
+      } else {
+        conn.inboundAliases.set(alias, topic);
+      }
+    }
+  }
+  if (qos > s.maxQos) return conn.fail(RC.QoSNotSupported, `QoS ${qos} not supported`);
+  if (p.retain && !s.retainAvailable) return conn.fail(RC.RetainNotSupported, 'retain not supported');
+  if (qos > 0 && id === 0) return conn.fail(RC.ProtocolError, 'PUBLISH without a packet identifier');
+  const problem = checkPublishTopic(topic);
+  if (problem === 'empty') return conn.fail(RC.ProtocolError, 'empty topic name');
+  if (problem === 'wildcard') return conn.fail(RC.TopicNameInvalid, `wildcard in topic name "${topic}"`);
+  if (problem === 'nul') return conn.fail(RC.MalformedPacket, 'U+0000 in topic name');
+  ctx.stats.publishesReceived++;
+  const session = conn.session!;
+  const ackType = qos === 1 ? 'puback' : 'pubrec';
+
+  if (qos === 2 && session.inboundQos2.has(id)) {
+    // A resent QoS 2 PUBLISH: acknowledged again, not published twice.
+    conn.fillAck(conn.ackSlot(), encodeAck('pubrec', id, v5));
+    return;
+  }
+  if (qos > 0 && v5 && s.enforceReceiveMaximum && conn.inboundQos1 + session.inboundQos2.size >= s.receiveMaximum) {
+    return conn.fail(RC.ReceiveMaximumExceeded, 'receive maximum exceeded');
+  }
+  if (problem === 'unsupported') return refuse(conn, qos, id, RC.TopicNameInvalid, `topic name "${topic}" has no core form ('*' or too many levels)`);
+  const coreTopic = mqttTopicToCore(topic);
+  if (!conn.mayPublish(coreTopic)) return refuse(conn, qos, id, RC.NotAuthorized, `not authorised to publish to ${coreTopic}`);
+  const payload = p.payload as Buffer;
+  if (props?.payloadFormatIndicator && !isUtf8(payload)) return refuse(conn, qos, id, RC.PayloadFormatInvalid, 'payload is not UTF-8');
+
+  const message = publishToMessage(coreTopic, payload, qos, p.retain, props, conn.clientId, Date.now());
+  let done: Promise<unknown>;
+  let noSubscribers = false;
+  try {
+    if (v5 && qos > 0) noSubscribers = !ctx.broker.hasRoute(coreTopic);
+    done = ctx.broker.publish(message);
+    if (p.retain) done = Promise.all([done, ctx.broker.retained.set(coreTopic, message)]);
+  } catch (err) {
+    return refuse(conn, qos, id, RC.TopicNameInvalid, (err as Error).message);
+  }
+  if (qos === 2) {
+    session.inboundQos2.add(id);
+    if (session.durable) done = Promise.all([done, ctx.store.putInflight(conn.clientId, 'i', id)]);
+  }
+  conn.publishStarted();
+  if (qos === 0) {
+    done.then(() => conn.publishSettled(), (err: unknown) => {
+      conn.publishSettled();
+      ctx.log.debug({ err, clientId: conn.clientId, topic: coreTopic }, 'mqtt: QoS 0 publish failed');
+    });
+    return;
+  }
+  const slot = conn.ackSlot();
+  if (qos === 1) conn.inboundQos1++;
+  done.then(() => {
+    conn.publishSettled();
+    if (qos === 1) conn.inboundQos1--;
+    conn.fillAck(slot, encodeAck(ackType, id, v5, noSubscribers ? RC.NoMatchingSubscribers : 0));
+  }, (err: Error) => {
+    conn.publishSettled();
+    if (qos === 1) conn.inboundQos1--;
+    if (qos === 2) {
+      session.inboundQos2.delete(id);
+      if (session.durable) void ctx.store.deleteInflight(conn.clientId, 'i', id).catch(() => undefined);
+    }
+    if (v5) {
+      const rc = err instanceof QueueFullError ? RC.QuotaExceeded : RC.UnspecifiedError;
+      conn.fillAck(slot, encodeAck(ackType, id, true, rc, conn.problemInfo ? err.message : undefined));
+    } else {
+      // MQTT 3.1.1 has no negative acknowledgement: the client resends after reconnecting.
+      conn.fillAck(slot, null);
+      conn.fail(RC.UnspecifiedError, `publish failed: ${err.message}`);
+    }
+  });
+}
+
+/**
+ * A PUBLISH the broker does not take (not authorised, no core form, bad payload format). MQTT 5
+ * clients get the reason code; MQTT 3.1/3.1.1 clients, which have none, are acknowledged and the
+ * message dropped (as mosquitto does), so a client does not retry it forever. Logged (rate-limited).
+ */
+function refuse(conn: MqttConnection, qos: number, id: number, rc: number, reason: string): void {
+  conn.ctx.warnLimited({ conn: conn.id, clientId: conn.clientId, reasonCode: rc, reason }, 'mqtt: publish refused');
+  if (qos === 0) return;
+  const type = qos === 1 ? 'puback' : 'pubrec';
+  if (conn.v5) conn.fillAck(conn.ackSlot(), encodeAck(type, id, true, rc, conn.problemInfo ? reason : undefined));
+  else conn.fillAck(conn.ackSlot(), encodeAck(type, id, false));
+}

@@ -1,0 +1,143 @@
+/**
+ * The MQTT adapter: MQTT 3.1, 3.1.1 and 5.0 over TCP, TLS and WebSocket (`/mqtt`, subprotocol
+ * `mqtt`) on the core. The session layer is this adapter's own, on mqtt-packet's parser and
+ * generator (see docs/mqtt.md for why not aedes); every message, retained message, subscription
+ * and session lives in the core.
+ */
+import { createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import type { IncomingMessage } from 'node:http';
+import { createWebSocketStream, type WebSocket } from 'ws';
+import type { AdapterContext, ListenerInfo, ProtocolAdapter } from '../../core/adapter.js';
+import { resolveMqttSettings } from './config.js';
+import { MqttConnection, type Transport } from './connection.js';
+import type { MqttContext, MqttStats } from './context.js';
+import { SessionManager } from './sessions.js';
+import { SessionStore } from './session-store.js';
+
+export { resolveMqttSettings, MQTT_DEFAULTS, type MqttSettings } from './config.js';
+export type { MqttStats } from './context.js';
+
+const LOG_WINDOW_MS = 10_000;
+const LOG_PER_WINDOW = 20;
+
+export class MqttAdapter implements ProtocolAdapter {
+  readonly name = 'mqtt';
+  readonly stats: MqttStats = {
+    connections: 0, connects: 0, publishesReceived: 0, publishesSent: 0, droppedTooLarge: 0,
+    protocolErrors: 0, willsPublished: 0, sessionsExpired: 0,
+  };
+  private actx!: AdapterContext;
+  private ctx!: MqttContext;
+  private readonly servers: Server[] = [];
+  private readonly connections = new Set<MqttConnection>();
+  private stopping = false;
+  private logWindowStart = 0;
+  private logCount = 0;
+  private suppressed = 0;
+
+  async init(actx: AdapterContext): Promise<void> {
+    this.actx = actx;
+    const log = actx.log.child({ adapter: 'mqtt' });
+    const ctx: MqttContext = {
+      broker: actx.broker,
+      settings: resolveMqttSettings(actx.config),
+      auth: actx.auth,
+      log,
+      store: new SessionStore(actx.broker.metadata),
+      sessions: undefined as unknown as SessionManager,
+      stats: this.stats,
+      warnLimited: (obj, msg) => this.warnLimited(obj, msg),
+    };
+    ctx.sessions = new SessionManager(ctx);
+    this.ctx = ctx;
+    await ctx.sessions.recover();
+  }
+
+  async start(): Promise<ListenerInfo[]> {
+    const { host, port, tlsPort } = this.actx.listen;
+    const out: ListenerInfo[] = [];
+    if (port !== null) {
+      const server = createNetServer({ noDelay: true }, (s) => this.accept(s, 'tcp'));
+      out.push({ name: 'mqtt', protocol: 'mqtt', host, port: await this.listen(server, port, host), tls: false });
+    }
+    const tlsOptions = tlsPort !== null ? this.actx.tls('mqtt') : null;
+    if (tlsPort !== null && tlsOptions) {
+      const server = createTlsServer(tlsOptions, (s) => this.accept(s, 'tls'));
+      server.on('tlsClientError', (err: Error) => this.ctx.log.debug({ msg: err.message }, 'mqtt: TLS handshake failed'));
+      out.push({ name: 'mqtts', protocol: 'mqtt', host, port: await this.listen(server, tlsPort, host), tls: true });
+    }
+    const path = this.ctx.settings.websocketPath;
+    if (this.actx.http && path) {
+      this.actx.http.websocket(path, ['mqtt'], (ws, req) => this.acceptWebSocket(ws, req));
+    }
+    for (const l of out) this.ctx.log.info({ port: l.port, tls: l.tls }, 'mqtt: listening');
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const closed = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    await Promise.all([...this.connections].map((c) => c.shutdown()));
+    this.ctx.sessions.close();
+    await Promise.all(closed);
+    this.servers.length = 0;
+  }
+
+  /** Connections open now (for tests and metrics). */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  private listen(server: Server, port: number, host: string): Promise<number> {
+    this.servers.push(server);
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port === -1 ? 0 : port, host === '' ? undefined : host, () => {
+        server.off('error', reject);
+        server.on('error', (err) => this.ctx.log.error({ err }, 'mqtt: listener error'));
+        const addr = server.address();
+        resolve(typeof addr === 'object' && addr ? addr.port : port);
+      });
+    });
+  }
+
+  private accept(socket: Socket | TLSSocket, transport: Transport): void {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    this.track(new MqttConnection(this.ctx, socket, transport, `${socket.remoteAddress}:${socket.remotePort}`));
+  }
+
+  private acceptWebSocket(ws: WebSocket, req: IncomingMessage): void {
+    if (this.stopping) {
+      ws.terminate();
+      return;
+    }
+    const stream = createWebSocketStream(ws, { allowHalfOpen: false });
+    this.track(new MqttConnection(this.ctx, stream, 'ws', `${req.socket.remoteAddress}:${req.socket.remotePort}`));
+  }
+
+  private track(conn: MqttConnection): void {
+    this.connections.add(conn);
+    void conn.closed.then(() => this.connections.delete(conn));
+  }
+
+  private warnLimited(obj: Record<string, unknown>, msg: string): void {
+    const now = Date.now();
+    if (now - this.logWindowStart >= LOG_WINDOW_MS) {
+      if (this.suppressed > 0) this.ctx.log.warn({ suppressed: this.suppressed }, 'mqtt: similar warnings suppressed');
+      this.logWindowStart = now;
+      this.logCount = 0;
+      this.suppressed = 0;
+    }
+    if (this.logCount++ < LOG_PER_WINDOW) this.ctx.log.warn(obj, msg);
+    else this.suppressed++;
+  }
+}
+
+export default function createAdapter(): MqttAdapter {
+  return new MqttAdapter();
+}

@@ -1,0 +1,193 @@
+/**
+ * Sessions across connections: which connection holds which client id (takeover), a lock per
+ * client id so connects, disconnects and expiry of one session never interleave, session expiry
+ * timers, delayed wills, membership of shared-subscription queues, and recovery at start (sessions
+ * past their expiry are deleted, the others get their timers again).
+ */
+import type { MqttContext } from './context.js';
+import { LongTimer, NEVER } from './context.js';
+import type { SessionRecord } from './session-store.js';
+import { parseFilter, sessionQueueName, sharedQueueName, SESSION_QUEUE_PREFIX, SHARED_QUEUE_PREFIX } from './topics.js';
+
+/** What the manager needs from a connection. */
+export interface SessionHolder {
+  /** Ends the connection because another one took its client id; resolves once its session is detached. */
+  takeover(): Promise<void>;
+}
+
+interface PendingWill {
+  timer: LongTimer;
+  fire: () => Promise<void>;
+}
+
+export class SessionManager {
+  readonly connections = new Map<string, SessionHolder>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly expiryTimers = new Map<string, LongTimer>();
+  private readonly wills = new Map<string, PendingWill>();
+  /** Shared-subscription queue -> client ids subscribed to it. */
+  private readonly sharedMembers = new Map<string, Set<string>>();
+  private closed = false;
+
+  constructor(private readonly ctx: MqttContext) {}
+
+  /** Runs `fn` once every earlier operation on the same client id has finished. */
+  withLock<T>(clientId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(clientId) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.then(() => undefined, () => undefined);
+    this.locks.set(clientId, tail);
+    void tail.then(() => {
+      if (this.locks.get(clientId) === tail) this.locks.delete(clientId);
+    });
+    return run;
+  }
+
+  /** At start: deletes expired sessions and orphans, re-arms expiry timers, rebuilds shared membership. */
+  async recover(): Promise<void> {
+    const { store, broker, log } = this.ctx;
+    const now = Date.now();
+    const live = new Set<string>();
+    let expired = 0;
+    for (const clientId of store.clientIds()) {
+      const rec = store.get(clientId);
+      if (!rec) {
+        await store.delete(clientId);
+        continue;
+      }
+      let disconnectedAt = rec.disconnectedAt;
+      if (disconnectedAt === null) {
+        // The broker stopped while the client was connected: its offline time starts now.
+        disconnectedAt = now;
+        await store.put(clientId, { ...rec, disconnectedAt });
+      }
+      if (rec.expiry === 0 || (rec.expiry !== NEVER && disconnectedAt + rec.expiry * 1000 <= now)) {
+        await this.deleteSession(clientId, rec);
+        expired++;
+        continue;
+      }
+      live.add(clientId);
+      for (const q of sharedQueuesOf(rec)) this.addShared(q, clientId);
+      this.scheduleExpiry(clientId, rec.expiry, disconnectedAt);
+    }
+    // Queues and in-flight keys left without a session (a crash between two writes).
+    for (const q of [...broker.queues()]) {
+      if (q.name.startsWith(SESSION_QUEUE_PREFIX) && !live.has(q.name.slice(SESSION_QUEUE_PREFIX.length))) await broker.deleteQueue(q.name);
+      else if (q.name.startsWith(SHARED_QUEUE_PREFIX) && !this.sharedMembers.has(q.name)) await broker.deleteQueue(q.name);
+    }
+    for (const clientId of store.inflightClientIds()) if (!live.has(clientId)) await store.delete(clientId);
+    if (live.size > 0 || expired > 0) log.info({ sessions: live.size, expired }, 'mqtt: persistent sessions recovered');
+  }
+
+  // ---- expiry ---------------------------------------------------------------------------------
+
+  scheduleExpiry(clientId: string, expirySeconds: number, from: number): void {
+    this.cancelExpiry(clientId);
+    if (expirySeconds === NEVER || this.closed) return;
+    const timer = new LongTimer(from + expirySeconds * 1000, () => {
+      if (this.expiryTimers.get(clientId) !== timer) return;
+      this.expiryTimers.delete(clientId);
+      void this.withLock(clientId, async () => {
+        if (this.connections.has(clientId)) return;
+        const rec = this.ctx.store.get(clientId);
+        if (!rec || rec.disconnectedAt === null) return;
+        this.ctx.stats.sessionsExpired++;
+        await this.endSession(clientId);
+      }).catch((err: unknown) => this.ctx.log.error({ err, clientId }, 'mqtt: session expiry failed'));
+    });
+    this.expiryTimers.set(clientId, timer);
+  }
+
+  cancelExpiry(clientId: string): void {
+    const t = this.expiryTimers.get(clientId);
+    if (t) {
+      t.cancel();
+      this.expiryTimers.delete(clientId);
+    }
+  }
+
+  // ---- wills ----------------------------------------------------------------------------------
+
+  /** Publishes `fire` after `delaySeconds` unless the session is resumed first (MQTT 5 will delay). */
+  scheduleWill(clientId: string, delaySeconds: number, fire: () => Promise<void>): void {
+    this.cancelWill(clientId);
+    if (delaySeconds <= 0 || this.closed) {
+      void fire();
+      return;
+    }
+    const timer = new LongTimer(Date.now() + delaySeconds * 1000, () => void this.fireWill(clientId));
+    this.wills.set(clientId, { timer, fire });
+  }
+
+  /** The session was resumed in time: its delayed will is not sent. */
+  cancelWill(clientId: string): void {
+    const w = this.wills.get(clientId);
+    if (w) {
+      w.timer.cancel();
+      this.wills.delete(clientId);
+    }
+  }
+
+  /** The session ended (or the delay passed): a pending will goes out now. */
+  async fireWill(clientId: string): Promise<void> {
+    const w = this.wills.get(clientId);
+    if (!w) return;
+    w.timer.cancel();
+    this.wills.delete(clientId);
+    await w.fire();
+  }
+
+  // ---- session end ----------------------------------------------------------------------------
+
+  /** Ends a session: its queue, record, in-flight state and shared memberships go; a pending will is sent. */
+  async endSession(clientId: string, sharedQueues: string[] = []): Promise<void> {
+    this.cancelExpiry(clientId);
+    const rec = this.ctx.store.get(clientId);
+    await this.deleteSession(clientId, rec, sharedQueues);
+    await this.fireWill(clientId);
+  }
+
+  private async deleteSession(clientId: string, rec: SessionRecord | undefined, sharedQueues: string[] = []): Promise<void> {
+    const queues = new Set([...sharedQueues, ...(rec ? sharedQueuesOf(rec) : [])]);
+    for (const q of queues) await this.removeShared(q, clientId);
+    await this.ctx.broker.deleteQueue(sessionQueueName(clientId));
+    await this.ctx.store.delete(clientId);
+  }
+
+  // ---- shared subscriptions -------------------------------------------------------------------
+
+  addShared(queue: string, clientId: string): void {
+    let s = this.sharedMembers.get(queue);
+    if (!s) this.sharedMembers.set(queue, (s = new Set()));
+    s.add(clientId);
+  }
+
+  /** Leaves a shared queue; the last member to leave deletes it. */
+  async removeShared(queue: string, clientId: string): Promise<void> {
+    const s = this.sharedMembers.get(queue);
+    if (s) {
+      s.delete(clientId);
+      if (s.size > 0) return;
+      this.sharedMembers.delete(queue);
+    }
+    await this.ctx.broker.deleteQueue(queue);
+  }
+
+  /** Stops every timer (adapter stop). Pending wills are dropped; sessions stay in the core. */
+  close(): void {
+    this.closed = true;
+    for (const t of this.expiryTimers.values()) t.cancel();
+    this.expiryTimers.clear();
+    for (const w of this.wills.values()) w.timer.cancel();
+    this.wills.clear();
+  }
+}
+
+function sharedQueuesOf(rec: SessionRecord): string[] {
+  const out: string[] = [];
+  for (const filter of Object.keys(rec.subs)) {
+    const p = parseFilter(filter);
+    if (typeof p !== 'string' && p.group !== undefined) out.push(sharedQueueName(p.group, p.pattern));
+  }
+  return out;
+}
