@@ -190,7 +190,7 @@ export class HttpListener implements HttpHost {
       this.server.closeAllConnections();
     }, graceMs);
     grace.unref();
-    if (this.server.listening || sockets.length > 0) await closed;
+    await closed;
     clearTimeout(grace);
     for (const ep of this.endpoints.values()) ep.wss.close();
   }

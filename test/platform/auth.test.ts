@@ -123,7 +123,7 @@ describe('platform/auth: authentication', () => {
   });
 
   it('keeps run-time registrations in the broker metadata when no users file is configured', async () => {
-    const b = await startTestBroker();
+    const b = await startTestBroker({ protocols: [] });
     try {
       await b.auth.register!('carol', 'pw1');
       assert.ok(b.broker.metadata.entries('auth.user').has('carol'));
@@ -164,7 +164,7 @@ describe('platform/auth: users file', () => {
   it('a broker with a users file refuses anonymous clients', async () => {
     const path = join(dir, 'broker-users.yaml');
     await new FileUserStore(path, true).put('alice', await createUserRecord('wonder', FAST));
-    const b = await startTestBroker({ auth: { usersFile: path } });
+    const b = await startTestBroker({ protocols: [], auth: { usersFile: path } });
     try {
       assert.equal(b.auth.anonymousAllowed, false);
       assert.equal(await b.auth.authenticate('mqtt', undefined, undefined), null);

@@ -64,7 +64,7 @@ describe('platform/http', () => {
   let b: RunningBroker;
   let port: number;
   before(async () => {
-    b = await startTestBroker({ extraAdapters: [new EchoAdapter()] });
+    b = await startTestBroker({ protocols: [], extraAdapters: [new EchoAdapter()] });
     port = b.ports.http!;
   });
   after(() => b.close());
@@ -135,7 +135,7 @@ describe('platform/http', () => {
 
 describe('platform/http: shutdown', () => {
   it('closes WebSocket clients with 1001 when the broker stops', async () => {
-    const b = await startTestBroker({ extraAdapters: [new EchoAdapter()] });
+    const b = await startTestBroker({ protocols: [], extraAdapters: [new EchoAdapter()] });
     const ws = await openWs(b.ports.http!, '/echo', ['v12.stomp']);
     assert.ok(ws instanceof WebSocket);
     const closed = once(ws, 'close');
