@@ -19,7 +19,7 @@ import { RetainedMessages } from './retained.js';
 import { Binding, TopicRouter } from './router.js';
 import type { JournalEntry, Store } from './store.js';
 import { AppendResult } from './stream/partition.js';
-import { decodeRecords, recordToMessage } from './stream/record-codec.js';
+import { decodeRecordsAsync, recordToMessage } from './stream/record-codec.js';
 import type { Stream, StreamConfig } from './stream/stream.js';
 import { DEFAULT_STREAM_CONFIG, StreamRegistry } from './stream/stream-registry.js';
 import { Transaction } from './transaction.js';
@@ -334,7 +334,7 @@ export class Broker extends EventEmitter {
     const others = this.router.match(streamName).filter((b) => b.target !== stream);
     if (others.length === 0) return result;
     const stored = result.stored.then(async () => {
-      const messages = decodeRecords(batch).map((r) => recordToMessage(r, streamName));
+      const messages = (await decodeRecordsAsync(batch)).map((r) => recordToMessage(r, streamName));
       const waits: Promise<void>[] = [];
       const queues = [...new Set(others.map((b) => b.target).filter((t): t is Queue => t instanceof Queue))];
       const streams = [...new Set(others.map((b) => b.target).filter((t): t is Stream => !(t instanceof Queue)))];

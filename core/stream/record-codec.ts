@@ -9,7 +9,7 @@ import {
   ATTR_COMPRESSION_MASK, ATTR_CONTROL, BATCH_HEADER_SIZE, BatchHeader, computeBatchCrc, InvalidBatchError,
   LOG_OVERHEAD, readBatchHeader,
 } from './batch-header.js';
-import { compress, decompress } from './compression.js';
+import { compress, compressSync, decompress, decompressSync } from './compression.js';
 import { VarintReader, VarintWriter } from './varint.js';
 import { Headers, headerToString, Message } from '../message.js';
 
@@ -23,10 +23,25 @@ export interface StreamRecord {
   headers: RecordHeader[];
 }
 
-/** Decodes every record of one batch (decompressing if needed). Control batches yield no records. */
+/**
+ * Decodes every record of one batch, for any codec (asynchronous because the zstd binding is).
+ * Control batches yield no records.
+ */
+export async function decodeRecordsAsync(batch: Buffer, header: BatchHeader = readBatchHeader(batch)): Promise<StreamRecord[]> {
+  if (header.attributes & ATTR_CONTROL) return [];
+  const body = await decompress(header.attributes & ATTR_COMPRESSION_MASK, batch.subarray(BATCH_HEADER_SIZE));
+  return parseRecords(body, header);
+}
+
+/** Decodes every record of one batch synchronously: every codec but zstd (InvalidBatchError; use decodeRecordsAsync). */
 export function decodeRecords(batch: Buffer, header: BatchHeader = readBatchHeader(batch)): StreamRecord[] {
   if (header.attributes & ATTR_CONTROL) return [];
-  const body = decompress(header.attributes & ATTR_COMPRESSION_MASK, batch.subarray(BATCH_HEADER_SIZE));
+  const body = decompressSync(header.attributes & ATTR_COMPRESSION_MASK, batch.subarray(BATCH_HEADER_SIZE));
+  if (body === null) throw new InvalidBatchError('this batch can only be decoded asynchronously (zstd)', 'unsupported');
+  return parseRecords(body, header);
+}
+
+function parseRecords(body: Buffer, header: BatchHeader): StreamRecord[] {
   const r = new VarintReader(body);
   const records: StreamRecord[] = [];
   const logAppend = (header.attributes & 0x08) !== 0;
@@ -40,6 +55,7 @@ export function decodeRecords(batch: Buffer, header: BatchHeader = readBatchHead
       const key = r.nullableBytes();
       const value = r.nullableBytes();
       const headerCount = r.varint();
+      if (headerCount < 0 || headerCount > end - r.pos) throw new InvalidBatchError('record header count is out of range');
       const headers: RecordHeader[] = [];
       for (let h = 0; h < headerCount; h++) {
         const keyLen = r.varint();
@@ -67,14 +83,26 @@ export interface EncodeOptions {
   baseSequence?: number;
 }
 
-/** Encodes records into one record batch v2 with base offset 0 (the partition assigns the real one). */
+/**
+ * Encodes records into one record batch v2 with base offset 0 (the partition assigns the real
+ * one). Synchronous for every codec but zstd; use encodeBatchAsync for that.
+ */
 export function encodeBatch(records: Array<Omit<StreamRecord, 'offset'>>, options: EncodeOptions = {}): Buffer {
+  const compression = options.compression ?? 0;
+  return assembleBatch(records, compressSync(compression, recordsBody(records)), options);
+}
+
+/** encodeBatch for any codec, zstd included. */
+export async function encodeBatchAsync(records: Array<Omit<StreamRecord, 'offset'>>, options: EncodeOptions = {}): Promise<Buffer> {
+  const compression = options.compression ?? 0;
+  return assembleBatch(records, await compress(compression, recordsBody(records)), options);
+}
+
+function recordsBody(records: Array<Omit<StreamRecord, 'offset'>>): Buffer {
   if (records.length === 0) throw new RangeError('a batch needs at least one record');
   const baseTimestamp = records[0].timestamp;
-  let maxTimestamp = baseTimestamp;
   const w = new VarintWriter();
   records.forEach((rec, i) => {
-    if (rec.timestamp > maxTimestamp) maxTimestamp = rec.timestamp;
     const body = new VarintWriter();
     body.int8(0).varint(rec.timestamp - baseTimestamp).varint(i).nullableBytes(rec.key).nullableBytes(rec.value);
     body.varint(rec.headers.length);
@@ -85,8 +113,14 @@ export function encodeBatch(records: Array<Omit<StreamRecord, 'offset'>>, option
     const bytes = body.toBuffer();
     w.varint(bytes.length).bytes(bytes);
   });
+  return w.toBuffer();
+}
+
+function assembleBatch(records: Array<Omit<StreamRecord, 'offset'>>, recordsBytes: Buffer, options: EncodeOptions): Buffer {
   const compression = options.compression ?? 0;
-  const recordsBytes = compress(compression, w.toBuffer());
+  const baseTimestamp = records[0].timestamp;
+  let maxTimestamp = baseTimestamp;
+  for (const rec of records) if (rec.timestamp > maxTimestamp) maxTimestamp = rec.timestamp;
   const batch = Buffer.alloc(BATCH_HEADER_SIZE + recordsBytes.length);
   batch.writeBigInt64BE(0n, 0);
   batch.writeInt32BE(batch.length - LOG_OVERHEAD, 8);

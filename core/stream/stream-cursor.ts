@@ -5,7 +5,7 @@
  */
 import type { Message } from '../message.js';
 import { readBatchHeader } from './batch-header.js';
-import { decodeRecords, recordToMessage } from './record-codec.js';
+import { decodeRecordsAsync, recordToMessage } from './record-codec.js';
 import type { Stream } from './stream.js';
 
 export type StreamStart = 'first' | 'last' | 'next' | { offset: number } | { timestamp: number };
@@ -67,7 +67,7 @@ export class StreamCursor {
       const batches = await p.read(this.positions[i], READ_BYTES);
       for (const batch of batches) {
         const header = readBatchHeader(batch);
-        for (const rec of decodeRecords(batch, header)) {
+        for (const rec of await decodeRecordsAsync(batch, header)) {
           if (rec.offset < this.positions[i] || out.length >= max) continue;
           out.push({ partition: i, offset: rec.offset, message: recordToMessage(rec, this.stream.name) });
         }
