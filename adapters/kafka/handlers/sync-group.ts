@@ -1,0 +1,14 @@
+/** SyncGroup: followers wait for the leader's assignment; everyone gets their own part. */
+import type { Handler } from '../context.js';
+import { ErrorCode } from '../protocol/errors.js';
+
+export const handleSyncGroup: Handler = async (ctx, req) => {
+  const group = ctx.services.groups.get(req.groupId as string);
+  if (!group) return { throttleTimeMs: 0, errorCode: ErrorCode.UNKNOWN_MEMBER_ID, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) };
+  const r = await group.sync(
+    req.memberId as string, req.generationId as number,
+    req.assignments as Array<{ memberId: string; assignment: Buffer }>,
+    req.protocolType as string | null, req.protocolName as string | null,
+  );
+  return { throttleTimeMs: 0, ...r };
+};
