@@ -159,7 +159,7 @@ export class PartitionLog implements PartitionStore {
       const cacheStart = this.cache.start(this.nextOffset);
       if (from.offset < cacheStart) batch = await this.scanDiskForTimestamp(seg, from.position, timestamp);
       batch ??= this.cache.findTimestamp(Math.max(from.offset, cacheStart), timestamp);
-      if (batch) return Math.max(firstOffsetAtOrAfter(batch, timestamp), this.logStartOffset);
+      if (batch) return Math.max(await firstOffsetAtOrAfter(batch, timestamp), this.logStartOffset);
     }
     return null;
   }
@@ -206,8 +206,13 @@ export class PartitionLog implements PartitionStore {
     let flushError: unknown = null;
     await this.flush().catch((err) => (flushError = err));
     this.closed = true;
+    const active = this.active;
     await Promise.allSettled(this.segments.map((s) => (this.failure ? s.writer?.abandon() : s.writer?.seal() ?? s.sealed)));
     for (const s of this.segments) closeReader(s);
+    if (!flushError && !this.failure) {
+      // Checkpoint for the next open; if it is lost or torn, the segment is simply validated.
+      await writeFile(indexPathOf(active.path), active.index.serialize(this.recent)).catch(() => undefined);
+    }
     if (flushError) throw flushError;
   }
 
@@ -238,14 +243,17 @@ export class PartitionLog implements PartitionStore {
   }
 
   private async recoverActive(path: string, base: number): Promise<SegmentIndex> {
-    await rm(indexPathOf(path), { force: true }); // an active segment has no trusted index
     const fh = await open(path, 'r+');
     try {
       const { size } = await fh.stat();
-      const recent: StoredBatchInfo[] = [];
+      // A clean close left a checkpoint of the segment's first bytes: only what follows it is validated.
+      const saved = await readFile(indexPathOf(path)).catch(() => null);
+      let checkpoint = saved && SegmentIndex.deserialize(saved, base);
+      if (checkpoint && checkpoint.index.size > size) checkpoint = null;
+      const recent = checkpoint?.producers ?? [];
       const scan = await scanSegment(fh, size, base, true, (b) => {
         if (b.producerId >= 0n) recent.push(b);
-      });
+      }, checkpoint?.index);
       if (scan.problem) {
         this.o.logger.warn({ segment: path, at: scan.index.size, dropped: size - scan.index.size, problem: scan.problem },
           'partition log: truncating torn or corrupt tail');
@@ -262,8 +270,8 @@ export class PartitionLog implements PartitionStore {
   private async loadSealed(path: string, base: number): Promise<SegmentIndex> {
     const { size } = await stat(path);
     const saved = await readFile(indexPathOf(path)).catch(() => null);
-    const loaded = saved && SegmentIndex.deserialize(saved, base, size);
-    if (loaded) return loaded;
+    const loaded = saved && SegmentIndex.deserialize(saved, base);
+    if (loaded && loaded.index.size === size) return loaded.index;
     const fh = await open(path, 'r+');
     let index: SegmentIndex;
     try {
@@ -386,10 +394,10 @@ function checkedSize(buf: Buffer, at: number, seg: Segment, pos: number): number
 }
 
 /** Offset of the first record at or after `timestamp` (the batch's base offset if its records cannot be decoded). */
-function firstOffsetAtOrAfter(batch: Buffer, timestamp: number): number {
+async function firstOffsetAtOrAfter(batch: Buffer, timestamp: number): Promise<number> {
   try {
     const header = readBatchHeader(batch);
-    for (const r of decodeRecords(batch, header)) if (r.timestamp >= timestamp) return r.offset;
+    for (const r of await decodeRecords(batch, header)) if (r.timestamp >= timestamp) return r.offset;
     return header.baseOffset;
   } catch {
     return Number(batch.readBigInt64BE(0));

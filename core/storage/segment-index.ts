@@ -5,16 +5,20 @@
  * timestamp of every batch BEFORE it, so one array answers both offset and timestamp lookups.
  *
  * Sealed segments persist this next to the log (`<base>.index`, checksummed, with the segment size
- * it describes) so that opening a large store reads a few KiB per segment instead of the data.
+ * it describes) so that opening a large store reads a few KiB per segment instead of the data. The
+ * active segment gets one at clean close too (a checkpoint): after a crash only the bytes past it
+ * are validated.
  */
 import { crc32 } from '@node-rs/crc32';
 import type { FileHandle } from 'node:fs/promises';
+import type { StoredBatchInfo } from '../store.js';
 import { BATCH_HEADER_SIZE, LOG_OVERHEAD, validateBatch } from '../stream/batch-header.js';
 import { SegmentWindow } from './segment-window.js';
 
 export const INDEX_INTERVAL_BYTES = 4096;
 const MAGIC = 0x4a495831; // "JIX1"
 const FIXED = 4 + 4 + 8 * 4;
+const PRODUCER_BYTES = 8 * 3 + 8 + 2 + 4;
 
 export class SegmentIndex {
   nextOffset: number;
@@ -60,8 +64,12 @@ export class SegmentIndex {
     return i < 0 ? { offset: this.baseOffset, position: 0 } : { offset: this.offsets[i], position: this.positions[i] };
   }
 
-  serialize(): Buffer {
-    const buf = Buffer.allocUnsafe(FIXED + this.count * 24 + 4);
+  /**
+   * The index as a file. `producers` (the active segment's producer batches) makes it a clean-close
+   * checkpoint: the segment's first `size` bytes never change, so the index stays true for them.
+   */
+  serialize(producers: StoredBatchInfo[] = []): Buffer {
+    const buf = Buffer.allocUnsafe(FIXED + this.count * 24 + 4 + producers.length * PRODUCER_BYTES + 4);
     let p = buf.writeUInt32BE(MAGIC, 0);
     p = buf.writeUInt32BE(this.count, p);
     for (const v of [this.baseOffset, this.nextOffset, this.size, this.maxTimestamp]) p = buf.writeDoubleBE(v, p);
@@ -70,20 +78,30 @@ export class SegmentIndex {
       p = buf.writeDoubleBE(this.positions[i], p);
       p = buf.writeDoubleBE(this.newestBefore[i], p);
     }
+    p = buf.writeUInt32BE(producers.length, p);
+    for (const b of producers) {
+      p = buf.writeDoubleBE(b.baseOffset, p);
+      p = buf.writeDoubleBE(b.lastOffset, p);
+      p = buf.writeDoubleBE(b.maxTimestamp, p);
+      p = buf.writeBigInt64BE(b.producerId, p);
+      p = buf.writeInt16BE(b.producerEpoch, p);
+      p = buf.writeInt32BE(b.baseSequence, p);
+    }
     buf.writeUInt32BE(crc32(buf.subarray(0, p)) >>> 0, p);
     return buf;
   }
 
-  /** The index a file holds, or null if it is damaged or describes a segment of another size. */
-  static deserialize(buf: Buffer, baseOffset: number, segmentSize: number): SegmentIndex | null {
-    if (buf.length < FIXED + 4 || buf.readUInt32BE(0) !== MAGIC) return null;
-    const count = buf.readUInt32BE(4);
-    if (buf.length !== FIXED + count * 24 + 4) return null;
+  /** The index a file holds (describing the segment's first `index.size` bytes), or null if damaged. */
+  static deserialize(buf: Buffer, baseOffset: number): { index: SegmentIndex; producers: StoredBatchInfo[] } | null {
+    if (buf.length < FIXED + 8 || buf.readUInt32BE(0) !== MAGIC) return null;
     if ((crc32(buf.subarray(0, buf.length - 4)) >>> 0) !== buf.readUInt32BE(buf.length - 4)) return null;
+    const count = buf.readUInt32BE(4);
+    const producersAt = FIXED + count * 24;
+    if (buf.length < producersAt + 8 || buf.length !== producersAt + 8 + buf.readUInt32BE(producersAt) * PRODUCER_BYTES) return null;
     const idx = new SegmentIndex(buf.readDoubleBE(8));
-    if (idx.baseOffset !== baseOffset || buf.readDoubleBE(24) !== segmentSize) return null;
+    if (idx.baseOffset !== baseOffset) return null;
     idx.nextOffset = buf.readDoubleBE(16);
-    idx.size = segmentSize;
+    idx.size = buf.readDoubleBE(24);
     idx.maxTimestamp = buf.readDoubleBE(32);
     idx.offsets = new Float64Array(Math.max(count, 16));
     idx.positions = new Float64Array(Math.max(count, 16));
@@ -94,7 +112,15 @@ export class SegmentIndex {
       idx.newestBefore[i] = buf.readDoubleBE(p + 16);
     }
     idx.count = count;
-    return idx;
+    if (count > 0) idx.sinceEntry = idx.size - idx.positions[count - 1];
+    const producers: StoredBatchInfo[] = [];
+    for (let i = 0, p = producersAt + 4; i < buf.readUInt32BE(producersAt); i++, p += PRODUCER_BYTES) {
+      producers.push({
+        baseOffset: buf.readDoubleBE(p), lastOffset: buf.readDoubleBE(p + 8), maxTimestamp: buf.readDoubleBE(p + 16),
+        producerId: buf.readBigInt64BE(p + 24), producerEpoch: buf.readInt16BE(p + 32), baseSequence: buf.readInt32BE(p + 34),
+      });
+    }
+    return { index: idx, producers };
   }
 
   private lastEntryWhere(pred: (i: number) => boolean): number {
@@ -149,13 +175,15 @@ export function summarize(buf: Buffer, at: number): BatchSummary {
  * Walks a segment's batches from the start, building its index. With `validate`, each batch's
  * CRC-32C and framing is checked (the active segment after a crash); without, only lengths and
  * offsets (sealed segments whose index file is missing). Stops at the first bad or short batch.
+ * With a `checkpoint` (an index of the segment's first bytes), the walk starts where it ends.
  */
 export async function scanSegment(
   fh: FileHandle, size: number, baseOffset: number, validate: boolean, onBatch?: (b: BatchSummary) => void,
+  checkpoint: SegmentIndex = new SegmentIndex(baseOffset),
 ): Promise<{ index: SegmentIndex; problem?: string }> {
-  const index = new SegmentIndex(baseOffset);
+  const index = checkpoint;
   const win = new SegmentWindow(fh, size, 8 * 1024 * 1024);
-  let pos = 0;
+  let pos = index.size;
   while (pos < size) {
     if (!(await win.ensure(pos, BATCH_HEADER_SIZE))) return { index, problem: 'torn batch header' };
     const [buf, at] = win.at(pos);

@@ -10,6 +10,12 @@ import { appendMany, batchAt, captureLog, offsetsOf, POLICIES, store, tempDir } 
 const SMALL: RetentionPolicy = { retentionMs: -1, retentionBytes: -1, segmentBytes: 8 * 1024 };
 const partDir = (dir: string, stream = 'orders', p = 0) => join(dir, 'streams', encodeURIComponent(stream), String(p));
 const logs = (dir: string, stream = 'orders') => readdirSync(partDir(dir, stream)).filter((f) => f.endsWith('.log')).sort();
+/** The active segment's file; its clean-close checkpoint is removed, as a crash would leave none. */
+function crashedActiveSegment(dir: string): string {
+  const file = join(partDir(dir), logs(dir).at(-1)!);
+  rmSync(file.replace(/\.log$/, '.index'), { force: true });
+  return file;
+}
 
 describe('storage/partition log', () => {
   let t: ReturnType<typeof tempDir>;
@@ -45,7 +51,7 @@ describe('storage/partition log', () => {
     assert.deepEqual(await p.read(500, 1 << 20), []);
     const sum = readdirSync(partDir(t.dir)).filter((f) => f.endsWith('.log')).reduce((n, f) => n + statSync(join(partDir(t.dir), f)).size, 0);
     assert.equal(p.sizeBytes, sum);
-    const records = decodeRecords((await p.read(499, 100))[0]);
+    const records = await decodeRecords((await p.read(499, 100))[0]);
     assert.equal(records.at(-1)!.offset, 499);
     assert.ok(records.at(-1)!.value!.toString().startsWith('v499:'));
   });
@@ -137,7 +143,7 @@ describe('storage/partition log', () => {
     let p = await s.openPartition('orders', 0, SMALL);
     await appendMany(p, 10, 3, { size: 30 });
     await s.close();
-    const file = join(partDir(t.dir), logs(t.dir).at(-1)!);
+    const file = crashedActiveSegment(t.dir);
     const size = statSync(file).size;
     truncateSync(file, size - 20);
     const log = captureLog();
@@ -153,13 +159,35 @@ describe('storage/partition log', () => {
     let p = await s.openPartition('orders', 0, SMALL);
     await appendMany(p, 5, 2, { size: 30 });
     await s.close();
-    const file = join(partDir(t.dir), logs(t.dir).at(-1)!);
+    const file = crashedActiveSegment(t.dir);
     const buf = readFileSync(file);
     buf[buf.length - 5] ^= 0x55;
     writeFileSync(file, buf);
     p = await reopenPartition();
     assert.equal(p.nextOffset, 8);
     assert.deepEqual(offsetsOf(await p.read(0, 1 << 20)), [0, 2, 4, 6]);
+  });
+
+  it('after a crash, validates only the bytes past the last clean-close checkpoint', async () => {
+    let p = await s.openPartition('orders', 0, SMALL);
+    await appendMany(p, 5, 2, { size: 30, producerId: 3n });
+    await s.close(); // checkpoint covers offsets 0..9
+    const checkpointFile = join(partDir(t.dir), logs(t.dir).at(-1)!.replace('.log', '.index'));
+    const checkpoint = readFileSync(checkpointFile);
+    p = await reopenPartition();
+    await appendMany(p, 5, 2, { size: 30, producerId: 3n });
+    await s.close();
+    writeFileSync(checkpointFile, checkpoint); // as if the process died after these appends
+    const file = join(partDir(t.dir), logs(t.dir).at(-1)!);
+    const buf = readFileSync(file);
+    buf[buf.length - 5] ^= 0x55; // the last batch (offsets 18..19) is corrupt
+    writeFileSync(file, buf);
+    const log = captureLog();
+    p = await reopenPartition(SMALL, { logger: log.logger });
+    assert.equal(p.nextOffset, 18);
+    assert.equal(log.warnings.length, 1);
+    assert.deepEqual(p.recentBatches().map((b) => b.baseOffset), [0, 2, 4, 6, 8, 10, 12, 14, 16]);
+    assert.deepEqual(offsetsOf(await p.read(0, 1 << 20)), [0, 2, 4, 6, 8, 10, 12, 14, 16]);
   });
 
   it('serves reads while appends are still in flight, and refuses an append at the wrong offset', async () => {
