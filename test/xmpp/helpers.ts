@@ -1,0 +1,316 @@
+/**
+ * XMPP test harness: a broker in memory with the XMPP adapter on ephemeral ports, the auth plugin
+ * with an in-memory user store (so in-band registration works), a tiny HTTP host for the
+ * WebSocket endpoint, @xmpp/client logins, and a raw-socket client for bad input.
+ */
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
+import { client, type Client, type XmlElement } from '@xmpp/client';
+import { WebSocket as WsClient, WebSocketServer, type WebSocket } from 'ws';
+
+// @xmpp/websocket uses the global WebSocket, which Node 20 does not have.
+(globalThis as { WebSocket?: unknown }).WebSocket ??= WsClient;
+import type { HttpHost, Logger } from '../../core/adapter.js';
+import { Broker } from '../../core/broker.js';
+import { MemoryStore } from '../../core/storage/memory-store.js';
+import { XmppAdapter } from '../../adapters/xmpp/index.js';
+import { createAuthPlugin, MemoryUserStore, type JunctionAuth } from '../../plugins/auth/index.js';
+
+export const HOST = '127.0.0.1';
+export const DOMAIN = 'localhost';
+
+function makeLogger(): Logger {
+  const level = process.env.JUNCTION_TEST_LOG;
+  const print = (lvl: string) => (obj: unknown, msg?: string) => {
+    if (level) process.stderr.write(`[${lvl}] ${msg ?? ''} ${JSON.stringify(obj)}\n`);
+  };
+  const l: Logger = { info: print('info'), warn: print('warn'), error: print('error'), debug: level === 'debug' ? print('debug') : () => {}, child: () => l };
+  return l;
+}
+
+/** A minimal HttpHost: node:http plus one ws server per endpoint. */
+export class TinyHttpHost implements HttpHost {
+  readonly server: Server;
+  private readonly endpoints = new Map<string, WebSocketServer>();
+
+  constructor() {
+    this.server = createServer((_req, res) => {
+      res.statusCode = 404;
+      res.end();
+    });
+    this.server.on('upgrade', (req, socket, head) => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      const wss = this.endpoints.get(path);
+      if (!wss) {
+        socket.destroy();
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    });
+  }
+
+  websocket(path: string, protocols: string[], onConnection: (ws: WebSocket, req: import('node:http').IncomingMessage) => void): void {
+    const wss = new WebSocketServer({
+      noServer: true,
+      handleProtocols: (offered) => protocols.find((p) => offered.has(p)) ?? false,
+    });
+    wss.on('connection', onConnection);
+    this.endpoints.set(path, wss);
+  }
+
+  route(): void {}
+
+  listen(): Promise<number> {
+    return new Promise((resolve) => this.server.listen(0, HOST, () => resolve((this.server.address() as { port: number }).port)));
+  }
+
+  close(): Promise<void> {
+    for (const wss of this.endpoints.values()) for (const c of wss.clients) c.terminate();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+export interface Harness {
+  broker: Broker;
+  adapter: XmppAdapter;
+  auth: JunctionAuth;
+  port: number;
+  httpPort: number;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  xmpp?: Record<string, unknown>;
+  users?: Record<string, string>;
+  tls?: SecureContextOptions | null;
+  anonymous?: boolean;
+  rules?: unknown[];
+  broker?: Broker;
+}
+
+export async function startXmpp(opts: HarnessOptions = {}): Promise<Harness> {
+  const broker = opts.broker ?? new Broker(new MemoryStore());
+  if (!opts.broker) await broker.open();
+  const store = new MemoryUserStore();
+  const auth = await createAuthPlugin({
+    config: { usersFile: null, allowAnonymous: opts.anonymous ?? false, rules: (opts.rules ?? []) as never },
+    users: store,
+    registrations: store,
+    hashOptions: { N: 1024, scramIterations: 4096 },
+  });
+  for (const [u, p] of Object.entries(opts.users ?? { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw' })) await auth.register!(u, p);
+  const http = new TinyHttpHost();
+  const httpPort = await http.listen();
+  const adapter = new XmppAdapter();
+  await adapter.init({
+    broker,
+    config: { xmpp: { domain: DOMAIN, ...opts.xmpp } },
+    auth,
+    log: makeLogger(),
+    http,
+    tls: () => opts.tls ?? null,
+    listen: { host: HOST, port: -1, tlsPort: null },
+  });
+  const [l] = await adapter.start();
+  return {
+    broker, adapter, auth, port: l.port, httpPort,
+    async close() {
+      await adapter.stop();
+      await http.close();
+      if (!opts.broker) await broker.close();
+    },
+  };
+}
+
+// ---- @xmpp/client ---------------------------------------------------------------------------
+
+export interface LoginOptions {
+  resource?: string;
+  mechanism?: string;
+  websocket?: number;
+  keepReconnect?: boolean;
+  presence?: boolean;
+}
+
+export async function login(port: number, username: string, password: string, o: LoginOptions = {}): Promise<Client> {
+  const c = client({
+    service: o.websocket ? `ws://${HOST}:${o.websocket}/xmpp` : `xmpp://${HOST}:${port}`,
+    domain: DOMAIN,
+    resource: o.resource,
+    credentials: async (authenticate: (c: unknown, m: string) => Promise<void>, mechanisms: string[]) => {
+      await authenticate({ username, password }, o.mechanism ?? mechanisms[0]);
+    },
+  });
+  if (!o.keepReconnect) c.reconnect.stop();
+  c.on('error', () => {});
+  await c.start();
+  if (o.presence) await c.send(xmlEl('presence'));
+  return c;
+}
+
+export { xml as xmlEl } from '@xmpp/client';
+import { xml as xmlEl } from '@xmpp/client';
+
+export async function stopAll(...clients: Array<Client | undefined>): Promise<void> {
+  await Promise.all(clients.map(async (c) => {
+    if (!c) return;
+    c.reconnect.stop();
+    try {
+      await Promise.race([c.stop(), new Promise((r) => setTimeout(r, 2000))]);
+    } catch { /* already gone */ }
+  }));
+}
+
+/** Resolves with the next stanza matching `pred` (rejects after `ms`). */
+export function nextStanza(c: Client, pred: (s: XmlElement) => boolean, ms = 5000): Promise<XmlElement> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      c.off('stanza', on);
+      reject(new Error('timed out waiting for a stanza'));
+    }, ms);
+    const on = (s: XmlElement) => {
+      if (!pred(s)) return;
+      clearTimeout(timer);
+      c.off('stanza', on);
+      resolve(s);
+    };
+    c.on('stanza', on);
+  });
+}
+
+/** Collects stanzas matching `pred` until `count` arrived. */
+export function collect(c: Client, pred: (s: XmlElement) => boolean, count: number, ms = 10000): Promise<XmlElement[]> {
+  return new Promise((resolve, reject) => {
+    const got: XmlElement[] = [];
+    const timer = setTimeout(() => {
+      c.off('stanza', on);
+      reject(new Error(`timed out: got ${got.length} of ${count}`));
+    }, ms);
+    const on = (s: XmlElement) => {
+      if (!pred(s)) return;
+      got.push(s);
+      if (got.length >= count) {
+        clearTimeout(timer);
+        c.off('stanza', on);
+        resolve(got);
+      }
+    };
+    c.on('stanza', on);
+  });
+}
+
+// ---- raw socket -----------------------------------------------------------------------------
+
+export class RawClient {
+  buf = '';
+  closed = false;
+  private waiters: Array<() => void> = [];
+
+  private constructor(readonly socket: Socket) {
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      this.buf += d;
+      this.notify();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.notify();
+    });
+    socket.on('error', () => {});
+  }
+
+  private notify(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  static open(port: number): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const s = connect(port, HOST, () => resolve(new RawClient(s)));
+      s.once('error', reject);
+    });
+  }
+
+  send(data: string | Buffer): void {
+    if (!this.socket.destroyed) this.socket.write(data);
+  }
+
+  /** Waits until the received text matches `re` (from `from` on). */
+  async waitFor(re: RegExp, ms = 5000, from = 0): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const m = this.buf.slice(from).match(re);
+      if (m) return m;
+      if (this.closed) throw new Error(`closed before ${re}; got: ${this.buf.slice(-500)}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${re}; got: ${this.buf.slice(-500)}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => { clearTimeout(t); r(); });
+      });
+    }
+  }
+
+  async waitClose(ms = 5000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!this.closed) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`not closed; got: ${this.buf.slice(-500)}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => { clearTimeout(t); r(); });
+      });
+    }
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+export const HEADER = `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${DOMAIN}' version='1.0'>`;
+
+/** A raw client logged in with SASL PLAIN or SCRAM-SHA-256 and bound (used by bad-input and bench code). */
+export async function rawLogin(port: number, user: string, password: string, mech: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-1' = 'PLAIN', resource = 'raw'): Promise<RawClient> {
+  const c = await RawClient.open(port);
+  c.send(HEADER);
+  await c.waitFor(/<\/stream:features>/);
+  if (mech === 'PLAIN') {
+    c.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${user}\0${password}`).toString('base64')}</auth>`);
+  } else {
+    await scramClient(c, user, password, mech);
+  }
+  const mark = 0;
+  await c.waitFor(/<success[^>]*(\/>|>[^<]*<\/success>)/, 5000, mark);
+  const m2 = c.buf.length;
+  c.send(HEADER);
+  await c.waitFor(/<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'\/>[\s\S]*<\/stream:features>/, 5000, m2);
+  const m3 = c.buf.length;
+  c.send(`<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
+  await c.waitFor(/<jid>[^<]+<\/jid>/, 5000, m3);
+  return c;
+}
+
+async function scramClient(c: RawClient, user: string, password: string, mech: 'SCRAM-SHA-256' | 'SCRAM-SHA-1'): Promise<void> {
+  const hash = mech === 'SCRAM-SHA-256' ? 'sha256' : 'sha1';
+  const len = mech === 'SCRAM-SHA-256' ? 32 : 20;
+  const cnonce = randomBytes(12).toString('base64');
+  const first = `n=${user},r=${cnonce}`;
+  const start = c.buf.length;
+  c.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='${mech}'>${Buffer.from(`n,,${first}`).toString('base64')}</auth>`);
+  const ch = await c.waitFor(/<challenge[^>]*>([^<]*)<\/challenge>/, 5000, start);
+  const serverFirst = Buffer.from(ch[1], 'base64').toString();
+  const attrs = Object.fromEntries(serverFirst.split(',').map((p) => [p[0], p.slice(2)]));
+  const salted = pbkdf2Sync(password, Buffer.from(attrs.s, 'base64'), Number(attrs.i), len, hash);
+  const clientKey = createHmac(hash, salted).update('Client Key').digest();
+  const storedKey = createHash(hash).update(clientKey).digest();
+  const finalNoProof = `c=biws,r=${attrs.r}`;
+  const authMessage = `${first},${serverFirst},${finalNoProof}`;
+  const sig = createHmac(hash, storedKey).update(authMessage).digest();
+  const proof = Buffer.alloc(len);
+  for (let i = 0; i < len; i++) proof[i] = clientKey[i] ^ sig[i];
+  c.send(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>${Buffer.from(`${finalNoProof},p=${proof.toString('base64')}`).toString('base64')}</response>`);
+}
+
+export const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
