@@ -1,0 +1,105 @@
+/**
+ * The adapter's settings: the `amqp:` section of the configuration over these defaults (and the
+ * global `limits:` for connections and frame bytes). Documented in docs/amqp.md.
+ */
+import type { BareNamePolicy } from './address.js';
+
+export interface AmqpSettings {
+  /** Largest frame we accept and announce in open (bytes, at least 512). */
+  maxFrameSize: number;
+  /** Largest message (all frames of one transfer) we accept; announced on attach. */
+  maxMessageSize: number;
+  /** Sessions per connection (channel-max + 1). */
+  maxSessions: number;
+  /** Links per session (handle-max + 1). */
+  maxLinksPerSession: number;
+  /** Links per connection, across its sessions. */
+  maxLinksPerConnection: number;
+  /** Idle timeout we announce and enforce: a peer silent this long is closed (0 = none). */
+  idleTimeoutMs: number;
+  /** Time a new connection has to finish the protocol header, SASL and open. */
+  handshakeTimeoutMs: number;
+  /** Open connections per listener. */
+  maxConnections: number;
+  /** Credit per producer link: transfers in flight into the core before more credit is given. */
+  creditWindow: number;
+  /** Unsettled deliveries per session in each direction (the session windows). */
+  sessionWindow: number;
+  /** What a bare address (no /queue/ or /topic/ prefix, no capability) names. */
+  bareName: BareNamePolicy;
+  /** /queue/NAME, queue://NAME and bare names create the queue (durable) on first use. */
+  autoCreateQueues: boolean;
+  /** container-id we announce in open. */
+  containerId: string;
+  /** properties.user-id must equal the authenticated user (anonymous users may send any). */
+  validateUserId: boolean;
+}
+
+export const AMQP_DEFAULTS: AmqpSettings = {
+  maxFrameSize: 262144,
+  maxMessageSize: 16 * 1024 * 1024,
+  maxSessions: 256,
+  maxLinksPerSession: 1024,
+  maxLinksPerConnection: 2048,
+  idleTimeoutMs: 60000,
+  handshakeTimeoutMs: 10000,
+  maxConnections: 10000,
+  creditWindow: 1000,
+  sessionWindow: 4096,
+  bareName: 'queue',
+  autoCreateQueues: true,
+  containerId: 'junction',
+  validateUserId: true,
+};
+
+export class AmqpConfigError extends Error {
+  override readonly name = 'AmqpConfigError';
+}
+
+function int(section: Record<string, unknown>, key: keyof AmqpSettings, min: number, fallback: number): number {
+  const v = section[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+    throw new AmqpConfigError(`amqp.${key}: ${JSON.stringify(v)} is not allowed; use an integer >= ${min}`);
+  }
+  return v;
+}
+
+/** Settings from the whole configuration object (ctx.config). Throws AmqpConfigError naming the key. */
+export function resolveSettings(config: unknown): AmqpSettings {
+  const root = (config ?? {}) as Record<string, unknown>;
+  const s = (root.amqp ?? {}) as Record<string, unknown>;
+  const limits = (root.limits ?? {}) as Record<string, unknown>;
+  const d = AMQP_DEFAULTS;
+  const limitConns = typeof limits.maxConnections === 'number' && limits.maxConnections > 0 ? limits.maxConnections : d.maxConnections;
+  const limitFrame = typeof limits.maxFrameBytes === 'number' && limits.maxFrameBytes > 0 ? limits.maxFrameBytes : d.maxMessageSize;
+  const bareName = s.bareName ?? d.bareName;
+  if (bareName !== 'queue' && bareName !== 'topic' && bareName !== 'refuse') {
+    throw new AmqpConfigError(`amqp.bareName: ${JSON.stringify(bareName)} is not allowed; use one of queue, topic, refuse`);
+  }
+  for (const key of ['autoCreateQueues', 'validateUserId'] as const) {
+    if (s[key] !== undefined && typeof s[key] !== 'boolean') {
+      throw new AmqpConfigError(`amqp.${key}: ${JSON.stringify(s[key])} is not allowed; use true or false`);
+    }
+  }
+  if (s.containerId !== undefined && (typeof s.containerId !== 'string' || s.containerId.length === 0)) {
+    throw new AmqpConfigError(`amqp.containerId: ${JSON.stringify(s.containerId)} is not allowed; use a non-empty string`);
+  }
+  const settings: AmqpSettings = {
+    maxFrameSize: int(s, 'maxFrameSize', 512, d.maxFrameSize),
+    maxMessageSize: int(s, 'maxMessageSize', 1, limitFrame),
+    maxSessions: Math.min(65536, int(s, 'maxSessions', 1, d.maxSessions)),
+    maxLinksPerSession: int(s, 'maxLinksPerSession', 1, d.maxLinksPerSession),
+    maxLinksPerConnection: int(s, 'maxLinksPerConnection', 1, d.maxLinksPerConnection),
+    idleTimeoutMs: int(s, 'idleTimeoutMs', 0, d.idleTimeoutMs),
+    handshakeTimeoutMs: int(s, 'handshakeTimeoutMs', 1, d.handshakeTimeoutMs),
+    maxConnections: int(s, 'maxConnections', 1, limitConns),
+    creditWindow: int(s, 'creditWindow', 1, d.creditWindow),
+    sessionWindow: int(s, 'sessionWindow', 1, d.sessionWindow),
+    bareName,
+    autoCreateQueues: (s.autoCreateQueues as boolean | undefined) ?? d.autoCreateQueues,
+    containerId: (s.containerId as string | undefined) ?? d.containerId,
+    validateUserId: (s.validateUserId as boolean | undefined) ?? d.validateUserId,
+  };
+  return settings;
+}

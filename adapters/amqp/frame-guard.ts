@@ -1,0 +1,242 @@
+/**
+ * The socket rhea sees. Between the network and rhea's engine it
+ *
+ *  - checks the framing before rhea reads a byte of it: protocol headers (AMQP 1.0, SASL or not),
+ *    frame sizes against the negotiated maximum, data offsets, frame types per phase, so an
+ *    oversize or malformed frame is refused without buffering it (rhea would wait for the whole
+ *    declared size);
+ *  - coalesces rhea's many small writes into one writev per tick (cork / uncork) and reports
+ *    back-pressure (write() false, then 'drain') so consumers can be paused;
+ *  - turns every end of the real socket (end, error, close) into exactly one 'end' for rhea.
+ *
+ * Only the framing is checked here; performatives are rhea's (and the connection's) business.
+ */
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+
+export const AMQP_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]);
+export const SASL_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 3, 1, 0, 0]);
+const MAGIC = 0x414d5150; // "AMQP"
+const FRAME_HEADER = 8;
+const TYPE_AMQP = 0;
+const TYPE_SASL = 1;
+
+export type Violation =
+  /** Bad protocol header: reply with `reply` (the header we speak) and close. */
+  | { kind: 'header'; detail: string; reply: Buffer }
+  /** Framing broken after the header: AMQP close with amqp:connection:framing-error (or just close in SASL). */
+  | { kind: 'framing'; detail: string; sasl: boolean };
+
+export interface GuardEvents {
+  violation(v: Violation): void;
+  /** Bytes arrived (idle-timeout bookkeeping). */
+  activity(): void;
+  /** The socket cannot take more now ('drain' will follow). */
+  blocked(): void;
+  drained(): void;
+}
+
+export class FrameGuard extends EventEmitter {
+  /** Largest frame accepted now (the pre-open limit until setMaxFrame()). */
+  private maxFrame: number;
+  private state: 'header' | 'frame-header' | 'body' = 'header';
+  private readonly hdr = Buffer.alloc(FRAME_HEADER);
+  private hdrLen = 0;
+  private need = 0;
+  /** The last protocol header was the SASL one (and the AMQP one has not followed yet). */
+  private saslPhase = false;
+  private headers = 0;
+  private stopped = false;
+  private saslOk = false;
+  /** The AMQP protocol header (id 0) has been accepted: AMQP frames may be written. */
+  amqpStarted = false;
+  private corked = false;
+  private ended = false;
+  blocked = false;
+  readonly encrypted: boolean;
+  readonly authorized: boolean;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  readonly localAddress: string | undefined;
+  readonly localPort: number | undefined;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly saslRequired: boolean,
+    preOpenMaxFrame: number,
+    private readonly events: GuardEvents,
+  ) {
+    super();
+    this.maxFrame = preOpenMaxFrame;
+    const tlsSocket = socket as Socket & { encrypted?: boolean; authorized?: boolean };
+    this.encrypted = tlsSocket.encrypted === true;
+    this.authorized = tlsSocket.authorized === true;
+    this.remoteAddress = socket.remoteAddress;
+    this.remotePort = socket.remotePort;
+    this.localAddress = socket.localAddress;
+    this.localPort = socket.localPort;
+    socket.on('data', (chunk: Buffer) => this.input(chunk));
+    socket.on('drain', () => {
+      this.blocked = false;
+      this.events.drained();
+    });
+    socket.on('end', () => this.finish());
+    socket.on('close', () => this.finish());
+    socket.on('error', () => this.finish());
+  }
+
+  /** SASL succeeded: the AMQP header may follow. */
+  saslDone(): void {
+    this.saslOk = true;
+  }
+
+  setMaxFrame(n: number): void {
+    this.maxFrame = n;
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** Stops passing input to rhea (after a violation or when closing). */
+  stopInput(): void {
+    this.stopped = true;
+  }
+
+  private finish(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.stopped = true;
+    this.emit('end');
+  }
+
+  private input(chunk: Buffer): void {
+    if (this.stopped) return;
+    this.events.activity();
+    let i = 0;
+    let elementStart = 0;
+    const n = chunk.length;
+    while (i < n) {
+      if (this.state === 'body') {
+        const take = Math.min(this.need, n - i);
+        i += take;
+        this.need -= take;
+        if (this.need === 0) this.state = 'frame-header';
+        continue;
+      }
+      if (this.hdrLen === 0) elementStart = i;
+      const take = Math.min(FRAME_HEADER - this.hdrLen, n - i);
+      chunk.copy(this.hdr, this.hdrLen, i, i + take);
+      this.hdrLen += take;
+      i += take;
+      if (this.hdrLen < FRAME_HEADER) break;
+      this.hdrLen = 0;
+      const v = this.state === 'header' || (this.saslPhase && this.hdr.readUInt32BE(0) === MAGIC)
+        ? this.checkProtocolHeader()
+        : this.checkFrameHeader();
+      if (v) {
+        this.stopped = true;
+        if (elementStart > 0) this.emit('data', chunk.subarray(0, elementStart));
+        this.events.violation(v);
+        return;
+      }
+    }
+    this.emit('data', chunk);
+  }
+
+  private checkProtocolHeader(): Violation | null {
+    const h = this.hdr;
+    const ours = this.saslRequired || this.headers === 0 ? SASL_HEADER : AMQP_HEADER;
+    if (h.readUInt32BE(0) !== MAGIC || h[5] !== 1 || h[6] !== 0 || h[7] !== 0) {
+      return { kind: 'header', detail: `unsupported protocol header ${h.toString('hex')}`, reply: ours };
+    }
+    const id = h[4];
+    this.headers++;
+    if (this.headers === 1) {
+      if (id === 3) {
+        this.saslPhase = true;
+      } else if (id === 0) {
+        if (this.saslRequired) return { kind: 'header', detail: 'SASL is required', reply: SASL_HEADER };
+        this.amqpStarted = true;
+      } else {
+        return { kind: 'header', detail: `unsupported protocol id ${id}`, reply: ours };
+      }
+    } else if (this.headers === 2 && this.saslPhase && id === 0 && this.saslOk) {
+      this.saslPhase = false;
+      this.amqpStarted = true;
+    } else {
+      return { kind: 'header', detail: `unexpected protocol header (id ${id})`, reply: AMQP_HEADER };
+    }
+    this.state = 'frame-header';
+    return null;
+  }
+
+  private checkFrameHeader(): Violation | null {
+    const h = this.hdr;
+    const size = h.readUInt32BE(0);
+    const doff = h[4];
+    const type = h[5];
+    const sasl = this.saslPhase;
+    if (size < FRAME_HEADER) return { kind: 'framing', detail: `frame size ${size} is below the minimum`, sasl };
+    if (size > this.maxFrame) return { kind: 'framing', detail: `frame of ${size} bytes exceeds the maximum of ${this.maxFrame}`, sasl };
+    if (doff < 2 || doff * 4 > size) return { kind: 'framing', detail: `invalid data offset ${doff}`, sasl };
+    if (type !== (sasl ? TYPE_SASL : TYPE_AMQP)) return { kind: 'framing', detail: `unexpected frame type ${type}`, sasl };
+    this.need = size - FRAME_HEADER;
+    this.state = this.need === 0 ? 'frame-header' : 'body';
+    return null;
+  }
+
+  // ---- the socket interface rhea uses -----------------------------------------------------------
+
+  write(buf: Buffer): boolean {
+    if (this.ended || this.socket.destroyed) return false;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    const ok = this.socket.write(buf);
+    if (!ok && !this.blocked) {
+      this.blocked = true;
+      this.events.blocked();
+    }
+    return ok;
+  }
+
+  /** Writes raw bytes outside rhea (a protocol header before closing). */
+  writeRaw(buf: Buffer): void {
+    if (!this.ended && !this.socket.destroyed) this.socket.write(buf);
+  }
+
+  end(): void {
+    this.stopped = true;
+    if (this.socket.destroyed) return;
+    if (this.corked) {
+      this.corked = false;
+      this.socket.uncork();
+    }
+    this.socket.end();
+  }
+
+  destroy(): void {
+    this.stopped = true;
+    this.socket.destroy();
+  }
+
+  setNoDelay(v = true): this {
+    this.socket.setNoDelay(v);
+    return this;
+  }
+
+  getPeerCertificate(): unknown {
+    const s = this.socket as Socket & { getPeerCertificate?: () => unknown };
+    return s.getPeerCertificate ? s.getPeerCertificate() : undefined;
+  }
+
+  get_id_string(): string {
+    return `${this.remoteAddress}:${this.remotePort}`;
+  }
+}

@@ -1,0 +1,360 @@
+/**
+ * A consumer link (the peer receives; our rhea Sender), backed by one core queue consumer in
+ * credit mode: queue.consume({creditMode: true, prefetch: 0, autoAck: <pre-settled link>}).
+ *
+ * Sources:
+ *  - /queue/x (and the other queue forms): the queue (created on first use unless configured not to).
+ *  - /topic/pattern: a subscription queue bound to the pattern. Transient by default (exclusive,
+ *    auto-delete, `tmp.amqp.<connection>.<n>`); with a durable terminus (durable >= 1) and
+ *    expiry-policy `never` a named durable queue `amqp.sub.<container-id>:<link-name>` that a later
+ *    attach resumes and a detach with closed=true deletes. The `shared` capability (JMS 2.0 shared
+ *    subscriptions) names it by the subscription name (link name up to `|`), and `global` leaves the
+ *    container-id out: `amqp.sub.<name>`. Shared non-durable ones are `amqp.vsub.<...>` (auto-delete).
+ *  - dynamic: a temporary queue `tmp.amqp.<connection>.<n>` whose address `/queue/tmp...` is
+ *    returned in the attach (usable as reply-to).
+ *  - null source: the durable subscription named by the link (Qpid JMS recovery / unsubscribe).
+ *
+ * Credit: the core consumer's credit is kept at (delivery-count + link-credit from the peer's last
+ * flow) minus what was handed out, so it never exceeds the link credit. Deliveries start only once
+ * our attach reply is written (Proton drops connections that see transfers first). Drain: what the
+ * queue has now is delivered, then the rest of the credit is consumed and the flow echoed with
+ * drain=true. Outcomes: accepted = ack, released = requeue, modified(delivery-failed) = requeue
+ * counting a failed delivery, modified(undeliverable-here) = requeue avoiding this consumer,
+ * rejected = dead-letter queue. Settled without an outcome counts as accepted.
+ */
+import { checkTopicPattern } from '../../core/names.js';
+import type { Queue } from '../../core/queue.js';
+import type { Consumer } from '../../core/queue-consumer.js';
+import type { Delivery } from '../../core/queue-types.js';
+import { parseAddress } from './address.js';
+import { encodeAmqpMessage } from './amqp-message.js';
+import type { AmqpConnection } from './connection.js';
+import { capabilitiesOf, tagBuffer, type LinkHandler } from './link-handler.js';
+import type { RDelivery, RLink, RTerminus } from './rhea-internals.js';
+import { AmqpConditionError, COND, conditionOf, parseOutcome, type ParsedOutcome } from './states.js';
+
+const NO_LOCAL_FILTERS = new Set(['apache.org:no-local-filter:list', 0x0000468c00000003]);
+
+interface Overflowed {
+  tag: number;
+  bytes: Buffer;
+}
+
+function filterEntries(src: RTerminus): Array<[string, unknown]> {
+  const f = src.filter;
+  if (!f || typeof f !== 'object') return [];
+  return Object.entries(f);
+}
+
+function isNoLocal(v: unknown): boolean {
+  const d = (v as { descriptor?: { value?: unknown } } | null)?.descriptor?.value;
+  return NO_LOCAL_FILTERS.has(d as string | number);
+}
+
+export class OutgoingLink implements LinkHandler {
+  consumer: Consumer | null = null;
+  private queue: Queue | null = null;
+  private sent = 0;
+  private consumedByDrain = 0;
+  draining = false;
+  private overflow: Overflowed[] = [];
+  private ready = false;
+  private closed = false;
+  private readonly presettled: boolean;
+  /** The durable (or shared) subscription queue this link consumes, deleted by a closing detach. */
+  private subscription: { name: string; durable: boolean } | null = null;
+
+  constructor(readonly conn: AmqpConnection, readonly link: RLink) {
+    const a = link.remote.attach!;
+    const snd = typeof a.snd_settle_mode === 'number' && a.snd_settle_mode <= 2 ? a.snd_settle_mode : 2;
+    link.local.attach.snd_settle_mode = snd;
+    link.local.attach.rcv_settle_mode = 0;
+    this.presettled = snd === 1;
+    if (a.target) link.local.attach.target = a.target.described();
+    link._get_drain = () => this.completeDrain();
+    let opening: Promise<Queue> | Queue;
+    try {
+      opening = this.plan(a.source);
+    } catch (err) {
+      const c = conditionOf(err);
+      conn.refuse(link, c.condition, c.description ?? '');
+      return;
+    }
+    if (opening instanceof Promise) {
+      opening.then((q) => this.attachConsumer(q), (err) => this.fail(err));
+    } else {
+      this.attachConsumer(opening);
+    }
+  }
+
+  private fail(err: unknown): void {
+    if (this.closed) return;
+    this.conn.closeLink(this.link, conditionOf(err));
+  }
+
+  /**
+   * Decides what the source names and sets the source of our attach reply. Refusals are thrown
+   * synchronously (so the reply carries a null source); work in the core may continue in a promise.
+   */
+  private plan(src: RTerminus | null): Promise<Queue> | Queue {
+    const { broker, settings } = this.conn.rt;
+    if (!src || ((src.address === undefined || src.address === null) && !src.dynamic)) return this.recover();
+    if (src.distribution_mode === 'copy') throw new AmqpConditionError(COND.notImplemented, 'browsing (distribution-mode copy) is not supported');
+    const caps = capabilitiesOf(src);
+    // Keep only the filters we apply (no-local); the client sees the others were not taken.
+    const filters = filterEntries(src);
+    const noLocal = filters.some(([, v]) => isNoLocal(v));
+    if (filters.length > 0) src.filter = noLocal ? Object.fromEntries(filters.filter(([, v]) => isNoLocal(v))) : null;
+
+    if (src.dynamic) {
+      const name = this.conn.newTempQueueName();
+      src.address = `/queue/${name}`;
+      this.link.local.attach.source = src.described();
+      return broker.declareQueue(name, { autoDelete: true, exclusiveOwner: this.conn.id, labels: { protocol: 'amqp', kind: 'temporary' } });
+    }
+
+    const node = parseAddress(src.address!, settings.bareName, caps);
+    if (!node) throw new AmqpConditionError(COND.notFound, `no node at address ${src.address}`);
+    if (node.kind === 'queue') {
+      if (!this.conn.authorise('consume', node.name)) throw new AmqpConditionError(COND.unauthorized, `not allowed to consume from ${node.name}`);
+      const q = broker.getQueue(node.name);
+      this.link.local.attach.source = src.described();
+      if (q) return q;
+      if (node.mustExist || !settings.autoCreateQueues) throw new AmqpConditionError(COND.notFound, `queue ${node.name} does not exist`);
+      return broker.declareQueue(node.name, { durable: true, labels: { protocol: 'amqp' } });
+    }
+
+    const pattern = node.name;
+    checkTopicPattern(pattern);
+    if (!this.conn.authorise('subscribe', pattern)) throw new AmqpConditionError(COND.unauthorized, `not allowed to subscribe to ${pattern}`);
+    const durable = (src.durable ?? 0) > 0 && src.expiry_policy === 'never';
+    const shared = caps.includes('shared');
+    const global = caps.includes('global');
+    this.link.local.attach.source = src.described();
+    if (!durable && !shared) {
+      const name = this.conn.newTempQueueName();
+      return (async () => {
+        const q = await broker.declareQueue(name, { autoDelete: true, exclusiveOwner: this.conn.id, labels: { protocol: 'amqp', kind: 'subscription' } });
+        await broker.bindQueue(name, pattern, noLocal ? { noLocalOwner: this.conn.id } : {});
+        return q;
+      })();
+    }
+    const subName = shared ? this.link.name.split('|')[0] : this.link.name;
+    const prefix = durable ? 'amqp.sub.' : 'amqp.vsub.';
+    const name = global ? `${prefix}${subName}` : `${prefix}${this.conn.remoteContainerId}:${subName}`;
+    this.subscription = { name, durable };
+    const existing = broker.getQueue(name);
+    const bindings = existing ? broker.bindingsOf(name) : [];
+    const same = bindings.length === 1 && bindings[0].pattern === pattern && (bindings[0].noLocalOwner !== undefined) === noLocal;
+    if (existing && existing.consumers.length > 0 && (!shared || !same)) {
+      this.subscription = null;
+      throw new AmqpConditionError(COND.resourceLocked, `subscription ${subName} is in use`);
+    }
+    if (existing && same) return existing;
+    return (async () => {
+      // A changed topic or filter is a new subscription (JMS): the old one goes.
+      if (existing) await broker.deleteQueue(name);
+      const q = await broker.declareQueue(name, {
+        durable,
+        autoDelete: !durable,
+        labels: { protocol: 'amqp', kind: 'subscription', address: src.address ?? '', pattern, capabilities: caps.join(',') },
+      });
+      await broker.bindQueue(name, pattern, noLocal ? { noLocalOwner: this.conn.id } : {});
+      return q;
+    })();
+  }
+
+  /** A null source: the durable subscription the link name stands for, if there is one. */
+  private recover(): Queue {
+    const { broker } = this.conn.rt;
+    const name = this.link.name;
+    const base = name.split('|')[0];
+    const cid = this.conn.remoteContainerId;
+    for (const candidate of [`amqp.sub.${cid}:${name}`, `amqp.sub.${cid}:${base}`, `amqp.sub.${base}`]) {
+      const q = broker.getQueue(candidate);
+      if (!q || q.options.labels?.kind !== 'subscription') continue;
+      const labels = q.options.labels;
+      const pattern = labels.pattern ?? '';
+      if (!this.conn.authorise('subscribe', pattern)) throw new AmqpConditionError(COND.unauthorized, `not allowed to subscribe to ${pattern}`);
+      if (q.consumers.length > 0 && !(labels.capabilities ?? '').split(',').includes('shared')) {
+        throw new AmqpConditionError(COND.resourceLocked, `subscription ${base} is in use`);
+      }
+      const caps = (labels.capabilities ?? '').split(',').filter((c) => c.length > 0);
+      (this.link as unknown as { set_source(f: Record<string, unknown>): void }).set_source({
+        address: labels.address || `/topic/${pattern}`,
+        durable: 2,
+        expiry_policy: 'never',
+        ...(caps.length > 0 ? { capabilities: caps } : {}),
+      });
+      this.subscription = { name: candidate, durable: true };
+      return q;
+    }
+    throw new AmqpConditionError(COND.notFound, `no subscription ${base}`);
+  }
+
+  private attachConsumer(queue: Queue): void {
+    if (this.closed) {
+      if (queue.options.autoDelete && queue.consumers.length === 0) void this.conn.rt.broker.deleteQueue(queue.name);
+      return;
+    }
+    let consumer: Consumer;
+    try {
+      consumer = queue.consume(
+        { prefetch: 0, autoAck: this.presettled, creditMode: true, owner: this.conn.id },
+        (d) => this.deliver(d),
+      );
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    consumer.onCancel = () => {
+      if (!this.closed) this.conn.closeLink(this.link, { condition: 'amqp:resource-deleted', description: `queue ${queue.name} was deleted` });
+    };
+    this.queue = queue;
+    this.consumer = consumer;
+    if (this.conn.blocked) consumer.pause();
+    this.conn.whenAttached(this.link, () => {
+      if (this.closed) return;
+      this.ready = true;
+      this.applyCredit();
+      if (this.link._draining) this.drain();
+    });
+  }
+
+  /** The peer's flow: credit (absolute limit = its delivery-count + link-credit) minus what we handed out. */
+  onFlow(): void {
+    if (!this.ready) return;
+    if (this.draining && !this.link._draining) this.draining = false;
+    this.applyCredit();
+  }
+
+  private applyCredit(): void {
+    const c = this.consumer;
+    if (!c || this.closed) return;
+    const limit = this.link.credit + this.link.delivery_count;
+    const avail = limit - (this.sent + this.consumedByDrain);
+    c.setCredit(Math.max(0, avail));
+  }
+
+  /** The peer asked to drain. */
+  drain(): void {
+    if (!this.ready || !this.consumer) return;
+    this.consumer.drain();
+    this.draining = true;
+    this.conn.watchDrain(this);
+    this.link.issue_flow = true;
+    this.conn.rc._register();
+  }
+
+  /** True once a requested drain can be answered (every handed-out delivery transferred). */
+  drainReady(): boolean {
+    return this.draining && this.overflow.length === 0 && this.sent + this.consumedByDrain - this.link.delivery_count <= 0;
+  }
+
+  /** rhea's hook while writing this link's flow: consume the remaining credit and set drain. */
+  private completeDrain(): boolean {
+    if (!this.drainReady()) return false;
+    const left = Math.max(0, this.link.credit);
+    this.consumedByDrain += left;
+    this.link.delivery_count += left;
+    this.link.credit = 0;
+    this.draining = false;
+    this.conn.unwatchDrain(this);
+    return true;
+  }
+
+  private deliver(d: Delivery): void {
+    const bytes = encodeAmqpMessage(d.message, { deliveryCount: d.deliveryCount, firstAcquirer: !d.redelivered, queue: d.queue });
+    this.sent++;
+    if (this.overflow.length > 0 || this.link.session.outgoing.deliveries.available() <= 0) {
+      this.overflow.push({ tag: d.tag, bytes });
+      this.consumer?.pause();
+      this.conn.needsFlush(this);
+      return;
+    }
+    this.push(d.tag, bytes);
+  }
+
+  private push(tag: number, bytes: Buffer): void {
+    const rd = this.link.send(bytes, tagBuffer(tag), 0);
+    rd.coreTag = tag;
+  }
+
+  /** Room again in the session (or on the socket): hand over what waited, then resume the consumer. */
+  flush(): void {
+    if (this.closed) return;
+    const out = this.link.session.outgoing.deliveries;
+    while (this.overflow.length > 0 && out.available() > 0) {
+      const o = this.overflow.shift()!;
+      this.push(o.tag, o.bytes);
+    }
+    if (this.overflow.length === 0 && !this.conn.blocked) this.consumer?.resume();
+  }
+
+  pause(): void {
+    this.consumer?.pause();
+  }
+
+  /** A disposition from the peer for one of our deliveries. */
+  outcome(d: RDelivery, state: unknown, settled: boolean): void {
+    if (settled) {
+      d.remote_settled = true;
+      d.settled = true;
+    }
+    const c = this.consumer;
+    const tag = d.coreTag;
+    if (this.closed || !c || tag === undefined || this.presettled) return;
+    let o = parseOutcome(state);
+    if (!o) {
+      if (!settled) return;
+      o = { kind: 'accepted' };
+    }
+    if (o.kind === 'received') {
+      if (settled) void c.nack(tag, { requeue: true, failed: false });
+      return;
+    }
+    if (o.kind === 'transactional') {
+      if (!this.conn.stageDisposition(c, tag, o.txnId, o.outcome)) {
+        this.conn.closeLink(this.link, { condition: COND.txnUnknown, description: 'unknown transaction' });
+        return;
+      }
+    } else {
+      applyOutcome(c, tag, o);
+    }
+    if (!settled) d.update(true);
+  }
+
+  detached(closed: boolean): void {
+    const sub = this.subscription;
+    this.finish();
+    if (closed && sub) {
+      const q = this.conn.rt.broker.getQueue(sub.name);
+      if (q && q.consumers.length === 0) void this.conn.rt.broker.deleteQueue(sub.name);
+    }
+    if (closed) this.link.close();
+    else this.link.detach();
+  }
+
+  dispose(): void {
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.conn.unwatchDrain(this);
+    this.conn.linkGone(this);
+    this.overflow = [];
+    this.consumer?.close();
+  }
+}
+
+export function applyOutcome(c: Consumer, tag: number, o: ParsedOutcome): void {
+  switch (o.kind) {
+    case 'accepted': void c.ack(tag); break;
+    case 'released': void c.nack(tag, { requeue: true, failed: false }); break;
+    case 'modified': void c.nack(tag, { requeue: true, failed: o.deliveryFailed, avoidConsumer: o.undeliverableHere }); break;
+    case 'rejected': void c.reject(tag); break;
+    default: break;
+  }
+}

@@ -1,0 +1,11 @@
+/** What every connection of the adapter shares: the core, auth, logging and settings. */
+import type { AuthPlugin, Logger } from '../../core/adapter.js';
+import type { Broker } from '../../core/broker.js';
+import type { AmqpSettings } from './config.js';
+
+export interface AmqpRuntime {
+  broker: Broker;
+  auth: AuthPlugin;
+  log: Logger;
+  settings: AmqpSettings;
+}

@@ -1,0 +1,204 @@
+/**
+ * Test support for the AMQP adapter: a broker with the adapter on an ephemeral port, a silent
+ * logger, the auth plugin with in-memory users, and promise wrappers around rhea as a client.
+ */
+import net from 'node:net';
+import rhea from 'rhea';
+import type { AuthPlugin, Logger } from '../../core/adapter.js';
+import { Broker } from '../../core/broker.js';
+import { MemoryStore } from '../../core/storage/memory-store.js';
+import type { Store } from '../../core/store.js';
+import { AmqpAdapter } from '../../adapters/amqp/index.js';
+import { createAuthPlugin, createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
+
+export const silentLog: Logger = {
+  info() {}, warn() {}, error() {}, debug() {},
+  child() { return silentLog; },
+};
+
+export interface AuthOptions {
+  users?: Record<string, string>;
+  allowAnonymous?: boolean;
+  rules?: Array<{ user: string | string[]; allow?: string[]; deny?: string[]; address: string | string[] }>;
+}
+
+export async function makeAuth(o: AuthOptions = {}): Promise<AuthPlugin> {
+  const records: Record<string, Awaited<ReturnType<typeof createUserRecord>>> = {};
+  for (const [u, p] of Object.entries(o.users ?? {})) records[u] = await createUserRecord(p, { N: 1024, r: 8, p: 1 } as never);
+  return createAuthPlugin({
+    config: { usersFile: null, allowAnonymous: o.allowAnonymous ?? true, rules: (o.rules ?? []) as never },
+    users: new MemoryUserStore(records),
+    log: silentLog,
+  });
+}
+
+export interface Harness {
+  broker: Broker;
+  store: Store;
+  adapter: AmqpAdapter;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function startAmqp(amqp: Record<string, unknown> = {}, opts: { store?: Store; auth?: AuthPlugin; broker?: Broker } = {}): Promise<Harness> {
+  const store = opts.store ?? new MemoryStore();
+  const broker = opts.broker ?? new Broker(store, { housekeepingIntervalMs: 50 });
+  if (!opts.broker) await broker.open();
+  const adapter = new AmqpAdapter();
+  await adapter.init({
+    broker,
+    config: { amqp: { port: -1, ...amqp } },
+    auth: opts.auth ?? await makeAuth(),
+    log: silentLog,
+    http: null,
+    tls: () => null,
+    listen: { host: '127.0.0.1', port: -1, tlsPort: null },
+  });
+  const [l] = await adapter.start();
+  return {
+    broker, store, adapter, port: l.port,
+    async stop() {
+      await adapter.stop();
+      if (!opts.broker) await broker.close();
+    },
+  };
+}
+
+export type RheaConnection = rhea.Connection;
+
+/** Opens a rhea client connection and waits for the broker's open. */
+export function connect(port: number, options: Record<string, unknown> = {}): Promise<rhea.Connection> {
+  const container = rhea.create_container({ id: (options.container_id as string | undefined) ?? `test-${Math.random().toString(36).slice(2)}` });
+  return new Promise((resolve, reject) => {
+    const c = container.connect({ host: '127.0.0.1', port, reconnect: false, ...options } as rhea.ConnectionOptions);
+    c.once('connection_open', () => resolve(c));
+    c.once('connection_error', (ctx) => reject(ctx.connection.error ?? new Error('connection error')));
+    c.once('disconnected', (ctx) => reject(ctx.error ?? new Error('disconnected')));
+    c.on('error', () => undefined);
+  });
+}
+
+export function close(c: rhea.Connection): Promise<void> {
+  return new Promise((resolve) => {
+    if (c.is_closed()) { resolve(); return; }
+    c.once('connection_close', () => resolve());
+    c.once('disconnected', () => resolve());
+    c.close();
+  });
+}
+
+/** Opens a sender; resolves on the broker's attach (rejects on a detach with an error). */
+export function openSender(c: rhea.Connection | rhea.Session, options: rhea.SenderOptions | string): Promise<rhea.Sender> {
+  return new Promise((resolve, reject) => {
+    const s = (c as rhea.Connection).open_sender(options as rhea.SenderOptions);
+    s.once('sender_open', () => resolve(s));
+    s.once('sender_error', (ctx) => reject(Object.assign(new Error(ctx.sender?.error?.description ?? 'sender error'), { condition: (ctx.sender?.error as { condition?: string })?.condition })));
+  });
+}
+
+/** Opens a receiver (credit_window 0 unless given); resolves on the broker's attach. */
+export function openReceiver(c: rhea.Connection | rhea.Session, options: rhea.ReceiverOptions | string): Promise<rhea.Receiver> {
+  const o: rhea.ReceiverOptions = typeof options === 'string' ? { source: options } : options;
+  return new Promise((resolve, reject) => {
+    const r = (c as rhea.Connection).open_receiver({ credit_window: 0, autoaccept: false, ...o });
+    r.once('receiver_open', () => resolve(r));
+    r.once('receiver_error', (ctx) => reject(Object.assign(new Error(ctx.receiver?.error?.description ?? 'receiver error'), { condition: (ctx.receiver?.error as { condition?: string })?.condition })));
+  });
+}
+
+/** Waits for the attach to be refused: resolves with the error condition. */
+export function refusal(link: Promise<unknown>): Promise<string> {
+  return link.then(
+    () => { throw new Error('link was not refused'); },
+    (e: { condition?: string }) => e.condition ?? 'none',
+  );
+}
+
+/** Sends and waits for the outcome: 'accepted', 'rejected:<condition>', 'released', 'settled'. */
+export function send(s: rhea.Sender, msg: rhea.Message): Promise<string> {
+  return new Promise((resolve) => {
+    const d = s.send(msg);
+    const onAccepted = (ctx: rhea.EventContext) => { if (ctx.delivery === d) { cleanup(); resolve('accepted'); } };
+    const onRejected = (ctx: rhea.EventContext) => {
+      if (ctx.delivery === d) {
+        cleanup();
+        const err = (ctx.delivery as unknown as { remote_state?: { error?: { condition?: string } } }).remote_state?.error;
+        resolve(`rejected:${err?.condition ?? ''}`);
+      }
+    };
+    const onReleased = (ctx: rhea.EventContext) => { if (ctx.delivery === d) { cleanup(); resolve('released'); } };
+    const cleanup = () => { s.off('accepted', onAccepted); s.off('rejected', onRejected); s.off('released', onReleased); };
+    s.on('accepted', onAccepted);
+    s.on('rejected', onRejected);
+    s.on('released', onReleased);
+  });
+}
+
+/** Waits until the sender has credit. */
+export function sendable(s: rhea.Sender): Promise<void> {
+  if (s.sendable()) return Promise.resolve();
+  return new Promise((resolve) => s.once('sendable', () => resolve()));
+}
+
+export interface Received {
+  message: rhea.Message;
+  delivery: rhea.Delivery;
+}
+
+/** Collects `n` messages from a receiver, giving it `credit` (default n) first. */
+export function receive(r: rhea.Receiver, n: number, credit = n): Promise<Received[]> {
+  return new Promise((resolve) => {
+    const out: Received[] = [];
+    const onMessage = (ctx: rhea.EventContext) => {
+      out.push({ message: ctx.message!, delivery: ctx.delivery! });
+      if (out.length === n) {
+        r.off('message', onMessage);
+        resolve(out);
+      }
+    };
+    r.on('message', onMessage);
+    if (credit > 0) r.add_credit(credit);
+  });
+}
+
+/** Drains a receiver: resolves with the messages that arrived before the drain completed. */
+export function drain(r: rhea.Receiver, credit: number): Promise<Received[]> {
+  return new Promise((resolve) => {
+    const out: Received[] = [];
+    const onMessage = (ctx: rhea.EventContext) => out.push({ message: ctx.message!, delivery: ctx.delivery! });
+    r.on('message', onMessage);
+    r.once('receiver_drained', () => {
+      r.off('message', onMessage);
+      resolve(out);
+    });
+    r.add_credit(credit);
+    r.drain = true;
+    r.drain_credit();
+  });
+}
+
+/** Resolves after `ms`; used only to let frames settle where no event can be awaited. */
+export const tick = (ms = 20) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls `cond` until it holds (no timing assertion: the suite timeout bounds it). */
+export async function until(cond: () => boolean, step = 10): Promise<void> {
+  while (!cond()) await tick(step);
+}
+
+/** A raw TCP connection for bad-input tests. */
+export function rawSocket(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => resolve(s));
+    s.on('error', reject);
+  });
+}
+
+/** Everything the server writes until it closes the socket. */
+export function readAll(s: net.Socket): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    s.on('data', (c) => chunks.push(c));
+    s.on('close', () => resolve(Buffer.concat(chunks)));
+    s.on('error', () => undefined);
+  });
+}
