@@ -19,7 +19,8 @@ export interface Binding<T> {
 const MAX_CACHED_TOPICS = 50_000;
 
 export class TopicRouter<T> {
-  private readonly trie = new QlobberDedup<Binding<T>>({ separator: '.', wildcard_one: '*', wildcard_some: '#', max_words: MAX_WORDS, max_wildcard_somes: MAX_WORDS });
+  // match_empty_levels: `*` matches an empty word too (MQTT `+` matches `a//b`), as topicMatches() does.
+  private readonly trie = new QlobberDedup<Binding<T>>({ separator: '.', wildcard_one: '*', wildcard_some: '#', max_words: MAX_WORDS, max_wildcard_somes: MAX_WORDS, match_empty_levels: true });
   private readonly byKey = new Map<string, Binding<T>>();
   private cache = new Map<string, Binding<T>[]>();
 

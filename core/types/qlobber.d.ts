@@ -7,6 +7,7 @@ declare module 'qlobber' {
     max_wildcard_somes?: number;
     cache_adds?: boolean | Map<string, unknown>;
     cache_splits?: number;
+    match_empty_levels?: boolean;
   }
   export class QlobberDedup<V = unknown> {
     constructor(options?: QlobberOptions);
