@@ -175,7 +175,7 @@ export class XmppStreamParser {
     this.parser = p;
     p.on('error', (e) => {
       const m = e.message;
-      throw new StreamError(m.includes('entity') ? 'restricted-xml' : 'not-well-formed', m);
+      throw new StreamError(/entity|doctype/i.test(m) ? 'restricted-xml' : 'not-well-formed', m);
     });
     p.on('doctype', () => { throw new StreamError('restricted-xml', 'DTDs and entity declarations are not allowed'); });
     p.on('processinginstruction', () => { throw new StreamError('restricted-xml', 'processing instructions are not allowed'); });
@@ -205,6 +205,7 @@ export class XmppStreamParser {
       return;
     }
     if (depth > this.limits.maxDepth) throw new StreamError('policy-violation', 'elements nested too deeply');
+    this.checkSize();
     const attrs: Record<string, string> = {};
     for (const k in tag.attributes) attrs[k] = tag.attributes[k].value;
     const el = new XElement(tag.name, attrs, tag.uri);
@@ -222,10 +223,18 @@ export class XmppStreamParser {
     }
     if (depth !== 1) return;
     const p = this.parser as unknown as SaxesInternals;
+    this.checkSize();
     this.boundary = this.fed + p.i;
     if (this.handlers.stanza(el) === true) {
       throw new Halt(p.chunk.slice(p.i) + (p.carriedFromPrevious ?? ''));
     }
+  }
+
+  /** Characters since the last stanza boundary, checked at every tag (a stanza inside one slice too). */
+  private checkSize(): void {
+    if (this.priming) return;
+    const p = this.parser as unknown as SaxesInternals;
+    if (this.fed + p.i - this.boundary > this.limits.maxStanzaChars) throw new StreamError('policy-violation', 'stanza too large');
   }
 
   private onText(t: string): void {
