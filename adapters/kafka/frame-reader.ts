@@ -21,7 +21,7 @@ export class FrameReader {
     const frames: Buffer[] = [];
     // Fast path: nothing buffered, parse straight out of the chunk.
     let at = 0;
-    if (this.buffered === 0) {
+    if (this.buffered === 0 && this.need < 0) {
       while (data.length - at >= 4) {
         const size = data.readInt32BE(at);
         this.check(size);
