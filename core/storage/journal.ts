@@ -4,12 +4,12 @@
  * 100,000 keys and 10,000 sessions live in the same few segment files; compaction keeps the total
  * proportional to the live data.
  */
-import { mkdir, open, readdir, unlink } from 'node:fs/promises';
+import { open, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FsyncPolicy, JournalEntry, RecoveredMessage } from '../store.js';
 import { decodeGroup, encodeGroup, entrySize, parseSegmentFileName, RECORD_GROUP, scanRecords, segmentFileName } from './journal-format.js';
 import { LiveRecordIndex } from './segment-liveness.js';
-import { PendingBytes, SegmentWriter, StorageLogger, StoreClosedError, SyncScheduler } from './segment-writer.js';
+import { makeDirectory, PendingBytes, SegmentWriter, StorageLogger, StoreClosedError, SyncScheduler } from './segment-writer.js';
 
 export interface JournalOptions {
   segmentBytes: number;
@@ -60,7 +60,7 @@ export class Journal {
   }
 
   async open(): Promise<JournalRecovery> {
-    await mkdir(this.dir, { recursive: true });
+    await makeDirectory(this.dir, this.o.policy);
     const ids = (await readdir(this.dir)).map(parseSegmentFileName).filter((id): id is number => id !== null).sort((a, b) => a - b);
     const metadata = new Map<string, Map<string, Buffer>>();
     const bodies = new Map<number, Buffer>();

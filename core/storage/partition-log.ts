@@ -8,15 +8,14 @@
  * consumers and reads racing appends never touch the file.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FsyncPolicy, PartitionStore, RetentionPolicy, StoredBatchInfo } from '../store.js';
-import { BATCH_HEADER_SIZE, batchSizeAt, LOG_OVERHEAD, readBatchHeader } from '../stream/batch-header.js';
-import { decodeRecords } from '../stream/record-codec.js';
-import { INDEX_INTERVAL_BYTES, scanSegment, SegmentIndex } from './segment-index.js';
+import { BATCH_HEADER_SIZE, batchSizeAt } from '../stream/batch-header.js';
+import { scanSegment, SegmentIndex } from './segment-index.js';
 import { TailCache } from './segment-tail-cache.js';
-import { SegmentWindow } from './segment-window.js';
-import { PendingBytes, SegmentWriter, StorageLogger, StoreClosedError, SyncScheduler } from './segment-writer.js';
+import { findBatchByTimestamp, firstOffsetAtOrAfter, readBatches } from './segment-window.js';
+import { makeDirectory, PendingBytes, SegmentWriter, StorageLogger, StoreClosedError, SyncScheduler } from './segment-writer.js';
 
 export interface PartitionLogOptions {
   policy: FsyncPolicy;
@@ -43,7 +42,6 @@ interface Segment {
 
 /** Read handles kept open per partition for sealed segments (the least recently read is closed first). */
 const MAX_SEALED_READERS = 2;
-const MAX_READ_CHUNK = 16 * 1024 * 1024;
 
 export const logFileName = (base: number): string => `${String(base).padStart(20, '0')}.log`;
 const indexPathOf = (logPath: string): string => logPath.replace(/\.log$/, '.index');
@@ -93,7 +91,7 @@ export class PartitionLog implements PartitionStore {
   }
 
   async open(): Promise<this> {
-    await mkdir(this.dir, { recursive: true });
+    await makeDirectory(this.dir, this.o.policy);
     const bases = (await readdir(this.dir)).map((n) => /^(\d{20})\.log$/.exec(n)).filter((m) => m !== null)
       .map((m) => Number(m[1])).sort((a, b) => a - b);
     for (let i = 0; i < bases.length; i++) {
@@ -134,18 +132,24 @@ export class PartitionLog implements PartitionStore {
   }
 
   async read(offset: number, maxBytes: number): Promise<Buffer[]> {
+    // Below the log start (retention ran): serve from the first batch still stored, as Kafka clients accept.
+    let from = Math.max(offset, this.logStartOffset);
     for (let attempt = 0; ; attempt++) {
       if (this.closed) throw new StoreClosedError('partition');
-      if (offset >= this.nextOffset) return [];
-      // Below the log start (retention ran): serve from the first batch still stored, as Kafka clients accept.
-      const from = Math.max(offset, this.logStartOffset);
+      if (from >= this.nextOffset) return [];
       const cached = this.cache.read(from, maxBytes);
       if (cached) return cached;
       try {
-        return await this.readDisk(from, maxBytes);
+        const batches = await this.readDisk(from, maxBytes);
+        if (batches.length > 0) return batches;
+        // Offsets missing at a segment's end (lost to a power failure under `never`): go on with the next segment.
+        const next = this.segments.find((s) => s.index.baseOffset > from);
+        if (!next) return [];
+        from = next.index.baseOffset;
       } catch (err) {
         // Retention may delete the segment between choosing it and opening it: look again.
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 2) throw err;
+        from = Math.max(from, this.logStartOffset);
       }
     }
   }
@@ -308,26 +312,7 @@ export class PartitionLog implements PartitionStore {
     const seg = this.segmentFor(offset);
     const fh = await this.acquireReader(seg);
     try {
-      const win = new SegmentWindow(fh, this.writtenLimit(seg), Math.min(Math.max(maxBytes, 0), MAX_READ_CHUNK) + 2 * INDEX_INTERVAL_BYTES);
-      let pos = seg.index.floorOffset(offset).position;
-      for (;;) { // to the batch holding `offset`
-        if (!(await win.ensure(pos, BATCH_HEADER_SIZE))) return [];
-        const [buf, at] = win.at(pos);
-        const size = checkedSize(buf, at, seg, pos);
-        if (Number(buf.readBigInt64BE(at)) + buf.readInt32BE(at + 23) >= offset) break;
-        pos += size;
-      }
-      const out: Buffer[] = [];
-      for (let total = 0; out.length === 0 || total < maxBytes;) {
-        if (!(await win.ensure(pos, LOG_OVERHEAD))) break;
-        const size = checkedSize(...win.at(pos), seg, pos);
-        if (out.length > 0 && total + size > maxBytes) break;
-        if (!(await win.ensure(pos, size))) break;
-        out.push(win.bytes(pos, size));
-        total += size;
-        pos += size;
-      }
-      return out;
+      return await readBatches(fh, seg.path, this.writtenLimit(seg), seg.index.floorOffset(offset).position, offset, maxBytes);
     } finally {
       this.releaseReader(seg);
     }
@@ -336,14 +321,7 @@ export class PartitionLog implements PartitionStore {
   private async scanDiskForTimestamp(seg: Segment, position: number, timestamp: number): Promise<Buffer | null> {
     const fh = await this.acquireReader(seg);
     try {
-      const win = new SegmentWindow(fh, this.writtenLimit(seg), 64 * 1024);
-      for (let pos = position; await win.ensure(pos, BATCH_HEADER_SIZE);) {
-        const [buf, at] = win.at(pos);
-        const size = checkedSize(buf, at, seg, pos);
-        if (Number(buf.readBigInt64BE(at + 35)) >= timestamp) return (await win.ensure(pos, size)) ? win.bytes(pos, size) : null;
-        pos += size;
-      }
-      return null;
+      return await findBatchByTimestamp(fh, seg.path, this.writtenLimit(seg), position, timestamp);
     } finally {
       this.releaseReader(seg);
     }
@@ -385,21 +363,4 @@ function closeReader(seg: Segment): void {
   const reader = seg.reader;
   seg.reader = null;
   reader?.then((fh) => fh.close()).catch(() => undefined);
-}
-
-function checkedSize(buf: Buffer, at: number, seg: Segment, pos: number): number {
-  const size = buf.readInt32BE(at + 8) + LOG_OVERHEAD;
-  if (size < BATCH_HEADER_SIZE) throw new Error(`corrupt batch in ${seg.path} at ${pos}`);
-  return size;
-}
-
-/** Offset of the first record at or after `timestamp` (the batch's base offset if its records cannot be decoded). */
-async function firstOffsetAtOrAfter(batch: Buffer, timestamp: number): Promise<number> {
-  try {
-    const header = readBatchHeader(batch);
-    for (const r of await decodeRecords(batch, header)) if (r.timestamp >= timestamp) return r.offset;
-    return header.baseOffset;
-  } catch {
-    return Number(batch.readBigInt64BE(0));
-  }
 }

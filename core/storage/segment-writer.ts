@@ -8,7 +8,8 @@
  * segment's seal, so nothing is ever reordered across a roll.
  */
 import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { FsyncPolicy } from '../store.js';
 
 export interface StorageLogger {
@@ -265,6 +266,16 @@ function dropBytes(bufs: Buffer[], n: number): Buffer[] {
   let i = 0;
   while (n >= bufs[i].length) n -= bufs[i++].length;
   return [bufs[i].subarray(n), ...bufs.slice(i + 1)];
+}
+
+/** mkdir -p; the directories it creates are fsynced into their parents (unless `never`), so a new partition survives power loss. */
+export async function makeDirectory(dir: string, policy: FsyncPolicy): Promise<void> {
+  const created = await mkdir(dir, { recursive: true });
+  if (!created || policy === 'never') return;
+  for (let d = dir; ; d = dirname(d)) {
+    await syncDirectory(dirname(d));
+    if (d === created || dirname(d) === d) break;
+  }
 }
 
 /** fsyncs a directory so that files created or renamed in it survive power loss. */

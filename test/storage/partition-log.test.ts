@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readBatchHeader } from '../../core/stream/batch-header.js';
 import { decodeRecords } from '../../core/stream/record-codec.js';
@@ -188,6 +189,24 @@ describe('storage/partition log', () => {
     assert.equal(log.warnings.length, 1);
     assert.deepEqual(p.recentBatches().map((b) => b.baseOffset), [0, 2, 4, 6, 8, 10, 12, 14, 16]);
     assert.deepEqual(offsetsOf(await p.read(0, 1 << 20)), [0, 2, 4, 6, 8, 10, 12, 14, 16]);
+  });
+
+  it('group-commits appends made in the same tick into one write', async () => {
+    const p = await s.openPartition('orders', 0, { ...SMALL, segmentBytes: 1 << 20 });
+    await appendMany(p, 1, 1); // the segment file is open
+    const probe = await open(join(t.dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { writev: (...a: unknown[]) => Promise<unknown> };
+    await probe.close();
+    const { writev } = proto;
+    let writes = 0;
+    proto.writev = function (this: unknown, ...a: unknown[]) { writes++; return writev.apply(this, a); };
+    try {
+      await appendMany(p, 500, 2, { size: 20 });
+    } finally {
+      proto.writev = writev;
+    }
+    assert.equal(writes, 1, `500 appends took ${writes} writes`);
+    assert.equal(p.nextOffset, 1001);
   });
 
   it('serves reads while appends are still in flight, and refuses an append at the wrong offset', async () => {
