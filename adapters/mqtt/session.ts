@@ -385,7 +385,11 @@ export class Session {
       if (!c.options.autoAck) ignore(c.ack(d.tag), this.ctx);
       return;
     }
+    const reservations = this.reservedIds.size;
     const id = this.allocate(d);
+    // A PUBLISH resent after a reconnect or restart carries DUP (a restart forgets "redelivered",
+    // but a packet id reserved for this message means it was sent before).
+    const dup = d.redelivered || this.reservedIds.size < reservations;
     if (id === 0) {
       // Every packet identifier is in use: give the message back and wait for acknowledgements.
       ignore(c.nack(d.tag, { requeue: true, failed: false }), this.ctx);
@@ -393,7 +397,7 @@ export class Session {
       return;
     }
     this.outbound.set(id, { qos: qos as 1 | 2, state: 'pub', consumer: c, tag: d.tag });
-    if (!this.link.sendMessage(m, qos, retain, d.redelivered, id, ids)) {
+    if (!this.link.sendMessage(m, qos, retain, dup, id, ids)) {
       this.outbound.delete(id);
       ignore(c.ack(d.tag), this.ctx);
       return;

@@ -4,7 +4,7 @@
  * malformed input, and a recording logger.
  */
 import { connect as netConnect, type Socket } from 'node:net';
-import mqtt, { type IClientOptions, type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type IConnackPacket, type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import type { Logger } from '../../core/adapter.js';
 import { MemoryStore } from '../../core/storage/memory-store.js';
@@ -78,6 +78,19 @@ export async function connect(url: string, opts: IClientOptions = {}): Promise<M
   clients.add(c);
   c.on('error', () => { /* asserted where it matters */ });
   return c;
+}
+
+/** Connects with an inbox attached before CONNACK (a resumed session's messages follow CONNACK at once). */
+export async function connectInbox(url: string, opts: IClientOptions = {}): Promise<{ client: MqttClient; inbox: Inbox; connack: IConnackPacket }> {
+  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 10_000, protocolVersion: 4, ...v3(opts), ...opts });
+  clients.add(client);
+  const inbox = new Inbox(client);
+  const connack = await new Promise<IConnackPacket>((resolve, reject) => {
+    client.once('connect', resolve);
+    client.once('error', reject);
+  });
+  client.on('error', () => { /* asserted where it matters */ });
+  return { client, inbox, connack };
 }
 
 /** Connects, expecting a refusal; resolves with the error (code = CONNACK return / reason code). */
