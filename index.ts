@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { pino } from 'pino';
 import { ADAPTER_NAMES, loadAdapters } from './adapters/index.js';
-import { bindPort, loadConfig, type DeepPartial } from './config/load.js';
+import { bindPort, ConfigError, loadConfig, type DeepPartial } from './config/load.js';
 import type { JunctionConfig } from './config/schema.js';
 import type { AdapterContext, ListenerInfo, Logger, ProtocolAdapter } from './core/adapter.js';
 import { Broker, type BrokerOptions } from './core/broker.js';
@@ -166,6 +166,11 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     return { broker, config, auth, ports, listeners, http, log, close };
   } catch (err) {
     await shutdown(log, broker, http, started).catch(() => undefined);
+    // Adapters validate their own keys with their own error classes (MqttConfigError, ...):
+    // one class for callers, so the CLI prints one line and exits 2 for every bad value.
+    if (err instanceof Error && !(err instanceof ConfigError) && /ConfigError$/.test(err.name)) {
+      throw new ConfigError(err.message.replace(/\n[\s\S]*/, ''));
+    }
     throw err;
   }
 }

@@ -129,3 +129,20 @@ describe('platform/lifecycle', () => {
     assert.ok(loaded.every((a) => (ADAPTER_NAMES as readonly string[]).includes(a.name)));
   });
 });
+
+describe('platform/lifecycle: adapter configuration errors', () => {
+  it("an adapter's own config error becomes a ConfigError (one line, exit 2 in the CLI)", async () => {
+    class WidgetConfigError extends Error {
+      override readonly name = 'WidgetConfigError';
+    }
+    const picky: ProtocolAdapter = {
+      name: 'mqtt',
+      init: async () => {
+        throw new WidgetConfigError('mqtt.widgets: must be an integer >= 1');
+      },
+      start: async () => [],
+      stop: async () => undefined,
+    };
+    await assert.rejects(startTestBroker({ protocols: [], extraAdapters: [picky] }), (e: unknown) => e instanceof ConfigError && e.message === 'mqtt.widgets: must be an integer >= 1');
+  });
+});
