@@ -131,8 +131,10 @@ export class Inbox {
   private pos = 0;
 
   async next(timeoutMs = 5000): Promise<Received> {
-    await this.waitCount(this.pos + 1, timeoutMs);
-    return this.messages[this.pos++];
+    const i = this.pos;
+    await this.waitCount(i + 1, timeoutMs);
+    this.pos = i + 1;
+    return this.messages[i];
   }
 
   async waitCount(n: number, timeoutMs = 5000): Promise<Received[]> {
@@ -145,6 +147,7 @@ export class Inbox {
         this.waiters.push(() => { clearTimeout(t); resolve(); });
       });
     }
+    if (this.pos < n) this.pos = n;
     return this.messages;
   }
 
