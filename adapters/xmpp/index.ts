@@ -83,11 +83,12 @@ export class XmppAdapter implements ProtocolAdapter {
   async start(): Promise<ListenerInfo[]> {
     const { listen } = this.ctx;
     const out: ListenerInfo[] = [];
-    if (listen.port !== null && listen.port !== 0) {
+    // null = disabled; 0 or -1 = ephemeral (the platform resolves 'auto' to 0).
+    if (listen.port !== null) {
       const server = createServer((socket) => this.accept(socket, false));
       out.push(await this.listen(server, listen.host, listen.port, false));
     }
-    if (listen.tlsPort !== null && listen.tlsPort !== 0 && this.secureContext) {
+    if (listen.tlsPort !== null && this.secureContext) {
       // Direct TLS (XEP-0368) next to STARTTLS.
       const server = createTlsServer({
         secureContext: this.secureContext, requestCert: this.requestCert, rejectUnauthorized: this.rejectUnauthorized,
