@@ -1,0 +1,221 @@
+/**
+ * STOMP benchmark: persistent queue throughput with client-individual acks (1 -> 1 and 4 -> 4)
+ * and topic fan-out 1 -> 50, 100-byte bodies, against Junction (file store in a temp dir, fsync
+ * `interval` and `always`) and RabbitMQ's STOMP plugin when Debian's rabbitmq-server is
+ * installed (started here on temporary ports and directories, stopped at the end). The load
+ * generator (bench/stomp-loadgen.ts) is the same raw TCP client for every broker, in child
+ * processes. STOMP_BENCH_SCALE (default 1) multiplies the message counts.
+ *
+ *   npm run bench -- stomp      or      node dist/bench/stomp-bench.js
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { startBroker } from '../index.js';
+
+const LOADGEN = fileURLToPath(new URL('./stomp-loadgen.js', import.meta.url));
+const SCALE = Number(process.env.STOMP_BENCH_SCALE ?? '1') || 1;
+const SIZE = 100;
+
+interface Scenario {
+  name: string;
+  unit: string;
+  producers: number;
+  consumers: number;
+  consumerConns: number;
+  dest: string;
+  /** Messages per producer. */
+  count: number;
+  /** Messages each consumer socket must receive. */
+  perConsumer: number;
+  persistent: boolean;
+  ack: 'auto' | 'client-individual';
+  /** Deliveries counted for the rate. */
+  deliveries: number;
+}
+
+function scenarios(): Scenario[] {
+  const q1 = Math.round(20_000 * SCALE);
+  const q4 = Math.round(10_000 * SCALE);
+  const fan = Math.round(2_000 * SCALE);
+  return [
+    { name: 'queue 1->1 persistent, client-individual', unit: 'msg/s', producers: 1, consumers: 1, consumerConns: 1, dest: '/queue/bench.q1', count: q1, perConsumer: q1, persistent: true, ack: 'client-individual', deliveries: q1 },
+    { name: 'queue 4->4 persistent, client-individual', unit: 'msg/s', producers: 4, consumers: 4, consumerConns: 1, dest: '/queue/bench.q4', count: q4, perConsumer: q4, persistent: true, ack: 'client-individual', deliveries: 4 * q4 },
+    { name: 'topic fan-out 1->50', unit: 'deliveries/s', producers: 1, consumers: 1, consumerConns: 50, dest: '/topic/bench.fan', count: fan, perConsumer: fan, persistent: false, ack: 'auto', deliveries: 50 * fan },
+  ];
+}
+
+function child(args: object, onLine: (o: Record<string, unknown>) => void): ChildProcess {
+  const p = spawn(process.execPath, [LOADGEN, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let buf = '';
+  p.stdout!.on('data', (d) => {
+    buf += d;
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (line.trim()) onLine(JSON.parse(line) as Record<string, unknown>);
+    }
+  });
+  return p;
+}
+
+/**
+ * Runs one scenario: consumers first, then producers; the clock runs from the producers' start
+ * until every message has reached a consumer (queue consumers compete, so they report progress
+ * and the parent stops on the total; fan-out consumers report when each socket has them all).
+ */
+async function runScenario(port: number, sc: Scenario): Promise<number> {
+  const procs: ChildProcess[] = [];
+  const total = sc.producers * sc.count;
+  let ready = 0;
+  let progress = 0;
+  let fanDone = 0;
+  let resolveReady!: () => void;
+  let resolveDone!: () => void;
+  let fail!: (e: Error) => void;
+  const readyP = new Promise<void>((resolve, reject) => { resolveReady = resolve; fail = reject; });
+  const doneP = new Promise<void>((resolve, reject) => {
+    resolveDone = resolve;
+    const prev = fail;
+    fail = (e) => { prev(e); reject(e); };
+  });
+  readyP.catch(() => undefined);
+  doneP.catch(() => undefined);
+  const onLine = (o: Record<string, unknown>) => {
+    if (o.ready && ++ready === sc.consumers) resolveReady();
+    if (typeof o.progress === 'number') {
+      progress += o.progress;
+      if (progress >= total) resolveDone();
+    }
+    if (o.done && sc.ack === 'auto' && ++fanDone === sc.consumers) resolveDone();
+  };
+  const watch = (p: ChildProcess, what: string) => p.on('exit', (code) => { if (code) fail(new Error(`${what} exited with ${code}`)); });
+  const timer = setTimeout(() => fail(new Error(`${sc.name}: no result within 300 s`)), 300_000);
+  try {
+    for (let i = 0; i < sc.consumers; i++) {
+      const p = child({ role: 'consumer', port, dest: sc.dest, count: sc.ack === 'auto' ? sc.perConsumer : 0, size: SIZE, persistent: sc.persistent, window: 0, ack: sc.ack, prefetch: 1000, conns: sc.consumerConns }, onLine);
+      watch(p, 'consumer');
+      procs.push(p);
+    }
+    await readyP;
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < sc.producers; i++) {
+      const p = child({ role: 'producer', port, dest: sc.dest, count: sc.count, size: SIZE, persistent: sc.persistent, window: 500, ack: sc.ack, prefetch: 0, conns: 1 }, () => undefined);
+      watch(p, 'producer');
+      procs.push(p);
+    }
+    await doneP;
+    const secs = Number(process.hrtime.bigint() - start) / 1e9;
+    return sc.deliveries / secs;
+  } finally {
+    clearTimeout(timer);
+    for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
+    s.on('error', () => resolve(false));
+  });
+}
+
+interface Peer { port: number; stop(): Promise<void> }
+
+const RABBIT = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+
+async function startRabbit(dir: string): Promise<Peer | null> {
+  if (!existsSync(RABBIT)) return null;
+  const [amqp, stomp, dist, epmd] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  mkdirSync(join(dir, 'log'), { recursive: true });
+  writeFileSync(join(dir, 'enabled_plugins'), '[rabbitmq_stomp].\n');
+  writeFileSync(join(dir, 'rabbitmq.conf'), `listeners.tcp.1 = 127.0.0.1:${amqp}\nstomp.listeners.tcp.1 = 127.0.0.1:${stomp}\nloopback_users = none\n`);
+  const env = {
+    ...process.env, HOME: dir, RABBITMQ_HOME: '/usr/lib/rabbitmq', RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'), RABBITMQ_LOG_BASE: join(dir, 'log'),
+    RABBITMQ_NODENAME: `jbench${process.pid}@localhost`, RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
+    RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq'), RABBITMQ_DIST_PORT: String(dist), ERL_EPMD_PORT: String(epmd), RABBITMQ_PID_FILE: join(dir, 'pid'),
+  };
+  const p = spawn(RABBIT, [], { env, detached: true, stdio: 'ignore' });
+  const stop = async () => {
+    try { process.kill(-p.pid!, 'SIGTERM'); } catch { /* gone */ }
+    await new Promise((r) => setTimeout(r, 2000));
+    try { process.kill(-p.pid!, 'SIGKILL'); } catch { /* gone */ }
+    await new Promise<void>((resolve) => {
+      const k = spawn('epmd', ['-kill'], { env: { ...process.env, ERL_EPMD_PORT: String(epmd) }, stdio: 'ignore' });
+      k.on('exit', () => resolve());
+      k.on('error', () => resolve());
+    });
+  };
+  for (let i = 0; i < 120; i++) {
+    if (await canConnect(stomp)) return { port: stomp, stop };
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await stop();
+  throw new Error('rabbitmq-server did not open its STOMP port within 60 s');
+}
+
+async function measure(label: string, port: number): Promise<number[]> {
+  const out: number[] = [];
+  for (const sc of scenarios()) {
+    const rate = await runScenario(port, sc);
+    out.push(rate);
+    console.log(`  ${label.padEnd(26)} ${sc.name.padEnd(42)} ${Math.round(rate).toString().padStart(9)} ${sc.unit}`);
+  }
+  return out;
+}
+
+export async function runStompBench(): Promise<void> {
+  console.log(`STOMP: ${SIZE}-byte bodies, scale ${SCALE}; load generator: raw TCP STOMP 1.2 in child processes`);
+  const results: Record<string, number[]> = {};
+  for (const fsync of ['interval', 'always'] as const) {
+    const dir = mkdtempSync(join(tmpdir(), 'junction-stomp-bench-'));
+    const b = await startBroker({ dataDir: dir, host: '127.0.0.1', logger: false, storage: { fsync } as never, protocols: ['stomp'], ports: { stomp: 'auto', http: 0 } });
+    try {
+      results[`junction (fsync ${fsync})`] = await measure(`junction (fsync ${fsync})`, b.ports.stomp!);
+    } finally {
+      await b.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const rdir = mkdtempSync(join(tmpdir(), 'junction-stomp-bench-rabbit-'));
+  try {
+    const rabbit = await startRabbit(rdir);
+    if (!rabbit) {
+      console.log('  rabbitmq-server not installed (apt-get install -y rabbitmq-server): RabbitMQ figures skipped');
+    } else {
+      try {
+        results.rabbitmq = await measure('rabbitmq 3 (rabbitmq_stomp)', rabbit.port);
+      } finally {
+        await rabbit.stop();
+      }
+    }
+  } finally {
+    rmSync(rdir, { recursive: true, force: true });
+  }
+  if (results.rabbitmq) {
+    console.log('  ratios (junction / rabbitmq):');
+    const names = scenarios().map((s) => s.name);
+    for (const [label, figures] of Object.entries(results)) {
+      if (label === 'rabbitmq') continue;
+      console.log(`    ${label}: ` + figures.map((f, i) => `${names[i]} ${(f / results.rabbitmq[i]).toFixed(2)}x`).join('; '));
+    }
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await runStompBench();
+}
