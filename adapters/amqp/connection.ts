@@ -209,7 +209,15 @@ export class AmqpConnection {
       const p = frame.performative;
       const handle = p.handle as number;
       if (handle > maxHandle) throw new AmqpConditionError(COND.framingError, `handle ${handle} exceeds handle-max ${maxHandle}`);
-      if (this.remote.handles[handle]) throw new AmqpConditionError(COND.handleInUse, `handle ${handle} is in use`);
+      // A handle or name may be reused once the peer detached it; rhea removes detached links a
+      // couple of ticks later (and would then remove the new link's entries): do it now.
+      for (const old of [this.remote.handles[handle], this.links[p.name as string]]) {
+        if (!old) continue;
+        if (old.state.remote_open) {
+          throw new AmqpConditionError(old === this.remote.handles[handle] ? COND.handleInUse : COND.illegalState, `link handle ${handle} or name is in use`);
+        }
+        self.retire(old);
+      }
       // rhea only knows source and target termini: take a coordinator target out before it looks.
       const role = p.role as boolean;
       const rawTarget = p.value[6];
@@ -245,6 +253,16 @@ export class AmqpConnection {
   }
 
   private pendingCoordinator: string[] | null = null;
+
+  /** Removes a link the peer has detached right away (our detach written first). */
+  private retire(old: RLink): void {
+    if (old.state.close_requests > 0 || old.state.open_requests > 0) this.rc._process();
+    const session = old.session;
+    if (session.remote.handles[old.remote.handle as number] === old) delete session.remote.handles[old.remote.handle as number];
+    if (session.local.handles[old.local.handle] === old) delete session.local.handles[old.local.handle];
+    if (session.links[old.name] === old) delete session.links[old.name];
+    (old as unknown as { remove(): void }).remove = () => undefined;
+  }
 
   /** rhea's Incoming.on_transfer, bounded and raw. */
   private onTransfer(incoming: RIncoming, frame: RFrame, receiver: RLink): void {

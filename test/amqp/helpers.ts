@@ -75,6 +75,7 @@ export function connect(port: number, options: Record<string, unknown> = {}): Pr
     c.once('connection_error', (ctx) => reject(ctx.connection.error ?? new Error('connection error')));
     c.once('disconnected', (ctx) => reject(ctx.error ?? new Error('disconnected')));
     c.on('error', () => undefined);
+    c.setMaxListeners(1000);
   });
 }
 
@@ -87,11 +88,18 @@ export function close(c: rhea.Connection): Promise<void> {
   });
 }
 
+/** A terminus in an attach (rhea gives a Typed null for an absent one). */
+function present(t: unknown): boolean {
+  return t !== null && t !== undefined && (t as { type?: { name?: string } }).type?.name !== 'Null';
+}
+
 /** Opens a sender; resolves on the broker's attach (rejects on a detach with an error). */
 export function openSender(c: rhea.Connection | rhea.Session, options: rhea.SenderOptions | string): Promise<rhea.Sender> {
   return new Promise((resolve, reject) => {
     const s = (c as rhea.Connection).open_sender(options as rhea.SenderOptions);
-    s.once('sender_open', () => resolve(s));
+    s.setMaxListeners(1000);
+    // A refused attach comes back with a null target, then a detach with the error.
+    s.once('sender_open', () => { if (present((s as unknown as { remote: { attach: { target: unknown } } }).remote.attach.target)) resolve(s); });
     s.once('sender_error', (ctx) => reject(Object.assign(new Error(ctx.sender?.error?.description ?? 'sender error'), { condition: (ctx.sender?.error as { condition?: string })?.condition })));
   });
 }
@@ -101,7 +109,7 @@ export function openReceiver(c: rhea.Connection | rhea.Session, options: rhea.Re
   const o: rhea.ReceiverOptions = typeof options === 'string' ? { source: options } : options;
   return new Promise((resolve, reject) => {
     const r = (c as rhea.Connection).open_receiver({ credit_window: 0, autoaccept: false, ...o });
-    r.once('receiver_open', () => resolve(r));
+    r.once('receiver_open', () => { if (present((r as unknown as { remote: { attach: { source: unknown } } }).remote.attach.source)) resolve(r); });
     r.once('receiver_error', (ctx) => reject(Object.assign(new Error(ctx.receiver?.error?.description ?? 'receiver error'), { condition: (ctx.receiver?.error as { condition?: string })?.condition })));
   });
 }
