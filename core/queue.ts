@@ -153,6 +153,8 @@ export class Queue {
     try {
       do {
         this.redispatch = false;
+        /** Entries that avoid every consumer with capacity now, but not every consumer: they wait at the head. */
+        let waiting: QueueEntry[] | null = null;
         while (this.ready.length > 0) {
           const consumer = this.nextConsumer();
           if (!consumer) break;
@@ -164,12 +166,19 @@ export class Queue {
           let target: Consumer | undefined = consumer;
           if (entry.avoid?.has(consumer.id)) target = this.consumerList.find((c) => c.hasCapacity() && !entry.avoid!.has(c.id));
           if (!target) {
-            this.parked.push(entry);
+            if (this.consumerList.some((c) => !entry.avoid!.has(c.id))) (waiting ??= []).push(entry);
+            else this.parked.push(entry);
             continue;
           }
           this.stats.delivered++;
           if (entry.redelivered) this.stats.redelivered++;
           target.send(entry);
+        }
+        if (waiting) {
+          for (let i = waiting.length - 1; i >= 0; i--) {
+            this.ready.unshift(waiting[i]);
+            this.readyBytesCount += waiting[i].size;
+          }
         }
       } while (this.redispatch);
     } finally {
