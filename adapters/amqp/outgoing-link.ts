@@ -118,6 +118,9 @@ export class OutgoingLink implements LinkHandler {
     if (node.kind === 'queue') {
       if (!this.conn.authorise('consume', node.name)) throw new AmqpConditionError(COND.unauthorized, `not allowed to consume from ${node.name}`);
       const q = broker.getQueue(node.name);
+      if (q && q.options.exclusiveOwner !== undefined && q.options.exclusiveOwner !== this.conn.id) {
+        throw new AmqpConditionError(COND.resourceLocked, `queue ${node.name} is exclusive to another connection`);
+      }
       this.link.local.attach.source = src.described();
       if (q) return q;
       if (node.mustExist || !settings.autoCreateQueues) throw new AmqpConditionError(COND.notFound, `queue ${node.name} does not exist`);
