@@ -97,7 +97,7 @@ export class MqttConnection implements SessionLink, SessionHolder {
     stream.on('end', () => this.stream.destroy());
     stream.on('close', () => this.onClose());
     this.connectTimer = setTimeout(() => {
-      if (this.state === 'new') this.fail(RC.ProtocolError, 'no CONNECT in time', 'debug');
+      if (this.state === 'new') this.fail(RC.ProtocolError, 'no CONNECT in time');
     }, ctx.settings.connectTimeoutMs);
     this.connectTimer.unref();
   }
@@ -111,6 +111,11 @@ export class MqttConnection implements SessionLink, SessionHolder {
   private onData(chunk: Buffer): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.lastActivity = Date.now();
+    if (this.state === 'new' && this.framer.buffered === 0 && chunk.length > 0 && chunk[0] !== 0x10) {
+      // Not MQTT at all (an HTTP request, TLS on the plain port...): no need to wait for a length.
+      this.fail(RC.ProtocolError, `first packet is not CONNECT (byte 0x${chunk[0].toString(16)})`);
+      return;
+    }
     this.framer.push(chunk);
   }
 
