@@ -170,6 +170,9 @@ async function startRabbit(dir: string): Promise<Peer | null> {
 
 async function measure(label: string, port: number): Promise<number[]> {
   const out: number[] = [];
+  // Warm-up (JIT, connection set-up, queue creation), not counted.
+  const warm = scenarios()[0];
+  await runScenario(port, { ...warm, count: Math.ceil(warm.count / 10), deliveries: Math.ceil(warm.count / 10) });
   for (const sc of scenarios()) {
     const rate = await runScenario(port, sc);
     out.push(rate);
