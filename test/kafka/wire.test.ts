@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { crc32, gzipSync } from 'node:zlib';
+import { decodeRecords } from '../../core/stream/record-codec.js';
 import { encodeBatch } from '../../core/stream/record-codec.js';
 import { ApiKey } from '../../adapters/kafka/protocol/apis.js';
 import { ErrorCode } from '../../adapters/kafka/protocol/errors.js';
@@ -16,6 +18,24 @@ const rec = (value: string, timestamp = Date.now()) => ({ timestamp, key: null, 
 
 function produceBody(topic: string, partition: number, records: Buffer | null, acks = -1) {
   return { transactionalId: null, acks, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: partition, records }] }] };
+}
+
+/** A pre-0.11 message (magic 0 or 1) inside a message set entry. */
+function legacyMessage(magic: 0 | 1, key: string | null, value: Buffer, attributes = 0, timestamp = 1_600_000_000_000, offset = 0): Buffer {
+  const k = key === null ? null : Buffer.from(key);
+  const body = Buffer.alloc(2 + (magic === 1 ? 8 : 0) + 4 + (k?.length ?? 0) + 4 + value.length);
+  let at = body.writeInt8(magic, 0);
+  at = body.writeInt8(attributes, at);
+  if (magic === 1) at = body.writeBigInt64BE(BigInt(timestamp), at);
+  at = body.writeInt32BE(k ? k.length : -1, at);
+  if (k) at += k.copy(body, at);
+  at = body.writeInt32BE(value.length, at);
+  value.copy(body, at);
+  const head = Buffer.alloc(16);
+  head.writeBigInt64BE(BigInt(offset), 0);
+  head.writeInt32BE(body.length + 4, 8);
+  head.writeUInt32BE(crc32(body) >>> 0, 12);
+  return Buffer.concat([head, body]);
 }
 
 function fetchBody(topic: string, partition: number, fetchOffset: number, maxWaitMs = 0, minBytes = 1) {
@@ -70,12 +90,12 @@ describe('kafka: wire behaviour', function () {
     assert.equal(v3.errorCode, 0);
   });
 
-  it('advertises the ranges clients need (FindCoordinator and InitProducerId from 0, Produce 3..7+, Fetch 4..11+)', async () => {
+  it('advertises the ranges clients need (FindCoordinator, InitProducerId and Produce from 0, Fetch 4..11+)', async () => {
     const r = await c.request(ApiKey.ApiVersions, 0, {});
     const range = (k: number) => { const e = r.apiKeys.find((x: { apiKey: number }) => x.apiKey === k); return [e.minVersion, e.maxVersion]; };
     assert.equal(range(ApiKey.FindCoordinator)[0], 0);
     assert.equal(range(ApiKey.InitProducerId)[0], 0);
-    assert.ok(range(ApiKey.Produce)[0] === 3 && range(ApiKey.Produce)[1] >= 7);
+    assert.ok(range(ApiKey.Produce)[0] === 0 && range(ApiKey.Produce)[1] >= 7, 'librdkafka 2.0.2 compresses only when Produce v0 is advertised');
     assert.ok(range(ApiKey.Fetch)[0] === 4 && range(ApiKey.Fetch)[1] >= 11);
     assert.equal(range(ApiKey.Metadata)[0], 0);
   });
@@ -86,7 +106,7 @@ describe('kafka: wire behaviour', function () {
     c.sendRaw(unknown);
     assert.equal(await c.waitClosed(), true);
     for (const bytes of [
-      (() => { const f = c.encode(ApiKey.Produce, 3, produceBody('t', 0, null)); f.writeInt16BE(2, 6); return f; })(), // Produce v2
+      (() => { const f = c.encode(ApiKey.Fetch, 4, fetchBody('t', 0, 0)); f.writeInt16BE(3, 6); return f; })(), // Fetch v3
       Buffer.from('0000000a00030001000000010000', 'hex'), // Metadata v1 cut short
       Buffer.from('7fffffff', 'hex'),
     ]) {
@@ -94,6 +114,25 @@ describe('kafka: wire behaviour', function () {
       d.sendRaw(bytes);
       assert.equal(await d.waitClosed(), true, bytes.toString('hex'));
     }
+  });
+
+  it('up-converts the message sets of Produce v0-2 (magic 0 and 1, plain and gzip-wrapped) into a record batch v2', async () => {
+    const plain = Buffer.concat([legacyMessage(0, 'k0', Buffer.from('v0')), legacyMessage(1, null, Buffer.from('v1'))]);
+    const r0 = await c.request(ApiKey.Produce, 0, produceBody('t', 0, plain));
+    assert.deepEqual([r0.responses[0].partitionResponses[0].errorCode, r0.responses[0].partitionResponses[0].baseOffset], [0, 0]);
+    const inner = Buffer.concat([legacyMessage(1, 'a', Buffer.from('x'), 0, 1_600_000_000_000, 0), legacyMessage(1, 'b', Buffer.from('y'), 0, 1_600_000_000_001, 1)]);
+    const wrapped = legacyMessage(1, null, gzipSync(inner), 1, 1_600_000_000_001, 1);
+    const r2 = await c.request(ApiKey.Produce, 2, produceBody('t', 0, wrapped));
+    assert.deepEqual([r2.responses[0].partitionResponses[0].errorCode, r2.responses[0].partitionResponses[0].baseOffset], [0, 2]);
+    const batches = await b.broker.getStream('t')!.partition(0)!.read(0, 1 << 20);
+    assert.deepEqual(batches.map((batch) => [batch[16], batch.readInt16BE(21) & 7]), [[2, 0], [2, 1]], 'magic 2, the producer\'s codec kept');
+    const records = batches.flatMap((batch) => decodeRecords(batch));
+    assert.deepEqual(records.map((r) => [r.offset, r.key?.toString() ?? null, r.value!.toString()]), [[0, 'k0', 'v0'], [1, null, 'v1'], [2, 'a', 'x'], [3, 'b', 'y']]);
+    assert.equal(records[3].timestamp, 1_600_000_000_001);
+    const broken = Buffer.from(plain);
+    broken[20] ^= 1;
+    const bad = await c.request(ApiKey.Produce, 1, produceBody('t', 0, broken));
+    assert.equal(bad.responses[0].partitionResponses[0].errorCode, ErrorCode.CORRUPT_MESSAGE);
   });
 
   it('sends no response to acks=0 and continues with the next request', async () => {

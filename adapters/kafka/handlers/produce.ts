@@ -5,7 +5,8 @@
  * acks=1 and -1 are answered once the batch is stored as the fsync policy asks.
  */
 import { AppendError, type AppendResult } from '../../../core/stream/partition.js';
-import { ATTR_CONTROL, ATTR_TRANSACTIONAL, BATCH_HEADER_SIZE, batchSizeAt, Compression } from '../../../core/stream/batch-header.js';
+import { ATTR_CONTROL, ATTR_TRANSACTIONAL, BATCH_HEADER_SIZE, batchSizeAt, Compression, type InvalidBatchError } from '../../../core/stream/batch-header.js';
+import { upconvertMessageSet } from '../legacy-message-set.js';
 import { allowed, type Handler, type RequestContext } from '../context.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { Struct } from '../protocol/schema.js';
@@ -56,6 +57,14 @@ function appendOne(ctx: RequestContext, topic: string, p: PartitionData): { outc
   const stream = topics.get(topic);
   const partition = stream?.partition(p.index);
   if (!stream || !partition) return { outcome: failed(p.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) };
+  if (ctx.apiVersion < 3 && p.records !== null) {
+    try {
+      p.records = upconvertMessageSet(p.records);
+    } catch (err) {
+      const e = err as InvalidBatchError;
+      return { outcome: failed(p.index, e.reason === 'unsupported' ? ErrorCode.UNSUPPORTED_COMPRESSION_TYPE : ErrorCode.CORRUPT_MESSAGE, e.message) };
+    }
+  }
   const problem = checkBatch(p.records, ctx.apiVersion, topics.maxMessageBytes(stream));
   if (problem) return { outcome: failed(p.index, problem[0], problem[1]) };
   const batch = p.records!;

@@ -1,10 +1,11 @@
 /**
- * The APIs Junction serves and the version ranges it advertises in ApiVersions. The ranges are
- * chosen per ../../docs/kafka.md: the floors that kafka-python, librdkafka and kafkajs send
- * (FindCoordinator and InitProducerId must start at 0 for librdkafka's feature map; Produce 3 and
- * Fetch 4 keep every client on record batch v2), and ceilings up to the flexible versions that
- * current Java clients and librdkafka prefer. Fetch stops at 12 and Metadata reports topic ids,
- * so clients that could use topic-id fetches (13+) keep using names.
+ * The APIs Junction serves and the version ranges it advertises in ApiVersions (docs/kafka.md):
+ * - floors that kafka-python, librdkafka and kafkajs send; FindCoordinator and InitProducerId
+ *   start at 0 for librdkafka's feature map, and so does Produce: librdkafka 2.0.2 compresses
+ *   gzip/snappy/lz4 only when Produce v0 is advertised (old message sets are up-converted, see
+ *   legacy-message-set.ts). Fetch starts at 4, so every reader gets record batch v2.
+ * - ceilings up to the flexible versions current Java clients and librdkafka prefer. Fetch stops at
+ *   12 (13+ fetches by topic id), so clients keep fetching by name.
  */
 import type { MessageSchema } from './schema.js';
 import { AlterConfigsRequest, AlterConfigsResponse } from './messages/alter-configs.js';
@@ -56,7 +57,7 @@ function api(request: MessageSchema, response: MessageSchema, min: number, max: 
 }
 
 export const APIS: readonly ApiDef[] = [
-  api(ProduceRequest, ProduceResponse, 3, 11),
+  api(ProduceRequest, ProduceResponse, 0, 11),
   api(FetchRequest, FetchResponse, 4, 12),
   api(ListOffsetsRequest, ListOffsetsResponse, 1, 6),
   api(MetadataRequest, MetadataResponse, 0, 12),
