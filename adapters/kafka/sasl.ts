@@ -106,7 +106,8 @@ class ScramExchange implements SaslExchange {
     if (at < 0) return this.fail('SCRAM client-final message lacks a proof');
     const withoutProof = text.slice(0, at);
     const a = attrs(text);
-    if (a.get('r') !== this.nonce) return this.fail('SCRAM nonce mismatch');
+    // Kafka accepts a final nonce that ends with the server's (librdkafka 2.0.2 repeats its own nonce in front).
+    if (!(a.get('r') ?? '').endsWith(this.nonce)) return this.fail('SCRAM nonce mismatch');
     if (a.get('c') !== Buffer.from(this.gs2, 'utf8').toString('base64')) return this.fail('SCRAM channel binding mismatch');
     if (!this.creds) return this.fail(`authentication failed for user ${this.user}`);
     const proof = Buffer.from(a.get('p') ?? '', 'base64');

@@ -35,6 +35,7 @@ export interface KafkaTestBroker {
   store: Store;
   port: number;
   bootstrap: string;
+  tlsPort: number | null;
   close(): Promise<void>;
 }
 
@@ -44,6 +45,8 @@ export interface StartKafkaOptions {
   streams?: Record<string, unknown>;
   auth?: AuthPlugin;
   port?: number;
+  /** TLS certificate and key (PEM): also opens a TLS listener on an ephemeral port. */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 export async function startKafka(options: StartKafkaOptions = {}): Promise<KafkaTestBroker> {
@@ -57,13 +60,15 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
     auth: options.auth ?? allowAll,
     log: testLogger(),
     http: null,
-    tls: () => null,
-    listen: { host: HOST, port: options.port ?? -1, tlsPort: null },
+    tls: () => options.tls ?? null,
+    listen: { host: HOST, port: options.port ?? -1, tlsPort: options.tls ? -1 : null },
   });
-  const [listener] = await adapter.start();
+  const listeners = await adapter.start();
+  const listener = listeners.find((l) => !l.tls)!;
+  const tlsPort = listeners.find((l) => l.tls)?.port ?? null;
   let closed = false;
   return {
-    broker, adapter, store, port: listener.port, bootstrap: `${HOST}:${listener.port}`,
+    broker, adapter, store, port: listener.port, bootstrap: `${HOST}:${listener.port}`, tlsPort,
     async close() {
       if (closed) return;
       closed = true;

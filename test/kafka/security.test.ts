@@ -1,0 +1,140 @@
+/**
+ * SASL (PLAIN, SCRAM-SHA-256/512) through the auth plugin, with kafkajs, kafka-python (bare
+ * tokens after a v0 handshake) and kcat; authorisation rules; the TLS listener.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createAuthPlugin, createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
+import type { AuthPlugin } from '../../core/adapter.js';
+import { ApiKey } from '../../adapters/kafka/protocol/apis.js';
+import { DEBIAN_PYTHON, hasDebianClient } from '../support/debian.js';
+import { RawKafkaClient } from './raw-client.js';
+import { kafkajs, run, startKafka, type KafkaTestBroker } from './support.js';
+
+async function authPlugin(allowAnonymous: boolean, rules: unknown[] = []): Promise<AuthPlugin> {
+  const users = new MemoryUserStore({
+    alice: await createUserRecord('wonderland', { N: 1024, scramIterations: 4096 }),
+    bob: await createUserRecord('builder', { N: 1024, scramIterations: 4096 }),
+  });
+  return createAuthPlugin({ config: { usersFile: null, allowAnonymous, rules } as never, users });
+}
+
+describe('kafka: SASL and authorisation', function () {
+  this.timeout(60000);
+  let b: KafkaTestBroker;
+  before(async () => {
+    b = await startKafka({
+      auth: await authPlugin(false, [
+        { user: 'bob', allow: ['subscribe'], address: '#' },
+        { user: 'alice', allow: ['publish', 'subscribe', 'admin'], address: '#' },
+      ]),
+    });
+    await b.broker.createStream('secured', { partitions: 1 });
+  });
+  after(async () => { await b.close(); });
+
+  for (const mechanism of ['plain', 'scram-sha-256', 'scram-sha-512'] as const) {
+    it(`kafkajs authenticates with ${mechanism} and produces`, async () => {
+      const producer = kafkajs(b.bootstrap, { sasl: { mechanism, username: 'alice', password: 'wonderland' } as never }).producer();
+      await producer.connect();
+      const [r] = await producer.send({ topic: 'secured', messages: [{ value: mechanism }] });
+      assert.equal(r.errorCode, 0);
+      await producer.disconnect();
+    });
+  }
+
+  it('refuses a wrong password and requests before authentication', async () => {
+    const bad = kafkajs(b.bootstrap, { sasl: { mechanism: 'scram-sha-256', username: 'alice', password: 'nope' } as never, retry: { retries: 0 } }).producer();
+    await assert.rejects(bad.connect(), /SASL|auth/i);
+    const raw = await RawKafkaClient.connect(b.port);
+    const v = await raw.request(ApiKey.ApiVersions, 0, {});
+    assert.equal(v.errorCode, 0, 'ApiVersions is allowed before SASL');
+    raw.send(ApiKey.Metadata, 1, { topics: null });
+    assert.equal(await raw.waitClosed(), true, 'anything else closes the connection');
+    const hs = await RawKafkaClient.connect(b.port);
+    const r = await hs.request(ApiKey.SaslHandshake, 1, { mechanism: 'GSSAPI' });
+    assert.deepEqual([r.errorCode, r.mechanisms], [33, ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']]);
+    hs.close();
+  });
+
+  it('applies the auth rules: bob may read but not write', async () => {
+    const k = kafkajs(b.bootstrap, { sasl: { mechanism: 'plain', username: 'bob', password: 'builder' } as never, retry: { retries: 0 } });
+    const producer = k.producer();
+    await producer.connect();
+    await assert.rejects(producer.send({ topic: 'secured', messages: [{ value: 'x' }] }), /authori[sz]/i);
+    await producer.disconnect();
+    const consumer = k.consumer({ groupId: 'bob-group', maxWaitTimeInMs: 100 });
+    await consumer.connect();
+    await consumer.subscribe({ topic: 'secured', fromBeginning: true });
+    let n = 0;
+    await consumer.run({ eachMessage: async () => { n++; } });
+    while (n < 3) await new Promise((res) => setTimeout(res, 50));
+    await consumer.disconnect();
+  });
+
+  it('kafka-python authenticates with PLAIN and SCRAM (bare tokens after a v0 handshake)', async function () {
+    if (!hasDebianClient('python3:kafka')) this.skip();
+    for (const mechanism of ['PLAIN', 'SCRAM-SHA-512']) {
+      const script = `
+import sys
+from kafka import KafkaProducer
+p = KafkaProducer(bootstrap_servers=sys.argv[1], security_protocol='SASL_PLAINTEXT', sasl_mechanism='${mechanism}',
+                  sasl_plain_username='alice', sasl_plain_password='wonderland', acks=-1)
+print(p.send('secured', b'from-python').get(timeout=30).offset)
+p.close()
+`;
+      const r = await run(DEBIAN_PYTHON, ['-c', script, b.bootstrap], undefined, 60000);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^\d+\n$/);
+    }
+  });
+
+  it('kcat authenticates with SCRAM-SHA-256', async function () {
+    if (!hasDebianClient('kcat')) this.skip();
+    const args = ['-b', b.bootstrap, '-X', 'security.protocol=SASL_PLAINTEXT', '-X', 'sasl.mechanisms=SCRAM-SHA-256', '-X', 'sasl.username=alice', '-X', 'sasl.password=wonderland'];
+    const p = await run('kcat', [...args, '-P', '-t', 'secured'], 'from-kcat\n');
+    assert.equal(p.code, 0, p.stderr);
+    const c = await run('kcat', [...args, '-C', '-t', 'secured', '-o', '-1', '-e', '-f', '%s\\n']);
+    assert.equal(c.stdout, 'from-kcat\n');
+  });
+});
+
+describe('kafka: TLS listener', function () {
+  this.timeout(60000);
+  let dir: string;
+  let b: KafkaTestBroker;
+  before(function () {
+    if (!hasDebianClient('openssl')) this.skip();
+    dir = mkdtempSync(join(tmpdir(), 'junction-kafka-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+      '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+  });
+  after(async () => {
+    await b?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves kafkajs and kcat over TLS, advertising the TLS port', async () => {
+    const cert = readFileSync(join(dir, 'cert.pem'));
+    b = await startKafka({ tls: { cert, key: readFileSync(join(dir, 'key.pem')) } });
+    const bootstrap = `127.0.0.1:${b.tlsPort}`;
+    const k = kafkajs(bootstrap, { ssl: { ca: [cert] } });
+    const admin = k.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'tls-topic' }] });
+    const md = await admin.fetchTopicMetadata({ topics: ['tls-topic'] });
+    assert.equal(md.topics[0].partitions.length, 1);
+    await admin.disconnect();
+    const producer = k.producer();
+    await producer.connect();
+    await producer.send({ topic: 'tls-topic', messages: [{ value: 'secret' }] });
+    await producer.disconnect();
+    if (hasDebianClient('kcat')) {
+      const r = await run('kcat', ['-b', bootstrap, '-X', 'security.protocol=SSL', '-X', `ssl.ca.location=${join(dir, 'cert.pem')}`, '-C', '-t', 'tls-topic', '-o', 'beginning', '-e', '-f', '%s\\n']);
+      assert.equal(r.stdout, 'secret\n', r.stderr);
+    }
+  });
+});
