@@ -292,10 +292,11 @@ export class StompConnection implements SubscriptionOwner {
     const outMs = cy > 0 ? Math.min(Math.max(sx, cy), s.heartbeatMaxMs) : 0;
     const inMs = cx > 0 ? Math.max(cx, sy) : 0;
     if (outMs > 0) {
+      // Checked twice per interval, so the gap between two writes never exceeds the interval.
       const t = setInterval(() => {
         if (!this.wroteSinceBeat) this.write(HEARTBEAT);
         this.wroteSinceBeat = false;
-      }, outMs);
+      }, Math.max(1, Math.floor(outMs / 2)));
       t.unref();
       this.timers.push(t);
     }
