@@ -91,7 +91,7 @@ export class AmqpConnection {
   constructor(readonly rt: AmqpRuntime, socket: Socket, readonly tls: boolean) {
     const s = rt.settings;
     this.log = rt.log.child({ conn: this.id, remote: `${socket.remoteAddress}:${socket.remotePort}` });
-    this.guard = new FrameGuard(socket, !rt.auth.anonymousAllowed, PRE_OPEN_MAX_FRAME, {
+    this.guard = new FrameGuard(socket, !rt.auth.anonymousAllowed, Math.max(PRE_OPEN_MAX_FRAME, s.maxFrameSize), s.maxFrameSize, {
       violation: (v) => this.onViolation(v),
       activity: () => { this.lastActivity = Date.now(); },
       blocked: () => this.setBlocked(true),
@@ -147,6 +147,15 @@ export class AmqpConnection {
           throw new AmqpConditionError(COND.illegalState, `${name} before open`);
         }
         self.checkFields(name, frame);
+        if (name !== 'begin') {
+          const session = this.remote_channel_map[frame.channel];
+          if (!session) throw new AmqpConditionError(COND.illegalState, `${name} on channel ${frame.channel}, which has no session`);
+          const handle = frame.performative.handle;
+          if ((name === 'transfer' || name === 'detach' || (name === 'flow' && handle !== undefined && handle !== null))
+            && !session.remote.handles[handle as number]) {
+            throw new AmqpConditionError(COND.unattachedHandle, `${name} on handle ${String(handle)}, which is not attached`);
+          }
+        }
         orig.call(this, frame);
       };
     }
@@ -448,7 +457,6 @@ export class AmqpConnection {
       this.principal = { user: 'anonymous', anonymous: true };
     }
     this.opened = true;
-    this.guard.setMaxFrame(this.rt.settings.maxFrameSize);
     this.log.debug({ container: this.remoteContainerId, user: this.principal.user }, 'AMQP connection open');
   }
 

@@ -12,7 +12,7 @@
  */
 import { AmqpDescribed, Decoder } from './amqp-codec.js';
 import type { AmqpConnection, TxnState } from './connection.js';
-import type { IncomingHandler } from './link-handler.js';
+import { terminusOf, type IncomingHandler } from './link-handler.js';
 import type { RDelivery, RLink } from './rhea-internals.js';
 import { ACCEPTED, AmqpConditionError, COND, conditionOf, coordinatorTarget, declared, rejected } from './states.js';
 
@@ -56,7 +56,8 @@ export class Coordinator implements IncomingHandler {
     const a = link.remote.attach!;
     link.local.attach.snd_settle_mode = typeof a.snd_settle_mode === 'number' && a.snd_settle_mode <= 2 ? a.snd_settle_mode : 2;
     link.local.attach.rcv_settle_mode = 0;
-    if (a.source) link.local.attach.source = a.source.described();
+    const remoteSource = terminusOf(a.source);
+    if (remoteSource) link.local.attach.source = remoteSource.described();
     const caps = capabilities.filter((c) => c === 'amqp:local-transactions');
     link.local.attach.target = coordinatorTarget(caps.length > 0 ? caps : ['amqp:local-transactions']);
     link.flow(CREDIT);

@@ -37,8 +37,8 @@ export interface GuardEvents {
 }
 
 export class FrameGuard extends EventEmitter {
-  /** Largest frame accepted now (the pre-open limit until setMaxFrame()). */
-  private maxFrame: number;
+  /** AMQP frames seen: the first (open) may use the pre-open limit, the rest the negotiated maximum. */
+  private amqpFrames = 0;
   private state: 'header' | 'frame-header' | 'body' = 'header';
   private readonly hdr = Buffer.alloc(FRAME_HEADER);
   private hdrLen = 0;
@@ -63,11 +63,13 @@ export class FrameGuard extends EventEmitter {
   constructor(
     readonly socket: Socket,
     private readonly saslRequired: boolean,
-    preOpenMaxFrame: number,
+    /** Limit for SASL frames and the open frame (peers do not know our maximum yet). */
+    private readonly preOpenMaxFrame: number,
+    /** The maximum we announce in open, for every later frame. */
+    private readonly maxFrame: number,
     private readonly events: GuardEvents,
   ) {
     super();
-    this.maxFrame = preOpenMaxFrame;
     const tlsSocket = socket as Socket & { encrypted?: boolean; authorized?: boolean };
     this.encrypted = tlsSocket.encrypted === true;
     this.authorized = tlsSocket.authorized === true;
@@ -88,10 +90,6 @@ export class FrameGuard extends EventEmitter {
   /** SASL succeeded: the AMQP header may follow. */
   saslDone(): void {
     this.saslOk = true;
-  }
-
-  setMaxFrame(n: number): void {
-    this.maxFrame = n;
   }
 
   get isStopped(): boolean {
@@ -177,8 +175,9 @@ export class FrameGuard extends EventEmitter {
     const doff = h[4];
     const type = h[5];
     const sasl = this.saslPhase;
+    const limit = sasl || ++this.amqpFrames === 1 ? this.preOpenMaxFrame : this.maxFrame;
     if (size < FRAME_HEADER) return { kind: 'framing', detail: `frame size ${size} is below the minimum`, sasl };
-    if (size > this.maxFrame) return { kind: 'framing', detail: `frame of ${size} bytes exceeds the maximum of ${this.maxFrame}`, sasl };
+    if (size > limit) return { kind: 'framing', detail: `frame of ${size} bytes exceeds the maximum of ${limit}`, sasl };
     if (doff < 2 || doff * 4 > size) return { kind: 'framing', detail: `invalid data offset ${doff}`, sasl };
     if (type !== (sasl ? TYPE_SASL : TYPE_AMQP)) return { kind: 'framing', detail: `unexpected frame type ${type}`, sasl };
     this.need = size - FRAME_HEADER;

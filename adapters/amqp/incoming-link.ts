@@ -17,7 +17,7 @@ import { checkTopicName } from '../../core/names.js';
 import { parseAddress, type AmqpNode } from './address.js';
 import { decodeAmqpMessage } from './amqp-message.js';
 import type { AmqpConnection } from './connection.js';
-import { capabilitiesOf, type IncomingHandler } from './link-handler.js';
+import { capabilitiesOf, terminusOf, type IncomingHandler } from './link-handler.js';
 import type { Message } from '../../core/message.js';
 import type { RDelivery, RLink, RTyped } from './rhea-internals.js';
 import {
@@ -49,8 +49,9 @@ export class IncomingLink implements IncomingHandler {
     link.local.attach.snd_settle_mode = typeof a.snd_settle_mode === 'number' && a.snd_settle_mode <= 2 ? a.snd_settle_mode : 2;
     link.local.attach.rcv_settle_mode = 0;
     link.local.attach.max_message_size = s.maxMessageSize;
-    if (a.source) link.local.attach.source = a.source.described();
-    const t = a.target;
+    const remoteSource = terminusOf(a.source);
+    if (remoteSource) link.local.attach.source = remoteSource.described();
+    const t = terminusOf(a.target);
     if (!t) {
       conn.refuse(link, COND.invalidField, 'a producer link needs a target');
       return;

@@ -15,6 +15,11 @@ export interface IncomingHandler extends LinkHandler {
   transfer(delivery: RDelivery, bytes: Buffer, state: unknown): void;
 }
 
+/** A terminus from a peer's attach, or null (rhea hands an absent one over as a Typed null). */
+export function terminusOf(t: unknown): RTerminus | null {
+  return t && typeof (t as RTerminus).described === 'function' ? (t as RTerminus) : null;
+}
+
 /** Capabilities of a terminus as strings (rhea gives a string for one symbol, an array for more). */
 export function capabilitiesOf(t: RTerminus | null | undefined): string[] {
   const c = t?.capabilities;

@@ -29,7 +29,7 @@ import type { Delivery } from '../../core/queue-types.js';
 import { parseAddress } from './address.js';
 import { encodeAmqpMessage } from './amqp-message.js';
 import type { AmqpConnection } from './connection.js';
-import { capabilitiesOf, tagBuffer, type LinkHandler } from './link-handler.js';
+import { capabilitiesOf, tagBuffer, terminusOf, type LinkHandler } from './link-handler.js';
 import type { RDelivery, RLink, RTerminus } from './rhea-internals.js';
 import { AmqpConditionError, COND, conditionOf, parseOutcome, type ParsedOutcome } from './states.js';
 
@@ -70,11 +70,12 @@ export class OutgoingLink implements LinkHandler {
     link.local.attach.snd_settle_mode = snd;
     link.local.attach.rcv_settle_mode = 0;
     this.presettled = snd === 1;
-    if (a.target) link.local.attach.target = a.target.described();
+    const remoteTarget = terminusOf(a.target);
+    if (remoteTarget) link.local.attach.target = remoteTarget.described();
     link._get_drain = () => this.completeDrain();
     let opening: Promise<Queue> | Queue;
     try {
-      opening = this.plan(a.source);
+      opening = this.plan(terminusOf(a.source));
     } catch (err) {
       const c = conditionOf(err);
       conn.refuse(link, c.condition, c.description ?? '');

@@ -72,7 +72,8 @@ export function connect(port: number, options: Record<string, unknown> = {}): Pr
   return new Promise((resolve, reject) => {
     const c = container.connect({ host: '127.0.0.1', port, reconnect: false, ...options } as rhea.ConnectionOptions);
     c.once('connection_open', () => resolve(c));
-    c.once('connection_error', (ctx) => reject(ctx.connection.error ?? new Error('connection error')));
+    c.once('connection_error', (ctx) => reject((ctx as { error?: unknown }).error ?? ctx.connection.error ?? new Error('connection error')));
+    c.on('protocol_error', () => undefined);
     c.once('disconnected', (ctx) => reject(ctx.error ?? new Error('disconnected')));
     c.on('error', () => undefined);
     c.setMaxListeners(1000);
