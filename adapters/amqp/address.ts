@@ -6,6 +6,7 @@
  *   /amq/queue/NAME (RabbitMQ 3 plugin)  queue NAME, which must exist
  *   /topic/a.b.c, topic://a.b.c          topic a.b.c (receivers may use * and #)
  *   /exchange/amq.topic/KEY, /exchanges/amq.topic/KEY   topic KEY (RabbitMQ styles)
+ *   anything else with / or ://          no node (amqp:not-found)
  *   NAME                                 by the terminus capability `queue` / `topic` (Qpid JMS),
  *                                        else as `amqp.bareName` says (queue by default)
  */
@@ -46,7 +47,7 @@ export function parseAddress(address: string, bareName: BareNamePolicy, capabili
   if (address.startsWith('/amq/queue/')) return queue(address.slice(11), true);
   if (address.startsWith('/exchanges/amq.topic/')) return topic(decode(address.slice(21)));
   if (address.startsWith('/exchange/amq.topic/')) return topic(address.slice(20));
-  if (address.startsWith('/')) return null;
+  if (address.startsWith('/') || address.includes('://')) return null;
   if (capabilities.includes('topic') || capabilities.includes('temporary-topic')) return topic(address);
   if (capabilities.includes('queue') || capabilities.includes('temporary-queue')) return queue(address, false);
   if (bareName === 'queue') return queue(address, false);
