@@ -146,7 +146,8 @@ export class StompConnection implements SubscriptionOwner {
 
   private dispatch(frame: StompFrame): void | Promise<void> {
     const cmd = frame.command;
-    const handler = (handlers as Record<string, Handler | undefined>)[cmd];
+    // Own properties only: a command named "constructor" or "__proto__" is just unknown.
+    const handler = Object.hasOwn(handlers, cmd) ? (handlers as Record<string, Handler>)[cmd] : undefined;
     if (!handler) throw new StompError(`unknown command "${cmd.slice(0, 64)}"`);
     if (this.state !== 'connected' && cmd !== 'CONNECT' && cmd !== 'STOMP') {
       throw new StompError(`${cmd} frame before CONNECT`);

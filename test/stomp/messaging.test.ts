@@ -396,6 +396,11 @@ describe('STOMP messaging (TCP)', function () {
       assert.match((await responder.expect('ERROR')).headers.message, /exclusive/);
       await requester.disconnect();
       await until(() => s.b.broker.getQueue(real) === undefined, 'temp queue deleted with its connection');
+      // A late reply to the gone temp queue is dropped (receipted), not declared as a new queue.
+      const late = await RawStomp.connect(s.port);
+      await late.sendWithReceipt('SEND', { destination: req.headers['reply-to'] }, 'too late');
+      assert.equal(s.b.broker.getQueue(real), undefined);
+      await late.disconnect();
     });
 
     it('RabbitMQ style: a reply to a temp queue nobody subscribed arrives as subscription /temp-queue/NAME', async () => {

@@ -188,6 +188,30 @@ describe('STOMP protocol (TCP)', function () {
 
     it('a frame before CONNECT', () => expectError((c) => c.send('SEND', { destination: '/queue/a' }, 'x'), /SEND frame before CONNECT/, false));
     it('an unknown command', () => expectError((c) => c.send('FLY', {}), /unknown command "FLY"/));
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      it(`a command named like an object property (${name})`, () => expectError((c) => c.send(name, {}), /unknown command/));
+    }
+    it('random bytes on many connections never crash the broker', async () => {
+      let seed = 12345;
+      const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+      const alphabet = ['SEND\n', 'SUBSCRIBE\n', 'CONNECT\naccept-version:1.2\n\n\0', 'ACK\n', 'destination:/queue/f\n', 'id:1\n', 'content-length:3\n',
+        'ack:client\n', 'transaction:t\n', '\n', '\r\n', '\0', ':', '\\', '\\c', 'BEGIN\n', 'COMMIT\n', 'x-stream-offset:first\n', '/topic/a.#\n'];
+      const clients: RawStomp[] = [];
+      for (let i = 0; i < 60; i++) {
+        const c = await RawStomp.open(s.port);
+        let wire = rand() < 0.7 ? 'CONNECT\naccept-version:1.2\n\n\0' : '';
+        for (let k = 0; k < 30; k++) {
+          wire += rand() < 0.8 ? alphabet[Math.floor(rand() * alphabet.length)] : String.fromCharCode(Math.floor(rand() * 256));
+        }
+        c.write(Buffer.from(wire, 'latin1'));
+        clients.push(c);
+      }
+      await delay(200);
+      for (const c of clients) c.destroy();
+      const ok = await RawStomp.connect(s.port);
+      await ok.sendWithReceipt('SEND', { destination: '/queue/after-fuzz' }, 'alive');
+      await ok.disconnect();
+    });
     it('a lower-case command', () => expectError((c) => c.send('send', { destination: '/queue/a' }), /unknown command/));
     it('a header line without a colon', () => expectError((c) => c.write('SEND\ndestination /queue/a\n\nx\0'), /without a colon/));
     it('an undefined escape', () => expectError((c) => c.write('SEND\ndestination:/queue/a\nk:\\t\n\nx\0'), /undefined escape/));

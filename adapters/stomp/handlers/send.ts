@@ -7,6 +7,9 @@ import { sendFrameToMessage } from '../stomp-message.js';
 import { required, tempQueue, transactionOf } from './common.js';
 import { autoSubscribeTempQueue } from './subscribe.js';
 
+/** Temporary queues of every protocol (docs/architecture.md): never declared by a SEND. */
+const TEMP_PREFIX = 'tmp.';
+
 /** The core form of a reply-to header: `/temp-queue/X` becomes `/queue/<the real queue>`. */
 function replyTo(conn: StompConnection, value: string | undefined): string | undefined | Promise<string> {
   if (value === undefined) return undefined;
@@ -50,6 +53,13 @@ function sendWith(conn: StompConnection, frame: StompFrame, reply: string | unde
       conn.authorise('publish', d.name);
       const m = sendFrameToMessage(frame.headers, frame.body, d.name, reply, conn.id);
       if (!broker.getQueue(d.name)) {
+        if (d.name.startsWith(TEMP_PREFIX)) {
+          // A reply to a temporary queue that is gone (its connection ended): dropped, as RabbitMQ
+          // drops replies to a closed reply queue; declaring it would leave a durable orphan.
+          conn.log.debug({ queue: d.name }, 'SEND to a temporary queue that no longer exists: dropped');
+          conn.receipt(frame);
+          return;
+        }
         if (d.kind === 'amq-queue') throw new StompError(`no queue "${d.name.slice(0, 256)}"`, `/amq/queue/ names an existing queue; ${d.name} does not exist`);
         return broker.declareQueue(d.name, { durable: true }).then(() => enqueue(conn, frame, d.name, m, t));
       }
