@@ -41,7 +41,12 @@ export interface AuthPlugin {
 
 export interface HttpHost {
   /** Mounts a WebSocket endpoint; the subprotocol is chosen from `protocols`. */
-  websocket(path: string, protocols: string[], onConnection: (ws: WebSocket, req: IncomingMessage) => void): void;
+  websocket(
+    path: string,
+    protocols: string[],
+    onConnection: (ws: WebSocket, req: IncomingMessage) => void,
+    options?: { requireProtocol?: boolean; maxPayload?: number },
+  ): void;
   route(method: string, path: string, handler: (req: IncomingMessage, res: ServerResponse) => void): void;
 }
 
@@ -55,7 +60,7 @@ export interface AdapterContext {
   /**
    * Where this adapter listens, resolved by the platform from flags, env and config:
    * `port` null = plain listener disabled (port 0 on the command line); `tlsPort` null = no TLS
-   * listener (no certificate configured). Port -1 asks for an ephemeral port (tests).
+   * listener (no certificate configured). Port 0 asks for an ephemeral port (tests); pass it to listen() as is.
    */
   listen: { host: string; port: number | null; tlsPort: number | null };
   /** TLS options for a listener ('mqtt', 'amqp', 'stomp', 'xmpp', 'kafka'), or null when no certificate is configured. */
