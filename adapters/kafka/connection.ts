@@ -24,6 +24,8 @@ interface Slot {
 
 /** Write-buffer size above which the connection stops reading until the client catches up. */
 const WRITE_HIGH_WATER = 8 * 1024 * 1024;
+/** Unacknowledged (acks=0) bytes waiting for storage above which the connection stops reading. */
+const STORING_HIGH_WATER = 64 * 1024 * 1024;
 
 let nextId = 1;
 
@@ -42,6 +44,8 @@ export class KafkaConnection implements ConnectionState {
   private readonly slots: Slot[] = [];
   private pausedForWrites = false;
   private pausedForInFlight = false;
+  private pausedForStoring = false;
+  private storingBytes = 0;
 
   constructor(private readonly socket: Socket, private readonly services: KafkaServices, listenerPort: number) {
     this.id = `kafka-${nextId++}`;
@@ -218,7 +222,7 @@ export class KafkaConnection implements ConnectionState {
     }
     if (this.pausedForInFlight && this.slots.length < this.services.settings.maxInFlightRequests / 2) {
       this.pausedForInFlight = false;
-      if (!this.pausedForWrites) this.socket.resume();
+      this.maybeResume();
     }
     if (!this.pausedForWrites && this.socket.writableLength > WRITE_HIGH_WATER) {
       this.pausedForWrites = true;
@@ -229,7 +233,27 @@ export class KafkaConnection implements ConnectionState {
   private onDrain(): void {
     if (!this.pausedForWrites) return;
     this.pausedForWrites = false;
-    if (!this.pausedForInFlight) this.socket.resume();
+    this.maybeResume();
+  }
+
+  holdWhileStoring(bytes: number, done: Promise<unknown>): void {
+    this.storingBytes += bytes;
+    if (!this.pausedForStoring && this.storingBytes > STORING_HIGH_WATER) {
+      this.pausedForStoring = true;
+      this.socket.pause();
+    }
+    const release = () => {
+      this.storingBytes -= bytes;
+      if (this.pausedForStoring && this.storingBytes <= STORING_HIGH_WATER / 2) {
+        this.pausedForStoring = false;
+        this.maybeResume();
+      }
+    };
+    done.then(release, release);
+  }
+
+  private maybeResume(): void {
+    if (!this.pausedForWrites && !this.pausedForInFlight && !this.pausedForStoring && !this.closedFlag) this.socket.resume();
   }
 
   private fail(err: Error, api?: string): void {

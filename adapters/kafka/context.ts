@@ -35,6 +35,11 @@ export interface ConnectionState {
   readonly isClosed: boolean;
   /** Closes the connection after the responses queued so far. */
   closeAfterResponses(reason: string): void;
+  /**
+   * Counts `bytes` as waiting for storage until `done` settles, pausing the socket while too much
+   * waits (acks=0 produces are answered before their batches are stored).
+   */
+  holdWhileStoring(bytes: number, done: Promise<unknown>): void;
 }
 
 export interface RequestContext {

@@ -24,7 +24,7 @@ describe('kafka: kafkajs produce and consume', function () {
       ],
     });
     assert.deepEqual(res.map((r) => [r.partition, r.errorCode, r.baseOffset]).sort(), [[0, 0, '0'], [1, 0, '0']]);
-    const consumer = k.consumer({ groupId: 'g1' });
+    const consumer = k.consumer({ groupId: 'g1', maxWaitTimeInMs: 100 });
     await consumer.connect();
     await consumer.subscribe({ topic: 'orders', fromBeginning: true });
     const got: string[] = [];
@@ -60,7 +60,7 @@ describe('kafka: kafkajs produce and consume', function () {
       await producer.send({ topic: `c-${name}`, compression: type, messages });
       const [batch] = await b.broker.getStream(`c-${name}`)!.partition(0)!.read(0, 1 << 20);
       assert.equal(batch.readInt16BE(21) & 7, type, 'stored with the producer\'s codec');
-      const consumer = k.consumer({ groupId: `g-${name}` });
+      const consumer = k.consumer({ groupId: `g-${name}`, maxWaitTimeInMs: 100 });
       await consumer.connect();
       await consumer.subscribe({ topic: `c-${name}`, fromBeginning: true });
       const got: string[] = [];

@@ -18,7 +18,7 @@ export const handleDescribeGroups: Handler = (ctx, req) => {
         memberId: m.memberId, groupInstanceId: m.groupInstanceId, clientId: m.clientId, clientHost: m.clientHost,
         memberMetadata: m.metadata, memberAssignment: m.assignment,
       })) : [],
-      authorizedOperations: req.includeAuthorizedOperations ? 0x7fffffff & ((1 << 3) | (1 << 6) | (1 << 8)) : -2147483648,
+      authorizedOperations: req.includeAuthorizedOperations ? (1 << 3) | (1 << 6) | (1 << 8) : -2147483648, // READ, DELETE, DESCRIBE
     };
   });
   return { throttleTimeMs: 0, groups: out };

@@ -111,7 +111,10 @@ export const handleProduce: Handler = async (ctx, req) => {
       else {
         const { outcome, result } = appendOne(ctx, t.name, p);
         if (outcome) parts.push(outcome);
-        else if (acks === 0) result!.stored.catch((err: Error) => ctx.services.log.debug({ topic: t.name, err: err.message }, 'kafka produce (acks=0): store failed'));
+        else if (acks === 0) {
+          const stored = result!.stored.catch((err: Error) => ctx.services.log.debug({ topic: t.name, err: err.message }, 'kafka produce (acks=0): store failed'));
+          ctx.conn.holdWhileStoring(p.records?.length ?? 0, stored);
+        }
         else parts.push(settle(ctx, t.name, p.index, result!, req.timeoutMs as number));
       }
     }
