@@ -75,9 +75,12 @@ describe('storage/kill -9', () => {
           assert.equal(readBatchHeader(b).baseOffset, o);
         }
         await s.close();
-      } finally {
-        t.remove();
+      } catch (err) {
+        if (process.env.KEEP_CRASH_DIR) console.log('kept', t.dir, (err as Error).message);
+        else t.remove();
+        throw err;
       }
+      t.remove();
     });
   }
 });
