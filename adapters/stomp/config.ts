@@ -65,14 +65,17 @@ export function resolveStompSettings(section: Record<string, unknown> | undefine
   const out: StompSettings = { ...STOMP_DEFAULTS };
   const s = section ?? {};
   for (const [key, min] of INTEGER_KEYS) {
-    const v = s[key];
+    let v = s[key];
     if (v === undefined || v === null) continue;
+    // Environment variables arrive as text when the platform's schema does not know the key.
+    if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) v = Number(v);
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
       throw new StompConfigError(`stomp.${key}`, `must be an integer >= ${min} (got ${JSON.stringify(v)})`);
     }
     out[key] = v;
   }
-  const g = s.heartbeatGrace;
+  let g = s.heartbeatGrace;
+  if (typeof g === 'string' && g.trim() !== '' && Number.isFinite(Number(g))) g = Number(g);
   if (g !== undefined && g !== null) {
     if (typeof g !== 'number' || !(g >= 1)) throw new StompConfigError('stomp.heartbeatGrace', `must be a number >= 1 (got ${JSON.stringify(g)})`);
     out.heartbeatGrace = g;

@@ -19,6 +19,8 @@ describe('STOMP listeners and settings', () => {
   it('settings: defaults, overrides, and one clear error naming the key', () => {
     assert.deepEqual(resolveStompSettings(undefined), { ...STOMP_DEFAULTS });
     assert.equal(resolveStompSettings({ maxFrameSize: 1024, port: 61613 }).maxFrameSize, 1024);
+    assert.equal(resolveStompSettings({ maxFrameSize: '2048' }).maxFrameSize, 2048);
+    assert.throws(() => resolveStompSettings({ maxFrameSize: 'big' }), /stomp\.maxFrameSize/);
     assert.throws(() => resolveStompSettings({ maxHeaders: 0 }), /^StompConfigError: stomp\.maxHeaders: must be an integer >= 1 \(got 0\)$/);
     assert.throws(() => resolveStompSettings({ heartbeatGrace: 0.5 }), /stomp\.heartbeatGrace/);
     assert.throws(() => resolveStompSettings({ heartbeatMinMs: 5000, heartbeatMaxMs: 1000 }), /stomp\.heartbeatMaxMs/);
