@@ -84,9 +84,9 @@ describe('STOMP protocol (TCP)', function () {
 
     it('a client that keeps sending heart-beats stays connected', async () => {
       const c = await RawStomp.open(s.port);
-      c.send('CONNECT', { 'accept-version': '1.2', 'heart-beat': '60,0' });
+      c.send('CONNECT', { 'accept-version': '1.2', 'heart-beat': '150,0' });
       await c.expect('CONNECTED');
-      const t = setInterval(() => c.write('\n'), 30);
+      const t = setInterval(() => c.write('\n'), 20);
       await delay(500);
       clearInterval(t);
       assert.equal(c.isClosed, false);
