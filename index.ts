@@ -13,8 +13,11 @@ import { Broker, type BrokerOptions } from './core/broker.js';
 import { FileStore } from './core/storage/file-store.js';
 import { MemoryStore } from './core/storage/memory-store.js';
 import type { Store } from './core/store.js';
+import { AccessGuard, mountAdminApi, readPackageVersion, type AdminContext } from './plugins/admin/index.js';
 import { createAuthPlugin, FileUserStore, MetadataUserStore, type JunctionAuth, type UserStore } from './plugins/auth/index.js';
+import { mountConsole } from './plugins/console/index.js';
 import { HttpListener } from './plugins/http/index.js';
+import { mountMetrics } from './plugins/metrics/index.js';
 import { createTlsResolver } from './plugins/tls.js';
 
 export { loadConfig, ConfigError, bindPort, type DeepPartial, type LoadOptions } from './config/load.js';
@@ -110,8 +113,18 @@ function createLogger(options: StartOptions): Logger {
   return pino({ level: options.log?.level ?? 'warn', base: { name: 'junction' } });
 }
 
+/** Mounts the admin API (`/api`), the metrics (`/metrics`) and the web console (`/`) on the HTTP listener. */
+function mountManagement(http: HttpListener, ctx: AdminContext): { close(): void } {
+  const guard = new AccessGuard(ctx.auth);
+  mountAdminApi(http, ctx, guard);
+  const metrics = mountMetrics(http, ctx, guard);
+  mountConsole(http, ctx, guard);
+  return metrics;
+}
+
 /** Starts a broker. Throws ConfigError for a bad configuration (before anything listens). */
 export async function startBroker(options: StartOptions = {}): Promise<RunningBroker> {
+  const startedAt = Date.now();
   const config = loadConfig({ argv: options.argv, env: options.env, file: options.configFile, overrides: overridesFrom(options) });
   const tls = createTlsResolver(config);
   const log = createLogger(options);
@@ -121,6 +134,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
 
   const started: ProtocolAdapter[] = [];
   let http: HttpListener | null = null;
+  let management: { close(): void } | null = null;
   const listeners: ListenerInfo[] = [];
   try {
     const users = options.userStore ?? (config.auth.usersFile ? new FileUserStore(config.auth.usersFile) : null);
@@ -148,6 +162,12 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
       };
       await adapter.init(ctx);
     }
+    // After the adapters, so a route an adapter mounts under /api/ is matched before the admin API's.
+    if (http) {
+      management = mountManagement(http, {
+        broker, auth, listeners: () => listeners, version: readPackageVersion(), startedAt, log: log.child({ component: 'admin' }),
+      });
+    }
     if (http) listeners.push(await http.start());
     for (const adapter of adapters) {
       started.push(adapter);
@@ -162,10 +182,11 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     log.info({ ports, dataDir: config.storage.engine === 'file' ? resolve(config.dataDir) : null }, 'junction started');
 
     let closing: Promise<void> | undefined;
-    const close = () => (closing ??= shutdown(log, broker, http, started));
+    const close = () => (closing ??= shutdown(log, broker, http, started).finally(() => management?.close()));
     return { broker, config, auth, ports, listeners, http, log, close };
   } catch (err) {
     await shutdown(log, broker, http, started).catch(() => undefined);
+    management?.close();
     // Adapters validate their own keys with their own error classes (MqttConfigError, ...):
     // one class for callers, so the CLI prints one line and exits 2 for every bad value.
     if (err instanceof Error && !(err instanceof ConfigError) && /ConfigError$/.test(err.name)) {
