@@ -10,7 +10,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import mqttPacket from 'mqtt-packet';
-import type { Packet } from 'mqtt-packet';
+import type { IPublishPacket, Packet } from 'mqtt-packet';
 
 export type { Packet } from 'mqtt-packet';
 
@@ -27,9 +27,13 @@ export class Framer {
 
   constructor(
     private readonly maxSize: () => number,
-    private readonly onPackets: (bytes: Buffer) => void,
+    /** One whole packet: chunk[start, end), its variable header starting at `body`. */
+    private readonly onPacket: (chunk: Buffer, start: number, body: number, end: number) => void,
     private readonly onError: (err: FrameError) => void,
   ) {}
+
+  /** Set once the connection is failing: nothing more is delivered. */
+  stopped = false;
 
   get buffered(): number {
     return this.length;
@@ -78,9 +82,10 @@ export class Framer {
         this.need = total;
         break;
       }
+      this.onPacket(chunk, pos, i, pos + total);
+      if (this.stopped) return;
       pos += total;
     }
-    if (pos > 0) this.onPackets(pos === end ? chunk : chunk.subarray(0, pos));
     if (pos < end) {
       this.chunks.push(chunk.subarray(pos));
       this.length = end - pos;
@@ -123,6 +128,47 @@ export function createParser(onPacket: (p: Packet & PacketFlags) => void, onErro
   p.on('packet', onPacket);
   p.on('error', onError);
   return p;
+}
+
+/**
+ * Fast path for the hottest packet: a PUBLISH without MQTT 5 properties, read straight from the
+ * frame (no copy, no per-packet parser state). Returns null when mqtt-packet must parse it
+ * (properties present), 'malformed' when it is broken, or the packet.
+ */
+export function parsePublishFast(buf: Buffer, start: number, body: number, end: number, v5: boolean): IPublishPacket | null | 'malformed' {
+  const b0 = buf[start];
+  const qos = (b0 >> 1) & 3;
+  if (qos === 3) return 'malformed';
+  if (end - body < 2) return 'malformed';
+  const topicLen = buf.readUInt16BE(body);
+  let pos = body + 2 + topicLen;
+  if (pos > end) return 'malformed';
+  let messageId: number | undefined;
+  if (qos > 0) {
+    if (pos + 2 > end) return 'malformed';
+    messageId = buf.readUInt16BE(pos);
+    pos += 2;
+  }
+  if (v5) {
+    if (pos >= end) return 'malformed';
+    if (buf[pos] !== 0) return null;
+    pos++;
+  }
+  const topic = buf.toString('utf8', body + 2, body + 2 + topicLen);
+  const p = { cmd: 'publish', topic, payload: buf.subarray(pos, end), qos: qos as 0 | 1 | 2, dup: (b0 & 8) !== 0, retain: (b0 & 1) !== 0, messageId } as IPublishPacket & PacketFlags;
+  if (topic.includes('\ufffd') && !isUtf8(buf.subarray(body + 2, body + 2 + topicLen))) p.badString = true;
+  return p;
+}
+
+const ACK_CMDS = [undefined, undefined, undefined, undefined, 'puback', 'pubrec', 'pubrel', 'pubcomp'] as const;
+
+/** Fast path for PUBACK / PUBREC / PUBREL / PUBCOMP with no reason code (2 bytes): the packet, or null. */
+export function parseAckFast(buf: Buffer, start: number, body: number, end: number): Packet | null {
+  const type = buf[start] >> 4;
+  const cmd = ACK_CMDS[type];
+  if (!cmd || end - body !== 2) return null;
+  if ((buf[start] & 0x0f) !== (type === 6 ? 2 : 0)) return null;
+  return { cmd, messageId: buf.readUInt16BE(body) } as Packet;
 }
 
 /** Writes any packet with mqtt-packet's generator. */

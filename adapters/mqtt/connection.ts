@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { Principal } from '../../core/adapter.js';
 import type { Message } from '../../core/message.js';
 import {
-  createParser, encodePublish, encodePublishProps, Framer, generate, MAX_REMAINING_LENGTH, publishSize,
+  createParser, encodePublish, encodePublishProps, Framer, generate, MAX_REMAINING_LENGTH, parseAckFast, parsePublishFast, publishSize,
   type EncodedPublish, type FrameError, type Packet, type PacketFlags, type PacketParser,
 } from './codec.js';
 import type { MqttContext } from './context.js';
@@ -17,7 +17,7 @@ import { messageToProps } from './mqtt-message.js';
 import { RC } from './reason-codes.js';
 import type { Session, SessionLink } from './session.js';
 import type { SessionHolder } from './sessions.js';
-import { coreTopicToMqtt } from './topics.js';
+import { coreTopicToMqtt, mqttTopicToCore } from './topics.js';
 import { publishWill, type WillPacket } from './will.js';
 
 export type Transport = 'tcp' | 'tls' | 'ws';
@@ -87,7 +87,7 @@ export class MqttConnection implements SessionLink, SessionHolder {
     this.closed = new Promise((r) => (this.resolveClosed = r));
     this.framer = new Framer(
       () => (this.state === 'new' ? ctx.settings.maxConnectPacketSize : ctx.settings.maxPacketSize),
-      (bytes) => this.parse(bytes),
+      (chunk, start, body, end) => this.onFrame(chunk, start, body, end),
       (err) => this.frameError(err),
     );
     this.parser = createParser((p) => this.onPacket(p), (err) => this.malformed(err.message));
@@ -119,9 +119,24 @@ export class MqttConnection implements SessionLink, SessionHolder {
     this.framer.push(chunk);
   }
 
-  private parse(bytes: Buffer): void {
+  /** One whole packet from the framer: PUBLISH and the 2-byte acknowledgements take a fast path. */
+  private onFrame(chunk: Buffer, start: number, body: number, end: number): void {
+    if (this.state === 'connected') {
+      const type = chunk[start] >> 4;
+      let p: Packet | null | 'malformed' = null;
+      if (type === 3) p = parsePublishFast(chunk, start, body, end, this.version === 5);
+      else if (type >= 4 && type <= 7) p = parseAckFast(chunk, start, body, end);
+      if (p === 'malformed') {
+        this.malformed('malformed PUBLISH');
+        return;
+      }
+      if (p !== null) {
+        this.onPacket(p);
+        return;
+      }
+    }
     try {
-      this.parser.parse(bytes);
+      this.parser.parse(start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end));
     } catch (err) {
       this.internalError(err);
     }
@@ -170,6 +185,13 @@ export class MqttConnection implements SessionLink, SessionHolder {
     this.pendingPublishes--;
     if (this.readPaused) this.updateRead();
   }
+
+  /** Settles a QoS 0 publish (bound once: no closure per message). */
+  readonly qos0Done = (): void => this.publishSettled();
+  readonly qos0Failed = (err: unknown): void => {
+    this.publishSettled();
+    this.ctx.log.debug({ err, clientId: this.clientId }, 'mqtt: QoS 0 publish failed');
+  };
 
   /** Pauses reading while too many publishes await the store or packets wait behind a slow one. */
   updateRead(): void {
@@ -223,7 +245,7 @@ export class MqttConnection implements SessionLink, SessionHolder {
       let enc = lastEncoded[slot];
       if (!enc) {
         const props = v5 ? encodePublishProps(messageToProps(m, Date.now())) : null;
-        enc = encodePublish(Buffer.from(coreTopicToMqtt(m.topic)), m.payload, qos, retain, false, 0, props);
+        enc = encodePublish(Buffer.from(outboundTopic(m.topic)), m.payload, qos, retain, false, 0, props);
         lastEncoded[slot] = enc;
       }
       if (enc.buf.length > this.clientMaxPacketSize) return this.tooLarge(m);
@@ -238,7 +260,7 @@ export class MqttConnection implements SessionLink, SessionHolder {
       this.ctx.stats.publishesSent++;
       return true;
     }
-    const topic = coreTopicToMqtt(m.topic);
+    const topic = outboundTopic(m.topic);
     let topicBuf = Buffer.from(topic);
     let propsBuf: Buffer | null = null;
     let newAlias = false;
@@ -312,6 +334,28 @@ export class MqttConnection implements SessionLink, SessionHolder {
 
   /** Publish authorisation for a core topic, cached per connection. */
   mayPublish(topic: string): boolean {
+    if (topic === this.lastAuthTopic) return this.lastAuthResult;
+    const ok = this.authorisePublish(topic);
+    this.lastAuthTopic = topic;
+    this.lastAuthResult = ok;
+    return ok;
+  }
+
+  private lastAuthTopic: string | null = null;
+  private lastAuthResult = false;
+  private lastInTopic: string | null = null;
+  private lastInCore = '';
+
+  /** MQTT topic -> core name, remembering the last one (a device usually publishes to one topic). */
+  coreTopic(topic: string): string {
+    if (topic !== this.lastInTopic) {
+      this.lastInTopic = topic;
+      this.lastInCore = mqttTopicToCore(topic);
+    }
+    return this.lastInCore;
+  }
+
+  private authorisePublish(topic: string): boolean {
     let cache = this.authCache;
     const hit = cache?.get(topic);
     if (hit !== undefined) return hit;
@@ -368,6 +412,7 @@ export class MqttConnection implements SessionLink, SessionHolder {
   fail(reasonCode: number, reason: string, level: 'warn' | 'debug' = 'warn'): void {
     if (this.failed || this.state === 'closed') return;
     this.failed = true;
+    this.framer.stopped = true;
     if (level === 'warn') {
       this.ctx.stats.protocolErrors++;
       this.ctx.warnLimited({ conn: this.id, remote: this.remote, clientId: this.clientId || undefined, reasonCode, reason }, 'mqtt: closing connection');
@@ -467,6 +512,18 @@ export class MqttConnection implements SessionLink, SessionHolder {
 }
 
 const EMPTY_TOPIC = Buffer.alloc(0);
+
+let lastOutCore: string | null = null;
+let lastOutTopic = '';
+
+/** Core name -> MQTT topic, remembering the last one. */
+function outboundTopic(core: string): string {
+  if (core !== lastOutCore) {
+    lastOutCore = core;
+    lastOutTopic = coreTopicToMqtt(core);
+  }
+  return lastOutTopic;
+}
 
 function uncork(c: MqttConnection): void {
   c.uncork();

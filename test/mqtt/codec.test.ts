@@ -47,7 +47,7 @@ describe('mqtt framer', () => {
   function frame(max = 1000) {
     const got: Buffer[] = [];
     const errors: FrameError[] = [];
-    const f = new Framer(() => max, (b) => got.push(Buffer.from(b)), (e) => errors.push(e));
+    const f = new Framer(() => max, (c, start, _body, end) => got.push(Buffer.from(c.subarray(start, end))), (e) => errors.push(e));
     return { f, got, errors };
   }
   const publish = (n: number) => mqttPacket.generate({ cmd: 'publish', topic: 't', payload: Buffer.alloc(n, 1), qos: 0, dup: false, retain: false });

@@ -10,7 +10,7 @@ import { encodeAck } from '../codec.js';
 import type { MqttConnection } from '../connection.js';
 import { checkPublishProperties, publishToMessage } from '../mqtt-message.js';
 import { RC } from '../reason-codes.js';
-import { checkPublishTopic, mqttTopicToCore } from '../topics.js';
+import { checkPublishTopic } from '../topics.js';
 
 export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
   const { ctx } = conn;
@@ -56,7 +56,7 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
     return conn.fail(RC.ReceiveMaximumExceeded, 'receive maximum exceeded');
   }
   if (problem === 'unsupported') return refuse(conn, qos, id, RC.TopicNameInvalid, `topic name "${topic}" has no core form ('*' or too many levels)`);
-  const coreTopic = mqttTopicToCore(topic);
+  const coreTopic = conn.coreTopic(topic);
   if (!conn.mayPublish(coreTopic)) return refuse(conn, qos, id, RC.NotAuthorized, `not authorised to publish to ${coreTopic}`);
   const payload = p.payload as Buffer;
   if (props?.payloadFormatIndicator && !isUtf8(payload)) return refuse(conn, qos, id, RC.PayloadFormatInvalid, 'payload is not UTF-8');
@@ -77,10 +77,7 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
   }
   conn.publishStarted();
   if (qos === 0) {
-    done.then(() => conn.publishSettled(), (err: unknown) => {
-      conn.publishSettled();
-      ctx.log.debug({ err, clientId: conn.clientId, topic: coreTopic }, 'mqtt: QoS 0 publish failed');
-    });
+    done.then(conn.qos0Done, conn.qos0Failed);
     return;
   }
   const slot = conn.ackSlot();
