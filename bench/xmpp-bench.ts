@@ -348,40 +348,55 @@ async function memory(t: Target, gc: () => Promise<void>): Promise<{ perSession:
   return { perSession: (after - before) / Math.max(1, clients.length), sessions: clients.length };
 }
 
-async function measure(t: Target, gc: () => Promise<void>): Promise<Figures> {
+async function registerAll(t: Target): Promise<void> {
   for (let i = 0; i < SUBSCRIBERS + 2; i++) await BenchClient.register(t.port, `bench${i}`, 'pw');
-  const chatPerSec = await chat(t.port);
-  console.log(`  ${t.name}: chat ${Math.round(chatPerSec)} msg/s`);
-  const fanoutPerSec = await fanout(t.port);
-  console.log(`  ${t.name}: pubsub fan-out 1->${SUBSCRIBERS} ${Math.round(fanoutPerSec)} notifications/s`);
-  const mem = await memory(t, gc);
-  console.log(`  ${t.name}: ${Math.round(mem.perSession)} bytes RSS per idle session (${mem.sessions} sessions)`);
-  return { chatPerSec, fanoutPerSec, bytesPerSession: mem.perSession, sessions: mem.sessions };
+}
+
+/**
+ * Throughput on one server process; memory on a fresh one (a process that already ran the
+ * throughput phases keeps that memory, which would hide what idle sessions cost).
+ */
+async function measure(name: string, start: () => Promise<Target | null>, gcOf: (t: Target) => () => Promise<void>): Promise<Figures | null> {
+  const t = await start();
+  if (!t) return null;
+  let chatPerSec: number;
+  let fanoutPerSec: number;
+  try {
+    await registerAll(t);
+    chatPerSec = await chat(t.port);
+    console.log(`  ${name}: chat ${Math.round(chatPerSec)} msg/s`);
+    fanoutPerSec = await fanout(t.port);
+    console.log(`  ${name}: pubsub fan-out 1->${SUBSCRIBERS} ${Math.round(fanoutPerSec)} notifications/s`);
+  } finally {
+    await t.stop();
+  }
+  const t2 = (await start())!;
+  try {
+    await registerAll(t2);
+    const mem = await memory(t2, gcOf(t2));
+    console.log(`  ${name}: ${Math.round(mem.perSession)} bytes RSS per idle session (${mem.sessions} sessions)`);
+    return { chatPerSec, fanoutPerSec, bytesPerSession: mem.perSession, sessions: mem.sessions };
+  } finally {
+    await t2.stop();
+  }
 }
 
 export async function runXmppBench(): Promise<void> {
   console.log(`XMPP: ${SECONDS}s per timed phase, ${SESSIONS} idle sessions, fan-out 1->${SUBSCRIBERS}`);
   const results: Record<string, Figures> = {};
-  const j = await startJunction();
+  results.junction = (await measure('junction', startJunction, (t) => () => junctionGc(t)))!;
+  const dirs: string[] = [];
+  const startP = async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'junction-prosody-'));
+    dirs.push(dir);
+    return startProsody(dir);
+  };
   try {
-    results.junction = await measure(j, () => junctionGc(j));
+    const p = await measure('prosody', startP, () => async () => {});
+    if (p) results.prosody = p;
+    else console.log('prosody: not installed (apt-get install -y prosody) - no comparison');
   } finally {
-    await j.stop();
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'junction-prosody-'));
-  try {
-    const p = await startProsody(dir);
-    if (!p) {
-      console.log('prosody: not installed (apt-get install -y prosody) - no comparison');
-    } else {
-      try {
-        results.prosody = await measure(p, async () => {});
-      } finally {
-        await p.stop();
-      }
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
   console.log('\n| figure | junction | prosody | ratio (higher = Junction better) |');
   console.log('|---|---|---|---|');

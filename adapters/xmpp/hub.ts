@@ -90,8 +90,9 @@ export class Hub {
     const existing = user?.sessions.get(resource);
     if (existing) {
       // RFC 6120 7.7.2.2: the new session wins; the old one gets a conflict stream error.
-      this.endSession(existing, false);
-      existing.link?.streamError('conflict', 'replaced by a new connection');
+      const oldLink = existing.link;
+      this.endSession(existing, true);
+      oldLink?.streamError('conflict', 'replaced by a new connection');
     }
     user = this.users.get(bare);
     if (user && user.sessions.size >= this.settings.maxResourcesPerUser) return 'resource-constraint';
