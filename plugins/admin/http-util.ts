@@ -60,7 +60,10 @@ function jsonReplacer(_key: string, value: unknown): unknown {
 export async function readJsonBody(req: IncomingMessage, opts: { optional?: boolean; limit?: number } = {}): Promise<Record<string, unknown>> {
   const limit = opts.limit ?? MAX_BODY_BYTES;
   const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) throw new HttpError(413, `request body is larger than ${limit} bytes`);
+  if (declared !== undefined && Number(declared) > limit) {
+    lingerThenClose(req);
+    throw new HttpError(413, `request body is larger than ${limit} bytes`);
+  }
   const chunks = await readBounded(req, limit);
   const size = chunks.reduce((n, c) => n + c.length, 0);
   if (size === 0) {
@@ -132,7 +135,7 @@ function readBounded(req: IncomingMessage, limit: number): Promise<Buffer[]> {
       size += chunk.length;
       if (size > limit) {
         cleanup();
-        req.pause();
+        lingerThenClose(req);
         reject(new HttpError(413, `request body is larger than ${limit} bytes`));
         return;
       }
@@ -150,6 +153,23 @@ function readBounded(req: IncomingMessage, limit: number): Promise<Buffer[]> {
     req.on('end', onEnd);
     req.on('error', onError);
   });
+}
+
+/** Bytes of an oversize body read and dropped after the 413, before the connection is cut. */
+const LINGER_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Keeps reading (and dropping) what the client still sends, so closing the connection after the
+ * 413 does not reset it before the client has read the reply (as nginx's lingering close);
+ * past LINGER_BYTES the connection is cut. The listener's request timeout bounds the time.
+ */
+function lingerThenClose(req: IncomingMessage): void {
+  let dropped = 0;
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > LINGER_BYTES) req.destroy();
+  });
+  req.on('error', () => undefined);
 }
 
 /** A reply sent before the request body was read ends the connection rather than reading the rest. */
