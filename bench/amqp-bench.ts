@@ -1,0 +1,223 @@
+/**
+ * AMQP 1.0 benchmark: durable queue throughput 1 -> 1 and 4 -> 4 with unsettled sends (each
+ * settled `accepted` once stored) and consumers accepting every message, and pre-settled
+ * throughput 1 -> 1 (at most once both ways), 100-byte bodies. Against Junction (file store in a
+ * temporary directory, fsync `interval`) and RabbitMQ's AMQP 1.0 plugin when Debian's
+ * rabbitmq-server is installed (started here with temporary directories and ports, stopped at the
+ * end). The load generator (bench/amqp-loadgen.ts) is the same rhea client for both brokers, in
+ * child processes. AMQP_BENCH_SCALE (default 1) multiplies the message counts.
+ *
+ *   npm run bench -- amqp      or      node dist/bench/amqp-bench.js
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { startBroker } from '../index.js';
+
+const LOADGEN = fileURLToPath(new URL('./amqp-loadgen.js', import.meta.url));
+const SCALE = Number(process.env.AMQP_BENCH_SCALE ?? '1') || 1;
+const SIZE = 100;
+
+interface Scenario {
+  name: string;
+  producers: number;
+  consumers: number;
+  address: string;
+  /** Messages per producer. */
+  count: number;
+  presettled: boolean;
+  durable: boolean;
+}
+
+function scenarios(): Scenario[] {
+  const q1 = Math.round(30_000 * SCALE);
+  const q4 = Math.round(15_000 * SCALE);
+  const ps = Math.round(60_000 * SCALE);
+  return [
+    { name: 'durable queue 1->1, unsettled + accepted', producers: 1, consumers: 1, address: '/queue/bench.q1', count: q1, presettled: false, durable: true },
+    { name: 'durable queue 4->4, unsettled + accepted', producers: 4, consumers: 4, address: '/queue/bench.q4', count: q4, presettled: false, durable: true },
+    { name: 'queue 1->1, pre-settled both ways', producers: 1, consumers: 1, address: '/queue/bench.ps', count: ps, presettled: true, durable: false },
+  ];
+}
+
+interface Target {
+  port: number;
+  user?: string;
+  password?: string;
+  /** Terminus durability the load generator asks for (RabbitMQ 3 declares durable queues for durable termini). */
+  terminusDurable: number;
+}
+
+function child(args: object, onLine: (o: Record<string, unknown>) => void): ChildProcess {
+  const p = spawn(process.execPath, [LOADGEN, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let buf = '';
+  p.stdout!.on('data', (d) => {
+    buf += d;
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (line.trim()) onLine(JSON.parse(line) as Record<string, unknown>);
+    }
+  });
+  return p;
+}
+
+/** Consumers first; the clock runs from the producers' start until the consumers have every message. */
+async function runScenario(t: Target, sc: Scenario): Promise<number> {
+  const procs: ChildProcess[] = [];
+  const total = sc.producers * sc.count;
+  let ready = 0;
+  let progress = 0;
+  let resolveReady!: () => void;
+  let resolveDone!: () => void;
+  let rejectAll!: (e: Error) => void;
+  const readyP = new Promise<void>((resolve, reject) => { resolveReady = resolve; rejectAll = reject; });
+  const doneP = new Promise<void>((resolve, reject) => {
+    resolveDone = resolve;
+    const prev = rejectAll;
+    rejectAll = (e) => { prev(e); reject(e); };
+  });
+  readyP.catch(() => undefined);
+  doneP.catch(() => undefined);
+  const onLine = (o: Record<string, unknown>) => {
+    if (o.ready && ++ready === sc.consumers) resolveReady();
+    if (typeof o.progress === 'number') {
+      progress += o.progress;
+      if (progress >= total) resolveDone();
+    }
+  };
+  const common = { port: t.port, user: t.user, password: t.password, address: sc.address, presettled: sc.presettled, terminusDurable: t.terminusDurable };
+  const watch = (p: ChildProcess, what: string) => p.on('exit', (code) => { if (code) rejectAll(new Error(`${what} exited with ${code}`)); });
+  const timer = setTimeout(() => rejectAll(new Error(`${sc.name}: no result within 300 s`)), 300_000);
+  try {
+    for (let i = 0; i < sc.consumers; i++) {
+      const p = child({ role: 'consumer', credit: 1000, ...common }, onLine);
+      watch(p, 'consumer');
+      procs.push(p);
+    }
+    await readyP;
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < sc.producers; i++) {
+      const p = child({ role: 'producer', count: sc.count, size: SIZE, durable: sc.durable, ...common }, () => undefined);
+      watch(p, 'producer');
+      procs.push(p);
+    }
+    await doneP;
+    const secs = Number(process.hrtime.bigint() - start) / 1e9;
+    return total / secs;
+  } finally {
+    clearTimeout(timer);
+    for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
+    s.on('error', () => resolve(false));
+  });
+}
+
+interface Peer { port: number; stop(): Promise<void> }
+
+const RABBIT = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+
+/** RabbitMQ with rabbitmq_amqp1_0 on temporary directories and ports (AMQP 1.0 shares the AMQP port). */
+async function startRabbit(dir: string): Promise<Peer | null> {
+  if (!existsSync(RABBIT)) return null;
+  const [amqp, dist, epmd] = [await freePort(), await freePort(), await freePort()];
+  mkdirSync(join(dir, 'log'), { recursive: true });
+  writeFileSync(join(dir, 'enabled_plugins'), '[rabbitmq_amqp1_0].\n');
+  writeFileSync(join(dir, 'rabbitmq.conf'), `listeners.tcp.1 = 127.0.0.1:${amqp}\nloopback_users = none\n`);
+  const env = {
+    ...process.env, HOME: dir, RABBITMQ_HOME: '/usr/lib/rabbitmq', RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'), RABBITMQ_LOG_BASE: join(dir, 'log'),
+    RABBITMQ_NODENAME: `jamqp${process.pid}@localhost`, RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
+    RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq'), RABBITMQ_DIST_PORT: String(dist), ERL_EPMD_PORT: String(epmd), RABBITMQ_PID_FILE: join(dir, 'pid'),
+  };
+  const p = spawn(RABBIT, [], { env, detached: true, stdio: 'ignore' });
+  const stop = async () => {
+    try { process.kill(-p.pid!, 'SIGTERM'); } catch { /* gone */ }
+    await new Promise((r) => setTimeout(r, 2000));
+    try { process.kill(-p.pid!, 'SIGKILL'); } catch { /* gone */ }
+    await new Promise<void>((resolve) => {
+      const k = spawn('epmd', ['-kill'], { env: { ...process.env, ERL_EPMD_PORT: String(epmd) }, stdio: 'ignore' });
+      k.on('exit', () => resolve());
+      k.on('error', () => resolve());
+    });
+  };
+  for (let i = 0; i < 120; i++) {
+    // The AMQP port opens before the plugins are up: wait a moment longer once it does.
+    if (await canConnect(amqp)) {
+      await new Promise((r) => setTimeout(r, 3000));
+      return { port: amqp, stop };
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await stop();
+  throw new Error('rabbitmq-server did not open its AMQP port within 60 s');
+}
+
+async function measure(label: string, t: Target): Promise<number[]> {
+  const out: number[] = [];
+  // Warm-up (JIT, connections, queue creation), not counted.
+  for (const sc of scenarios()) await runScenario(t, { ...sc, count: Math.ceil(sc.count / 10) });
+  for (const sc of scenarios()) {
+    const rate = await runScenario(t, sc);
+    out.push(rate);
+    console.log(`  ${label.padEnd(30)} ${sc.name.padEnd(42)} ${Math.round(rate).toString().padStart(9)} msg/s`);
+  }
+  return out;
+}
+
+export async function runAmqpBench(): Promise<void> {
+  console.log(`AMQP 1.0: ${SIZE}-byte bodies, scale ${SCALE}; load generator: rhea clients in child processes`);
+  const results: Record<string, number[]> = {};
+  const dir = mkdtempSync(join(tmpdir(), 'junction-amqp-bench-'));
+  try {
+    const b = await startBroker({ dataDir: dir, host: '127.0.0.1', logger: false, protocols: ['amqp'], ports: { amqp: 'auto', http: 0 } });
+    try {
+      results.junction = await measure('junction (file, fsync interval)', { port: b.ports.amqp!, user: 'guest', password: 'guest', terminusDurable: 0 });
+    } finally {
+      await b.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const rdir = mkdtempSync(join(tmpdir(), 'junction-amqp-bench-rabbit-'));
+  try {
+    const rabbit = await startRabbit(rdir);
+    if (!rabbit) {
+      console.log('  rabbitmq-server not installed (apt-get install -y rabbitmq-server): RabbitMQ figures skipped');
+    } else {
+      try {
+        results.rabbitmq = await measure('rabbitmq 3 (rabbitmq_amqp1_0)', { port: rabbit.port, user: 'guest', password: 'guest', terminusDurable: 2 });
+      } finally {
+        await rabbit.stop();
+      }
+    }
+  } finally {
+    rmSync(rdir, { recursive: true, force: true });
+  }
+  if (results.rabbitmq) {
+    console.log('  ratios (junction / rabbitmq):');
+    scenarios().forEach((sc, i) => console.log(`    ${sc.name.padEnd(42)} ${(results.junction[i] / results.rabbitmq[i]).toFixed(2)}x`));
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await runAmqpBench();
+}
