@@ -7,7 +7,7 @@
  * request (anything but GET/HEAD) that carries a foreign `Origin` is refused: another web page
  * cannot make a logged-in browser purge a queue.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { AuthPlugin, Principal } from '../../core/adapter.js';
 import { HttpError } from './http-util.js';
 
@@ -50,18 +50,6 @@ export class AccessGuard {
     if (isUnsafe(req.method) && !sameOrigin(req)) throw new HttpError(403, 'cross-origin request refused');
     return principal;
   }
-
-  /** Runs `check` and answers the refusal itself; true when the request may go on. */
-  async allow(req: IncomingMessage, res: ServerResponse, reply: (res: ServerResponse, err: HttpError) => void): Promise<boolean> {
-    try {
-      await this.check(req);
-      return true;
-    } catch (err) {
-      if (!(err instanceof HttpError)) throw err;
-      reply(res, err);
-      return false;
-    }
-  }
 }
 
 function isUnsafe(method: string | undefined): boolean {
@@ -70,9 +58,9 @@ function isUnsafe(method: string | undefined): boolean {
 
 /** No Origin (curl, scripts) or an Origin naming this very host. */
 function sameOrigin(req: IncomingMessage): boolean {
-  const origin = req.headers.origin;
+  const origin = req.headers.origin?.toLowerCase();
   if (origin === undefined) return true;
-  const host = req.headers.host;
+  const host = req.headers.host?.toLowerCase();
   if (!host) return false;
   return origin === `http://${host}` || origin === `https://${host}`;
 }
