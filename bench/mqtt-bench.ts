@@ -161,6 +161,8 @@ async function serve(): Promise<void> {
       (globalThis as { gc?: () => void }).gc?.();
       (globalThis as { gc?: () => void }).gc?.();
       process.stdout.write('ok\n');
+    } else if (l.trim() === 'mem') {
+      process.stdout.write(`${JSON.stringify(process.memoryUsage())}\n`);
     }
   });
   await new Promise<void>((resolve) => rl.once('close', () => resolve()));

@@ -114,8 +114,8 @@ export interface PacketParser {
 }
 
 /** mqtt-packet's parser with the UTF-8 / U+0000 check on every string it reads. */
-export function createParser(onPacket: (p: Packet & PacketFlags) => void, onError: (e: Error) => void): PacketParser {
-  const p = mqttPacket.parser({}) as unknown as InternalParser;
+export function createParser(onPacket: (p: Packet & PacketFlags) => void, onError: (e: Error) => void, protocolVersion?: number): PacketParser {
+  const p = mqttPacket.parser(protocolVersion ? { protocolVersion } : {}) as unknown as InternalParser;
   const parseString = p._parseString;
   p._parseString = function checkedParseString(this: InternalParser): string | null {
     const start = this._pos;
@@ -169,6 +169,18 @@ export function parseAckFast(buf: Buffer, start: number, body: number, end: numb
   if (!cmd || end - body !== 2) return null;
   if ((buf[start] & 0x0f) !== (type === 6 ? 2 : 0)) return null;
   return { cmd, messageId: buf.readUInt16BE(body) } as Packet;
+}
+
+const PINGREQ_PACKET = Object.freeze({ cmd: 'pingreq' }) as Packet;
+const DISCONNECT_PACKET = Object.freeze({ cmd: 'disconnect' }) as Packet;
+
+/** PINGREQ and an MQTT 3.1.1-style DISCONNECT (no body): shared packet objects, or null. */
+export function parseEmptyFast(buf: Buffer, start: number, body: number, end: number): Packet | null {
+  if (end !== body) return null;
+  const b0 = buf[start];
+  if (b0 === 0xc0) return PINGREQ_PACKET;
+  if (b0 === 0xe0) return DISCONNECT_PACKET;
+  return null;
 }
 
 /** Writes any packet with mqtt-packet's generator. */

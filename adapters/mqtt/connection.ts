@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { Principal } from '../../core/adapter.js';
 import type { Message } from '../../core/message.js';
 import {
-  createParser, encodePublish, encodePublishProps, Framer, generate, MAX_REMAINING_LENGTH, parseAckFast, parsePublishFast, publishSize,
+  createParser, encodePublish, encodePublishProps, Framer, generate, MAX_REMAINING_LENGTH, parseAckFast, parseEmptyFast, parsePublishFast, publishSize,
   type EncodedPublish, type FrameError, type Packet, type PacketFlags, type PacketParser,
 } from './codec.js';
 import type { MqttContext } from './context.js';
@@ -53,13 +53,15 @@ export class MqttConnection implements SessionLink, SessionHolder {
   clientTopicAliasMax = 0;
   /** MQTT 5 Request Problem Information: reason strings allowed on acknowledgements. */
   problemInfo = true;
-  readonly inboundAliases = new Map<number, string>();
+  /** MQTT 5 topic aliases the client set (made on first use). */
+  inboundAliases: Map<number, string> | null = null;
   private outboundAliases: Map<string, number> | null = null;
   /** QoS 1 PUBLISHes not acknowledged yet (receive maximum accounting). */
   inboundQos1 = 0;
   pendingPublishes = 0;
   private readonly framer: Framer;
-  private readonly parser: PacketParser;
+  /** mqtt-packet's parser, made when a packet needs it (CONNECT, SUBSCRIBE...): idle connections hold none. */
+  private parser: PacketParser | null = null;
   private backlog: Packet[] = [];
   private busy = false;
   private readPaused = false;
@@ -90,7 +92,6 @@ export class MqttConnection implements SessionLink, SessionHolder {
       (chunk, start, body, end) => this.onFrame(chunk, start, body, end),
       (err) => this.frameError(err),
     );
-    this.parser = createParser((p) => this.onPacket(p), (err) => this.malformed(err.message));
     ctx.stats.connections++;
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('error', (err: Error) => this.onError(err));
@@ -126,6 +127,7 @@ export class MqttConnection implements SessionLink, SessionHolder {
       let p: Packet | null | 'malformed' = null;
       if (type === 3) p = parsePublishFast(chunk, start, body, end, this.version === 5);
       else if (type >= 4 && type <= 7) p = parseAckFast(chunk, start, body, end);
+      else if (type === 12 || type === 14) p = parseEmptyFast(chunk, start, body, end);
       if (p === 'malformed') {
         this.malformed('malformed PUBLISH');
         return;
@@ -135,11 +137,15 @@ export class MqttConnection implements SessionLink, SessionHolder {
         return;
       }
     }
+    const parser = (this.parser ??= createParser((p) => this.onPacket(p), (err) => this.malformed(err.message), this.state === 'new' ? undefined : this.version));
     try {
-      this.parser.parse(start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end));
+      parser.parse(start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end));
     } catch (err) {
       this.internalError(err);
     }
+    // Kept only for PUBLISHes with properties (likely to repeat); after CONNECT (which the parser
+    // keeps as its settings), SUBSCRIBE and the like it goes, so idle connections hold none.
+    if ((chunk[start] >> 4) !== 3) this.parser = null;
   }
 
   private onPacket(p: Packet & PacketFlags): void {
@@ -186,12 +192,18 @@ export class MqttConnection implements SessionLink, SessionHolder {
     if (this.readPaused) this.updateRead();
   }
 
-  /** Settles a QoS 0 publish (bound once: no closure per message). */
-  readonly qos0Done = (): void => this.publishSettled();
-  readonly qos0Failed = (err: unknown): void => {
-    this.publishSettled();
-    this.ctx.log.debug({ err, clientId: this.clientId }, 'mqtt: QoS 0 publish failed');
-  };
+  private settleFns: [() => void, (err: unknown) => void] | null = null;
+
+  /** Settles a QoS 0 publish: made once per connection, not once per message. */
+  qos0Settle(): [() => void, (err: unknown) => void] {
+    return (this.settleFns ??= [
+      () => this.publishSettled(),
+      (err: unknown) => {
+        this.publishSettled();
+        this.ctx.log.debug({ err, clientId: this.clientId }, 'mqtt: QoS 0 publish failed');
+      },
+    ]);
+  }
 
   /** Pauses reading while too many publishes await the store or packets wait behind a slow one. */
   updateRead(): void {
@@ -370,6 +382,7 @@ export class MqttConnection implements SessionLink, SessionHolder {
 
   startKeepAlive(seconds: number): void {
     clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
     if (seconds <= 0) return;
     this.keepAliveMs = seconds * 1500;
     this.armKeepAlive(this.keepAliveMs);

@@ -58,13 +58,13 @@ export class Session {
   readonly inboundQos2 = new Set<number>();
   private queue: Queue | undefined;
   private main: Consumer | undefined;
-  private readonly shared = new Map<string, Consumer>();
+  /** Consumers of shared-subscription queues, by filter (made on first use). */
+  private shared: Map<string, Consumer> | null = null;
   private readonly outbound = new Map<number, Outbound>();
   /** Packet ids of QoS 2 PUBLISHes sent on an earlier connection, by core sequence number. */
-  private readonly reservedBySeq = new Map<number, number>();
-  private readonly reservedIds = new Set<number>();
+  private reserved: { bySeq: Map<number, number>; ids: Set<number> } | null = null;
   private nextId = 1;
-  private readonly cache = new Map<string, Match>();
+  private cache: Map<string, Match> | null = null;
   private single: Match | null = null;
   private nonShared = 0;
   private hasNoLocal = false;
@@ -121,8 +121,9 @@ export class Session {
         const present = new Set((this.queue?.allEntries() ?? []).map((e) => e.seq));
         for (const [id, seq] of inflight.outbound) {
           if (present.has(seq) && !this.outbound.has(id)) {
-            this.reservedBySeq.set(seq, id);
-            this.reservedIds.add(id);
+            this.reserved ??= { bySeq: new Map(), ids: new Set() };
+            this.reserved.bySeq.set(seq, id);
+            this.reserved.ids.add(id);
           } else {
             ignore(this.ctx.store.deleteInflight(this.clientId, 'o', id), this.ctx);
           }
@@ -148,8 +149,8 @@ export class Session {
     const main = this.main;
     this.main = undefined;
     main?.close();
-    for (const c of this.shared.values()) c.close();
-    this.shared.clear();
+    if (this.shared) for (const c of this.shared.values()) c.close();
+    this.shared = null;
     this.outbound.clear();
   }
 
@@ -223,8 +224,8 @@ export class Session {
         }
         this.subs.delete(f);
         if (sub.sharedQueue) {
-          const c = this.shared.get(f);
-          this.shared.delete(f);
+          const c = this.shared?.get(f);
+          this.shared?.delete(f);
           c?.close();
           await this.ctx.sessions.removeShared(sub.sharedQueue, this.clientId);
         } else {
@@ -304,20 +305,20 @@ export class Session {
     const q = this.ctx.broker.getQueue(sub.sharedQueue!);
     if (!q) return;
     const autoAck = sub.opts.qos === 0;
-    const old = this.shared.get(sub.filter);
+    const old = this.shared?.get(sub.filter);
     if (old && (!old.options.autoAck || autoAck)) return;
     const filter = sub.filter;
     const c = q.consume({ prefetch: this.window, autoAck, creditMode: false }, (d, cc) => this.deliver(d, cc, this.subs.get(filter) ?? sub));
     c.onCancel = () => {
-      if (this.shared.get(filter) === c) this.shared.delete(filter);
+      if (this.shared?.get(filter) === c) this.shared.delete(filter);
     };
     if (this.paused) c.pause();
-    this.shared.set(filter, c);
+    (this.shared ??= new Map()).set(filter, c);
     old?.close();
   }
 
   private recompute(): void {
-    this.cache.clear();
+    this.cache = null;
     let n = 0;
     let maxGranted = 0;
     let nl = false;
@@ -341,7 +342,7 @@ export class Session {
     const topic = m.topic;
     const local = this.hasNoLocal && m.origin === this.clientId;
     if (!local) {
-      const hit = this.cache.get(topic);
+      const hit = this.cache?.get(topic);
       if (hit) return hit;
     }
     let qos = -1;
@@ -355,7 +356,7 @@ export class Session {
     }
     const r: Match = qos < 0 ? { qos: this.maxGranted, rap: false, ids: undefined } : { qos, rap, ids };
     if (!local) {
-      if (this.cache.size >= MAX_MATCH_CACHE) this.cache.clear();
+      if (!this.cache || this.cache.size >= MAX_MATCH_CACHE) this.cache = new Map();
       this.cache.set(topic, r);
     }
     return r;
@@ -385,11 +386,11 @@ export class Session {
       if (!c.options.autoAck) ignore(c.ack(d.tag), this.ctx);
       return;
     }
-    const reservations = this.reservedIds.size;
+    const reservations = this.reserved?.ids.size ?? 0;
     const id = this.allocate(d);
     // A PUBLISH resent after a reconnect or restart carries DUP (a restart forgets "redelivered",
     // but a packet id reserved for this message means it was sent before).
-    const dup = d.redelivered || this.reservedIds.size < reservations;
+    const dup = d.redelivered || (this.reserved?.ids.size ?? 0) < reservations;
     if (id === 0) {
       // Every packet identifier is in use: give the message back and wait for acknowledgements.
       ignore(c.nack(d.tag, { requeue: true, failed: false }), this.ctx);
@@ -407,19 +408,22 @@ export class Session {
   }
 
   private allocate(d: Delivery): number {
-    if (this.reservedBySeq.size > 0) {
-      const id = this.reservedBySeq.get(d.seq);
+    const reserved = this.reserved;
+    if (reserved) {
+      const id = reserved.bySeq.get(d.seq);
       if (id !== undefined) {
-        this.reservedBySeq.delete(d.seq);
-        this.reservedIds.delete(id);
+        reserved.bySeq.delete(d.seq);
+        reserved.ids.delete(id);
+        if (reserved.ids.size === 0) this.reserved = null;
         if (!this.outbound.has(id)) return id;
       }
     }
-    if (this.outbound.size + this.reservedIds.size >= 65535) return 0;
+    const ids = this.reserved?.ids;
+    if (this.outbound.size + (ids?.size ?? 0) >= 65535) return 0;
     for (;;) {
       const id = this.nextId;
       this.nextId = id === 65535 ? 1 : id + 1;
-      if (!this.outbound.has(id) && !this.reservedIds.has(id)) return id;
+      if (!this.outbound.has(id) && !ids?.has(id)) return id;
     }
   }
 
@@ -480,11 +484,11 @@ export class Session {
     this.paused = pause;
     if (pause) {
       this.main?.pause();
-      for (const c of this.shared.values()) c.pause();
+      if (this.shared) for (const c of this.shared.values()) c.pause();
       return;
     }
     this.main?.resume();
-    for (const c of [...this.shared.values()]) {
+    for (const c of this.shared ? [...this.shared.values()] : []) {
       if (this.paused) break;
       c.resume();
     }
@@ -493,7 +497,7 @@ export class Session {
   private forcePause(): void {
     this.paused = true;
     this.main?.pause();
-    for (const c of this.shared.values()) c.pause();
+    if (this.shared) for (const c of this.shared.values()) c.pause();
   }
 }
 

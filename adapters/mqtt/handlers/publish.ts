@@ -28,11 +28,11 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
     if (alias !== undefined) {
       if (alias === 0 || alias > s.topicAliasMaximum) return conn.fail(RC.TopicAliasInvalid, `topic alias ${alias} out of range`);
       if (topic.length === 0) {
-        const known = conn.inboundAliases.get(alias);
+        const known = conn.inboundAliases?.get(alias);
         if (known === undefined) return conn.fail(RC.ProtocolError, `unknown topic alias ${alias}`);
         topic = known;
       } else {
-        conn.inboundAliases.set(alias, topic);
+        (conn.inboundAliases ??= new Map()).set(alias, topic);
       }
     }
   }
@@ -77,7 +77,8 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
   }
   conn.publishStarted();
   if (qos === 0) {
-    done.then(conn.qos0Done, conn.qos0Failed);
+    const [ok, failed] = conn.qos0Settle();
+    done.then(ok, failed);
     return;
   }
   const slot = conn.ackSlot();
