@@ -173,6 +173,11 @@ export class Broker extends EventEmitter {
     await this.metadataStore.delete(NS_BINDING, `${queueName}\u0000${pattern}`);
   }
 
+  /** Every topic binding: queue bindings plus each stream's own name and extra patterns. */
+  get bindingCount(): number {
+    return this.router.size;
+  }
+
   bindingsOf(queueName: string): Array<{ pattern: string } & BindOptions> {
     return this.router.bindingsOf(`q:${queueName}`).map(({ pattern, noLocalOwner, args }) => ({ pattern, noLocalOwner, args }));
   }

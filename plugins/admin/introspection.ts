@@ -172,18 +172,7 @@ export interface BrokerTotals {
   unroutable: number;
 }
 
-/**
- * Every topic binding: queue bindings plus each stream's own name and extra patterns. The router
- * knows its size; without a public accessor for it (see docs/admin.md) it is read when present,
- * else counted queue by queue (slower with many queues).
- */
-function routerSize(broker: Broker): number | undefined {
-  const router = (broker as unknown as { router?: { size?: unknown } }).router;
-  return typeof router?.size === 'number' ? router.size : undefined;
-}
-
 export function brokerTotals(broker: Broker): BrokerTotals {
-  const fromRouter = routerSize(broker);
   const t: BrokerTotals = {
     queues: 0, streams: 0, partitions: 0, bindings: 0, consumers: 0, messagesReady: 0, messagesUnacked: 0,
     published: 0, delivered: 0, acked: 0, streamRecords: 0, streamBytes: 0, unroutable: broker.unroutable,
@@ -196,17 +185,15 @@ export function brokerTotals(broker: Broker): BrokerTotals {
     t.published += q.stats.published;
     t.delivered += q.stats.delivered;
     t.acked += q.stats.acked;
-    if (fromRouter === undefined) t.bindings += broker.bindingsOf(q.name).length;
   }
   for (const s of broker.streams()) {
     t.streams++;
-    if (fromRouter === undefined) t.bindings += 1 + s.config.patterns.length;
     for (const p of s.partitions) {
       t.partitions++;
       t.streamRecords += p.highWatermark;
       t.streamBytes += p.sizeBytes;
     }
   }
-  if (fromRouter !== undefined) t.bindings = fromRouter;
+  t.bindings = broker.bindingCount;
   return t;
 }
