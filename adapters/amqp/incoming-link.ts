@@ -99,7 +99,10 @@ export class IncomingLink implements IncomingHandler {
       throw new AmqpConditionError(COND.unauthorized, `not allowed to publish to ${node.name}`);
     }
     if (node.kind === 'queue' && !broker.getQueue(node.name)) {
-      if (node.mustExist || !settings.autoCreateQueues) throw new AmqpConditionError(COND.notFound, `queue ${node.name} does not exist`);
+      // tmp.* queues belong to a connection: a reply to one that is gone must not create an orphan.
+      if (node.mustExist || !settings.autoCreateQueues || node.name.startsWith('tmp.')) {
+        throw new AmqpConditionError(COND.notFound, `queue ${node.name} does not exist`);
+      }
       return broker.declareQueue(node.name, { durable: true, labels: { protocol: 'amqp' } }).then(() => undefined);
     }
     return undefined;

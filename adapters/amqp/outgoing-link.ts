@@ -124,7 +124,9 @@ export class OutgoingLink implements LinkHandler {
       }
       this.link.local.attach.source = src.described();
       if (q) return q;
-      if (node.mustExist || !settings.autoCreateQueues) throw new AmqpConditionError(COND.notFound, `queue ${node.name} does not exist`);
+      if (node.mustExist || !settings.autoCreateQueues || node.name.startsWith('tmp.')) {
+        throw new AmqpConditionError(COND.notFound, `queue ${node.name} does not exist`);
+      }
       return broker.declareQueue(node.name, { durable: true, labels: { protocol: 'amqp' } });
     }
 

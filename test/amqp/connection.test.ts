@@ -3,11 +3,17 @@
  * input over raw sockets (the AMQP error condition and a close, never a crash, others unaffected).
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import rhea from 'rhea';
 import {
   close, connect, makeAuth, openReceiver, openSender, receive, refusal, send, startAmqp, tick, until, type Harness,
 } from './helpers.js';
+import { startBroker } from '../../index.js';
+import { requireDebianClient } from '../support/debian.js';
 import { AMQP_HEADER, SASL_HEADER, closeCondition, exchange, frame, opening, parse, rawFrame, saslFrame } from './raw.js';
 
 const body = (r: { message: rhea.Message }) => r.message.body as unknown;
@@ -74,6 +80,51 @@ describe('amqp connections', function () {
         assert.equal(outcome?.performative.code, 1);
       } finally {
         await h.stop();
+      }
+    });
+  });
+
+  describe('listeners and lifecycle', () => {
+    it('AMQPS: the TLS listener opens with a certificate and speaks AMQP over TLS', async function () {
+      requireDebianClient('openssl').call(this);
+      const dir = mkdtempSync(join(tmpdir(), 'amqp-tls-'));
+      try {
+        execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+        const h = await startAmqp({}, { tls: { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) } });
+        try {
+          assert.ok(h.tlsPort);
+          const c = await connect(h.tlsPort!, { transport: 'tls', rejectUnauthorized: false, servername: 'localhost' });
+          const s = await openSender(c, '/queue/tls');
+          assert.equal(await send(s, { body: 'secret' }), 'accepted');
+          await close(c);
+        } finally {
+          await h.stop();
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('stopping the adapter closes connections with amqp:connection:forced', async () => {
+      const h = await startAmqp();
+      const c = await connect(h.port);
+      const closed = new Promise<string | undefined>((resolve) => {
+        c.once('connection_close', (ctx) => resolve((ctx.connection.error as { condition?: string } | undefined)?.condition));
+      });
+      await h.stop();
+      assert.equal(await closed, 'amqp:connection:forced');
+    });
+
+    it('startBroker runs the adapter (createAdapter from adapters/amqp/index.ts)', async () => {
+      const b = await startBroker({ inMemory: true, host: '127.0.0.1', logger: false, protocols: ['amqp'], ports: { amqp: 'auto', http: 0 } });
+      try {
+        const c = await connect(b.ports.amqp!);
+        const s = await openSender(c, '/queue/platform');
+        assert.equal(await send(s, { body: 'p' }), 'accepted');
+        assert.equal(b.broker.getQueue('platform')?.messageCount, 1);
+        await close(c);
+      } finally {
+        await b.close();
       }
     });
   });

@@ -40,7 +40,10 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startAmqp(amqp: Record<string, unknown> = {}, opts: { store?: Store; auth?: AuthPlugin; broker?: Broker } = {}): Promise<Harness> {
+export async function startAmqp(
+  amqp: Record<string, unknown> = {},
+  opts: { store?: Store; auth?: AuthPlugin; broker?: Broker; tls?: { cert: Buffer; key: Buffer } } = {},
+): Promise<Harness & { tlsPort?: number }> {
   const store = opts.store ?? new MemoryStore();
   const broker = opts.broker ?? new Broker(store, { housekeepingIntervalMs: 50 });
   if (!opts.broker) await broker.open();
@@ -51,12 +54,12 @@ export async function startAmqp(amqp: Record<string, unknown> = {}, opts: { stor
     auth: opts.auth ?? await makeAuth(),
     log: silentLog,
     http: null,
-    tls: () => null,
-    listen: { host: '127.0.0.1', port: -1, tlsPort: null },
+    tls: () => opts.tls ?? null,
+    listen: { host: '127.0.0.1', port: -1, tlsPort: opts.tls ? -1 : null },
   });
-  const [l] = await adapter.start();
+  const [l, secure] = await adapter.start();
   return {
-    broker, store, adapter, port: l.port,
+    broker, store, adapter, port: l.port, tlsPort: secure?.port,
     async stop() {
       await adapter.stop();
       if (!opts.broker) await broker.close();

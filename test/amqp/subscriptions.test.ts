@@ -204,6 +204,9 @@ describe('amqp subscriptions', function () {
     assert.equal(await refusal(openReceiver(service, replyTo)), 'amqp:resource-locked');
     await closeLink(replies);
     await until(() => h.broker.getQueue(tmpName) === undefined);
+    // A late reply to the gone queue is refused instead of creating an orphan queue.
+    assert.equal(await send(relay, { to: replyTo, body: 'late' }), 'rejected:amqp:not-found');
+    assert.equal(h.broker.getQueue(tmpName), undefined);
     await close(client);
     await close(service);
   });
