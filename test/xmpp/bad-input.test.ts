@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import type { Client } from '@xmpp/client';
+import { WebSocket } from 'ws';
 import { type Harness, HEADER, login, nextStanza, RawClient, rawLogin, startXmpp, stopAll, xmlEl } from './helpers.js';
 
 const STREAMS = 'urn:ietf:params:xml:ns:xmpp-streams';
@@ -152,6 +153,70 @@ describe('xmpp bad input', function () {
     await a.send(xmlEl('message', { to: 'bob@localhost/witness', type: 'chat' }, xmlEl('body', null, 'still here')));
     await got;
     await stopAll(a);
+  });
+});
+
+describe('xmpp bad input over WebSocket (RFC 7395)', function () {
+  let h: Harness;
+  before(async () => { h = await startXmpp(); });
+  after(async () => { await h.close(); });
+
+  async function ws(): Promise<{ w: WebSocket; got: string[]; closed: Promise<void> }> {
+    const w = new WebSocket(`ws://127.0.0.1:${h.httpPort}/xmpp`, ['xmpp']);
+    const got: string[] = [];
+    w.on('message', (d) => got.push(d.toString()));
+    const closed = new Promise<void>((r) => w.on('close', () => r()));
+    await new Promise((r, j) => { w.once('open', r); w.once('error', j); });
+    assert.equal(w.protocol, 'xmpp');
+    return { w, got, closed };
+  }
+  const until = async (got: string[], re: RegExp) => {
+    for (let i = 0; i < 100 && !got.some((g) => re.test(g)); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(got.some((g) => re.test(g)), `expected ${re} in ${got.join(' | ')}`);
+  };
+
+  it('opens with <open/>, then refuses a DTD with restricted-xml and <close/>', async () => {
+    const { w, got, closed } = await ws();
+    w.send(`<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>`);
+    await until(got, /^<open xmlns='urn:ietf:params:xml:ns:xmpp-framing'/);
+    await until(got, /<stream:features/);
+    w.send(`<!DOCTYPE x [<!ENTITY a "b">]><message>&a;</message>`);
+    await until(got, /<restricted-xml xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/);
+    await until(got, /^<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'\/>$/);
+    await closed;
+  });
+
+  it('refuses an incomplete element in one message with not-well-formed', async () => {
+    const { w, got, closed } = await ws();
+    w.send(`<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>`);
+    await until(got, /<stream:features/);
+    w.send(`<message xmlns='jabber:client'><body>half`);
+    await until(got, /<not-well-formed/);
+    await closed;
+  });
+
+  it('refuses binary frames', async () => {
+    const { w, got, closed } = await ws();
+    w.send(Buffer.from([1, 2, 3]));
+    await until(got, /<unsupported-encoding/);
+    await closed;
+  });
+});
+
+describe('xmpp rate limit', function () {
+  it('slows a fast sender down instead of failing it', async () => {
+    const h = await startXmpp({ xmpp: { rateBytesPerSecond: 20000, rateBurstBytes: 2048 } });
+    try {
+      const c = await rawLogin(h.port, 'alice', 'alice-pw');
+      let pings = '';
+      for (let i = 0; i < 300; i++) pings += `<iq type='get' id='rp${i}' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`;
+      c.send(pings);
+      await c.waitFor(/id='rp299'/, 15000);
+      assert.equal(c.closed, false);
+      c.destroy();
+    } finally {
+      await h.close();
+    }
   });
 });
 
