@@ -34,7 +34,7 @@ export interface MqttTestBroker {
   port: number;
   url: string;
   wsUrl: string;
-  store: MemoryStore;
+  store: MemoryStore | undefined;
   logs: LogRecord[];
   adapter(): MqttAdapter;
   close(): Promise<void>;
@@ -43,7 +43,8 @@ export interface MqttTestBroker {
 }
 
 export async function startMqtt(options: StartOptions & { store?: MemoryStore } = {}): Promise<MqttTestBroker> {
-  const store = options.store ?? new MemoryStore();
+  // With a dataDir the platform's FileStore is used; otherwise a MemoryStore kept across restarts.
+  const store = options.dataDir === undefined ? (options.store ?? new MemoryStore()) : undefined;
   const logs: LogRecord[] = [];
   const adapter = new MqttAdapter();
   const b = await startTestBroker({ protocols: [], extraAdapters: [adapter], logger: recordingLogger(logs), ...options, store });

@@ -1,6 +1,7 @@
 /** Persistent sessions, restart, takeover, keep-alive, session expiry, bounded offline queues. */
 import assert from 'node:assert/strict';
 import type mqttPacket from 'mqtt-packet';
+import { removeTempDir, tempDir } from '../support/index.js';
 import { connect, connectInbox, endAll, eventually, Inbox, raw, rawConnected, sleep, startMqtt, uid, type MqttTestBroker } from './helpers.js';
 
 const pub1 = (topic: string, payload: string, messageId: number, qos: 1 | 2 = 1): mqttPacket.IPublishPacket =>
@@ -179,6 +180,42 @@ describe('mqtt persistent sessions', () => {
     assert.equal(q.stats.dropped, 3);
     const { inbox } = await connectInbox(t.url, { clientId, clean: false });
     assert.deepEqual((await inbox.waitCount(5)).map((m) => m.payload.toString()), ['m3', 'm4', 'm5', 'm6', 'm7']);
+  });
+});
+
+describe('mqtt restart with the file store', () => {
+  let dir: string;
+  let t: MqttTestBroker;
+  before(async () => {
+    dir = tempDir('junction-mqtt-');
+    t = await startMqtt({ dataDir: dir });
+  });
+  after(async () => {
+    await endAll();
+    await t.close();
+    removeTempDir(dir);
+  });
+
+  it('keeps sessions, queued QoS 1 messages, QoS 2 state and retained messages in --data-dir', async () => {
+    const clientId = uid('fs');
+    const topic = `fs/${clientId}`;
+    const first = await connect(t.url, { protocolVersion: 5, clientId, clean: false, properties: { sessionExpiryInterval: 3600 } });
+    await first.subscribeAsync(topic, { qos: 2 });
+    await first.endAsync();
+    const pub = await connect(t.url);
+    await pub.publishAsync(topic, 'one', { qos: 1 });
+    await pub.publishAsync(topic, 'two', { qos: 2 });
+    await pub.publishAsync(`${topic}/state`, 'retained', { qos: 1, retain: true });
+    await endAll();
+    t = await t.restart();
+    const { inbox, connack } = await connectInbox(t.url, { protocolVersion: 5, clientId, clean: false, properties: { sessionExpiryInterval: 3600 } });
+    assert.equal(connack.sessionPresent, true);
+    const got = await inbox.waitCount(2);
+    assert.deepEqual(got.map((m) => [m.payload.toString(), m.packet.qos]), [['one', 1], ['two', 2]]);
+    const later = await connect(t.url);
+    const li = new Inbox(later);
+    await later.subscribeAsync(`${topic}/state`, { qos: 1 });
+    assert.equal((await li.next()).payload.toString(), 'retained');
   });
 });
 
