@@ -3,8 +3,13 @@
  * (request/reply), and durable state across a broker restart, with rhea as the client.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import rhea from 'rhea';
+import { FileStore } from '../../core/storage/file-store.js';
 import { MemoryStore } from '../../core/storage/memory-store.js';
+import type { Store } from '../../core/store.js';
 import {
   close, connect, openReceiver, openSender, receive, refusal, send, startAmqp, until, type Harness,
 } from './helpers.js';
@@ -236,34 +241,50 @@ describe('amqp subscriptions', function () {
 });
 
 describe('amqp durable state across a broker restart', function () {
-  it('keeps durable subscriptions and queued durable messages', async () => {
-    const store = new MemoryStore();
-    let h = await startAmqp({}, { store });
-    let c = await connect(h.port, { container_id: 'restart' });
-    const r = await openReceiver(c, { name: 'dsub', source: durableSource('/topic/rs.#') });
-    await detach(r);
-    const s = await openSender(c, { target: {} });
-    assert.equal(await send(s, { to: '/topic/rs.a', body: 'sub-1', durable: true }), 'accepted');
-    assert.equal(await send(s, { to: '/topic/rs.b', body: 'sub-2', durable: true }), 'accepted');
-    assert.equal(await send(s, { to: '/queue/rq', body: 'q-1', durable: true, application_properties: { n: 1 } }), 'accepted');
-    assert.equal(await send(s, { to: '/queue/rq', body: 'volatile', durable: false }), 'accepted');
-    await close(c);
-    await h.stop();
+  const stores: Array<[string, () => { store: Store; reopen(): Store; cleanup(): void }]> = [
+    ['MemoryStore', () => { const store = new MemoryStore(); return { store, reopen: () => store, cleanup: () => undefined }; }],
+    ['FileStore', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'amqp-restart-'));
+      const make = () => new FileStore({ dir, fsync: 'always' });
+      return { store: make(), reopen: make, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+    }],
+  ];
+  for (const [name, makeStore] of stores) {
+    it(`keeps durable subscriptions and queued durable messages (${name})`, async () => {
+      const st = makeStore();
+      try {
+        let h = await startAmqp({}, { store: st.store });
+        let c = await connect(h.port, { container_id: 'restart' });
+        const r = await openReceiver(c, { name: 'dsub', source: durableSource('/topic/rs.#') });
+        await detach(r);
+        const s = await openSender(c, { target: {} });
+        assert.equal(await send(s, { to: '/topic/rs.a', body: 'sub-1', durable: true }), 'accepted');
+        assert.equal(await send(s, { to: '/topic/rs.b', body: 'sub-2', durable: true }), 'accepted');
+        assert.equal(await send(s, { to: '/queue/rq', body: 'q-1', durable: true, application_properties: { n: 1, big: rhea.types.wrap_long(Buffer.from('1000000000000001', 'hex')) as never }, subject: 'kept' }), 'accepted');
+        assert.equal(await send(s, { to: '/queue/rq', body: 'volatile', durable: false }), 'accepted');
+        await close(c);
+        await h.stop();
 
-    h = await startAmqp({}, { store });
-    try {
-      c = await connect(h.port, { container_id: 'restart' });
-      const sub = await openReceiver(c, { name: 'dsub', source: durableSource('/topic/rs.#') });
-      assert.deepEqual((await receive(sub, 2)).map(body), ['sub-1', 'sub-2']);
-      const q = await openReceiver(c, '/queue/rq');
-      const [m] = await receive(q, 1);
-      assert.equal(body(m), 'q-1');
-      assert.equal(m.message.durable, true);
-      assert.equal(m.message.application_properties?.n, 1);
-      assert.equal(h.broker.getQueue('rq')?.messageCount, 0);
-      await close(c);
-    } finally {
-      await h.stop();
-    }
-  });
+        h = await startAmqp({}, { store: st.reopen() });
+        try {
+          c = await connect(h.port, { container_id: 'restart' });
+          const sub = await openReceiver(c, { name: 'dsub', source: durableSource('/topic/rs.#') });
+          assert.deepEqual((await receive(sub, 2)).map(body), ['sub-1', 'sub-2']);
+          const q = await openReceiver(c, '/queue/rq');
+          const [m] = await receive(q, 1);
+          assert.equal(body(m), 'q-1');
+          assert.equal(m.message.durable, true);
+          assert.equal(m.message.subject, 'kept');
+          assert.equal(m.message.application_properties?.n, 1);
+          assert.deepEqual(m.message.application_properties?.big, Buffer.from('1000000000000001', 'hex'));
+          assert.equal(h.broker.getQueue('rq')?.messageCount, 0);
+          await close(c);
+        } finally {
+          await h.stop();
+        }
+      } finally {
+        st.cleanup();
+      }
+    });
+  }
 });
