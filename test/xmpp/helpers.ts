@@ -10,8 +10,19 @@ import type { SecureContextOptions } from 'node:tls';
 import { client, type Client, type XmlElement } from '@xmpp/client';
 import { WebSocket as WsClient, WebSocketServer, type WebSocket } from 'ws';
 
-// @xmpp/websocket uses the global WebSocket, which Node 20 does not have.
-(globalThis as { WebSocket?: unknown }).WebSocket ??= WsClient;
+// @xmpp/websocket uses the global WebSocket, which Node 20 does not have: provided (from ws)
+// only while such a client connects, so other suites see the global they expect.
+async function withGlobalWebSocket<T>(fn: () => Promise<T>): Promise<T> {
+  const g = globalThis as { WebSocket?: unknown };
+  const had = 'WebSocket' in g;
+  const prev = g.WebSocket;
+  g.WebSocket ??= WsClient;
+  try {
+    return await fn();
+  } finally {
+    if (!had) delete g.WebSocket; else g.WebSocket = prev;
+  }
+}
 import type { HttpHost, Logger } from '../../core/adapter.js';
 import { Broker } from '../../core/broker.js';
 import { MemoryStore } from '../../core/storage/memory-store.js';
@@ -145,7 +156,8 @@ export async function login(port: number, username: string, password: string, o:
   });
   if (!o.keepReconnect) c.reconnect.stop();
   c.on('error', () => {});
-  await c.start();
+  if (o.websocket) await withGlobalWebSocket(() => c.start());
+  else await c.start();
   if (o.presence) await c.send(xmlEl('presence'));
   return c;
 }
