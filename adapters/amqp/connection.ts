@@ -496,6 +496,7 @@ export class AmqpConnection {
   }
 
   private onLinkDetach(link: RLink): void {
+    this.releaseAttach(link); // our attach reply goes before our detach
     const h = this.handlers.get(link);
     const closed = link.remote.detach?.closed === true;
     if (h) h.detached(closed);
@@ -513,8 +514,26 @@ export class AmqpConnection {
     return `tmp.amqp.${this.num}.${++this.tempCounter}`;
   }
 
+  private readonly held = new Set<RLink>();
+
+  /** Keeps our attach reply back while the core sets the node up (a subscription exists once answered). */
+  holdAttach(link: RLink): void {
+    if (link.state.open_requests > 0) {
+      link.state.open_requests--;
+      this.held.add(link);
+    }
+  }
+
+  /** Lets a held attach reply go out. */
+  releaseAttach(link: RLink): void {
+    if (!this.held.delete(link)) return;
+    link.state.open_requests++;
+    this.rc._register();
+  }
+
   /** Refuses an attach: the reply carries a null terminus, then a detach with the error. */
   refuse(link: RLink, condition: string, description: string): void {
+    this.releaseAttach(link);
     if (link.is_sender()) link.local.attach.source = null as never;
     else link.local.attach.target = null as never;
     link.close({ condition, description });
@@ -523,6 +542,12 @@ export class AmqpConnection {
 
   /** Detaches a link with an error (after its attach). */
   closeLink(link: RLink, error: AmqpErrorFields): void {
+    if (this.held.has(link)) {
+      // Never answered: refuse it (null terminus in the attach reply, then the detach).
+      this.handlers.get(link)?.dispose();
+      this.refuse(link, error.condition, error.description ?? '');
+      return;
+    }
     const h = this.handlers.get(link);
     h?.dispose();
     if (!link.is_itself_closed()) link.close(error);

@@ -63,8 +63,12 @@ export class IncomingLink implements IncomingHandler {
       link.local.attach.target = t.described();
       this.dest = { kind: 'queue', name };
       conn.tempQueues.add(name);
+      conn.holdAttach(link);
       conn.rt.broker.declareQueue(name, { autoDelete: false, exclusiveOwner: conn.id, labels: { protocol: 'amqp', kind: 'temporary' } })
-        .then(() => this.start(), (err) => conn.closeLink(link, conditionOf(err)));
+        .then(() => {
+          conn.releaseAttach(link);
+          this.start();
+        }, (err) => conn.closeLink(link, conditionOf(err)));
       return;
     }
     if (t.address === undefined || t.address === null) {
@@ -87,8 +91,15 @@ export class IncomingLink implements IncomingHandler {
     }
     this.dest = { kind: node.kind, name: node.name };
     link.local.attach.target = t.described();
-    if (wait) wait.then(() => this.start(), (err) => conn.closeLink(link, conditionOf(err)));
-    else this.start();
+    if (wait) {
+      conn.holdAttach(link);
+      wait.then(() => {
+        conn.releaseAttach(link);
+        this.start();
+      }, (err) => conn.closeLink(link, conditionOf(err)));
+    } else {
+      this.start();
+    }
   }
 
   /** Checks a destination (authorisation, existence); returns a promise when the queue is being created. */

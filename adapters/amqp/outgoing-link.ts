@@ -82,7 +82,11 @@ export class OutgoingLink implements LinkHandler {
       return;
     }
     if (opening instanceof Promise) {
-      opening.then((q) => this.attachConsumer(q), (err) => this.fail(err));
+      conn.holdAttach(link);
+      opening.then((q) => {
+        this.attachConsumer(q);
+        conn.releaseAttach(link);
+      }, (err) => this.fail(err));
     } else {
       this.attachConsumer(opening);
     }
