@@ -111,6 +111,26 @@ describe('kafka: kafka-python (the seed scripts)', function () {
     assert.deepEqual(b.broker.offsets.list('manual').map((o) => o.offset), [3, 3, 3, 3], 'assign() + commit() with generation -1');
   });
 
+  it('two group members share the partitions, and the one left takes both when the other leaves', async () => {
+    await b.broker.createStream('pg2', { partitions: 2 });
+    const long = python('group_member.py', [b.bootstrap, 'pg2', 'py-share', 14]);
+    await new Promise((r) => setTimeout(r, 1500));
+    const short = python('group_member.py', [b.bootstrap, 'pg2', 'py-share', 6]);
+    await new Promise((r) => setTimeout(r, 3500)); // both members in the group now
+    await python('seed_producer.py', [b.bootstrap, 'pg2', 10, 2]);
+    const s = await short;
+    await new Promise((r) => setTimeout(r, 3000)); // the short one has left
+    await python('seed_producer.py', [b.bootstrap, 'pg2', 10, 2]);
+    const l = await long;
+    const shortAssigned = s.assignments as number[][];
+    const longAssigned = l.assignments as number[][];
+    assert.deepEqual(shortAssigned.at(-1)!.length, 1, `short member: ${JSON.stringify(shortAssigned)}`);
+    assert.ok(longAssigned.some((a) => a.length === 1), `long member shared at some point: ${JSON.stringify(longAssigned)}`);
+    assert.deepEqual(longAssigned.at(-1), [0, 1], 'the remaining member owns both partitions');
+    const all = [...(s.records as unknown[][]), ...(l.records as unknown[][])].map((r) => `${r[0]}:${r[1]}`);
+    assert.equal(new Set(all).size, 20, 'every record consumed once between them');
+  });
+
   it('auto-creates the topic a producer writes to (seed 000: no key, bytes value)', async () => {
     const sent = await python('seed_producer.py', [b.bootstrap, 'hello', 2, 1]);
     assert.deepEqual(sent.sent, [[0, 0], [0, 1]]);
