@@ -22,7 +22,7 @@ import type { AuthAction, Logger, Principal } from '../../core/adapter.js';
 import type { Consumer } from '../../core/queue-consumer.js';
 import type { Transaction } from '../../core/transaction.js';
 import { Coordinator, rollback } from './coordinator.js';
-import { FrameGuard, type Violation } from './frame-guard.js';
+import { AMQP_HEADER, FrameGuard, type Violation } from './frame-guard.js';
 import { IncomingLink } from './incoming-link.js';
 import { capabilitiesOf, type IncomingHandler, type LinkHandler } from './link-handler.js';
 import { OutgoingLink, applyOutcome } from './outgoing-link.js';
@@ -47,6 +47,16 @@ const MIN_REMOTE_IDLE_MS = 1000;
 const MIN_MAX_FRAME = 512;
 
 let nextConnection = 1;
+
+/** rhea's types.Writer (lib/types.js). */
+interface RWriter {
+  buffer: Buffer;
+  position: number;
+  skip(n: number): void;
+  write_uint(v: number, width: number): void;
+  write(o: unknown): void;
+  write_bytes(b: Buffer): void;
+}
 
 type Container = {
   sasl_server_mechanisms: Record<string, () => unknown>;
@@ -130,6 +140,7 @@ export class AmqpConnection {
       reconnect: false,
     });
     this.patchConnection();
+    this.patchTransport();
     this.listen();
     this.rc.accept(this.guard);
   }
@@ -173,6 +184,46 @@ export class AmqpConnection {
       } catch (err) {
         self.onError(err);
       }
+    };
+  }
+
+  /**
+   * rhea encodes each frame into a fresh zero-filled 1 KiB buffer and writes it to the socket on
+   * its own; here frames are encoded straight into the FrameGuard's buffer for this tick, which
+   * goes to the socket as one write.
+   */
+  private patchTransport(): void {
+    const guard = this.guard;
+    const t = this.rc.amqp_transport as {
+      header_sent?: unknown;
+      pending: Array<{ channel: number; type: number; performative?: unknown; payload?: Buffer }>;
+      write(socket: unknown): void;
+    };
+    const Writer = (rhea.types as unknown as { Writer: new (b: Buffer) => RWriter }).Writer;
+    t.write = function () {
+      if (!this.header_sent) {
+        guard.write(AMQP_HEADER);
+        this.header_sent = { protocol_id: 0, major: 1, minor: 0, revision: 0 };
+      }
+      if (this.pending.length === 0) return;
+      guard.reserve(64);
+      const { buf, pos } = guard.output;
+      const w = new Writer(buf);
+      w.position = pos;
+      for (const frame of this.pending) {
+        const start = w.position;
+        w.skip(4);
+        w.write_uint(2, 1);
+        w.write_uint(frame.type, 1);
+        w.write_uint(frame.channel, 2);
+        if (frame.performative) {
+          w.write(frame.performative);
+          if (frame.payload) w.write_bytes(frame.payload);
+        }
+        w.buffer.writeUInt32BE(w.position - start, start);
+      }
+      this.pending = [];
+      guard.adopt(w.buffer, w.position);
     };
   }
 

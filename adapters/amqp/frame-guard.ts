@@ -5,7 +5,8 @@
  *    frame sizes against the negotiated maximum, data offsets, frame types per phase, so an
  *    oversize or malformed frame is refused without buffering it (rhea would wait for the whole
  *    declared size);
- *  - coalesces rhea's many small writes into one writev per tick (cork / uncork) and reports
+ *  - gathers everything written in one tick (rhea writes frame by frame; connection.ts encodes
+ *    frames straight into this buffer) and hands it to the socket as one write, and reports
  *    back-pressure (write() false, then 'drain') so consumers can be paused;
  *  - turns every end of the real socket (end, error, close) into exactly one 'end' for rhea.
  *
@@ -50,7 +51,10 @@ export class FrameGuard extends EventEmitter {
   private saslOk = false;
   /** The AMQP protocol header (id 0) has been accepted: AMQP frames may be written. */
   amqpStarted = false;
-  private corked = false;
+  /** This tick's output, written to the socket on the next tick. */
+  private out: Buffer | null = null;
+  private outPos = 0;
+  private outSize = 16384;
   private ended = false;
   blocked = false;
   readonly encrypted: boolean;
@@ -189,34 +193,65 @@ export class FrameGuard extends EventEmitter {
 
   write(buf: Buffer): boolean {
     if (this.ended || this.socket.destroyed) return false;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
+    this.reserve(buf.length);
+    buf.copy(this.out!, this.outPos);
+    this.outPos += buf.length;
+    return !this.blocked;
+  }
+
+  /** Makes room for `n` more bytes in this tick's output (scheduling its flush). */
+  reserve(n: number): void {
+    if (!this.out) {
+      this.out = Buffer.allocUnsafe(Math.max(this.outSize, n));
+      this.outPos = 0;
+      process.nextTick(() => this.flush());
+    } else if (this.outPos + n > this.out.length) {
+      this.adopt(this.out, this.outPos, this.outPos + n);
     }
-    const ok = this.socket.write(buf);
+  }
+
+  /** This tick's output buffer and position (to encode into), see adopt(). */
+  get output(): { buf: Buffer; pos: number } {
+    return { buf: this.out!, pos: this.outPos };
+  }
+
+  /** Takes over `buf` (which holds this tick's output up to `pos`), grown to hold `need` bytes if asked. */
+  adopt(buf: Buffer, pos: number, need = pos): void {
+    if (need > buf.length) {
+      const next = Buffer.allocUnsafe(Math.max(buf.length * 2, need));
+      buf.copy(next, 0, 0, pos);
+      buf = next;
+    }
+    this.out = buf;
+    this.outPos = pos;
+  }
+
+  private flush(): void {
+    const out = this.out;
+    if (!out) return;
+    const len = this.outPos;
+    this.out = null;
+    this.outPos = 0;
+    // Next tick's buffer starts at about this one's size (bounded), so busy connections rarely grow.
+    this.outSize = Math.min(1 << 20, Math.max(16384, len));
+    if (len === 0 || this.socket.destroyed) return;
+    const ok = this.socket.write(out.subarray(0, len));
     if (!ok && !this.blocked) {
       this.blocked = true;
       this.events.blocked();
     }
-    return ok;
   }
 
   /** Writes raw bytes outside rhea (a protocol header before closing). */
   writeRaw(buf: Buffer): void {
+    this.flush();
     if (!this.ended && !this.socket.destroyed) this.socket.write(buf);
   }
 
   end(): void {
     this.stopped = true;
     if (this.socket.destroyed) return;
-    if (this.corked) {
-      this.corked = false;
-      this.socket.uncork();
-    }
+    this.flush();
     this.socket.end();
   }
 

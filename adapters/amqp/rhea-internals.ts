@@ -166,6 +166,7 @@ export interface RConnection extends EventEmitter {
   remote: { open?: RPerformative & { container_id?: string; max_frame_size?: number; idle_time_out?: number; hostname?: string }; close?: RPerformative };
   socket: unknown;
   registered: boolean;
+  amqp_transport: unknown;
   local_channel_map: Record<string, RSession>;
   remote_channel_map: Record<string, RSession>;
   accept(socket: unknown): RConnection;
