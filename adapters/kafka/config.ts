@@ -6,8 +6,10 @@
 export interface KafkaSettings {
   /** Host given to clients in Metadata and FindCoordinator; null = the listener's host, or the address the client connected to when that is a wildcard. */
   advertisedHost: string | null;
-  /** Port given to clients; null = the port of the listener the client connected to. */
+  /** Port given to clients of the plain listener; null = its bound port. */
   advertisedPort: number | null;
+  /** Port given to clients of the TLS listener; null = its bound port. */
+  advertisedTlsPort: number | null;
   nodeId: number;
   clusterId: string;
   /** Largest request accepted (Kafka socket.request.max.bytes); a bigger frame closes the connection. */
@@ -33,6 +35,7 @@ export interface KafkaSettings {
 export const DEFAULT_KAFKA_SETTINGS: KafkaSettings = {
   advertisedHost: null,
   advertisedPort: null,
+  advertisedTlsPort: null,
   nodeId: 0,
   clusterId: 'junction-cluster',
   maxRequestBytes: 100 * 1024 * 1024,
@@ -58,7 +61,7 @@ export function resolveKafkaSettings(config: any): KafkaSettings {
     const v = kafka[key];
     if (v === undefined) continue;
     const expected = typeof DEFAULT_KAFKA_SETTINGS[key];
-    const ok = key === 'advertisedHost' || key === 'advertisedPort'
+    const ok = key === 'advertisedHost' || key === 'advertisedPort' || key === 'advertisedTlsPort'
       ? v === null || typeof v === (key === 'advertisedHost' ? 'string' : 'number')
       : key === 'saslMechanisms' ? Array.isArray(v) && v.every((m) => typeof m === 'string') : typeof v === expected;
     if (!ok) throw new TypeError(`kafka.${key}: expected ${key === 'saslMechanisms' ? 'a list of strings' : expected}`);

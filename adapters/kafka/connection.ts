@@ -47,14 +47,14 @@ export class KafkaConnection implements ConnectionState {
   private pausedForStoring = false;
   private storingBytes = 0;
 
-  constructor(private readonly socket: Socket, private readonly services: KafkaServices, listenerPort: number) {
+  constructor(private readonly socket: Socket, private readonly services: KafkaServices, listenerPort: number, tls: boolean) {
     this.id = `kafka-${nextId++}`;
     this.clientHost = `/${socket.remoteAddress ?? 'unknown'}`;
     const s = services.settings;
     const local = socket.localAddress ?? '127.0.0.1';
     this.advertised = {
       host: s.advertisedHost ?? (local.startsWith('::ffff:') ? local.slice(7) : local),
-      port: s.advertisedPort ?? listenerPort,
+      port: (tls ? s.advertisedTlsPort : s.advertisedPort) ?? listenerPort,
     };
     this.frames = new FrameReader(s.maxRequestBytes);
     this.closed = new Promise((resolve) => { this.resolveClosed = resolve; });

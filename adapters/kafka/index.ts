@@ -54,7 +54,7 @@ export class KafkaAdapter implements ProtocolAdapter {
 
   private listen(server: Server, host: string, port: number, tls: boolean): Promise<ListenerInfo> {
     return new Promise((resolve, reject) => {
-      server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => this.accept(socket, server));
+      server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => this.accept(socket, server, tls));
       server.on('tlsClientError', (err: Error) => this.services.log.debug({ err: err.message }, 'kafka TLS handshake failed'));
       server.once('error', reject);
       server.listen(port === -1 ? 0 : port, host, () => {
@@ -69,10 +69,10 @@ export class KafkaAdapter implements ProtocolAdapter {
     });
   }
 
-  private accept(socket: Socket, server: Server): void {
+  private accept(socket: Socket, server: Server, tls: boolean): void {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : 0;
-    const conn = new KafkaConnection(socket, this.services, port);
+    const conn = new KafkaConnection(socket, this.services, port, tls);
     this.connections.add(conn);
     void conn.closed.then(() => this.connections.delete(conn));
   }
