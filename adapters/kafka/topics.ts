@@ -85,6 +85,9 @@ export function applyTopicConfigs(
 }
 
 export class Topics {
+  /** Topic id (hex) -> name, built from the core's metadata on first use. */
+  private byId: Map<string, string> | null = null;
+
   constructor(private readonly broker: Broker, private readonly settings: KafkaSettings) {}
 
   get(name: string): Stream | undefined {
@@ -137,7 +140,11 @@ export class Topics {
 
   async delete(name: string): Promise<boolean> {
     const deleted = await this.broker.deleteStream(name);
-    if (deleted) await this.broker.metadata.delete(NS_TOPIC_ID, name);
+    const id = this.broker.metadata.get(NS_TOPIC_ID, name);
+    if (deleted && id) {
+      this.byId?.delete(id.toString('hex'));
+      await this.broker.metadata.delete(NS_TOPIC_ID, name);
+    }
     return deleted;
   }
 
@@ -146,6 +153,7 @@ export class Topics {
     const known = this.broker.metadata.get(NS_TOPIC_ID, name);
     if (known) return known;
     const id = Buffer.from(randomUUID().replace(/-/g, ''), 'hex');
+    this.byId?.set(id.toString('hex'), name);
     await this.broker.metadata.put(NS_TOPIC_ID, name, id);
     return id;
   }
@@ -155,9 +163,14 @@ export class Topics {
     return this.broker.metadata.get(NS_TOPIC_ID, name);
   }
 
+  /** The topic with this id, if it still exists. */
   nameOfId(id: Buffer): string | undefined {
-    for (const [name, value] of this.broker.metadata.entries(NS_TOPIC_ID)) if (value.equals(id)) return name;
-    return undefined;
+    if (!this.byId) {
+      this.byId = new Map();
+      for (const [name, value] of this.broker.metadata.entries(NS_TOPIC_ID)) this.byId.set(value.toString('hex'), name);
+    }
+    const name = this.byId.get(id.toString('hex'));
+    return name !== undefined && this.broker.getStream(name) ? name : undefined;
   }
 
   /** Kafka's view of a topic's configs (DescribeConfigs). */

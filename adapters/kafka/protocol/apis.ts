@@ -4,8 +4,8 @@
  *   start at 0 for librdkafka's feature map, and so does Produce: librdkafka 2.0.2 compresses
  *   gzip/snappy/lz4 only when Produce v0 is advertised (old message sets are up-converted, see
  *   legacy-message-set.ts). Fetch starts at 4, so every reader gets record batch v2.
- * - ceilings up to the flexible versions current Java clients and librdkafka prefer. Fetch stops at
- *   12 (13+ fetches by topic id), so clients keep fetching by name.
+ * - ceilings up to the flexible versions current Java clients and librdkafka prefer. Fetch 13+
+ *   names topics by id: Metadata v10+ reports them (kept per topic in the core's metadata).
  */
 import type { MessageSchema } from './schema.js';
 import { AlterConfigsRequest, AlterConfigsResponse } from './messages/alter-configs.js';
@@ -58,7 +58,7 @@ function api(request: MessageSchema, response: MessageSchema, min: number, max: 
 
 export const APIS: readonly ApiDef[] = [
   api(ProduceRequest, ProduceResponse, 0, 11),
-  api(FetchRequest, FetchResponse, 4, 12),
+  api(FetchRequest, FetchResponse, 4, 16),
   api(ListOffsetsRequest, ListOffsetsResponse, 1, 6),
   api(MetadataRequest, MetadataResponse, 0, 12),
   api(OffsetCommitRequest, OffsetCommitResponse, 0, 8),
