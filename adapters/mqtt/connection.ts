@@ -222,7 +222,7 @@ export class MqttConnection implements SessionLink, SessionHolder {
     if (!this.corked) {
       this.corked = true;
       s.cork();
-      process.nextTick(uncork, this);
+      setImmediate(uncork, this);
     }
     if (!s.write(buf) && !this.socketBlocked) {
       this.socketBlocked = true;
