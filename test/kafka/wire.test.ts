@@ -197,6 +197,18 @@ describe('kafka: wire behaviour', function () {
     assert.equal(unknown.responses[0].partitions[0].errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   });
 
+  it('fetches by topic id from v13 (UNKNOWN_TOPIC_ID for an id it does not know)', async () => {
+    await c.request(ApiKey.Produce, 9, produceBody('t', 0, encodeBatch([rec('by-id')])));
+    const md = await c.request(ApiKey.Metadata, 10, { topics: [{ name: 't', topicId: Buffer.alloc(16) }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
+    const topicId = md.topics[0].topicId as Buffer;
+    const body = (id: Buffer) => ({ ...fetchBody('t', 0, 0), topics: [{ topicId: id, partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1, logStartOffset: -1, lastFetchedEpoch: -1 }] }] });
+    const r = await c.request(ApiKey.Fetch, 16, body(topicId));
+    assert.deepEqual(r.responses[0].topicId, topicId);
+    assert.equal(r.responses[0].partitions[0].records.readInt32BE(57), 1);
+    const unknown = await c.request(ApiKey.Fetch, 13, body(Buffer.alloc(16, 9)));
+    assert.equal(unknown.responses[0].partitions[0].errorCode, ErrorCode.UNKNOWN_TOPIC_ID);
+  });
+
   it('lists offsets: earliest, latest and by timestamp (exact record)', async () => {
     const t0 = 1_700_000_000_000;
     await c.request(ApiKey.Produce, 7, produceBody('t', 0, encodeBatch([rec('a', t0), rec('b', t0 + 10), rec('c', t0 + 20)])));
