@@ -26,7 +26,7 @@ export class KafkaAdapter implements ProtocolAdapter {
   async init(ctx: AdapterContext): Promise<void> {
     this.ctx = ctx;
     const settings = resolveKafkaSettings(ctx.config);
-    const log = ctx.log.child({ adapter: 'kafka' });
+    const log = ctx.log;
     const usersExist = ((ctx.auth as unknown as { userCount?: number }).userCount ?? 0) > 0;
     this.services = {
       broker: ctx.broker,
