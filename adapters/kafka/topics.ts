@@ -87,6 +87,8 @@ export function applyTopicConfigs(
 export class Topics {
   /** Topic id (hex) -> name, built from the core's metadata on first use. */
   private byId: Map<string, string> | null = null;
+  /** Creations under way: concurrent requests for one name wait for the first (the core's create is not atomic across its awaits). */
+  private readonly creating = new Map<string, Promise<Stream | null>>();
 
   constructor(private readonly broker: Broker, private readonly settings: KafkaSettings) {}
 
@@ -105,6 +107,21 @@ export class Topics {
 
   /** Creates a topic (Kafka rules: legal name, no collision on '.' vs '_'). */
   async create(name: string, partitions: number, configs: Array<{ name: string; value: string | null }>, validateOnly = false): Promise<Stream | null> {
+    const under = this.creating.get(name);
+    if (under) {
+      await under.catch(() => null);
+      if (this.broker.getStream(name)) throw new TopicError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic ${name} already exists`);
+    }
+    const creation = this.createNow(name, partitions, configs, validateOnly);
+    this.creating.set(name, creation);
+    try {
+      return await creation;
+    } finally {
+      if (this.creating.get(name) === creation) this.creating.delete(name);
+    }
+  }
+
+  private async createNow(name: string, partitions: number, configs: Array<{ name: string; value: string | null }>, validateOnly: boolean): Promise<Stream | null> {
     const problem = topicNameProblem(name);
     if (problem) throw new TopicError(ErrorCode.INVALID_TOPIC_EXCEPTION, problem);
     if (this.broker.getStream(name)) throw new TopicError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic ${name} already exists`);

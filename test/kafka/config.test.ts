@@ -56,3 +56,18 @@ describe('kafka: settings', () => {
     }
   });
 });
+
+describe('kafka: concurrent auto-creation', () => {
+  it('creates a topic once when many connections ask for it at the same time', async () => {
+    const b = await startKafka({ kafka: { defaultPartitions: 2 } });
+    const clients = await Promise.all(Array.from({ length: 8 }, () => RawKafkaClient.connect(b.port)));
+    try {
+      const answers = await Promise.all(clients.map((c) => c.request(ApiKey.Metadata, 4, { topics: [{ name: 'raced' }], allowAutoTopicCreation: true })));
+      assert.ok(answers.every((a) => a.topics[0].errorCode === 0 && a.topics[0].partitions.length === 2));
+      assert.equal(b.broker.getStream('raced')!.partitions.length, 2);
+    } finally {
+      for (const c of clients) c.close();
+      await b.close();
+    }
+  });
+});
