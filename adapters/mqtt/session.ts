@@ -168,7 +168,8 @@ export class Session {
   }
 
   persist(): Promise<void> {
-    return this.durable ? this.ctx.store.put(this.clientId, this.record(null)) : Promise.resolve();
+    // A SUBSCRIBE finishing after the connection ended must not mark the session connected again.
+    return this.durable ? this.ctx.store.put(this.clientId, this.record(this.detached ? Date.now() : null)) : Promise.resolve();
   }
 
   // ---- subscriptions -------------------------------------------------------------------------
