@@ -246,7 +246,12 @@ export class AmqpConnection {
       case 'flow':
         if (!isNum(p.next_outgoing_id) || !isNum(p.incoming_window) || !isNum(p.outgoing_window)) throw bad('window');
         if (p.handle !== undefined && p.handle !== null && !isNum(p.handle)) throw bad('handle');
-        if (p.handle !== undefined && p.handle !== null && (!isNum(p.link_credit ?? 0) || !isNum(p.delivery_count ?? 0))) throw bad('link credit');
+        if (p.handle !== undefined && p.handle !== null) {
+          if (!isNum(p.link_credit ?? 0) || !isNum(p.delivery_count ?? 0)) throw bad('link credit');
+          // A receiver that has not seen our attach yet leaves delivery-count out: it is our initial one (0).
+          if (p.delivery_count === undefined || p.delivery_count === null) p.delivery_count = 0;
+          if (p.link_credit === undefined || p.link_credit === null) p.link_credit = 0;
+        }
         break;
       case 'disposition':
         if (!isNum(p.first) || (p.last !== undefined && p.last !== null && !isNum(p.last)) || typeof p.role !== 'boolean') throw bad('range');

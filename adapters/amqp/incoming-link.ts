@@ -49,6 +49,8 @@ export class IncomingLink implements IncomingHandler {
     link.local.attach.snd_settle_mode = typeof a.snd_settle_mode === 'number' && a.snd_settle_mode <= 2 ? a.snd_settle_mode : 2;
     link.local.attach.rcv_settle_mode = 0;
     link.local.attach.max_message_size = s.maxMessageSize;
+    // Our flows count deliveries from the sender's initial delivery-count (rhea starts at 0).
+    if (typeof a.initial_delivery_count === 'number') link.delivery_count = a.initial_delivery_count;
     const remoteSource = terminusOf(a.source);
     if (remoteSource) link.local.attach.source = remoteSource.described();
     const t = terminusOf(a.target);

@@ -243,7 +243,7 @@ export class OutgoingLink implements LinkHandler {
     if (!c || this.closed) return;
     const limit = this.link.credit + this.link.delivery_count;
     const avail = limit - (this.sent + this.consumedByDrain);
-    c.setCredit(Math.max(0, avail));
+    c.setCredit(Number.isFinite(avail) ? Math.max(0, avail) : 0);
   }
 
   /** The peer asked to drain. */

@@ -294,6 +294,17 @@ describe('amqp connections', function () {
       }
     });
 
+    it('a flow without delivery-count counts from our initial delivery-count (no runaway credit)', async () => {
+      await h.broker.declareQueue('flowq');
+      for (let i = 0; i < 5; i++) await h.broker.sendToQueue('flowq', { topic: 'flowq', payload: Buffer.from(`m${i}`), headers: {}, timestamp: Date.now(), durable: false, source: 'core' });
+      const source = rhea.types.wrap_described([rhea.types.wrap_string('/queue/flowq')], 0x28);
+      const attach = frame('attach', { name: 'r', handle: 0, role: true, source });
+      const flow = frame('flow', { incoming_window: 100, next_outgoing_id: 0, outgoing_window: 100, handle: 0, link_credit: 2 });
+      const out = await exchange(h.port, [...opening(), attach, flow], 300);
+      assert.equal(parse(out).frames.filter((f) => f.name === 'transfer').length, 2);
+      assert.equal(h.broker.getQueue('flowq')!.stats.delivered, 2);
+    });
+
     it('a flood of garbage on many connections leaves the broker working', async () => {
       const junk = await Promise.all(Array.from({ length: 20 }, (_, i) => exchange(h.port, [AMQP_HEADER, Buffer.alloc(64 + i, 0xff)])));
       assert.ok(junk.every((o) => o.length >= 8));
