@@ -23,6 +23,8 @@ export interface AmqpSettings {
   maxConnections: number;
   /** Credit per producer link: transfers in flight into the core before more credit is given. */
   creditWindow: number;
+  /** Bound across a connection's producer links (credit given + publishes not yet resolved). */
+  maxInflightPerConnection: number;
   /** Unsettled deliveries per session in each direction (the session windows). */
   sessionWindow: number;
   /** What a bare address (no /queue/ or /topic/ prefix, no capability) names. */
@@ -45,6 +47,7 @@ export const AMQP_DEFAULTS: AmqpSettings = {
   handshakeTimeoutMs: 10000,
   maxConnections: 10000,
   creditWindow: 1000,
+  maxInflightPerConnection: 20000,
   sessionWindow: 4096,
   bareName: 'queue',
   autoCreateQueues: true,
@@ -95,6 +98,7 @@ export function resolveSettings(config: unknown): AmqpSettings {
     handshakeTimeoutMs: int(s, 'handshakeTimeoutMs', 1, d.handshakeTimeoutMs),
     maxConnections: int(s, 'maxConnections', 1, limitConns),
     creditWindow: int(s, 'creditWindow', 1, d.creditWindow),
+    maxInflightPerConnection: int(s, 'maxInflightPerConnection', 1, d.maxInflightPerConnection),
     sessionWindow: int(s, 'sessionWindow', 1, d.sessionWindow),
     bareName,
     autoCreateQueues: (s.autoCreateQueues as boolean | undefined) ?? d.autoCreateQueues,

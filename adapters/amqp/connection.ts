@@ -571,6 +571,20 @@ export class AmqpConnection {
   }
 
   private readonly held = new Set<RLink>();
+  /** Credit given to the peer's producer links plus their publishes not yet resolved. */
+  publishCommitted = 0;
+  /** Producer links that wanted credit beyond the connection's bound. */
+  readonly starved = new Set<IncomingLink>();
+
+  /** `n` units of producer credit came back (a publish settled, credit withdrawn). */
+  creditReturned(n: number): void {
+    this.publishCommitted -= n;
+    if (this.starved.size > 0 && !this.closing) {
+      const links = [...this.starved];
+      this.starved.clear();
+      for (const l of links) l.topUp();
+    }
+  }
 
   /** Keeps our attach reply back while the core sets the node up (a subscription exists once answered). */
   holdAttach(link: RLink): void {

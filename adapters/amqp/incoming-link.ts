@@ -5,7 +5,7 @@
  *    null address (anonymous relay) -> per message by properties.to; dynamic target -> a temporary
  *    queue owned by the connection, deleted with the link.
  *  - Credit: at most `creditWindow` transfers are outstanding (credit given + publishes the core
- *    has not yet resolved). Credit is replenished as broker promises resolve, so a blocked queue or
+ *    has not yet resolved), and at most `maxInflightPerConnection` across the connection's links. Credit is replenished as broker promises resolve, so a blocked queue or
  *    a slow disk withholds credit from the producer: end-to-end flow control.
  *  - Settlement: pre-settled transfers are published and forgotten; unsettled ones are settled with
  *    `accepted` once the core has stored them as their durability asks, or `rejected` with a
@@ -128,11 +128,19 @@ export class IncomingLink implements IncomingHandler {
   }
 
   /** Gives credit back up to the window (batched: a flow per quarter window, or when credit ran out). */
-  private topUp(): void {
+  topUp(): void {
     if (!this.ready || this.closed || this.link.is_itself_closed()) return;
     const credit = this.link.credit;
-    const delta = this.window - this.inflight - credit;
-    if (delta > 0 && (delta >= this.threshold || credit === 0)) this.link.flow(delta);
+    let delta = this.window - this.inflight - credit;
+    const room = this.conn.rt.settings.maxInflightPerConnection - this.conn.publishCommitted;
+    if (delta > room) {
+      delta = room;
+      this.conn.starved.add(this);
+    }
+    if (delta > 0 && (delta >= this.threshold || credit === 0)) {
+      this.link.flow(delta);
+      this.conn.publishCommitted += delta;
+    }
   }
 
   transfer(delivery: RDelivery, bytes: Buffer, state: unknown): void {
@@ -160,6 +168,7 @@ export class IncomingLink implements IncomingHandler {
   /** Settles an incoming delivery (pre-settled ones are only marked done). */
   private settle(delivery: RDelivery, state: RTyped, counted: boolean): void {
     if (counted) this.inflight--;
+    this.conn.creditReturned(1);
     if (delivery.remote_settled || !this.link.session.is_open() || this.conn.closed) {
       delivery.settled = true;
       this.conn.rc._register();
@@ -276,6 +285,8 @@ export class IncomingLink implements IncomingHandler {
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
+    this.conn.starved.delete(this);
+    this.conn.creditReturned(Math.max(0, this.link.credit));
     this.conn.linkGone(this);
     if (this.tempQueue) {
       this.conn.tempQueues.delete(this.tempQueue);

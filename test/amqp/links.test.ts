@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import rhea from 'rhea';
 import {
-  close, connect, drain, makeAuth, openReceiver, openSender, receive, refusal, send, sendable, startAmqp, until,
+  close, connect, drain, makeAuth, openReceiver, openSender, receive, refusal, send, sendable, startAmqp, tick, until,
   type Harness,
 } from './helpers.js';
 
@@ -176,6 +176,33 @@ describe('amqp links', function () {
       await until(() => received === total);
       assert.ok((await Promise.all(outcomes)).every((o) => o === 'accepted'));
       assert.equal(accepted, total);
+    });
+
+    it('the producer links of one connection share maxInflightPerConnection', async () => {
+      const h2 = await startAmqp({ creditWindow: 10, maxInflightPerConnection: 12 });
+      const c2 = await connect(h2.port);
+      try {
+        await h2.broker.declareQueue('shared-slow', { maxLength: 2, overflow: 'block' });
+        const q = h2.broker.getQueue('shared-slow')!;
+        // One session each: rhea queues a session's transfers in one line, so a link without credit would hold up the other.
+        const sessions = [c2.create_session(), c2.create_session()];
+        sessions.forEach((ssn) => ssn.begin());
+        const senders = [await openSender(sessions[0], '/queue/shared-slow'), await openSender(sessions[1], '/queue/shared-slow')];
+        senders.forEach((s) => s.setMaxListeners(100));
+        const outcomes = senders.flatMap((s) => Array.from({ length: 20 }, (_, i) => send(s, { body: `x${i}` })));
+        // 2 fit in the queue; at most 12 (credit + waiting publishes) are outstanding across both links.
+        await until(() => q.stats.published >= 12);
+        await tick(200);
+        assert.ok(q.stats.published <= 2 + 12, `published ${q.stats.published}`);
+        const r = await openReceiver(c2, { source: '/queue/shared-slow', autoaccept: true, credit_window: 10 } as rhea.ReceiverOptions);
+        let n = 0;
+        r.on('message', () => { n++; });
+        await until(() => n === 40);
+        assert.ok((await Promise.all(outcomes)).every((o) => o === 'accepted'));
+      } finally {
+        await close(c2);
+        await h2.stop();
+      }
     });
 
     it('pre-settled transfers are published without outcomes', async () => {
