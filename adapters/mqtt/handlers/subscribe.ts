@@ -5,7 +5,10 @@ import type { Packet } from '../codec.js';
 import type { MqttConnection } from '../connection.js';
 import { RC } from '../reason-codes.js';
 import type { SubscriptionOptions } from '../session-store.js';
-import { parseFilter, type ParsedFilter } from '../topics.js';
+import { parseFilter, sharedQueueName, type ParsedFilter } from '../topics.js';
+
+/** The core's limit on queue names. */
+const MAX_QUEUE_NAME = 1024;
 
 export async function handleSubscribe(conn: MqttConnection, p: ISubscribePacket): Promise<void> {
   const { ctx } = conn;
@@ -33,6 +36,11 @@ export async function handleSubscribe(conn: MqttConnection, p: ISubscribePacket)
       continue;
     }
     if (parsed.group !== undefined && sub.nl) return conn.fail(RC.ProtocolError, 'no local on a shared subscription');
+    if (parsed.group !== undefined && sharedQueueName(parsed.group, parsed.pattern).length > MAX_QUEUE_NAME) {
+      codes[i] = failure || RC.TopicFilterInvalid;
+      ctx.warnLimited({ conn: conn.id, clientId: conn.clientId, filter: sub.topic }, 'mqtt: shared subscription name too long');
+      continue;
+    }
     if (!ctx.auth.authorise(conn.principal!, 'subscribe', parsed.pattern)) {
       codes[i] = failure || RC.NotAuthorized;
       ctx.log.info({ conn: conn.id, clientId: conn.clientId, filter: sub.topic }, 'mqtt: subscription not authorised');
