@@ -101,7 +101,11 @@ export class KafkaConnection implements ConnectionState {
     }
     for (const frame of frames) {
       if (this.closing || this.closedFlag) return;
-      this.onFrame(frame);
+      try {
+        this.onFrame(frame);
+      } catch (err) {
+        this.fail(err as Error); // a bug, never a crash of the broker
+      }
     }
   }
 
@@ -109,10 +113,9 @@ export class KafkaConnection implements ConnectionState {
     if (this.saslRawTokens && !looksLikeSaslAuthenticate(frame)) {
       this.saslRawTokens = false;
       const slot = this.newSlot();
-      void handleRawSaslToken(this.services, this, frame).then(
-        (reply) => this.complete(slot, reply === null ? [] : [int32(reply.length), reply]),
-        (err: Error) => this.fail(err),
-      );
+      handleRawSaslToken(this.services, this, frame)
+        .then((reply) => this.complete(slot, reply === null ? [] : [int32(reply.length), reply]))
+        .catch((err: Error) => this.fail(err));
       return;
     }
     if (frame.length < 8) {
@@ -165,8 +168,11 @@ export class KafkaConnection implements ConnectionState {
     const flexibleHeader = hasFlexibleResponseHeader(api, apiVersion);
     const codec = codecFor(api.response, apiVersion);
     const finish = (response: Struct | null): void => {
-      if (response === null) this.complete(slot, []);
-      else this.complete(slot, this.encodeResponse(correlationId, flexibleHeader, codec, response));
+      try {
+        this.complete(slot, response === null ? [] : this.encodeResponse(correlationId, flexibleHeader, codec, response));
+      } catch (err) {
+        this.fail(err as Error, api.name);
+      }
     };
     let result;
     try {
