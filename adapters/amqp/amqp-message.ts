@@ -10,7 +10,8 @@
  *   properties.content-type / -encoding  contentType / contentEncoding
  *   properties.absolute-expiry-time      expiry (the earlier of it and the ttl)
  *   properties.creation-time             timestamp
- *   properties.user-id, to, subject, group-id, group-sequence, reply-to-group-id
+ *   properties.to                        as sent; when absent /topic/<topic> or /queue/<queue> (out)
+ *   properties.user-id, subject, group-id, group-sequence, reply-to-group-id
  *                                        annotations `amqp.*` (AMQP -> AMQP only)
  *   application-properties               headers (types kept: see amqp-codec.ts; other AMQP types
  *                                        are restored from the `amqp.ap-types` annotation)
@@ -451,7 +452,8 @@ export function encodeAmqpMessage(m: Message, o: EncodeOptions): Buffer {
 
   // properties
   const userId = annotation(m, A.userId);
-  const to = annotation(m, A.to) ?? (fromAmqp ? undefined : (o.queue === m.topic ? `/queue/${o.queue}` : `/topic/${m.topic}`));
+  // Where the message went: a wildcard subscriber learns the topic (AMQP senders' own `to` is kept).
+  const to = annotation(m, A.to) ?? (o.queue === m.topic ? `/queue/${o.queue}` : `/topic/${m.topic}`);
   const subject = annotation(m, A.subject);
   const replyTo = annotation(m, A.replyTo) ?? m.replyTo;
   const aet = annotation(m, A.absoluteExpiry) ?? (!fromAmqp ? m.expiry : undefined);

@@ -48,9 +48,23 @@ describe('amqp subscriptions', function () {
     const gotOne = receive(one, 1, 5);
     const s = await openSender(c, { target: {} });
     for (const to of ['/topic/sp.a', '/topic/sp.a.b', '/topic/sp']) assert.equal(await send(s, { to, body: to }), 'accepted');
-    assert.deepEqual((await gotOne).map(body), ['/topic/sp.a']);
+    const [one1] = await gotOne;
+    assert.deepEqual([body(one1)], ['/topic/sp.a']);
+    assert.equal(one1.message.to, '/topic/sp.a', 'the anonymous relay sender set to');
     assert.deepEqual((await gotAny).map(body).sort(), ['/topic/sp', '/topic/sp.a', '/topic/sp.a.b']);
     assert.equal(h.broker.getQueue([...h.broker.queues()].find((q) => q.name.startsWith('tmp.amqp.'))!.name)?.messageCount, 0);
+    await close(c);
+  });
+
+  it('a wildcard subscriber learns the topic from properties.to', async () => {
+    const c = await connect(h.port);
+    const r = await openReceiver(c, '/topic/wt.#');
+    const got = receive(r, 2);
+    await send(await openSender(c, '/topic/wt.x.y'), { body: 'link target' });
+    await send(await openSender(c, { target: {} }), { to: 'topic://wt.z', body: 'relay' });
+    const [a, b] = await got;
+    assert.equal(a.message.to, '/topic/wt.x.y');
+    assert.equal(b.message.to, 'topic://wt.z');
     await close(c);
   });
 
