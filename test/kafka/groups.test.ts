@@ -76,6 +76,16 @@ describe('kafka: consumer group state machine', () => {
     assert.equal(results.filter((r) => r.members.length === 3).length, 1, 'one leader');
   });
 
+  it('completes a rebalance without members that do not rejoin within the rebalance timeout', async () => {
+    const a = await g.join(joinReq('', ['range'], { requireKnownMemberId: false, rebalanceTimeoutMs: 200 }));
+    await g.sync(a.memberId, 1, [], null, null);
+    const b2 = g.join(joinReq('', ['range'], { requireKnownMemberId: false, rebalanceTimeoutMs: 200 }));
+    // a never rejoins: after the rebalance timeout the new member forms generation 2 alone
+    const joined = await b2;
+    assert.deepEqual([joined.errorCode, joined.generationId, joined.leader === joined.memberId, joined.members.length], [0, 2, true, 1]);
+    assert.equal(g.heartbeat(a.memberId, 1), ErrorCode.UNKNOWN_MEMBER_ID);
+  });
+
   it('drops a member whose session expires and rebalances', async () => {
     const a = await g.join(joinReq('', ['range'], { requireKnownMemberId: false, sessionTimeoutMs: 60 }));
     await g.sync(a.memberId, a.generationId, [], null, null);

@@ -197,6 +197,24 @@ describe('kafka: wire behaviour', function () {
     assert.equal(unknown.responses[0].partitions[0].errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   });
 
+  it('honours partition max bytes, response max bytes (the first batch always goes) and min bytes', async () => {
+    for (const v of ['a', 'b', 'c']) await c.request(ApiKey.Produce, 7, produceBody('t', 0, encodeBatch([rec(v.repeat(100))])));
+    await c.request(ApiKey.Produce, 7, produceBody('t', 1, encodeBatch([rec('p1'.repeat(50))])));
+    const batchSize = encodeBatch([rec('a'.repeat(100))]).length;
+    const fetch = async (partitionMaxBytes: number, maxBytes: number, minBytes = 1, maxWaitMs = 0) => {
+      const body = fetchBody('t', 0, 0, maxWaitMs, minBytes);
+      body.maxBytes = maxBytes;
+      body.topics[0].partitions = [0, 1].map((partition) => ({ partition, fetchOffset: 0, partitionMaxBytes, currentLeaderEpoch: -1, logStartOffset: -1 }));
+      const r = await c.request(ApiKey.Fetch, 11, body);
+      return r.responses[0].partitions.map((p: { records: Buffer }) => p.records.length);
+    };
+    assert.deepEqual(await fetch(1 << 20, 1 << 20), [3 * batchSize, encodeBatch([rec('p1'.repeat(50))]).length]);
+    assert.deepEqual(await fetch(batchSize + 10, 1 << 20), [batchSize, encodeBatch([rec('p1'.repeat(50))]).length], 'partition max bytes');
+    assert.deepEqual(await fetch(10, 1 << 20), [batchSize, 0], 'a batch larger than the partition limit still goes first');
+    assert.deepEqual(await fetch(1 << 20, 2 * batchSize + 5), [2 * batchSize, 0], 'response max bytes');
+    assert.deepEqual(await fetch(1 << 20, 1 << 20, 1 << 20, 200), [3 * batchSize, encodeBatch([rec('p1'.repeat(50))]).length], 'min bytes not reached: what there is after max wait');
+  });
+
   it('fetches by topic id from v13 (UNKNOWN_TOPIC_ID for an id it does not know)', async () => {
     await c.request(ApiKey.Produce, 9, produceBody('t', 0, encodeBatch([rec('by-id')])));
     const md = await c.request(ApiKey.Metadata, 10, { topics: [{ name: 't', topicId: Buffer.alloc(16) }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
