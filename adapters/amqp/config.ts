@@ -2,6 +2,7 @@
  * The adapter's settings: the `amqp:` section of the configuration over these defaults (and the
  * global `limits:` for connections and frame bytes). Documented in docs/amqp.md.
  */
+import { ConfigError } from '../../config/errors.js';
 import type { BareNamePolicy } from './address.js';
 
 export interface AmqpSettings {
@@ -55,15 +56,14 @@ export const AMQP_DEFAULTS: AmqpSettings = {
   validateUserId: true,
 };
 
-export class AmqpConfigError extends Error {
-  override readonly name = 'AmqpConfigError';
-}
+/** A bad `amqp.*` value: the platform's ConfigError, so the CLI prints one line naming the key. */
+export class AmqpConfigError extends ConfigError {}
 
 function int(section: Record<string, unknown>, key: keyof AmqpSettings, min: number, fallback: number): number {
   const v = section[key];
   if (v === undefined || v === null) return fallback;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-    throw new AmqpConfigError(`amqp.${key}: ${JSON.stringify(v)} is not allowed; use an integer >= ${min}`);
+    throw new AmqpConfigError(`amqp.${key}: ${JSON.stringify(v)} is not allowed; use an integer >= ${min}`, `amqp.${key}`);
   }
   return v;
 }
@@ -78,15 +78,15 @@ export function resolveSettings(config: unknown): AmqpSettings {
   const limitFrame = typeof limits.maxFrameBytes === 'number' && limits.maxFrameBytes > 0 ? limits.maxFrameBytes : d.maxMessageSize;
   const bareName = s.bareName ?? d.bareName;
   if (bareName !== 'queue' && bareName !== 'topic' && bareName !== 'refuse') {
-    throw new AmqpConfigError(`amqp.bareName: ${JSON.stringify(bareName)} is not allowed; use one of queue, topic, refuse`);
+    throw new AmqpConfigError(`amqp.bareName: ${JSON.stringify(bareName)} is not allowed; use one of queue, topic, refuse`, 'amqp.bareName');
   }
   for (const key of ['autoCreateQueues', 'validateUserId'] as const) {
     if (s[key] !== undefined && typeof s[key] !== 'boolean') {
-      throw new AmqpConfigError(`amqp.${key}: ${JSON.stringify(s[key])} is not allowed; use true or false`);
+      throw new AmqpConfigError(`amqp.${key}: ${JSON.stringify(s[key])} is not allowed; use true or false`, `amqp.${key}`);
     }
   }
   if (s.containerId !== undefined && (typeof s.containerId !== 'string' || s.containerId.length === 0)) {
-    throw new AmqpConfigError(`amqp.containerId: ${JSON.stringify(s.containerId)} is not allowed; use a non-empty string`);
+    throw new AmqpConfigError(`amqp.containerId: ${JSON.stringify(s.containerId)} is not allowed; use a non-empty string`, 'amqp.containerId');
   }
   const settings: AmqpSettings = {
     maxFrameSize: int(s, 'maxFrameSize', 512, d.maxFrameSize),

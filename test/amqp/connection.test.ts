@@ -325,3 +325,24 @@ describe('amqp connections', function () {
     });
   });
 });
+
+describe('amqp configuration', () => {
+  it('defaults, overrides and limits from the configuration', async () => {
+    const { resolveSettings, AMQP_DEFAULTS } = await import('../../adapters/amqp/config.js');
+    assert.deepEqual(resolveSettings({}), AMQP_DEFAULTS);
+    const s = resolveSettings({ amqp: { maxFrameSize: 65536, bareName: 'topic', autoCreateQueues: false }, limits: { maxConnections: 7, maxFrameBytes: 1024 } });
+    assert.equal(s.maxFrameSize, 65536);
+    assert.equal(s.bareName, 'topic');
+    assert.equal(s.autoCreateQueues, false);
+    assert.equal(s.maxConnections, 7);
+    assert.equal(s.maxMessageSize, 1024);
+  });
+
+  it('a bad value is a ConfigError naming the key', async () => {
+    const { resolveSettings } = await import('../../adapters/amqp/config.js');
+    const { ConfigError } = await import('../../config/errors.js');
+    for (const [amqp, key] of [[{ maxFrameSize: 100 }, 'amqp.maxFrameSize'], [{ bareName: 'x' }, 'amqp.bareName'], [{ autoCreateQueues: 'yes' }, 'amqp.autoCreateQueues'], [{ idleTimeoutMs: -1 }, 'amqp.idleTimeoutMs']] as const) {
+      assert.throws(() => resolveSettings({ amqp }), (e: unknown) => e instanceof ConfigError && e.key === key && e.message.startsWith(`${key}: `));
+    }
+  });
+});
