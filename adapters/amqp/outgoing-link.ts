@@ -84,8 +84,17 @@ export class OutgoingLink implements LinkHandler {
     if (opening instanceof Promise) {
       conn.holdAttach(link);
       opening.then((q) => {
-        this.attachConsumer(q);
+        if (this.closed) {
+          this.attachConsumer(q); // cleans up what was made for a link already gone
+          return;
+        }
+        // Checked before the attach reply goes out, so a refusal still carries a null source.
+        if (q.options.exclusiveOwner !== undefined && q.options.exclusiveOwner !== conn.id) {
+          this.fail(new AmqpConditionError(COND.resourceLocked, `queue ${q.name} is exclusive to another connection`));
+          return;
+        }
         conn.releaseAttach(link);
+        this.attachConsumer(q);
       }, (err) => this.fail(err));
     } else {
       this.attachConsumer(opening);
