@@ -24,6 +24,8 @@ export class StreamExistsError extends Error {
 
 export class StreamRegistry {
   private readonly streams = new Map<string, Stream>();
+  /** Names being created: opening partitions spans awaits, and a second create must fail, not replace. */
+  private readonly creating = new Set<string>();
 
   constructor(private readonly store: Store, private readonly metadata: MetadataStore, private readonly defaults: StreamConfig) {}
 
@@ -45,13 +47,18 @@ export class StreamRegistry {
 
   async create(name: string, config: Partial<StreamConfig>): Promise<Stream> {
     checkTopicName(name);
-    if (this.streams.has(name)) throw new StreamExistsError(`stream ${name} already exists`);
+    if (this.streams.has(name) || this.creating.has(name)) throw new StreamExistsError(`stream ${name} already exists`);
     const full: StreamConfig = { ...this.defaults, ...config, extra: { ...(config.extra ?? {}) }, patterns: [...(config.patterns ?? [])] };
     if (!Number.isInteger(full.partitions) || full.partitions < 1) throw new RangeError('partitions must be a positive integer');
-    const stream = await this.build(name, full);
-    this.streams.set(name, stream);
-    await this.metadata.putJson(NS, name, full);
-    return stream;
+    this.creating.add(name);
+    try {
+      const stream = await this.build(name, full);
+      this.streams.set(name, stream);
+      await this.metadata.putJson(NS, name, full);
+      return stream;
+    } finally {
+      this.creating.delete(name);
+    }
   }
 
   async addPartitions(name: string, total: number): Promise<void> {

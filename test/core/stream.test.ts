@@ -126,3 +126,14 @@ describe('core/stream', () => {
     await broker.close();
   });
 });
+
+describe('core/stream: creation', () => {
+  it('refuses a second concurrent creation of the same stream instead of replacing the first', async () => {
+    const broker = await openBroker();
+    const results = await Promise.allSettled([broker.createStream('race', { partitions: 2 }), broker.createStream('race', { partitions: 5 })]);
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+    assert.match(String((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason), /already exists/);
+    assert.equal(broker.getStream('race')!.partitions.length, 2);
+    await broker.close();
+  });
+});
