@@ -45,8 +45,11 @@ const CLOSE_GRACE_MS = 2000;
 /** Smallest idle timeout we honour from a peer (its heartbeats are sent at half of it). */
 const MIN_REMOTE_IDLE_MS = 1000;
 const MIN_MAX_FRAME = 512;
+/** Bytes of deliveries waiting for the socket beyond which a connection's consumers pause. */
+const OUTPUT_HIGH_WATER = 1024 * 1024;
 
 let nextConnection = 1;
+const NO_DATA: Buffer[] = [];
 
 /** rhea's types.Writer (lib/types.js). */
 interface RWriter {
@@ -104,8 +107,12 @@ export class AmqpConnection {
     this.guard = new FrameGuard(socket, !rt.auth.anonymousAllowed, Math.max(PRE_OPEN_MAX_FRAME, s.maxFrameSize), s.maxFrameSize, {
       violation: (v) => this.onViolation(v),
       activity: () => { this.lastActivity = Date.now(); },
-      blocked: () => this.setBlocked(true),
-      drained: () => this.setBlocked(false),
+      blocked: () => this.checkOutput(),
+      drained: () => this.checkOutput(),
+      flushed: () => {
+        this.handedBytes = 0;
+        this.checkOutput();
+      },
     });
     this.guard.on('end', () => this.cleanup());
 
@@ -434,8 +441,24 @@ export class AmqpConnection {
     }
   }
 
-  /** After each rhea processing pass: flush links that waited for room, finish drains. */
+  /** After each rhea processing pass: free sent bytes, flush links that waited for room, finish drains. */
   private afterProcess(): void {
+    // rhea keeps a delivery's bytes until it is settled; nothing reads them once transferred.
+    for (const session of this.sessions.keys()) {
+      const out = session.outgoing;
+      const head = out.deliveries.get_head();
+      const s = session as RSession & { freedUpTo?: number };
+      if (!head) {
+        s.freedUpTo = out.next_pending_delivery;
+        continue;
+      }
+      const end = out.next_pending_delivery;
+      for (let id = Math.max(s.freedUpTo ?? 0, head.id); id < end; id++) {
+        const d = out.deliveries.by_id(id);
+        if (d) d.data = NO_DATA;
+      }
+      s.freedUpTo = end;
+    }
     if (this.flushes.size > 0) {
       for (const l of [...this.flushes]) {
         this.flushes.delete(l);
@@ -671,6 +694,24 @@ export class AmqpConnection {
     }
     t.settledAcks.push({ consumer, tag });
     return true;
+  }
+
+  /** Delivery bytes handed to rhea since the last socket write (they are on their way out). */
+  private handedBytes = 0;
+
+  /** An outgoing link handed `n` bytes to rhea: past the high-water mark, consumers pause. */
+  handedOut(n: number): void {
+    this.handedBytes += n;
+    if (!this.blocked && this.handedBytes + this.guard.unwritten > this.outputHighWater) this.setBlocked(true);
+  }
+
+  private get outputHighWater(): number {
+    return Math.max(OUTPUT_HIGH_WATER, 4 * this.rt.settings.maxFrameSize);
+  }
+
+  /** Consumers run while the socket takes what we write and little is waiting for it. */
+  private checkOutput(): void {
+    this.setBlocked(this.guard.blocked || this.handedBytes + this.guard.unwritten > this.outputHighWater);
   }
 
   private setBlocked(blocked: boolean): void {

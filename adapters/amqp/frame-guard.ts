@@ -35,6 +35,8 @@ export interface GuardEvents {
   /** The socket cannot take more now ('drain' will follow). */
   blocked(): void;
   drained(): void;
+  /** This tick's output went to the socket. */
+  flushed(): void;
 }
 
 export class FrameGuard extends EventEmitter {
@@ -240,6 +242,12 @@ export class FrameGuard extends EventEmitter {
       this.blocked = true;
       this.events.blocked();
     }
+    this.events.flushed();
+  }
+
+  /** Bytes the socket holds that the kernel has not taken yet. */
+  get unwritten(): number {
+    return this.socket.writableLength;
   }
 
   /** Writes raw bytes outside rhea (a protocol header before closing). */

@@ -297,6 +297,7 @@ export class OutgoingLink implements LinkHandler {
   private push(tag: number, bytes: Buffer): void {
     const rd = this.link.send(bytes, tagBuffer(tag), 0);
     rd.coreTag = tag;
+    this.conn.handedOut(bytes.length);
   }
 
   /** Room again in the session (or on the socket): hand over what waited, then resume the consumer. */

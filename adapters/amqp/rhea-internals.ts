@@ -45,6 +45,8 @@ export interface RDelivery {
   state?: unknown;
   remote_state?: unknown;
   frames?: Buffer[];
+  /** Outgoing: the frames' payloads (rhea keeps them until settled). */
+  data?: Buffer[];
   incomplete?: boolean;
   update(settled: boolean | undefined, state?: unknown): void;
   /** Set by the adapter on outgoing deliveries: the core delivery tag. */
@@ -65,6 +67,8 @@ export interface RCircularBuffer {
 
 export interface ROutgoing {
   deliveries: RCircularBuffer;
+  /** Deliveries with a lower id have been fully transferred. */
+  next_pending_delivery: number;
   available(): number;
 }
 

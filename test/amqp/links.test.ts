@@ -380,6 +380,30 @@ describe('amqp links', function () {
       assert.equal((r as unknown as { credit: number }).credit, 0);
     });
 
+    it('a consumer that does not read its socket is paused (memory stays bounded), then catches up', async () => {
+      const total = 400;
+      const big = Buffer.alloc(128 * 1024, 1);
+      await h.broker.declareQueue('bp');
+      for (let i = 0; i < total; i++) await h.broker.sendToQueue('bp', { topic: 'bp', payload: big, headers: { i }, timestamp: Date.now(), durable: false, source: 'core' });
+      const q = h.broker.getQueue('bp')!;
+      const r = await openReceiver(c, '/queue/bp');
+      const socket = (c as unknown as { socket: import('node:net').Socket }).socket;
+      socket.pause();
+      let n = 0;
+      r.on('message', (ctx) => { n++; ctx.delivery!.accept(); });
+      r.add_credit(total);
+      // The broker hands out deliveries until the socket pushes back, then stops.
+      let last = -1;
+      while (q.stats.delivered !== last) {
+        last = q.stats.delivered;
+        await tick(200);
+      }
+      assert.ok(q.stats.delivered < total, `delivered ${q.stats.delivered} of ${total} to a client that reads nothing`);
+      socket.resume();
+      await until(() => n === total);
+      await until(() => q.messageCount === 0 && q.unackedMessageCount === 0);
+    });
+
     it('detaching a consumer requeues its unsettled deliveries', async () => {
       await fill('det', 2);
       const r = await openReceiver(c, '/queue/det');
