@@ -104,7 +104,15 @@ export class AmqpAdapter implements ProtocolAdapter {
 
   private sweep(): void {
     const now = Date.now();
-    for (const l of this.listeners) for (const c of l.connections) c.sweep(now);
+    for (const l of this.listeners) {
+      for (const c of l.connections) {
+        try {
+          c.sweep(now);
+        } catch (err) {
+          this.rt.log.error({ err: (err as Error).message }, 'AMQP sweep failed');
+        }
+      }
+    }
   }
 
   async stop(): Promise<void> {

@@ -104,17 +104,31 @@ export class AmqpConnection {
   constructor(readonly rt: AmqpRuntime, socket: Socket, readonly tls: boolean) {
     const s = rt.settings;
     this.log = rt.log.child({ conn: this.id, remote: `${socket.remoteAddress}:${socket.remotePort}` });
+    // Socket events run outside rhea's own error handling: nothing may throw out of them.
+    const safe = (fn: () => void) => () => {
+      try {
+        fn();
+      } catch (err) {
+        this.onError(err);
+      }
+    };
     this.guard = new FrameGuard(socket, !rt.auth.anonymousAllowed, Math.max(PRE_OPEN_MAX_FRAME, s.maxFrameSize), s.maxFrameSize, {
-      violation: (v) => this.onViolation(v),
+      violation: (v) => safe(() => this.onViolation(v))(),
       activity: () => { this.lastActivity = Date.now(); },
-      blocked: () => this.checkOutput(),
-      drained: () => this.checkOutput(),
-      flushed: () => {
+      blocked: safe(() => this.checkOutput()),
+      drained: safe(() => this.checkOutput()),
+      flushed: safe(() => {
         this.handedBytes = 0;
         this.checkOutput();
-      },
+      }),
     });
-    this.guard.on('end', () => this.cleanup());
+    this.guard.on('end', () => {
+      try {
+        this.cleanup();
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'AMQP connection cleanup failed');
+      }
+    });
 
     const container = (rhea as unknown as { create_container(o: Record<string, unknown>): Container }).create_container({
       id: s.containerId,
@@ -499,7 +513,7 @@ export class AmqpConnection {
       const e = ctx.error as { condition?: string; description?: string } | undefined;
       this.log.debug({ condition: e?.condition, description: e?.description }, 'AMQP peer closed with an error');
     }));
-    rc.on('disconnected', () => this.cleanup());
+    rc.on('disconnected', safe(() => this.cleanup()));
     rc.on('protocol_error', (e: unknown) => this.onError(e, COND.decodeError));
     rc.on('error', (e: unknown) => this.onError(e));
     rc.on('session_open', safe((ctx) => this.onSessionOpen(ctx.session as RSession)));
@@ -585,6 +599,16 @@ export class AmqpConnection {
 
   // ---- services for link handlers ----------------------------------------------------------------
 
+  /** A promise of ours whose failure would be a bug: the connection closes with amqp:internal-error. */
+  track(p: Promise<unknown>): void {
+    p.catch((err) => this.onError(err));
+  }
+
+  /** A core promise (ack, delete...) nobody waits for: a failure is logged, never unhandled. */
+  quiet(p: Promise<unknown>): void {
+    p.catch((err) => this.log.warn({ err: (err as Error)?.message }, 'AMQP: core operation failed'));
+  }
+
   authorise(action: AuthAction, address: string): boolean {
     return this.principal !== null && this.rt.auth.authorise(this.principal, action, address);
   }
@@ -659,11 +683,18 @@ export class AmqpConnection {
 
   /** Runs `fn` once our attach reply for `link` has been written. */
   whenAttached(link: RLink, fn: () => void): void {
+    const safe = () => {
+      try {
+        fn();
+      } catch (err) {
+        this.onError(err);
+      }
+    };
     if (link.state.open_requests === 0 && !this.rc.registered) {
-      setImmediate(fn);
+      setImmediate(safe);
       return;
     }
-    this.attachWaits.push({ link, fn });
+    this.attachWaits.push({ link, fn: safe });
     this.rc._register();
   }
 
@@ -690,7 +721,7 @@ export class AmqpConnection {
       case 'released': t.txn.nack(consumer, tag, { requeue: true, failed: false }); break;
       case 'modified': t.txn.nack(consumer, tag, { requeue: true, failed: o.deliveryFailed, avoidConsumer: o.undeliverableHere }); break;
       case 'rejected': t.txn.nack(consumer, tag, { requeue: false, failed: false }); break;
-      default: applyOutcome(consumer, tag, o); return true;
+      default: this.quiet(applyOutcome(consumer, tag, o)); return true;
     }
     t.settledAcks.push({ consumer, tag });
     return true;
@@ -824,9 +855,9 @@ export class AmqpConnection {
     this.destroyTimer = undefined;
     for (const links of this.sessions.values()) for (const h of [...links]) h.dispose();
     this.sessions.clear();
-    for (const t of this.txns.values()) rollback(t);
+    for (const t of this.txns.values()) rollback(t, this);
     this.txns.clear();
-    for (const q of this.tempQueues) void this.rt.broker.deleteQueue(q);
+    for (const q of this.tempQueues) this.quiet(this.rt.broker.deleteQueue(q));
     this.tempQueues.clear();
     if (!this.guard.socket.destroyed) this.guard.destroy();
     this.onClosed?.();

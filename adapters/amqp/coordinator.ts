@@ -104,17 +104,17 @@ export class Coordinator implements IncomingHandler {
     this.conn.txns.delete(key);
     this.mine.delete(key);
     if (cmd.fail) {
-      rollback(t);
+      rollback(t, this.conn);
       this.answer(delivery, ACCEPTED);
       return;
     }
-    t.txn.commit().then(
+    this.conn.track(t.txn.commit().then(
       () => this.answer(delivery, ACCEPTED),
       (err) => {
         this.conn.rt.log.warn({ err: (err as Error).message }, 'AMQP transaction commit failed');
         this.answer(delivery, rejected({ condition: COND.txnRollback, description: (err as Error).message }));
       },
-    );
+    ));
   }
 
   detached(closed: boolean): void {
@@ -134,7 +134,7 @@ export class Coordinator implements IncomingHandler {
       const t = this.conn.txns.get(key);
       if (t) {
         this.conn.txns.delete(key);
-        rollback(t);
+        rollback(t, this.conn);
       }
     }
     this.mine.clear();
@@ -143,14 +143,14 @@ export class Coordinator implements IncomingHandler {
 }
 
 /** Rolls a transaction back; settled transactional acks go back to their queues as failed deliveries. */
-export function rollback(t: TxnState): void {
+export function rollback(t: TxnState, conn: Pick<AmqpConnection, 'quiet'>): void {
   try {
     t.txn.rollback();
   } catch {
     // already finished
   }
   for (const { consumer, tag } of t.settledAcks) {
-    if (!consumer.closed) void consumer.nack(tag, { requeue: true, failed: true });
+    if (!consumer.closed) conn.quiet(consumer.nack(tag, { requeue: true, failed: true }));
   }
   t.settledAcks = [];
 }

@@ -66,11 +66,11 @@ export class IncomingLink implements IncomingHandler {
       this.dest = { kind: 'queue', name };
       conn.tempQueues.add(name);
       conn.holdAttach(link);
-      conn.rt.broker.declareQueue(name, { autoDelete: false, exclusiveOwner: conn.id, labels: { protocol: 'amqp', kind: 'temporary' } })
+      conn.track(conn.rt.broker.declareQueue(name, { autoDelete: false, exclusiveOwner: conn.id, labels: { protocol: 'amqp', kind: 'temporary' } })
         .then(() => {
           conn.releaseAttach(link);
           this.start();
-        }, (err) => conn.closeLink(link, conditionOf(err)));
+        }, (err) => conn.closeLink(link, conditionOf(err))));
       return;
     }
     if (t.address === undefined || t.address === null) {
@@ -95,10 +95,10 @@ export class IncomingLink implements IncomingHandler {
     link.local.attach.target = t.described();
     if (wait) {
       conn.holdAttach(link);
-      wait.then(() => {
+      conn.track(wait.then(() => {
         conn.releaseAttach(link);
         this.start();
-      }, (err) => conn.closeLink(link, conditionOf(err)));
+      }, (err) => conn.closeLink(link, conditionOf(err))));
     } else {
       this.start();
     }
@@ -149,20 +149,20 @@ export class IncomingLink implements IncomingHandler {
       return;
     }
     if (this.blocker) {
-      const b: Promise<void> = this.blocker.then(() => this.process(delivery, bytes, state) ?? undefined);
-      this.blocker = b;
-      void b.finally(() => {
-        if (this.blocker === b) this.blocker = null;
-      });
+      this.wait(this.blocker.then(() => this.process(delivery, bytes, state) ?? undefined));
       return;
     }
     const w = this.process(delivery, bytes, state);
-    if (w) {
-      this.blocker = w;
-      void w.finally(() => {
-        if (this.blocker === w) this.blocker = null;
-      });
-    }
+    if (w) this.wait(w);
+  }
+
+  /** Later transfers wait behind `p` (a failure there is a bug: the connection closes). */
+  private wait(p: Promise<void>): void {
+    const b = p.catch((err) => this.conn.track(Promise.reject(err)));
+    this.blocker = b;
+    void b.then(() => {
+      if (this.blocker === b) this.blocker = null;
+    });
   }
 
   /** Settles an incoming delivery (pre-settled ones are only marked done). */
@@ -250,10 +250,10 @@ export class IncomingLink implements IncomingHandler {
     } catch (err) {
       done = Promise.reject(err);
     }
-    done.then(
+    this.conn.track(done.then(
       () => this.settle(delivery, ACCEPTED, true),
       (err) => this.reject(delivery, err, true),
-    );
+    ));
   }
 
   private stage(delivery: RDelivery, dest: Dest, txnId: Buffer, m: Message): void {
@@ -290,7 +290,7 @@ export class IncomingLink implements IncomingHandler {
     this.conn.linkGone(this);
     if (this.tempQueue) {
       this.conn.tempQueues.delete(this.tempQueue);
-      void this.conn.rt.broker.deleteQueue(this.tempQueue);
+      this.conn.quiet(this.conn.rt.broker.deleteQueue(this.tempQueue));
     }
   }
 }

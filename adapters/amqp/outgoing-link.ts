@@ -83,7 +83,7 @@ export class OutgoingLink implements LinkHandler {
     }
     if (opening instanceof Promise) {
       conn.holdAttach(link);
-      opening.then((q) => {
+      conn.track(opening.then((q) => {
         if (this.closed) {
           this.attachConsumer(q); // cleans up what was made for a link already gone
           return;
@@ -95,7 +95,7 @@ export class OutgoingLink implements LinkHandler {
         }
         conn.releaseAttach(link);
         this.attachConsumer(q);
-      }, (err) => this.fail(err));
+      }, (err) => this.fail(err)));
     } else {
       this.attachConsumer(opening);
     }
@@ -213,7 +213,7 @@ export class OutgoingLink implements LinkHandler {
 
   private attachConsumer(queue: Queue): void {
     if (this.closed) {
-      if (queue.options.autoDelete && queue.consumers.length === 0) void this.conn.rt.broker.deleteQueue(queue.name);
+      if (queue.options.autoDelete && queue.consumers.length === 0) this.conn.quiet(this.conn.rt.broker.deleteQueue(queue.name));
       return;
     }
     let consumer: Consumer;
@@ -283,7 +283,16 @@ export class OutgoingLink implements LinkHandler {
   }
 
   private deliver(d: Delivery): void {
-    const bytes = encodeAmqpMessage(d.message, { deliveryCount: d.deliveryCount, firstAcquirer: !d.redelivered, queue: d.queue });
+    let bytes: Buffer;
+    try {
+      bytes = encodeAmqpMessage(d.message, { deliveryCount: d.deliveryCount, firstAcquirer: !d.redelivered, queue: d.queue });
+    } catch (err) {
+      // Called from inside the core's dispatch (maybe another protocol's publish): never throw there.
+      this.conn.log.warn({ err: (err as Error).message, queue: d.queue }, 'AMQP: message cannot be encoded; dead-lettered');
+      const c = this.consumer;
+      if (c && !this.presettled) queueMicrotask(() => this.conn.quiet(c.reject(d.tag)));
+      return;
+    }
     this.sent++;
     if (this.overflow.length > 0 || this.link.session.outgoing.deliveries.available() <= 0) {
       this.overflow.push({ tag: d.tag, bytes });
@@ -330,7 +339,7 @@ export class OutgoingLink implements LinkHandler {
       o = { kind: 'accepted' };
     }
     if (o.kind === 'received') {
-      if (settled) void c.nack(tag, { requeue: true, failed: false });
+      if (settled) this.conn.quiet(c.nack(tag, { requeue: true, failed: false }));
       return;
     }
     if (o.kind === 'transactional') {
@@ -339,7 +348,7 @@ export class OutgoingLink implements LinkHandler {
         return;
       }
     } else {
-      applyOutcome(c, tag, o);
+      this.conn.quiet(applyOutcome(c, tag, o));
     }
     if (!settled) d.update(true);
   }
@@ -349,7 +358,7 @@ export class OutgoingLink implements LinkHandler {
     this.finish();
     if (closed && sub) {
       const q = this.conn.rt.broker.getQueue(sub.name);
-      if (q && q.consumers.length === 0) void this.conn.rt.broker.deleteQueue(sub.name);
+      if (q && q.consumers.length === 0) this.conn.quiet(this.conn.rt.broker.deleteQueue(sub.name));
     }
     if (closed) this.link.close();
     else this.link.detach();
@@ -369,12 +378,15 @@ export class OutgoingLink implements LinkHandler {
   }
 }
 
-export function applyOutcome(c: Consumer, tag: number, o: ParsedOutcome): void {
+const DONE = Promise.resolve();
+
+/** Applies an outcome to a core delivery; the promise settles once the change is stored. */
+export function applyOutcome(c: Consumer, tag: number, o: ParsedOutcome): Promise<void> {
   switch (o.kind) {
-    case 'accepted': void c.ack(tag); break;
-    case 'released': void c.nack(tag, { requeue: true, failed: false }); break;
-    case 'modified': void c.nack(tag, { requeue: true, failed: o.deliveryFailed, avoidConsumer: o.undeliverableHere }); break;
-    case 'rejected': void c.reject(tag); break;
-    default: break;
+    case 'accepted': return c.ack(tag);
+    case 'released': return c.nack(tag, { requeue: true, failed: false });
+    case 'modified': return c.nack(tag, { requeue: true, failed: o.deliveryFailed, avoidConsumer: o.undeliverableHere });
+    case 'rejected': return c.reject(tag);
+    default: return DONE;
   }
 }
