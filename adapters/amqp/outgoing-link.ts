@@ -290,7 +290,11 @@ export class OutgoingLink implements LinkHandler {
       // Called from inside the core's dispatch (maybe another protocol's publish): never throw there.
       this.conn.log.warn({ err: (err as Error).message, queue: d.queue }, 'AMQP: message cannot be encoded; dead-lettered');
       const c = this.consumer;
-      if (c && !this.presettled) queueMicrotask(() => this.conn.quiet(c.reject(d.tag)));
+      queueMicrotask(() => {
+        if (!c || c.closed) return;
+        if (!this.presettled) this.conn.quiet(c.reject(d.tag));
+        c.addCredit(1); // nothing went out on the link: its credit is still there
+      });
       return;
     }
     this.sent++;

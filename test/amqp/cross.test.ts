@@ -57,6 +57,17 @@ describe('amqp cross-protocol paths', function () {
     assert.equal(m.to, '/queue/jobs');
   });
 
+  it('a core message AMQP cannot encode is dead-lettered; the publisher and the link are unaffected', async () => {
+    await h.broker.declareQueue('weird');
+    const r = await openReceiver(c, '/queue/weird');
+    const got = receive(r, 1);
+    const bad = createMessage({ topic: 'weird', payload: Buffer.from('x'), headers: { odd: { nested: true } as never } });
+    await h.broker.sendToQueue('weird', bad);
+    await until(() => (h.broker.getQueue('weird.dlq')?.messageCount ?? 0) === 1);
+    await h.broker.sendToQueue('weird', createMessage({ topic: 'weird', payload: Buffer.from('fine') }));
+    assert.deepEqual((await got).map((g) => (g.message.body as { content: Buffer }).content.toString()), ['fine']);
+  });
+
   it('an AMQP send lands in a core queue with the fields other protocols read', async () => {
     const s = await openSender(c, '/queue/core-q');
     assert.equal(await send(s, {
