@@ -148,16 +148,16 @@ async function startRabbit(dir: string): Promise<Peer | null> {
     RABBITMQ_NODENAME: `jamqp${process.pid}@localhost`, RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
     RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq'), RABBITMQ_DIST_PORT: String(dist), ERL_EPMD_PORT: String(epmd), RABBITMQ_PID_FILE: join(dir, 'pid'),
   };
+  // Our own epmd in the foreground (erl would start a daemon that outlives us), on its own port.
+  const epmdProc = spawn('epmd', ['-port', String(epmd)], { stdio: 'ignore' });
+  epmdProc.on('error', () => undefined);
+  await new Promise((r) => setTimeout(r, 300));
   const p = spawn(RABBIT, [], { env, detached: true, stdio: 'ignore' });
   const stop = async () => {
     try { process.kill(-p.pid!, 'SIGTERM'); } catch { /* gone */ }
     await new Promise((r) => setTimeout(r, 2000));
     try { process.kill(-p.pid!, 'SIGKILL'); } catch { /* gone */ }
-    await new Promise<void>((resolve) => {
-      const k = spawn('epmd', ['-kill'], { env: { ...process.env, ERL_EPMD_PORT: String(epmd) }, stdio: 'ignore' });
-      k.on('exit', () => resolve());
-      k.on('error', () => resolve());
-    });
+    epmdProc.kill('SIGKILL');
   };
   for (let i = 0; i < 120; i++) {
     // The AMQP port opens before the plugins are up: wait a moment longer once it does.
