@@ -9,13 +9,13 @@
  *
  *   npm run bench -- amqp      or      node dist/bench/amqp-bench.js
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startBroker } from '../index.js';
+import { jsonLineChild, RABBIT_MISSING, startRabbitmq } from './peers.js';
 
 const LOADGEN = fileURLToPath(new URL('./amqp-loadgen.js', import.meta.url));
 const SCALE = Number(process.env.AMQP_BENCH_SCALE ?? '1') || 1;
@@ -51,21 +51,6 @@ interface Target {
   terminusDurable: number;
 }
 
-function child(args: object, onLine: (o: Record<string, unknown>) => void): ChildProcess {
-  const p = spawn(process.execPath, [LOADGEN, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let buf = '';
-  p.stdout!.on('data', (d) => {
-    buf += d;
-    let i: number;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      if (line.trim()) onLine(JSON.parse(line) as Record<string, unknown>);
-    }
-  });
-  return p;
-}
-
 /** Consumers first; the clock runs from the producers' start until the consumers have every message. */
 async function runScenario(t: Target, sc: Scenario): Promise<number> {
   const procs: ChildProcess[] = [];
@@ -95,14 +80,14 @@ async function runScenario(t: Target, sc: Scenario): Promise<number> {
   const timer = setTimeout(() => rejectAll(new Error(`${sc.name}: no result within 300 s`)), 300_000);
   try {
     for (let i = 0; i < sc.consumers; i++) {
-      const p = child({ role: 'consumer', credit: 1000, ...common }, onLine);
+      const p = jsonLineChild(LOADGEN, { role: 'consumer', credit: 1000, ...common }, onLine);
       watch(p, 'consumer');
       procs.push(p);
     }
     await readyP;
     const start = process.hrtime.bigint();
     for (let i = 0; i < sc.producers; i++) {
-      const p = child({ role: 'producer', count: sc.count, size: SIZE, durable: sc.durable, ...common }, () => undefined);
+      const p = jsonLineChild(LOADGEN, { role: 'producer', count: sc.count, size: SIZE, durable: sc.durable, ...common }, () => undefined);
       watch(p, 'producer');
       procs.push(p);
     }
@@ -113,62 +98,6 @@ async function runScenario(t: Target, sc: Scenario): Promise<number> {
     clearTimeout(timer);
     for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
-    s.on('error', () => resolve(false));
-  });
-}
-
-interface Peer { port: number; stop(): Promise<void> }
-
-const RABBIT = '/usr/lib/rabbitmq/bin/rabbitmq-server';
-
-/** RabbitMQ with rabbitmq_amqp1_0 on temporary directories and ports (AMQP 1.0 shares the AMQP port). */
-async function startRabbit(dir: string): Promise<Peer | null> {
-  if (!existsSync(RABBIT)) return null;
-  const [amqp, dist, epmd] = [await freePort(), await freePort(), await freePort()];
-  mkdirSync(join(dir, 'log'), { recursive: true });
-  writeFileSync(join(dir, 'enabled_plugins'), '[rabbitmq_amqp1_0].\n');
-  writeFileSync(join(dir, 'rabbitmq.conf'), `listeners.tcp.1 = 127.0.0.1:${amqp}\nloopback_users = none\n`);
-  const env = {
-    ...process.env, HOME: dir, RABBITMQ_HOME: '/usr/lib/rabbitmq', RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'), RABBITMQ_LOG_BASE: join(dir, 'log'),
-    RABBITMQ_NODENAME: `jamqp${process.pid}@localhost`, RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
-    RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq'), RABBITMQ_DIST_PORT: String(dist), ERL_EPMD_PORT: String(epmd), RABBITMQ_PID_FILE: join(dir, 'pid'),
-  };
-  // Our own epmd in the foreground (erl would start a daemon that outlives us), on its own port.
-  const epmdProc = spawn('epmd', ['-port', String(epmd)], { stdio: 'ignore' });
-  epmdProc.on('error', () => undefined);
-  await new Promise((r) => setTimeout(r, 300));
-  const p = spawn(RABBIT, [], { env, detached: true, stdio: 'ignore' });
-  const stop = async () => {
-    try { process.kill(-p.pid!, 'SIGTERM'); } catch { /* gone */ }
-    await new Promise((r) => setTimeout(r, 2000));
-    try { process.kill(-p.pid!, 'SIGKILL'); } catch { /* gone */ }
-    epmdProc.kill('SIGKILL');
-  };
-  for (let i = 0; i < 120; i++) {
-    // The AMQP port opens before the plugins are up: wait a moment longer once it does.
-    if (await canConnect(amqp)) {
-      await new Promise((r) => setTimeout(r, 3000));
-      return { port: amqp, stop };
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  await stop();
-  throw new Error('rabbitmq-server did not open its AMQP port within 60 s');
 }
 
 async function measure(label: string, t: Target): Promise<number[]> {
@@ -199,9 +128,9 @@ export async function runAmqpBench(): Promise<void> {
   }
   const rdir = mkdtempSync(join(tmpdir(), 'junction-amqp-bench-rabbit-'));
   try {
-    const rabbit = await startRabbit(rdir);
+    const rabbit = await startRabbitmq(rdir, { plugin: 'rabbitmq_amqp1_0', settleMs: 3000 });
     if (!rabbit) {
-      console.log('  rabbitmq-server not installed (apt-get install -y rabbitmq-server): RabbitMQ figures skipped');
+      console.log(`  ${RABBIT_MISSING}`);
     } else {
       try {
         results.rabbitmq = await measure('rabbitmq 3 (rabbitmq_amqp1_0)', { port: rabbit.port, user: 'guest', password: 'guest', terminusDurable: 2 });

@@ -8,13 +8,13 @@
  *
  *   npm run bench -- stomp      or      node dist/bench/stomp-bench.js
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startBroker } from '../index.js';
+import { jsonLineChild, RABBIT_MISSING, startRabbitmq } from './peers.js';
 
 const LOADGEN = fileURLToPath(new URL('./stomp-loadgen.js', import.meta.url));
 const SCALE = Number(process.env.STOMP_BENCH_SCALE ?? '1') || 1;
@@ -46,21 +46,6 @@ function scenarios(): Scenario[] {
     { name: 'queue 4->4 persistent, client-individual', unit: 'msg/s', producers: 4, consumers: 4, consumerConns: 1, dest: '/queue/bench.q4', count: q4, perConsumer: q4, persistent: true, ack: 'client-individual', deliveries: 4 * q4 },
     { name: 'topic fan-out 1->50', unit: 'deliveries/s', producers: 1, consumers: 1, consumerConns: 50, dest: '/topic/bench.fan', count: fan, perConsumer: fan, persistent: false, ack: 'auto', deliveries: 50 * fan },
   ];
-}
-
-function child(args: object, onLine: (o: Record<string, unknown>) => void): ChildProcess {
-  const p = spawn(process.execPath, [LOADGEN, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let buf = '';
-  p.stdout!.on('data', (d) => {
-    buf += d;
-    let i: number;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      if (line.trim()) onLine(JSON.parse(line) as Record<string, unknown>);
-    }
-  });
-  return p;
 }
 
 /**
@@ -97,14 +82,14 @@ async function runScenario(port: number, sc: Scenario): Promise<number> {
   const timer = setTimeout(() => fail(new Error(`${sc.name}: no result within 300 s`)), 300_000);
   try {
     for (let i = 0; i < sc.consumers; i++) {
-      const p = child({ role: 'consumer', port, dest: sc.dest, count: sc.ack === 'auto' ? sc.perConsumer : 0, size: SIZE, persistent: sc.persistent, window: 0, ack: sc.ack, prefetch: 1000, conns: sc.consumerConns }, onLine);
+      const p = jsonLineChild(LOADGEN, { role: 'consumer', port, dest: sc.dest, count: sc.ack === 'auto' ? sc.perConsumer : 0, size: SIZE, persistent: sc.persistent, window: 0, ack: sc.ack, prefetch: 1000, conns: sc.consumerConns }, onLine);
       watch(p, 'consumer');
       procs.push(p);
     }
     await readyP;
     const start = process.hrtime.bigint();
     for (let i = 0; i < sc.producers; i++) {
-      const p = child({ role: 'producer', port, dest: sc.dest, count: sc.count, size: SIZE, persistent: sc.persistent, window: 500, ack: sc.ack, prefetch: 0, conns: 1 }, () => undefined);
+      const p = jsonLineChild(LOADGEN, { role: 'producer', port, dest: sc.dest, count: sc.count, size: SIZE, persistent: sc.persistent, window: 500, ack: sc.ack, prefetch: 0, conns: 1 }, () => undefined);
       watch(p, 'producer');
       procs.push(p);
     }
@@ -115,57 +100,6 @@ async function runScenario(port: number, sc: Scenario): Promise<number> {
     clearTimeout(timer);
     for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
-    s.on('error', () => resolve(false));
-  });
-}
-
-interface Peer { port: number; stop(): Promise<void> }
-
-const RABBIT = '/usr/lib/rabbitmq/bin/rabbitmq-server';
-
-async function startRabbit(dir: string): Promise<Peer | null> {
-  if (!existsSync(RABBIT)) return null;
-  const [amqp, stomp, dist, epmd] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  mkdirSync(join(dir, 'log'), { recursive: true });
-  writeFileSync(join(dir, 'enabled_plugins'), '[rabbitmq_stomp].\n');
-  writeFileSync(join(dir, 'rabbitmq.conf'), `listeners.tcp.1 = 127.0.0.1:${amqp}\nstomp.listeners.tcp.1 = 127.0.0.1:${stomp}\nloopback_users = none\n`);
-  const env = {
-    ...process.env, HOME: dir, RABBITMQ_HOME: '/usr/lib/rabbitmq', RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'), RABBITMQ_LOG_BASE: join(dir, 'log'),
-    RABBITMQ_NODENAME: `jbench${process.pid}@localhost`, RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
-    RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq'), RABBITMQ_DIST_PORT: String(dist), ERL_EPMD_PORT: String(epmd), RABBITMQ_PID_FILE: join(dir, 'pid'),
-  };
-  const p = spawn(RABBIT, [], { env, detached: true, stdio: 'ignore' });
-  const stop = async () => {
-    try { process.kill(-p.pid!, 'SIGTERM'); } catch { /* gone */ }
-    await new Promise((r) => setTimeout(r, 2000));
-    try { process.kill(-p.pid!, 'SIGKILL'); } catch { /* gone */ }
-    await new Promise<void>((resolve) => {
-      const k = spawn('epmd', ['-kill'], { env: { ...process.env, ERL_EPMD_PORT: String(epmd) }, stdio: 'ignore' });
-      k.on('exit', () => resolve());
-      k.on('error', () => resolve());
-    });
-  };
-  for (let i = 0; i < 120; i++) {
-    if (await canConnect(stomp)) return { port: stomp, stop };
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  await stop();
-  throw new Error('rabbitmq-server did not open its STOMP port within 60 s');
 }
 
 async function measure(label: string, port: number): Promise<number[]> {
@@ -196,9 +130,9 @@ export async function runStompBench(): Promise<void> {
   }
   const rdir = mkdtempSync(join(tmpdir(), 'junction-stomp-bench-rabbit-'));
   try {
-    const rabbit = await startRabbit(rdir);
+    const rabbit = await startRabbitmq(rdir, { plugin: 'rabbitmq_stomp', listenerKey: 'stomp.listeners.tcp.1' });
     if (!rabbit) {
-      console.log('  rabbitmq-server not installed (apt-get install -y rabbitmq-server): RabbitMQ figures skipped');
+      console.log(`  ${RABBIT_MISSING}`);
     } else {
       try {
         results.rabbitmq = await measure('rabbitmq 3 (rabbitmq_stomp)', rabbit.port);

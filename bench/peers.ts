@@ -1,0 +1,94 @@
+/**
+ * Shared by the protocol benchmarks: free ports, a port probe, load-generator children that
+ * report JSON lines, and RabbitMQ started as a peer on temporary directories and ports.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { join } from 'node:path';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
+    s.on('error', () => resolve(false));
+  });
+}
+
+/** A node child running `script` with JSON `args`; every JSON line it prints goes to `onLine`. */
+export function jsonLineChild(script: string, args: object, onLine: (o: Record<string, unknown>) => void): ChildProcess {
+  const p = spawn(process.execPath, [script, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let buf = '';
+  p.stdout!.on('data', (d) => {
+    buf += d;
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (line.trim()) onLine(JSON.parse(line) as Record<string, unknown>);
+    }
+  });
+  return p;
+}
+
+export interface Peer { port: number; stop(): Promise<void> }
+
+const RABBIT = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+export const RABBIT_MISSING = 'rabbitmq-server not installed (apt-get install -y rabbitmq-server): RabbitMQ figures skipped';
+
+export interface RabbitOptions {
+  /** The plugin under test, e.g. `rabbitmq_stomp`. */
+  plugin: string;
+  /** Config key of the plugin's own listener (`stomp.listeners.tcp.1`); absent = the AMQP port itself. */
+  listenerKey?: string;
+  /** More rabbitmq.conf lines. */
+  extraConfig?: string[];
+  /** Wait after the port opens (some plugins come up after their port). */
+  settleMs?: number;
+}
+
+/** RabbitMQ with one plugin, on temporary directories and ports; null when it is not installed. */
+export async function startRabbitmq(dir: string, options: RabbitOptions): Promise<Peer | null> {
+  if (!existsSync(RABBIT)) return null;
+  const [amqp, dist, epmd] = [await freePort(), await freePort(), await freePort()];
+  const port = options.listenerKey ? await freePort() : amqp;
+  mkdirSync(join(dir, 'log'), { recursive: true });
+  writeFileSync(join(dir, 'enabled_plugins'), `[${options.plugin}].\n`);
+  const conf = [`listeners.tcp.1 = 127.0.0.1:${amqp}`, 'loopback_users = none', ...(options.extraConfig ?? [])];
+  if (options.listenerKey) conf.push(`${options.listenerKey} = 127.0.0.1:${port}`);
+  writeFileSync(join(dir, 'rabbitmq.conf'), conf.join('\n') + '\n');
+  const env = {
+    ...process.env, HOME: dir, RABBITMQ_HOME: '/usr/lib/rabbitmq', RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'), RABBITMQ_LOG_BASE: join(dir, 'log'),
+    RABBITMQ_NODENAME: `jbench${process.pid}x${port}@localhost`, RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
+    RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq'), RABBITMQ_DIST_PORT: String(dist), ERL_EPMD_PORT: String(epmd), RABBITMQ_PID_FILE: join(dir, 'pid'),
+  };
+  // Our own epmd in the foreground (erl would start a daemon that outlives the bench), on its own port.
+  const epmdProc = spawn('epmd', ['-port', String(epmd)], { stdio: 'ignore' });
+  epmdProc.on('error', () => undefined);
+  await new Promise((r) => setTimeout(r, 300));
+  const p = spawn(RABBIT, [], { env, detached: true, stdio: 'ignore' });
+  const stop = async () => {
+    try { process.kill(-p.pid!, 'SIGTERM'); } catch { /* gone */ }
+    await new Promise((r) => setTimeout(r, 2000));
+    try { process.kill(-p.pid!, 'SIGKILL'); } catch { /* gone */ }
+    epmdProc.kill('SIGKILL');
+  };
+  for (let i = 0; i < 180; i++) {
+    if (await canConnect(port)) {
+      if (options.settleMs) await new Promise((r) => setTimeout(r, options.settleMs));
+      return { port, stop };
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await stop();
+  throw new Error(`rabbitmq-server (${options.plugin}) did not open port ${port} within 90 s`);
+}
