@@ -297,6 +297,21 @@ function mb(n: number): string {
 }
 
 export async function runMqttBench(): Promise<void> {
+  // Interrupted: stop the broker under test (mosquitto and RabbitMQ would outlive the bench).
+  const interrupted = (): void => {
+    void (current?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  try {
+    await runAll();
+  } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+  }
+}
+
+async function runAll(): Promise<void> {
   console.log(`MQTT: 100-byte payloads, protocol 3.1.1, ${SECONDS} s per phase, latency at ${RATE} msg/s, ${CONNECTIONS} idle connections;`);
   console.log(`load generator: npm mqtt in a child process; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}`);
   const load0 = loadavg()[0];
