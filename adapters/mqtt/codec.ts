@@ -265,6 +265,8 @@ export interface EncodedPublish {
 /** Encodes a PUBLISH. `props` is an encoded property block (MQTT 5 only; null for 3.1/3.1.1). */
 export function encodePublish(topic: Buffer, payload: Buffer, qos: number, retain: boolean, dup: boolean, packetId: number, props: Buffer | null): EncodedPublish {
   const remaining = 2 + topic.length + (qos > 0 ? 2 : 0) + (props ? props.length : 0) + payload.length;
+  if (topic.length > 65535) throw new RangeError('topic longer than 65535 bytes');
+  if (remaining > MAX_REMAINING_LENGTH) throw new RangeError('PUBLISH larger than MQTT allows');
   const headerLen = 1 + varintSize(remaining);
   const buf = Buffer.allocUnsafe(headerLen + remaining);
   buf[0] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0);

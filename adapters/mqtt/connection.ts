@@ -241,11 +241,28 @@ export class MqttConnection implements SessionLink, SessionHolder {
   }
 
   sendPacket(packet: Packet): void {
-    this.write(generate(packet, this.version));
+    let buf: Buffer;
+    try {
+      buf = generate(packet, this.version);
+    } catch (err) {
+      this.ctx.log.error({ err, conn: this.id, cmd: packet.cmd }, 'mqtt: could not encode a packet');
+      return;
+    }
+    this.write(buf);
   }
 
   /** Sends a core message as a PUBLISH. False when it was discarded (larger than the client accepts). */
   sendMessage(m: Message, qos: number, retain: boolean, dup: boolean, packetId: number, subIds: number[] | undefined): boolean {
+    try {
+      return this.encodeAndSend(m, qos, retain, dup, packetId, subIds);
+    } catch (err) {
+      // Never throw into the core's dispatch loop (a message from another protocol MQTT cannot carry).
+      this.ctx.warnLimited({ conn: this.id, clientId: this.clientId, topic: m.topic, err: (err as Error).message }, 'mqtt: message could not be encoded, discarded');
+      return false;
+    }
+  }
+
+  private encodeAndSend(m: Message, qos: number, retain: boolean, dup: boolean, packetId: number, subIds: number[] | undefined): boolean {
     const v5 = this.version === 5;
     const cacheable = subIds === undefined && !dup && this.outboundAliases === null && (!v5 || m.expiry === undefined);
     if (cacheable) {

@@ -87,6 +87,17 @@ describe('mqtt <-> core', () => {
     assert.equal(m.packet.properties?.responseTopic, undefined);
   });
 
+  it('a core message MQTT cannot carry (topic over 65535 bytes) is skipped, not fatal', async () => {
+    const base = uid('long');
+    const c = await connect(t.url);
+    const inbox = new Inbox(c);
+    await c.subscribeAsync(`${base}/#`, { qos: 1 });
+    await t.b.broker.publish(createMessage({ topic: `${base}.${'é'.repeat(40_000)}`, payload: Buffer.from('too long'), durable: true }));
+    await t.b.broker.publish(createMessage({ topic: `${base}.ok`, payload: Buffer.from('fine'), durable: true }));
+    const m = await inbox.next();
+    assert.equal(m.payload.toString(), 'fine');
+  });
+
   it('core queue -> MQTT: a message sent to a session queue reaches that client', async () => {
     const clientId = uid('direct');
     const c = await connect(t.url, { clientId, clean: false });
