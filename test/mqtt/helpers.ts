@@ -6,28 +6,11 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import mqtt, { type IClientOptions, type IConnackPacket, type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
-import type { Logger } from '../../core/adapter.js';
 import { MemoryStore } from '../../core/storage/memory-store.js';
 import { MqttAdapter } from '../../adapters/mqtt/index.js';
-import { startTestBroker, TEST_HOST, type RunningBroker, type StartOptions } from '../support/index.js';
+import { recordingLogger, startTestBroker, TEST_HOST, type LogRecord, type RunningBroker, type StartOptions } from '../support/index.js';
 
-export interface LogRecord {
-  level: 'info' | 'warn' | 'error' | 'debug';
-  obj: unknown;
-  msg?: string;
-}
-
-export function recordingLogger(records: LogRecord[] = []): Logger & { records: LogRecord[] } {
-  const make = (): Logger & { records: LogRecord[] } => ({
-    records,
-    info: (obj, msg) => { records.push({ level: 'info', obj, msg }); },
-    warn: (obj, msg) => { records.push({ level: 'warn', obj, msg }); },
-    error: (obj, msg) => { records.push({ level: 'error', obj, msg }); },
-    debug: () => { /* not kept */ },
-    child: () => make(),
-  });
-  return make();
-}
+export { recordingLogger, type LogRecord };
 
 export interface MqttTestBroker {
   b: RunningBroker;

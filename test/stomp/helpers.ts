@@ -5,29 +5,11 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { Client, type IFrame, type StompConfig } from '@stomp/stompjs';
 import { WebSocket } from 'ws';
-import type { Logger } from '../../core/adapter.js';
 import { StompParser } from '../../adapters/stomp/parser.js';
 import type { StompFrame, StompVersion } from '../../adapters/stomp/frame.js';
-import { startTestBroker, TEST_HOST, type RunningBroker, type StartOptions } from '../support/index.js';
+import { recordingLogger, startTestBroker, TEST_HOST, type LogRecord, type RunningBroker, type StartOptions } from '../support/index.js';
 
-export interface LogRecord {
-  level: 'info' | 'warn' | 'error' | 'debug';
-  obj: unknown;
-  msg?: string;
-}
-
-/** A Logger that keeps what it is told (and prints nothing). */
-export function recordingLogger(records: LogRecord[] = []): Logger & { records: LogRecord[] } {
-  const make = (): Logger & { records: LogRecord[] } => ({
-    records,
-    info: (obj, msg) => { records.push({ level: 'info', obj, msg }); },
-    warn: (obj, msg) => { records.push({ level: 'warn', obj, msg }); },
-    error: (obj, msg) => { records.push({ level: 'error', obj, msg }); },
-    debug: () => { /* not kept */ },
-    child: () => make(),
-  });
-  return make();
-}
+export { recordingLogger, type LogRecord };
 
 export interface StompBroker {
   b: RunningBroker;

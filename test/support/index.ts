@@ -1,3 +1,4 @@
 /** Test support: broker start-up for tests and the Debian-client guard. */
 export * from './broker.js';
 export * from './debian.js';
+export * from './logger.js';
