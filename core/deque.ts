@@ -39,16 +39,6 @@ export class Deque<T> {
     return this.items[(this.head + index) & (this.items.length - 1)];
   }
 
-  /** Removes the item at `index` (O(n)); used only for rare out-of-order removals. */
-  removeAt(index: number): T | undefined {
-    if (index < 0 || index >= this.count) return undefined;
-    const all = this.toArray();
-    const [removed] = all.splice(index, 1);
-    this.clear();
-    for (const x of all) this.push(x);
-    return removed;
-  }
-
   clear(): void {
     this.items = new Array(16);
     this.head = 0;

@@ -36,10 +36,6 @@ export function checkTopicPattern(pattern: string): void {
   }
 }
 
-export function isPattern(name: string): boolean {
-  return name.includes('*') || name.includes('#');
-}
-
 /** True when `topic` matches `pattern` under the core rules (used outside the router, e.g. per-session checks). */
 export function topicMatches(pattern: string, topic: string): boolean {
   if (topic.startsWith('$') && (pattern.startsWith('*') || pattern.startsWith('#'))) return false;

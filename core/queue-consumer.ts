@@ -121,11 +121,6 @@ export class Consumer {
     return left;
   }
 
-  setPrefetch(n: number): void {
-    this.options.prefetch = n;
-    this.queue.dispatch();
-  }
-
   /** Stops deliveries while the connection's socket cannot take more (back-pressure). */
   pause(): void {
     this.paused = true;

@@ -101,16 +101,3 @@ export function setLogAppendTime(batch: Buffer, timestamp: number): void {
   batch.writeBigInt64BE(BigInt(timestamp), 35);
   batch.writeUInt32BE(computeBatchCrc(batch), 17);
 }
-
-/** Splits a buffer of consecutive batches; a trailing partial batch is ignored (Kafka clients do the same). */
-export function splitBatches(buf: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let at = 0;
-  for (;;) {
-    const size = batchSizeAt(buf, at);
-    if (size < LOG_OVERHEAD || at + size > buf.length) break;
-    out.push(buf.subarray(at, at + size));
-    at += size;
-  }
-  return out;
-}
