@@ -90,22 +90,14 @@ export class XmppStreamParser {
 
   /** TCP bytes. Throws StreamError. Returns false while halted (the caller should stop reading). */
   writeBytes(data: Buffer): boolean {
-    let text = this.decoder.write(data);
+    const text = this.decoder.write(data);
     if (text.includes('\uFFFD') && !data.includes(REPLACEMENT)) throw new StreamError('unsupported-encoding', 'the stream is not UTF-8');
     if (this.halted) {
       this.held += text;
       if (this.held.length > this.limits.maxStanzaChars) throw new StreamError('policy-violation', 'too much data while negotiating');
       return false;
     }
-    while (text.length > 0) {
-      const piece = text.length > SLICE ? text.slice(0, SLICE) : text;
-      text = text.length > SLICE ? text.slice(SLICE) : '';
-      if (!this.feed(piece)) {
-        this.held += text;
-        return false;
-      }
-    }
-    return true;
+    return this.writeText(text);
   }
 
   /**
