@@ -9,13 +9,12 @@
  *
  *   npm run bench -- amqp      or      node dist/bench/amqp-bench.js
  */
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startBroker } from '../index.js';
-import { jsonLineChild, RABBIT_MISSING, startRabbitmq } from './peers.js';
+import { RABBIT_MISSING, runLoad, startRabbitmq } from './peers.js';
 
 const LOADGEN = fileURLToPath(new URL('./amqp-loadgen.js', import.meta.url));
 const SCALE = Number(process.env.AMQP_BENCH_SCALE ?? '1') || 1;
@@ -51,53 +50,16 @@ interface Target {
   terminusDurable: number;
 }
 
-/** Consumers first; the clock runs from the producers' start until the consumers have every message. */
 async function runScenario(t: Target, sc: Scenario): Promise<number> {
-  const procs: ChildProcess[] = [];
-  const total = sc.producers * sc.count;
-  let ready = 0;
-  let progress = 0;
-  let resolveReady!: () => void;
-  let resolveDone!: () => void;
-  let rejectAll!: (e: Error) => void;
-  const readyP = new Promise<void>((resolve, reject) => { resolveReady = resolve; rejectAll = reject; });
-  const doneP = new Promise<void>((resolve, reject) => {
-    resolveDone = resolve;
-    const prev = rejectAll;
-    rejectAll = (e) => { prev(e); reject(e); };
-  });
-  readyP.catch(() => undefined);
-  doneP.catch(() => undefined);
-  const onLine = (o: Record<string, unknown>) => {
-    if (o.ready && ++ready === sc.consumers) resolveReady();
-    if (typeof o.progress === 'number') {
-      progress += o.progress;
-      if (progress >= total) resolveDone();
-    }
-  };
   const common = { port: t.port, user: t.user, password: t.password, address: sc.address, presettled: sc.presettled, terminusDurable: t.terminusDurable };
-  const watch = (p: ChildProcess, what: string) => p.on('exit', (code) => { if (code) rejectAll(new Error(`${what} exited with ${code}`)); });
-  const timer = setTimeout(() => rejectAll(new Error(`${sc.name}: no result within 300 s`)), 300_000);
-  try {
-    for (let i = 0; i < sc.consumers; i++) {
-      const p = jsonLineChild(LOADGEN, { role: 'consumer', credit: 1000, ...common }, onLine);
-      watch(p, 'consumer');
-      procs.push(p);
-    }
-    await readyP;
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < sc.producers; i++) {
-      const p = jsonLineChild(LOADGEN, { role: 'producer', count: sc.count, size: SIZE, durable: sc.durable, ...common }, () => undefined);
-      watch(p, 'producer');
-      procs.push(p);
-    }
-    await doneP;
-    const secs = Number(process.hrtime.bigint() - start) / 1e9;
-    return total / secs;
-  } finally {
-    clearTimeout(timer);
-    for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
-  }
+  const total = sc.producers * sc.count;
+  return runLoad({
+    name: sc.name, script: LOADGEN,
+    consumers: Array.from({ length: sc.consumers }, () => ({ role: 'consumer', credit: 1000, ...common })),
+    producers: Array.from({ length: sc.producers }, () => ({ role: 'producer', count: sc.count, size: SIZE, durable: sc.durable, ...common })),
+    total,
+    deliveries: total,
+  });
 }
 
 async function measure(label: string, t: Target): Promise<number[]> {

@@ -92,3 +92,67 @@ export async function startRabbitmq(dir: string, options: RabbitOptions): Promis
   await stop();
   throw new Error(`rabbitmq-server (${options.plugin}) did not open port ${port} within 90 s`);
 }
+
+export interface LoadPlan {
+  name: string;
+  /** The load generator script run in each child. */
+  script: string;
+  /** Arguments of each consumer child; each reports `{ready}` once subscribed. */
+  consumers: object[];
+  /** Arguments of each producer child, started once every consumer is ready. */
+  producers: object[];
+  /** Messages the consumers must report in `{progress: n}` lines, in total, to end the run. */
+  total: number;
+  /** When set, the run also ends once this many consumers have reported `{done}` (fan-out). */
+  doneReports?: number;
+  /** What the rate counts (messages or deliveries). */
+  deliveries: number;
+}
+
+/**
+ * Runs one load: consumers first, then producers; the clock runs from the producers' start until
+ * the consumers have everything. Returns deliveries per second; fails when a child exits with an
+ * error or after 300 s.
+ */
+export async function runLoad(plan: LoadPlan): Promise<number> {
+  const procs: ChildProcess[] = [];
+  let ready = 0;
+  let progress = 0;
+  let done = 0;
+  let resolveReady!: () => void;
+  let resolveDone!: () => void;
+  let fail!: (e: Error) => void;
+  const readyP = new Promise<void>((resolve, reject) => { resolveReady = resolve; fail = reject; });
+  const doneP = new Promise<void>((resolve, reject) => {
+    resolveDone = resolve;
+    const prev = fail;
+    fail = (e) => { prev(e); reject(e); };
+  });
+  readyP.catch(() => undefined);
+  doneP.catch(() => undefined);
+  const onLine = (o: Record<string, unknown>) => {
+    if (o.ready && ++ready === plan.consumers.length) resolveReady();
+    if (typeof o.progress === 'number') {
+      progress += o.progress;
+      if (progress >= plan.total) resolveDone();
+    }
+    if (o.done && plan.doneReports && ++done === plan.doneReports) resolveDone();
+  };
+  const start = (args: object, what: string, lines: (o: Record<string, unknown>) => void) => {
+    const p = jsonLineChild(plan.script, args, lines);
+    p.on('exit', (code) => { if (code) fail(new Error(`${what} exited with ${code}`)); });
+    procs.push(p);
+  };
+  const timer = setTimeout(() => fail(new Error(`${plan.name}: no result within 300 s`)), 300_000);
+  try {
+    for (const args of plan.consumers) start(args, 'consumer', onLine);
+    await readyP;
+    const t0 = process.hrtime.bigint();
+    for (const args of plan.producers) start(args, 'producer', () => undefined);
+    await doneP;
+    return plan.deliveries / (Number(process.hrtime.bigint() - t0) / 1e9);
+  } finally {
+    clearTimeout(timer);
+    for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+  }
+}

@@ -8,13 +8,12 @@
  *
  *   npm run bench -- stomp      or      node dist/bench/stomp-bench.js
  */
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startBroker } from '../index.js';
-import { jsonLineChild, RABBIT_MISSING, startRabbitmq } from './peers.js';
+import { RABBIT_MISSING, runLoad, startRabbitmq } from './peers.js';
 
 const LOADGEN = fileURLToPath(new URL('./stomp-loadgen.js', import.meta.url));
 const SCALE = Number(process.env.STOMP_BENCH_SCALE ?? '1') || 1;
@@ -54,52 +53,17 @@ function scenarios(): Scenario[] {
  * and the parent stops on the total; fan-out consumers report when each socket has them all).
  */
 async function runScenario(port: number, sc: Scenario): Promise<number> {
-  const procs: ChildProcess[] = [];
-  const total = sc.producers * sc.count;
-  let ready = 0;
-  let progress = 0;
-  let fanDone = 0;
-  let resolveReady!: () => void;
-  let resolveDone!: () => void;
-  let fail!: (e: Error) => void;
-  const readyP = new Promise<void>((resolve, reject) => { resolveReady = resolve; fail = reject; });
-  const doneP = new Promise<void>((resolve, reject) => {
-    resolveDone = resolve;
-    const prev = fail;
-    fail = (e) => { prev(e); reject(e); };
+  const consumer = { role: 'consumer', port, dest: sc.dest, count: sc.ack === 'auto' ? sc.perConsumer : 0, size: SIZE, persistent: sc.persistent, window: 0, ack: sc.ack, prefetch: 1000, conns: sc.consumerConns };
+  const producer = { role: 'producer', port, dest: sc.dest, count: sc.count, size: SIZE, persistent: sc.persistent, window: 500, ack: sc.ack, prefetch: 0, conns: 1 };
+  return runLoad({
+    name: sc.name, script: LOADGEN,
+    consumers: Array.from({ length: sc.consumers }, () => consumer),
+    producers: Array.from({ length: sc.producers }, () => producer),
+    total: sc.producers * sc.count,
+    // Fan-out consumers report when each of their sockets has every message.
+    doneReports: sc.ack === 'auto' ? sc.consumers : undefined,
+    deliveries: sc.deliveries,
   });
-  readyP.catch(() => undefined);
-  doneP.catch(() => undefined);
-  const onLine = (o: Record<string, unknown>) => {
-    if (o.ready && ++ready === sc.consumers) resolveReady();
-    if (typeof o.progress === 'number') {
-      progress += o.progress;
-      if (progress >= total) resolveDone();
-    }
-    if (o.done && sc.ack === 'auto' && ++fanDone === sc.consumers) resolveDone();
-  };
-  const watch = (p: ChildProcess, what: string) => p.on('exit', (code) => { if (code) fail(new Error(`${what} exited with ${code}`)); });
-  const timer = setTimeout(() => fail(new Error(`${sc.name}: no result within 300 s`)), 300_000);
-  try {
-    for (let i = 0; i < sc.consumers; i++) {
-      const p = jsonLineChild(LOADGEN, { role: 'consumer', port, dest: sc.dest, count: sc.ack === 'auto' ? sc.perConsumer : 0, size: SIZE, persistent: sc.persistent, window: 0, ack: sc.ack, prefetch: 1000, conns: sc.consumerConns }, onLine);
-      watch(p, 'consumer');
-      procs.push(p);
-    }
-    await readyP;
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < sc.producers; i++) {
-      const p = jsonLineChild(LOADGEN, { role: 'producer', port, dest: sc.dest, count: sc.count, size: SIZE, persistent: sc.persistent, window: 500, ack: sc.ack, prefetch: 0, conns: 1 }, () => undefined);
-      watch(p, 'producer');
-      procs.push(p);
-    }
-    await doneP;
-    const secs = Number(process.hrtime.bigint() - start) / 1e9;
-    return sc.deliveries / secs;
-  } finally {
-    clearTimeout(timer);
-    for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
-  }
 }
 
 async function measure(label: string, port: number): Promise<number[]> {
