@@ -10,6 +10,7 @@ import { bindPort, ConfigError, loadConfig, type DeepPartial } from './config/lo
 import type { JunctionConfig } from './config/schema.js';
 import type { AdapterContext, ListenerInfo, Logger, ProtocolAdapter } from './core/adapter.js';
 import { Broker, type BrokerOptions } from './core/broker.js';
+import { ConnectionGate } from './core/connection-gate.js';
 import { FileStore } from './core/storage/file-store.js';
 import { MemoryStore } from './core/storage/memory-store.js';
 import type { Store } from './core/store.js';
@@ -159,6 +160,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
         http,
         listen: { host: config.host, port: bindPort(section.port), tlsPort: tls(adapter.name) ? bindPort(section.tlsPort) : null },
         tls,
+        connections: new ConnectionGate(adapter.name, config.limits.maxConnections, log.child({ adapter: adapter.name })),
       };
       await adapter.init(ctx);
     }

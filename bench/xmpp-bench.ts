@@ -14,6 +14,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConnectionGate } from '../core/connection-gate.js';
 
 const DOMAIN = 'localhost';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -204,6 +205,7 @@ async function serve(): Promise<void> {
     broker, auth, log, http: null, tls: () => null,
     config: { xmpp: { domain: DOMAIN, maxResourcesPerUser: 10000, rateBytesPerSecond: 0 }, limits: { maxConnections: 100000 } },
     listen: { host: '127.0.0.1', port: 0, tlsPort: null },
+    connections: new ConnectionGate('xmpp', 0),
   });
   const [l] = await adapter.start();
   process.stdout.write(`XMPP_PORT ${l.port}\n`);

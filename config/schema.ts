@@ -26,7 +26,7 @@ export interface StorageConfig {
 }
 
 export interface LimitsConfig {
-  /** Connections per listener. */
+  /** Connections per adapter, counted across its plain, TLS and WebSocket listeners. */
   maxConnections: number;
   /** Largest protocol frame / packet / stanza / request accepted by any listener. */
   maxFrameBytes: number;

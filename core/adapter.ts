@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SecureContextOptions } from 'node:tls';
 import type { WebSocket } from 'ws';
 import type { Broker } from './broker.js';
+import type { ConnectionGate } from './connection-gate.js';
 
 export interface Logger {
   info(obj: unknown, msg?: string): void;
@@ -65,6 +66,8 @@ export interface AdapterContext {
   listen: { host: string; port: number | null; tlsPort: number | null };
   /** TLS options for a listener ('mqtt', 'amqp', 'stomp', 'xmpp', 'kafka'), or null when no certificate is configured. */
   tls(listener: string): SecureContextOptions | null;
+  /** This adapter's connection limit (`limits.maxConnections`), shared by all of its listeners: admit every socket on accept. */
+  connections: ConnectionGate;
 }
 
 export interface ListenerInfo {

@@ -10,6 +10,7 @@ import { MemoryStore } from '../../core/storage/memory-store.js';
 import type { Store } from '../../core/store.js';
 import { AmqpAdapter } from '../../adapters/amqp/index.js';
 import { createAuthPlugin, createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
+import { ConnectionGate } from '../../core/connection-gate.js';
 
 export const silentLog: Logger = {
   info() {}, warn() {}, error() {}, debug() {},
@@ -56,6 +57,7 @@ export async function startAmqp(
     http: null,
     tls: () => opts.tls ?? null,
     listen: { host: '127.0.0.1', port: -1, tlsPort: opts.tls ? -1 : null },
+    connections: new ConnectionGate('amqp', 10000),
   });
   const [l, secure] = await adapter.start();
   return {

@@ -15,6 +15,7 @@ import { MemoryStore } from '../../core/storage/memory-store.js';
 import type { Store } from '../../core/store.js';
 import { KafkaAdapter } from '../../adapters/kafka/index.js';
 import { snappyDecompress } from '../../core/stream/compression.js';
+import { ConnectionGate } from '../../core/connection-gate.js';
 
 export const HOST = '127.0.0.1';
 
@@ -62,6 +63,7 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
     http: null,
     tls: () => options.tls ?? null,
     listen: { host: HOST, port: options.port ?? -1, tlsPort: options.tls ? -1 : null },
+    connections: new ConnectionGate('kafka', 10000),
   });
   const listeners = await adapter.start();
   const listener = listeners.find((l) => !l.tls)!;

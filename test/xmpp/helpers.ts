@@ -123,6 +123,7 @@ export async function startXmpp(opts: HarnessOptions = {}): Promise<Harness> {
     http,
     tls: () => opts.tls ?? null,
     listen: { host: HOST, port: -1, tlsPort: null },
+    connections: new ConnectionGate('xmpp', 10000),
   });
   const [l] = await adapter.start();
   return {
@@ -164,6 +165,7 @@ export async function login(port: number, username: string, password: string, o:
 
 export { xml as xmlEl } from '@xmpp/client';
 import { xml as xmlEl } from '@xmpp/client';
+import { ConnectionGate } from '../../core/connection-gate.js';
 
 export async function stopAll(...clients: Array<Client | undefined>): Promise<void> {
   await Promise.all(clients.map(async (c) => {
