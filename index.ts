@@ -19,8 +19,12 @@ import { createAuthPlugin, FileUserStore, MetadataUserStore, type JunctionAuth, 
 import { mountConsole } from './plugins/console/index.js';
 import { HttpListener } from './plugins/http/index.js';
 import { mountMetrics } from './plugins/metrics/index.js';
+import { ClusterNode, ClusterUnavailableError } from './plugins/cluster/index.js';
+import { mountClusterApi } from './plugins/cluster/api.js';
 import { createTlsResolver } from './plugins/tls.js';
+import { clusterServers } from './config/sections/cluster.js';
 
+export { ClusterUnavailableError } from './plugins/cluster/index.js';
 export { loadConfig, ConfigError, bindPort, type DeepPartial, type LoadOptions } from './config/load.js';
 export type * from './config/schema.js';
 export type { AdapterContext, AuthPlugin, HttpHost, ListenerInfo, Logger, Principal, ProtocolAdapter } from './core/adapter.js';
@@ -129,9 +133,19 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   const config = loadConfig({ argv: options.argv, env: options.env, file: options.configFile, overrides: overridesFrom(options) });
   const tls = createTlsResolver(config);
   const log = createLogger(options);
-  const store = options.store ?? createStore(config, log.child({ component: 'store' }));
-  const broker = new Broker(store, brokerOptions(config));
-  await broker.open();
+  let store = options.store ?? createStore(config, log.child({ component: 'store' }));
+  const servers = clusterServers(config.cluster);
+  const cluster = servers.length > 0 ? await ClusterNode.join({ ...config.cluster, servers }, store, log.child({ component: 'cluster' })) : null;
+  if (cluster) store = cluster.store;
+  const broker = new Broker(store, { ...brokerOptions(config), ...(cluster ? { cluster } : {}) });
+  try {
+    await broker.open();
+    await cluster?.start(broker);
+  } catch (err) {
+    await cluster?.leave();
+    await cluster?.close();
+    throw err;
+  }
 
   const started: ProtocolAdapter[] = [];
   let http: HttpListener | null = null;
@@ -164,6 +178,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
       };
       await adapter.init(ctx);
     }
+    if (http && cluster) mountClusterApi(http, cluster, new AccessGuard(auth));
     // After the adapters, so a route an adapter mounts under /api/ is matched before the admin API's.
     if (http) {
       management = mountManagement(http, {
@@ -175,6 +190,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
       started.push(adapter);
       listeners.push(...(await adapter.start()));
     }
+    await cluster?.advertise(listeners, { host: config.kafka.advertisedHost ?? null, port: config.kafka.advertisedPort ?? null });
     http?.setReady(true);
     const ports: Partial<Record<string, number>> = {};
     for (const l of listeners) {
@@ -184,10 +200,10 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     log.info({ ports, dataDir: config.storage.engine === 'file' ? resolve(config.dataDir) : null }, 'junction started');
 
     let closing: Promise<void> | undefined;
-    const close = () => (closing ??= shutdown(log, broker, http, started).finally(() => management?.close()));
+    const close = () => (closing ??= shutdown(log, broker, http, started, cluster).finally(() => management?.close()));
     return { broker, config, auth, ports, listeners, http, log, close };
   } catch (err) {
-    await shutdown(log, broker, http, started).catch(() => undefined);
+    await shutdown(log, broker, http, started, cluster).catch(() => undefined);
     management?.close();
     // Adapters validate their own keys with their own error classes (MqttConfigError, ...):
     // one class for callers, so the CLI prints one line and exits 2 for every bad value.
@@ -198,8 +214,10 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   }
 }
 
-async function shutdown(log: Logger, broker: Broker, http: HttpListener | null, adapters: ProtocolAdapter[]): Promise<void> {
+async function shutdown(log: Logger, broker: Broker, http: HttpListener | null, adapters: ProtocolAdapter[], cluster: ClusterNode | null): Promise<void> {
   http?.setReady(false);
+  // Leave first: the other nodes take this node's partitions over while its clients disconnect.
+  await cluster?.leave();
   for (const adapter of [...adapters].reverse()) {
     try {
       await adapter.stop();
@@ -209,5 +227,6 @@ async function shutdown(log: Logger, broker: Broker, http: HttpListener | null, 
   }
   if (http) await http.stop();
   await broker.close();
+  await cluster?.close();
   log.info({}, 'junction stopped');
 }

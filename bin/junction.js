@@ -52,6 +52,7 @@ async function start(argv) {
     running = await startBroker({ argv, env: process.env, logger: log });
   } catch (err) {
     if (err instanceof ConfigError) die(`config error: ${err.message}`, 2);
+    if (err?.name === 'ClusterUnavailableError' || err?.name === 'NodeIdInUseError') die(`cluster: ${err.message}`, 3);
     log.fatal({ err }, 'start-up failed');
     die(`cannot start: ${err?.message ?? err}`, 1);
   }

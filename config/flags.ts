@@ -34,6 +34,8 @@ export const FLAGS: FlagSpec[] = [
   { flag: '--fsync', path: ['storage', 'fsync'], arg: 'P', help: 'always | interval | never' },
   { flag: '--log-level', path: ['log', 'level'], arg: 'L', help: 'fatal | error | warn | info | debug | trace | silent' },
   { flag: '--users-file', path: ['auth', 'usersFile'], arg: 'FILE', help: 'users file written by `junction passwd`' },
+  { flag: '--cluster', path: ['cluster', 'servers'], arg: 'URLS', help: 'join a cluster: NATS servers nats://h:p,... (docs/cluster.md)' },
+  { flag: '--node-id', path: ['cluster', 'nodeId'], arg: 'N', help: 'this node\'s id in the cluster (Kafka broker id)' },
   { flag: '--set', arg: 'KEY=VALUE', help: 'any configuration key, e.g. --set streams.defaultPartitions=3' },
 ];
 

@@ -5,13 +5,14 @@
  */
 import { limitInt, nullableString, positiveInt, tlsSchema, type TlsSettings } from './sections/common.js';
 import { amqpSchema, type AmqpConfig } from './sections/amqp.js';
+import { clusterSchema, type ClusterConfig } from './sections/cluster.js';
 import { httpSchema, type HttpConfig } from './sections/http.js';
 import { kafkaSchema, type KafkaConfig } from './sections/kafka.js';
 import { mqttSchema, type MqttConfig } from './sections/mqtt.js';
 import { stompSchema, type StompConfig } from './sections/stomp.js';
 import { xmppSchema, type XmppConfig } from './sections/xmpp.js';
 
-export type { AmqpConfig, HttpConfig, KafkaConfig, MqttConfig, StompConfig, TlsSettings, XmppConfig };
+export type { AmqpConfig, ClusterConfig, HttpConfig, KafkaConfig, MqttConfig, StompConfig, TlsSettings, XmppConfig };
 
 export type FsyncPolicy = 'always' | 'interval' | 'never';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -78,6 +79,7 @@ export interface JunctionConfig {
   storage: StorageConfig;
   log: { level: LogLevel };
   limits: LimitsConfig;
+  cluster: ClusterConfig;
   http: HttpConfig;
   mqtt: MqttConfig;
   amqp: AmqpConfig;
@@ -141,6 +143,7 @@ export const configSchema = {
         maxSubscriptionsPerConnection: positiveInt,
       },
     },
+    cluster: clusterSchema,
     http: httpSchema,
     mqtt: mqttSchema,
     amqp: amqpSchema,

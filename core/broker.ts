@@ -8,6 +8,7 @@
  * publishes per connection slows its publishers end to end.
  */
 import { EventEmitter } from 'node:events';
+import { type ClusterView, SingleNode } from './cluster.js';
 import { GroupOffsets } from './group-offsets.js';
 import { decodeMessage, encodeMessage } from './message-codec.js';
 import { Message, messageSize } from './message.js';
@@ -32,6 +33,8 @@ export interface BrokerOptions {
   streamDefaults: Partial<StreamConfig>;
   /** How often expired messages are swept and stream retention applied. */
   housekeepingIntervalMs: number;
+  /** The other nodes, when this broker is one node of a cluster (default: a cluster of one). */
+  cluster: ClusterView;
 }
 
 type Target = Queue | Stream;
@@ -65,6 +68,7 @@ export class Broker extends EventEmitter {
       deadLetterSuffix: options.deadLetterSuffix ?? '.dlq',
       streamDefaults: options.streamDefaults ?? {},
       housekeepingIntervalMs: options.housekeepingIntervalMs ?? 1000,
+      cluster: options.cluster ?? new SingleNode(),
     };
     this.host = {
       removed: (q, e, reason) => this.entryRemoved(q, e, reason),
@@ -76,6 +80,7 @@ export class Broker extends EventEmitter {
   get metadata(): MetadataStore { return this.metadataStore; }
   get retained(): RetainedMessages { return this.retainedMessages; }
   get offsets(): GroupOffsets { return this.groupOffsets; }
+  get cluster(): ClusterView { return this.options.cluster; }
 
   /** Recovers definitions and unacknowledged messages from the store. */
   async open(): Promise<void> {
@@ -85,6 +90,14 @@ export class Broker extends EventEmitter {
     this.groupOffsets = new GroupOffsets(this.metadataStore);
     this.streamRegistry = new StreamRegistry(this.store, this.metadataStore, { ...DEFAULT_STREAM_CONFIG, ...this.options.streamDefaults });
     for (const stream of await this.streamRegistry.recover()) this.bindStreamPatterns(stream);
+    this.streamRegistry.followRemoteChanges({
+      added: (stream) => this.bindStreamPatterns(stream),
+      changed: (stream) => {
+        this.router.unbindAll(`s:${stream.name}`);
+        this.bindStreamPatterns(stream);
+      },
+      removed: (name) => this.router.unbindAll(`s:${name}`),
+    }, (err) => this.emit('warning', err));
     const byId = new Map<number, Queue>();
     for (const [name, bytes] of this.metadataStore.entries(NS_QUEUE)) {
       const def = JSON.parse(bytes.toString('utf8')) as { id: number; options: QueueOptions };
@@ -349,11 +362,14 @@ export class Broker extends EventEmitter {
     return { ...result, stored };
   }
 
-  /** Allocates a Kafka-style producer id, unique across restarts. */
+  /**
+   * Allocates a Kafka-style producer id, unique across restarts and, in a cluster, across nodes
+   * (the node id fills the high bits; the counter is this node's own).
+   */
   async allocateProducerId(): Promise<bigint> {
     const next = (this.metadataStore.getJson<number>(NS_COUNTER, 'producer-id') ?? 1000) + 1;
     await this.metadataStore.putJson(NS_COUNTER, 'producer-id', next);
-    return BigInt(next);
+    return this.cluster.clustered ? (BigInt(this.cluster.nodeId + 1) << 40n) + BigInt(next) : BigInt(next);
   }
 
   private bindStreamPatterns(stream: Stream): void {

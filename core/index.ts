@@ -20,3 +20,4 @@ export { MemoryStore } from './storage/memory-store.js';
 export { GroupOffsets } from './group-offsets.js';
 export { RetainedMessages } from './retained.js';
 export { MetadataStore } from './metadata.js';
+export * from './cluster.js';

@@ -3,13 +3,24 @@
  * definitions, bindings, MQTT sessions, retained messages, XMPP rosters, group offsets. Held in
  * memory, written through the store's journal (so 100,000 keys share a few segment files).
  */
-import type { JournalEntry, Store } from './store.js';
+import type { JournalEntry, RemoteChange, Store } from './store.js';
+
+type ChangeListener = (key: string, value: Buffer | undefined) => void;
 
 export class MetadataStore {
   private readonly data: Map<string, Map<string, Buffer>>;
+  private readonly listeners = new Map<string, ChangeListener[]>();
 
   constructor(private readonly store: Store, recovered: Map<string, Map<string, Buffer>>) {
     this.data = recovered;
+    store.onRemoteChange?.((c) => this.applyRemote(c));
+  }
+
+  /** Calls `listener` when another node of a cluster changes a key of `ns` (never for this node's own writes). */
+  onRemoteChange(ns: string, listener: ChangeListener): void {
+    const list = this.listeners.get(ns);
+    if (list) list.push(listener);
+    else this.listeners.set(ns, [listener]);
   }
 
   get(ns: string, key: string): Buffer | undefined {
@@ -52,6 +63,13 @@ export class MetadataStore {
       return c.value === undefined ? { kind: 'del', ns: c.ns, key: c.key } : { kind: 'put', ns: c.ns, key: c.key, value: c.value };
     });
     return this.store.journal(entries);
+  }
+
+  private applyRemote({ ns, key, value }: RemoteChange): void {
+    const before = this.get(ns, key);
+    if (before === value || (before && value && before.equals(value))) return;
+    this.apply(ns, key, value);
+    for (const l of this.listeners.get(ns) ?? []) l(key, value);
   }
 
   private apply(ns: string, key: string, value: Buffer | undefined): void {

@@ -14,6 +14,10 @@ export class RetainedMessages {
 
   constructor(private readonly metadata: MetadataStore) {
     for (const [topic, bytes] of metadata.entries(NS)) this.cache.set(topic, decodeMessage(bytes));
+    metadata.onRemoteChange(NS, (topic, bytes) => {
+      if (bytes === undefined) this.cache.delete(topic);
+      else this.cache.set(topic, decodeMessage(bytes));
+    });
   }
 
   get size(): number {

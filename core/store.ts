@@ -43,6 +43,8 @@ export interface RetentionPolicy {
   retentionBytes: number;
   /** Segment size at which the active segment is rolled. */
   segmentBytes: number;
+  /** Copies a replicating store keeps (the cluster backend); a local store keeps one. */
+  replicationFactor?: number;
 }
 
 /** What the log knows of one stored batch (record batch v2 header fields, see core/stream/batch-header.ts). */
@@ -79,8 +81,16 @@ export interface PartitionStore {
   recentBatches(): StoredBatchInfo[];
   /** Drops whole segments that fall outside the policy (never the active one). */
   applyRetention(policy: RetentionPolicy, now: number): Promise<void>;
+  /**
+   * Re-reads the log's end and recent batches from a store other nodes may have written (the
+   * cluster backend, when this node becomes the partition's leader). Local stores need not.
+   */
+  refresh?(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** A metadata change made by another node of a cluster (value undefined = deleted). */
+export type RemoteChange = { ns: string; key: string; value: Buffer | undefined };
 
 export interface Store {
   /** Opens the store, recovering (and truncating torn tails) as needed. */
@@ -96,4 +106,6 @@ export interface Store {
   close(): Promise<void>;
   /** Bytes waiting to be written; the broker slows publishers when this grows. */
   readonly pendingBytes: number;
+  /** A shared store calls `listener` for metadata other nodes change (after open()). */
+  onRemoteChange?(listener: (change: RemoteChange) => void): void;
 }

@@ -38,7 +38,25 @@ export class StreamPartition {
   constructor(readonly stream: string, readonly index: number, readonly log: PartitionStore, private readonly logAppendTime: () => boolean) {
     this.next = log.nextOffset;
     this.watermark = log.nextOffset;
-    for (const b of log.recentBatches()) {
+    this.rememberRecent();
+  }
+
+  /**
+   * Takes the log's state as other nodes left it (this node just became the leader): log end,
+   * high watermark and idempotent-producer sequences, so offsets stay dense and retries of
+   * batches the old leader stored are recognised.
+   */
+  async resync(): Promise<void> {
+    await this.log.refresh?.();
+    this.next = this.log.nextOffset;
+    this.watermark = this.log.nextOffset;
+    this.producers.clear();
+    this.rememberRecent();
+    this.wake();
+  }
+
+  private rememberRecent(): void {
+    for (const b of this.log.recentBatches()) {
       if (b.producerId >= 0n) this.remember(b.producerId, b.producerEpoch, b.baseSequence, b.lastOffset - b.baseOffset, b.baseOffset);
     }
   }

@@ -16,7 +16,15 @@ export const DEFAULT_STREAM_CONFIG: StreamConfig = {
   cleanupPolicy: 'delete',
   patterns: [],
   extra: {},
+  replicationFactor: 1,
 };
+
+/** What the broker does when another node of a cluster creates, changes or deletes a stream. */
+export interface StreamChangeHooks {
+  added(stream: Stream): void;
+  changed(stream: Stream): void;
+  removed(name: string): void;
+}
 
 export class StreamExistsError extends Error {
   override readonly name = 'StreamExistsError';
@@ -27,7 +35,43 @@ export class StreamRegistry {
   /** Names being created: opening partitions spans awaits, and a second create must fail, not replace. */
   private readonly creating = new Set<string>();
 
+  /** Remote changes are applied one at a time, in the order they arrive. */
+  private remoteChain: Promise<void> = Promise.resolve();
+
   constructor(private readonly store: Store, private readonly metadata: MetadataStore, private readonly defaults: StreamConfig) {}
+
+  /** Keeps this node's streams in step with the definitions other nodes write (cluster backend). */
+  followRemoteChanges(hooks: StreamChangeHooks, onError: (err: unknown) => void): void {
+    this.metadata.onRemoteChange(NS, (name, bytes) => {
+      this.remoteChain = this.remoteChain.then(() => this.applyRemote(name, bytes, hooks)).catch(onError);
+    });
+  }
+
+  private async applyRemote(name: string, bytes: Buffer | undefined, hooks: StreamChangeHooks): Promise<void> {
+    const existing = this.streams.get(name);
+    if (bytes === undefined) {
+      if (!existing) return;
+      this.streams.delete(name);
+      for (const p of existing.partitions) {
+        p.wakeAll();
+        await p.log.close();
+      }
+      hooks.removed(name);
+      return;
+    }
+    const config = { ...this.defaults, ...(JSON.parse(bytes.toString('utf8')) as Partial<StreamConfig>) };
+    if (!existing) {
+      const stream = await this.build(name, config);
+      this.streams.set(name, stream);
+      hooks.added(stream);
+      return;
+    }
+    for (let p = existing.partitions.length; p < config.partitions; p++) {
+      existing.partitions.push(await this.openPartition(name, p, () => existing.config.logAppendTime, config));
+    }
+    existing.config = config;
+    hooks.changed(existing);
+  }
 
   async recover(): Promise<Stream[]> {
     for (const [name, bytes] of this.metadata.entries(NS)) {

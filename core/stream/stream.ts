@@ -17,6 +17,8 @@ export interface StreamConfig extends RetentionPolicy {
   patterns: string[];
   /** Free-form per-topic configs as Kafka's DescribeConfigs reports them. */
   extra: Record<string, string>;
+  /** Copies of each partition the store keeps (the cluster backend; 1 on a single node). */
+  replicationFactor: number;
 }
 
 export class Stream {

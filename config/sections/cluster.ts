@@ -1,0 +1,32 @@
+/** `cluster:` — run this broker as one node of a cluster on NATS JetStream (docs/cluster.md). */
+
+export interface ClusterConfig {
+  /** NATS server URLs, as a list or one comma-separated string; empty = no cluster (single node). */
+  servers: string[] | string;
+  /** This node's id, unique in the cluster (Kafka broker id). */
+  nodeId: number;
+  /** How often the node announces itself. */
+  heartbeatMs: number;
+  /** A node unheard of this long is dead: its partitions get new leaders. */
+  nodeTimeoutMs: number;
+}
+
+export const clusterSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    servers: {
+      anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+      'x-hint': 'NATS URLs, a list or a comma-separated string (nats://host:port,...)',
+    },
+    nodeId: { type: 'integer', minimum: 0, maximum: 2147483647, 'x-hint': 'an integer from 0 to 2147483647' },
+    heartbeatMs: { type: 'integer', minimum: 50, 'x-hint': 'an integer >= 50' },
+    nodeTimeoutMs: { type: 'integer', minimum: 200, 'x-hint': 'an integer >= 200' },
+  },
+} as const;
+
+/** The server list as URLs (empty when the cluster is off). */
+export function clusterServers(config: ClusterConfig): string[] {
+  const list = Array.isArray(config.servers) ? config.servers : config.servers.split(',');
+  return list.map((s) => s.trim()).filter((s) => s.length > 0);
+}

@@ -1,0 +1,72 @@
+/**
+ * The cluster seam: what the core and the adapters need to know about the other nodes, whatever
+ * engine (if any) connects them. A single process is a cluster of one (`SingleNode`); the NATS
+ * JetStream backend (plugins/cluster) implements the same view for N nodes.
+ *
+ * Every stream partition has one leader node: only it appends and serves reads, so offsets stay
+ * dense. Clients of other nodes are told who leads (Kafka: NOT_LEADER_OR_FOLLOWER, then Metadata).
+ */
+
+/** A listener a node offers to clients: Kafka clients are sent to another node's `kafka` endpoint. */
+export interface NodeEndpoint {
+  host: string;
+  port: number;
+}
+
+export interface NodeInfo {
+  id: number;
+  /** By listener name: `kafka`, `mqtt`, `http`, ... */
+  endpoints: Record<string, NodeEndpoint>;
+  startedAt: number;
+}
+
+export interface PartitionPlacement {
+  /** Node that leads the partition, -1 while none does (failover under way). */
+  leader: number;
+  /** Increases at every change of leader (Kafka leader epoch). */
+  epoch: number;
+  /** Nodes reported as holding copies (Kafka replicas) and those in sync (ISR). */
+  replicas: number[];
+  isr: number[];
+}
+
+export interface ClusterView {
+  readonly nodeId: number;
+  /** False for the single-process broker. */
+  readonly clustered: boolean;
+  /** Live nodes, this one included, by id. */
+  nodes(): NodeInfo[];
+  /** Who leads a stream partition (`replicationFactor` copies are kept). */
+  placement(stream: string, partition: number, replicationFactor: number): PartitionPlacement;
+  /** The node that coordinates a key (a Kafka consumer group). */
+  coordinator(key: string): number;
+  /** The most copies a stream may ask for. */
+  readonly maxReplicationFactor: number;
+}
+
+/** An append or read reached a node that does not (or no longer) lead the partition. */
+export class NotLeaderError extends Error {
+  override readonly name = 'NotLeaderError';
+}
+
+/** The single-process broker: this node leads everything. */
+export class SingleNode implements ClusterView {
+  readonly clustered = false;
+  readonly maxReplicationFactor = 1;
+  private readonly startedAt = Date.now();
+  endpoints: Record<string, NodeEndpoint> = {};
+
+  constructor(readonly nodeId = 0) {}
+
+  nodes(): NodeInfo[] {
+    return [{ id: this.nodeId, endpoints: this.endpoints, startedAt: this.startedAt }];
+  }
+
+  placement(): PartitionPlacement {
+    return { leader: this.nodeId, epoch: 0, replicas: [this.nodeId], isr: [this.nodeId] };
+  }
+
+  coordinator(): number {
+    return this.nodeId;
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * A Junction node of a cluster on NATS JetStream (docs/cluster.md): connects to the NATS servers,
+ * provides the core's Store (ClusterStore) and ClusterView (this class), keeps the membership
+ * heartbeat and the partition leadership going.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { ListenerInfo, Logger } from '../../core/adapter.js';
+import type { Broker } from '../../core/broker.js';
+import type { ClusterView, NodeEndpoint, NodeInfo, PartitionPlacement } from '../../core/cluster.js';
+import type { Store } from '../../core/store.js';
+import { ClusterStore } from './cluster-store.js';
+import { Leadership, rankNodes } from './leadership.js';
+import { Membership } from './membership.js';
+import { BUCKET_LEADERS, BUCKET_META, BUCKET_NODES } from './names.js';
+
+export { NodeIdInUseError } from './membership.js';
+
+export interface ClusterSettings {
+  /** NATS server URLs (nats://host:port). */
+  servers: string[];
+  nodeId: number;
+  heartbeatMs: number;
+  /** A node unseen this long is dead and its partitions move. */
+  nodeTimeoutMs: number;
+}
+
+export class ClusterUnavailableError extends Error {
+  override readonly name = 'ClusterUnavailableError';
+}
+
+async function openBucket(nc: NatsConnection, name: string, replicas: number): Promise<KV> {
+  return new Kvm(nc).create(name, { replicas, history: 1 });
+}
+
+export class ClusterNode implements ClusterView {
+  readonly clustered = true;
+  readonly maxReplicationFactor: number;
+  private leadership!: Leadership;
+  private broker!: Broker;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    readonly store: ClusterStore,
+    private readonly membership: Membership,
+    private readonly leaders: KV,
+    private readonly settings: ClusterSettings,
+    private readonly log: Logger,
+  ) {
+    this.maxReplicationFactor = Math.min(5, Math.max(1, settings.servers.length));
+  }
+
+  /** Connects to the NATS servers and joins; throws ClusterUnavailableError with one line when they cannot be reached. */
+  static async join(settings: ClusterSettings, local: Store, log: Logger): Promise<ClusterNode> {
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers: settings.servers, name: `junction-node-${settings.nodeId}`, timeout: 5000,
+        maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: false,
+      });
+    } catch (err) {
+      throw new ClusterUnavailableError(`cannot reach the NATS cluster at ${settings.servers.join(',')}: ${(err as Error).message}`);
+    }
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: 10_000 });
+      const js = jetstream(nc, { timeout: 10_000 });
+      const replicas = Math.min(3, settings.servers.length);
+      const [meta, nodes, leaders] = await Promise.all([BUCKET_META, BUCKET_NODES, BUCKET_LEADERS].map((b) => openBucket(nc, b, replicas)));
+      const membership = new Membership(nodes, settings.nodeId, settings.heartbeatMs, settings.nodeTimeoutMs, log);
+      await membership.start();
+      const store = new ClusterStore({ local, meta, js, jsm, nodeId: settings.nodeId, log });
+      return new ClusterNode(nc, store, membership, leaders, settings, log);
+    } catch (err) {
+      await nc.close().catch(() => undefined);
+      if (err instanceof Error && err.name === 'NodeIdInUseError') throw err;
+      throw new ClusterUnavailableError(`NATS at ${settings.servers.join(',')} has no usable JetStream: ${(err as Error).message}`);
+    }
+  }
+
+  get nodeId(): number {
+    return this.settings.nodeId;
+  }
+
+  /** Starts leading partitions once the broker has opened (its streams are known). */
+  async start(broker: Broker): Promise<void> {
+    this.broker = broker;
+    const fenced = (stream: string, p: number) => this.store.partitions.get(`${stream}\u0000${p}`)?.isFenced ?? false;
+    this.leadership = new Leadership(this.leaders, this.membership, () => this.broker, fenced, this.log);
+    await this.leadership.start(Math.max(250, Math.floor(this.settings.heartbeatMs / 2)));
+    await this.leadership.reconcile();
+  }
+
+  /** Publishes this node's listeners (`kafka` at its advertised address) to the other nodes. */
+  advertise(listeners: ListenerInfo[], kafka: { host: string | null; port: number | null }): Promise<void> {
+    const endpoints: Record<string, NodeEndpoint> = {};
+    for (const l of listeners) {
+      endpoints[l.name] ??= { host: l.host === '' || l.host === '::' || l.host === '0.0.0.0' ? '' : l.host, port: l.port };
+    }
+    if (endpoints.kafka) endpoints.kafka = { host: kafka.host ?? endpoints.kafka.host, port: kafka.port ?? endpoints.kafka.port };
+    return this.membership.advertise(endpoints);
+  }
+
+  nodes(): NodeInfo[] {
+    return this.membership.live();
+  }
+
+  placement(stream: string, partition: number, replicationFactor: number): PartitionPlacement {
+    return this.leadership.placement(stream, partition, replicationFactor);
+  }
+
+  coordinator(key: string): number {
+    return rankNodes(`group\u0000${key}`, this.membership.liveIds())[0] ?? this.nodeId;
+  }
+
+  /** Per node: partitions led (admin API). */
+  describe(): Array<NodeInfo & { leaderOf: number; self: boolean }> {
+    const counts = this.leadership?.leaders() ?? new Map<number, number>();
+    return this.nodes().map((n) => ({ ...n, leaderOf: counts.get(n.id) ?? 0, self: n.id === this.nodeId }));
+  }
+
+  get connected(): boolean {
+    return !this.nc.isClosed() && this.nc.status !== undefined;
+  }
+
+  /** Leaves the cluster: the membership record goes at once so other nodes take over without waiting. */
+  async leave(): Promise<void> {
+    this.leadership?.stop();
+    await this.membership.stop();
+  }
+
+  async close(): Promise<void> {
+    await this.nc.drain().catch(() => undefined);
+  }
+}

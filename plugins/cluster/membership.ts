@@ -1,0 +1,122 @@
+/**
+ * Which Junction nodes are alive: each node puts its record (id, endpoints, instance) into the KV
+ * bucket `junction-nodes` every heartbeat; a node unseen for `nodeTimeoutMs` is dead. Liveness is
+ * judged from when this node last saw the record change (nats-server 2.9 sends no notice when a
+ * KV entry ages out), so clocks need not agree. A clean stop deletes the record: failover then
+ * starts at once instead of after the timeout.
+ */
+import { randomUUID } from 'node:crypto';
+import { KvWatchInclude, type KV } from '@nats-io/kv';
+import type { Logger } from '../../core/adapter.js';
+import type { NodeEndpoint, NodeInfo } from '../../core/cluster.js';
+
+interface NodeRecord {
+  id: number;
+  instance: string;
+  endpoints: Record<string, NodeEndpoint>;
+  startedAt: number;
+  beat: number;
+}
+
+export class NodeIdInUseError extends Error {
+  override readonly name = 'NodeIdInUseError';
+}
+
+export class Membership {
+  private readonly seen = new Map<number, { record: NodeRecord; at: number }>();
+  private readonly instance = randomUUID();
+  private readonly startedAt = Date.now();
+  private endpoints: Record<string, NodeEndpoint> = {};
+  private timer?: NodeJS.Timeout;
+  private stopWatch: (() => void) | null = null;
+  private beat = 0;
+  private lastLive = '';
+  private readonly listeners: Array<() => void> = [];
+
+  constructor(
+    private readonly kv: KV,
+    readonly nodeId: number,
+    private readonly heartbeatMs: number,
+    readonly nodeTimeoutMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const existing = await this.kv.get(String(this.nodeId));
+    if (existing && existing.operation === 'PUT' && Date.now() - existing.created.getTime() < this.nodeTimeoutMs) {
+      const rec = existing.json<NodeRecord>();
+      // Still beating elsewhere: wait out one timeout to be sure it is not a crashed predecessor.
+      const before = rec.beat;
+      await new Promise((r) => setTimeout(r, this.nodeTimeoutMs));
+      const again = await this.kv.get(String(this.nodeId));
+      if (again && again.operation === 'PUT' && again.json<NodeRecord>().beat !== before) {
+        throw new NodeIdInUseError(`node id ${this.nodeId} is in use by another running node`);
+      }
+    }
+    const watch = await this.kv.watch({ include: KvWatchInclude.LastValue });
+    this.stopWatch = () => watch.stop();
+    void (async () => {
+      for await (const e of watch) {
+        const id = Number(e.key);
+        if (e.operation !== 'PUT') this.seen.delete(id);
+        else {
+          const record = e.json<NodeRecord>();
+          // A record loaded at start counts from its write time, so long-dead nodes are not live.
+          const at = e.isUpdate ? Date.now() : Math.min(Date.now(), e.created.getTime());
+          this.seen.set(id, { record, at });
+        }
+        this.checkChange();
+      }
+    })().catch((err) => this.log.warn({ err: (err as Error).message }, 'cluster: membership watch ended'));
+    await this.heartbeat();
+    this.timer = setInterval(() => {
+      void this.heartbeat().catch((err) => this.log.warn({ err: (err as Error).message }, 'cluster: heartbeat failed'));
+      this.checkChange();
+    }, this.heartbeatMs);
+    this.timer.unref();
+  }
+
+  /** The listeners this node offers, published with the next heartbeat. */
+  advertise(endpoints: Record<string, NodeEndpoint>): Promise<void> {
+    this.endpoints = { ...endpoints };
+    return this.heartbeat();
+  }
+
+  /** Called whenever the set of live nodes changes. */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  live(): NodeInfo[] {
+    const now = Date.now();
+    const out: NodeInfo[] = [];
+    for (const { record, at } of this.seen.values()) {
+      if (record.id === this.nodeId || now - at < this.nodeTimeoutMs) out.push({ id: record.id, endpoints: record.endpoints, startedAt: record.startedAt });
+    }
+    if (!out.some((n) => n.id === this.nodeId)) out.push({ id: this.nodeId, endpoints: this.endpoints, startedAt: this.startedAt });
+    return out.sort((a, b) => a.id - b.id);
+  }
+
+  liveIds(): Set<number> {
+    return new Set(this.live().map((n) => n.id));
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.stopWatch?.();
+    await this.kv.delete(String(this.nodeId)).catch(() => undefined);
+  }
+
+  private async heartbeat(): Promise<void> {
+    const record: NodeRecord = { id: this.nodeId, instance: this.instance, endpoints: this.endpoints, startedAt: this.startedAt, beat: ++this.beat };
+    await this.kv.put(String(this.nodeId), JSON.stringify(record));
+  }
+
+  private checkChange(): void {
+    const ids = this.live().map((n) => n.id).join(',');
+    if (ids === this.lastLive) return;
+    this.lastLive = ids;
+    this.log.info({ nodes: ids }, 'cluster: live nodes changed');
+    for (const l of this.listeners) l();
+  }
+}
