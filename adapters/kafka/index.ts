@@ -26,6 +26,8 @@ export class KafkaAdapter implements ProtocolAdapter {
   async init(ctx: AdapterContext): Promise<void> {
     this.ctx = ctx;
     const settings = resolveKafkaSettings(ctx.config);
+    // In a cluster the Kafka broker id is the node id.
+    if (ctx.broker.cluster.clustered) settings.nodeId = ctx.broker.cluster.nodeId;
     const log = ctx.log;
     const usersExist = ((ctx.auth as unknown as { userCount?: number }).userCount ?? 0) > 0;
     this.services = {

@@ -106,13 +106,18 @@ export class Topics {
   }
 
   /** Creates a topic (Kafka rules: legal name, no collision on '.' vs '_'). */
-  async create(name: string, partitions: number, configs: Array<{ name: string; value: string | null }>, validateOnly = false): Promise<Stream | null> {
+  /** Copies of a new topic's partitions when the request leaves it to the broker: all the cluster keeps, up to 3. */
+  defaultReplicationFactor(): number {
+    return Math.min(3, this.broker.cluster.maxReplicationFactor);
+  }
+
+  async create(name: string, partitions: number, configs: Array<{ name: string; value: string | null }>, validateOnly = false, replicationFactor = this.defaultReplicationFactor()): Promise<Stream | null> {
     const under = this.creating.get(name);
     if (under) {
       await under.catch(() => null);
       if (this.broker.getStream(name)) throw new TopicError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic ${name} already exists`);
     }
-    const creation = this.createNow(name, partitions, configs, validateOnly);
+    const creation = this.createNow(name, partitions, configs, validateOnly, replicationFactor);
     this.creating.set(name, creation);
     try {
       return await creation;
@@ -121,7 +126,7 @@ export class Topics {
     }
   }
 
-  private async createNow(name: string, partitions: number, configs: Array<{ name: string; value: string | null }>, validateOnly: boolean): Promise<Stream | null> {
+  private async createNow(name: string, partitions: number, configs: Array<{ name: string; value: string | null }>, validateOnly: boolean, replicationFactor: number): Promise<Stream | null> {
     const problem = topicNameProblem(name);
     if (problem) throw new TopicError(ErrorCode.INVALID_TOPIC_EXCEPTION, problem);
     if (this.broker.getStream(name)) throw new TopicError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic ${name} already exists`);
@@ -133,7 +138,7 @@ export class Topics {
     applyTopicConfigs(configs, this.streamDefaults(), patch);
     if (validateOnly) return null;
     try {
-      const stream = await this.broker.createStream(name, { ...patch, partitions });
+      const stream = await this.broker.createStream(name, { ...patch, partitions, replicationFactor });
       await this.topicId(name);
       return stream;
     } catch (err) {

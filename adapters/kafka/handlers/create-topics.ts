@@ -1,7 +1,8 @@
 /**
- * CreateTopics: Kafka's rules on a single node: legal names, partitions > 0 (-1 = default),
- * replication factor 1 (-1 = default; more is INVALID_REPLICATION_FACTOR), explicit assignments
- * only onto this node, topic configs validated (cleanup.policy=delete only), validate_only.
+ * CreateTopics: Kafka's rules: legal names, partitions > 0 (-1 = default), replication factor up
+ * to what the cluster keeps (1 on a single node, up to the JetStream servers in a cluster; -1 =
+ * the default), explicit assignments only onto this node when alone, topic configs validated
+ * (cleanup.policy=delete only), validate_only.
  */
 import { allowed, type Handler, type RequestContext } from '../context.js';
 import { ErrorCode } from '../protocol/errors.js';
@@ -22,23 +23,27 @@ async function createOne(ctx: RequestContext, t: CreatableTopic, validateOnly: b
   const fail = (errorCode: ErrorCode, message: string) => ({ ...base, errorCode, errorMessage: message });
   if (!allowed(ctx, 'admin', t.name)) return fail(ErrorCode.TOPIC_AUTHORIZATION_FAILED, 'not authorised to create topics');
   let partitions = t.numPartitions;
+  const cluster = ctx.services.broker.cluster;
+  let replicationFactor = t.replicationFactor === -1 ? ctx.services.topics.defaultReplicationFactor() : t.replicationFactor;
   if (t.assignments.length > 0) {
     if (t.numPartitions !== -1 || t.replicationFactor !== -1) {
       return fail(ErrorCode.INVALID_REQUEST, 'both numPartitions or replicationFactor and replicasAssignments were set');
     }
     const indexes = t.assignments.map((a) => a.partitionIndex).sort((a, b) => a - b);
     if (indexes.some((p, i) => p !== i)) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'partitions must be numbered 0..n-1');
-    if (t.assignments.some((a) => a.brokerIds.length !== 1 || a.brokerIds[0] !== settings.nodeId)) {
-      return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `this single-node cluster only has broker ${settings.nodeId}`);
+    const live = new Set(cluster.nodes().map((n) => n.id));
+    if (t.assignments.some((a) => a.brokerIds.length === 0 || a.brokerIds.some((b) => !live.has(b)))) {
+      return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `assignments may only name live brokers (${[...live].join(', ')})`);
     }
+    replicationFactor = Math.max(...t.assignments.map((a) => a.brokerIds.length));
     partitions = t.assignments.length;
   } else {
     if (t.numPartitions === -1) partitions = settings.defaultPartitions;
     else if (t.numPartitions <= 0) return fail(ErrorCode.INVALID_PARTITIONS, 'number of partitions must be larger than 0');
     if (t.replicationFactor === 0 || t.replicationFactor < -1) return fail(ErrorCode.INVALID_REPLICATION_FACTOR, 'replication factor must be larger than 0');
-    if (t.replicationFactor > 1) {
-      return fail(ErrorCode.INVALID_REPLICATION_FACTOR, `replication factor: ${t.replicationFactor} larger than available brokers: 1`);
-    }
+  }
+  if (replicationFactor > cluster.maxReplicationFactor) {
+    return fail(ErrorCode.INVALID_REPLICATION_FACTOR, `replication factor: ${replicationFactor} larger than available brokers: ${cluster.maxReplicationFactor}`);
   }
   const names = new Set<string>();
   for (const c of t.configs) {
@@ -46,14 +51,14 @@ async function createOne(ctx: RequestContext, t: CreatableTopic, validateOnly: b
     names.add(c.name);
   }
   try {
-    const stream = await topics.create(t.name, partitions, t.configs, validateOnly);
+    const stream = await topics.create(t.name, partitions, t.configs, validateOnly, replicationFactor);
     const describeStream = stream ?? undefined;
     return {
       ...base,
       errorCode: ErrorCode.NONE,
       topicId: stream ? await topics.topicId(t.name) : base.topicId,
       numPartitions: partitions,
-      replicationFactor: 1,
+      replicationFactor,
       configs: describeStream ? topics.describe(describeStream).map((c) => ({
         name: c.name, value: c.value, readOnly: c.readOnly, configSource: c.isDefault ? 5 : 1, isSensitive: false,
       })) : [],

@@ -1,4 +1,5 @@
 /** DescribeGroups: state, protocol and members (subscription and assignment bytes as the clients sent them). */
+import { notCoordinator } from '../cluster-routing.js';
 import type { Handler } from '../context.js';
 import { ErrorCode } from '../protocol/errors.js';
 
@@ -9,7 +10,7 @@ export const handleDescribeGroups: Handler = (ctx, req) => {
     const live = g !== undefined && g.members.size > 0;
     const known = live || groups.exists(groupId);
     return {
-      errorCode: ErrorCode.NONE,
+      errorCode: notCoordinator(ctx, groupId) ? ErrorCode.NOT_COORDINATOR : ErrorCode.NONE,
       groupId,
       groupState: live ? g!.state : known ? 'Empty' : 'Dead',
       protocolType: live ? g!.protocolType ?? '' : known ? 'consumer' : '',

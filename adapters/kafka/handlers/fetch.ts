@@ -4,6 +4,7 @@
  * KIP-74), long-polled up to max_wait_ms until min_bytes are available. No fetch sessions
  * (session id 0) and no transactions (last stable offset = high watermark).
  */
+import { leaderError } from '../cluster-routing.js';
 import { allowed, type Handler, type RequestContext } from '../context.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { Struct } from '../protocol/schema.js';
@@ -36,6 +37,7 @@ async function build(ctx: RequestContext, topics: FetchTopic[], maxBytes: number
       partitions.push(entry);
       if (!mayRead) entry.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
       else if (!p) entry.errorCode = ctx.apiVersion >= 13 && !stream ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      else entry.errorCode = leaderError(ctx, stream!, fp.partition);
       if (entry.errorCode !== ErrorCode.NONE || !p) {
         built.hasError = true;
         continue;

@@ -1,4 +1,5 @@
 /** JoinGroup: held until the group's join phase completes (group/consumer-group.ts). */
+import { notCoordinator } from '../cluster-routing.js';
 import type { Handler } from '../context.js';
 import type { JoinResult, MemberProtocol } from '../group/consumer-group.js';
 import { ErrorCode } from '../protocol/errors.js';
@@ -23,6 +24,7 @@ export const handleJoinGroup: Handler = async (ctx, req) => {
   const sessionTimeoutMs = req.sessionTimeoutMs as number;
   const failure = (errorCode: ErrorCode) => toResponse({ errorCode, generationId: -1, protocolType: null, protocolName: null, leader: '', memberId: req.memberId as string, members: [] });
   if (groupId === '') return failure(ErrorCode.INVALID_GROUP_ID);
+  if (notCoordinator(ctx, groupId)) return failure(ErrorCode.NOT_COORDINATOR);
   if (sessionTimeoutMs < settings.groupMinSessionTimeoutMs || sessionTimeoutMs > settings.groupMaxSessionTimeoutMs) {
     return failure(ErrorCode.INVALID_SESSION_TIMEOUT);
   }

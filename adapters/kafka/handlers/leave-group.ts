@@ -1,8 +1,10 @@
 /** LeaveGroup: one member (v0-2) or a batch of members (v3+) leave; the group rebalances. */
+import { notCoordinator } from '../cluster-routing.js';
 import type { Handler } from '../context.js';
 import { ErrorCode } from '../protocol/errors.js';
 
 export const handleLeaveGroup: Handler = (ctx, req) => {
+  if (notCoordinator(ctx, req.groupId as string)) return { throttleTimeMs: 0, errorCode: ErrorCode.NOT_COORDINATOR, members: [] };
   const group = ctx.services.groups.get(req.groupId as string);
   if (ctx.apiVersion < 3) {
     const errorCode = group ? group.leave(req.memberId as string) : ErrorCode.UNKNOWN_MEMBER_ID;

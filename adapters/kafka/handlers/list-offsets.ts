@@ -2,6 +2,7 @@
 import { readBatchHeader } from '../../../core/stream/batch-header.js';
 import type { StreamPartition } from '../../../core/stream/partition.js';
 import { decodeRecordsAsync } from '../../../core/stream/record-codec.js';
+import { leaderError } from '../cluster-routing.js';
 import { allowed, type Handler } from '../context.js';
 import { ErrorCode } from '../protocol/errors.js';
 
@@ -38,6 +39,7 @@ export const handleListOffsets: Handler = async (ctx, req) => {
       const p = stream?.partition(rp.partitionIndex);
       if (!mayRead) entry.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
       else if (!p) entry.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      else if (leaderError(ctx, stream!, rp.partitionIndex) !== ErrorCode.NONE) entry.errorCode = leaderError(ctx, stream!, rp.partitionIndex);
       else if (rp.timestamp === LATEST) entry.offset = p.highWatermark;
       else if (rp.timestamp === EARLIEST) entry.offset = p.logStartOffset;
       else if (rp.timestamp < 0) entry.errorCode = ErrorCode.UNSUPPORTED_VERSION;

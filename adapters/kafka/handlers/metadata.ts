@@ -1,5 +1,6 @@
 /**
- * Metadata: this node as the only broker, controller and leader of every partition; topics asked
+ * Metadata: every live node as a broker (one node alone when not clustered), each partition's
+ * leader, replicas and ISR from the cluster view; topics asked
  * for are auto-created when the request and the configuration allow it (created synchronously,
  * returned ready with error 0, which every client accepts).
  */
@@ -7,6 +8,7 @@ import { allowed, type Handler, type RequestContext } from '../context.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { Struct } from '../protocol/schema.js';
 import { topicNameProblem } from '../topics.js';
+import { brokerEntries } from '../cluster-routing.js';
 import type { Stream } from '../../../core/stream/stream.js';
 
 /** Kafka AclOperation bits: READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11. */
@@ -22,13 +24,10 @@ export function canDescribe(ctx: RequestContext, topic: string): boolean {
   return allowed(ctx, 'subscribe', topic) || allowed(ctx, 'publish', topic) || allowed(ctx, 'admin', topic);
 }
 
-export function brokerEntry(ctx: RequestContext): Struct {
-  return { nodeId: ctx.services.settings.nodeId, host: ctx.conn.advertised.host, port: ctx.conn.advertised.port, rack: null };
-}
-
 export const handleMetadata: Handler = async (ctx, req) => {
   const { settings, topics } = ctx.services;
   const nodeId = settings.nodeId;
+  const cluster = ctx.services.broker.cluster;
   const v = ctx.apiVersion;
   const requested = req.topics as Array<{ name: string | null; topicId: Buffer }> | null;
   const all = requested === null || (v === 0 && requested.length === 0);
@@ -39,10 +38,13 @@ export const handleMetadata: Handler = async (ctx, req) => {
     name,
     topicId: stream && v >= 10 ? await topics.topicId(name) : Buffer.alloc(16),
     isInternal: false,
-    partitions: stream && errorCode === ErrorCode.NONE ? stream.partitions.map((_, i) => ({
-      errorCode: ErrorCode.NONE, partitionIndex: i, leaderId: nodeId, leaderEpoch: 0,
-      replicaNodes: [nodeId], isrNodes: [nodeId], offlineReplicas: [],
-    })) : [],
+    partitions: stream && errorCode === ErrorCode.NONE ? stream.partitions.map((_, i) => {
+      const p = cluster.placement(name, i, stream.config.replicationFactor);
+      return {
+        errorCode: p.leader < 0 ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE, partitionIndex: i, leaderId: p.leader, leaderEpoch: p.epoch,
+        replicaNodes: p.replicas, isrNodes: p.isr, offlineReplicas: [],
+      };
+    }) : [],
     topicAuthorizedOperations: withOps ? topicOperations(ctx, name) : -2147483648,
   });
 
@@ -74,9 +76,9 @@ export const handleMetadata: Handler = async (ctx, req) => {
   }
   return {
     throttleTimeMs: 0,
-    brokers: [brokerEntry(ctx)],
+    brokers: brokerEntries(ctx),
     clusterId: settings.clusterId,
-    controllerId: nodeId,
+    controllerId: cluster.clustered ? Math.min(...cluster.nodes().map((n) => n.id)) : nodeId,
     topics: out,
     clusterAuthorizedOperations: -2147483648,
   };

@@ -2,6 +2,7 @@
  * OffsetCommit: members commit under their generation; a group without members accepts commits
  * from "simple" consumers (generation -1, member ''). Offsets are kept by the core (broker.offsets).
  */
+import { notCoordinator } from '../cluster-routing.js';
 import { allowed, type Handler } from '../context.js';
 import { ErrorCode } from '../protocol/errors.js';
 
@@ -15,7 +16,8 @@ export const handleOffsetCommit: Handler = async (ctx, req) => {
   const generationId = ctx.apiVersion >= 1 ? req.generationIdOrMemberEpoch as number : -1;
   const memberId = ctx.apiVersion >= 1 ? req.memberId as string : '';
   const requestTopics = req.topics as Array<{ name: string; partitions: CommitPartition[] }>;
-  const groupError = groupId === '' ? ErrorCode.INVALID_GROUP_ID : groups.commitError(groupId, memberId, generationId);
+  const groupError = groupId === '' ? ErrorCode.INVALID_GROUP_ID
+    : notCoordinator(ctx, groupId) ? ErrorCode.NOT_COORDINATOR : groups.commitError(groupId, memberId, generationId);
   const offsets: Array<{ stream: string; partition: number; offset: number; metadata: string; leaderEpoch: number }> = [];
   const out = requestTopics.map((t) => {
     const stream = topics.get(t.name);

@@ -7,6 +7,7 @@
 import { AppendError, type AppendResult } from '../../../core/stream/partition.js';
 import { ATTR_CONTROL, ATTR_TRANSACTIONAL, BATCH_HEADER_SIZE, batchSizeAt, Compression, type InvalidBatchError } from '../../../core/stream/batch-header.js';
 import { upconvertMessageSet } from '../legacy-message-set.js';
+import { leaderError } from '../cluster-routing.js';
 import { allowed, type Handler, type RequestContext } from '../context.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { Struct } from '../protocol/schema.js';
@@ -57,6 +58,8 @@ function appendOne(ctx: RequestContext, topic: string, p: PartitionData): { outc
   const stream = topics.get(topic);
   const partition = stream?.partition(p.index);
   if (!stream || !partition) return { outcome: failed(p.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) };
+  const notLeader = leaderError(ctx, stream, p.index);
+  if (notLeader !== ErrorCode.NONE) return { outcome: failed(p.index, notLeader) };
   if (ctx.apiVersion < 3 && p.records !== null) {
     try {
       p.records = upconvertMessageSet(p.records);
@@ -87,6 +90,7 @@ async function settle(ctx: RequestContext, topic: string, index: number, result:
     const outcome = await Promise.race([result.stored.then(() => 'stored' as const), timeout]);
     if (outcome === 'timeout') return failed(index, ErrorCode.REQUEST_TIMED_OUT, 'the batch was not stored within the request timeout');
   } catch (err) {
+    if ((err as Error).name === 'NotLeaderError') return failed(index, ErrorCode.NOT_LEADER_OR_FOLLOWER, (err as Error).message);
     if ((err as Error).name !== 'QueueFullError') {
       ctx.services.log.warn({ topic, partition: index, err: (err as Error).message }, 'kafka produce: storing the batch failed');
       return failed(index, ErrorCode.KAFKA_STORAGE_ERROR, (err as Error).message);
