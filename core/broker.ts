@@ -197,9 +197,33 @@ export class Broker extends EventEmitter {
 
   // ---- publishing ---------------------------------------------------------------------------
 
-  /** Routes a message by its topic to every bound queue and stream. */
+  /**
+   * Routes a message by its topic to every bound queue and stream; in a cluster, also to the
+   * queues of every other node.
+   */
   publish(message: Message): Promise<void> {
     checkTopicName(message.topic);
+    const peers = this.cluster.peers;
+    if (!peers) return this.route(message);
+    return Promise.all([this.route(message), peers.fanout(message)]).then(() => undefined);
+  }
+
+  /** Routes a message another node published: to this node's queues only (the origin appended it to streams). */
+  publishFromPeer(message: Message): Promise<void> {
+    const queues = this.router.match(message.topic)
+      .filter((b) => b.target instanceof Queue && !(b.noLocalOwner !== undefined && b.noLocalOwner === message.origin))
+      .map((b) => b.target as Queue);
+    return queues.length ? this.deliver(message, [...new Set(queues)], []) : RESOLVED;
+  }
+
+  /** Appends a batch another node sent to this partition's leader (already routed by that node). */
+  appendFromPeer(streamName: string, partition: number, batch: Buffer): Promise<void> {
+    const p = this.streamRegistry.get(streamName)?.partition(partition);
+    if (!p) return Promise.reject(new RangeError(`stream ${streamName} has no partition ${partition}`));
+    return p.append(batch).stored;
+  }
+
+  private route(message: Message): Promise<void> {
     const bindings = this.router.match(message.topic);
     if (bindings.length === 0) {
       this.unroutable++;
@@ -264,9 +288,19 @@ export class Broker extends EventEmitter {
       if (q.isBlocked()) (waits ??= []).push(q.whenWritable());
     }
     if (durableIds) (waits ??= []).push(this.write({ kind: 'enqueue', seq, queues: durableIds, message: encodeMessage(message) }));
-    for (const s of streams) (waits ??= []).push(s.appendMessages([message]));
+    for (const s of streams) (waits ??= []).push(this.appendToStream(s, [message]));
     if (!waits) return RESOLVED;
     return waits.length === 1 ? waits[0] : Promise.all(waits).then(() => undefined);
+  }
+
+  /** In a cluster, a partition this node does not lead gets its batch through its leader. */
+  private appendToStream(s: Stream, messages: Message[]): Promise<void> {
+    const peers = this.cluster.peers;
+    if (!peers) return s.appendMessages(messages);
+    return s.appendMessages(messages, (p, batch) => {
+      const { leader } = this.cluster.placement(s.name, p, s.config.replicationFactor);
+      return leader === this.cluster.nodeId ? null : peers.appendOnLeader(leader, s.name, p, batch);
+    });
   }
 
   private write(entry: JournalEntry): Promise<void> {
@@ -350,13 +384,15 @@ export class Broker extends EventEmitter {
     const result = p.append(batch);
     if (result.duplicate) return result;
     const others = this.router.match(streamName).filter((b) => b.target !== stream);
-    if (others.length === 0) return result;
+    if (others.length === 0 && !this.cluster.peers) return result;
     const stored = result.stored.then(async () => {
       const messages = (await decodeRecordsAsync(batch)).map((r) => recordToMessage(r, streamName));
       const waits: Promise<void>[] = [];
       const queues = [...new Set(others.map((b) => b.target).filter((t): t is Queue => t instanceof Queue))];
       const streams = [...new Set(others.map((b) => b.target).filter((t): t is Stream => !(t instanceof Queue)))];
       for (const m of messages) waits.push(this.deliver(m, queues, streams));
+      const peers = this.cluster.peers;
+      if (peers) for (const m of messages) waits.push(peers.fanout(m));
       await Promise.all(waits);
     });
     return { ...result, stored };

@@ -6,6 +6,7 @@
  * Every stream partition has one leader node: only it appends and serves reads, so offsets stay
  * dense. Clients of other nodes are told who leads (Kafka: NOT_LEADER_OR_FOLLOWER, then Metadata).
  */
+import type { Message } from './message.js';
 
 /** A listener a node offers to clients: Kafka clients are sent to another node's `kafka` endpoint. */
 export interface NodeEndpoint {
@@ -30,6 +31,14 @@ export interface PartitionPlacement {
   isr: number[];
 }
 
+/** How a message crosses to the other nodes (the cluster backend provides it). */
+export interface PeerLink {
+  /** Hands a routed message to every other node; resolves once they are sure to get it (durable: stored). */
+  fanout(message: Message): Promise<void>;
+  /** Appends a batch on the partition's leader node; resolves once stored there. */
+  appendOnLeader(leader: number, stream: string, partition: number, batch: Buffer): Promise<void>;
+}
+
 export interface ClusterView {
   readonly nodeId: number;
   /** False for the single-process broker. */
@@ -42,6 +51,8 @@ export interface ClusterView {
   coordinator(key: string): number;
   /** The most copies a stream may ask for. */
   readonly maxReplicationFactor: number;
+  /** Set by a clustered view. */
+  readonly peers?: PeerLink;
 }
 
 /** An append or read reached a node that does not (or no longer) lead the partition. */

@@ -41,8 +41,9 @@ export class Stream {
   /**
    * Appends messages from other protocols, one batch per partition. A message routed here by an
    * extra pattern (not the stream's own name) is keyed by its original topic when it has no key.
+   * `appendElsewhere` may take a partition's batch instead (a cluster sends it to the leader node).
    */
-  appendMessages(messages: Message[]): Promise<void> {
+  appendMessages(messages: Message[], appendElsewhere?: (partition: number, batch: Buffer) => Promise<void> | null): Promise<void> {
     const perPartition = new Map<number, Message[]>();
     for (const m of messages) {
       const key = m.key ?? (m.topic !== this.name ? Buffer.from(m.topic, 'utf8') : undefined);
@@ -54,7 +55,8 @@ export class Stream {
     }
     const waits: Promise<void>[] = [];
     for (const [p, list] of perPartition) {
-      waits.push(this.partitions[p].append(encodeBatch(list.map(messageToRecord))).stored);
+      const batch = encodeBatch(list.map(messageToRecord));
+      waits.push(appendElsewhere?.(p, batch) ?? this.partitions[p].append(batch).stored);
     }
     return waits.length === 1 ? waits[0] : Promise.all(waits).then(() => undefined);
   }

@@ -13,6 +13,7 @@ import type { Store } from '../../core/store.js';
 import { ClusterStore } from './cluster-store.js';
 import { Leadership, rankNodes } from './leadership.js';
 import { Membership } from './membership.js';
+import { NatsPeerLink } from './peer-link.js';
 import { BUCKET_LEADERS, BUCKET_META, BUCKET_NODES } from './names.js';
 
 export { NodeIdInUseError } from './membership.js';
@@ -45,6 +46,7 @@ export class ClusterNode implements ClusterView {
     readonly store: ClusterStore,
     private readonly membership: Membership,
     private readonly leaders: KV,
+    readonly peers: NatsPeerLink,
     private readonly settings: ClusterSettings,
     private readonly log: Logger,
   ) {
@@ -70,7 +72,8 @@ export class ClusterNode implements ClusterView {
       const membership = new Membership(nodes, settings.nodeId, settings.heartbeatMs, settings.nodeTimeoutMs, log);
       await membership.start();
       const store = new ClusterStore({ local, meta, js, jsm, nodeId: settings.nodeId, log });
-      return new ClusterNode(nc, store, membership, leaders, settings, log);
+      const peers = new NatsPeerLink(nc, js, jsm, settings.nodeId, replicas, log);
+      return new ClusterNode(nc, store, membership, leaders, peers, settings, log);
     } catch (err) {
       await nc.close().catch(() => undefined);
       if (err instanceof Error && err.name === 'NodeIdInUseError') throw err;
@@ -85,6 +88,7 @@ export class ClusterNode implements ClusterView {
   /** Starts leading partitions once the broker has opened (its streams are known). */
   async start(broker: Broker): Promise<void> {
     this.broker = broker;
+    await this.peers.start(broker);
     const fenced = (stream: string, p: number) => this.store.partitions.get(`${stream}\u0000${p}`)?.isFenced ?? false;
     this.leadership = new Leadership(this.leaders, this.membership, () => this.broker, fenced, this.log);
     await this.leadership.start(Math.max(250, Math.floor(this.settings.heartbeatMs / 2)));
@@ -126,6 +130,7 @@ export class ClusterNode implements ClusterView {
   /** Leaves the cluster: the membership record goes at once so other nodes take over without waiting. */
   async leave(): Promise<void> {
     this.leadership?.stop();
+    this.peers.stop();
     await this.membership.stop();
   }
 
