@@ -12,7 +12,11 @@ import { open, type FileHandle } from 'node:fs/promises';
 
 export interface PooledFileOptions {
   flags: string | number;
-  /** Runs after the file's first open (a new segment fsyncs its directory so its name survives power loss). */
+  /**
+   * Runs once the file exists, before its first use (a new segment fsyncs its directory so its name
+   * survives power loss). It may open one descriptor of its own: it runs in the file's slot, with
+   * the file itself not yet open.
+   */
   onFirstOpen?: () => Promise<void>;
 }
 
@@ -22,6 +26,7 @@ export class FilePool {
   /** Descriptors held: open, being opened or being closed. */
   private used = 0;
   private peakUsed = 0;
+  private opens = 0;
   private readonly waiters: Array<() => void> = [];
 
   constructor(readonly maxOpen: number) {
@@ -36,6 +41,11 @@ export class FilePool {
   /** Most descriptors held at once since the pool was made (tests). */
   get peak(): number {
     return this.peakUsed;
+  }
+
+  /** Descriptors opened so far, for the files and for jobs (tests: a hot file is opened once). */
+  get openCount(): number {
+    return this.opens;
   }
 
   file(path: string, options: PooledFileOptions): PooledFile {
@@ -65,11 +75,15 @@ export class FilePool {
     for (;;) {
       if (this.used < this.maxOpen) {
         this.used++;
+        this.opens++;
         if (this.used > this.peakUsed) this.peakUsed = this.used;
         return;
       }
       const victim = this.leastRecentIdle();
-      if (victim) return victim.evict();
+      if (victim) {
+        this.opens++;
+        return victim.evict();
+      }
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
   }
@@ -182,9 +196,12 @@ export class PooledFile {
       }
       let fh: FileHandle | null = null;
       try {
-        fh = await open(this.path, this.flags, 0o644);
-        if (!this.openedOnce && this.options.onFirstOpen) await this.options.onFirstOpen();
+        if (!this.openedOnce && this.options.onFirstOpen) {
+          await (await open(this.path, this.flags, 0o644)).close();
+          await this.options.onFirstOpen();
+        }
         this.openedOnce = true;
+        fh = await open(this.path, this.flags, 0o644);
       } catch (err) {
         await fh?.close().catch(() => undefined);
         this.pool.freeSlot();

@@ -71,8 +71,8 @@ export class FileStore implements Store {
   }
 
   /** Partition files open now, and the most open at once (tests, metrics). */
-  get openPartitionFiles(): { now: number; peak: number; max: number } {
-    return { now: this.files.openFiles, peak: this.files.peak, max: this.files.maxOpen };
+  get openPartitionFiles(): { now: number; peak: number; max: number; opened: number } {
+    return { now: this.files.openFiles, peak: this.files.peak, max: this.files.maxOpen, opened: this.files.openCount };
   }
 
   /** Journal segment ids on disk, oldest first (tests, admin API). */

@@ -230,7 +230,7 @@ export class PartitionLog implements PartitionStore {
   private newSegment(index: SegmentIndex, path: string, active: boolean): Segment {
     const file = this.o.files.file(path, active
       // A new segment's name must survive power loss before anything in it is acknowledged.
-      ? { flags: ACTIVE_FLAGS, onFirstOpen: this.o.policy === 'never' ? undefined : () => syncDirectory(this.dir, this.o.files) }
+      ? { flags: ACTIVE_FLAGS, onFirstOpen: this.o.policy === 'never' ? undefined : () => syncDirectory(this.dir) }
       // Never O_CREAT: a read racing retention must fail with ENOENT, not recreate a deleted segment.
       : { flags: 'r' });
     return { index, path, file, writer: null, sealed: null, unsynced: false };
