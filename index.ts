@@ -109,7 +109,10 @@ export function brokerOptions(config: JunctionConfig): Partial<BrokerOptions> {
 
 function createStore(config: JunctionConfig, log: Logger): Store {
   if (config.storage.engine === 'memory') return new MemoryStore();
-  return new FileStore({ dir: resolve(config.dataDir), fsync: config.storage.fsync, fsyncIntervalMs: config.storage.fsyncIntervalMs, logger: log });
+  return new FileStore({
+    dir: resolve(config.dataDir), fsync: config.storage.fsync, fsyncIntervalMs: config.storage.fsyncIntervalMs,
+    maxOpenFiles: config.storage.maxOpenFiles, logger: log,
+  });
 }
 
 function createLogger(options: StartOptions): Logger {

@@ -24,6 +24,8 @@ export interface StorageConfig {
   fsync: FsyncPolicy;
   /** Period of the background fsync under `fsync: interval`. */
   fsyncIntervalMs: number;
+  /** Partition segment files open at once across all partitions; the least recently used idle one is closed. */
+  maxOpenFiles: number;
 }
 
 export interface LimitsConfig {
@@ -122,6 +124,7 @@ export const configSchema = {
         engine: { enum: ['file', 'memory'], 'x-hint': 'one of file, memory' },
         fsync: { enum: ['always', 'interval', 'never'], 'x-hint': 'one of always, interval, never' },
         fsyncIntervalMs: positiveInt,
+        maxOpenFiles: positiveInt,
       },
     },
     log: {

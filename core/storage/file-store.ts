@@ -7,10 +7,13 @@
  *   <dir>/LOCK                                                    pid of the process using the directory
  *
  * One fsync timer serves the journal and every partition; pendingBytes sums every writer's backlog.
+ * One FilePool caps the partition files open at once (maxOpenFiles): descriptors do not grow with
+ * partitions; an idle partition holds none.
  */
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FsyncPolicy, JournalEntry, PartitionStore, RetentionPolicy, Store, StoreRecovery } from '../store.js';
+import { FilePool } from './file-pool.js';
 import { Journal } from './journal.js';
 import { PartitionLog } from './partition-log.js';
 import { PendingBytes, StorageLogger, StoreClosedError, SyncScheduler } from './segment-writer.js';
@@ -27,7 +30,11 @@ export interface FileStoreOptions {
   journalMaxSegments?: number;
   /** Newest bytes per partition kept in memory for tailing readers (default 256 KiB). */
   tailCacheBytes?: number;
+  /** Partition segment files open at once, across all partitions (default 1024); the least recently used idle one is closed. */
+  maxOpenFiles?: number;
 }
+
+export const DEFAULT_MAX_OPEN_FILES = 1024;
 
 const consoleLogger: StorageLogger = {
   info: () => undefined,
@@ -37,6 +44,7 @@ const consoleLogger: StorageLogger = {
 export class FileStore implements Store {
   private readonly pending = new PendingBytes();
   private readonly scheduler: SyncScheduler;
+  private readonly files: FilePool;
   private readonly journalLog: Journal;
   private readonly partitions = new Map<string, Promise<PartitionLog>>();
   private readonly logger: StorageLogger;
@@ -47,6 +55,7 @@ export class FileStore implements Store {
     if (typeof options.dir !== 'string' || options.dir === '') throw new TypeError('FileStore needs a data directory');
     this.logger = options.logger ?? consoleLogger;
     this.scheduler = new SyncScheduler(options.fsyncIntervalMs ?? 1000);
+    this.files = new FilePool(options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES);
     this.journalLog = new Journal(join(options.dir, 'journal'), {
       segmentBytes: options.journalSegmentBytes ?? 64 * 1024 * 1024,
       maxSegments: options.journalMaxSegments ?? 8,
@@ -59,6 +68,11 @@ export class FileStore implements Store {
 
   get pendingBytes(): number {
     return this.pending.value;
+  }
+
+  /** Partition files open now, and the most open at once (tests, metrics). */
+  get openPartitionFiles(): { now: number; peak: number; max: number; opened: number } {
+    return { now: this.files.openFiles, peak: this.files.peak, max: this.files.maxOpen, opened: this.files.openCount };
   }
 
   /** Journal segment ids on disk, oldest first (tests, admin API). */
@@ -101,7 +115,7 @@ export class FileStore implements Store {
     const dir = join(this.streamDir(stream), String(partition));
     const opening = new PartitionLog(dir, policy, {
       policy: this.options.fsync, scheduler: this.scheduler, pending: this.pending, logger: this.logger,
-      tailCacheBytes: this.options.tailCacheBytes ?? 256 * 1024,
+      tailCacheBytes: this.options.tailCacheBytes ?? 256 * 1024, files: this.files,
     }).open();
     this.partitions.set(key, opening);
     opening.catch(() => {

@@ -6,16 +6,20 @@
  *
  * The newest batches, and always every batch not yet written, stay in a small tail cache: tailing
  * consumers and reads racing appends never touch the file.
+ *
+ * Segment files are opened through the store's FilePool: a partition nobody writes or reads holds
+ * no descriptor, and opening and recovery take one descriptor at a time within the pool's cap.
  */
-import type { FileHandle } from 'node:fs/promises';
-import { open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FsyncPolicy, PartitionStore, RetentionPolicy, StoredBatchInfo } from '../store.js';
 import { BATCH_HEADER_SIZE, batchSizeAt } from '../stream/batch-header.js';
+import type { FilePool, PooledFile } from './file-pool.js';
 import { scanSegment, SegmentIndex } from './segment-index.js';
 import { TailCache } from './segment-tail-cache.js';
 import { findBatchByTimestamp, firstOffsetAtOrAfter, readBatches } from './segment-window.js';
-import { makeDirectory, PendingBytes, SegmentWriter, StorageLogger, StoreClosedError, SyncScheduler } from './segment-writer.js';
+import { makeDirectory, PendingBytes, SegmentWriter, StorageLogger, StoreClosedError, syncDirectory, SyncScheduler } from './segment-writer.js';
 
 export interface PartitionLogOptions {
   policy: FsyncPolicy;
@@ -24,24 +28,23 @@ export interface PartitionLogOptions {
   logger: StorageLogger;
   /** Newest bytes kept in memory for tailing readers (unwritten batches are always kept). */
   tailCacheBytes: number;
+  /** The store-wide cap on open segment files. */
+  files: FilePool;
 }
 
 interface Segment {
   index: SegmentIndex;
   path: string;
+  /** Opened on demand for writes and reads; the pool closes it when idle and short of descriptors. */
+  file: PooledFile;
   /** The active segment's writer, kept on a rolled segment until its seal completes. */
   writer: SegmentWriter | null;
   sealed: Promise<void> | null;
   /** Sealed under `never` without an fdatasync: flush() still owes it one. */
   unsynced: boolean;
-  reader: Promise<FileHandle> | null;
-  readers: number;
-  lastRead: number;
-  deleted: boolean;
 }
 
-/** Read handles kept open per partition for sealed segments (the least recently read is closed first). */
-const MAX_SEALED_READERS = 2;
+const ACTIVE_FLAGS = constants.O_RDWR | constants.O_CREAT;
 
 export const logFileName = (base: number): string => `${String(base).padStart(20, '0')}.log`;
 const indexPathOf = (logPath: string): string => logPath.replace(/\.log$/, '.index');
@@ -55,7 +58,6 @@ export class PartitionLog implements PartitionStore {
   private bytes = 0;
   private failure: Error | null = null;
   private closed = false;
-  private readTick = 0;
 
   constructor(readonly dir: string, private policy: RetentionPolicy, private readonly o: PartitionLogOptions) {
     this.cache = new TailCache(o.tailCacheBytes);
@@ -90,17 +92,19 @@ export class PartitionLog implements PartitionStore {
     return this.segments[this.segments.length - 1];
   }
 
+  /** Recovers the segments one file at a time and leaves none open: the active one opens at the first append or read. */
   async open(): Promise<this> {
-    await makeDirectory(this.dir, this.o.policy);
+    await makeDirectory(this.dir, this.o.policy, this.o.files);
     const bases = (await readdir(this.dir)).map((n) => /^(\d{20})\.log$/.exec(n)).filter((m) => m !== null)
       .map((m) => Number(m[1])).sort((a, b) => a - b);
     for (let i = 0; i < bases.length; i++) {
       const path = join(this.dir, logFileName(bases[i]));
-      const index = i === bases.length - 1 ? await this.recoverActive(path, bases[i]) : await this.loadSealed(path, bases[i]);
-      this.segments.push(newSegment(index, path));
+      const last = i === bases.length - 1;
+      const index = last ? await this.recoverActive(path, bases[i]) : await this.loadSealed(path, bases[i]);
+      this.segments.push(this.newSegment(index, path, last));
       this.bytes += index.size;
     }
-    if (this.segments.length === 0) this.segments.push(newSegment(new SegmentIndex(0), join(this.dir, logFileName(0))));
+    if (this.segments.length === 0) this.segments.push(this.newSegment(new SegmentIndex(0), join(this.dir, logFileName(0)), true));
     this.active.writer = this.openWriter(this.active);
     this.writtenEnd = this.nextOffset;
     return this;
@@ -183,8 +187,7 @@ export class PartitionLog implements PartitionStore {
       if (!tooOld && !tooBig) break;
       this.segments.shift();
       this.bytes -= oldest.index.size;
-      oldest.deleted = true;
-      if (oldest.readers === 0) closeReader(oldest);
+      void oldest.file.retire(); // a read in flight keeps it until done; later ones retry on ENOENT
       this.cache.trim(this.writtenEnd, this.logStartOffset);
       await rm(oldest.path, { force: true });
       await rm(indexPathOf(oldest.path), { force: true });
@@ -198,8 +201,12 @@ export class PartitionLog implements PartitionStore {
       if (s.writer) await s.writer.flush();
       await s.sealed;
       if (s.unsynced) {
-        const fh = await open(s.path, 'r');
-        await fh.datasync().finally(() => fh.close());
+        const fh = await s.file.acquire();
+        try {
+          await fh.datasync();
+        } finally {
+          s.file.release();
+        }
         s.unsynced = false;
       }
     }));
@@ -212,17 +219,34 @@ export class PartitionLog implements PartitionStore {
     this.closed = true;
     const active = this.active;
     await Promise.allSettled(this.segments.map((s) => (this.failure ? s.writer?.abandon() : s.writer?.seal() ?? s.sealed)));
-    for (const s of this.segments) closeReader(s);
+    await Promise.all(this.segments.map((s) => s.file.retire()));
     if (!flushError && !this.failure) {
       // Checkpoint for the next open; if it is lost or torn, the segment is simply validated.
-      await writeFile(indexPathOf(active.path), active.index.serialize(this.recent)).catch(() => undefined);
+      await this.writeIndex(active.path, active.index.serialize(this.recent)).catch(() => undefined);
     }
     if (flushError) throw flushError;
   }
 
+  private newSegment(index: SegmentIndex, path: string, active: boolean): Segment {
+    const file = this.o.files.file(path, active
+      // A new segment's name must survive power loss before anything in it is acknowledged.
+      ? { flags: ACTIVE_FLAGS, onFirstOpen: this.o.policy === 'never' ? undefined : () => syncDirectory(this.dir) }
+      // Never O_CREAT: a read racing retention must fail with ENOENT, not recreate a deleted segment.
+      : { flags: 'r' });
+    return { index, path, file, writer: null, sealed: null, unsynced: false };
+  }
+
+  private writeIndex(logPath: string, data: Buffer): Promise<void> {
+    return this.o.files.with(indexPathOf(logPath), 'w', (fh) => fh.writeFile(data));
+  }
+
+  private readIndex(logPath: string): Promise<Buffer | null> {
+    return this.o.files.with(indexPathOf(logPath), 'r', (fh) => fh.readFile()).catch(() => null);
+  }
+
   private openWriter(seg: Segment, after?: Promise<void>): SegmentWriter {
-    return SegmentWriter.open(seg.path, seg.index.size, {
-      policy: this.o.policy, scheduler: this.o.scheduler, pending: this.o.pending, after, syncDir: this.dir,
+    return SegmentWriter.onFile(seg.file, seg.index.size, {
+      policy: this.o.policy, scheduler: this.o.scheduler, pending: this.o.pending, after,
       onFailure: (err) => {
         this.failure ??= err;
         this.o.logger.warn({ err, dir: this.dir }, 'partition log is offline after a write failure; reopen to recover');
@@ -234,12 +258,13 @@ export class PartitionLog implements PartitionStore {
     const old = this.active;
     old.sealed = old.writer!.seal().then(async () => {
       old.writer = null;
+      old.file.flags = 'r';
       old.unsynced = this.o.policy === 'never';
       // Derived data: if this write is lost the index is rebuilt from the log on open.
-      await writeFile(indexPathOf(old.path), old.index.serialize()).catch((err) => this.o.logger.warn({ err }, 'cannot write segment index'));
+      await this.writeIndex(old.path, old.index.serialize()).catch((err) => this.o.logger.warn({ err }, 'cannot write segment index'));
     });
     old.sealed.catch(() => undefined); // reported through onFailure
-    const seg = newSegment(new SegmentIndex(this.nextOffset), join(this.dir, logFileName(this.nextOffset)));
+    const seg = this.newSegment(new SegmentIndex(this.nextOffset), join(this.dir, logFileName(this.nextOffset)), true);
     seg.writer = this.openWriter(seg, old.sealed);
     this.segments.push(seg);
     this.recent = [];
@@ -247,11 +272,10 @@ export class PartitionLog implements PartitionStore {
   }
 
   private async recoverActive(path: string, base: number): Promise<SegmentIndex> {
-    const fh = await open(path, 'r+');
-    try {
+    // A clean close left a checkpoint of the segment's first bytes: only what follows it is validated.
+    const saved = await this.readIndex(path);
+    return this.o.files.with(path, 'r+', async (fh) => {
       const { size } = await fh.stat();
-      // A clean close left a checkpoint of the segment's first bytes: only what follows it is validated.
-      const saved = await readFile(indexPathOf(path)).catch(() => null);
       let checkpoint = saved && SegmentIndex.deserialize(saved, base);
       if (checkpoint && checkpoint.index.size > size) checkpoint = null;
       const recent = checkpoint?.producers ?? [];
@@ -266,29 +290,23 @@ export class PartitionLog implements PartitionStore {
       }
       this.recent = recent;
       return scan.index;
-    } finally {
-      await fh.close();
-    }
+    });
   }
 
   private async loadSealed(path: string, base: number): Promise<SegmentIndex> {
     const { size } = await stat(path);
-    const saved = await readFile(indexPathOf(path)).catch(() => null);
+    const saved = await this.readIndex(path);
     const loaded = saved && SegmentIndex.deserialize(saved, base);
     if (loaded && loaded.index.size === size) return loaded.index;
-    const fh = await open(path, 'r+');
-    let index: SegmentIndex;
-    try {
+    const index = await this.o.files.with(path, 'r+', async (fh) => {
       const scan = await scanSegment(fh, size, base, false);
-      index = scan.index;
       if (scan.problem) {
-        this.o.logger.warn({ segment: path, at: index.size, problem: scan.problem }, 'partition log: cutting a damaged sealed segment');
-        await fh.truncate(index.size);
+        this.o.logger.warn({ segment: path, at: scan.index.size, problem: scan.problem }, 'partition log: cutting a damaged sealed segment');
+        await fh.truncate(scan.index.size);
       }
-    } finally {
-      await fh.close();
-    }
-    await writeFile(indexPathOf(path), index.serialize()).catch(() => undefined);
+      return scan.index;
+    });
+    await this.writeIndex(path, index.serialize()).catch(() => undefined);
     return index;
   }
 
@@ -310,57 +328,20 @@ export class PartitionLog implements PartitionStore {
 
   private async readDisk(offset: number, maxBytes: number): Promise<Buffer[]> {
     const seg = this.segmentFor(offset);
-    const fh = await this.acquireReader(seg);
+    const fh = await seg.file.acquire();
     try {
       return await readBatches(fh, seg.path, this.writtenLimit(seg), seg.index.floorOffset(offset).position, offset, maxBytes);
     } finally {
-      this.releaseReader(seg);
+      seg.file.release();
     }
   }
 
   private async scanDiskForTimestamp(seg: Segment, position: number, timestamp: number): Promise<Buffer | null> {
-    const fh = await this.acquireReader(seg);
+    const fh = await seg.file.acquire();
     try {
       return await findBatchByTimestamp(fh, seg.path, this.writtenLimit(seg), position, timestamp);
     } finally {
-      this.releaseReader(seg);
+      seg.file.release();
     }
   }
-
-  private async acquireReader(seg: Segment): Promise<FileHandle> {
-    seg.readers++;
-    seg.lastRead = ++this.readTick;
-    if (!seg.reader) {
-      seg.reader = open(seg.path, 'r');
-      seg.reader.catch(() => undefined);
-      this.evictReaders(seg);
-    }
-    try {
-      return await seg.reader;
-    } catch (err) {
-      seg.reader = null;
-      this.releaseReader(seg);
-      throw err;
-    }
-  }
-
-  private releaseReader(seg: Segment): void {
-    if (--seg.readers === 0 && (seg.deleted || this.closed)) closeReader(seg);
-  }
-
-  private evictReaders(keep: Segment): void {
-    const idle = this.segments.filter((s) => s.reader && s !== keep && s !== this.active && s.readers === 0)
-      .sort((a, b) => a.lastRead - b.lastRead);
-    while (idle.length >= MAX_SEALED_READERS) closeReader(idle.shift()!);
-  }
-}
-
-function newSegment(index: SegmentIndex, path: string): Segment {
-  return { index, path, writer: null, sealed: null, unsynced: false, reader: null, readers: 0, lastRead: 0, deleted: false };
-}
-
-function closeReader(seg: Segment): void {
-  const reader = seg.reader;
-  seg.reader = null;
-  reader?.then((fh) => fh.close()).catch(() => undefined);
 }

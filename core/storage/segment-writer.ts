@@ -11,6 +11,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { FsyncPolicy } from '../store.js';
+import { FilePool, type PooledFile } from './file-pool.js';
 
 export interface StorageLogger {
   info(obj: unknown, msg?: string): void;
@@ -106,6 +107,9 @@ interface Waiter {
 /** A group is capped so that under a flood the first callers are not held back by the last. */
 const MAX_GROUP_BYTES = 8 * 1024 * 1024;
 
+/** Files of writers that keep their own descriptor (the journal): never evicted. */
+const unlimited = new FilePool(Infinity);
+
 export class SegmentWriter implements Syncable {
   private queue: Buffer[] = [];
   private waiters: Waiter[] = [];
@@ -116,17 +120,31 @@ export class SegmentWriter implements Syncable {
   private sealing: Promise<void> | null = null;
   private closed = false;
   private syncing: Promise<void> = Promise.resolve();
+  /** Written since the last fdatasync began. */
+  private dirty = false;
 
-  private constructor(private readonly handle: Promise<FileHandle>, public written: number, private readonly o: SegmentWriterOptions) {}
+  private constructor(private readonly file: PooledFile, public written: number, private readonly o: SegmentWriterOptions,
+    private readonly ownsFile: boolean) {
+    // The pool may close the file whenever no write is in flight: what was written is synced first.
+    file.beforeClose = (fh) => this.syncBeforeClose(fh);
+  }
 
-  /** Opens (creating if absent) a segment file whose first `size` bytes are already valid. */
+  /** Opens (creating if absent) a segment file whose first `size` bytes are already valid; the writer keeps it open until sealed. */
   static open(path: string, size: number, o: SegmentWriterOptions): SegmentWriter {
-    const handle = open(path, constants.O_RDWR | constants.O_CREAT, 0o644).then(async (fh) => {
-      if (o.syncDir && o.policy !== 'never') await syncDirectory(o.syncDir);
-      return fh;
+    const file = unlimited.file(path, {
+      flags: constants.O_RDWR | constants.O_CREAT,
+      onFirstOpen: o.syncDir && o.policy !== 'never' ? () => syncDirectory(o.syncDir!) : undefined,
     });
-    handle.catch(() => undefined); // surfaced through the first write
-    return new SegmentWriter(handle, size, o);
+    file.acquire().then(() => file.release(), () => undefined); // a failure surfaces at the first write
+    return new SegmentWriter(file, size, o, true);
+  }
+
+  /**
+   * A writer on a pooled file (a partition segment), which its owner retires. The file is opened
+   * for each write group and may be closed by the pool between them.
+   */
+  static onFile(file: PooledFile, size: number, o: SegmentWriterOptions): SegmentWriter {
+    return new SegmentWriter(file, size, o, false);
   }
 
   /** File position the next appended buffer will land at. */
@@ -166,12 +184,20 @@ export class SegmentWriter implements Syncable {
     await this.syncNow();
   }
 
+  /** fdatasyncs what was written since the last sync (nothing, and no open, if the file is clean). */
   syncNow(): Promise<void> {
     if (this.closed || this.failure) return Promise.resolve();
     this.syncing = this.syncing.then(async () => {
-      if (this.closed || this.failure) return;
+      if (this.closed || this.failure || !this.dirty) return;
       try {
-        await (await this.handle).datasync();
+        const fh = await this.file.acquire();
+        try {
+          if (!this.dirty) return; // synced by the pool closing it meanwhile
+          this.dirty = false;
+          await fh.datasync();
+        } finally {
+          this.file.release();
+        }
       } catch (err) {
         // After a failed fsync the page cache may have dropped the data: never pretend otherwise.
         this.fail(err as Error);
@@ -181,7 +207,7 @@ export class SegmentWriter implements Syncable {
     return this.syncing;
   }
 
-  /** Refuses further appends, writes what is queued, syncs (per policy) and closes the file. */
+  /** Refuses further appends, writes what is queued and syncs (per policy); an owned file is closed. */
   seal(): Promise<void> {
     this.sealing ??= (async () => {
       await this.drain();
@@ -191,26 +217,32 @@ export class SegmentWriter implements Syncable {
       await this.syncing;
       if (this.failure) throw this.failure;
       this.closed = true;
-      await (await this.handle).close();
+      if (this.ownsFile) await this.file.retire();
     })();
     return this.sealing;
   }
 
-  /** Closes the file without syncing or waiting (a failed log being abandoned). */
+  /** Stops without syncing or waiting (a failed log being abandoned); an owned file is closed. */
   async abandon(): Promise<void> {
     this.sealing ??= Promise.resolve();
     this.closed = true;
     this.o.scheduler.forget(this);
+    if (this.ownsFile) await this.file.retire();
+  }
+
+  /** The pool is closing the file: under `always` and `interval` what it holds unsynced is synced first. */
+  private async syncBeforeClose(fh: FileHandle): Promise<void> {
+    if (!this.dirty || this.closed || this.failure || (this.o.policy === 'never' && !this.o.syncOnSeal)) return;
+    this.dirty = false;
     try {
-      await (await this.handle).close();
-    } catch {
-      // already failed or closed
+      await fh.datasync();
+    } catch (err) {
+      this.fail(err as Error);
     }
   }
 
   private async run(): Promise<void> {
     try {
-      const fh = await this.handle;
       if (this.o.after) await this.o.after;
       while (this.queue.length > 0 && !this.failure) {
         let bytes = 0;
@@ -219,12 +251,19 @@ export class SegmentWriter implements Syncable {
         const bufs = this.queue.splice(0, n);
         const waiters = this.waiters.splice(0, n);
         try {
-          await writeFully(fh, bufs, this.written, bytes);
-          this.written += bytes;
-          this.unwritten -= bytes;
-          this.o.pending.value -= bytes;
-          if (this.o.policy === 'always') await this.syncNow();
-          else if (this.o.policy === 'interval') this.o.scheduler.markDirty(this);
+          // Pinned for the write (and the sync under `always`) only: between groups the pool may take it.
+          const fh = await this.file.acquire();
+          try {
+            await writeFully(fh, bufs, this.written, bytes);
+            this.dirty = true; // after the write: a sync that began during it did not cover it
+            this.written += bytes;
+            this.unwritten -= bytes;
+            this.o.pending.value -= bytes;
+            if (this.o.policy === 'always') await this.syncNow();
+          } finally {
+            this.file.release();
+          }
+          if (this.o.policy === 'interval') this.o.scheduler.markDirty(this);
         } catch (err) {
           this.fail(err as Error, waiters);
           break;
@@ -269,17 +308,18 @@ function dropBytes(bufs: Buffer[], n: number): Buffer[] {
 }
 
 /** mkdir -p; the directories it creates are fsynced into their parents (unless `never`), so a new partition survives power loss. */
-export async function makeDirectory(dir: string, policy: FsyncPolicy): Promise<void> {
+export async function makeDirectory(dir: string, policy: FsyncPolicy, pool?: FilePool): Promise<void> {
   const created = await mkdir(dir, { recursive: true });
   if (!created || policy === 'never') return;
   for (let d = dir; ; d = dirname(d)) {
-    await syncDirectory(dirname(d));
+    await syncDirectory(dirname(d), pool);
     if (d === created || dirname(d) === d) break;
   }
 }
 
-/** fsyncs a directory so that files created or renamed in it survive power loss. */
-export async function syncDirectory(dir: string): Promise<void> {
+/** fsyncs a directory so that files created or renamed in it survive power loss (inside the pool's cap if given). */
+export async function syncDirectory(dir: string, pool?: FilePool): Promise<void> {
+  if (pool) return pool.with(dir, 'r', (fh) => fh.sync());
   const fh = await open(dir, 'r');
   try {
     await fh.sync();
