@@ -160,6 +160,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
       config: config.auth,
       users: users ?? undefined,
       registrations: users ?? new MetadataUserStore(() => broker.metadata),
+      secrets: broker.metadata,
       log: log.child({ component: 'auth' }),
     });
     const httpPort = bindPort(config.http.port);

@@ -41,6 +41,7 @@ const allowAll: AuthPlugin = {
   authenticate: async () => ({ user: 'anonymous', anonymous: true }),
   authorise: () => true,
   scramCredentials: async () => null,
+  verifyScram: async () => null,
 };
 
 // ---- machine limits ----------------------------------------------------------------------------

@@ -203,7 +203,7 @@ async function serve(): Promise<void> {
   const adapter = new XmppAdapter();
   await adapter.init({
     broker, auth, log, http: null, tls: () => null,
-    config: { xmpp: { domain: DOMAIN, maxResourcesPerUser: 10000, rateBytesPerSecond: 0 }, limits: { maxConnections: 100000 } },
+    config: { xmpp: { domain: DOMAIN, registration: true, maxResourcesPerUser: 10000, rateBytesPerSecond: 0 }, limits: { maxConnections: 100000 } },
     listen: { host: '127.0.0.1', port: 0, tlsPort: null },
     connections: new ConnectionGate('xmpp', 0),
   });

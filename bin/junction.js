@@ -23,7 +23,9 @@ async function help() {
 usage:
   junction start [options]        start the broker (stops gracefully on SIGINT/SIGTERM)
   junction passwd FILE USER       add or replace USER in users file FILE (password from the
-                                  terminal, or the first line of stdin); --delete removes USER
+                                  terminal, or the first line of stdin); --delete removes USER;
+                                  --admin lets USER administer the broker (admin API, console),
+                                  --no-admin takes that away (otherwise an existing flag is kept)
   junction --help | --version
 
 start options (flags > JUNCTION_* environment > --config file > defaults):
@@ -117,9 +119,13 @@ async function readPassword(prompt) {
 }
 
 async function passwd(args) {
+  const flags = new Set(['--delete', '--admin', '--no-admin']);
   const del = args.includes('--delete');
-  const [file, user, extra] = args.filter((a) => a !== '--delete');
-  if (!file || !user || extra) die('usage: junction passwd FILE USER [--delete]', 2);
+  const admin = args.includes('--admin') ? true : args.includes('--no-admin') ? false : undefined;
+  const [file, user, extra] = args.filter((a) => !flags.has(a));
+  if (!file || !user || extra || (admin !== undefined && (del || (args.includes('--admin') && args.includes('--no-admin'))))) {
+    die('usage: junction passwd FILE USER [--admin | --no-admin | --delete]', 2);
+  }
   const auth = await import(new URL('../dist/plugins/auth/index.js', import.meta.url).href);
   const store = new auth.FileUserStore(file, true);
   if (del) {
@@ -134,8 +140,11 @@ async function passwd(args) {
   const pw = await readPassword(`password for ${user}: `);
   if (process.stdin.isTTY && (await readPassword('again: ')) !== pw) die('passwords differ', 2);
   if (!pw) die('empty password refused', 2);
-  await store.put(user, await auth.createUserRecord(pw));
-  process.stderr.write(`junction: user ${user} written to ${file} (send SIGHUP to a running broker to reload)\n`);
+  // The entry is rewritten as an ordinary user (a registered account becomes one); the admin flag is kept unless changed.
+  const isAdmin = admin ?? (await store.load()).get(user)?.admin === true;
+  const record = await auth.createUserRecord(pw);
+  await store.put(user, isAdmin ? { ...record, admin: true } : record);
+  process.stderr.write(`junction: user ${user}${isAdmin ? ' (admin)' : ''} written to ${file} (send SIGHUP to a running broker to reload)\n`);
 }
 
 const [cmd, ...rest] = process.argv.slice(2);

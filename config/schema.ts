@@ -50,8 +50,13 @@ export interface AuthConfig {
   usersFile: string | null;
   /** Anonymous clients allowed. When usersFile is set and this key is not set explicitly, false. */
   allowAnonymous: boolean;
-  /** Ordered; first rule matching user, action and address decides. No rules = everything allowed. */
+  /**
+   * Ordered; first rule matching user, action and address decides. No rules = publish, subscribe
+   * and consume allowed; `admin` then only for admin-flagged users (and anonymous when no users are configured).
+   */
   rules: AuthRule[];
+  /** Failed logins per remote address per minute before its logins are refused for the rest of that minute (0 = no limit). */
+  maxFailuresPerMinute?: number;
 }
 
 export interface QueuesConfig {
@@ -159,6 +164,7 @@ export const configSchema = {
       properties: {
         usersFile: nullableString,
         allowAnonymous: { type: 'boolean', 'x-hint': 'true or false' },
+        maxFailuresPerMinute: { type: 'integer', minimum: 0, 'x-hint': 'an integer >= 0 (0 = no limit)' },
         rules: {
           type: 'array',
           'x-hint': 'a list of rules',

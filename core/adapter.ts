@@ -30,12 +30,33 @@ export interface ScramCredentials {
   serverKey: Buffer;
 }
 
+export type ScramMechanismName = 'SCRAM-SHA-1' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+
 export interface AuthPlugin {
   readonly anonymousAllowed: boolean;
-  /** Null when the credentials are refused. No user (and anonymous allowed) gives the anonymous principal. */
-  authenticate(protocol: string, user: string | undefined, secret: string | Buffer | undefined): Promise<Principal | null>;
+  /** True when users are configured (a users file or a user store): XMPP registration is then off unless enabled explicitly. */
+  readonly usersConfigured?: boolean;
+  /**
+   * Null when the credentials are refused. No user (and anonymous allowed) gives the anonymous principal.
+   * `remote` is the client's IP address (no port): failed logins are counted and limited per address.
+   */
+  authenticate(protocol: string, user: string | undefined, secret: string | Buffer | undefined, remote?: string): Promise<Principal | null>;
   authorise(principal: Principal, action: AuthAction, address: string): boolean;
-  scramCredentials(user: string, mechanism: 'SCRAM-SHA-1' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'): Promise<ScramCredentials | null>;
+  /**
+   * The SCRAM keys to challenge `user` with. A name without keys gets stable fake ones (same salt
+   * length and iteration count), so the exchange does not tell which names exist; the proof is
+   * then refused by verifyScram(). Null only when `remote` is refused for too many failures.
+   */
+  scramCredentials(user: string, mechanism: ScramMechanismName, remote?: string): Promise<ScramCredentials | null>;
+  /**
+   * Checks a SCRAM client proof against credentials from scramCredentials() (or kept by the
+   * adapter); logs and counts a failure. Returns the principal and the server signature, or null.
+   */
+  verifyScram(
+    protocol: string, user: string, mechanism: ScramMechanismName, creds: ScramCredentials, authMessage: string, proof: Buffer, remote?: string,
+  ): Promise<{ principal: Principal; serverSignature: Buffer } | null>;
+  /** Whether `user` exists (XMPP offline delivery to known accounts); never answer unauthenticated clients with it. */
+  hasUser?(user: string): Promise<boolean>;
   /** In-band registration (XMPP XEP-0077); absent when registration is not possible. */
   register?(user: string, password: string): Promise<void>;
 }

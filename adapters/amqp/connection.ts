@@ -147,7 +147,7 @@ export class AmqpConnection {
         this.log.info({ mechanism, user }, 'AMQP authentication failed');
         setImmediate(() => this.endSoon());
       },
-    });
+    }, socket.remoteAddress);
     container.on('error', (e) => this.onError(e));
     this.rc = container.create_connection({
       id: this.id,

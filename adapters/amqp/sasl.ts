@@ -30,7 +30,7 @@ export function parsePlain(response: Buffer | undefined): { authzid: string; use
 class PlainMechanism {
   outcome: boolean | undefined;
   username: string | undefined;
-  constructor(private readonly auth: AuthPlugin, private readonly hooks: SaslHooks) {}
+  constructor(private readonly auth: AuthPlugin, private readonly hooks: SaslHooks, private readonly remote?: string) {}
 
   async start(response: Buffer | undefined): Promise<void> {
     const p = parsePlain(response);
@@ -41,7 +41,7 @@ class PlainMechanism {
     }
     let principal: Principal | null = null;
     try {
-      principal = await this.auth.authenticate('amqp', p.user, p.password);
+      principal = await this.auth.authenticate('amqp', p.user, p.password, this.remote);
     } catch {
       principal = null;
     }
@@ -87,10 +87,13 @@ class AnonymousMechanism {
   }
 }
 
-/** rhea server mechanisms (own property names are the offered list, in this order). */
-export function serverMechanisms(auth: AuthPlugin, hooks: SaslHooks): Record<string, () => unknown> {
+/**
+ * rhea server mechanisms (own property names are the offered list, in this order). `remote`: the
+ * client's IP address, for the auth plugin's per-address failure limit.
+ */
+export function serverMechanisms(auth: AuthPlugin, hooks: SaslHooks, remote?: string): Record<string, () => unknown> {
   const mechs: Record<string, () => unknown> = {};
-  mechs.PLAIN = () => new PlainMechanism(auth, hooks);
+  mechs.PLAIN = () => new PlainMechanism(auth, hooks, remote);
   if (auth.anonymousAllowed) mechs.ANONYMOUS = () => new AnonymousMechanism(auth, hooks);
   return mechs;
 }

@@ -3,7 +3,7 @@
  * (RFC 5802 / 7677), checked through the auth plugin. One exchange per connection; the tokens
  * arrive in SaslAuthenticate requests or, after a v0-style handshake (kafka-python), bare.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { AuthPlugin, Principal, ScramCredentials } from '../../core/adapter.js';
 
 export interface SaslStep {
@@ -20,10 +20,10 @@ export interface SaslExchange {
   step(token: Buffer): Promise<SaslStep>;
 }
 
-export function createSaslExchange(mechanism: string, auth: AuthPlugin): SaslExchange | null {
-  if (mechanism === 'PLAIN') return new PlainExchange(auth);
-  if (mechanism === 'SCRAM-SHA-256') return new ScramExchange(auth, 'SCRAM-SHA-256', 'sha256');
-  if (mechanism === 'SCRAM-SHA-512') return new ScramExchange(auth, 'SCRAM-SHA-512', 'sha512');
+/** `remote`: the client's IP address, for the auth plugin's per-address failure limit. */
+export function createSaslExchange(mechanism: string, auth: AuthPlugin, remote?: string): SaslExchange | null {
+  if (mechanism === 'PLAIN') return new PlainExchange(auth, remote);
+  if (mechanism === 'SCRAM-SHA-256' || mechanism === 'SCRAM-SHA-512') return new ScramExchange(auth, mechanism, remote);
   return null;
 }
 
@@ -32,7 +32,7 @@ const EMPTY = Buffer.alloc(0);
 class PlainExchange implements SaslExchange {
   readonly mechanism = 'PLAIN';
   private done = false;
-  constructor(private readonly auth: AuthPlugin) {}
+  constructor(private readonly auth: AuthPlugin, private readonly remote?: string) {}
 
   async step(token: Buffer): Promise<SaslStep> {
     if (this.done) return { response: EMPTY, error: 'PLAIN takes one message' };
@@ -42,7 +42,7 @@ class PlainExchange implements SaslExchange {
     const [authzid, user, password] = parts;
     if (authzid !== '' && authzid !== user) return { response: EMPTY, error: 'authorization id differs from the user name' };
     if (user === '') return { response: EMPTY, error: 'empty user name' };
-    const principal = await this.auth.authenticate('kafka', user, password);
+    const principal = await this.auth.authenticate('kafka', user, password, this.remote);
     if (!principal || principal.anonymous) return { response: EMPTY, error: `authentication failed for user ${user}` };
     return { response: EMPTY, principal };
   }
@@ -70,7 +70,7 @@ class ScramExchange implements SaslExchange {
   private nonce = '';
   private gs2 = '';
 
-  constructor(private readonly auth: AuthPlugin, readonly mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512', private readonly hash: 'sha256' | 'sha512') {}
+  constructor(private readonly auth: AuthPlugin, readonly mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512', private readonly remote?: string) {}
 
   async step(token: Buffer): Promise<SaslStep> {
     const text = token.toString('utf8');
@@ -90,17 +90,16 @@ class ScramExchange implements SaslExchange {
     const clientNonce = a.get('r');
     if (!user || !clientNonce) return this.fail('SCRAM client-first message lacks n= or r=');
     this.user = unescapeName(user);
-    this.creds = await this.auth.scramCredentials(this.user, this.mechanism);
-    // An unknown user still gets a plausible challenge, so names cannot be probed.
-    const salt = this.creds?.salt ?? createHash(this.hash).update(`junction:${this.user}`).digest().subarray(0, 16);
-    const iterations = this.creds?.iterations ?? 4096;
+    // An unknown user gets stable fake credentials from the auth plugin: names cannot be probed.
+    this.creds = await this.auth.scramCredentials(this.user, this.mechanism, this.remote);
+    if (!this.creds) return this.fail(`authentication failed for user ${this.user}`);
     this.nonce = clientNonce + randomBytes(18).toString('base64').replace(/[=,]/g, '');
-    this.serverFirst = `r=${this.nonce},s=${salt.toString('base64')},i=${iterations}`;
+    this.serverFirst = `r=${this.nonce},s=${this.creds.salt.toString('base64')},i=${this.creds.iterations}`;
     this.stage = 'final';
     return { response: Buffer.from(this.serverFirst, 'utf8') };
   }
 
-  private final(text: string): SaslStep {
+  private async final(text: string): Promise<SaslStep> {
     this.stage = 'done';
     const at = text.lastIndexOf(',p=');
     if (at < 0) return this.fail('SCRAM client-final message lacks a proof');
@@ -109,19 +108,11 @@ class ScramExchange implements SaslExchange {
     // Kafka accepts a final nonce that ends with the server's (librdkafka 2.0.2 repeats its own nonce in front).
     if (!(a.get('r') ?? '').endsWith(this.nonce)) return this.fail('SCRAM nonce mismatch');
     if (a.get('c') !== Buffer.from(this.gs2, 'utf8').toString('base64')) return this.fail('SCRAM channel binding mismatch');
-    if (!this.creds) return this.fail(`authentication failed for user ${this.user}`);
     const proof = Buffer.from(a.get('p') ?? '', 'base64');
     const authMessage = `${this.clientFirstBare},${this.serverFirst},${withoutProof}`;
-    const clientSignature = createHmac(this.hash, this.creds.storedKey).update(authMessage).digest();
-    if (proof.length !== clientSignature.length) return this.fail(`authentication failed for user ${this.user}`);
-    const clientKey = Buffer.alloc(proof.length);
-    for (let i = 0; i < proof.length; i++) clientKey[i] = proof[i] ^ clientSignature[i];
-    const storedKey = createHash(this.hash).update(clientKey).digest();
-    if (storedKey.length !== this.creds.storedKey.length || !timingSafeEqual(storedKey, this.creds.storedKey)) {
-      return this.fail(`authentication failed for user ${this.user}`);
-    }
-    const serverSignature = createHmac(this.hash, this.creds.serverKey).update(authMessage).digest();
-    return { response: Buffer.from(`v=${serverSignature.toString('base64')}`, 'utf8'), principal: { user: this.user, anonymous: false } };
+    const ok = await this.auth.verifyScram('kafka', this.user, this.mechanism, this.creds!, authMessage, proof, this.remote);
+    if (!ok) return this.fail(`authentication failed for user ${this.user}`);
+    return { response: Buffer.from(`v=${ok.serverSignature.toString('base64')}`, 'utf8'), principal: ok.principal };
   }
 
   private fail(error: string): SaslStep {

@@ -1,8 +1,9 @@
 /**
  * Accounts as the XMPP adapter sees them: password and SCRAM checks through the auth plugin, and
- * in-band registration (XEP-0077) through `auth.register` when the plugin offers it. When it does
- * not, registered accounts are kept in the core's metadata (namespace `xmpp-user`) as SCRAM keys
- * derived here (no password is stored), and checked alongside the plugin's users.
+ * in-band registration (XEP-0077) through `auth.register`. Registration is off when the plugin
+ * cannot register, and by default when users are configured or anonymous access is off (see
+ * registrationEnabled). Accounts that older versions kept in the core's metadata (namespace
+ * `xmpp-user`, SCRAM keys only) still log in.
  */
 import { createHash, createHmac, pbkdf2 as pbkdf2Cb, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -31,7 +32,7 @@ interface StoredUser {
   scram: Record<ScramMech, { i: number; s: string; k: string; v: string }>;
 }
 
-export async function deriveScramKeys(password: string, mech: ScramMech, iterations = 4096, salt = randomBytes(16)): Promise<ScramCredentials> {
+export async function deriveScramKeys(password: string, mech: ScramMech, iterations = 4096, salt = randomBytes(24)): Promise<ScramCredentials> {
   const { name, len } = SCRAM_HASH[mech];
   const salted = await pbkdf2(Buffer.from(password.normalize('NFKC'), 'utf8'), salt, iterations, len, name);
   const clientKey = createHmac(name, salted).update('Client Key').digest();
@@ -48,9 +49,15 @@ export class Accounts {
 
   constructor(private readonly auth: AuthPlugin, private readonly metadata: MetadataStore) {}
 
-  /** True when registrations go to the auth plugin (false: kept in metadata `xmpp-user`). */
-  get pluginRegisters(): boolean {
-    return typeof this.auth.register === 'function';
+  /**
+   * Whether in-band registration is offered: never without the plugin's register(); as
+   * configured when `xmpp.registration` is set; otherwise only in dev mode (anonymous access
+   * allowed and no users configured), so nobody can add accounts to a users file uninvited.
+   */
+  registrationEnabled(configured: boolean | undefined): boolean {
+    if (typeof this.auth.register !== 'function') return false;
+    if (configured !== undefined) return configured;
+    return this.auth.anonymousAllowed && this.auth.usersConfigured !== true;
   }
 
   get anonymousAllowed(): boolean {
@@ -59,35 +66,25 @@ export class Accounts {
 
   async exists(local: string): Promise<boolean> {
     if (this.metadata.has(NS_USER, local)) return true;
-    return (await this.auth.scramCredentials(local, 'SCRAM-SHA-256')) !== null
-      || (await this.auth.scramCredentials(local, 'SCRAM-SHA-1')) !== null;
+    if (this.auth.hasUser) return this.auth.hasUser(local);
+    return (await this.auth.scramCredentials(local, 'SCRAM-SHA-256')) !== null;
   }
 
-  /** Registers an account. Throws AccountExistsError or InvalidAccountError. */
+  /** Registers an account through the auth plugin. Throws AccountExistsError or InvalidAccountError. */
   async register(user: string, password: string): Promise<string> {
     const local = normaliseLocal(user);
     if (!local) throw new InvalidAccountError('the user name is not a valid XMPP local part');
     if (password.length === 0 || password.length > 1024) throw new InvalidAccountError('the password must have 1 to 1024 characters');
-    if (this.registering.has(local) || await this.exists(local)) throw new AccountExistsError(`${local} exists`);
+    if (!this.auth.register) throw new InvalidAccountError('registration is not available');
+    if (this.registering.has(local) || this.metadata.has(NS_USER, local)) throw new AccountExistsError(`${local} exists`);
     this.registering.add(local);
     try {
-      if (this.auth.register) {
-        try {
-          await this.auth.register(local, password);
-        } catch (e) {
-          const n = (e as Error).name;
-          if (n === 'UserExistsError') throw new AccountExistsError((e as Error).message);
-          if (n === 'InvalidUserNameError') throw new InvalidAccountError((e as Error).message);
-          throw e;
-        }
-      } else {
-        const scram = {} as StoredUser['scram'];
-        for (const m of Object.keys(SCRAM_HASH) as ScramMech[]) {
-          const c = await deriveScramKeys(password, m);
-          scram[m] = { i: c.iterations, s: c.salt.toString('base64'), k: c.storedKey.toString('base64'), v: c.serverKey.toString('base64') };
-        }
-        await this.metadata.putJson(NS_USER, local, { scram } satisfies StoredUser);
-      }
+      await this.auth.register(local, password);
+    } catch (e) {
+      const n = (e as Error).name;
+      if (n === 'UserExistsError') throw new AccountExistsError((e as Error).message);
+      if (n === 'InvalidUserNameError') throw new InvalidAccountError((e as Error).message);
+      throw e;
     } finally {
       this.registering.delete(local);
     }
@@ -95,25 +92,32 @@ export class Accounts {
   }
 
   /** SASL PLAIN. A name the plugin does not know (which it may let in as anonymous) is refused. */
-  async checkPassword(user: string, password: string): Promise<Principal | null> {
+  async checkPassword(user: string, password: string, remote?: string): Promise<Principal | null> {
     const stored = this.metadata.getJson<StoredUser>(NS_USER, user);
     if (stored) {
       const k = stored.scram['SCRAM-SHA-256'];
       const c = await deriveScramKeys(password, 'SCRAM-SHA-256', k.i, Buffer.from(k.s, 'base64'));
       return timingSafeEqual(c.storedKey, Buffer.from(k.k, 'base64')) ? { user, anonymous: false } : null;
     }
-    const p = await this.auth.authenticate('xmpp', user, password);
+    const p = await this.auth.authenticate('xmpp', user, password, remote);
     if (!p || p.anonymous) return null;
     return p;
   }
 
-  async scramCredentials(user: string, mech: ScramMech): Promise<ScramCredentials | null> {
+  /** Keys to challenge with: an `xmpp-user` account's, else the plugin's (fake ones for unknown names). */
+  async scramCredentials(user: string, mech: ScramMech, remote?: string): Promise<ScramCredentials | null> {
     const stored = this.metadata.getJson<StoredUser>(NS_USER, user);
     if (stored) {
       const k = stored.scram[mech];
       return { iterations: k.i, salt: Buffer.from(k.s, 'base64'), storedKey: Buffer.from(k.k, 'base64'), serverKey: Buffer.from(k.v, 'base64') };
     }
-    return this.auth.scramCredentials(user, mech);
+    return this.auth.scramCredentials(user, mech, remote);
+  }
+
+  /** Checks a client proof through the plugin; returns the server signature or null. */
+  async verifyScram(user: string, mech: ScramMech, creds: ScramCredentials, authMessage: string, proof: Buffer, remote?: string): Promise<Buffer | null> {
+    const ok = await this.auth.verifyScram('xmpp', user, mech, creds, authMessage, proof, remote);
+    return ok ? ok.serverSignature : null;
   }
 
   anonymousPrincipal(): Promise<Principal | null> {

@@ -13,8 +13,8 @@ export interface XmppSettings {
   allowPlainWithoutTls: boolean;
   /** SASL mechanisms offered, in order of preference. ANONYMOUS only when the auth plugin allows anonymous access. */
   mechanisms: string[];
-  /** In-band registration (XEP-0077). */
-  registration: boolean;
+  /** In-band registration (XEP-0077). Unset: decided at init (on only with anonymous access and no users configured). */
+  registration: boolean | undefined;
   /** Largest stanza (characters of XML) once authenticated. */
   maxStanzaBytes: number;
   /** Largest stanza before authentication. */
@@ -59,7 +59,7 @@ export const XMPP_DEFAULTS: XmppSettings = {
   requireTls: false,
   allowPlainWithoutTls: true,
   mechanisms: ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'],
-  registration: true,
+  registration: undefined,
   maxStanzaBytes: 262144,
   maxUnauthenticatedStanzaBytes: 16384,
   maxDepth: 32,
@@ -118,7 +118,7 @@ export function resolveXmppSettings(section: Record<string, unknown> | undefined
     requireTls: bool(s.requireTls, 'requireTls', XMPP_DEFAULTS.requireTls),
     allowPlainWithoutTls: bool(s.allowPlainWithoutTls, 'allowPlainWithoutTls', XMPP_DEFAULTS.allowPlainWithoutTls),
     mechanisms,
-    registration: bool(s.registration, 'registration', XMPP_DEFAULTS.registration),
+    registration: s.registration === undefined || s.registration === null ? undefined : bool(s.registration, 'registration', false),
     maxStanzaBytes: num(s, 'maxStanzaBytes', 1024),
     maxUnauthenticatedStanzaBytes: num(s, 'maxUnauthenticatedStanzaBytes', 1024),
     maxDepth: num(s, 'maxDepth', 4),

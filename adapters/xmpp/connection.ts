@@ -68,8 +68,12 @@ export class Connection implements SessionLink {
   private corked = false;
   private wsBytesPending = 0;
 
-  constructor(private readonly deps: ConnectionDeps, transport: { socket: Socket; secure: boolean } | { ws: WebSocket; secure: boolean }) {
+  /** The client's IP address (failed logins are limited per address). */
+  private readonly remote: string | undefined;
+
+  constructor(private readonly deps: ConnectionDeps, transport: { socket: Socket; secure: boolean } | { ws: WebSocket; secure: boolean; remote?: string }) {
     const s = deps.settings;
+    this.remote = 'ws' in transport ? transport.remote : transport.socket.remoteAddress;
     this.tokens = s.rateBurstBytes;
     this.secure = transport.secure;
     const mode = 'ws' in transport ? 'ws' : 'tcp';
@@ -412,7 +416,10 @@ export class Connection implements SessionLink {
     }
     if (this.tlsRequiredNow) return this.streamError('policy-violation', 'encryption is required: STARTTLS first');
     if (el.ns === NS.sasl) return this.onSasl(el);
-    if (el.is('iq', NS.client) && el.elements()[0]?.is('query', NS.register) && this.deps.settings.registration) return this.onRegister(el);
+    if (el.is('iq', NS.client) && el.elements()[0]?.is('query', NS.register)) {
+      if (this.deps.settings.registration) return this.onRegister(el);
+      return this.write(out(errorReply(el, 'not-allowed', 'in-band registration is disabled')));
+    }
     return this.streamError('not-authorized', 'authenticate first');
   }
 
@@ -449,7 +456,7 @@ export class Connection implements SessionLink {
     let outcome: SaslOutcome;
     if (el.local === 'auth') {
       const name = el.attr('mechanism') ?? '';
-      const mech = this.mechanisms().includes(name) ? createMechanism(name, this.deps.accounts, this.deps.settings.domain) : null;
+      const mech = this.mechanisms().includes(name) ? createMechanism(name, this.deps.accounts, this.deps.settings.domain, this.remote) : null;
       if (!mech) return this.saslFailure('invalid-mechanism');
       const initial = this.decode(el.text());
       if (initial === undefined) return this.saslFailure('incorrect-encoding');

@@ -42,9 +42,10 @@ export class XmppAdapter implements ProtocolAdapter {
     const accounts = new Accounts(ctx.auth, ctx.broker.metadata);
     this.hub = new Hub(ctx.broker, this.settings, accounts, ctx.auth, ctx.log);
     this.hub.pubsub = new PubSubService(this.hub, ctx.broker);
-    if (!accounts.pluginRegisters && this.settings.registration) {
-      ctx.log.info({}, 'xmpp: the auth plugin cannot register users; in-band registrations are kept in metadata xmpp-user');
+    if (this.settings.registration && !ctx.auth.register) {
+      ctx.log.warn({}, 'xmpp: registration is set but the auth plugin cannot register users; in-band registration is off');
     }
+    this.settings.registration = accounts.registrationEnabled(this.settings.registration);
   }
 
   private get maxConnections(): number {
@@ -97,12 +98,12 @@ export class XmppAdapter implements ProtocolAdapter {
       out.push(await this.listen(server, listen.host, listen.tlsPort, true));
     }
     if (this.ctx.http && this.settings.websocket.enabled) {
-      this.ctx.http.websocket(this.settings.websocket.path, ['xmpp'], (ws) => {
+      this.ctx.http.websocket(this.settings.websocket.path, ['xmpp'], (ws, req) => {
         if (this.stopping) {
           ws.close(1001);
           return;
         }
-        const conn = this.newConnection({ ws, secure: false });
+        const conn = this.newConnection({ ws, secure: false, remote: req.socket.remoteAddress });
         if (this.connections.size > this.maxConnections) conn.streamError('policy-violation', 'too many connections');
       });
     }

@@ -1,11 +1,12 @@
 /**
  * SASL server mechanisms (RFC 6120 section 6): PLAIN (RFC 4616), SCRAM-SHA-1 and SCRAM-SHA-256
  * (RFC 5802 / RFC 7677, without channel binding), ANONYMOUS (RFC 4505). SCRAM needs only the
- * stored keys the auth plugin keeps; unknown users get a deterministic fake salt so the exchange
- * does not reveal which names exist.
+ * stored keys the auth plugin keeps; unknown users get the plugin's stable fake keys, so the
+ * exchange does not reveal which names exist, and the proof is checked by the plugin.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { Accounts, SCRAM_HASH, type ScramMech } from './accounts.js';
+import { randomBytes } from 'node:crypto';
+import type { ScramCredentials } from '../../core/adapter.js';
+import { Accounts, type ScramMech } from './accounts.js';
 
 export type SaslOutcome =
   | { kind: 'challenge'; data: Buffer }
@@ -18,11 +19,10 @@ export interface SaslMechanism {
   step(response: Buffer): Promise<SaslOutcome>;
 }
 
-const FAKE_KEY = randomBytes(32);
 const fail = (condition: string, text?: string): SaslOutcome => ({ kind: 'failure', condition, text });
 
 export class PlainMechanism implements SaslMechanism {
-  constructor(private readonly accounts: Accounts, private readonly domain: string) {}
+  constructor(private readonly accounts: Accounts, private readonly domain: string, private readonly remote?: string) {}
 
   async start(initial: Buffer | null): Promise<SaslOutcome> {
     if (initial === null) return { kind: 'challenge', data: Buffer.alloc(0) };
@@ -35,7 +35,7 @@ export class PlainMechanism implements SaslMechanism {
     const [authzid, authcid, password] = parts;
     if (!authcid || !password) return fail('not-authorized');
     if (authzid && authzid !== authcid && authzid !== `${authcid.toLowerCase()}@${this.domain}`) return fail('invalid-authzid');
-    const p = await this.accounts.checkPassword(authcid, password);
+    const p = await this.accounts.checkPassword(authcid, password, this.remote);
     if (!p) return fail('not-authorized');
     return { kind: 'success', user: authcid, anonymous: false };
   }
@@ -76,9 +76,9 @@ export class ScramMechanism implements SaslMechanism {
   private clientFirstBare = '';
   private serverFirst = '';
   private nonce = '';
-  private creds: { storedKey: Buffer; serverKey: Buffer } | null = null;
+  private creds: ScramCredentials | null = null;
 
-  constructor(private readonly accounts: Accounts, private readonly mech: ScramMech) {}
+  constructor(private readonly accounts: Accounts, private readonly mech: ScramMech, private readonly remote?: string) {}
 
   async start(initial: Buffer | null): Promise<SaslOutcome> {
     if (initial === null || initial.length === 0) return { kind: 'challenge', data: Buffer.alloc(0) };
@@ -110,20 +110,10 @@ export class ScramMechanism implements SaslMechanism {
       const authzid = unescapeSaslName(m[2].slice(2));
       if (authzid !== user && !authzid?.startsWith(`${user.toLowerCase()}@`)) return fail('invalid-authzid');
     }
-    const stored = await this.accounts.scramCredentials(user, this.mech);
-    let salt: Buffer;
-    let iterations: number;
-    if (stored) {
-      salt = stored.salt;
-      iterations = stored.iterations;
-      this.creds = { storedKey: stored.storedKey, serverKey: stored.serverKey };
-    } else {
-      salt = createHmac('sha256', FAKE_KEY).update(user).digest().subarray(0, 16);
-      iterations = 4096;
-      this.creds = null;
-    }
+    this.creds = await this.accounts.scramCredentials(user, this.mech, this.remote);
+    if (!this.creds) return fail('not-authorized');
     this.nonce = r + randomBytes(18).toString('base64');
-    this.serverFirst = `r=${this.nonce},s=${salt.toString('base64')},i=${iterations}`;
+    this.serverFirst = `r=${this.nonce},s=${this.creds.salt.toString('base64')},i=${this.creds.iterations}`;
     this.stage = 1;
     return { kind: 'challenge', data: Buffer.from(this.serverFirst, 'utf8') };
   }
@@ -140,24 +130,19 @@ export class ScramMechanism implements SaslMechanism {
     const proof = Buffer.from(attrs.get('p') ?? '', 'base64');
     if (c !== Buffer.from(this.gs2, 'utf8').toString('base64')) return fail('malformed-request', 'channel binding data mismatch');
     if (r !== this.nonce) return fail('malformed-request', 'nonce mismatch');
-    const { name, len } = SCRAM_HASH[this.mech];
-    if (!this.creds || proof.length !== len) return fail('not-authorized');
     const authMessage = `${this.clientFirstBare},${this.serverFirst},${withoutProof}`;
-    const clientSignature = createHmac(name, this.creds.storedKey).update(authMessage).digest();
-    const clientKey = Buffer.alloc(len);
-    for (let i = 0; i < len; i++) clientKey[i] = proof[i] ^ clientSignature[i];
-    const check = createHash(name).update(clientKey).digest();
-    if (!timingSafeEqual(check, this.creds.storedKey)) return fail('not-authorized');
-    const serverSignature = createHmac(name, this.creds.serverKey).update(authMessage).digest();
-    return { kind: 'success', user: this.user, anonymous: false, data: Buffer.from(`v=${serverSignature.toString('base64')}`, 'utf8') };
+    const ok = await this.accounts.verifyScram(this.user, this.mech, this.creds!, authMessage, proof, this.remote);
+    if (!ok) return fail('not-authorized');
+    return { kind: 'success', user: this.user, anonymous: false, data: Buffer.from(`v=${ok.toString('base64')}`, 'utf8') };
   }
 }
 
-export function createMechanism(name: string, accounts: Accounts, domain: string): SaslMechanism | null {
+/** `remote`: the client's IP address, for the auth plugin's per-address failure limit. */
+export function createMechanism(name: string, accounts: Accounts, domain: string, remote?: string): SaslMechanism | null {
   switch (name) {
-    case 'PLAIN': return new PlainMechanism(accounts, domain);
-    case 'SCRAM-SHA-1': return new ScramMechanism(accounts, 'SCRAM-SHA-1');
-    case 'SCRAM-SHA-256': return new ScramMechanism(accounts, 'SCRAM-SHA-256');
+    case 'PLAIN': return new PlainMechanism(accounts, domain, remote);
+    case 'SCRAM-SHA-1': return new ScramMechanism(accounts, 'SCRAM-SHA-1', remote);
+    case 'SCRAM-SHA-256': return new ScramMechanism(accounts, 'SCRAM-SHA-256', remote);
     case 'ANONYMOUS': return new AnonymousMechanism(accounts);
     default: return null;
   }

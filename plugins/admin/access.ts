@@ -1,7 +1,8 @@
 /**
  * Who may use the admin API, the metrics and the console. Credentials come as HTTP Basic and are
  * checked by the auth plugin (protocol 'http'); the principal then needs the `admin` action on
- * address `#`. With anonymous access allowed and no rules, everything is open (see docs/admin.md).
+ * address `#`: a user flagged admin in the users file, or an admin rule. With no users configured,
+ * anonymous access allowed and no rules (dev mode), it is open (see docs/admin.md).
  *
  * Browsers keep Basic credentials and send them with cross-site requests too, so a state-changing
  * request (anything but GET/HEAD) that carries a foreign `Origin` is refused: another web page
@@ -37,7 +38,7 @@ export class AccessGuard {
   async check(req: IncomingMessage): Promise<Principal> {
     const creds = parseBasicAuth(req.headers.authorization);
     const principal = creds
-      ? await this.auth.authenticate('http', creds.user, creds.password)
+      ? await this.auth.authenticate('http', creds.user, creds.password, req.socket.remoteAddress)
       : await this.auth.authenticate('http', undefined, undefined);
     if (!principal) {
       throw new HttpError(401, creds ? 'invalid credentials' : 'authentication required', CHALLENGE);

@@ -30,6 +30,10 @@ export interface UserRecord {
   password: string;
   /** Per mechanism: `iterations$salt$storedKey$serverKey` (base64). */
   scram?: Partial<Record<ScramMechanism, string>>;
+  /** May use the admin API and console whatever the rules say (`junction passwd FILE USER --admin`). */
+  admin?: boolean;
+  /** Created by XMPP in-band registration: never gets the admin action from a `*` rule or from no rules. */
+  registered?: boolean;
 }
 
 export interface HashOptions {

@@ -43,9 +43,12 @@ function listOf(v: string | string[]): string[] {
   return Array.isArray(v) ? v : [v];
 }
 
-function userMatches(rule: AuthRule, p: PrincipalLike): boolean {
+function userMatches(rule: AuthRule, p: PrincipalLike, namedOnly: boolean): boolean {
   for (const u of listOf(rule.user)) {
-    if (u === '*') return true;
+    if (u === '*') {
+      if (namedOnly) continue;
+      return true;
+    }
     if (p.anonymous ? u === ANONYMOUS_USER : u === p.user) return true;
   }
   return false;
@@ -66,11 +69,15 @@ function addressMatches(rule: AuthRule, p: PrincipalLike, address: string): bool
   return false;
 }
 
-/** Ordered rules: the first whose user and address match and which lists the action decides. */
-export function evaluateRules(rules: AuthRule[], p: PrincipalLike, action: AuthAction, address: string): boolean {
+/**
+ * Ordered rules: the first whose user and address match and which lists the action decides; no
+ * rules allow everything (the auth plugin's authorise() treats the `admin` action apart).
+ * `namedOnly`: only rules that name the user apply (`*` rules are skipped).
+ */
+export function evaluateRules(rules: AuthRule[], p: PrincipalLike, action: AuthAction, address: string, namedOnly = false): boolean {
   if (rules.length === 0) return true;
   for (const rule of rules) {
-    if (!userMatches(rule, p) || !addressMatches(rule, p, address)) continue;
+    if (!userMatches(rule, p, namedOnly) || !addressMatches(rule, p, address)) continue;
     if (rule.deny?.includes(action)) return false;
     if (rule.allow?.includes(action)) return true;
   }

@@ -33,7 +33,17 @@ export function checkUserRecord(user: string, record: unknown, where: string): U
       throw new ConfigError(`${where}: user "${user}" has a malformed scram.${m} (iterations$salt$storedKey$serverKey)`, 'auth.usersFile');
     }
   }
-  return { password: r.password, ...(r.scram ? { scram: { ...r.scram } } : {}) };
+  for (const flag of ['admin', 'registered'] as const) {
+    if (r[flag] !== undefined && typeof r[flag] !== 'boolean') {
+      throw new ConfigError(`${where}: user "${user}" has ${flag}: ${JSON.stringify(r[flag])} (true or false)`, 'auth.usersFile');
+    }
+  }
+  return {
+    password: r.password,
+    ...(r.scram ? { scram: { ...r.scram } } : {}),
+    ...(r.admin ? { admin: true } : {}),
+    ...(r.registered ? { registered: true } : {}),
+  };
 }
 
 export class MemoryUserStore implements UserStore {

@@ -62,12 +62,21 @@ describe('admin API: authentication and authorisation', () => {
   });
 
   describe('anonymous access on', () => {
-    it('is open without credentials when there are no rules; a known user with a wrong password is still refused', async () => {
-      const b = await startAdminBroker({ userStore: await users() });
+    it('is open without credentials when no users are configured and there are no rules (dev mode)', async () => {
+      const b = await startAdminBroker();
       try {
         assert.equal((await call(b, 'GET', '/api/overview')).status, 200);
         assert.equal((await call(b, 'PUT', queuePath('open'), { body: {} })).status, 201);
-        assert.equal((await call(b, 'GET', '/api/overview', { auth: alice })).status, 200);
+      } finally {
+        await b.close();
+      }
+    });
+
+    it('with users configured and no rules, asks anonymous clients for credentials; a wrong password is refused', async () => {
+      const b = await startAdminBroker({ userStore: await users(), auth: { allowAnonymous: true } });
+      try {
+        assert.equal((await call(b, 'GET', '/api/overview')).status, 401);
+        assert.equal((await call(b, 'GET', '/api/overview', { auth: alice })).status, 403, 'no admin flag, no rule');
         assert.equal((await call(b, 'GET', '/api/overview', { auth: { user: 'alice', password: 'bad' } })).status, 401);
       } finally {
         await b.close();

@@ -24,6 +24,7 @@ export const allowAll: AuthPlugin = {
   authenticate: async (_p, user) => ({ user: user ?? 'anonymous', anonymous: !user }),
   authorise: () => true,
   scramCredentials: async () => null,
+  verifyScram: async () => null,
 };
 
 export function testLogger(): Logger {

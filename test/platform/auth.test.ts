@@ -101,12 +101,16 @@ describe('platform/auth: authentication', () => {
     assert.equal(await auth.authenticate('kafka', 'alice', 'nope'), null);
   });
 
-  it('serves SCRAM credentials of known users only', async () => {
+  it('serves SCRAM credentials of known users, and stable look-alike fakes for unknown names', async () => {
     const auth = await createAuthPlugin({ config: cfg(), users: await users() });
     const c = await auth.scramCredentials('alice', 'SCRAM-SHA-256');
     assert.ok(c);
     assert.deepEqual((await deriveScram('wonder', 'SCRAM-SHA-256', c.iterations, c.salt)).serverKey, c.serverKey);
-    assert.equal(await auth.scramCredentials('bob', 'SCRAM-SHA-256'), null);
+    const fake = await auth.scramCredentials('bob', 'SCRAM-SHA-256');
+    assert.ok(fake);
+    assert.equal(fake.salt.length, c.salt.length);
+    assert.equal(fake.iterations, c.iterations);
+    assert.deepEqual((await auth.scramCredentials('bob', 'SCRAM-SHA-256'))!.salt, fake.salt, 'stable');
   });
 
   it('registers users at run time through the user store, once per name', async () => {

@@ -40,7 +40,7 @@ describe('platform/config', () => {
     assert.equal(c.storage.engine, 'file');
     assert.equal(c.xmpp.domain, 'localhost');
     assert.equal(c.kafka.advertisedHost, null);
-    assert.deepEqual(c.auth, { usersFile: null, allowAnonymous: true, rules: [] });
+    assert.deepEqual(c.auth, { usersFile: null, allowAnonymous: true, rules: [], maxFailuresPerMinute: 10 });
     assert.deepEqual(c.tls, { cert: null, key: null, ca: null, requestClientCert: false });
     assert.equal(c.queues.deadLetterSuffix, '.dlq');
     assert.equal(c.streams.defaultPartitions, 1);

@@ -117,7 +117,8 @@ export async function startXmpp(opts: HarnessOptions = {}): Promise<Harness> {
   const adapter = new XmppAdapter();
   await adapter.init({
     broker,
-    config: { xmpp: { domain: DOMAIN, ...opts.xmpp } },
+    // The harness configures users, so registration is off unless enabled; most suites register.
+    config: { xmpp: { domain: DOMAIN, registration: true, ...opts.xmpp } },
     auth,
     log: makeLogger(),
     http,

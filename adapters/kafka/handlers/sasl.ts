@@ -12,7 +12,7 @@ export const handleSaslHandshake: Handler = (ctx, req) => {
   const mechanisms = settings.saslMechanisms;
   const mechanism = req.mechanism as string;
   if (ctx.conn.principal !== null && !ctx.conn.principal.anonymous) return { errorCode: ErrorCode.ILLEGAL_SASL_STATE, mechanisms };
-  const exchange = mechanisms.includes(mechanism) ? createSaslExchange(mechanism, auth) : null;
+  const exchange = mechanisms.includes(mechanism) ? createSaslExchange(mechanism, auth, ctx.conn.clientHost.replace(/^\//, '')) : null;
   if (!exchange) return { errorCode: ErrorCode.UNSUPPORTED_SASL_MECHANISM, mechanisms };
   ctx.conn.sasl = exchange;
   ctx.conn.saslRawTokens = true;

@@ -91,7 +91,7 @@ export async function handleConnect(conn: MqttConnection, p: IConnectPacket & Pa
 
   let principal: Principal | null;
   try {
-    principal = await ctx.auth.authenticate('mqtt', p.username, p.password);
+    principal = await ctx.auth.authenticate('mqtt', p.username, p.password, addressOf(conn.remote));
   } catch (err) {
     ctx.log.error({ err, clientId }, 'mqtt: authentication failed');
     return refuse(RC.UnspecifiedError, 'authentication failed', false);
@@ -163,4 +163,10 @@ export async function handleConnect(conn: MqttConnection, p: IConnectPacket & Pa
     conn.startKeepAlive(keepAlive);
     session.start();
   });
+}
+
+/** The IP address of `remote` ("address:port"): failed logins are limited per address. */
+function addressOf(remote: string): string {
+  const colon = remote.lastIndexOf(':');
+  return colon > 0 ? remote.slice(0, colon) : remote;
 }

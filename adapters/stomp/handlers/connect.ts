@@ -37,7 +37,7 @@ export async function connect(conn: StompConnection, frame: StompFrame): Promise
   conn.setVersion(version);
   const [cx, cy] = version === '1.0' ? [0, 0] : parseHeartBeat(h['heart-beat']);
   conn.state = 'connecting';
-  const principal = await conn.adapter.auth.authenticate('stomp', h.login, h.passcode);
+  const principal = await conn.adapter.auth.authenticate('stomp', h.login, h.passcode, addressOf(conn.transport.remote));
   if (!principal) throw new StompError('access refused', 'bad login or passcode');
   conn.principal = principal;
   const clientId = h['client-id'];
@@ -50,4 +50,10 @@ export async function connect(conn: StompConnection, frame: StompFrame): Promise
   if (version !== '1.0') headers['heart-beat'] = `${sx},${sy}`;
   conn.sendFrame('CONNECTED', headers);
   conn.log.debug({ version, user: principal.user }, 'STOMP connected');
+}
+
+/** The IP address of `remote` ("address:port"): failed logins are limited per address. */
+function addressOf(remote: string): string {
+  const colon = remote.lastIndexOf(':');
+  return colon > 0 ? remote.slice(0, colon) : remote;
 }
