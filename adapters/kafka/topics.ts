@@ -140,10 +140,21 @@ export class Topics {
     try {
       const stream = await this.broker.createStream(name, { ...patch, partitions, replicationFactor });
       await this.topicId(name);
+      await this.leadersElected(stream);
       return stream;
     } catch (err) {
       if (err instanceof StreamExistsError) throw new TopicError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic ${name} already exists`);
       throw err;
+    }
+  }
+
+  /** In a cluster, a created topic is answered once each partition has a leader (as Kafka's controller does). */
+  private async leadersElected(stream: Stream): Promise<void> {
+    const cluster = this.broker.cluster;
+    if (!cluster.clustered) return;
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && stream.partitions.some((_, p) => cluster.placement(stream.name, p, stream.config.replicationFactor).leader < 0)) {
+      await new Promise((r) => setTimeout(r, 50));
     }
   }
 
