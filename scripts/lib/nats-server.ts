@@ -88,6 +88,10 @@ export class NatsServer {
     return this.child?.running ?? false;
   }
 
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get exited(): Promise<number | null> {
     return this.child?.exited ?? Promise.resolve(null);
   }

@@ -61,7 +61,7 @@ describe('cluster/nats fixture: a 3-server JetStream cluster', function () {
     const deadline = Date.now() + 30000;
     for (;;) {
       const info = await jsm.streams.info('FIXTURE');
-      const caughtUp = info.cluster?.leader === leader || info.cluster?.replicas?.some((r) => r.name === leader && r.current && r.lag === 0);
+      const caughtUp = info.cluster?.leader === leader || info.cluster?.replicas?.some((r) => r.name === leader && r.current && !r.lag);
       if (caughtUp) break;
       assert.ok(Date.now() < deadline, `${leader} did not catch up: ${JSON.stringify(info.cluster)}`);
       await new Promise((resolve) => setTimeout(resolve, 250));
