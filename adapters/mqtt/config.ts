@@ -63,7 +63,7 @@ export const MQTT_DEFAULTS: MqttSettings = {
   maxInflight: 100,
   maxPendingPublishes: 256,
   maxQueuedMessages: 10_000,
-  maxQueuedBytes: 0,
+  maxQueuedBytes: 64 * 1024 * 1024,
   maxConnections: -1,
   maxSubscriptionsPerSession: 10_000,
   maxKeepAlive: 0,
