@@ -77,3 +77,45 @@ describe('xmpp connection limit across listeners', () => {
     alice.destroy();
   });
 });
+
+describe('xmpp idle timeout', () => {
+  let h: Harness;
+  before(async () => { h = await startXmpp({ xmpp: { idleTimeoutMs: 300 } }); });
+  after(async () => { await h.close(); });
+
+  it('a silent bound client is pinged, then closed with connection-timeout', async () => {
+    const c = await rawLogin(h.port, 'alice', 'alice-pw');
+    const mark = c.buf.length;
+    await c.waitFor(/<iq type='get'[^>]*><ping xmlns='urn:xmpp:ping'\/><\/iq>/, 5000, mark);
+    await c.waitFor(/<connection-timeout xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/, 5000, mark);
+    await c.waitClose();
+  });
+
+  it('a client that answers the pings stays connected', async () => {
+    const c = await rawLogin(h.port, 'bob', 'bob-pw');
+    let from = c.buf.length;
+    for (let i = 0; i < 3; i++) {
+      const m = await c.waitFor(/<iq type='get' id='([^']+)'[^>]*><ping xmlns='urn:xmpp:ping'\/><\/iq>/, 5000, from);
+      from = c.buf.length;
+      c.send(`<iq type='result' id='${m[1]}' to='localhost'/>`);
+    }
+    assert.equal(c.closed, false);
+    assert.doesNotMatch(c.buf, /connection-timeout/);
+    c.destroy();
+  });
+
+  it('with stream management the check is an <r/>, answered by <a/>', async () => {
+    const c = await rawLogin(h.port, 'carol', 'carol-pw');
+    c.send(`<enable xmlns='urn:xmpp:sm:3'/>`);
+    await c.waitFor(/<enabled xmlns='urn:xmpp:sm:3'\/>/);
+    let from = c.buf.length;
+    for (let i = 0; i < 2; i++) {
+      await c.waitFor(/<r xmlns='urn:xmpp:sm:3'\/>/, 5000, from);
+      from = c.buf.length;
+      c.send(`<a xmlns='urn:xmpp:sm:3' h='0'/>`);
+    }
+    assert.equal(c.closed, false);
+    assert.doesNotMatch(c.buf, /<iq type='get'[^>]*><ping/);
+    c.destroy();
+  });
+});
