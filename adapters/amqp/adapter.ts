@@ -8,6 +8,7 @@ import type { AdapterContext, ListenerInfo, ProtocolAdapter } from '../../core/a
 import { resolveSettings } from './config.js';
 import { AmqpConnection } from './connection.js';
 import type { AmqpRuntime } from './runtime.js';
+import { routeRheaConsole } from './rhea-console.js';
 import { COND } from './states.js';
 
 const SWEEP_MS = 1000;
@@ -26,6 +27,7 @@ export class AmqpAdapter implements ProtocolAdapter {
   private readonly listeners: Listener[] = [];
   private sweepTimer?: NodeJS.Timeout;
   private stopping = false;
+  private unrouteConsole?: () => void;
 
   async init(ctx: AdapterContext): Promise<void> {
     this.ctx = ctx;
@@ -35,6 +37,7 @@ export class AmqpAdapter implements ProtocolAdapter {
       log: ctx.log.child({ adapter: 'amqp' }),
       settings: resolveSettings(ctx.config),
     };
+    this.unrouteConsole = routeRheaConsole(this.rt.log);
   }
 
   /** Open connections (all listeners). */
@@ -65,8 +68,13 @@ export class AmqpAdapter implements ProtocolAdapter {
 
   private open(server: net.Server, name: string, host: string, port: number, secure: boolean): Promise<Listener> {
     const l: Listener = { server, connections: new Set(), info: { name, protocol: 'amqp', host, port, tls: secure } };
-    const event = secure ? 'secureConnection' : 'connection';
-    server.on(event, (socket: net.Socket) => this.accept(l, socket, secure));
+    // One limit across the plain and TLS listeners, checked on the TCP socket before any protocol
+    // work (for TLS: before the handshake).
+    server.on('connection', (socket: net.Socket) => {
+      if (this.stopping) socket.destroy();
+      else if (this.ctx.connections.admit(socket, socket.remoteAddress) && !secure) this.accept(l, socket, secure);
+    });
+    if (secure) server.on('secureConnection', (socket: net.Socket) => this.accept(l, socket, secure));
     server.on('error', (err) => this.rt.log.error({ err: err.message }, `${name} listener error`));
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
@@ -86,8 +94,7 @@ export class AmqpAdapter implements ProtocolAdapter {
 
   private accept(l: Listener, socket: net.Socket, secure: boolean): void {
     socket.on('error', () => undefined); // reported through the connection's end
-    if (this.stopping || l.connections.size >= this.rt.settings.maxConnections) {
-      this.rt.log.warn({ remote: socket.remoteAddress, limit: this.rt.settings.maxConnections }, 'AMQP connection refused: too many connections');
+    if (this.stopping) {
       socket.destroy();
       return;
     }
@@ -126,5 +133,6 @@ export class AmqpAdapter implements ProtocolAdapter {
     for (const l of this.listeners) for (const c of l.connections) c.guard.destroy();
     await Promise.all(closing);
     this.listeners.length = 0;
+    this.unrouteConsole?.();
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The adapter's settings: the `amqp:` section of the configuration over these defaults (and the
- * global `limits:` for connections and frame bytes). Documented in docs/amqp.md.
+ * global `limits:` for frame bytes; `limits.maxConnections` is the platform's ConnectionGate). Documented in docs/amqp.md.
  */
 import { ConfigError } from '../../config/errors.js';
 import type { BareNamePolicy } from './address.js';
@@ -20,8 +20,6 @@ export interface AmqpSettings {
   idleTimeoutMs: number;
   /** Time a new connection has to finish the protocol header, SASL and open. */
   handshakeTimeoutMs: number;
-  /** Open connections per listener. */
-  maxConnections: number;
   /** Credit per producer link: transfers in flight into the core before more credit is given. */
   creditWindow: number;
   /** Bound across a connection's producer links (credit given + publishes not yet resolved). */
@@ -46,7 +44,6 @@ export const AMQP_DEFAULTS: AmqpSettings = {
   maxLinksPerConnection: 2048,
   idleTimeoutMs: 60000,
   handshakeTimeoutMs: 10000,
-  maxConnections: 10000,
   creditWindow: 1000,
   maxInflightPerConnection: 20000,
   sessionWindow: 4096,
@@ -74,7 +71,6 @@ export function resolveSettings(config: unknown): AmqpSettings {
   const s = (root.amqp ?? {}) as Record<string, unknown>;
   const limits = (root.limits ?? {}) as Record<string, unknown>;
   const d = AMQP_DEFAULTS;
-  const limitConns = typeof limits.maxConnections === 'number' && limits.maxConnections > 0 ? limits.maxConnections : d.maxConnections;
   const limitFrame = typeof limits.maxFrameBytes === 'number' && limits.maxFrameBytes > 0 ? limits.maxFrameBytes : d.maxMessageSize;
   const bareName = s.bareName ?? d.bareName;
   if (bareName !== 'queue' && bareName !== 'topic' && bareName !== 'refuse') {
@@ -96,7 +92,6 @@ export function resolveSettings(config: unknown): AmqpSettings {
     maxLinksPerConnection: int(s, 'maxLinksPerConnection', 1, d.maxLinksPerConnection),
     idleTimeoutMs: int(s, 'idleTimeoutMs', 0, d.idleTimeoutMs),
     handshakeTimeoutMs: int(s, 'handshakeTimeoutMs', 1, d.handshakeTimeoutMs),
-    maxConnections: int(s, 'maxConnections', 1, limitConns),
     creditWindow: int(s, 'creditWindow', 1, d.creditWindow),
     maxInflightPerConnection: int(s, 'maxInflightPerConnection', 1, d.maxInflightPerConnection),
     sessionWindow: int(s, 'sessionWindow', 1, d.sessionWindow),

@@ -8,7 +8,9 @@
  *    transfers without credit or beyond the session window, honour `aborted`, and hand the raw
  *    bytes to our own codec (rhea's decoder loses AMQP types);
  *  - dispositions for our deliveries are taken over (session.on_disposition) so transactional
- *    states reach us and ranges are walked over the deliveries that exist, not first..last;
+ *    states reach us and ranges are walked over the deliveries that exist, not first..last; the
+ *    peer's dispositions for its own deliveries have their range narrowed the same way before
+ *    rhea walks it;
  *  - coordinator targets are recognised before rhea discards them (it knows only source/target);
  *  - every rhea error (a throw while reading, writing or processing) ends in an AMQP close with a
  *    condition and never escapes into the process.
@@ -326,6 +328,16 @@ export class AmqpConnection {
     session.on_disposition = function (this: RSession, frame: RFrame) {
       const p = frame.performative;
       if (p.role !== true) {
+        // rhea walks first..last one id at a time (2^32 steps for a hostile range): narrow the
+        // range to the deliveries this session holds before it does.
+        const held = this.incoming.deliveries;
+        const head = held.get_head();
+        if (!head) return;
+        const from = Math.max(p.first as number, head.id);
+        const to = Math.min((p.last ?? p.first) as number, head.id + held.size - 1);
+        if (from > to) return;
+        p.first = from;
+        p.last = to;
         origDisposition.call(this, frame);
         return;
       }

@@ -162,6 +162,23 @@ export function parsePublishFast(buf: Buffer, start: number, body: number, end: 
 
 const ACK_CMDS = [undefined, undefined, undefined, undefined, 'puback', 'pubrec', 'pubrel', 'pubcomp'] as const;
 
+/**
+ * Structural checks mqtt-packet leaves out, made on every whole packet before it is parsed:
+ * mqtt-packet reports an acknowledgement too short for its packet identifier as id -1 rather
+ * than as an error. Returns why the packet is malformed, or null.
+ */
+export function frameProblem(buf: Buffer, start: number, body: number, end: number, version: number): string | null {
+  const type = buf[start] >> 4;
+  const length = end - body;
+  if (type >= 4 && type <= 7) {
+    if (length < 2) return `${ACK_CMDS[type]} of ${length} bytes has no packet identifier`;
+    if (version !== 5 && length !== 2) return `${ACK_CMDS[type]} of ${length} bytes (MQTT 3.1.1 requires 2)`;
+    return null;
+  }
+  if ((type === 8 || type === 10) && length < 3) return `${type === 8 ? 'subscribe' : 'unsubscribe'} of ${length} bytes has no topic filter`;
+  return null;
+}
+
 /** Fast path for PUBACK / PUBREC / PUBREL / PUBCOMP with no reason code (2 bytes): the packet, or null. */
 export function parseAckFast(buf: Buffer, start: number, body: number, end: number): Packet | null {
   const type = buf[start] >> 4;

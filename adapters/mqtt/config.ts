@@ -25,7 +25,10 @@ export interface MqttSettings {
   maxQueuedMessages: number;
   /** Payload bytes held per session queue; 0 = no bound. */
   maxQueuedBytes: number;
-  /** Concurrent MQTT connections (TCP, TLS and WebSocket together); -1 = no limit. */
+  /**
+   * Connected MQTT clients (after CONNECT), refused with CONNACK 0x97 / 3; -1 = no limit. Sockets
+   * are limited earlier, before CONNECT, by `limits.maxConnections` (the ConnectionGate).
+   */
   maxConnections: number;
   /** Subscriptions per session; -1 = no limit. */
   maxSubscriptionsPerSession: number;
@@ -60,7 +63,7 @@ export const MQTT_DEFAULTS: MqttSettings = {
   maxInflight: 100,
   maxPendingPublishes: 256,
   maxQueuedMessages: 10_000,
-  maxQueuedBytes: 0,
+  maxQueuedBytes: 64 * 1024 * 1024,
   maxConnections: -1,
   maxSubscriptionsPerSession: 10_000,
   maxKeepAlive: 0,
@@ -106,7 +109,6 @@ export function resolveMqttSettings(config: any): MqttSettings {
   const limits = config?.limits;
   if (limits) {
     if (Number.isInteger(limits.maxFrameBytes)) out.maxPacketSize = Math.min(limits.maxFrameBytes, 268_435_455);
-    if (Number.isInteger(limits.maxConnections)) out.maxConnections = limits.maxConnections;
     if (Number.isInteger(limits.maxSubscriptionsPerConnection)) out.maxSubscriptionsPerSession = limits.maxSubscriptionsPerConnection;
   }
   const section = config?.mqtt ?? {};

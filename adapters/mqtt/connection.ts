@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { Principal } from '../../core/adapter.js';
 import type { Message } from '../../core/message.js';
 import {
-  createParser, encodePublish, encodePublishProps, Framer, generate, MAX_REMAINING_LENGTH, parseAckFast, parseEmptyFast, parsePublishFast, publishSize,
+  createParser, encodePublish, encodePublishProps, Framer, frameProblem, generate, MAX_REMAINING_LENGTH, parseAckFast, parseEmptyFast, parsePublishFast, publishSize,
   type EncodedPublish, type FrameError, type Packet, type PacketFlags, type PacketParser,
 } from './codec.js';
 import type { MqttContext } from './context.js';
@@ -122,6 +122,11 @@ export class MqttConnection implements SessionLink, SessionHolder {
 
   /** One whole packet from the framer: PUBLISH and the 2-byte acknowledgements take a fast path. */
   private onFrame(chunk: Buffer, start: number, body: number, end: number): void {
+    const problem = frameProblem(chunk, start, body, end, this.version);
+    if (problem !== null) {
+      this.malformed(problem);
+      return;
+    }
     if (this.state === 'connected') {
       const type = chunk[start] >> 4;
       let p: Packet | null | 'malformed' = null;
@@ -141,7 +146,8 @@ export class MqttConnection implements SessionLink, SessionHolder {
     try {
       parser.parse(start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end));
     } catch (err) {
-      this.internalError(err);
+      // Handlers run in handle() with their own catch: what arrives here is the parser failing on bad input.
+      this.malformed(err instanceof Error ? err.message : String(err));
     }
     // Kept only for PUBLISHes with properties (likely to repeat); after CONNECT (which the parser
     // keeps as its settings), SUBSCRIBE and the like it goes, so idle connections hold none.

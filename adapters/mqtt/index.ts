@@ -58,12 +58,14 @@ export class MqttAdapter implements ProtocolAdapter {
     const { host, port, tlsPort } = this.actx.listen;
     const out: ListenerInfo[] = [];
     if (port !== null) {
-      const server = createNetServer({ noDelay: true }, (s) => this.accept(s, 'tcp'));
+      const server = createNetServer({ noDelay: true }, (s) => { if (this.admit(s)) this.accept(s, 'tcp'); });
       out.push({ name: 'mqtt', protocol: 'mqtt', host, port: await this.listen(server, port, host), tls: false });
     }
     const tlsOptions = tlsPort !== null ? this.actx.tls('mqtt') : null;
     if (tlsPort !== null && tlsOptions) {
       const server = createTlsServer(tlsOptions, (s) => this.accept(s, 'tls'));
+      // The connection limit is checked on the TCP socket, before the TLS handshake.
+      server.on('connection', (raw: Socket) => this.admit(raw));
       server.on('tlsClientError', (err: Error) => this.ctx.log.debug({ msg: err.message }, 'mqtt: TLS handshake failed'));
       out.push({ name: 'mqtts', protocol: 'mqtt', host, port: await this.listen(server, tlsPort, host), tls: true });
     }
@@ -102,6 +104,15 @@ export class MqttAdapter implements ProtocolAdapter {
     });
   }
 
+  /** One limit across TCP, TLS and WebSocket (ctx.connections), before any protocol work. */
+  private admit(socket: Socket): boolean {
+    if (this.stopping) {
+      socket.destroy();
+      return false;
+    }
+    return this.actx.connections.admit(socket, socket.remoteAddress);
+  }
+
   private accept(socket: Socket | TLSSocket, transport: Transport): void {
     if (this.stopping) {
       socket.destroy();
@@ -116,6 +127,7 @@ export class MqttAdapter implements ProtocolAdapter {
       ws.terminate();
       return;
     }
+    if (!this.actx.connections.admit(ws, req.socket.remoteAddress)) return;
     const stream = createWebSocketStream(ws, { allowHalfOpen: false });
     this.track(new MqttConnection(this.ctx, stream, 'ws', `${req.socket.remoteAddress}:${req.socket.remotePort}`));
   }

@@ -27,6 +27,8 @@ export interface XmppSettings {
   rateBurstBytes: number;
   /** Seconds to finish authentication and binding before the connection is closed. */
   negotiationTimeoutMs: number;
+  /** Silence after which a bound client is pinged; silent as long again, it is closed (0 = never). */
+  idleTimeoutMs: number;
   /** SASL failures on one stream before it is closed. */
   maxAuthFailures: number;
   /** Connected resources per account; binding one more is refused with resource-constraint. */
@@ -66,6 +68,7 @@ export const XMPP_DEFAULTS: XmppSettings = {
   rateBytesPerSecond: 4 * 1024 * 1024,
   rateBurstBytes: 4 * 1024 * 1024,
   negotiationTimeoutMs: 30000,
+  idleTimeoutMs: 300000,
   maxAuthFailures: 5,
   maxResourcesPerUser: 16,
   smResumeTimeoutMs: 300000,
@@ -125,6 +128,7 @@ export function resolveXmppSettings(section: Record<string, unknown> | undefined
     rateBytesPerSecond: num(s, 'rateBytesPerSecond', 0),
     rateBurstBytes: num(s, 'rateBurstBytes', 1024),
     negotiationTimeoutMs: num(s, 'negotiationTimeoutMs', 100),
+    idleTimeoutMs: num(s, 'idleTimeoutMs', 0),
     maxAuthFailures: num(s, 'maxAuthFailures', 1),
     maxResourcesPerUser: num(s, 'maxResourcesPerUser', 1),
     smResumeTimeoutMs: num(s, 'smResumeTimeoutMs', 0),

@@ -64,6 +64,10 @@ export class Connection implements SessionLink {
   private lastRefill = Date.now();
   private rateTimer?: NodeJS.Timeout;
   private negotiationTimer?: NodeJS.Timeout;
+  private idleTimer?: NodeJS.Timeout;
+  private lastInput = Date.now();
+  /** When an idle check sent a ping (or an XEP-0198 request) not answered by any input yet; 0 = none. */
+  private idlePingAt = 0;
   private drainWaiters: Array<() => void> = [];
   private corked = false;
   private wsBytesPending = 0;
@@ -86,6 +90,7 @@ export class Connection implements SessionLink {
     else this.attachSocket(transport.socket);
     this.negotiationTimer = setTimeout(() => this.streamError('connection-timeout', 'negotiation took too long'), s.negotiationTimeoutMs);
     this.negotiationTimer.unref();
+    if (s.idleTimeoutMs > 0) this.armIdle(s.idleTimeoutMs);
   }
 
   private get log(): Logger {
@@ -96,6 +101,7 @@ export class Connection implements SessionLink {
 
   private readonly onData = (data: Buffer): void => {
     if (this.closed) return;
+    this.lastInput = Date.now();
     const rate = this.deps.settings.rateBytesPerSecond;
     if (rate > 0) {
       const now = Date.now();
@@ -137,6 +143,7 @@ export class Connection implements SessionLink {
     this.ws = ws;
     ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
       if (this.closed) return;
+      this.lastInput = Date.now();
       const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
       if (isBinary) {
         this.fail(new StreamError('unsupported-encoding', 'XMPP over WebSocket uses text frames'));
@@ -150,6 +157,43 @@ export class Connection implements SessionLink {
     });
     ws.on('close', () => this.closedByPeer());
     ws.on('error', (e) => this.log.debug({ conn: this.id, err: e.message }, 'xmpp: websocket error'));
+  }
+
+  // ---- idle timeout ---------------------------------------------------------------------------
+
+  private armIdle(ms: number): void {
+    this.idleTimer = setTimeout(() => this.checkIdle(), ms);
+    this.idleTimer.unref();
+  }
+
+  /**
+   * After `idleTimeoutMs` without input a bound client is pinged (XEP-0199; with stream
+   * management an `<r/>`, which is not counted as a stanza); silent for another `idleTimeoutMs`,
+   * the stream ends with connection-timeout. While reading is paused by the server the client
+   * cannot be heard, so it is not idle.
+   */
+  private checkIdle(): void {
+    if (this.closed) return;
+    const limit = this.deps.settings.idleTimeoutMs;
+    const now = Date.now();
+    if (this.pauses.size > 0) this.lastInput = now;
+    if (this.lastInput >= this.idlePingAt) this.idlePingAt = 0;
+    const idle = now - this.lastInput;
+    if (idle < limit) {
+      this.armIdle(limit - idle);
+      return;
+    }
+    const s = this.session;
+    if (s && this.idlePingAt === 0) {
+      this.idlePingAt = now;
+      this.write(s.smEnabled
+        ? `<r xmlns='${NS.sm}'/>`
+        : `<iq type='get' id='idle-${randomBytes(4).toString('hex')}' from='${escapeAttr(this.deps.settings.domain)}' to='${escapeAttr(s.full)}'><ping xmlns='${NS.ping}'/></iq>`);
+      this.armIdle(limit);
+      return;
+    }
+    this.log.debug({ conn: this.id, jid: s?.full, idleMs: idle }, 'xmpp: idle timeout');
+    this.streamError('connection-timeout', 'idle timeout');
   }
 
   private pause(reason: string): void {
@@ -219,6 +263,7 @@ export class Connection implements SessionLink {
     this.closed = true;
     clearTimeout(this.negotiationTimer);
     clearTimeout(this.rateTimer);
+    clearTimeout(this.idleTimer);
     for (const w of this.drainWaiters.splice(0)) w();
     this.deps.onClose(this);
   }

@@ -3,7 +3,7 @@
  * (RFC 7395), IM (RFC 6121) and XEP-0060 pubsub on core topics. See docs/xmpp.md.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { createSecureContext, createServer as createTlsServer, type SecureContext, type TLSSocket } from 'node:tls';
+import { createSecureContext, createServer as createTlsServer, type SecureContext, type TlsOptions, type TLSSocket } from 'node:tls';
 import type { AdapterContext, ListenerInfo, ProtocolAdapter } from '../../core/adapter.js';
 import { Accounts } from './accounts.js';
 import { resolveXmppSettings, type XmppSettings } from './config.js';
@@ -20,6 +20,7 @@ export class XmppAdapter implements ProtocolAdapter {
   settings!: XmppSettings;
   hub!: Hub;
   private secureContext: SecureContext | null = null;
+  private tlsOptions: TlsOptions | null = null;
   private requestCert = false;
   private rejectUnauthorized = false;
   private readonly servers: Server[] = [];
@@ -32,6 +33,7 @@ export class XmppAdapter implements ProtocolAdapter {
     this.settings = resolveXmppSettings(ctx.config?.xmpp);
     const tls = ctx.tls('xmpp');
     if (tls) {
+      this.tlsOptions = tls;
       this.secureContext = createSecureContext(tls);
       const req = (ctx.config?.xmpp?.tls?.requestClientCert ?? ctx.config?.tls?.requestClientCert) as boolean | 'require' | undefined;
       this.requestCert = req === true || req === 'require';
@@ -48,9 +50,13 @@ export class XmppAdapter implements ProtocolAdapter {
     this.settings.registration = accounts.registrationEnabled(this.settings.registration);
   }
 
-  private get maxConnections(): number {
-    const n = Number(this.ctx.config?.limits?.maxConnections);
-    return Number.isInteger(n) && n > 0 ? n : 10000;
+  /** One limit across TCP, direct TLS and WebSocket (ctx.connections), before any protocol work. */
+  private admit(socket: Socket): boolean {
+    if (this.stopping) {
+      socket.destroy();
+      return false;
+    }
+    return this.ctx.connections.admit(socket, socket.remoteAddress);
   }
 
   private accept(socket: Socket, secure: boolean): void {
@@ -62,8 +68,7 @@ export class XmppAdapter implements ProtocolAdapter {
     socket.setKeepAlive(true, 60000);
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    const conn = this.newConnection({ socket, secure });
-    if (this.connections.size > this.maxConnections) conn.streamError('policy-violation', 'too many connections');
+    this.newConnection({ socket, secure });
   }
 
   private newConnection(transport: ConstructorParameters<typeof Connection>[1]): Connection {
@@ -86,14 +91,17 @@ export class XmppAdapter implements ProtocolAdapter {
     const out: ListenerInfo[] = [];
     // null = disabled; 0 or -1 = ephemeral (the platform resolves 'auto' to 0).
     if (listen.port !== null) {
-      const server = createServer((socket) => this.accept(socket, false));
+      const server = createServer((socket) => { if (this.admit(socket)) this.accept(socket, false); });
       out.push(await this.listen(server, listen.host, listen.port, false));
     }
-    if (listen.tlsPort !== null && this.secureContext) {
-      // Direct TLS (XEP-0368) next to STARTTLS.
+    if (listen.tlsPort !== null && this.tlsOptions) {
+      // Direct TLS (XEP-0368) next to STARTTLS. tls.Server takes the key and certificate as
+      // options (it ignores a `secureContext` option).
       const server = createTlsServer({
-        secureContext: this.secureContext, requestCert: this.requestCert, rejectUnauthorized: this.rejectUnauthorized,
+        ...this.tlsOptions, requestCert: this.requestCert, rejectUnauthorized: this.rejectUnauthorized,
       }, (socket: TLSSocket) => this.accept(socket, true));
+      // The connection limit is checked on the TCP socket, before the TLS handshake.
+      server.on('connection', (raw: Socket) => this.admit(raw));
       server.on('tlsClientError', (e) => this.ctx.log.debug({ err: e.message }, 'xmpp: TLS handshake failed'));
       out.push(await this.listen(server, listen.host, listen.tlsPort, true));
     }
@@ -103,8 +111,13 @@ export class XmppAdapter implements ProtocolAdapter {
           ws.close(1001);
           return;
         }
+<<<<<<< HEAD
         const conn = this.newConnection({ ws, secure: false, remote: req.socket.remoteAddress });
         if (this.connections.size > this.maxConnections) conn.streamError('policy-violation', 'too many connections');
+=======
+        if (!this.ctx.connections.admit(ws, req.socket.remoteAddress)) return;
+        this.newConnection({ ws, secure: false });
+>>>>>>> h/proto
       });
     }
     return out;

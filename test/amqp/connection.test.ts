@@ -170,7 +170,7 @@ describe('amqp connections', function () {
 
   describe('limits', () => {
     let h: Harness;
-    before(async () => { h = await startAmqp({ maxSessions: 2, maxLinksPerConnection: 3, maxLinksPerSession: 8, maxConnections: 3, maxFrameSize: 4096 }); });
+    before(async () => { h = await startAmqp({ maxSessions: 2, maxLinksPerConnection: 3, maxLinksPerSession: 8, maxFrameSize: 4096 }, { maxConnections: 3 }); });
     after(async () => { await h.stop(); });
 
     it('announces max-frame-size, channel-max and handle-max', async () => {
@@ -305,6 +305,32 @@ describe('amqp connections', function () {
       assert.equal(h.broker.getQueue('flowq')!.stats.delivered, 2);
     });
 
+    it('a disposition from a sender over 0..2^32-1 is bounded by the deliveries held: answered, others keep working', async () => {
+      await h.broker.declareQueue('range');
+      const target = rhea.types.wrap_described([rhea.types.wrap_string('/queue/range')], 0x29);
+      const attach = frame('attach', { name: 'p', handle: 0, role: false, initial_delivery_count: 0, target });
+      // One unsettled delivery the session holds, so the narrowed range has something to walk.
+      const transfer = frame('transfer', { handle: 0, delivery_id: 0, delivery_tag: Buffer.from([1]), settled: false }, 0, Buffer.from([0x00, 0x53, 0x77, 0xa1, 0x01, 0x78]));
+      const hostile = frame('disposition', { role: false, first: 0, last: 0xffffffff, settled: true });
+      // Several of them: without the bound each one walks 2^32 ids, far past the test's timeout.
+      const input = [...opening(), hostile, attach, transfer, hostile, hostile, hostile, frame('close', {})];
+      const bad = exchange(h.port, input);
+      // A canary connection sends and receives while the hostile one is being processed.
+      const canary = (async () => {
+        const c = await connect(h.port);
+        const s = await openSender(c, '/queue/range-canary');
+        assert.equal(await send(s, { body: 'canary' }), 'accepted');
+        const r = await openReceiver(c, '/queue/range-canary');
+        assert.deepEqual((await receive(r, 1)).map(body), ['canary']);
+        await close(c);
+      })();
+      const [out] = await Promise.all([bad, canary]);
+      const names = parse(out).frames.map((f) => f.name);
+      assert.ok(names.includes('begin') && names.includes('close'), `answered: ${names.join(',')}`);
+      assert.equal(closeCondition(out), undefined);
+      assert.equal(h.broker.getQueue('range')?.messageCount, 1);
+    });
+
     it('a flood of garbage on many connections leaves the broker working', async () => {
       const junk = await Promise.all(Array.from({ length: 20 }, (_, i) => exchange(h.port, [AMQP_HEADER, Buffer.alloc(64 + i, 0xff)])));
       assert.ok(junk.every((o) => o.length >= 8));
@@ -334,7 +360,6 @@ describe('amqp configuration', () => {
     assert.equal(s.maxFrameSize, 65536);
     assert.equal(s.bareName, 'topic');
     assert.equal(s.autoCreateQueues, false);
-    assert.equal(s.maxConnections, 7);
     assert.equal(s.maxMessageSize, 1024);
   });
 

@@ -43,7 +43,7 @@ export interface Harness {
 
 export async function startAmqp(
   amqp: Record<string, unknown> = {},
-  opts: { store?: Store; auth?: AuthPlugin; broker?: Broker; tls?: { cert: Buffer; key: Buffer } } = {},
+  opts: { store?: Store; auth?: AuthPlugin; broker?: Broker; tls?: { cert: Buffer; key: Buffer }; maxConnections?: number; log?: Logger } = {},
 ): Promise<Harness & { tlsPort?: number }> {
   const store = opts.store ?? new MemoryStore();
   const broker = opts.broker ?? new Broker(store, { housekeepingIntervalMs: 50 });
@@ -53,11 +53,11 @@ export async function startAmqp(
     broker,
     config: { amqp: { port: -1, ...amqp } },
     auth: opts.auth ?? await makeAuth(),
-    log: silentLog,
+    log: opts.log ?? silentLog,
     http: null,
     tls: () => opts.tls ?? null,
     listen: { host: '127.0.0.1', port: -1, tlsPort: opts.tls ? -1 : null },
-    connections: new ConnectionGate('amqp', 10000),
+    connections: new ConnectionGate('amqp', opts.maxConnections ?? 10000),
   });
   const [l, secure] = await adapter.start();
   return {

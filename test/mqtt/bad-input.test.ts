@@ -125,6 +125,30 @@ describe('mqtt bad input', () => {
     }
   });
 
+  it('PUBACK/PUBREC/PUBREL/PUBCOMP/SUBSCRIBE/UNSUBSCRIBE with remaining length 0 or 1: MQTT 5 DISCONNECT 0x81, 3.1.1 closed, no error logged', async () => {
+    const errorsBefore = t.logs.filter((l) => l.level === 'error').length;
+    const types: Array<[string, number]> = [['PUBACK', 0x40], ['PUBREC', 0x50], ['PUBREL', 0x62], ['PUBCOMP', 0x70], ['SUBSCRIBE', 0x82], ['UNSUBSCRIBE', 0xa2]];
+    for (const [what, first] of types) {
+      for (const body of [[], [0x00]]) {
+        const r5 = await rawConnected(t.port, 5);
+        r5.write([first, body.length, ...body]);
+        await expectClosed(r5, { disconnect: 0x81 }).catch((err: Error) => assert.fail(`${what} length ${body.length} (v5): ${err.message}`));
+        const r4 = await rawConnected(t.port, 4);
+        r4.write([first, body.length, ...body]);
+        await r4.closed;
+        assert.deepEqual(r4.packets.map((p) => p.cmd), ['connack'], `${what} length ${body.length} (3.1.1): nothing sent back`);
+      }
+    }
+    const errors = t.logs.filter((l) => l.level === 'error').slice(errorsBefore);
+    assert.deepEqual(errors.map((l) => l.msg), []);
+  });
+
+  it('MQTT 3.1.1 acknowledgements longer than 2 bytes: closed', async () => {
+    const r = await rawConnected(t.port, 4);
+    r.write([0x40, 0x03, 0x00, 0x01, 0x00]);
+    await r.closed;
+  });
+
   it('invalid UTF-8 or U+0000 in a PUBLISH topic: closed (MQTT 5: DISCONNECT 0x81)', async () => {
     const bad = Buffer.from([0x30, 0x06, 0x00, 0x03, 0x61, 0xff, 0x62, 0x78]);
     const r5 = await rawConnected(t.port, 5);

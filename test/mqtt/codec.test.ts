@@ -149,6 +149,8 @@ describe('mqtt settings', () => {
     const s = resolveMqttSettings({ limits: { maxFrameBytes: 2048, maxConnections: 5 }, mqtt: { port: 1883, maxConnections: 7, maxQos: 1 } });
     assert.equal(s.maxPacketSize, 2048);
     assert.equal(s.maxConnections, 7);
+    // limits.maxConnections limits sockets (the ConnectionGate), not this CONNACK-level limit.
+    assert.equal(resolveMqttSettings({ limits: { maxConnections: 5 } }).maxConnections, -1);
     assert.equal(s.maxQos, 1);
     assert.equal(s.receiveMaximum, MQTT_DEFAULTS.receiveMaximum);
   });

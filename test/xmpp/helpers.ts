@@ -89,6 +89,8 @@ export interface Harness {
   auth: JunctionAuth;
   port: number;
   httpPort: number;
+  /** The direct TLS listener, when asked for. */
+  tlsPort?: number;
   close(): Promise<void>;
 }
 
@@ -99,6 +101,10 @@ export interface HarnessOptions {
   anonymous?: boolean;
   rules?: unknown[];
   broker?: Broker;
+  /** limits.maxConnections (the adapter's ConnectionGate). */
+  maxConnections?: number;
+  /** Also open the direct TLS listener (needs `tls`). */
+  directTls?: boolean;
 }
 
 export async function startXmpp(opts: HarnessOptions = {}): Promise<Harness> {
@@ -123,12 +129,12 @@ export async function startXmpp(opts: HarnessOptions = {}): Promise<Harness> {
     log: makeLogger(),
     http,
     tls: () => opts.tls ?? null,
-    listen: { host: HOST, port: -1, tlsPort: null },
-    connections: new ConnectionGate('xmpp', 10000),
+    listen: { host: HOST, port: -1, tlsPort: opts.directTls ? -1 : null },
+    connections: new ConnectionGate('xmpp', opts.maxConnections ?? 10000),
   });
-  const [l] = await adapter.start();
+  const [l, secure] = await adapter.start();
   return {
-    broker, adapter, auth, port: l.port, httpPort,
+    broker, adapter, auth, port: l.port, httpPort, tlsPort: secure?.port,
     async close() {
       await adapter.stop();
       await http.close();

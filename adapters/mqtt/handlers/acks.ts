@@ -6,7 +6,7 @@ import { RC } from '../reason-codes.js';
 
 function packetId(conn: MqttConnection, p: Packet): number | null {
   const id = p.messageId;
-  if (typeof id !== 'number' || id === 0) {
+  if (typeof id !== 'number' || id < 1 || id > 65535) {
     conn.fail(RC.ProtocolError, `${p.cmd} without a packet identifier`);
     return null;
   }

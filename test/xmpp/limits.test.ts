@@ -1,0 +1,121 @@
+/** limits.maxConnections counts XMPP connections across TCP, direct TLS and WebSocket, before any stream work. */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { WebSocket } from 'ws';
+import { requireDebianClient } from '../support/debian.js';
+import { HEADER, HOST, RawClient, rawLogin, startXmpp, type Harness } from './helpers.js';
+
+/** A direct TLS connection that has sent a stream header and got the features; null if the server dropped it. */
+function tlsStream(port: number): Promise<{ socket: TLSSocket; text: () => string } | null> {
+  return new Promise((resolve) => {
+    let buf = '';
+    const s = tlsConnect({ port, host: HOST, rejectUnauthorized: false, servername: 'localhost' }, () => s.write(HEADER));
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => {
+      buf += d;
+      if (buf.includes('</stream:features>')) resolve({ socket: s, text: () => buf });
+    });
+    s.on('error', () => resolve(null));
+    s.on('close', () => resolve(null));
+  });
+}
+
+/** Resolves 'open' if the WebSocket opens and stays, 'closed' if the server drops it. */
+function wsAttempt(port: number): Promise<'open' | 'closed'> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`ws://${HOST}:${port}/xmpp`, ['xmpp']);
+    ws.on('error', () => resolve('closed'));
+    ws.on('close', () => resolve('closed'));
+    ws.on('open', () => ws.send(`<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>`));
+    ws.on('message', () => { resolve('open'); ws.close(); });
+  });
+}
+
+describe('xmpp connection limit across listeners', () => {
+  let dir: string;
+  let h: Harness;
+  before(requireDebianClient('openssl', 'openssl'));
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'xmpp-gate-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+    const tls = { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
+    h = await startXmpp({ tls, directTls: true, maxConnections: 2 });
+  });
+  after(async () => {
+    await h?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('one TCP and one direct-TLS connection fill the limit: a third on TCP, TLS or WebSocket is refused; the two keep working', async () => {
+    const alice = await rawLogin(h.port, 'alice', 'alice-pw');
+    const secure = await tlsStream(h.tlsPort!);
+    assert.ok(secure, 'the TLS connection is admitted');
+
+    // Refused on accept: closed without a byte of XMPP.
+    const third = await RawClient.open(h.port);
+    third.send(HEADER);
+    await third.waitClose();
+    assert.equal(third.buf, '');
+    assert.equal(await tlsStream(h.tlsPort!), null);
+    assert.equal(await wsAttempt(h.httpPort), 'closed');
+
+    // The admitted two still work.
+    const mark = alice.buf.length;
+    alice.send(`<iq type='get' id='p1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    await alice.waitFor(/<iq[^>]*id='p1'[^>]*type='result'|<iq[^>]*type='result'[^>]*id='p1'/, 5000, mark);
+    assert.match(secure.text(), /<mechanisms/);
+
+    secure.socket.destroy();
+    // A place is free again: a WebSocket gets its stream.
+    let ws: 'open' | 'closed' = 'closed';
+    for (let i = 0; i < 100 && ws === 'closed'; i++) ws = await wsAttempt(h.httpPort);
+    assert.equal(ws, 'open');
+    alice.destroy();
+  });
+});
+
+describe('xmpp idle timeout', () => {
+  let h: Harness;
+  before(async () => { h = await startXmpp({ xmpp: { idleTimeoutMs: 300 } }); });
+  after(async () => { await h.close(); });
+
+  it('a silent bound client is pinged, then closed with connection-timeout', async () => {
+    const c = await rawLogin(h.port, 'alice', 'alice-pw');
+    const mark = c.buf.length;
+    await c.waitFor(/<iq type='get'[^>]*><ping xmlns='urn:xmpp:ping'\/><\/iq>/, 5000, mark);
+    await c.waitFor(/<connection-timeout xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/, 5000, mark);
+    await c.waitClose();
+  });
+
+  it('a client that answers the pings stays connected', async () => {
+    const c = await rawLogin(h.port, 'bob', 'bob-pw');
+    let from = c.buf.length;
+    for (let i = 0; i < 3; i++) {
+      const m = await c.waitFor(/<iq type='get' id='([^']+)'[^>]*><ping xmlns='urn:xmpp:ping'\/><\/iq>/, 5000, from);
+      from = c.buf.length;
+      c.send(`<iq type='result' id='${m[1]}' to='localhost'/>`);
+    }
+    assert.equal(c.closed, false);
+    assert.doesNotMatch(c.buf, /connection-timeout/);
+    c.destroy();
+  });
+
+  it('with stream management the check is an <r/>, answered by <a/>', async () => {
+    const c = await rawLogin(h.port, 'carol', 'carol-pw');
+    c.send(`<enable xmlns='urn:xmpp:sm:3'/>`);
+    await c.waitFor(/<enabled xmlns='urn:xmpp:sm:3'\/>/);
+    let from = c.buf.length;
+    for (let i = 0; i < 2; i++) {
+      await c.waitFor(/<r xmlns='urn:xmpp:sm:3'\/>/, 5000, from);
+      from = c.buf.length;
+      c.send(`<a xmlns='urn:xmpp:sm:3' h='0'/>`);
+    }
+    assert.equal(c.closed, false);
+    assert.doesNotMatch(c.buf, /<iq type='get'[^>]*><ping/);
+    c.destroy();
+  });
+});
