@@ -111,13 +111,8 @@ export class XmppAdapter implements ProtocolAdapter {
           ws.close(1001);
           return;
         }
-<<<<<<< HEAD
-        const conn = this.newConnection({ ws, secure: false, remote: req.socket.remoteAddress });
-        if (this.connections.size > this.maxConnections) conn.streamError('policy-violation', 'too many connections');
-=======
         if (!this.ctx.connections.admit(ws, req.socket.remoteAddress)) return;
-        this.newConnection({ ws, secure: false });
->>>>>>> h/proto
+        this.newConnection({ ws, secure: false, remote: req.socket.remoteAddress });
       });
     }
     return out;
