@@ -98,6 +98,12 @@ export function brokerOptions(config: JunctionConfig): Partial<BrokerOptions> {
       maxDeliveries: limit(config.queues.maxDeliveries),
     },
     deadLetterSuffix: config.queues.deadLetterSuffix,
+    limits: {
+      maxStreams: limit(config.limits.maxStreams),
+      maxPartitions: limit(config.limits.maxPartitions),
+      maxPartitionsPerTopic: limit(config.limits.maxPartitionsPerTopic),
+      maxQueues: limit(config.limits.maxQueues),
+    },
     streamDefaults: {
       partitions: config.streams.defaultPartitions,
       retentionMs: config.streams.retentionMs,

@@ -34,6 +34,14 @@ export interface LimitsConfig {
   /** Largest protocol frame / packet / stanza / request accepted by any listener. */
   maxFrameBytes: number;
   maxSubscriptionsPerConnection: number;
+  /** Streams (Kafka topics) in the broker; -1 = no limit. */
+  maxStreams: number;
+  /** Stream partitions in the broker, all streams together; -1 = no limit. */
+  maxPartitions: number;
+  /** Partitions of one stream; -1 = no limit. */
+  maxPartitionsPerTopic: number;
+  /** Queues in the broker (dead-letter queues count but are always created); -1 = no limit. */
+  maxQueues: number;
 }
 
 export interface AuthRule {
@@ -104,6 +112,9 @@ export interface JunctionConfig {
 export const PROTOCOL_SECTIONS = ['mqtt', 'amqp', 'stomp', 'xmpp', 'kafka'] as const;
 export type ProtocolName = (typeof PROTOCOL_SECTIONS)[number];
 
+/** A broker-wide count: positive, or -1 for no limit. */
+const countLimit = { type: 'integer', minimum: -1, not: { const: 0 }, 'x-hint': 'a positive integer, or -1 for no limit' } as const;
+
 const actionList = {
   type: 'array',
   items: { enum: ['publish', 'subscribe', 'consume', 'admin'], 'x-hint': 'one of publish, subscribe, consume, admin' },
@@ -149,6 +160,10 @@ export const configSchema = {
         maxConnections: positiveInt,
         maxFrameBytes: { type: 'integer', minimum: 1024, 'x-hint': 'an integer >= 1024' },
         maxSubscriptionsPerConnection: positiveInt,
+        maxStreams: countLimit,
+        maxPartitions: countLimit,
+        maxPartitionsPerTopic: countLimit,
+        maxQueues: countLimit,
       },
     },
     cluster: clusterSchema,

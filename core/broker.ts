@@ -22,7 +22,7 @@ import type { JournalEntry, Store } from './store.js';
 import { AppendResult } from './stream/partition.js';
 import { decodeRecordsAsync, recordToMessage } from './stream/record-codec.js';
 import type { Stream, StreamConfig } from './stream/stream.js';
-import { DEFAULT_STREAM_CONFIG, StreamRegistry } from './stream/stream-registry.js';
+import { DEFAULT_STREAM_CONFIG, DEFAULT_STREAM_LIMITS, StreamRegistry, type StreamLimits } from './stream/stream-registry.js';
 import { Transaction } from './transaction.js';
 
 export interface BrokerOptions {
@@ -35,7 +35,22 @@ export interface BrokerOptions {
   housekeepingIntervalMs: number;
   /** The other nodes, when this broker is one node of a cluster (default: a cluster of one). */
   cluster: ClusterView;
+  /** Broker-wide counts (0 = no limit): see QueueLimitError and StreamLimitError. */
+  limits: BrokerLimits;
 }
+
+export interface BrokerLimits extends StreamLimits {
+  /** Queues; dead-letter queues count, but one is always created when a message is dead-lettered. */
+  maxQueues: number;
+}
+
+export const DEFAULT_BROKER_LIMITS: BrokerLimits = { ...DEFAULT_STREAM_LIMITS, maxQueues: 100000 };
+
+/**
+ * A declare past limits.maxQueues. It keeps QueueFullError's name so adapters that map a full queue
+ * to their resource-limit error (AMQP resource-limit, STOMP ERROR, MQTT quota, admin 409) map this too.
+ */
+export class QueueLimitError extends QueueFullError {}
 
 type Target = Queue | Stream;
 type BindOptions = Pick<Binding<Target>, 'noLocalOwner' | 'args'>;
@@ -69,6 +84,7 @@ export class Broker extends EventEmitter {
       streamDefaults: options.streamDefaults ?? {},
       housekeepingIntervalMs: options.housekeepingIntervalMs ?? 1000,
       cluster: options.cluster ?? new SingleNode(),
+      limits: { ...DEFAULT_BROKER_LIMITS, ...options.limits },
     };
     this.host = {
       removed: (q, e, reason) => this.entryRemoved(q, e, reason),
@@ -88,7 +104,7 @@ export class Broker extends EventEmitter {
     this.metadataStore = new MetadataStore(this.store, recovery.metadata);
     this.retainedMessages = new RetainedMessages(this.metadataStore);
     this.groupOffsets = new GroupOffsets(this.metadataStore);
-    this.streamRegistry = new StreamRegistry(this.store, this.metadataStore, { ...DEFAULT_STREAM_CONFIG, ...this.options.streamDefaults });
+    this.streamRegistry = new StreamRegistry(this.store, this.metadataStore, { ...DEFAULT_STREAM_CONFIG, ...this.options.streamDefaults }, this.options.limits);
     for (const stream of await this.streamRegistry.recover()) this.bindStreamPatterns(stream);
     this.streamRegistry.followRemoteChanges({
       added: (stream) => this.bindStreamPatterns(stream),
@@ -137,6 +153,12 @@ export class Broker extends EventEmitter {
   async declareQueue(name: string, options: Partial<QueueOptions> = {}): Promise<Queue> {
     const existing = this.queueMap.get(name);
     if (existing) return existing;
+    const max = this.options.limits.maxQueues;
+    if (max > 0 && this.queueMap.size >= max) throw new QueueLimitError(`queue ${name} not created: the broker has its maximum of ${max} queues (limits.maxQueues)`);
+    return this.addQueue(name, options);
+  }
+
+  private async addQueue(name: string, options: Partial<QueueOptions>): Promise<Queue> {
     if (name.length === 0 || name.length > 1024 || name.includes('\u0000')) throw new RangeError(`invalid queue name "${name}"`);
     const merged: QueueOptions = { ...DEFAULT_QUEUE_OPTIONS, ...this.options.queueDefaults, ...options };
     const isDlq = name.endsWith(this.options.deadLetterSuffix);
@@ -319,7 +341,7 @@ export class Broker extends EventEmitter {
   private async deadLetter(queue: Queue, entry: QueueEntry, reason: string): Promise<void> {
     const dlqName = queue.options.deadLetterQueue;
     if (!dlqName) return this.entryRemoved(queue, entry, 'dropped');
-    const dlq = this.queueMap.get(dlqName) ?? await this.declareQueue(dlqName, { durable: queue.options.durable, deadLetterQueue: '' });
+    const dlq = this.queueMap.get(dlqName) ?? await this.addQueue(dlqName, { durable: queue.options.durable, deadLetterQueue: '' });
     const message: Message = {
       ...entry.message,
       headers: { ...entry.message.headers, 'x-dead-letter-reason': reason, 'x-original-queue': queue.name, 'x-delivery-count': entry.deliveryCount },

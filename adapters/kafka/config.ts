@@ -12,7 +12,7 @@ export interface KafkaSettings {
   advertisedTlsPort: number | null;
   nodeId: number;
   clusterId: string;
-  /** Largest request accepted (Kafka socket.request.max.bytes); a bigger frame closes the connection. */
+  /** Largest request accepted (Kafka socket.request.max.bytes), at most limits.maxFrameBytes; a bigger frame closes the connection. */
   maxRequestBytes: number;
   /** Largest record batch accepted per partition (Kafka max.message.bytes). */
   maxMessageBytes: number;
@@ -20,8 +20,10 @@ export interface KafkaSettings {
   autoCreateTopics: boolean;
   /** Partitions of auto-created topics and of CreateTopics with num_partitions -1 (Kafka num.partitions). */
   defaultPartitions: number;
-  /** Requests a connection may have waiting for their responses before its socket is paused. */
-  maxInFlightRequests: number;
+  /** A connection with no request and no response for this long is closed (Kafka connections.max.idle.ms). */
+  idleTimeoutMs: number;
+  /** Time for a new connection to complete its first request (and SASL when required), and for a started request to keep arriving. */
+  handshakeTimeoutMs: number;
   /** Delay of the first rebalance of an empty group, gathering joins (Kafka group.initial.rebalance.delay.ms). */
   groupInitialRebalanceDelayMs: number;
   groupMinSessionTimeoutMs: number;
@@ -42,7 +44,8 @@ export const DEFAULT_KAFKA_SETTINGS: KafkaSettings = {
   maxMessageBytes: 1048588,
   autoCreateTopics: true,
   defaultPartitions: 1,
-  maxInFlightRequests: 100,
+  idleTimeoutMs: 600000,
+  handshakeTimeoutMs: 10000,
   groupInitialRebalanceDelayMs: 3000,
   groupMinSessionTimeoutMs: 6000,
   groupMaxSessionTimeoutMs: 1800000,
@@ -54,6 +57,7 @@ export const DEFAULT_KAFKA_SETTINGS: KafkaSettings = {
 export function resolveKafkaSettings(config: any): KafkaSettings {
   const kafka = (config?.kafka ?? {}) as Record<string, unknown>;
   const streams = (config?.streams ?? {}) as Record<string, unknown>;
+  const limits = (config?.limits ?? {}) as Record<string, unknown>;
   const out: KafkaSettings = { ...DEFAULT_KAFKA_SETTINGS };
   if (typeof streams.defaultPartitions === 'number') out.defaultPartitions = streams.defaultPartitions;
   if (typeof streams.autoCreate === 'boolean') out.autoCreateTopics = streams.autoCreate;
@@ -69,5 +73,9 @@ export function resolveKafkaSettings(config: any): KafkaSettings {
   }
   if (!Number.isInteger(out.defaultPartitions) || out.defaultPartitions < 1) throw new RangeError('kafka.defaultPartitions: expected a positive integer');
   if (out.maxRequestBytes < 1024) throw new RangeError('kafka.maxRequestBytes: expected at least 1024');
+  if (typeof limits.maxFrameBytes === 'number' && limits.maxFrameBytes > 0) out.maxRequestBytes = Math.min(out.maxRequestBytes, limits.maxFrameBytes);
+  for (const key of ['idleTimeoutMs', 'handshakeTimeoutMs'] as const) {
+    if (!Number.isInteger(out[key]) || out[key] < 1) throw new RangeError(`kafka.${key}: expected a positive integer`);
+  }
   return out;
 }

@@ -1,11 +1,14 @@
 /**
- * One client connection: frames in, requests decoded by the generic codec and dispatched to their
- * handler, responses written strictly in request order (a parked Fetch or a Produce waiting for
- * storage holds back the responses behind it, as clients match them FIFO). Requests are handled
- * as they arrive (pipelined); the socket is paused while too many wait for their turn or while
- * the client is not reading its responses.
+ * One client connection, one request in flight as in Kafka: a frame is parsed only once the
+ * response to the previous one has been written and the socket's write buffer is below
+ * WRITE_BOUND (else after 'drain'). While a request is in flight the socket is read only until
+ * the next frame (or READ_AHEAD bytes) is buffered, so a client that pipelines without reading
+ * costs at most one request, READ_AHEAD bytes and one response (see docs/kafka.md).
+ * Requests before SASL authentication (when it is required) are limited to a small size; idle,
+ * half-open and stalled connections are closed (socket timeout, ConnectionWatchdog).
  */
 import type { Socket } from 'node:net';
+import { ConnectionWatchdog, type WatchedConnection } from './connection-watchdog.js';
 import type { ConnectionState, KafkaServices, RequestContext } from './context.js';
 import { FrameReader, FrameTooLargeError } from './frame-reader.js';
 import { HANDLERS } from './handlers/index.js';
@@ -17,19 +20,18 @@ import { ApiVersionsResponse } from './protocol/messages/api-versions.js';
 import type { SaslExchange } from './sasl.js';
 import { handleRawSaslToken } from './handlers/sasl.js';
 
-interface Slot {
-  done: boolean;
-  chunks: Buffer[] | null;
-}
-
-/** Write-buffer size above which the connection stops reading until the client catches up. */
-const WRITE_HIGH_WATER = 8 * 1024 * 1024;
-/** Unacknowledged (acks=0) bytes waiting for storage above which the connection stops reading. */
+/** Write-buffer size at or above which the next request waits for 'drain'. */
+const WRITE_BOUND = 1024 * 1024;
+/** Bytes read ahead of the request in flight before the socket is paused. */
+const READ_AHEAD = 256 * 1024;
+/** Unacknowledged (acks=0) bytes waiting for storage above which no further request is parsed. */
 const STORING_HIGH_WATER = 64 * 1024 * 1024;
+/** Largest request accepted before SASL authentication where it is required (the SASL APIs are tiny). */
+export const MAX_UNAUTHENTICATED_REQUEST_BYTES = 64 * 1024;
 
 let nextId = 1;
 
-export class KafkaConnection implements ConnectionState {
+export class KafkaConnection implements ConnectionState, WatchedConnection {
   readonly id: string;
   readonly clientHost: string;
   readonly advertised: { host: string; port: number };
@@ -40,11 +42,14 @@ export class KafkaConnection implements ConnectionState {
   private resolveClosed!: () => void;
   private closedFlag = false;
   private closing = false;
-  private readonly frames: FrameReader;
-  private readonly slots: Slot[] = [];
-  private pausedForWrites = false;
-  private pausedForInFlight = false;
+  private readonly frames = new FrameReader();
+  private readonly watchdog: ConnectionWatchdog;
+  private inFlight = false;
+  private waitingForDrain = false;
   private pausedForStoring = false;
+  private readPaused = false;
+  private pumping = false;
+  private sawRequest = false;
   private storingBytes = 0;
 
   constructor(private readonly socket: Socket, private readonly services: KafkaServices, listenerPort: number, tls: boolean) {
@@ -56,17 +61,28 @@ export class KafkaConnection implements ConnectionState {
       host: s.advertisedHost ?? (local.startsWith('::ffff:') ? local.slice(7) : local),
       port: (tls ? s.advertisedTlsPort : s.advertisedPort) ?? listenerPort,
     };
-    this.frames = new FrameReader(s.maxRequestBytes);
     this.closed = new Promise((resolve) => { this.resolveClosed = resolve; });
+    this.watchdog = new ConnectionWatchdog(this, s.handshakeTimeoutMs);
     socket.setNoDelay(true);
+    socket.setTimeout(s.idleTimeoutMs);
+    socket.on('timeout', () => this.onIdle());
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onDrain());
     socket.on('error', (err) => services.log.debug({ conn: this.id, err: err.message }, 'kafka connection error'));
     socket.on('close', () => this.onClose());
+    this.watchdog.check();
   }
 
   get isClosed(): boolean {
     return this.closedFlag;
+  }
+
+  get handshakeDone(): boolean {
+    return this.sawRequest && (!this.services.authRequired || this.principal !== null);
+  }
+
+  get awaitingRestOfRequest(): boolean {
+    return !this.inFlight && !this.readPaused && this.frames.partial;
   }
 
   close(reason: string): void {
@@ -76,45 +92,98 @@ export class KafkaConnection implements ConnectionState {
     this.onClose();
   }
 
+  expire(why: string): void {
+    this.services.log.debug({ conn: this.id, client: this.clientHost, why }, 'kafka connection timed out: closing it');
+    this.close(why);
+  }
+
   closeAfterResponses(reason: string): void {
     this.closing = true;
     this.services.log.debug({ conn: this.id, reason }, 'kafka connection will close');
-    this.flush();
+    if (!this.inFlight && !this.closedFlag) this.socket.end();
   }
 
   private onClose(): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
-    this.slots.length = 0;
+    this.watchdog.stop();
     this.resolveClosed();
+  }
+
+  /** No bytes either way for kafka.idleTimeoutMs (Kafka connections.max.idle.ms); a parked Fetch is not idle. */
+  private onIdle(): void {
+    if (this.inFlight || this.closedFlag) return;
+    this.services.log.debug({ conn: this.id, client: this.clientHost, idleMs: this.services.settings.idleTimeoutMs }, 'idle kafka connection: closing it');
+    this.close('idle');
   }
 
   private onData(chunk: Buffer): void {
     if (this.closing || this.closedFlag) return;
-    let frames: Buffer[];
+    this.watchdog.bytesArrived();
+    this.frames.push(chunk);
+    this.pump();
+  }
+
+  /** Parses and handles the next request if none is in flight and the client keeps up. */
+  private pump(): void {
+    if (this.pumping) return; // a handler answered synchronously: the loop below goes on
+    this.pumping = true;
     try {
-      frames = this.frames.push(chunk);
-    } catch (err) {
-      if (err instanceof FrameTooLargeError) this.services.log.warn({ conn: this.id, client: this.clientHost }, err.message);
-      this.close('bad frame');
-      return;
-    }
-    for (const frame of frames) {
-      if (this.closing || this.closedFlag) return;
-      try {
-        this.onFrame(frame);
-      } catch (err) {
-        this.fail(err as Error); // a bug, never a crash of the broker
+      while (!this.inFlight && !this.waitingForDrain && !this.pausedForStoring && !this.closing && !this.closedFlag) {
+        let frame: Buffer | null;
+        try {
+          frame = this.frames.next(this.requestLimit());
+        } catch (err) {
+          this.refuseFrame(err as FrameTooLargeError);
+          return;
+        }
+        if (frame === null) break;
+        this.sawRequest = true;
+        this.inFlight = true;
+        try {
+          this.onFrame(frame);
+        } catch (err) {
+          this.fail(err as Error); // a bug, never a crash of the broker
+        }
       }
+    } finally {
+      this.pumping = false;
+    }
+    this.updateReading();
+    this.watchdog.check();
+  }
+
+  private requestLimit(): number {
+    const max = this.services.settings.maxRequestBytes;
+    return this.services.authRequired && this.principal === null ? Math.min(max, MAX_UNAUTHENTICATED_REQUEST_BYTES) : max;
+  }
+
+  private refuseFrame(err: FrameTooLargeError): void {
+    const beforeAuth = this.services.authRequired && this.principal === null;
+    this.services.log.warn({ conn: this.id, client: this.clientHost, size: err.size, limit: err.limit },
+      beforeAuth ? 'kafka request before SASL authentication is too large: closing the connection' : 'kafka request larger than kafka.maxRequestBytes: closing the connection');
+    this.close('request too large');
+  }
+
+  /** Reads while idle; while busy only until the next request (or READ_AHEAD bytes) is buffered. */
+  private updateReading(): void {
+    if (this.closedFlag) return;
+    const idle = !this.inFlight && !this.waitingForDrain && !this.pausedForStoring && !this.closing;
+    const read = idle || (!this.frames.complete && this.frames.pending < READ_AHEAD);
+    if (read && this.readPaused) {
+      this.readPaused = false;
+      this.socket.resume();
+    } else if (!read && !this.readPaused) {
+      this.readPaused = true;
+      this.socket.pause();
     }
   }
 
   private onFrame(frame: Buffer): void {
     if (this.saslRawTokens && !looksLikeSaslAuthenticate(frame)) {
       this.saslRawTokens = false;
-      const slot = this.newSlot();
       handleRawSaslToken(this.services, this, frame)
-        .then((reply) => this.complete(slot, reply === null ? [] : [int32(reply.length), reply]))
+        .then((reply) => this.respond(reply === null ? [] : [int32(reply.length), reply]))
         .catch((err: Error) => this.fail(err));
       return;
     }
@@ -133,8 +202,7 @@ export class KafkaConnection implements ConnectionState {
     }
     if (apiKey === ApiKey.ApiVersions && apiVersion > api.max) {
       // Kafka's answer to a newer ApiVersions: error 35 in the v0 layout, with our ranges.
-      const slot = this.newSlot();
-      this.complete(slot, this.encodeResponse(correlationId, false, codecFor(ApiVersionsResponse, 0), {
+      this.respond(this.encodeResponse(correlationId, false, codecFor(ApiVersionsResponse, 0), {
         errorCode: ErrorCode.UNSUPPORTED_VERSION,
         apiKeys: APIS.map((a) => ({ apiKey: a.key, minVersion: a.min, maxVersion: a.max })),
       }));
@@ -164,12 +232,11 @@ export class KafkaConnection implements ConnectionState {
       return;
     }
     const ctx: RequestContext = { services: this.services, conn: this, apiKey, apiVersion, correlationId, clientId };
-    const slot = this.newSlot();
     const flexibleHeader = hasFlexibleResponseHeader(api, apiVersion);
     const codec = codecFor(api.response, apiVersion);
     const finish = (response: Struct | null): void => {
       try {
-        this.complete(slot, response === null ? [] : this.encodeResponse(correlationId, flexibleHeader, codec, response));
+        this.respond(response === null ? [] : this.encodeResponse(correlationId, flexibleHeader, codec, response));
       } catch (err) {
         this.fail(err as Error, api.name);
       }
@@ -195,71 +262,40 @@ export class KafkaConnection implements ConnectionState {
     return chunks;
   }
 
-  private newSlot(): Slot {
-    const slot: Slot = { done: false, chunks: null };
-    this.slots.push(slot);
-    if (this.slots.length >= this.services.settings.maxInFlightRequests && !this.pausedForInFlight) {
-      this.pausedForInFlight = true;
-      this.socket.pause();
-    }
-    return slot;
-  }
-
-  private complete(slot: Slot, chunks: Buffer[]): void {
+  /** Writes the response of the request in flight; the next request waits while the client lags. */
+  private respond(chunks: Buffer[]): void {
     if (this.closedFlag) return;
-    slot.done = true;
-    slot.chunks = chunks;
-    this.flush();
-  }
-
-  private flush(): void {
-    if (this.closedFlag) return;
-    let wrote = false;
-    while (this.slots.length > 0 && this.slots[0].done) {
-      const slot = this.slots.shift()!;
-      if (!wrote) this.socket.cork();
-      wrote = true;
-      for (const c of slot.chunks!) this.socket.write(c);
+    if (chunks.length > 0) {
+      this.socket.cork();
+      for (const c of chunks) this.socket.write(c);
+      this.socket.uncork();
     }
-    if (wrote) this.socket.uncork();
-    if (this.closing && this.slots.length === 0) {
+    this.inFlight = false;
+    if (this.closing) {
       this.socket.end();
       return;
     }
-    if (this.pausedForInFlight && this.slots.length < this.services.settings.maxInFlightRequests / 2) {
-      this.pausedForInFlight = false;
-      this.maybeResume();
-    }
-    if (!this.pausedForWrites && this.socket.writableLength > WRITE_HIGH_WATER) {
-      this.pausedForWrites = true;
-      this.socket.pause();
-    }
+    if (this.socket.writableLength >= WRITE_BOUND) this.waitingForDrain = true;
+    this.pump();
   }
 
   private onDrain(): void {
-    if (!this.pausedForWrites) return;
-    this.pausedForWrites = false;
-    this.maybeResume();
+    if (!this.waitingForDrain || this.socket.writableLength >= WRITE_BOUND) return;
+    this.waitingForDrain = false;
+    this.pump();
   }
 
   holdWhileStoring(bytes: number, done: Promise<unknown>): void {
     this.storingBytes += bytes;
-    if (!this.pausedForStoring && this.storingBytes > STORING_HIGH_WATER) {
-      this.pausedForStoring = true;
-      this.socket.pause();
-    }
+    if (this.storingBytes > STORING_HIGH_WATER) this.pausedForStoring = true;
     const release = () => {
       this.storingBytes -= bytes;
       if (this.pausedForStoring && this.storingBytes <= STORING_HIGH_WATER / 2) {
         this.pausedForStoring = false;
-        this.maybeResume();
+        this.pump();
       }
     };
     done.then(release, release);
-  }
-
-  private maybeResume(): void {
-    if (!this.pausedForWrites && !this.pausedForInFlight && !this.pausedForStoring && !this.closedFlag) this.socket.resume();
   }
 
   private fail(err: Error, api?: string): void {

@@ -49,14 +49,18 @@ export class KafkaAdapter implements ProtocolAdapter {
     if (port !== null) listeners.push(await this.listen(createServer(), host, port, false));
     if (tlsPort !== null) {
       const tls = this.ctx.tls('kafka');
-      if (tls) listeners.push(await this.listen(createTlsServer(tls), host, tlsPort, true));
+      if (tls) listeners.push(await this.listen(createTlsServer({ ...tls, handshakeTimeout: this.services.settings.handshakeTimeoutMs }), host, tlsPort, true));
     }
     return listeners;
   }
 
   private listen(server: Server, host: string, port: number, tls: boolean): Promise<ListenerInfo> {
     return new Promise((resolve, reject) => {
-      server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => this.accept(socket, server, tls));
+      // Admission on the TCP socket, before any TLS or Kafka work; a refused socket is destroyed.
+      server.on('connection', (socket: Socket) => {
+        if (this.ctx.connections.admit(socket, socket.remoteAddress) && !tls) this.accept(socket, server, false);
+      });
+      if (tls) server.on('secureConnection', (socket: Socket) => this.accept(socket, server, true));
       server.on('tlsClientError', (err: Error) => this.services.log.debug({ err: err.message }, 'kafka TLS handshake failed'));
       server.once('error', reject);
       server.listen(port === -1 ? 0 : port, host, () => {

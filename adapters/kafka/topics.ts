@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Broker } from '../../core/broker.js';
 import type { Stream, StreamConfig } from '../../core/stream/stream.js';
-import { DEFAULT_STREAM_CONFIG, StreamExistsError } from '../../core/stream/stream-registry.js';
+import { DEFAULT_STREAM_CONFIG, StreamExistsError, StreamLimitError } from '../../core/stream/stream-registry.js';
 import type { KafkaSettings } from './config.js';
 import { ErrorCode } from './protocol/errors.js';
 
@@ -84,6 +84,12 @@ export function applyTopicConfigs(
   }
 }
 
+/** The core's StreamLimitError as Kafka's error: too many for one topic is INVALID_PARTITIONS, the broker's totals POLICY_VIOLATION. */
+function limitError(err: unknown): unknown {
+  if (!(err instanceof StreamLimitError)) return err;
+  return new TopicError(err.limit === 'maxPartitionsPerTopic' ? ErrorCode.INVALID_PARTITIONS : ErrorCode.POLICY_VIOLATION, err.message);
+}
+
 export class Topics {
   /** Topic id (hex) -> name, built from the core's metadata on first use. */
   private byId: Map<string, string> | null = null;
@@ -133,10 +139,12 @@ export class Topics {
     const collision = this.all().find((s) => s.name.replace(/\./g, '_') === name.replace(/\./g, '_'));
     if (collision) throw new TopicError(ErrorCode.INVALID_TOPIC_EXCEPTION, `topic ${name} collides with existing topic ${collision.name}`);
     if (!Number.isInteger(partitions) || partitions < 1) throw new TopicError(ErrorCode.INVALID_PARTITIONS, 'number of partitions must be larger than 0');
-    if (partitions > 100000) throw new TopicError(ErrorCode.INVALID_PARTITIONS, 'too many partitions');
     const patch: Partial<StreamConfig> & { extra: Record<string, string> } = { extra: {} };
     applyTopicConfigs(configs, this.streamDefaults(), patch);
-    if (validateOnly) return null;
+    if (validateOnly) {
+      this.checkLimits(name, partitions, partitions, 1);
+      return null;
+    }
     try {
       const stream = await this.broker.createStream(name, { ...patch, partitions, replicationFactor });
       await this.topicId(name);
@@ -144,7 +152,7 @@ export class Topics {
       return stream;
     } catch (err) {
       if (err instanceof StreamExistsError) throw new TopicError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic ${name} already exists`);
-      throw err;
+      throw limitError(err);
     }
   }
 
@@ -159,6 +167,41 @@ export class Topics {
   }
 
   /** The stream for `name`, created with the default partition count when auto-creation allows it. */
+  /** Grows a topic to `total` partitions (the core enforces the partition limits). */
+  async addPartitions(name: string, total: number, validateOnly: boolean): Promise<void> {
+    const current = this.broker.getStream(name)?.partitions.length ?? 0;
+    if (validateOnly) return this.checkLimits(name, total, total - current, 0);
+    try {
+      await this.broker.addPartitions(name, total);
+    } catch (err) {
+      throw limitError(err);
+    }
+  }
+
+  /** The core's limits checked without creating anything (validate_only requests). */
+  private checkLimits(name: string, total: number, added: number, newStreams: number): void {
+    const { maxPartitionsPerTopic, maxPartitions, maxStreams } = this.broker.options.limits;
+    let streams = 0;
+    let inUse = 0;
+    for (const s of this.broker.streams()) {
+      streams++;
+      inUse += s.partitions.length;
+    }
+    if (maxPartitionsPerTopic > 0 && total > maxPartitionsPerTopic) {
+      throw new TopicError(ErrorCode.INVALID_PARTITIONS, `topic ${name} may not have ${total} partitions: at most ${maxPartitionsPerTopic} per topic (limits.maxPartitionsPerTopic)`);
+    }
+    if (maxPartitions > 0 && inUse + added > maxPartitions) {
+      throw new TopicError(ErrorCode.POLICY_VIOLATION, `${added} more partitions would exceed the broker's maximum of ${maxPartitions} partitions (limits.maxPartitions)`);
+    }
+    if (maxStreams > 0 && streams + newStreams > maxStreams) {
+      throw new TopicError(ErrorCode.POLICY_VIOLATION, `the broker has its maximum of ${maxStreams} topics (limits.maxStreams)`);
+    }
+  }
+
+  /**
+   * The stream for `name`, created with the default partition count when auto-creation allows it.
+   * Throws TopicError (POLICY_VIOLATION, INVALID_PARTITIONS) when a broker limit refuses the creation.
+   */
   async getOrCreate(name: string, allowCreate: boolean): Promise<Stream | undefined> {
     const existing = this.broker.getStream(name);
     if (existing || !allowCreate || !this.settings.autoCreateTopics || topicNameProblem(name)) return existing;
@@ -166,6 +209,7 @@ export class Topics {
       return (await this.create(name, this.settings.defaultPartitions, [])) ?? undefined;
     } catch (err) {
       if (err instanceof TopicError && err.code === ErrorCode.TOPIC_ALREADY_EXISTS) return this.broker.getStream(name);
+      if (err instanceof TopicError && (err.code === ErrorCode.POLICY_VIOLATION || err.code === ErrorCode.INVALID_PARTITIONS)) throw err;
       if (err instanceof TopicError) return undefined;
       throw err;
     }

@@ -1,4 +1,8 @@
-/** Creates, recovers, reconfigures and deletes streams, persisting their definitions as metadata. */
+/**
+ * Creates, recovers, reconfigures and deletes streams, persisting their definitions as metadata,
+ * within broker-wide limits on streams and partitions (each partition costs files and memory, so
+ * no client may create them without bound). Recovery never enforces the limits.
+ */
 import type { MetadataStore } from '../metadata.js';
 import { checkTopicName } from '../names.js';
 import type { Store } from '../store.js';
@@ -26,19 +30,49 @@ export interface StreamChangeHooks {
   removed(name: string): void;
 }
 
+/** 0 = no limit. */
+export interface StreamLimits {
+  maxStreams: number;
+  /** Partitions of all streams together. */
+  maxPartitions: number;
+  maxPartitionsPerTopic: number;
+}
+
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { maxStreams: 10000, maxPartitions: 10000, maxPartitionsPerTopic: 1000 };
+
 export class StreamExistsError extends Error {
   override readonly name = 'StreamExistsError';
+}
+
+/** A create or partition increase past a StreamLimits bound; `limit` names the bound. */
+export class StreamLimitError extends RangeError {
+  override readonly name = 'StreamLimitError';
+  constructor(readonly limit: keyof StreamLimits, message: string) {
+    super(message);
+  }
 }
 
 export class StreamRegistry {
   private readonly streams = new Map<string, Stream>();
   /** Names being created: opening partitions spans awaits, and a second create must fail, not replace. */
   private readonly creating = new Set<string>();
+  /** Partitions of every stream plus those being created or added (reserved before their awaits). */
+  private partitionCount = 0;
 
   /** Remote changes are applied one at a time, in the order they arrive. */
   private remoteChain: Promise<void> = Promise.resolve();
 
-  constructor(private readonly store: Store, private readonly metadata: MetadataStore, private readonly defaults: StreamConfig) {}
+  constructor(
+    private readonly store: Store,
+    private readonly metadata: MetadataStore,
+    private readonly defaults: StreamConfig,
+    private readonly limits: StreamLimits = DEFAULT_STREAM_LIMITS,
+  ) {}
+
+  /** Partitions of all streams (and of creations under way). */
+  get totalPartitions(): number {
+    return this.partitionCount;
+  }
 
   /** Keeps this node's streams in step with the definitions other nodes write (cluster backend). */
   followRemoteChanges(hooks: StreamChangeHooks, onError: (err: unknown) => void): void {
@@ -52,6 +86,7 @@ export class StreamRegistry {
     if (bytes === undefined) {
       if (!existing) return;
       this.streams.delete(name);
+      this.partitionCount -= existing.partitions.length;
       for (const p of existing.partitions) {
         p.wakeAll();
         await p.log.close();
@@ -63,11 +98,13 @@ export class StreamRegistry {
     if (!existing) {
       const stream = await this.build(name, config);
       this.streams.set(name, stream);
+      this.partitionCount += stream.partitions.length;
       hooks.added(stream);
       return;
     }
     for (let p = existing.partitions.length; p < config.partitions; p++) {
       existing.partitions.push(await this.openPartition(name, p, () => existing.config.logAppendTime, config));
+      this.partitionCount++;
     }
     existing.config = config;
     hooks.changed(existing);
@@ -76,7 +113,9 @@ export class StreamRegistry {
   async recover(): Promise<Stream[]> {
     for (const [name, bytes] of this.metadata.entries(NS)) {
       const config = { ...this.defaults, ...(JSON.parse(bytes.toString('utf8')) as Partial<StreamConfig>) };
-      this.streams.set(name, await this.build(name, config));
+      const stream = await this.build(name, config);
+      this.streams.set(name, stream);
+      this.partitionCount += stream.partitions.length;
     }
     return [...this.streams.values()];
   }
@@ -94,21 +133,48 @@ export class StreamRegistry {
     if (this.streams.has(name) || this.creating.has(name)) throw new StreamExistsError(`stream ${name} already exists`);
     const full: StreamConfig = { ...this.defaults, ...config, extra: { ...(config.extra ?? {}) }, patterns: [...(config.patterns ?? [])] };
     if (!Number.isInteger(full.partitions) || full.partitions < 1) throw new RangeError('partitions must be a positive integer');
+    const { maxStreams } = this.limits;
+    if (maxStreams > 0 && this.streams.size + this.creating.size >= maxStreams) {
+      throw new StreamLimitError('maxStreams', `stream ${name} not created: the broker has its maximum of ${maxStreams} streams (limits.maxStreams)`);
+    }
+    this.checkPartitions(name, full.partitions, full.partitions);
     this.creating.add(name);
+    this.partitionCount += full.partitions;
+    let stream: Stream | undefined;
     try {
-      const stream = await this.build(name, full);
+      stream = await this.build(name, full);
       this.streams.set(name, stream);
       await this.metadata.putJson(NS, name, full);
       return stream;
     } finally {
       this.creating.delete(name);
+      if (!stream) this.partitionCount -= full.partitions;
+    }
+  }
+
+  /** Throws StreamLimitError if `name` may not have `total` partitions, `added` of them new. */
+  private checkPartitions(name: string, total: number, added: number): void {
+    const { maxPartitionsPerTopic, maxPartitions } = this.limits;
+    if (maxPartitionsPerTopic > 0 && total > maxPartitionsPerTopic) {
+      throw new StreamLimitError('maxPartitionsPerTopic', `stream ${name} may not have ${total} partitions: at most ${maxPartitionsPerTopic} per stream (limits.maxPartitionsPerTopic)`);
+    }
+    if (maxPartitions > 0 && this.partitionCount + added > maxPartitions) {
+      throw new StreamLimitError('maxPartitions', `${added} more partitions for ${name} would exceed the broker's maximum of ${maxPartitions} partitions (limits.maxPartitions; ${this.partitionCount} in use)`);
     }
   }
 
   async addPartitions(name: string, total: number): Promise<void> {
     const stream = this.require(name);
     if (total <= stream.partitions.length) throw new RangeError(`stream ${name} already has ${stream.partitions.length} partitions`);
-    for (let p = stream.partitions.length; p < total; p++) stream.partitions.push(await this.openPartition(stream.name, p, () => stream.config.logAppendTime, stream.config));
+    const added = total - stream.partitions.length;
+    this.checkPartitions(name, total, added);
+    this.partitionCount += added;
+    const before = stream.partitions.length;
+    try {
+      for (let p = stream.partitions.length; p < total; p++) stream.partitions.push(await this.openPartition(stream.name, p, () => stream.config.logAppendTime, stream.config));
+    } finally {
+      this.partitionCount -= added - (stream.partitions.length - before);
+    }
     stream.config = { ...stream.config, partitions: total };
     await this.metadata.putJson(NS, name, stream.config);
   }
@@ -123,6 +189,7 @@ export class StreamRegistry {
     const stream = this.streams.get(name);
     if (!stream) return false;
     this.streams.delete(name);
+    this.partitionCount -= stream.partitions.length;
     for (const p of stream.partitions) {
       p.wakeAll();
       await p.log.close();
@@ -142,6 +209,7 @@ export class StreamRegistry {
       await p.log.close();
     }
     this.streams.clear();
+    this.partitionCount = 0;
   }
 
   private require(name: string): Stream {

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpHost } from '../../core/adapter.js';
+import { isClientAbort } from '../http/pipeline.js';
 import { InvalidNameError } from '../../core/names.js';
 import { ExclusiveQueueError, QueueFullError, QueueNotFoundError } from '../../core/queue-types.js';
 import { StreamExistsError } from '../../core/stream/stream-registry.js';
@@ -32,6 +33,10 @@ function statusOf(err: unknown): number | undefined {
 
 /** Answers an error as JSON; unexpected ones are logged and shown as 500 without details. */
 export function replyError(ctx: Pick<AdminContext, 'log'>, req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  if (isClientAbort(req, err)) {
+    ctx.log.debug({ err: (err as Error).message, method: req.method, url: req.url }, 'admin API client went away during its request');
+    return void res.destroy();
+  }
   const status = statusOf(err);
   closeIfUnread(req, res);
   if (status === undefined) {

@@ -1,7 +1,8 @@
 /**
  * The HTTP listener: `/healthz`, `/readyz`, WebSocket endpoints that adapters mount by path
  * (`ws` in noServer mode, one WebSocketServer per endpoint) and plain routes for the admin API and
- * metrics. Request heads are bounded (431 past http.maxHeaderBytes) and slow requests time out.
+ * metrics. Request heads are bounded (431 past http.maxHeaderBytes), slow requests time out, and
+ * pipelined requests of one connection take turns (RequestTurns) so none builds a response backlog.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -10,6 +11,9 @@ import type { TlsOptions } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { HttpConfig } from '../../config/schema.js';
 import type { HttpHost, ListenerInfo, Logger } from '../../core/adapter.js';
+import { isClientAbort, RequestTurns } from './pipeline.js';
+
+export { isClientAbort } from './pipeline.js';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -46,16 +50,18 @@ export class HttpListener implements HttpHost {
   private readonly prefixRoutes: { method: string; prefix: string; handler: RouteHandler }[] = [];
   private ready = false;
   private stopping = false;
+  private readonly turns: RequestTurns;
 
   constructor(private readonly opts: HttpListenerOptions) {
     const c = opts.config;
+    this.turns = new RequestTurns(opts.log);
     const serverOpts = {
       maxHeaderSize: c.maxHeaderBytes,
       headersTimeout: c.headersTimeoutMs,
       requestTimeout: c.requestTimeoutMs,
       keepAliveTimeout: c.keepAliveTimeoutMs,
     };
-    const handler = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
+    const handler = (req: IncomingMessage, res: ServerResponse) => this.turns.run(req, res, () => this.handle(req, res));
     this.server = opts.tls ? createHttpsServer({ ...serverOpts, ...opts.tls }, handler) : createHttpServer(serverOpts, handler);
     this.server.maxConnections = opts.maxConnections;
     this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
@@ -132,6 +138,11 @@ export class HttpListener implements HttpHost {
     const handler = this.findRoute(req.method ?? 'GET', path);
     if (!handler) return text(res, 404, 'not found\n');
     const fail = (err: unknown) => {
+      if (isClientAbort(req, err)) {
+        this.opts.log.debug({ err: (err as Error).message, method: req.method, path }, 'http client went away during its request');
+        if (!res.headersSent) res.destroy();
+        return;
+      }
       this.opts.log.error({ err, method: req.method, path }, 'http handler failed');
       if (!res.headersSent) text(res, 500, 'internal error\n');
       else res.destroy();

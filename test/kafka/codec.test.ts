@@ -129,10 +129,10 @@ describe('kafka: schemas and the generic codec', () => {
     const frame = (n: number) => { const b = Buffer.alloc(4 + n, n); b.writeInt32BE(n, 0); return b; };
     const stream = Buffer.concat([frame(3), frame(0), frame(50), frame(7)]);
     const out: Buffer[] = [];
-    for (let i = 0; i < stream.length; i += 5) out.push(...reader.push(stream.subarray(i, i + 5)));
+    for (let i = 0; i < stream.length; i += 5) out.push(...reader.split(stream.subarray(i, i + 5)));
     assert.deepEqual(out.map((b) => b.length), [3, 0, 50, 7]);
     assert.ok(out[2].every((x) => x === 50));
-    assert.throws(() => new FrameReader(100).push(frame(101)), FrameTooLargeError);
-    assert.throws(() => new FrameReader(100).push(Buffer.from('ffffffff', 'hex')), FrameTooLargeError);
+    assert.throws(() => new FrameReader(100).split(frame(101)), FrameTooLargeError);
+    assert.throws(() => new FrameReader(100).split(Buffer.from('ffffffff', 'hex')), FrameTooLargeError);
   });
 });

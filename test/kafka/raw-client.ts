@@ -22,7 +22,7 @@ export class RawKafkaClient {
 
   private constructor(readonly socket: Socket) {
     socket.on('data', (d: Buffer) => {
-      for (const f of this.frames.push(d)) this.received.push(f);
+      for (const f of this.frames.split(d)) this.received.push(f);
       this.wakeAll();
     });
     socket.on('close', () => { this.closed = true; this.wakeAll(); });

@@ -10,7 +10,7 @@ import kafkajsModule, { type Kafka as KafkaClient, type KafkaConfig } from 'kafk
 import { compress as zstdCompress, decompress as zstdDecompress } from '@mongodb-js/zstd';
 import { compressFrameSync, decompressFrameSync } from 'lz4-napi';
 import type { AuthPlugin, Logger } from '../../core/adapter.js';
-import { Broker } from '../../core/broker.js';
+import { Broker, type BrokerLimits } from '../../core/broker.js';
 import { MemoryStore } from '../../core/storage/memory-store.js';
 import type { Store } from '../../core/store.js';
 import { KafkaAdapter } from '../../adapters/kafka/index.js';
@@ -49,11 +49,15 @@ export interface StartKafkaOptions {
   port?: number;
   /** TLS certificate and key (PEM): also opens a TLS listener on an ephemeral port. */
   tls?: { cert: Buffer; key: Buffer };
+  /** The core's broker-wide limits (defaults otherwise). */
+  limits?: Partial<BrokerLimits>;
+  /** limits.maxConnections of the adapter (default 10000). */
+  maxConnections?: number;
 }
 
 export async function startKafka(options: StartKafkaOptions = {}): Promise<KafkaTestBroker> {
   const store = options.store ?? new MemoryStore();
-  const broker = new Broker(store);
+  const broker = new Broker(store, { limits: options.limits as BrokerLimits | undefined });
   await broker.open();
   const adapter = new KafkaAdapter();
   await adapter.init({
@@ -64,7 +68,7 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
     http: null,
     tls: () => options.tls ?? null,
     listen: { host: HOST, port: options.port ?? -1, tlsPort: options.tls ? -1 : null },
-    connections: new ConnectionGate('kafka', 10000),
+    connections: new ConnectionGate('kafka', options.maxConnections ?? 10000),
   });
   const listeners = await adapter.start();
   const listener = listeners.find((l) => !l.tls)!;

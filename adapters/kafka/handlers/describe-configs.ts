@@ -19,6 +19,7 @@ function brokerConfigs(ctx: RequestContext): Array<{ name: string; value: string
     { name: 'default.replication.factor', value: '1' },
     { name: 'message.max.bytes', value: String(s.maxMessageBytes) },
     { name: 'socket.request.max.bytes', value: String(s.maxRequestBytes) },
+    { name: 'connections.max.idle.ms', value: String(s.idleTimeoutMs) },
     { name: 'group.initial.rebalance.delay.ms', value: String(s.groupInitialRebalanceDelayMs) },
     { name: 'group.min.session.timeout.ms', value: String(s.groupMinSessionTimeoutMs) },
     { name: 'group.max.session.timeout.ms', value: String(s.groupMaxSessionTimeoutMs) },

@@ -7,7 +7,7 @@
 import { allowed, type Handler, type RequestContext } from '../context.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { Struct } from '../protocol/schema.js';
-import { topicNameProblem } from '../topics.js';
+import { TopicError, topicNameProblem } from '../topics.js';
 import { brokerEntries } from '../cluster-routing.js';
 import type { Stream } from '../../../core/stream/stream.js';
 
@@ -70,7 +70,15 @@ export const handleMetadata: Handler = async (ctx, req) => {
         continue;
       }
       const mayCreate = req.allowAutoTopicCreation !== false && (allowed(ctx, 'admin', name) || allowed(ctx, 'publish', name));
-      const stream = await topics.getOrCreate(name, mayCreate);
+      let stream;
+      try {
+        stream = await topics.getOrCreate(name, mayCreate);
+      } catch (err) {
+        if (!(err instanceof TopicError)) throw err;
+        ctx.services.log.info({ conn: ctx.conn.id, topic: name, err: err.message }, 'kafka topic not auto-created');
+        out.push(await describe(name, undefined, err.code));
+        continue;
+      }
       out.push(await describe(name, stream, stream ? ErrorCode.NONE : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
     }
   }
