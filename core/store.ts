@@ -86,6 +86,8 @@ export interface PartitionStore {
    * cluster backend, when this node becomes the partition's leader). Local stores need not.
    */
   refresh?(): Promise<void>;
+  /** Marks the log as possibly stale (another node may have written it): the leader resyncs before appending again. */
+  fence?(): void;
   close(): Promise<void>;
 }
 

@@ -34,6 +34,8 @@ export class StreamPartition {
   private watermark: number;
   private readonly producers = new Map<bigint, ProducerState>();
   private waiters: Array<{ offset: number; wake: () => void }> = [];
+  /** When the partition last took its state from the shared log (cluster), 0 = never. */
+  resyncedAt = 0;
 
   constructor(readonly stream: string, readonly index: number, readonly log: PartitionStore, private readonly logAppendTime: () => boolean) {
     this.next = log.nextOffset;
@@ -48,6 +50,7 @@ export class StreamPartition {
    */
   async resync(): Promise<void> {
     await this.log.refresh?.();
+    this.resyncedAt = Date.now();
     this.next = this.log.nextOffset;
     this.watermark = this.log.nextOffset;
     this.producers.clear();

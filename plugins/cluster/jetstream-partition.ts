@@ -73,6 +73,10 @@ export class JetStreamPartition implements PartitionStore {
     return this.fenced;
   }
 
+  fence(): void {
+    this.fenced = true;
+  }
+
   async refresh(): Promise<void> {
     const info = await this.jsm.streams.info(this.streamName);
     const { first_seq: first, last_seq: last, bytes, messages } = info.state;

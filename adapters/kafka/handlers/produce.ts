@@ -75,7 +75,15 @@ function appendOne(ctx: RequestContext, topic: string, p: PartitionData): { outc
   try {
     return { result: broker.appendBatch(topic, p.index, batch) };
   } catch (err) {
-    if (err instanceof AppendError) return { outcome: failed(p.index, APPEND_ERRORS[err.code], err.message) };
+    if (err instanceof AppendError) {
+      // In a cluster, a sequence gap may mean another node appended since this leader resynced
+      // (a takeover race): resync and let the client retry, unless the state is fresh already.
+      if (err.code === 'out-of-order-sequence' && broker.cluster.clustered && Date.now() - partition.resyncedAt > 10_000 && partition.log.fence) {
+        partition.log.fence();
+        return { outcome: failed(p.index, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'partition state is being resynced') };
+      }
+      return { outcome: failed(p.index, APPEND_ERRORS[err.code], err.message) };
+    }
     if (err instanceof RangeError) return { outcome: failed(p.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) };
     throw err;
   }
