@@ -6,6 +6,10 @@
  *   `maxInflightPublishes` SENDs still waiting for storage;
  * - out: when the socket holds more than `maxWriteBuffer` bytes every subscription is paused
  *   (core consumer.pause()) until it drains.
+ * Frames read are never discarded by the peer going away: after a half-close (FIN) the frames
+ * read so far are processed in order, their receipts sent, then our side ends; after a full close
+ * or reset they are still processed (stored), with nothing left to answer. Only DISCONNECT and
+ * protocol errors drop what follows them.
  * Any protocol error: an ERROR frame (with `message` and, when the frame asked, `receipt-id`),
  * logged once, then the connection closes; nothing else is affected.
  */
@@ -55,6 +59,10 @@ export class StompConnection implements SubscriptionOwner {
   private readingPaused = false;
   private readonly authCache = new Map<string, boolean>();
   private readSinceCheck = true;
+  /** The peer sent FIN (or is gone): no more input will arrive. */
+  private inputEnded = false;
+  /** The transport closed: nothing more can be written; frames already read are still processed. */
+  private transportGone = false;
   private wroteSinceBeat = false;
   private timers: NodeJS.Timeout[] = [];
   private connectTimer?: NodeJS.Timeout;
@@ -66,7 +74,8 @@ export class StompConnection implements SubscriptionOwner {
     transport.bind({
       data: (chunk) => this.receive(chunk),
       drain: () => this.drained(),
-      close: () => this.cleanup(),
+      end: () => this.peerEnded(),
+      close: () => this.transportClosed(),
     });
     this.connectTimer = setTimeout(() => {
       if (this.state === 'new' || this.state === 'connecting') this.fatal(new StompError('no CONNECT frame in time'));
@@ -80,6 +89,11 @@ export class StompConnection implements SubscriptionOwner {
 
   get broker() {
     return this.adapter.broker;
+  }
+
+  /** True while deliveries can reach the client (subscribing makes sense). */
+  get live(): boolean {
+    return this.state === 'connected' && !this.transportGone;
   }
 
   /** Sets the negotiated version (header unescaping of the following frames depends on it). */
@@ -142,6 +156,35 @@ export class StompConnection implements SubscriptionOwner {
       this.run(this.backlog.shift()!);
     }
     this.updateReading();
+    this.finishIfDone();
+  }
+
+  /** FIN from the peer (allowHalfOpen): finish the frames read, answer them, then end our side. */
+  private peerEnded(): void {
+    this.inputEnded = true;
+    this.finishIfDone();
+  }
+
+  /** The transport closed (our end, the peer's close, or a reset). */
+  private transportClosed(): void {
+    if (this.state === 'closed') return;
+    this.transportGone = true;
+    this.inputEnded = true;
+    // Nothing can be delivered any more: keep the queues' messages where they are.
+    for (const s of this.subscriptions.values()) s.pause();
+    this.finishIfDone();
+  }
+
+  /** Once input has ended and every frame read has run: end (half-close) or release (closed). */
+  private finishIfDone(): void {
+    if (!this.inputEnded || this.busy || this.backlog.length > 0 || this.state === 'closed') return;
+    if (this.transportGone) {
+      this.cleanup();
+      return;
+    }
+    if (this.state === 'closing') return;
+    // Receipts of SENDs still being stored go out before our FIN.
+    void this.whenIdle().then(() => this.close());
   }
 
   private dispatch(frame: StompFrame): void | Promise<void> {
@@ -229,7 +272,7 @@ export class StompConnection implements SubscriptionOwner {
   }
 
   deliver(sub: Subscription, message: Message, tag: number, redelivered: boolean, extra?: string): void {
-    if (this.state !== 'connected') return;
+    if (!this.live) return;
     const id = `${this.id}-${sub.num}-${tag}`;
     this.write(messageToFrame(message, {
       destination: sub.destinationFor(message),
@@ -243,7 +286,7 @@ export class StompConnection implements SubscriptionOwner {
   }
 
   private drained(): void {
-    if (!this.writePaused || this.state === 'closed') return;
+    if (!this.writePaused || !this.live) return;
     if (this.transport.pending > this.settings.maxWriteBuffer / 2) return;
     this.writePaused = false;
     for (const s of this.subscriptions.values()) s.resume();
@@ -304,6 +347,8 @@ export class StompConnection implements SubscriptionOwner {
     if (inMs > 0) {
       this.readSinceCheck = true;
       const t = setInterval(() => {
+        // A peer we are not reading (back-pressure) or that has ended its input cannot be late.
+        if (this.readingPaused || this.inputEnded) this.readSinceCheck = true;
         if (!this.readSinceCheck) {
           this.log.info({ intervalMs: inMs }, 'STOMP heart-beat timeout: closing');
           this.close();
@@ -342,6 +387,7 @@ export class StompConnection implements SubscriptionOwner {
     this.backlog = [];
     this.transport.end();
     this.releaseState();
+    if (this.transportGone) this.cleanup();
   }
 
   /** Transport closed: release everything. */
