@@ -1,9 +1,10 @@
 /**
  * One STOMP connection: parser in, frames out, per-connection protocol state (version, principal,
  * subscriptions, transactions, temp queues, heart-beats) and flow control both ways:
- * - in: frames whose handler must finish before the next one runs (CONNECT, SUBSCRIBE that
- *   declares a queue, COMMIT, DISCONNECT...) pause reading, and so do more than
- *   `maxInflightPublishes` SENDs still waiting for storage;
+ * - in: frames run in order; while a handler must finish before the next one runs (CONNECT,
+ *   SUBSCRIBE that declares a queue, COMMIT, DISCONNECT...) or `maxInflightPublishes` SENDs wait
+ *   for storage, later frames wait in a backlog, and past `maxReadAheadBytes` of them reading
+ *   stops (before CONNECTED, nothing is read ahead of CONNECT);
  * - out: when the socket holds more than `maxWriteBuffer` bytes every subscription is paused
  *   (core consumer.pause()) until it drains.
  * Frames read are never discarded by the peer going away: after a half-close (FIN) the frames
@@ -15,6 +16,7 @@
  */
 import type { AuthAction, Logger, Principal } from '../../core/adapter.js';
 import type { Message } from '../../core/message.js';
+import { Deque } from '../../core/deque.js';
 import { encodeFrame, HEARTBEAT, type StompFrame, type StompVersion } from './frame.js';
 import { handlers } from './handlers/index.js';
 import { StompParseError, StompParser } from './parser.js';
@@ -52,7 +54,9 @@ export class StompConnection implements SubscriptionOwner {
   writePaused = false;
   private nextNum = 1;
   private readonly parser: StompParser;
-  private backlog: StompFrame[] = [];
+  /** Frames read but not yet run (a handler is busy or too many SENDs await storage). */
+  private readonly backlog = new Deque<StompFrame>();
+  private backlogBytes = 0;
   private busy = false;
   private inflight = 0;
   private idleWaiters: Array<() => void> = [];
@@ -79,7 +83,7 @@ export class StompConnection implements SubscriptionOwner {
     });
     this.connectTimer = setTimeout(() => {
       if (this.state === 'new' || this.state === 'connecting') this.fatal(new StompError('no CONNECT frame in time'));
-    }, s.connectTimeoutMs);
+    }, s.handshakeTimeoutMs);
     this.connectTimer.unref();
   }
 
@@ -125,8 +129,9 @@ export class StompConnection implements SubscriptionOwner {
 
   private onFrame(frame: StompFrame): void {
     if (this.state === 'closing' || this.state === 'closed') return;
-    if (this.busy) {
+    if (this.busy || this.backlog.length > 0 || this.inflight >= this.settings.maxInflightPublishes) {
       this.backlog.push(frame);
+      this.backlogBytes += frameCost(frame);
       this.updateReading();
       return;
     }
@@ -152,8 +157,10 @@ export class StompConnection implements SubscriptionOwner {
   }
 
   private drainBacklog(): void {
-    while (!this.busy && this.backlog.length > 0 && this.state !== 'closing' && this.state !== 'closed') {
-      this.run(this.backlog.shift()!);
+    while (!this.busy && this.backlog.length > 0 && this.inflight < this.settings.maxInflightPublishes && this.state !== 'closing' && this.state !== 'closed') {
+      const frame = this.backlog.shift()!;
+      this.backlogBytes -= frameCost(frame);
+      this.run(frame);
     }
     this.updateReading();
     this.finishIfDone();
@@ -198,8 +205,14 @@ export class StompConnection implements SubscriptionOwner {
     return handler(this, frame);
   }
 
+  /**
+   * Reading goes on while frames wait, up to `maxReadAheadBytes` of them: a client that pipelines
+   * frames and closes gets them processed even when its close turns into a reset (our receipts
+   * reaching a closed socket), which would discard bytes still unread. Before CONNECTED nothing
+   * is read ahead.
+   */
   private updateReading(): void {
-    const stop = this.busy || this.inflight >= this.settings.maxInflightPublishes;
+    const stop = this.backlogBytes > this.settings.maxReadAheadBytes || (this.busy && this.state !== 'connected');
     if (stop && !this.readingPaused) {
       this.readingPaused = true;
       this.transport.pauseReading();
@@ -212,7 +225,6 @@ export class StompConnection implements SubscriptionOwner {
   /** Answers `frame`'s receipt once `done` resolves (the effect is stored); bounds pending work. */
   track(done: Promise<void>, frame: StompFrame): void {
     this.inflight++;
-    if (this.inflight >= this.settings.maxInflightPublishes) this.updateReading();
     done.then(() => {
       this.inflight--;
       const receipt = frame.headers.receipt;
@@ -226,7 +238,7 @@ export class StompConnection implements SubscriptionOwner {
   }
 
   private settled(): void {
-    if (this.readingPaused && this.inflight < this.settings.maxInflightPublishes) this.updateReading();
+    if (!this.busy && this.backlog.length > 0 && this.inflight < this.settings.maxInflightPublishes) this.drainBacklog();
     if (this.inflight === 0 && this.idleWaiters.length > 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
@@ -384,7 +396,8 @@ export class StompConnection implements SubscriptionOwner {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.state = 'closing';
     this.parser.stop();
-    this.backlog = [];
+    this.backlog.clear();
+    this.backlogBytes = 0;
     this.transport.end();
     this.releaseState();
     if (this.transportGone) this.cleanup();
@@ -427,6 +440,13 @@ export class StompConnection implements SubscriptionOwner {
       this.timers.push(t);
     }
   }
+}
+
+/** Approximate bytes a parsed frame holds (body, command and headers). */
+function frameCost(frame: StompFrame): number {
+  let n = frame.body.length + frame.command.length + 2;
+  for (const k in frame.headers) n += k.length + (frame.headers[k]?.length ?? 0) + 2;
+  return n;
 }
 
 function errorMessage(err: Error): string {

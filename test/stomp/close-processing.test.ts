@@ -1,15 +1,25 @@
 /**
  * Frames read are processed even when the client goes away: pipelined SENDs followed by a
  * half-close (FIN) or a close are all stored, and DISCONNECT's RECEIPT comes after them.
- * Raw sockets, as the clients that found the loss; each test uses a queue that does not exist yet
- * (the first SEND declares it, so the frames behind it wait in the connection's backlog).
+ * Raw sockets, as the clients that found the loss. Each test uses a queue that does not exist yet
+ * and a store whose writes take a few milliseconds, as a disk's do: the first SEND declares the
+ * queue, so the frames behind it are still waiting in the connection when the FIN or close arrives.
  */
 import assert from 'node:assert/strict';
 import { connect as netConnect, type Socket } from 'node:net';
 import { StompParser } from '../../adapters/stomp/parser.js';
 import type { StompFrame } from '../../adapters/stomp/frame.js';
+import { MemoryStore } from '../../core/storage/memory-store.js';
+import type { JournalEntry } from '../../core/store.js';
 import { TEST_HOST } from '../support/index.js';
 import { RawStomp, startStomp, until, type StompBroker } from './helpers.js';
+
+/** A store in memory whose journal writes complete after a short delay, like a disk's. */
+class SlowStore extends MemoryStore {
+  override journal(entries: JournalEntry[]): Promise<void> {
+    return new Promise((resolve, reject) => setTimeout(() => super.journal(entries).then(resolve, reject), 5));
+  }
+}
 
 let seq = 0;
 const uniq = (p: string) => `${p}-${process.pid}-${++seq}`;
@@ -55,7 +65,7 @@ async function consumeAll(s: StompBroker, q: string, n: number): Promise<string[
 describe('STOMP: frames read are processed after the client half-closes or closes', function () {
   this.timeout(60000);
   let s: StompBroker;
-  before(async () => { s = await startStomp(); });
+  before(async () => { s = await startStomp({ store: new SlowStore() }); });
   after(async () => s?.close());
 
   it('25 persistent SENDs + DISCONNECT with receipt + FIN: RECEIPT after all 25 are stored, then all 25 are consumed', async () => {
@@ -94,6 +104,16 @@ describe('STOMP: frames read are processed after the client half-closes or close
     const c = await connected(s.port);
     let wire = '';
     for (let i = 0; i < 1000; i++) wire += sendFrame(`/queue/${q}`, `m${i}`);
+    await new Promise<void>((resolve) => c.socket.write(wire, () => resolve()));
+    c.socket.destroy();
+    await until(() => s.b.broker.getQueue(q)?.messageCount === 1000, 'all 1,000 stored', 20000);
+  });
+
+  it('1,000 pipelined SENDs with receipts then a full close before reading any: all 1,000 are stored', async () => {
+    const q = uniq('close-receipts');
+    const c = await connected(s.port);
+    let wire = '';
+    for (let i = 0; i < 1000; i++) wire += sendFrame(`/queue/${q}`, `m${i}`, `receipt:r${i}\n`);
     await new Promise<void>((resolve) => c.socket.write(wire, () => resolve()));
     c.socket.destroy();
     await until(() => s.b.broker.getQueue(q)?.messageCount === 1000, 'all 1,000 stored', 20000);
