@@ -58,4 +58,24 @@ describe('STOMP: a close racing a SUBSCRIBE leaves no temporary queue', function
     await c.disconnect();
     assert.deepEqual(temporaryQueues(s), []);
   });
+
+  it('a handshake timeout during a slow login: the SUBSCRIBEs queued behind CONNECT start nothing', async () => {
+    const t = await startStomp({ stomp: { handshakeTimeoutMs: 1 } as never });
+    try {
+      const runs: Array<Promise<void>> = [];
+      for (let i = 0; i < 10; i++) {
+        runs.push(new Promise((resolve) => {
+          const socket = netConnect({ host: TEST_HOST, port: t.port }, () => socket.write(SLOW_CONNECT + subscribes(i)));
+          socket.resume();
+          socket.on('error', () => undefined);
+          socket.on('close', () => resolve());
+        }));
+      }
+      await Promise.all(runs);
+      await until(() => temporaryQueues(t).length === 0, `no temporary queues (left: ${temporaryQueues(t).join(', ')})`, 10000);
+      await until(() => (t.b.broker.getQueue('race-durable')?.consumers.length ?? 0) === 0, 'no consumer left on the durable queue');
+    } finally {
+      await t.close();
+    }
+  });
 });
