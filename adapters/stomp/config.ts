@@ -18,6 +18,8 @@ export interface StompSettings {
   maxTransactions: number;
   /** SEND frames whose storage may be pending at once; later frames wait (read ahead, see below). */
   maxInflightPublishes: number;
+  /** Body bytes of SENDs whose storage may be pending at once (one frame always passes). */
+  maxInflightBytes: number;
   /** Bytes of frames read but waiting to run before the connection stops reading its socket. */
   maxReadAheadBytes: number;
   /** Prefetch (unacknowledged messages) for ack:client and ack:client-individual when the SUBSCRIBE names none. 0 = unlimited. */
@@ -41,6 +43,7 @@ export const STOMP_DEFAULTS: Readonly<StompSettings> = Object.freeze({
   maxSubscriptions: 1000,
   maxTransactions: 100,
   maxInflightPublishes: 512,
+  maxInflightBytes: 4 * 1024 * 1024,
   maxReadAheadBytes: 1024 * 1024,
   defaultPrefetch: 1000,
   maxWriteBuffer: 1024 * 1024,
@@ -52,7 +55,7 @@ export const STOMP_DEFAULTS: Readonly<StompSettings> = Object.freeze({
 
 const INTEGER_KEYS: Array<[keyof StompSettings, number]> = [
   ['maxFrameSize', 64], ['maxHeaders', 1], ['maxHeaderLength', 64], ['maxSubscriptions', 1],
-  ['maxTransactions', 1], ['maxInflightPublishes', 1], ['maxReadAheadBytes', 0], ['defaultPrefetch', 0],
+  ['maxTransactions', 1], ['maxInflightPublishes', 1], ['maxInflightBytes', 1], ['maxReadAheadBytes', 0], ['defaultPrefetch', 0],
   ['maxWriteBuffer', 1024], ['heartbeatMinMs', 1], ['heartbeatMaxMs', 1], ['handshakeTimeoutMs', 1],
 ];
 

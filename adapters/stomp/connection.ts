@@ -2,8 +2,8 @@
  * One STOMP connection: parser in, frames out, per-connection protocol state (version, principal,
  * subscriptions, transactions, temp queues, heart-beats) and flow control both ways:
  * - in: frames run in order; while a handler must finish before the next one runs (CONNECT,
- *   SUBSCRIBE that declares a queue, COMMIT, DISCONNECT...) or `maxInflightPublishes` SENDs wait
- *   for storage, later frames wait in a backlog, and past `maxReadAheadBytes` of them reading
+ *   SUBSCRIBE that declares a queue, COMMIT, DISCONNECT...) or `maxInflightPublishes` SENDs
+ *   (or `maxInflightBytes` of their bodies) wait for storage, later frames wait in a backlog, and past `maxReadAheadBytes` of them reading
  *   stops (before CONNECTED, nothing is read ahead of CONNECT);
  * - out: when the socket holds more than `maxWriteBuffer` bytes every subscription is paused
  *   (core consumer.pause()) until it drains.
@@ -59,6 +59,8 @@ export class StompConnection implements SubscriptionOwner {
   private backlogBytes = 0;
   private busy = false;
   private inflight = 0;
+  /** Body bytes of the tracked operations (SEND bodies waiting for storage). */
+  private inflightBytes = 0;
   private idleWaiters: Array<() => void> = [];
   private readingPaused = false;
   private readonly authCache = new Map<string, boolean>();
@@ -129,7 +131,7 @@ export class StompConnection implements SubscriptionOwner {
 
   private onFrame(frame: StompFrame): void {
     if (this.state === 'closing' || this.state === 'closed') return;
-    if (this.busy || this.backlog.length > 0 || this.inflight >= this.settings.maxInflightPublishes) {
+    if (this.busy || this.backlog.length > 0 || this.inflightFull()) {
       this.backlog.push(frame);
       this.backlogBytes += frameCost(frame);
       this.updateReading();
@@ -157,7 +159,7 @@ export class StompConnection implements SubscriptionOwner {
   }
 
   private drainBacklog(): void {
-    while (!this.busy && this.backlog.length > 0 && this.inflight < this.settings.maxInflightPublishes && this.state !== 'closing' && this.state !== 'closed') {
+    while (!this.busy && this.backlog.length > 0 && !this.inflightFull() && this.state !== 'closing' && this.state !== 'closed') {
       const frame = this.backlog.shift()!;
       this.backlogBytes -= frameCost(frame);
       this.run(frame);
@@ -225,20 +227,29 @@ export class StompConnection implements SubscriptionOwner {
   /** Answers `frame`'s receipt once `done` resolves (the effect is stored); bounds pending work. */
   track(done: Promise<void>, frame: StompFrame): void {
     this.inflight++;
+    const bytes = frame.body.length;
+    this.inflightBytes += bytes;
     done.then(() => {
       this.inflight--;
+      this.inflightBytes -= bytes;
       const receipt = frame.headers.receipt;
       if (receipt !== undefined) this.sendFrame('RECEIPT', { 'receipt-id': receipt });
       this.settled();
     }, (err: Error) => {
       this.inflight--;
+      this.inflightBytes -= bytes;
       this.fatal(err, frame);
       this.settled();
     });
   }
 
+  /** Enough SENDs await storage: later frames wait (bounded by count and by bytes). */
+  private inflightFull(): boolean {
+    return this.inflight >= this.settings.maxInflightPublishes || this.inflightBytes >= this.settings.maxInflightBytes;
+  }
+
   private settled(): void {
-    if (!this.busy && this.backlog.length > 0 && this.inflight < this.settings.maxInflightPublishes) this.drainBacklog();
+    if (!this.busy && this.backlog.length > 0 && !this.inflightFull()) this.drainBacklog();
     if (this.inflight === 0 && this.idleWaiters.length > 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
