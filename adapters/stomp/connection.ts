@@ -181,6 +181,8 @@ export class StompConnection implements SubscriptionOwner {
     this.inputEnded = true;
     // Nothing can be delivered any more: keep the queues' messages where they are.
     for (const s of this.subscriptions.values()) s.pause();
+    // No receipt can be sent any more: a DISCONNECT need not wait for stores (they go on anyway).
+    for (const w of this.idleWaiters.splice(0)) w();
     this.finishIfDone();
   }
 
@@ -255,7 +257,7 @@ export class StompConnection implements SubscriptionOwner {
 
   /** Resolves when every tracked operation has finished. */
   whenIdle(): Promise<void> {
-    if (this.inflight === 0) return Promise.resolve();
+    if (this.inflight === 0 || this.transportGone) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
