@@ -16,8 +16,12 @@ export interface StompSettings {
   maxSubscriptions: number;
   /** Most transactions one connection may have open at once. */
   maxTransactions: number;
-  /** SEND frames whose storage is still pending before the connection stops reading its socket. */
+  /** SEND frames whose storage may be pending at once; later frames wait (read ahead, see below). */
   maxInflightPublishes: number;
+  /** Body bytes of SENDs whose storage may be pending at once (one frame always passes). */
+  maxInflightBytes: number;
+  /** Bytes of frames read but waiting to run before the connection stops reading its socket. */
+  maxReadAheadBytes: number;
   /** Prefetch (unacknowledged messages) for ack:client and ack:client-individual when the SUBSCRIBE names none. 0 = unlimited. */
   defaultPrefetch: number;
   /** Bytes queued for a connection's socket before its subscriptions are paused. */
@@ -28,8 +32,8 @@ export interface StompSettings {
   heartbeatMaxMs: number;
   /** A connection that sends nothing for `interval x grace` after negotiating heart-beats is closed. */
   heartbeatGrace: number;
-  /** Time (ms) a new connection has to send CONNECT. */
-  connectTimeoutMs: number;
+  /** Time (ms) a new connection has to send CONNECT (older name: `connectTimeoutMs`). */
+  handshakeTimeoutMs: number;
 }
 
 export const STOMP_DEFAULTS: Readonly<StompSettings> = Object.freeze({
@@ -39,18 +43,20 @@ export const STOMP_DEFAULTS: Readonly<StompSettings> = Object.freeze({
   maxSubscriptions: 1000,
   maxTransactions: 100,
   maxInflightPublishes: 512,
+  maxInflightBytes: 4 * 1024 * 1024,
+  maxReadAheadBytes: 1024 * 1024,
   defaultPrefetch: 1000,
   maxWriteBuffer: 1024 * 1024,
   heartbeatMinMs: 1000,
   heartbeatMaxMs: 60_000,
   heartbeatGrace: 2,
-  connectTimeoutMs: 10_000,
+  handshakeTimeoutMs: 10_000,
 });
 
 const INTEGER_KEYS: Array<[keyof StompSettings, number]> = [
   ['maxFrameSize', 64], ['maxHeaders', 1], ['maxHeaderLength', 64], ['maxSubscriptions', 1],
-  ['maxTransactions', 1], ['maxInflightPublishes', 1], ['defaultPrefetch', 0], ['maxWriteBuffer', 1024],
-  ['heartbeatMinMs', 1], ['heartbeatMaxMs', 1], ['connectTimeoutMs', 1],
+  ['maxTransactions', 1], ['maxInflightPublishes', 1], ['maxInflightBytes', 1], ['maxReadAheadBytes', 0], ['defaultPrefetch', 0],
+  ['maxWriteBuffer', 1024], ['heartbeatMinMs', 1], ['heartbeatMaxMs', 1], ['handshakeTimeoutMs', 1],
 ];
 
 export class StompConfigError extends Error {
@@ -63,7 +69,8 @@ export class StompConfigError extends Error {
 /** The settings in force: the section's keys over the defaults. Throws StompConfigError naming a bad key. */
 export function resolveStompSettings(section: Record<string, unknown> | undefined | null): StompSettings {
   const out: StompSettings = { ...STOMP_DEFAULTS };
-  const s = section ?? {};
+  const s = { ...section };
+  if (s.handshakeTimeoutMs === undefined && s.connectTimeoutMs !== undefined) s.handshakeTimeoutMs = s.connectTimeoutMs;
   for (const [key, min] of INTEGER_KEYS) {
     let v = s[key];
     if (v === undefined || v === null) continue;
@@ -90,4 +97,5 @@ export function resolveStompSettings(section: Record<string, unknown> | undefine
 export const stompConfigProperties = Object.fromEntries([
   ...INTEGER_KEYS.map(([key, min]) => [key, { type: 'integer', minimum: min, 'x-hint': `an integer >= ${min}` }]),
   ['heartbeatGrace', { type: 'number', minimum: 1, 'x-hint': 'a number >= 1' }],
-]) as Record<keyof StompSettings, object>;
+  ['connectTimeoutMs', { type: 'integer', minimum: 1, 'x-hint': 'an integer >= 1' }],
+]) as Record<keyof StompSettings | 'connectTimeoutMs', object>;

@@ -1,16 +1,22 @@
 /**
  * One STOMP connection: parser in, frames out, per-connection protocol state (version, principal,
  * subscriptions, transactions, temp queues, heart-beats) and flow control both ways:
- * - in: frames whose handler must finish before the next one runs (CONNECT, SUBSCRIBE that
- *   declares a queue, COMMIT, DISCONNECT...) pause reading, and so do more than
- *   `maxInflightPublishes` SENDs still waiting for storage;
+ * - in: frames run in order; while a handler must finish before the next one runs (CONNECT,
+ *   SUBSCRIBE that declares a queue, COMMIT, DISCONNECT...) or `maxInflightPublishes` SENDs
+ *   (or `maxInflightBytes` of their bodies) wait for storage, later frames wait in a backlog, and past `maxReadAheadBytes` of them reading
+ *   stops (before CONNECTED, nothing is read ahead of CONNECT);
  * - out: when the socket holds more than `maxWriteBuffer` bytes every subscription is paused
  *   (core consumer.pause()) until it drains.
+ * Frames read are never discarded by the peer going away: after a half-close (FIN) the frames
+ * read so far are processed in order, their receipts sent, then our side ends; after a full close
+ * or reset they are still processed (stored), with nothing left to answer. Only DISCONNECT and
+ * protocol errors drop what follows them.
  * Any protocol error: an ERROR frame (with `message` and, when the frame asked, `receipt-id`),
  * logged once, then the connection closes; nothing else is affected.
  */
 import type { AuthAction, Logger, Principal } from '../../core/adapter.js';
 import type { Message } from '../../core/message.js';
+import { Deque } from '../../core/deque.js';
 import { encodeFrame, HEARTBEAT, type StompFrame, type StompVersion } from './frame.js';
 import { handlers } from './handlers/index.js';
 import { StompParseError, StompParser } from './parser.js';
@@ -48,13 +54,21 @@ export class StompConnection implements SubscriptionOwner {
   writePaused = false;
   private nextNum = 1;
   private readonly parser: StompParser;
-  private backlog: StompFrame[] = [];
+  /** Frames read but not yet run (a handler is busy or too many SENDs await storage). */
+  private readonly backlog = new Deque<StompFrame>();
+  private backlogBytes = 0;
   private busy = false;
   private inflight = 0;
+  /** Body bytes of the tracked operations (SEND bodies waiting for storage). */
+  private inflightBytes = 0;
   private idleWaiters: Array<() => void> = [];
   private readingPaused = false;
   private readonly authCache = new Map<string, boolean>();
   private readSinceCheck = true;
+  /** The peer sent FIN (or is gone): no more input will arrive. */
+  private inputEnded = false;
+  /** The transport closed: nothing more can be written; frames already read are still processed. */
+  private transportGone = false;
   private wroteSinceBeat = false;
   private timers: NodeJS.Timeout[] = [];
   private connectTimer?: NodeJS.Timeout;
@@ -66,11 +80,12 @@ export class StompConnection implements SubscriptionOwner {
     transport.bind({
       data: (chunk) => this.receive(chunk),
       drain: () => this.drained(),
-      close: () => this.cleanup(),
+      end: () => this.peerEnded(),
+      close: () => this.transportClosed(),
     });
     this.connectTimer = setTimeout(() => {
       if (this.state === 'new' || this.state === 'connecting') this.fatal(new StompError('no CONNECT frame in time'));
-    }, s.connectTimeoutMs);
+    }, s.handshakeTimeoutMs);
     this.connectTimer.unref();
   }
 
@@ -80,6 +95,11 @@ export class StompConnection implements SubscriptionOwner {
 
   get broker() {
     return this.adapter.broker;
+  }
+
+  /** True while deliveries can reach the client (subscribing makes sense). */
+  get live(): boolean {
+    return this.state === 'connected' && !this.transportGone;
   }
 
   /** Sets the negotiated version (header unescaping of the following frames depends on it). */
@@ -111,8 +131,9 @@ export class StompConnection implements SubscriptionOwner {
 
   private onFrame(frame: StompFrame): void {
     if (this.state === 'closing' || this.state === 'closed') return;
-    if (this.busy) {
+    if (this.busy || this.backlog.length > 0 || this.inflightFull()) {
       this.backlog.push(frame);
+      this.backlogBytes += frameCost(frame);
       this.updateReading();
       return;
     }
@@ -138,10 +159,43 @@ export class StompConnection implements SubscriptionOwner {
   }
 
   private drainBacklog(): void {
-    while (!this.busy && this.backlog.length > 0 && this.state !== 'closing' && this.state !== 'closed') {
-      this.run(this.backlog.shift()!);
+    while (!this.busy && this.backlog.length > 0 && !this.inflightFull() && this.state !== 'closing' && this.state !== 'closed') {
+      const frame = this.backlog.shift()!;
+      this.backlogBytes -= frameCost(frame);
+      this.run(frame);
     }
     this.updateReading();
+    this.finishIfDone();
+  }
+
+  /** FIN from the peer (allowHalfOpen): finish the frames read, answer them, then end our side. */
+  private peerEnded(): void {
+    this.inputEnded = true;
+    this.finishIfDone();
+  }
+
+  /** The transport closed (our end, the peer's close, or a reset). */
+  private transportClosed(): void {
+    if (this.state === 'closed') return;
+    this.transportGone = true;
+    this.inputEnded = true;
+    // Nothing can be delivered any more: keep the queues' messages where they are.
+    for (const s of this.subscriptions.values()) s.pause();
+    // No receipt can be sent any more: a DISCONNECT need not wait for stores (they go on anyway).
+    for (const w of this.idleWaiters.splice(0)) w();
+    this.finishIfDone();
+  }
+
+  /** Once input has ended and every frame read has run: end (half-close) or release (closed). */
+  private finishIfDone(): void {
+    if (!this.inputEnded || this.busy || this.backlog.length > 0 || this.state === 'closed') return;
+    if (this.transportGone) {
+      this.cleanup();
+      return;
+    }
+    if (this.state === 'closing') return;
+    // Receipts of SENDs still being stored go out before our FIN.
+    void this.whenIdle().then(() => this.close());
   }
 
   private dispatch(frame: StompFrame): void | Promise<void> {
@@ -155,8 +209,14 @@ export class StompConnection implements SubscriptionOwner {
     return handler(this, frame);
   }
 
+  /**
+   * Reading goes on while frames wait, up to `maxReadAheadBytes` of them: a client that pipelines
+   * frames and closes gets them processed even when its close turns into a reset (our receipts
+   * reaching a closed socket), which would discard bytes still unread. Before CONNECTED nothing
+   * is read ahead.
+   */
   private updateReading(): void {
-    const stop = this.busy || this.inflight >= this.settings.maxInflightPublishes;
+    const stop = this.backlogBytes > this.settings.maxReadAheadBytes || (this.busy && this.state !== 'connected');
     if (stop && !this.readingPaused) {
       this.readingPaused = true;
       this.transport.pauseReading();
@@ -169,27 +229,35 @@ export class StompConnection implements SubscriptionOwner {
   /** Answers `frame`'s receipt once `done` resolves (the effect is stored); bounds pending work. */
   track(done: Promise<void>, frame: StompFrame): void {
     this.inflight++;
-    if (this.inflight >= this.settings.maxInflightPublishes) this.updateReading();
+    const bytes = frame.body.length;
+    this.inflightBytes += bytes;
     done.then(() => {
       this.inflight--;
+      this.inflightBytes -= bytes;
       const receipt = frame.headers.receipt;
       if (receipt !== undefined) this.sendFrame('RECEIPT', { 'receipt-id': receipt });
       this.settled();
     }, (err: Error) => {
       this.inflight--;
+      this.inflightBytes -= bytes;
       this.fatal(err, frame);
       this.settled();
     });
   }
 
+  /** Enough SENDs await storage: later frames wait (bounded by count and by bytes). */
+  private inflightFull(): boolean {
+    return this.inflight >= this.settings.maxInflightPublishes || this.inflightBytes >= this.settings.maxInflightBytes;
+  }
+
   private settled(): void {
-    if (this.readingPaused && this.inflight < this.settings.maxInflightPublishes) this.updateReading();
+    if (!this.busy && this.backlog.length > 0 && !this.inflightFull()) this.drainBacklog();
     if (this.inflight === 0 && this.idleWaiters.length > 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   /** Resolves when every tracked operation has finished. */
   whenIdle(): Promise<void> {
-    if (this.inflight === 0) return Promise.resolve();
+    if (this.inflight === 0 || this.transportGone) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -229,7 +297,7 @@ export class StompConnection implements SubscriptionOwner {
   }
 
   deliver(sub: Subscription, message: Message, tag: number, redelivered: boolean, extra?: string): void {
-    if (this.state !== 'connected') return;
+    if (!this.live) return;
     const id = `${this.id}-${sub.num}-${tag}`;
     this.write(messageToFrame(message, {
       destination: sub.destinationFor(message),
@@ -243,7 +311,7 @@ export class StompConnection implements SubscriptionOwner {
   }
 
   private drained(): void {
-    if (!this.writePaused || this.state === 'closed') return;
+    if (!this.writePaused || !this.live) return;
     if (this.transport.pending > this.settings.maxWriteBuffer / 2) return;
     this.writePaused = false;
     for (const s of this.subscriptions.values()) s.resume();
@@ -304,6 +372,8 @@ export class StompConnection implements SubscriptionOwner {
     if (inMs > 0) {
       this.readSinceCheck = true;
       const t = setInterval(() => {
+        // A peer we are not reading (back-pressure) or that has ended its input cannot be late.
+        if (this.readingPaused || this.inputEnded) this.readSinceCheck = true;
         if (!this.readSinceCheck) {
           this.log.info({ intervalMs: inMs }, 'STOMP heart-beat timeout: closing');
           this.close();
@@ -339,9 +409,11 @@ export class StompConnection implements SubscriptionOwner {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.state = 'closing';
     this.parser.stop();
-    this.backlog = [];
+    this.backlog.clear();
+    this.backlogBytes = 0;
     this.transport.end();
     this.releaseState();
+    if (this.transportGone) this.cleanup();
   }
 
   /** Transport closed: release everything. */
@@ -381,6 +453,13 @@ export class StompConnection implements SubscriptionOwner {
       this.timers.push(t);
     }
   }
+}
+
+/** Approximate bytes a parsed frame holds (body, command and headers). */
+function frameCost(frame: StompFrame): number {
+  let n = frame.body.length + frame.command.length + 2;
+  for (const k in frame.headers) n += k.length + (frame.headers[k]?.length ?? 0) + 2;
+  return n;
 }
 
 function errorMessage(err: Error): string {

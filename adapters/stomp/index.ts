@@ -53,12 +53,13 @@ export class StompAdapter implements ProtocolAdapter, StompAdapterCore {
   async start(): Promise<ListenerInfo[]> {
     const { host, port, tlsPort } = this.ctx.listen;
     if (port !== null) {
-      const server = createServer((socket) => this.accept(socket, 'tcp'));
+      // allowHalfOpen: a client's FIN must not close our side before the frames it sent are answered.
+      const server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket, 'tcp'));
       this.servers.push({ server, info: await this.listen(server, host, port, false) });
     }
     const tlsOptions = tlsPort !== null ? this.ctx.tls('stomp') : null;
     if (tlsOptions) {
-      const server = createTlsServer(tlsOptions, (socket) => this.accept(socket, 'tls'));
+      const server = createTlsServer({ ...tlsOptions, allowHalfOpen: true }, (socket) => this.accept(socket, 'tls'));
       server.on('tlsClientError', (err) => this.log.debug({ err: err.message }, 'STOMP TLS handshake failed'));
       this.servers.push({ server, info: await this.listen(server, host, tlsPort!, true) });
     }
@@ -85,6 +86,7 @@ export class StompAdapter implements ProtocolAdapter, StompAdapterCore {
       socket.destroy();
       return;
     }
+    if (!this.ctx.connections.admit(socket, `${socket.remoteAddress}:${socket.remotePort}`)) return;
     this.add(new SocketTransport(socket, kind));
   }
 
@@ -94,6 +96,7 @@ export class StompAdapter implements ProtocolAdapter, StompAdapterCore {
       return;
     }
     const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+    if (!this.ctx.connections.admit(ws, remote)) return;
     this.add(new WebSocketTransport(ws, remote, this.settings.maxWriteBuffer / 2));
   }
 

@@ -10,6 +10,8 @@ export interface TransportEvents {
   data(chunk: Buffer): void;
   /** The queued output fell below the low-water mark after being above it. */
   drain(): void;
+  /** The peer finished sending (TCP FIN); our side stays open until we end it. */
+  end(): void;
   close(): void;
 }
 
@@ -43,6 +45,7 @@ export class SocketTransport implements Transport {
   bind(events: TransportEvents): void {
     this.socket.on('data', events.data);
     this.socket.on('drain', events.drain);
+    this.socket.on('end', events.end);
     this.socket.on('close', events.close);
     this.socket.on('error', () => { /* 'close' follows */ });
   }

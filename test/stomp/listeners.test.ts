@@ -24,6 +24,8 @@ describe('STOMP listeners and settings', () => {
     assert.throws(() => resolveStompSettings({ maxHeaders: 0 }), /^StompConfigError: stomp\.maxHeaders: must be an integer >= 1 \(got 0\)$/);
     assert.throws(() => resolveStompSettings({ heartbeatGrace: 0.5 }), /stomp\.heartbeatGrace/);
     assert.throws(() => resolveStompSettings({ heartbeatMinMs: 5000, heartbeatMaxMs: 1000 }), /stomp\.heartbeatMaxMs/);
+    assert.equal(resolveStompSettings({ connectTimeoutMs: 500 }).handshakeTimeoutMs, 500, 'the older key name still works');
+    assert.equal(resolveStompSettings({ connectTimeoutMs: 500, handshakeTimeoutMs: 700 }).handshakeTimeoutMs, 700);
   });
 
   describe('TLS', () => {

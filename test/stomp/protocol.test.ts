@@ -6,7 +6,7 @@ import { delay, RawStomp, startStomp, until, type StompBroker } from './helpers.
 describe('STOMP protocol (TCP)', function () {
   let s: StompBroker;
   before(async () => {
-    s = await startStomp({ stomp: { maxFrameSize: 64 * 1024, maxHeaders: 20, maxHeaderLength: 512, maxSubscriptions: 3, heartbeatMinMs: 50, connectTimeoutMs: 2000 } as never });
+    s = await startStomp({ stomp: { maxFrameSize: 64 * 1024, maxHeaders: 20, maxHeaderLength: 512, maxSubscriptions: 3, heartbeatMinMs: 50, handshakeTimeoutMs: 2000 } as never });
   });
   after(async () => { await s.close(); });
 

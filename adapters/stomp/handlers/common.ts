@@ -26,6 +26,8 @@ export function transactionOf(conn: StompConnection, frame: StompFrame): StompTr
 export function tempQueue(conn: StompConnection, name: string): string | Promise<string> {
   const real = conn.tempQueues.get(name);
   if (real !== undefined && conn.broker.getQueue(real)) return real;
+  // Its temp queues are deleted when a connection closes: none may appear after that.
+  if (conn.state === 'closing' || conn.state === 'closed') throw new StompError('connection closing');
   if (conn.tempQueues.size >= conn.settings.maxSubscriptions) throw new StompError('too many temp queues');
   const q = conn.newQueueName();
   conn.tempQueues.set(name, q);

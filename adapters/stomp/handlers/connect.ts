@@ -38,6 +38,8 @@ export async function connect(conn: StompConnection, frame: StompFrame): Promise
   const [cx, cy] = version === '1.0' ? [0, 0] : parseHeartBeat(h['heart-beat']);
   conn.state = 'connecting';
   const principal = await conn.adapter.auth.authenticate('stomp', h.login, h.passcode, addressOf(conn.transport.remote));
+  // Closed while the login was checked (timeout, shutdown): nothing may start on it now.
+  if (conn.state !== 'connecting') return;
   if (!principal) throw new StompError('access refused', 'bad login or passcode');
   conn.principal = principal;
   const clientId = h['client-id'];

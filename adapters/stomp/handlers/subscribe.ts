@@ -48,6 +48,8 @@ function isTrue(v: string | undefined): boolean {
 }
 
 export async function subscribe(conn: StompConnection, frame: StompFrame): Promise<void> {
+  // Read before the client went away: nobody is left to deliver to.
+  if (!conn.live) return;
   const h = frame.headers;
   const destination = required(frame, 'destination');
   let id = h.id;
@@ -76,7 +78,7 @@ async function subscribeStream(conn: StompConnection, name: string, start: Strea
   if (!stream) throw new StompError(`no stream "${name.slice(0, 256)}"`, 'x-stream-offset subscribes to a stream (a Kafka topic); none has this name');
   conn.authorise('subscribe', name);
   const cursor = await StreamCursor.open(stream, start);
-  if (conn.state !== 'connected') {
+  if (!conn.live) {
     cursor.close();
     return;
   }
@@ -143,11 +145,13 @@ async function subscribeQueue(conn: StompConnection, frame: StompFrame, d: Desti
           durable: false, autoDelete: true, exclusiveOwner: conn.id, labels: { protocol: 'stomp', kind: 'subscription' },
         });
         await broker.bindQueue(name, d.name);
+        // The connection ended while we waited: auto-delete only follows a consumer, so delete it here.
+        if (!conn.live) await broker.deleteQueue(name);
       }
       break;
     }
   }
-  if (conn.state !== 'connected') return;
+  if (!conn.live) return;
   consume(conn, queue!, init, durableQueue);
 }
 
@@ -176,6 +180,7 @@ function consume(conn: StompConnection, queue: Queue, init: SubscriptionInit, du
 
 /** RabbitMQ's reply-to behaviour: a temp queue named in reply-to is consumed as subscription `/temp-queue/NAME`. */
 export function autoSubscribeTempQueue(conn: StompConnection, name: string, real: string): void {
+  if (!conn.live) return;
   for (const s of conn.subscriptions.values()) if (s instanceof QueueSubscription && s.queueName === real) return;
   const id = '/temp-queue/' + name;
   if (conn.subscriptions.has(id)) return;
