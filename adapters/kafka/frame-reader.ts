@@ -58,7 +58,7 @@ export class FrameReader {
   }
 
   private take(n: number): Buffer {
-    const first = this.chunks[0];
+    const first = this.chunks[0] ?? Buffer.alloc(0); // a zero-size frame may find nothing buffered
     if (first.length >= n) {
       const out = first.subarray(0, n);
       if (first.length === n) this.chunks.shift();
