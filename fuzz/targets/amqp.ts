@@ -42,7 +42,7 @@ const rheaMessage = require('rhea/lib/message.js') as {
 };
 
 function perf(name: string, fields: Perf): unknown {
-  return new (frames[name] as new (f: Perf) => unknown)(fields);
+  return (frames[name] as (f: Perf) => unknown)(fields);
 }
 const amqp = (name: string, fields: Perf, payload?: Buffer, channel = 0): Buffer => frames.write_frame(frames.amqp_frame(channel, perf(name, fields), payload));
 const sasl = (name: string, fields: Perf): Buffer => frames.write_frame(frames.sasl_frame(perf(name, fields)));
