@@ -16,7 +16,7 @@ const MAX_FIELD = 1024;
 
 /** Splits a PLAIN response: [authzid] NUL authcid NUL passwd (RFC 4616). */
 export function parsePlain(response: Buffer | undefined): { authzid: string; user: string; password: string } | null {
-  if (!response || response.length === 0 || response.length > 3 * MAX_FIELD) return null;
+  if (!Buffer.isBuffer(response) || response.length === 0 || response.length > 3 * MAX_FIELD) return null;
   const a = response.indexOf(0);
   const b = a < 0 ? -1 : response.indexOf(0, a + 1);
   if (a < 0 || b < 0 || response.indexOf(0, b + 1) >= 0) return null;
