@@ -224,7 +224,7 @@ describe('cluster: kill -9 of a Junction node and of a nats-server', function ()
   before(async () => {
     nats = await startNatsCluster({ servers: 3 });
     for (const id of [1, 2, 3]) {
-      procs.push(await startJunctionProcess({ cluster: nats.urls, nodeId: id, args: ['--set', `cluster.heartbeatMs=${FAST.heartbeatMs}`, '--set', `cluster.nodeTimeoutMs=${FAST.nodeTimeoutMs}`] }));
+      procs.push(await startJunctionProcess({ cluster: nats.urls, nodeId: id, args: ['--set', `cluster.heartbeatMs=${FAST.heartbeatMs}`, '--set', 'cluster.nodeTimeoutMs=3000'] }));
     }
   });
   after(async () => {
@@ -243,9 +243,14 @@ describe('cluster: kill -9 of a Junction node and of a nats-server', function ()
     const producer = client.producer({ idempotent: true, retry: { retries: 30, initialRetryTime: 200, maxRetryTime: 2000 } });
     await producer.connect();
     const acked: string[] = [];
+    // As an application does: a send refused during a leader election is sent again (idempotent
+    // producer); only sends the cluster acknowledged count, and every one of them must be read back.
     const send = async (from: number, to: number) => {
       for (let i = from; i < to; i++) {
-        await producer.send({ topic: 'chaos', acks: -1, messages: [{ key: `k${i % 7}`, value: `r${i}` }] });
+        await eventually(async () => {
+          await producer.send({ topic: 'chaos', acks: -1, messages: [{ key: `k${i % 7}`, value: `r${i}` }] });
+          return true;
+        }, 60000, `record ${i} acknowledged`);
         acked.push(`r${i}`);
       }
     };
