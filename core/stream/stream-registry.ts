@@ -84,24 +84,14 @@ export class StreamRegistry {
   private async applyRemote(name: string, bytes: Buffer | undefined, hooks: StreamChangeHooks): Promise<void> {
     const existing = this.streams.get(name);
     if (bytes === undefined) {
-      if (!existing) return;
-      this.streams.delete(name);
-      this.partitionCount -= existing.partitions.length;
-      for (const p of existing.partitions) {
-        p.wakeAll();
-        await p.log.close();
-      }
-      hooks.removed(name);
+      if (await this.unload(name)) hooks.removed(name);
       return;
     }
-    const config = { ...this.defaults, ...(JSON.parse(bytes.toString('utf8')) as Partial<StreamConfig>) };
     if (!existing) {
-      const stream = await this.build(name, config);
-      this.streams.set(name, stream);
-      this.partitionCount += stream.partitions.length;
-      hooks.added(stream);
+      hooks.added(await this.load(name, bytes));
       return;
     }
+    const config = this.configOf(bytes);
     for (let p = existing.partitions.length; p < config.partitions; p++) {
       existing.partitions.push(await this.openPartition(name, p, () => existing.config.logAppendTime, config));
       this.partitionCount++;
@@ -111,13 +101,37 @@ export class StreamRegistry {
   }
 
   async recover(): Promise<Stream[]> {
-    for (const [name, bytes] of this.metadata.entries(NS)) {
-      const config = { ...this.defaults, ...(JSON.parse(bytes.toString('utf8')) as Partial<StreamConfig>) };
-      const stream = await this.build(name, config);
-      this.streams.set(name, stream);
-      this.partitionCount += stream.partitions.length;
-    }
+    for (const [name, bytes] of this.metadata.entries(NS)) await this.load(name, bytes);
     return [...this.streams.values()];
+  }
+
+  private configOf(bytes: Buffer): StreamConfig {
+    return { ...this.defaults, ...(JSON.parse(bytes.toString('utf8')) as Partial<StreamConfig>) };
+  }
+
+  /** Builds a stream from its stored definition (recovery, another node's creation); limits are not enforced. */
+  private async load(name: string, bytes: Buffer): Promise<Stream> {
+    const stream = await this.build(name, this.configOf(bytes));
+    this.streams.set(name, stream);
+    this.partitionCount += stream.partitions.length;
+    return stream;
+  }
+
+  /** Drops a stream from this registry and closes its partitions (its stored data stays). */
+  private async unload(name: string): Promise<Stream | undefined> {
+    const stream = this.streams.get(name);
+    if (!stream) return undefined;
+    this.streams.delete(name);
+    this.partitionCount -= stream.partitions.length;
+    await this.closePartitions(stream);
+    return stream;
+  }
+
+  private async closePartitions(stream: Stream): Promise<void> {
+    for (const p of stream.partitions) {
+      p.wakeAll();
+      await p.log.close();
+    }
   }
 
   get(name: string): Stream | undefined {
@@ -186,14 +200,7 @@ export class StreamRegistry {
   }
 
   async delete(name: string): Promise<boolean> {
-    const stream = this.streams.get(name);
-    if (!stream) return false;
-    this.streams.delete(name);
-    this.partitionCount -= stream.partitions.length;
-    for (const p of stream.partitions) {
-      p.wakeAll();
-      await p.log.close();
-    }
+    if (!(await this.unload(name))) return false;
     await this.metadata.delete(NS, name);
     await this.store.deleteStream(name);
     return true;
@@ -204,10 +211,7 @@ export class StreamRegistry {
   }
 
   async close(): Promise<void> {
-    for (const s of this.streams.values()) for (const p of s.partitions) {
-      p.wakeAll();
-      await p.log.close();
-    }
+    for (const s of this.streams.values()) await this.closePartitions(s);
     this.streams.clear();
     this.partitionCount = 0;
   }

@@ -123,10 +123,6 @@ export class ClusterNode implements ClusterView {
     return this.nodes().map((n) => ({ ...n, leaderOf: counts.get(n.id) ?? 0, self: n.id === this.nodeId }));
   }
 
-  get connected(): boolean {
-    return !this.nc.isClosed() && this.nc.status !== undefined;
-  }
-
   /** Leaves the cluster: the membership record goes at once so other nodes take over without waiting. */
   async leave(): Promise<void> {
     this.leadership?.stop();

@@ -15,7 +15,7 @@ import type { Logger } from '../../core/adapter.js';
 import type { Broker } from '../../core/broker.js';
 import type { PartitionPlacement } from '../../core/cluster.js';
 import type { Membership } from './membership.js';
-import { leaderKey, parseLeaderKey } from './names.js';
+import { leaderKey } from './names.js';
 
 interface LeaderRecord { node: number; epoch: number }
 
@@ -93,15 +93,6 @@ export class Leadership {
     return counts;
   }
 
-  /** Drops the records of a deleted stream's partitions. */
-  async forget(stream: string, partitions: number): Promise<void> {
-    for (let p = 0; p < partitions; p++) {
-      const key = leaderKey(stream, p);
-      this.leading.delete(key);
-      await this.kv.delete(key).catch(() => undefined);
-    }
-  }
-
   /** Claims every partition this node should lead and resyncs fenced ones. */
   async reconcile(): Promise<void> {
     if (this.reconciling) return;
@@ -154,6 +145,6 @@ export class Leadership {
     const p = this.broker().getStream(stream)?.partition(partition);
     if (!p) return;
     await p.resync();
-    if (parseLeaderKey(key) && this.records.get(key)?.rec.node === this.self) this.leading.add(key);
+    if (this.records.get(key)?.rec.node === this.self) this.leading.add(key);
   }
 }

@@ -54,9 +54,3 @@ export function parseMetaKey(kvKey: string): { ns: string; key: string } | null 
 export function leaderKey(stream: string, partition: number): string {
   return `${b64(stream)}.${partition}`;
 }
-
-export function parseLeaderKey(kvKey: string): { stream: string; partition: number } | null {
-  const dot = kvKey.lastIndexOf('.');
-  if (dot < 0) return null;
-  return { stream: unb64(kvKey.slice(0, dot)), partition: Number(kvKey.slice(dot + 1)) };
-}

@@ -37,9 +37,10 @@ export const handleListOffsets: Handler = async (ctx, req) => {
       const entry = { partitionIndex: rp.partitionIndex, errorCode: ErrorCode.NONE, oldStyleOffsets: [] as number[], timestamp: -1, offset: -1, leaderEpoch: 0 };
       partitions.push(entry);
       const p = stream?.partition(rp.partitionIndex);
+      const notLeader = p ? leaderError(ctx, stream!, rp.partitionIndex) : ErrorCode.NONE;
       if (!mayRead) entry.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
       else if (!p) entry.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-      else if (leaderError(ctx, stream!, rp.partitionIndex) !== ErrorCode.NONE) entry.errorCode = leaderError(ctx, stream!, rp.partitionIndex);
+      else if (notLeader !== ErrorCode.NONE) entry.errorCode = notLeader;
       else if (rp.timestamp === LATEST) entry.offset = p.highWatermark;
       else if (rp.timestamp === EARLIEST) entry.offset = p.logStartOffset;
       else if (rp.timestamp < 0) entry.errorCode = ErrorCode.UNSUPPORTED_VERSION;
