@@ -110,6 +110,10 @@ export class StreamPartition {
     }).then(() => {
       if (lastOffset + 1 > this.watermark) this.watermark = lastOffset + 1;
       this.wake();
+    }, (err: unknown) => {
+      // Not stored: a retry of this batch must be appended again, never answered as a duplicate.
+      if (header.producerId >= 0n) this.forgetBatch(header.producerId, header.baseSequence);
+      throw err;
     });
     return { baseOffset, logAppendTime, duplicate: false, stored };
   }
@@ -177,6 +181,11 @@ export class StreamPartition {
       throw new AppendError(`producer ${pid} sent sequence ${baseSeq}, expected ${expected}`, 'out-of-order-sequence');
     }
     return null;
+  }
+
+  private forgetBatch(pid: bigint, baseSeq: number): void {
+    const state = this.producers.get(pid);
+    if (state) state.batches = state.batches.filter((b) => b.firstSeq !== baseSeq);
   }
 
   private remember(pid: bigint, epoch: number, baseSeq: number, lastDelta: number, baseOffset: number): void {
