@@ -8,7 +8,7 @@
  * publishes per connection slows its publishers end to end.
  */
 import { EventEmitter } from 'node:events';
-import { type ClusterView, SingleNode } from './cluster.js';
+import { type ClusterView, type SharedQueues, SingleNode } from './cluster.js';
 import { GroupOffsets } from './group-offsets.js';
 import { decodeMessage, encodeMessage } from './message-codec.js';
 import { Message, messageSize } from './message.js';
@@ -58,6 +58,9 @@ type BindOptions = Pick<Binding<Target>, 'noLocalOwner' | 'args'>;
 const NS_QUEUE = 'queue';
 const NS_BINDING = 'binding';
 const NS_COUNTER = 'counter';
+/** Definitions and bindings of the queues every node of a cluster shares (core/cluster.ts SharedQueues). */
+export const NS_SHARED_QUEUE = 'shared-queue';
+export const NS_SHARED_BINDING = 'shared-binding';
 const RESOLVED = Promise.resolve();
 
 export class Broker extends EventEmitter {
@@ -74,6 +77,8 @@ export class Broker extends EventEmitter {
   /** While a transaction commits, journal entries are collected here and written as one group. */
   private collecting: JournalEntry[] | null = null;
   private readonly host: QueueHost;
+  /** Queues every node of the cluster shares (empty on a single node). */
+  private readonly sharedSet = new Set<Queue>();
   unroutable = 0;
 
   constructor(readonly store: Store, options: Partial<BrokerOptions> = {}) {
@@ -90,6 +95,7 @@ export class Broker extends EventEmitter {
       removed: (q, e, reason) => this.entryRemoved(q, e, reason),
       deadLetter: (q, e, reason) => this.deadLetter(q, e, reason),
       unused: (q) => void this.deleteQueue(q.name),
+      consumersChanged: (q) => this.sharedOf(q)?.consumersChanged(q),
     };
   }
 
@@ -127,6 +133,7 @@ export class Broker extends EventEmitter {
       const q = this.queueMap.get(queueName);
       if (q) this.router.bind(`q:${queueName}`, { pattern, target: q, ...(JSON.parse(bytes.toString('utf8')) as BindOptions) });
     }
+    this.openSharedQueues();
     for (const rec of recovery.messages) {
       this.nextSeq = Math.max(this.nextSeq, rec.seq + 1);
       const message = decodeMessage(rec.message);
@@ -165,6 +172,11 @@ export class Broker extends EventEmitter {
     if (options.deadLetterQueue === undefined) {
       merged.deadLetterQueue = merged.autoDelete || merged.exclusiveOwner !== undefined || isDlq ? '' : name + this.options.deadLetterSuffix;
     }
+    if (this.cluster.sharedQueues?.shares(merged)) {
+      const q = this.addSharedQueue(name, merged);
+      await this.metadataStore.putJson(NS_SHARED_QUEUE, name, merged);
+      return q;
+    }
     const id = merged.durable ? this.nextQueueId++ : 0;
     const q = new Queue(name, id, merged, this.host);
     this.queueMap.set(name, q);
@@ -187,7 +199,13 @@ export class Broker extends EventEmitter {
     const entries = q.allEntries();
     q.closeAll();
     this.router.unbindAll(`q:${name}`);
-    if (q.options.durable) {
+    const shared = this.sharedOf(q);
+    if (shared) {
+      this.sharedSet.delete(q);
+      const bindingKeys = [...this.metadataStore.entries(NS_SHARED_BINDING).keys()].filter((k) => k.startsWith(`${name}\u0000`));
+      await this.metadataStore.batch([{ ns: NS_SHARED_QUEUE, key: name, value: undefined }, ...bindingKeys.map((key) => ({ ns: NS_SHARED_BINDING, key, value: undefined }))]);
+      await shared.deleted(q);
+    } else if (q.options.durable) {
       const bindingKeys = [...this.metadataStore.entries(NS_BINDING).keys()].filter((k) => k.startsWith(`${name}\u0000`));
       await this.metadataStore.batch([NS_QUEUE, ...bindingKeys.map(() => NS_BINDING)].map((ns, i) => ({ ns, key: i === 0 ? name : bindingKeys[i - 1], value: undefined })));
       const acks: JournalEntry[] = entries.filter((e) => e.persisted).map((e) => ({ kind: 'ack', seq: e.seq, queue: q.id }));
@@ -200,12 +218,13 @@ export class Broker extends EventEmitter {
   async bindQueue(queueName: string, pattern: string, options: BindOptions = {}): Promise<void> {
     const q = this.requireQueue(queueName);
     this.router.bind(`q:${queueName}`, { pattern, target: q, ...options });
-    if (q.options.durable) await this.metadataStore.putJson(NS_BINDING, `${queueName}\u0000${pattern}`, options);
+    if (q.options.durable) await this.metadataStore.putJson(this.sharedSet.has(q) ? NS_SHARED_BINDING : NS_BINDING, `${queueName}\u0000${pattern}`, options);
   }
 
   async unbindQueue(queueName: string, pattern: string): Promise<void> {
     this.router.unbind(`q:${queueName}`, pattern);
     await this.metadataStore.delete(NS_BINDING, `${queueName}\u0000${pattern}`);
+    await this.metadataStore.delete(NS_SHARED_BINDING, `${queueName}\u0000${pattern}`);
   }
 
   /** Every topic binding: queue bindings plus each stream's own name and extra patterns. */
@@ -230,10 +249,13 @@ export class Broker extends EventEmitter {
     return Promise.all([this.route(message), peers.fanout(message)]).then(() => undefined);
   }
 
-  /** Routes a message another node published: to this node's queues only (the origin appended it to streams). */
+  /**
+   * Routes a message another node published: to this node's own queues only (the origin appended
+   * it to streams and journaled it into shared queues).
+   */
   publishFromPeer(message: Message): Promise<void> {
     const queues = this.router.match(message.topic)
-      .filter((b) => b.target instanceof Queue && !(b.noLocalOwner !== undefined && b.noLocalOwner === message.origin))
+      .filter((b) => b.target instanceof Queue && !this.sharedSet.has(b.target) && !(b.noLocalOwner !== undefined && b.noLocalOwner === message.origin))
       .map((b) => b.target as Queue);
     return queues.length ? this.deliver(message, [...new Set(queues)], []) : RESOLVED;
   }
@@ -304,6 +326,11 @@ export class Broker extends EventEmitter {
     let durableIds: number[] | null = null;
     let waits: Promise<void>[] | null = null;
     for (const q of queues) {
+      const shared = this.sharedOf(q);
+      if (shared) {
+        (waits ??= []).push(shared.append(q.name, message));
+        continue;
+      }
       const persisted = message.durable && q.options.durable;
       q.enqueue({ seq, message, deliveryCount: 0, redelivered: false, persisted, size });
       if (persisted) (durableIds ??= []).push(q.id);
@@ -333,12 +360,17 @@ export class Broker extends EventEmitter {
     return this.store.journal([entry]);
   }
 
-  private entryRemoved(queue: Queue, entry: QueueEntry, _reason: RemovalReason): Promise<void> {
+  private entryRemoved(queue: Queue, entry: QueueEntry, reason: RemovalReason): Promise<void> {
+    const shared = this.sharedOf(queue);
+    if (shared) return shared.removed(queue, entry, reason);
     if (!entry.persisted) return RESOLVED;
     return this.write({ kind: 'ack', seq: entry.seq, queue: queue.id });
   }
 
   private async deadLetter(queue: Queue, entry: QueueEntry, reason: string): Promise<void> {
+    const shared = this.sharedOf(queue);
+    // Another node owns the queue: it dead-letters the message when told.
+    if (shared && !shared.owns(queue.name)) return shared.removed(queue, entry, 'dead-lettered');
     const dlqName = queue.options.deadLetterQueue;
     if (!dlqName) return this.entryRemoved(queue, entry, 'dropped');
     const dlq = this.queueMap.get(dlqName) ?? await this.addQueue(dlqName, { durable: queue.options.durable, deadLetterQueue: '' });
@@ -346,6 +378,10 @@ export class Broker extends EventEmitter {
       ...entry.message,
       headers: { ...entry.message.headers, 'x-dead-letter-reason': reason, 'x-original-queue': queue.name, 'x-delivery-count': entry.deliveryCount },
     };
+    if (shared || this.sharedSet.has(dlq)) {
+      await this.deliver(message, [dlq], []);
+      return this.entryRemoved(queue, entry, 'dead-lettered');
+    }
     const seq = this.nextSeq++;
     const persisted = entry.persisted && dlq.options.durable;
     dlq.enqueue({ seq, message, deliveryCount: 0, redelivered: false, persisted, size: entry.size });
@@ -354,6 +390,46 @@ export class Broker extends EventEmitter {
     if (entry.persisted) group.push({ kind: 'ack', seq: entry.seq, queue: queue.id });
     if (this.collecting) this.collecting.push(...group);
     else if (group.length) await this.store.journal(group);
+  }
+
+  /** The cluster's shared queues when `q` is one of them. */
+  private sharedOf(q: Queue): SharedQueues | undefined {
+    return this.sharedSet.has(q) ? this.cluster.sharedQueues : undefined;
+  }
+
+  private addSharedQueue(name: string, options: QueueOptions): Queue {
+    const q = new Queue(name, 0, options, this.host);
+    this.queueMap.set(name, q);
+    this.sharedSet.add(q);
+    this.cluster.sharedQueues!.declared(q);
+    return q;
+  }
+
+  /** Shared queues and their bindings as recovered, then as other nodes declare, bind and delete them. */
+  private openSharedQueues(): void {
+    if (!this.cluster.sharedQueues) return;
+    for (const [name, bytes] of this.metadataStore.entries(NS_SHARED_QUEUE)) this.addSharedQueue(name, JSON.parse(bytes.toString('utf8')) as QueueOptions);
+    const bind = (key: string, bytes: Buffer) => {
+      const [queueName, pattern] = key.split('\u0000');
+      const q = this.queueMap.get(queueName);
+      if (q) this.router.bind(`q:${queueName}`, { pattern, target: q, ...(JSON.parse(bytes.toString('utf8')) as BindOptions) });
+    };
+    for (const [key, bytes] of this.metadataStore.entries(NS_SHARED_BINDING)) bind(key, bytes);
+    this.metadataStore.onRemoteChange(NS_SHARED_QUEUE, (name, value) => {
+      const q = this.queueMap.get(name);
+      if (value && !q) this.addSharedQueue(name, JSON.parse(value.toString('utf8')) as QueueOptions);
+      if (!value && q && this.sharedSet.has(q)) {
+        this.queueMap.delete(name);
+        this.sharedSet.delete(q);
+        q.closeAll();
+        this.router.unbindAll(`q:${name}`);
+      }
+    });
+    this.metadataStore.onRemoteChange(NS_SHARED_BINDING, (key, value) => {
+      if (value) return bind(key, value);
+      const [queueName, pattern] = key.split('\u0000');
+      this.router.unbind(`q:${queueName}`, pattern);
+    });
   }
 
   private requireQueue(name: string): Queue {

@@ -7,6 +7,8 @@
  * dense. Clients of other nodes are told who leads (Kafka: NOT_LEADER_OR_FOLLOWER, then Metadata).
  */
 import type { Message } from './message.js';
+import type { Queue, RemovalReason } from './queue.js';
+import type { QueueEntry, QueueOptions } from './queue-types.js';
 
 /** A listener a node offers to clients: Kafka clients are sent to another node's `kafka` endpoint. */
 export interface NodeEndpoint {
@@ -39,6 +41,28 @@ export interface PeerLink {
   appendOnLeader(leader: number, stream: string, partition: number, batch: Buffer): Promise<void>;
 }
 
+/**
+ * Queues every node sees (the cluster backend provides them): each shared queue has one owner node
+ * that holds its messages and their delivery state. A message for it is journaled by whichever
+ * node received it (the owner then enqueues it); consumers on other nodes get their deliveries
+ * forwarded by the owner, and their settlements go back to it. Every node keeps a Queue object
+ * per shared queue: on the owner it is the queue, elsewhere a buffer of forwarded deliveries.
+ */
+export interface SharedQueues {
+  /** Whether a queue declared with these options is shared (otherwise it stays on its node). */
+  shares(options: QueueOptions): boolean;
+  /** Journals `message` into shared queue `queue`; resolves once stored. */
+  append(queue: string, message: Message): Promise<void>;
+  /** An entry left a shared queue here (acked, expired, dead-lettered...): journal it, or tell the owner. */
+  removed(queue: Queue, entry: QueueEntry, reason: RemovalReason): Promise<void>;
+  /** True when this node holds the queue's messages. */
+  owns(queue: string): boolean;
+  /** A shared queue appeared (declared here or elsewhere, or recovered), went away, or its local consumers changed. */
+  declared(queue: Queue): void;
+  deleted(queue: Queue): Promise<void>;
+  consumersChanged(queue: Queue): void;
+}
+
 export interface ClusterView {
   readonly nodeId: number;
   /** False for the single-process broker. */
@@ -53,6 +77,7 @@ export interface ClusterView {
   readonly maxReplicationFactor: number;
   /** Set by a clustered view. */
   readonly peers?: PeerLink;
+  readonly sharedQueues?: SharedQueues;
 }
 
 /** An append or read reached a node that does not (or no longer) lead the partition. */

@@ -21,6 +21,8 @@ export interface QueueHost {
   deadLetter(queue: Queue, entry: QueueEntry, reason: 'rejected' | 'expired' | 'delivery-limit'): Promise<void>;
   /** The last consumer of an auto-delete queue left. */
   unused(queue: Queue): void;
+  /** A consumer attached or left (a cluster forwards a shared queue's deliveries to the nodes with consumers). */
+  consumersChanged?(queue: Queue): void;
 }
 
 export interface QueueStats {
@@ -124,6 +126,7 @@ export class Queue {
       this.parked = [];
     }
     this.dispatch();
+    this.host.consumersChanged?.(this);
     return consumer;
   }
 
@@ -132,6 +135,7 @@ export class Queue {
     const i = this.consumerList.indexOf(consumer);
     if (i >= 0) this.consumerList.splice(i, 1);
     if (this.consumerList.length === 0 && this.options.autoDelete && !this.deleted) this.host.unused(this);
+    else if (!this.deleted) this.host.consumersChanged?.(this);
   }
 
   /** Puts entries back at the head, keeping their relative order. */
@@ -206,6 +210,35 @@ export class Queue {
     for (const e of entries) void this.host.removed(this, e, 'purged');
     this.notifyWritable();
     return entries.length;
+  }
+
+  /**
+   * Takes every ready entry out without removing it from the journal: a cluster node that holds a
+   * shared queue's deliveries for another node's queue gives them back this way.
+   */
+  takeReady(): QueueEntry[] {
+    const entries = [...this.ready.toArray(), ...this.parked];
+    this.ready.clear();
+    this.parked = [];
+    this.readyBytesCount = 0;
+    this.notifyWritable();
+    return entries;
+  }
+
+  /** Takes the ready entry with sequence `seq` out (without journaling), if there is one. */
+  takeReadyBySeq(seq: number): QueueEntry | undefined {
+    const all = this.ready.toArray();
+    const i = all.findIndex((e) => e.seq === seq);
+    if (i < 0) {
+      const j = this.parked.findIndex((e) => e.seq === seq);
+      return j < 0 ? undefined : this.parked.splice(j, 1)[0];
+    }
+    const [entry] = all.splice(i, 1);
+    this.ready.clear();
+    for (const e of all) this.ready.push(e);
+    this.readyBytesCount -= entry.size;
+    this.notifyWritable();
+    return entry;
   }
 
   /** Ready entries, oldest first, without consuming them (browsing, admin). */

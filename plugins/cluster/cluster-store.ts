@@ -12,6 +12,7 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { KvWatchInclude, type KV } from '@nats-io/kv';
 import type { Logger } from '../../core/adapter.js';
+import { NS_SHARED_QUEUE, NS_SHARED_BINDING } from '../../core/broker.js';
 import type { JournalEntry, PartitionStore, RemoteChange, RetentionPolicy, Store, StoreRecovery } from '../../core/store.js';
 import { JetStreamPartition, jetStreamConfig } from './jetstream-partition.js';
 import { metaKey, parseMetaKey, partitionStreamName, partitionStreamPrefix, partitionSubject } from './names.js';
@@ -19,6 +20,7 @@ import { metaKey, parseMetaKey, partitionStreamName, partitionStreamPrefix, part
 /** Metadata every node shares; the rest (queues, bindings, MQTT sessions of this node) is local. */
 export const SHARED_NAMESPACES = new Set([
   'stream', 'group-offset', 'kafka.topic-id', 'retained', 'xmpp-user', 'xmpp-roster', 'xmpp-node', 'xmpp-subscription', 'auth.user',
+  NS_SHARED_QUEUE, NS_SHARED_BINDING,
 ]);
 
 const TAG = 0x4a;

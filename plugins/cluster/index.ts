@@ -14,7 +14,8 @@ import { ClusterStore } from './cluster-store.js';
 import { Leadership, rankNodes } from './leadership.js';
 import { Membership } from './membership.js';
 import { NatsPeerLink } from './peer-link.js';
-import { BUCKET_LEADERS, BUCKET_META, BUCKET_NODES } from './names.js';
+import { BUCKET_LEADERS, BUCKET_META, BUCKET_NODES, BUCKET_QUEUE_OWNERS } from './names.js';
+import { JetStreamSharedQueues } from './shared-queues.js';
 
 export { NodeIdInUseError } from './membership.js';
 
@@ -47,6 +48,7 @@ export class ClusterNode implements ClusterView {
     private readonly membership: Membership,
     private readonly leaders: KV,
     readonly peers: NatsPeerLink,
+    readonly sharedQueues: JetStreamSharedQueues,
     private readonly settings: ClusterSettings,
     private readonly log: Logger,
   ) {
@@ -68,12 +70,13 @@ export class ClusterNode implements ClusterView {
       const jsm = await jetstreamManager(nc, { timeout: 10_000 });
       const js = jetstream(nc, { timeout: 10_000 });
       const replicas = Math.min(3, settings.servers.length);
-      const [meta, nodes, leaders] = await Promise.all([BUCKET_META, BUCKET_NODES, BUCKET_LEADERS].map((b) => openBucket(nc, b, replicas)));
+      const [meta, nodes, leaders, owners] = await Promise.all([BUCKET_META, BUCKET_NODES, BUCKET_LEADERS, BUCKET_QUEUE_OWNERS].map((b) => openBucket(nc, b, replicas)));
       const membership = new Membership(nodes, settings.nodeId, settings.heartbeatMs, settings.nodeTimeoutMs, log);
       await membership.start();
       const store = new ClusterStore({ local, meta, js, jsm, nodeId: settings.nodeId, log });
       const peers = new NatsPeerLink(nc, js, jsm, settings.nodeId, replicas, log);
-      return new ClusterNode(nc, store, membership, leaders, peers, settings, log);
+      const queues = new JetStreamSharedQueues(nc, js, jsm, owners, membership, replicas, log);
+      return new ClusterNode(nc, store, membership, leaders, peers, queues, settings, log);
     } catch (err) {
       await nc.close().catch(() => undefined);
       if (err instanceof Error && err.name === 'NodeIdInUseError') throw err;
@@ -91,8 +94,10 @@ export class ClusterNode implements ClusterView {
     await this.peers.start(broker);
     const fenced = (stream: string, p: number) => this.store.partitions.get(`${stream}\u0000${p}`)?.isFenced ?? false;
     this.leadership = new Leadership(this.leaders, this.membership, () => this.broker, fenced, this.log);
-    await this.leadership.start(Math.max(250, Math.floor(this.settings.heartbeatMs / 2)));
+    const interval = Math.max(250, Math.floor(this.settings.heartbeatMs / 2));
+    await this.leadership.start(interval);
     await this.leadership.reconcile();
+    await this.sharedQueues.start(broker, interval);
   }
 
   /** Publishes this node's listeners (`kafka` at its advertised address) to the other nodes. */
@@ -117,15 +122,17 @@ export class ClusterNode implements ClusterView {
     return rankNodes(`group\u0000${key}`, this.membership.liveIds())[0] ?? this.nodeId;
   }
 
-  /** Per node: partitions led (admin API). */
-  describe(): Array<NodeInfo & { leaderOf: number; self: boolean }> {
+  /** Per node: partitions led and shared queues owned (admin API). */
+  describe(): Array<NodeInfo & { leaderOf: number; queuesOwned: number; self: boolean }> {
     const counts = this.leadership?.leaders() ?? new Map<number, number>();
-    return this.nodes().map((n) => ({ ...n, leaderOf: counts.get(n.id) ?? 0, self: n.id === this.nodeId }));
+    const owned = this.sharedQueues.ownerCounts();
+    return this.nodes().map((n) => ({ ...n, leaderOf: counts.get(n.id) ?? 0, queuesOwned: owned.get(n.id) ?? 0, self: n.id === this.nodeId }));
   }
 
   /** Leaves the cluster: the membership record goes at once so other nodes take over without waiting. */
   async leave(): Promise<void> {
     this.leadership?.stop();
+    this.sharedQueues.stop();
     this.peers.stop();
     await this.membership.stop();
   }

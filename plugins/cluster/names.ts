@@ -6,6 +6,11 @@
 export const BUCKET_META = 'junction-meta';
 export const BUCKET_NODES = 'junction-nodes';
 export const BUCKET_LEADERS = 'junction-leaders';
+export const BUCKET_QUEUE_OWNERS = 'junction-queue-owners';
+/** The JetStream stream journaling every shared queue's messages, one subject per queue. */
+export const QUEUES_STREAM = 'JUNCTION_QUEUES';
+const QUEUE_SUBJECT_PREFIX = 'junction.q.';
+export const QUEUE_SUBJECTS = `${QUEUE_SUBJECT_PREFIX}>`;
 
 /** Letters, digits and '-' stay; every other byte becomes `_XX` (so '_' itself is `_5F`). */
 function escape(name: string): string {
@@ -15,6 +20,20 @@ function escape(name: string): string {
     out += /[A-Za-z0-9-]/.test(c) ? c : `_${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
+}
+
+function unescape(token: string): string {
+  return Buffer.from(token.replace(/_([0-9A-F]{2})|([A-Za-z0-9-])/g, (_m, hex: string | undefined, c: string | undefined) => (hex ? `%${hex}` : `%${c!.charCodeAt(0).toString(16).padStart(2, '0')}`))
+    .split('%').slice(1).map((h) => parseInt(h, 16))).toString('utf8');
+}
+
+/** The subject a shared queue's messages are journaled on. */
+export function queueSubject(queue: string): string {
+  return QUEUE_SUBJECT_PREFIX + escape(queue);
+}
+
+export function queueOfSubject(subject: string): string | null {
+  return subject.startsWith(QUEUE_SUBJECT_PREFIX) ? unescape(subject.slice(QUEUE_SUBJECT_PREFIX.length)) : null;
 }
 
 /** The JetStream stream holding one partition of a Junction stream. */
@@ -48,6 +67,15 @@ export function parseMetaKey(kvKey: string): { ns: string; key: string } | null 
   const dot = kvKey.indexOf('.');
   if (dot < 0) return null;
   return { ns: unb64(kvKey.slice(0, dot)), key: unb64(kvKey.slice(dot + 1)) };
+}
+
+/** KV key of a shared queue's owner record. */
+export function ownerKey(queue: string): string {
+  return b64(queue);
+}
+
+export function queueOfOwnerKey(key: string): string {
+  return unb64(key);
 }
 
 /** KV key of a partition's leader record. */

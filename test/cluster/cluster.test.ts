@@ -261,11 +261,15 @@ describe('cluster: kill -9 of a Junction node and of a nats-server', function ()
     await send(80, 120);
     await producer.disconnect();
     const consumer = kafkajs(brokers[0], { brokers: [brokers[0], brokers[2]] }).consumer({ groupId: 'chaos-readers' });
-    const seen = new Set<string>();
+    const seen = new Map<string, string>();
     await consumer.connect();
     await consumer.subscribe({ topic: 'chaos', fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => { seen.add(message.value!.toString()); } });
-    await eventually(() => acked.every((v) => seen.has(v)), 60000, 'every acknowledged record');
+    await consumer.run({ eachMessage: async ({ partition, message }) => { seen.set(message.value!.toString(), `${partition}@${message.offset}`); } });
+    await eventually(() => acked.every((v) => seen.has(v)), 60000, 'every acknowledged record').catch((err: Error) => {
+      const missing = acked.filter((v) => !seen.has(v));
+      const tails = procs.map((p, i) => `--- node ${i + 1}\n${p.output().split('\n').slice(-25).join('\n')}`).join('\n');
+      throw new Error(`${err.message}: ${missing.length} missing (${missing.slice(0, 20).join(' ')}); read ${[...seen.entries()].map(([v, at]) => `${v}=${at}`).join(' ')}\n${tails}`);
+    });
     await consumer.disconnect();
     assert.equal(acked.length, 120);
     await nats.restart(2);

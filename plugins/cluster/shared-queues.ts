@@ -1,0 +1,429 @@
+/**
+ * Queues every node shares (core/cluster.ts SharedQueues) on JetStream:
+ * - every message of every shared queue is one message of the R3 stream `JUNCTION_QUEUES`, on the
+ *   subject `junction.q.<queue>`, published by whichever node received it and acknowledged to the
+ *   client once stored on a quorum; settling it (ack, expiry, dead-lettering) deletes it from the
+ *   stream, so the stream always holds exactly what the queues hold;
+ * - one owner node per queue, recorded in the KV bucket `junction-queue-owners` as
+ *   `{ node, epoch }` and changed by compare-and-set: the node that declares a queue first owns
+ *   it; when the owner dies, the live node that rendezvous hashing ranks first takes it over and
+ *   replays the queue's subject from the stream before it delivers (skipping what its own
+ *   consumers still hold);
+ * - the owner reads new messages from one ordered consumer over the whole stream (one per node,
+ *   not one per queue: queues cost no Raft group of their own) and runs the core Queue: delivery
+ *   order, competing consumers, credit, nack / requeue, delivery counts, dead-lettering, TTL;
+ * - a node with consumers of a queue it does not own attaches to the owner
+ *   (`junction.qctl.<owner>`): the owner adds a consumer standing for that node with a window of
+ *   REMOTE_WINDOW deliveries, forwards them to `junction.qd.<node>`, where they wait in the
+ *   node's Queue object for its local consumers, and takes their acks, rejects and detaches back.
+ *   A node that dies has its deliveries requeued by the owner (as a consumer that went away).
+ */
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { KvWatchInclude, type KV } from '@nats-io/kv';
+import { headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import type { Logger } from '../../core/adapter.js';
+import type { Broker } from '../../core/broker.js';
+import type { SharedQueues } from '../../core/cluster.js';
+import type { Message } from '../../core/message.js';
+import { messageSize } from '../../core/message.js';
+import { decodeMessage, encodeMessage } from '../../core/message-codec.js';
+import type { Queue, RemovalReason } from '../../core/queue.js';
+import type { Consumer } from '../../core/queue-consumer.js';
+import type { QueueEntry, QueueOptions } from '../../core/queue-types.js';
+import { rankNodes } from './leadership.js';
+import type { Membership } from './membership.js';
+import { ownerKey, queueOfOwnerKey, queueOfSubject, queueSubject, QUEUE_SUBJECTS, QUEUES_STREAM } from './names.js';
+
+/** Deliveries an owner forwards to one node ahead of its acknowledgements. */
+const REMOTE_WINDOW = 64;
+const REQUEST_TIMEOUT_MS = 10_000;
+
+interface OwnerRecord { node: number; epoch: number }
+interface RemoteConsumer { node: number; consumer: Consumer; tags: Map<number, number> }
+type Control = { op: 'attach' | 'detach' | 'ack' | 'reject'; queue: string; node: number; seq?: number };
+
+function bytes(data: Uint8Array): Buffer {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+export class JetStreamSharedQueues implements SharedQueues {
+  private broker: Broker | null = null;
+  /** Every shared queue this node knows, by name. */
+  private readonly known = new Map<string, Queue>();
+  private readonly owners = new Map<string, { rec: OwnerRecord; revision: number }>();
+  /** Queues this node owns and has loaded. */
+  private readonly owned = new Set<string>();
+  /** Queues being claimed and loaded: live messages that arrive meanwhile. */
+  private readonly loading = new Map<string, Array<{ seq: number; data: Uint8Array }>>();
+  /** Queues this node declared first: it claims them without waiting for the ranking. */
+  private readonly declaredHere = new Set<string>();
+  /** Owner each of this node's consumed-but-not-owned queues is attached to. */
+  private readonly attached = new Map<string, number>();
+  /** On the owner: consumers standing for other nodes, by `node \0 queue`. */
+  private readonly remotes = new Map<string, RemoteConsumer>();
+  private readonly subs: Subscription[] = [];
+  private readonly stops: Array<() => void> = [];
+  private timer?: NodeJS.Timeout;
+  private reconciling = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly kv: KV,
+    private readonly membership: Membership,
+    private readonly replicas: number,
+    private readonly log: Logger,
+  ) {}
+
+  private get self(): number {
+    return this.membership.nodeId;
+  }
+
+  async start(broker: Broker, intervalMs: number): Promise<void> {
+    try {
+      await this.jsm.streams.info(QUEUES_STREAM);
+    } catch {
+      await this.jsm.streams.add({ name: QUEUES_STREAM, subjects: [QUEUE_SUBJECTS], num_replicas: this.replicas })
+        .catch(() => this.jsm.streams.info(QUEUES_STREAM));
+    }
+    await this.follow();
+    const watch = await this.kv.watch({ include: KvWatchInclude.LastValue });
+    this.stops.push(() => watch.stop());
+    void (async () => {
+      for await (const e of watch) {
+        const name = queueOfOwnerKey(e.key);
+        if (e.operation === 'PUT') this.owners.set(name, { rec: e.json<OwnerRecord>(), revision: e.revision });
+        else this.owners.delete(name);
+        this.ownerChanged(name);
+      }
+    })().catch((err) => this.log.warn({ err: (err as Error).message }, 'cluster: queue owner watch ended'));
+    this.subs.push(this.nc.subscribe(`junction.qd.${this.self}`, { callback: (err, m) => { if (!err) this.forwarded(m); } }));
+    this.subs.push(this.nc.subscribe(`junction.qctl.${this.self}`, { callback: (err, m) => { if (!err) void this.control(m); } }));
+    this.broker = broker;
+    this.membership.onChange(() => {
+      this.dropDeadRemotes();
+      void this.reconcile();
+    });
+    this.timer = setInterval(() => void this.reconcile(), intervalMs);
+    this.timer.unref();
+    await this.reconcile();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    for (const s of this.stops.splice(0)) s();
+    for (const s of this.subs.splice(0)) s.unsubscribe();
+  }
+
+  // ---- SharedQueues -------------------------------------------------------------------------
+
+  shares(options: QueueOptions): boolean {
+    // MQTT sessions stay on their node for now (docs/cluster.md).
+    return options.durable && !options.autoDelete && options.exclusiveOwner === undefined && options.labels?.protocol !== 'mqtt';
+  }
+
+  append(queue: string, message: Message): Promise<void> {
+    return this.js.publish(queueSubject(queue), encodeMessage(message), { timeout: REQUEST_TIMEOUT_MS }).then(() => undefined);
+  }
+
+  owns(queue: string): boolean {
+    return this.owned.has(queue);
+  }
+
+  declared(queue: Queue): void {
+    this.known.set(queue.name, queue);
+    if (!this.broker) return;
+    if (!this.owners.has(queue.name)) this.declaredHere.add(queue.name);
+    void this.reconcile();
+  }
+
+  async deleted(queue: Queue): Promise<void> {
+    this.forget(queue.name);
+    await this.jsm.streams.purge(QUEUES_STREAM, { filter: queueSubject(queue.name) }).catch((err: Error) => this.log.warn({ queue: queue.name, err: err.message }, 'cluster: deleted queue not purged'));
+    await this.kv.delete(ownerKey(queue.name)).catch(() => undefined);
+  }
+
+  consumersChanged(queue: Queue): void {
+    if (!this.owned.has(queue.name)) void this.syncAttachment(queue);
+  }
+
+  async removed(queue: Queue, entry: QueueEntry, reason: RemovalReason): Promise<void> {
+    if (this.owned.has(queue.name)) return this.deleteMessage(entry.seq);
+    const owner = this.attached.get(queue.name) ?? this.liveOwner(queue.name);
+    if (owner < 0) throw new Error(`queue ${queue.name} has no owner node right now; the message stays queued`);
+    await this.request(owner, { op: reason === 'dead-lettered' ? 'reject' : 'ack', queue: queue.name, node: this.self, seq: entry.seq });
+  }
+
+  // ---- ownership ----------------------------------------------------------------------------
+
+  /** Owners of queues on each node (admin API). */
+  ownerCounts(): Map<number, number> {
+    const live = this.membership.liveIds();
+    const counts = new Map<number, number>();
+    for (const { rec } of this.owners.values()) if (live.has(rec.node)) counts.set(rec.node, (counts.get(rec.node) ?? 0) + 1);
+    return counts;
+  }
+
+  private liveOwner(queue: string): number {
+    const rec = this.owners.get(queue)?.rec;
+    return rec && this.membership.liveIds().has(rec.node) ? rec.node : -1;
+  }
+
+  /** Claims every queue this node should own (declared here first, orphaned and ranked here, or recorded as ours before a restart). */
+  async reconcile(): Promise<void> {
+    if (this.reconciling || !this.broker) return;
+    this.reconciling = true;
+    try {
+      const live = this.membership.liveIds();
+      const claims: Promise<void>[] = [];
+      for (const [name, q] of this.known) {
+        if (q.deleted) {
+          this.forget(name);
+          continue;
+        }
+        if (this.owned.has(name) || this.loading.has(name)) continue;
+        const entry = this.owners.get(name);
+        const mine = entry?.rec.node === this.self;
+        const orphaned = !entry || !live.has(entry.rec.node);
+        if (mine || (orphaned && ((!entry && this.declaredHere.has(name)) || rankNodes(`queue\u0000${name}`, live)[0] === this.self))) {
+          claims.push(this.claim(q));
+        } else if (q.consumers.length > 0) {
+          claims.push(this.syncAttachment(q));
+        }
+      }
+      await Promise.all(claims);
+    } finally {
+      this.reconciling = false;
+    }
+  }
+
+  private async claim(q: Queue): Promise<void> {
+    const name = q.name;
+    const entry = this.owners.get(name);
+    const rec: OwnerRecord = { node: this.self, epoch: (entry?.rec.epoch ?? 0) + 1 };
+    this.loading.set(name, []);
+    try {
+      const revision = entry ? await this.kv.update(ownerKey(name), JSON.stringify(rec), entry.revision) : await this.kv.create(ownerKey(name), JSON.stringify(rec));
+      this.owners.set(name, { rec, revision });
+      this.declaredHere.delete(name);
+      await this.load(q);
+      this.log.info({ queue: name, epoch: rec.epoch }, 'cluster: owning queue');
+    } catch (err) {
+      this.log.debug({ queue: name, err: (err as Error).message }, 'cluster: queue claim did not complete (retried)');
+    } finally {
+      this.loading.delete(name);
+    }
+  }
+
+  /**
+   * Replays the queue's messages from the stream, then those that arrived live meanwhile. Entries
+   * this node's consumers hold (forwarded by the previous owner) are not delivered again.
+   */
+  private async load(q: Queue): Promise<void> {
+    const name = q.name;
+    await this.detach(q);
+    const held = new Set<number>();
+    for (const c of q.consumers) for (const e of c.unackedEntries()) held.add(e.seq);
+    let last = 0;
+    const add = (seq: number, data: Uint8Array) => {
+      if (seq <= last && last > 0) return;
+      last = Math.max(last, seq);
+      if (!held.has(seq)) this.enqueue(q, seq, data, 0, false);
+    };
+    const lastMsg = await this.jsm.streams.getMessage(QUEUES_STREAM, { last_by_subj: queueSubject(name) }).catch(() => null);
+    if (lastMsg) {
+      const oc = await this.js.consumers.get(QUEUES_STREAM, { filter_subjects: queueSubject(name), deliver_policy: DeliverPolicy.All });
+      const messages = await oc.consume({ max_messages: 1000 });
+      try {
+        for await (const m of messages) {
+          add(m.seq, m.data);
+          if (m.seq >= lastMsg.seq || m.info.pending === 0) break;
+        }
+      } finally {
+        await messages.close();
+      }
+    }
+    for (const { seq, data } of this.loading.get(name) ?? []) if (seq > last) add(seq, data);
+    this.owned.add(name);
+  }
+
+  /** Another node took the queue, or its owner changed: forwarded deliveries go back, consumers re-attach. */
+  private ownerChanged(name: string): void {
+    const q = this.known.get(name);
+    const owner = this.owners.get(name)?.rec.node;
+    if (this.owned.has(name) && owner !== this.self) {
+      this.log.warn({ queue: name, owner }, 'cluster: queue taken over by another node');
+      this.owned.delete(name);
+      for (const [key, rc] of this.remotes) if (key.endsWith(`\u0000${name}`)) { rc.consumer.pause(); this.remotes.delete(key); }
+      q?.takeReady();
+    }
+    if (q && !this.owned.has(name) && this.attached.has(name) && this.attached.get(name) !== owner) {
+      this.attached.delete(name);
+      q.takeReady();
+    }
+    if (q && !this.owned.has(name)) void this.syncAttachment(q);
+  }
+
+  private forget(name: string): void {
+    this.known.delete(name);
+    this.owned.delete(name);
+    this.attached.delete(name);
+    this.declaredHere.delete(name);
+    for (const key of [...this.remotes.keys()]) if (key.endsWith(`\u0000${name}`)) this.remotes.delete(key);
+  }
+
+  // ---- a node with consumers of a queue it does not own -------------------------------------
+
+  private async syncAttachment(q: Queue): Promise<void> {
+    const want = q.consumers.length > 0 && !q.deleted;
+    const owner = this.liveOwner(q.name);
+    const at = this.attached.get(q.name);
+    if (at !== undefined && (!want || at !== owner)) await this.detach(q);
+    if (!want || owner < 0 || owner === this.self || this.attached.has(q.name)) return;
+    this.attached.set(q.name, owner);
+    try {
+      await this.request(owner, { op: 'attach', queue: q.name, node: this.self });
+    } catch (err) {
+      if (this.attached.get(q.name) === owner) this.attached.delete(q.name);
+      this.log.debug({ queue: q.name, owner, err: (err as Error).message }, 'cluster: attach to queue owner failed (retried)');
+    }
+  }
+
+  /** Gives the forwarded deliveries not yet taken back to the owner (they are requeued there). */
+  private async detach(q: Queue): Promise<void> {
+    const owner = this.attached.get(q.name);
+    if (owner === undefined) return;
+    this.attached.delete(q.name);
+    q.takeReady();
+    if (this.membership.liveIds().has(owner)) {
+      await this.request(owner, { op: 'detach', queue: q.name, node: this.self }).catch(() => undefined);
+    }
+  }
+
+  /** A delivery the owner forwarded for this node's consumers. */
+  private forwarded(m: Msg): void {
+    const name = m.headers?.get('Q') ?? '';
+    const from = Number(m.headers?.get('O'));
+    const q = this.known.get(name);
+    if (!q || q.deleted || this.owned.has(name) || this.attached.get(name) !== from) return;
+    this.enqueue(q, Number(m.headers!.get('S')), m.data, Number(m.headers!.get('D')), m.headers!.get('R') === '1');
+  }
+
+  private enqueue(q: Queue, seq: number, data: Uint8Array, deliveryCount: number, redelivered: boolean): void {
+    const message = decodeMessage(Buffer.from(bytes(data)));
+    q.enqueue({ seq, message, deliveryCount, redelivered, persisted: true, size: messageSize(message) });
+  }
+
+  // ---- the owner ----------------------------------------------------------------------------
+
+  /** New messages of every shared queue, from one ordered consumer: the owner enqueues them. */
+  private async follow(): Promise<void> {
+    const oc = await this.js.consumers.get(QUEUES_STREAM, { deliver_policy: DeliverPolicy.New });
+    const messages = await oc.consume({ max_messages: 1000 });
+    this.stops.push(() => void messages.close());
+    void (async () => {
+      for await (const m of messages) {
+        const name = queueOfSubject(m.subject);
+        if (name === null) continue;
+        const buffer = this.loading.get(name);
+        if (buffer) buffer.push({ seq: m.seq, data: m.data });
+        else if (this.owned.has(name)) {
+          const q = this.known.get(name);
+          if (q && !q.deleted) this.enqueue(q, m.seq, m.data, 0, false);
+        }
+      }
+    })().catch((err) => this.log.warn({ err: (err as Error).message }, 'cluster: shared queue feed ended'));
+  }
+
+  private async control(m: Msg): Promise<void> {
+    let c: Control;
+    try {
+      c = JSON.parse(m.string()) as Control;
+    } catch {
+      m.respond('malformed request');
+      return;
+    }
+    const q = this.known.get(c.queue);
+    if (!q || !this.owned.has(c.queue)) {
+      m.respond(`not the owner of queue ${c.queue}`);
+      return;
+    }
+    try {
+      await this.apply(q, c);
+      m.respond('');
+    } catch (err) {
+      m.respond((err as Error).message || 'failed');
+    }
+  }
+
+  private async apply(q: Queue, c: Control): Promise<void> {
+    const key = `${c.node}\u0000${q.name}`;
+    const rc = this.remotes.get(key);
+    switch (c.op) {
+      case 'attach': {
+        if (rc) return;
+        const tags = new Map<number, number>();
+        const subject = `junction.qd.${c.node}`;
+        const consumer = q.consume({ prefetch: REMOTE_WINDOW, autoAck: false, creditMode: false }, (d) => {
+          tags.set(d.seq, d.tag);
+          const h = natsHeaders();
+          h.set('Q', q.name);
+          h.set('O', String(this.self));
+          h.set('S', String(d.seq));
+          h.set('D', String(d.deliveryCount));
+          h.set('R', d.redelivered ? '1' : '0');
+          this.nc.publish(subject, encodeMessage(d.message), { headers: h });
+        });
+        this.remotes.set(key, { node: c.node, consumer, tags });
+        return;
+      }
+      case 'detach': {
+        if (!rc) return;
+        this.remotes.delete(key);
+        for (const tag of rc.consumer.unackedTags()) await rc.consumer.nack(tag, { requeue: true, failed: false });
+        rc.consumer.close(false);
+        return;
+      }
+      case 'ack':
+      case 'reject': {
+        const seq = c.seq ?? -1;
+        const tag = rc?.tags.get(seq);
+        if (rc && tag !== undefined && rc.consumer.isUnacked(tag)) {
+          rc.tags.delete(seq);
+          return c.op === 'ack' ? rc.consumer.ack(tag) : rc.consumer.reject(tag);
+        }
+        // Forwarded by a previous owner: settle it wherever it is now.
+        const entry = q.takeReadyBySeq(seq);
+        if (entry && c.op === 'reject') return q.deadLetterEntry(entry, 'rejected');
+        if (entry) q.stats.acked++;
+        return this.deleteMessage(seq);
+      }
+    }
+  }
+
+  /** Consumers standing for nodes that died: their deliveries go back to the queue. */
+  private dropDeadRemotes(): void {
+    const live = this.membership.liveIds();
+    for (const [key, rc] of this.remotes) {
+      if (live.has(rc.node)) continue;
+      this.remotes.delete(key);
+      rc.consumer.close(true);
+    }
+  }
+
+  private async deleteMessage(seq: number): Promise<void> {
+    try {
+      await this.jsm.streams.deleteMessage(QUEUES_STREAM, seq, false);
+    } catch (err) {
+      // Already gone (settled twice after a takeover, or the queue was purged).
+      if (!/no message found|not found/i.test((err as Error).message)) throw err;
+    }
+  }
+
+  private async request(node: number, c: Control): Promise<void> {
+    const reply = await this.nc.request(`junction.qctl.${node}`, JSON.stringify(c), { timeout: REQUEST_TIMEOUT_MS });
+    const text = reply.string();
+    if (text !== '') throw new Error(`node ${node}: ${text}`);
+  }
+}
