@@ -287,11 +287,25 @@ export class Broker extends EventEmitter {
     return this.deliver(message, queues, streams);
   }
 
-  /** Sends straight to one queue (STOMP /queue/x, AMQP /queue/x). */
+  /**
+   * Sends straight to one queue (STOMP /queue/x, AMQP /queue/x). In a cluster, a queue that only
+   * another node has (a temporary reply queue of a client connected there) is reached through it.
+   */
   sendToQueue(queueName: string, message: Message): Promise<void> {
     const q = this.queueMap.get(queueName);
-    if (!q) return Promise.reject(new QueueNotFoundError(`queue ${queueName} does not exist`));
-    return this.deliver(message, [q], []);
+    if (q) return this.deliver(message, [q], []);
+    const notFound = () => new QueueNotFoundError(`queue ${queueName} does not exist`);
+    const peers = this.cluster.peers;
+    if (!peers) return Promise.reject(notFound());
+    return peers.sendToQueue(queueName, message).then((found) => {
+      if (!found) throw notFound();
+    });
+  }
+
+  /** Another node's sendToQueue for a queue of this node's own (never a shared one: every node has those). */
+  sendToQueueFromPeer(queueName: string, message: Message): Promise<void> | null {
+    const q = this.queueMap.get(queueName);
+    return q && !this.sharedSet.has(q) ? this.deliver(message, [q], []) : null;
   }
 
   /** True when a publish to `topic` would reach at least one queue or stream. */

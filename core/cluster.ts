@@ -37,6 +37,11 @@ export interface PartitionPlacement {
 export interface PeerLink {
   /** Hands a routed message to every other node; resolves once they are sure to get it (durable: stored). */
   fanout(message: Message): Promise<void>;
+  /**
+   * Puts a message into a queue that only another node has (a temporary reply queue of a client
+   * connected there); resolves false when no node has it.
+   */
+  sendToQueue(queue: string, message: Message): Promise<boolean>;
   /** Appends a batch on the partition's leader node; resolves once stored there. */
   appendOnLeader(leader: number, stream: string, partition: number, batch: Buffer): Promise<void>;
 }

@@ -113,6 +113,8 @@ export class IncomingLink implements IncomingHandler {
     }
     if (node.kind === 'queue' && !broker.getQueue(node.name)) {
       // tmp.* queues belong to a connection: a reply to one that is gone must not create an orphan.
+      // In a cluster the connection may be on another node, which takes the message (or not).
+      if (node.name.startsWith('tmp.') && broker.cluster.clustered) return undefined;
       if (node.mustExist || !settings.autoCreateQueues || node.name.startsWith('tmp.')) {
         throw new AmqpConditionError(COND.notFound, `queue ${node.name} does not exist`);
       }

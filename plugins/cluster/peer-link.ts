@@ -21,6 +21,9 @@ const FANOUT_STREAM = 'JUNCTION_FANOUT';
 const DURABLE_SUBJECT = 'junction.fanout.durable';
 const TRANSIENT_SUBJECT = 'junction.fanout.transient';
 const ORIGIN = 'Junction-Origin';
+/** Requests to put a message into a queue only one node has (temporary reply queues). */
+const TO_QUEUE_SUBJECT = 'junction.toqueue';
+const TO_QUEUE_TIMEOUT_MS = 3000;
 /** A node down longer than this misses durable messages published meanwhile (docs/cluster.md). */
 const FANOUT_MAX_AGE_MS = 24 * 3600 * 1000;
 
@@ -71,6 +74,23 @@ export class NatsPeerLink implements PeerLink {
         this.deliver(broker, m.data).catch((e: Error) => this.log.debug({ err: e.message }, 'cluster: transient message dropped'));
       },
     }));
+    this.subs.push(this.nc.subscribe(TO_QUEUE_SUBJECT, {
+      callback: (err, m) => {
+        if (err) return;
+        let queue: string;
+        let message: Message;
+        try {
+          const b = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+          const len = b.readUInt16BE(0);
+          queue = b.subarray(2, 2 + len).toString('utf8');
+          message = decodeMessage(Buffer.from(b.subarray(2 + len)));
+        } catch {
+          return;
+        }
+        // Only the node that has the queue answers; the others stay silent.
+        broker.sendToQueueFromPeer(queue, message)?.then(() => m.respond(''), (e: Error) => m.respond(`${e.name}: ${e.message}`));
+      },
+    }));
     this.subs.push(this.nc.subscribe(`junction.append.${this.nodeId}`, {
       callback: (err, m) => {
         if (err) return;
@@ -101,6 +121,23 @@ export class NatsPeerLink implements PeerLink {
       return Promise.resolve();
     }
     return this.js.publish(DURABLE_SUBJECT, bytes, { headers: h, timeout: 10_000 }).then(() => undefined);
+  }
+
+  async sendToQueue(queue: string, message: Message): Promise<boolean> {
+    const name = Buffer.from(queue, 'utf8');
+    const head = Buffer.allocUnsafe(2);
+    head.writeUInt16BE(name.length, 0);
+    let reply;
+    try {
+      reply = await this.nc.request(TO_QUEUE_SUBJECT, Buffer.concat([head, name, encodeMessage(message)]), { timeout: TO_QUEUE_TIMEOUT_MS });
+    } catch (err) {
+      // No node has the queue: nobody answers (no responders, or the timeout when some are slow).
+      if (/no responders|timeout/i.test((err as Error).message)) return false;
+      throw err;
+    }
+    const text = reply.string();
+    if (text !== '') throw new Error(text);
+    return true;
   }
 
   async appendOnLeader(leader: number, stream: string, partition: number, batch: Buffer): Promise<void> {

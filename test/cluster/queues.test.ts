@@ -19,11 +19,11 @@ function stompOn(node: JunctionProcess): Promise<Client> {
 }
 
 /** Sends persistent messages one by one, each acknowledged by a RECEIPT (stored on a quorum). */
-async function sendWithReceipts(client: Client, destination: string, bodies: string[]): Promise<void> {
+async function sendWithReceipts(client: Client, destination: string, bodies: string[], headers: Record<string, string> = {}): Promise<void> {
   for (const body of bodies) {
     const receipt = `r-${body}`;
     const got = new Promise<void>((resolve) => client.watchForReceipt(receipt, () => resolve()));
-    client.publish({ destination, body, headers: { persistent: 'true', receipt } });
+    client.publish({ destination, body, headers: { ...headers, persistent: 'true', receipt } });
     await got;
   }
 }
@@ -107,6 +107,23 @@ describe('cluster: shared queues', function () {
       c1.close();
       c3.close();
     }
+  });
+
+  it('request / reply across nodes: a STOMP reply to a /temp-queue reaches the requester on another node', async () => {
+    const [requester, responder] = await Promise.all([stompOn(procs[0]), stompOn(procs[1])]);
+    clients.push(requester, responder);
+    responder.subscribe('/queue/rpc', (m: IMessage) => {
+      responder.publish({ destination: m.headers['reply-to'], body: `re: ${m.body}` });
+      m.ack();
+    }, { ack: 'client-individual' });
+    const replies: string[] = [];
+    requester.subscribe('/temp-queue/answers', (m: IMessage) => replies.push(m.body));
+    await eventually(async () => {
+      await sendWithReceipts(requester, '/queue/rpc', [`q${replies.length}-${Date.now()}`], { 'reply-to': '/temp-queue/answers' });
+      return true;
+    }, 20000, 'request sent');
+    await eventually(() => replies.length >= 1, 20000, 'a reply on node 1');
+    assert.match(replies[0], /^re: q0-/);
   });
 
   it('a queue survives kill -9 of the node that owned it: a consumer on another node gets every acknowledged message', async () => {

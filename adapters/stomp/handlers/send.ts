@@ -1,5 +1,6 @@
 /** SEND: to a topic (broker.publish) or a queue (broker.sendToQueue); RECEIPT once stored. */
 import { checkTopicName } from '../../../core/names.js';
+import { QueueNotFoundError } from '../../../core/queue-types.js';
 import type { StompFrame } from '../frame.js';
 import { StompError, type StompConnection } from '../connection.js';
 import { parseDestination } from '../destinations.js';
@@ -54,10 +55,18 @@ function sendWith(conn: StompConnection, frame: StompFrame, reply: string | unde
       const m = sendFrameToMessage(frame.headers, frame.body, d.name, reply, conn.id);
       if (!broker.getQueue(d.name)) {
         if (d.name.startsWith(TEMP_PREFIX)) {
-          // A reply to a temporary queue that is gone (its connection ended): dropped, as RabbitMQ
-          // drops replies to a closed reply queue; declaring it would leave a durable orphan.
-          conn.log.debug({ queue: d.name }, 'SEND to a temporary queue that no longer exists: dropped');
-          conn.receipt(frame);
+          // A reply to a temporary queue that is not here: in a cluster, the node of its connection
+          // takes it. One that is gone (its connection ended) is dropped, as RabbitMQ drops replies
+          // to a closed reply queue; declaring it would leave a durable orphan.
+          const dropped = (err: unknown) => {
+            if (!(err instanceof QueueNotFoundError)) throw err;
+            conn.log.debug({ queue: d.name }, 'SEND to a temporary queue that no longer exists: dropped');
+          };
+          if (t) {
+            conn.receipt(frame);
+            return;
+          }
+          conn.track(broker.sendToQueue(d.name, m).catch(dropped), frame);
           return;
         }
         if (d.kind === 'amq-queue') throw new StompError(`no queue "${d.name.slice(0, 256)}"`, `/amq/queue/ names an existing queue; ${d.name} does not exist`);
