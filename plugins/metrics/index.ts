@@ -27,7 +27,9 @@ const QUEUE_COUNTERS: Array<[keyof QueueStats, string, string]> = [
 /** Writes every junction_* family for the broker. */
 export function writeBrokerMetrics(w: ExpositionWriter, ctx: AdminContext): void {
   const { broker } = ctx;
-  w.family('junction_info', 'gauge', 'Junction version (always 1).', [{ labels: { version: ctx.version }, value: 1 }]);
+  const cluster = broker.cluster;
+  w.family('junction_info', 'gauge', 'Junction version and node id (always 1).', [{ labels: { version: ctx.version, node: cluster.nodeId }, value: 1 }]);
+  if (cluster.clustered) w.single('junction_cluster_nodes', 'gauge', 'Live nodes of the cluster, this one included.', cluster.nodes().length);
   w.single('junction_uptime_seconds', 'gauge', 'Time since the broker started, in seconds.', (Date.now() - ctx.startedAt) / 1000);
   w.family('junction_listener_info', 'gauge', 'Bound listeners (always 1).', ctx.listeners().map((l) => ({
     labels: { listener: l.name, protocol: l.protocol, host: l.host, port: l.port, tls: String(l.tls) }, value: 1,

@@ -149,6 +149,7 @@ describe('metrics: GET /metrics', () => {
     assert.equal(find(e, 'junction_store_pending_bytes')?.value, 0);
     assert.equal(find(e, 'junction_listener_info', { listener: 'http', port: String(b.ports.http) })?.value, 1);
     assert.ok(find(e, 'junction_info')?.labels.version);
+    assert.equal(find(e, 'junction_info')?.labels.node, '0');
 
     const p = String(withData.index);
     assert.equal(find(e, 'junction_stream_partition_high_watermark', { stream: 'events', partition: p })?.value, 1);

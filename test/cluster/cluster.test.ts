@@ -170,13 +170,16 @@ describe('cluster: three nodes on NATS JetStream', function () {
     assert.deepEqual(values.sort(), Array.from({ length: 12 }, (_, i) => `reading-${i}`).sort());
   });
 
-  it('/api/cluster lists the nodes with their endpoints', async () => {
+  it('/api/cluster lists the nodes with their endpoints; /metrics carries the node id', async () => {
     const res = await fetch(`http://127.0.0.1:${nodes[0].ports.http}/api/cluster`);
     assert.equal(res.status, 200);
     const body = await res.json() as { nodeId: number; nodes: Array<{ id: number; endpoints: Record<string, { port: number }> }> };
     assert.equal(body.nodeId, 1);
     assert.deepEqual(body.nodes.map((n) => n.id), [1, 2, 3]);
     assert.equal(body.nodes[1].endpoints.kafka.port, nodes[1].ports.kafka);
+    const metrics = await (await fetch(`http://127.0.0.1:${nodes[1].ports.http}/metrics`)).text();
+    assert.match(metrics, /^junction_info\{[^}]*node="2"[^}]*\} 1$/m);
+    assert.match(metrics, /^junction_cluster_nodes 3$/m);
   });
 
   it('a stopped node\'s partitions get new leaders; nothing acknowledged is lost and offsets continue', async () => {
