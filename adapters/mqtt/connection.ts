@@ -48,6 +48,8 @@ export class MqttConnection implements SessionLink, SessionHolder {
   graceful = false;
   /** Adapter stop: no will. */
   suppressWill = false;
+  /** The session moved to another node of a cluster: its record is not written from here again. */
+  private movedAway = false;
   socketBlocked = false;
   clientMaxPacketSize = MAX_REMAINING_LENGTH + 5;
   clientTopicAliasMax = 0;
@@ -520,7 +522,9 @@ export class MqttConnection implements SessionLink, SessionHolder {
       const principal = this.principal!;
       sessions.scheduleWill(clientId, ends ? 0 : Math.min(this.willDelay, session.expiry), () => publishWill(this.ctx, will, clientId, principal));
     }
-    if (ends) {
+    if (this.movedAway) {
+      sessions.cancelWill(clientId);
+    } else if (ends) {
       await sessions.endSession(clientId, session.sharedQueues());
     } else {
       const now = Date.now();
@@ -534,6 +538,15 @@ export class MqttConnection implements SessionLink, SessionHolder {
     if (this.v5 && this.state === 'connected') this.sendPacket({ cmd: 'disconnect', reasonCode: RC.SessionTakenOver } as Packet);
     this.end();
     await this.teardown();
+  }
+
+  /**
+   * A connection on another node of the cluster took this client id: the session is detached here
+   * (a will without delay is still published), and the record, now that node's, is left alone.
+   */
+  takenOverElsewhere(): Promise<void> {
+    this.movedAway = true;
+    return this.takeover();
   }
 
   /** Adapter stop: MQTT 5 clients hear why; no will; the session stays (or ends if clean). */

@@ -37,6 +37,8 @@ export interface SessionRecord {
   /** Protocol version of the last connection. */
   protocol: number;
   subs: Record<string, SubscriptionOptions>;
+  /** In a cluster: the node that manages the session (its client's node, or the last one). */
+  node?: number;
 }
 
 export type InflightKind = 'i' | 'o' | 'r';

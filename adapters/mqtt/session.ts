@@ -118,9 +118,11 @@ export class Session {
       for (const id of inflight.inbound) this.inboundQos2.add(id);
       for (const id of inflight.pubrel) this.outbound.set(id, { qos: 2, state: 'rel', consumer: null, tag: 0 });
       if (inflight.outbound.size > 0) {
+        // In a cluster the queue's messages may be on its owner node: every reservation is kept.
         const present = new Set((this.queue?.allEntries() ?? []).map((e) => e.seq));
+        const keepAll = this.ctx.broker.cluster.clustered;
         for (const [id, seq] of inflight.outbound) {
-          if (present.has(seq) && !this.outbound.has(id)) {
+          if ((keepAll || present.has(seq)) && !this.outbound.has(id)) {
             this.reserved ??= { bySeq: new Map(), ids: new Set() };
             this.reserved.bySeq.set(seq, id);
             this.reserved.ids.add(id);
@@ -164,7 +166,8 @@ export class Session {
   record(disconnectedAt: number | null): SessionRecord {
     const subs: Record<string, SubscriptionOptions> = {};
     for (const [f, s] of this.subs) subs[f] = s.opts;
-    return { v: 1, expiry: this.expiry, disconnectedAt, protocol: this.link.version, subs };
+    const cluster = this.ctx.broker.cluster;
+    return { v: 1, expiry: this.expiry, disconnectedAt, protocol: this.link.version, subs, ...(cluster.clustered ? { node: cluster.nodeId } : {}) };
   }
 
   persist(): Promise<void> {

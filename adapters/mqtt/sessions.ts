@@ -4,6 +4,7 @@
  * timers, delayed wills, membership of shared-subscription queues, and recovery at start (sessions
  * past their expiry are deleted, the others get their timers again).
  */
+import { ClusterSessions } from './cluster-sessions.js';
 import type { MqttContext } from './context.js';
 import { LongTimer, NEVER } from './context.js';
 import type { SessionRecord } from './session-store.js';
@@ -13,6 +14,9 @@ import { parseFilter, sessionQueueName, sharedQueueName, SESSION_QUEUE_PREFIX, S
 export interface SessionHolder {
   /** Ends the connection because another one took its client id; resolves once its session is detached. */
   takeover(): Promise<void>;
+  /** The same, for a connection on another node of a cluster: the session record is that node's now. */
+  takenOverElsewhere(): Promise<void>;
+  readonly session: { persist(): Promise<void> } | null;
 }
 
 interface PendingWill {
@@ -28,6 +32,8 @@ export class SessionManager {
   /** Shared-subscription queue -> client ids subscribed to it. */
   private readonly sharedMembers = new Map<string, Set<string>>();
   private closed = false;
+  /** In a cluster: takeover across nodes and adoption of a dead node's sessions. */
+  private cluster: ClusterSessions | null = null;
 
   constructor(private readonly ctx: MqttContext) {}
 
@@ -46,6 +52,10 @@ export class SessionManager {
   /** At start: deletes expired sessions and orphans, re-arms expiry timers, rebuilds shared membership. */
   async recover(): Promise<void> {
     const { store, broker, log } = this.ctx;
+    if (broker.cluster.clustered) {
+      this.cluster = new ClusterSessions(this.ctx, this);
+      this.cluster.start();
+    }
     const now = Date.now();
     const live = new Set<string>();
     let expired = 0;
@@ -55,6 +65,8 @@ export class SessionManager {
         await store.delete(clientId);
         continue;
       }
+      // Another node's session (records are shared in a cluster): that node, or its adopter, runs it.
+      if (this.cluster && !this.cluster.manages(rec)) continue;
       let disconnectedAt = rec.disconnectedAt;
       if (disconnectedAt === null) {
         // The broker stopped while the client was connected: its offline time starts now.
@@ -70,12 +82,14 @@ export class SessionManager {
       for (const q of sharedQueuesOf(rec)) this.addShared(q, clientId);
       this.scheduleExpiry(clientId, rec.expiry, disconnectedAt);
     }
-    // Queues and in-flight keys left without a session (a crash between two writes).
+    // Queues and in-flight keys left without a session (a crash between two writes). In a cluster,
+    // what other nodes' sessions use is theirs: only state without any session record goes.
+    const orphan = (clientId: string) => (this.cluster ? store.get(clientId) === undefined : !live.has(clientId));
     for (const q of [...broker.queues()]) {
-      if (q.name.startsWith(SESSION_QUEUE_PREFIX) && !live.has(q.name.slice(SESSION_QUEUE_PREFIX.length))) await broker.deleteQueue(q.name);
-      else if (q.name.startsWith(SHARED_QUEUE_PREFIX) && !this.sharedMembers.has(q.name)) await broker.deleteQueue(q.name);
+      if (q.name.startsWith(SESSION_QUEUE_PREFIX) && orphan(q.name.slice(SESSION_QUEUE_PREFIX.length))) await broker.deleteQueue(q.name);
+      else if (!this.cluster && q.name.startsWith(SHARED_QUEUE_PREFIX) && !this.sharedMembers.has(q.name)) await broker.deleteQueue(q.name);
     }
-    for (const clientId of store.inflightClientIds()) if (!live.has(clientId)) await store.delete(clientId);
+    for (const clientId of store.inflightClientIds()) if (orphan(clientId)) await store.delete(clientId);
     if (live.size > 0 || expired > 0) log.info({ sessions: live.size, expired }, 'mqtt: persistent sessions recovered');
   }
 
@@ -170,12 +184,15 @@ export class SessionManager {
       if (s.size > 0) return;
       this.sharedMembers.delete(queue);
     }
+    // In a cluster, sessions of other nodes may still belong to the group.
+    if (this.cluster && this.ctx.store.clientIds().some((id) => id !== clientId && sharedQueuesOf(this.ctx.store.get(id)).includes(queue))) return;
     await this.ctx.broker.deleteQueue(queue);
   }
 
   /** Stops every timer (adapter stop). Pending wills are dropped; sessions stay in the core. */
   close(): void {
     this.closed = true;
+    this.cluster?.stop();
     for (const t of this.expiryTimers.values()) t.cancel();
     this.expiryTimers.clear();
     for (const w of this.wills.values()) w.timer.cancel();
@@ -183,8 +200,9 @@ export class SessionManager {
   }
 }
 
-function sharedQueuesOf(rec: SessionRecord): string[] {
+function sharedQueuesOf(rec: SessionRecord | undefined): string[] {
   const out: string[] = [];
+  if (!rec) return out;
   for (const filter of Object.keys(rec.subs)) {
     const p = parseFilter(filter);
     if (typeof p !== 'string' && p.group !== undefined) out.push(sharedQueueName(p.group, p.pattern));

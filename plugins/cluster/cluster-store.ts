@@ -17,10 +17,10 @@ import type { JournalEntry, PartitionStore, RemoteChange, RetentionPolicy, Store
 import { JetStreamPartition, jetStreamConfig } from './jetstream-partition.js';
 import { metaKey, parseMetaKey, partitionStreamName, partitionStreamPrefix, partitionSubject } from './names.js';
 
-/** Metadata every node shares; the rest (queues, bindings, MQTT sessions of this node) is local. */
+/** Metadata every node shares; the rest (this node's own queues and bindings, counters) is local. */
 export const SHARED_NAMESPACES = new Set([
   'stream', 'group-offset', 'kafka.topic-id', 'retained', 'xmpp-user', 'xmpp-roster', 'xmpp-node', 'xmpp-subscription', 'auth.user',
-  NS_SHARED_QUEUE, NS_SHARED_BINDING,
+  NS_SHARED_QUEUE, NS_SHARED_BINDING, 'mqtt-session', 'mqtt-inflight',
 ]);
 
 const TAG = 0x4a;

@@ -119,8 +119,7 @@ export class JetStreamSharedQueues implements SharedQueues {
   // ---- SharedQueues -------------------------------------------------------------------------
 
   shares(options: QueueOptions): boolean {
-    // MQTT sessions stay on their node for now (docs/cluster.md).
-    return options.durable && !options.autoDelete && options.exclusiveOwner === undefined && options.labels?.protocol !== 'mqtt';
+    return options.durable && !options.autoDelete && options.exclusiveOwner === undefined;
   }
 
   append(queue: string, message: Message): Promise<void> {

@@ -1,0 +1,107 @@
+/**
+ * MQTT persistent sessions in a cluster (docs/cluster.md "MQTT sessions"): a session follows its
+ * client to another node, the same client id on a second node takes the session over, and a
+ * client whose node was killed finds its session, with what was published meanwhile, on another.
+ * Three nats-servers and three Junction node processes; MQTT.js clients.
+ */
+import assert from 'node:assert/strict';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { startJunctionProcess, type JunctionProcess } from '../support/junction-process.js';
+import { requireNatsServer, startNatsCluster, type TestNatsCluster } from '../support/nats-cluster.js';
+import { eventually } from '../kafka/support.js';
+
+const CLUSTER_ARGS = ['--set', 'cluster.heartbeatMs=250', '--set', 'cluster.nodeTimeoutMs=2000'];
+
+async function connect(node: JunctionProcess, options: IClientOptions): Promise<{ client: MqttClient; sessionPresent: boolean }> {
+  const client = mqtt.connect(`mqtt://127.0.0.1:${node.ports.mqtt}`, { reconnectPeriod: 0, connectTimeout: 10000, ...options });
+  const sessionPresent = await new Promise<boolean>((resolve, reject) => {
+    client.once('connect', (ack) => resolve(ack.sessionPresent));
+    client.once('error', reject);
+  });
+  return { client, sessionPresent };
+}
+
+async function publishAll(node: JunctionProcess, topic: string, bodies: string[]): Promise<void> {
+  const { client } = await connect(node, { clientId: `pub-${Date.now()}-${Math.random()}`, clean: true });
+  try {
+    for (const body of bodies) await client.publishAsync(topic, body, { qos: 1 });
+  } finally {
+    await client.endAsync();
+  }
+}
+
+function received(client: MqttClient): string[] {
+  const got: string[] = [];
+  client.on('message', (_t, payload) => got.push(payload.toString()));
+  return got;
+}
+
+describe('cluster: MQTT persistent sessions', function () {
+  this.timeout(180000);
+  before(requireNatsServer);
+  let nats: TestNatsCluster;
+  let procs: JunctionProcess[] = [];
+  const open: MqttClient[] = [];
+
+  before(async () => {
+    nats = await startNatsCluster({ servers: 3 });
+    for (const id of [1, 2, 3]) procs.push(await startJunctionProcess({ cluster: nats.urls, nodeId: id, args: CLUSTER_ARGS }));
+  });
+  afterEach(async () => {
+    for (const c of open.splice(0)) await c.endAsync(true).catch(() => undefined);
+  });
+  after(async () => {
+    for (const p of procs) await p.stop().catch(() => undefined);
+    procs = [];
+    await nats?.stop();
+  });
+
+  it('a session made on one node resumes on another with what was published meanwhile (MQTT 3.1.1, clean session false)', async () => {
+    const first = await connect(procs[0], { clientId: 'roamer', clean: false, protocolVersion: 4 });
+    await first.client.subscribeAsync('alerts/#', { qos: 1 });
+    await first.client.endAsync();
+    const bodies = Array.from({ length: 10 }, (_, i) => `alert-${i}`);
+    await publishAll(procs[2], 'alerts/door', bodies);
+    const again = await connect(procs[1], { clientId: 'roamer', clean: false, protocolVersion: 4 });
+    open.push(again.client);
+    assert.equal(again.sessionPresent, true, 'the session is found on node 2');
+    const got = received(again.client);
+    await eventually(() => got.length >= bodies.length, 30000, `10 messages on node 2 (have ${got.length})`);
+    assert.deepEqual(got, bodies);
+  });
+
+  it('the same client id on a second node takes the session over: the first connection hears 0x8E (MQTT 5)', async () => {
+    const first = await connect(procs[0], { clientId: 'twin', clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 300 } });
+    open.push(first.client);
+    const reason = new Promise<number | undefined>((resolve) => first.client.once('disconnect', (p) => resolve(p.reasonCode)));
+    const second = await connect(procs[1], { clientId: 'twin', clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 300 } });
+    open.push(second.client);
+    assert.equal(second.sessionPresent, true);
+    assert.equal(await reason, 0x8e);
+    // The session is node 2's now: subscriptions made there receive.
+    await second.client.subscribeAsync('twin/inbox', { qos: 1 });
+    const got = received(second.client);
+    await publishAll(procs[2], 'twin/inbox', ['hello']);
+    await eventually(() => got.length >= 1, 20000, 'a message on the new connection');
+    assert.deepEqual(got, ['hello']);
+  });
+
+  it('a client whose node was killed (kill -9) finds its session and every QoS 1 message on another node', async () => {
+    const first = await connect(procs[0], { clientId: 'survivor', clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 600 } });
+    await first.client.subscribeAsync('plant/+/temp', { qos: 1 });
+    first.client.stream.destroy();
+    await procs[0].kill('SIGKILL');
+    const bodies = Array.from({ length: 20 }, (_, i) => `t-${i}`);
+    await publishAll(procs[2], 'plant/7/temp', bodies);
+    const again = await eventually(async () => {
+      const c = await connect(procs[1], { clientId: 'survivor', clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 600 } });
+      open.push(c.client);
+      return c;
+    }, 30000, 'reconnect on node 2');
+    assert.equal(again.sessionPresent, true);
+    const got = received(again.client);
+    await eventually(() => got.length >= bodies.length, 60000, `20 messages after the node died (have ${got.length})`);
+    assert.deepEqual([...new Set(got)].sort(), [...bodies].sort());
+    await procs[0].restart();
+  });
+});
