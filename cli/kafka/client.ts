@@ -13,6 +13,8 @@ export interface KafkaConnectOptions {
   clientId: string;
   /** Kafka client properties (--command-config file, --producer-property, --consumer-property). */
   properties?: Map<string, string>;
+  /** TLS settings that win over the properties' (send/receive --ca, --insecure). */
+  ssl?: KafkaConfig['ssl'];
 }
 
 export async function kafkaClient(o: KafkaConnectOptions): Promise<Kafka> {
@@ -27,6 +29,7 @@ export async function kafkaClient(o: KafkaConnectOptions): Promise<Kafka> {
     retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
     ...securityOf(o.properties ?? new Map()),
   };
+  if (o.ssl && config.ssl) config.ssl = o.ssl;
   return new Kafka(config);
 }
 
