@@ -55,6 +55,6 @@ export async function sendCommand(argv: string[]): Promise<number> {
 export function failure(e: unknown, host: string, port: number, protocol: string, tool = 'send'): CliError {
   if (e instanceof CliError) return new CliError(e.message.startsWith('junction') ? e.message : `junction ${tool}: ${e.message}`);
   const net = networkReason(e);
-  if (net) return new CliError(`junction ${tool}: cannot reach the ${protocol.toUpperCase()} broker at ${host}:${port}: ${net}`);
+  if (net) return new CliError(`junction ${tool}: cannot reach the ${protocol === 'kafka' ? 'Kafka' : protocol.toUpperCase()} broker at ${host}:${port}: ${net}`);
   return new CliError(`junction ${tool}: ${(e as Error)?.message ?? String(e)}`);
 }

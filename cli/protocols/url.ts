@@ -42,7 +42,8 @@ export interface Target {
 export function parseTarget(raw: string, tool: string): Target {
   let u: URL;
   try {
-    u = new URL(raw);
+    // '#' is MQTT's and AMQP's multi-level wildcard here, never a URL fragment.
+    u = new URL(raw.replace(/#/g, '%23'));
   } catch {
     throw new UsageError(`junction ${tool}: not a URL: "${raw}" (e.g. mqtt://localhost/sensors/t1)`);
   }

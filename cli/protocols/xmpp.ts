@@ -37,7 +37,7 @@ async function connect(o: ConnectOptions): Promise<Session> {
       } else if (mechanisms.includes('ANONYMOUS')) {
         await authenticate({}, 'ANONYMOUS');
       } else {
-        throw new CliError('junction: this XMPP server needs a user: xmpp://user:password@host/node or --user/--password');
+        throw new CliError('this XMPP server needs a user: xmpp://user:password@host/node or --user/--password');
       }
     },
   } as never) as Client;
