@@ -27,13 +27,13 @@ usage:
                                   terminal, or the first line of stdin); --delete removes USER;
                                   --admin lets USER administer the broker (admin API, console),
                                   --no-admin takes that away (otherwise an existing flag is kept)
-  junction topics ...              Kafka topics: --create, --list, --describe, --alter, --delete
-  junction console-producer ...    stdin lines to a Kafka topic (kafka-console-producer.sh)
-  junction console-consumer ...    records of a Kafka topic to stdout (kafka-console-consumer.sh)
-  junction consumer-groups ...     --list, --describe, --reset-offsets, --delete consumer groups
-  junction configs ...             --describe or --alter topic and broker configs
-  junction send URL [MESSAGE]      send MESSAGE (or stdin lines) over mqtt, amqp, stomp, kafka, xmpp
-  junction receive URL             print messages received from such a URL
+  junction topics ...             Kafka topics: --create, --list, --describe, --alter, --delete
+  junction console-producer ...   stdin lines to a Kafka topic (kafka-console-producer.sh)
+  junction console-consumer ...   records of a Kafka topic to stdout (kafka-console-consumer.sh)
+  junction consumer-groups ...    --list, --describe, --reset-offsets, --delete consumer groups
+  junction configs ...            --describe or --alter topic and broker configs
+  junction send URL [MESSAGE]     send MESSAGE (or stdin lines) over mqtt, amqp, stomp, kafka, xmpp
+  junction receive URL            print messages received from such a URL
   junction --help | --version
 
 The Kafka tools take kafka-*.sh's flags and print its output, against Junction or any Kafka broker.

@@ -7,7 +7,7 @@
 import type { CompressionTypes, Message } from 'kafkajs';
 import { bootstrapOf, collect, integer, keyValues, newCommand, parseArgs } from './args.js';
 import { CliError, UsageError } from './errors.js';
-import { kafkaClient, kafkaFailure, readProperties } from './kafka/client.js';
+import { checkWritableTopic, kafkaClient, kafkaFailure, readProperties } from './kafka/client.js';
 import { CODEC_NAMES } from './kafka/codecs.js';
 import { LineReader } from './kafka/record-format.js';
 import { forEachLineBatch } from './lines.js';
@@ -62,6 +62,7 @@ export async function consoleProducerCommand(argv: string[]): Promise<number> {
   const progress = process.stdin.isTTY ? null : await Progress.start('sent');
   let acknowledged = 0;
   try {
+    await checkWritableTopic(kafka, o.topic, 'console-producer');
     await producer.connect();
     if (process.stdin.isTTY) process.stderr.write('>');
     await forEachLineBatch(async (lines, first) => {

@@ -69,7 +69,7 @@ export async function topicsCommand(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (err) {
-    throw kafkaFailure(err, brokers, 'Error while executing topic command');
+    throw kafkaFailure(err, brokers, 'Error while executing topic command '); // Kafka's wording has " : "
   } finally {
     await admin.disconnect().catch(() => undefined);
   }

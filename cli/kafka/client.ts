@@ -85,3 +85,22 @@ export function kafkaFailure(err: unknown, brokers: string[], what: string): Cli
   const type = kafkaErrorType(err);
   return new CliError(`${what}: ${rootMessage(err)}${type ? ` (${type})` : ''}`);
 }
+
+/**
+ * Fails fast, with one clear line, when `topic` does not exist and the broker will not create it
+ * on first use (auto.create.topics.enable=false); kafkajs would retry for half a minute and then
+ * report "Broker not connected".
+ */
+export async function checkWritableTopic(kafka: Kafka, topic: string, tool: string): Promise<void> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    if ((await admin.listTopics()).includes(topic)) return;
+    const { brokers: [first] } = await admin.describeCluster();
+    const res = await admin.describeConfigs({ resources: [{ type: 4, name: String(first?.nodeId ?? 0), configNames: ['auto.create.topics.enable'] }], includeSynonyms: false }).catch(() => null);
+    const auto = res?.resources[0]?.configEntries.find((e) => e.configName === 'auto.create.topics.enable')?.configValue;
+    if (auto === 'false') throw new CliError(`junction ${tool}: topic '${topic}' does not exist (and the broker does not create topics on first use)`);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}

@@ -6,7 +6,7 @@
  */
 import type { Consumer, EachMessagePayload } from 'kafkajs';
 import { CliError } from '../errors.js';
-import { kafkaClient, kafkaFailure } from '../kafka/client.js';
+import { checkWritableTopic, kafkaClient, kafkaFailure } from '../kafka/client.js';
 import { headersOf, type ConnectOptions, type ProtocolClient } from './types.js';
 
 async function client(o: ConnectOptions) {
@@ -32,7 +32,12 @@ export const kafkaProtocol: ProtocolClient = {
     const kafka = await client(o);
     const { Partitioners } = await import('kafkajs');
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true });
-    await producer.connect().catch((e) => { throw kafkaFailure(e, brokerOf(o), 'junction send'); });
+    try {
+      await checkWritableTopic(kafka, o.target.path, 'send');
+      await producer.connect();
+    } catch (e) {
+      throw kafkaFailure(e, brokerOf(o), 'junction send');
+    }
     const key = o.target.params.get('key');
     const partition = o.target.params.get('partition');
     if (partition !== null && !/^\d+$/.test(partition)) throw new CliError(`junction send: ?partition= must be a partition number (got "${partition}")`);
