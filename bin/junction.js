@@ -161,8 +161,9 @@ async function passwd(args) {
 const TOOLS = new Set(['topics', 'console-producer', 'console-consumer', 'consumer-groups', 'configs', 'send', 'receive']);
 
 async function tool(name, args) {
-  await lib();
-  const { runTool } = await import(new URL('../dist/cli/main.js', import.meta.url).href);
+  const main = new URL('../dist/cli/main.js', import.meta.url);
+  if (!existsSync(main)) die('not built yet: run `npm run build`', 1);
+  const { runTool } = await import(main.href);
   const code = await runTool(name, args);
   // Clients may leave sockets or timers behind; the tool's work is done, so leave now.
   process.exit(code);
