@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Junction CLI: `junction start [flags]`, `junction passwd FILE USER`, --help, --version.
+// Junction CLI: `junction start [flags]`, `junction passwd FILE USER`, the Kafka tools (topics,
+// console-producer, console-consumer, consumer-groups, configs), send/receive, --help, --version.
 // Plain JavaScript over the compiled library in ../dist (npm start builds it first).
 import { existsSync, readFileSync } from 'node:fs';
 
@@ -26,7 +27,17 @@ usage:
                                   terminal, or the first line of stdin); --delete removes USER;
                                   --admin lets USER administer the broker (admin API, console),
                                   --no-admin takes that away (otherwise an existing flag is kept)
+  junction topics ...             Kafka topics: --create, --list, --describe, --alter, --delete
+  junction console-producer ...   stdin lines to a Kafka topic (kafka-console-producer.sh)
+  junction console-consumer ...   records of a Kafka topic to stdout (kafka-console-consumer.sh)
+  junction consumer-groups ...    --list, --describe, --reset-offsets, --delete consumer groups
+  junction configs ...            --describe or --alter topic and broker configs
+  junction send URL [MESSAGE]     send MESSAGE (or stdin lines) over mqtt, amqp, stomp, kafka, xmpp
+  junction receive URL            print messages received from such a URL
   junction --help | --version
+
+The Kafka tools take kafka-*.sh's flags and print its output, against Junction or any Kafka broker.
+"junction <command> --help" describes each; docs/cli.md has them all.
 
 start options (flags > JUNCTION_* environment > --config file > defaults):
 ${flagsHelp()}
@@ -147,12 +158,24 @@ async function passwd(args) {
   process.stderr.write(`junction: user ${user}${isAdmin ? ' (admin)' : ''} written to ${file} (send SIGHUP to a running broker to reload)\n`);
 }
 
+const TOOLS = new Set(['topics', 'console-producer', 'console-consumer', 'consumer-groups', 'configs', 'send', 'receive']);
+
+async function tool(name, args) {
+  const main = new URL('../dist/cli/main.js', import.meta.url);
+  if (!existsSync(main)) die('not built yet: run `npm run build`', 1);
+  const { runTool } = await import(main.href);
+  const code = await runTool(name, args);
+  // Clients may leave sockets or timers behind; the tool's work is done, so leave now.
+  process.exit(code);
+}
+
 const [cmd, ...rest] = process.argv.slice(2);
 try {
   if (cmd === '--version' || cmd === '-v' || cmd === 'version') process.stdout.write(`${pkg.version}\n`);
   else if (cmd === '--help' || cmd === '-h' || cmd === 'help') process.stdout.write(await help());
   else if (cmd === 'start') await start(rest);
   else if (cmd === 'passwd') await passwd(rest);
+  else if (TOOLS.has(cmd)) await tool(cmd, rest);
   else {
     process.stderr.write(await help());
     die(cmd ? `unknown command "${cmd}"` : 'a command is needed', 2);
