@@ -9,6 +9,11 @@ export interface ClusterConfig {
   heartbeatMs: number;
   /** A node unheard of this long is dead: its partitions get new leaders. */
   nodeTimeoutMs: number;
+  /**
+   * A node that has run this long leads again the partitions it is preferred for (rendezvous
+   * hashing), taking them from the nodes that led them while it was away; 0 = never.
+   */
+  rebalanceDelayMs: number;
 }
 
 export const clusterSchema = {
@@ -22,6 +27,7 @@ export const clusterSchema = {
     nodeId: { type: 'integer', minimum: 0, maximum: 2147483647, 'x-hint': 'an integer from 0 to 2147483647' },
     heartbeatMs: { type: 'integer', minimum: 50, 'x-hint': 'an integer >= 50' },
     nodeTimeoutMs: { type: 'integer', minimum: 200, 'x-hint': 'an integer >= 200' },
+    rebalanceDelayMs: { type: 'integer', minimum: 0, 'x-hint': 'an integer >= 0 (0 = never)' },
   },
 } as const;
 

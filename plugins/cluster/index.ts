@@ -26,6 +26,8 @@ export interface ClusterSettings {
   heartbeatMs: number;
   /** A node unseen this long is dead and its partitions move. */
   nodeTimeoutMs: number;
+  /** Up this long, a node leads again the partitions it is preferred for (0 = never). */
+  rebalanceDelayMs?: number;
 }
 
 export class ClusterUnavailableError extends Error {
@@ -93,7 +95,7 @@ export class ClusterNode implements ClusterView {
     this.broker = broker;
     await this.peers.start(broker);
     const fenced = (stream: string, p: number) => this.store.partitions.get(`${stream}\u0000${p}`)?.isFenced ?? false;
-    this.leadership = new Leadership(this.leaders, this.membership, () => this.broker, fenced, this.log);
+    this.leadership = new Leadership(this.leaders, this.membership, () => this.broker, fenced, this.log, this.settings.rebalanceDelayMs ?? 0);
     const interval = Math.max(250, Math.floor(this.settings.heartbeatMs / 2));
     await this.leadership.start(interval);
     await this.leadership.reconcile();

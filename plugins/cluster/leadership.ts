@@ -40,7 +40,15 @@ export class Leadership {
     private readonly broker: () => Broker,
     private readonly fenced: (stream: string, partition: number) => boolean,
     private readonly log: Logger,
+    /** Preferred-leader election: after this long up, take back the partitions this node ranks first for (0 = never). */
+    private readonly rebalanceDelayMs = 0,
   ) {}
+
+  private readonly startedAt = Date.now();
+
+  private rebalanceDue(): boolean {
+    return this.rebalanceDelayMs > 0 && Date.now() - this.startedAt >= this.rebalanceDelayMs;
+  }
 
   private get self(): number {
     return this.membership.nodeId;
@@ -99,6 +107,7 @@ export class Leadership {
     this.reconciling = true;
     try {
       const live = this.membership.liveIds();
+      const rebalance = this.rebalanceDue();
       const work: Promise<void>[] = [];
       for (const stream of this.broker().streams()) {
         for (let p = 0; p < stream.partitions.length; p++) {
@@ -111,7 +120,10 @@ export class Leadership {
             continue;
           }
           const orphaned = !entry || !live.has(entry.rec.node) || mine;
-          if (orphaned && (mine || rankNodes(key, live)[0] === this.self)) work.push(this.guard(key, () => this.claim(stream.name, p, key)));
+          const preferred = rankNodes(key, live)[0] === this.self;
+          // A live leader gives way to the preferred node once that node has been up rebalanceDelayMs
+          // (Kafka's preferred-leader election); the epoch bump and the append fencing keep it safe.
+          if ((orphaned && (mine || preferred)) || (preferred && rebalance)) work.push(this.guard(key, () => this.claim(stream.name, p, key)));
         }
       }
       await Promise.all(work);
