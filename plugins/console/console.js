@@ -139,6 +139,18 @@ function renderStreams(data) {
   fill('stream-table', rows);
 }
 
+/** The cluster's live nodes (/api/cluster answers only on a cluster node; the section stays hidden otherwise). */
+function renderCluster(data) {
+  $('cluster').hidden = !data;
+  if (!data) return;
+  $('cluster-self').textContent = `(this is node ${data.nodeId})`;
+  const at = (e) => (e ? `${e.host || '*'}:${e.port}` : '');
+  fill('cluster-table', data.nodes.map((n) => row(
+    cell(`${n.id}${n.self ? ' (this node)' : ''}`), cell(at(n.endpoints.kafka)), cell(at(n.endpoints.mqtt)), cell(at(n.endpoints.http)),
+    cell(duration(Math.floor((Date.now() - n.startedAt) / 1000))), cell(n.leaderOf), cell(n.queuesOwned),
+  )));
+}
+
 function renderGroups(data) {
   const rows = [];
   for (const g of data.groups) {
@@ -152,10 +164,12 @@ function renderGroups(data) {
 async function refresh() {
   try {
     const q = queueFilter ? `?name=${enc(queueFilter)}` : '';
-    const [overview, queues, streams, groups] = await Promise.all([
+    const [overview, queues, streams, groups, cluster] = await Promise.all([
       api('GET', '/api/overview'), api('GET', `/api/queues${q}`), api('GET', '/api/streams'), api('GET', '/api/groups'),
+      api('GET', '/api/cluster').catch(() => null),
     ]);
     renderOverview(overview);
+    renderCluster(cluster);
     renderQueues(queues);
     renderStreams(streams);
     renderGroups(groups);

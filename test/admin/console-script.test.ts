@@ -116,6 +116,7 @@ describe('web console script', () => {
 
   it('renders overview, listeners, queues, streams and groups from the API', () => {
     assert.match($('status').textContent, /^updated/);
+    assert.equal($('cluster').hidden, true, 'no cluster section on a single node');
     assert.match($('version').textContent, /^v\d/);
     const counts = $('counts').text();
     assert.match(counts, /1queues/);
