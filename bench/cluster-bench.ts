@@ -11,11 +11,12 @@
  */
 import { pathToFileURL } from 'node:url';
 import { startCluster, startEmbedded, type Deployment } from './cluster-setup.js';
-import { BATCH, consume, createTopic, failover, produce, PARTITIONS, type FailoverRun } from './cluster-kafka.js';
+import { BATCH, IN_FLIGHT, consume, createTopic, failover, produce, PARTITIONS, type FailoverRun } from './cluster-kafka.js';
 import { mqttLatency, mqttThroughput, stompQueue, type FlowRun, type LatencyRun } from './cluster-messaging.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5) || 5;
 const LATENCY_RATE = 500;
+const IDLE_SECONDS = 3;
 const fmt = (n: number, d = 0): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '-');
 
 /** CPU µs per message of each node ("n1/n2/n3") and of the NATS servers together, over `fn`. */
@@ -44,6 +45,7 @@ function table(title: string, rows: string[][]): void {
 const flowCols = (r: FlowRun): string[] => [fmt(r.rate), String(r.acked), String(r.lost), String(r.duplicates)];
 
 interface Tables {
+  idle: string[][];
   produce: string[][];
   consume: string[][];
   mqtt: string[][];
@@ -62,7 +64,7 @@ async function kafkaPhases(d: Deployment, t: Tables): Promise<void> {
       const p = await withCpu(d, () => produce(d, topic, size, SECONDS), (r) => r.records);
       const pr = p.result;
       if (pr.errors) t.problems.push(`${label} ${size} B produce: ${pr.errors} sends failed (first: ${pr.firstError})`);
-      t.produce.push([label, `${size} B`, fmt(pr.records / pr.sec), fmt(pr.bytes / pr.sec / 1e6, 1), String(pr.errors), p.nodes, p.nats]);
+      t.produce.push([label, `${size} B`, fmt(pr.records / pr.sec), fmt(pr.bytes / pr.sec / 1e6, 1), fmt((pr.sec * IN_FLIGHT) / (pr.records / BATCH), 1), String(pr.errors), p.nodes, p.nats]);
       const c = await withCpu(d, () => consume(d, topic, pr.records, Math.max(30, 4 * SECONDS)), (r) => r.records);
       const cr = c.result;
       if (cr.records < cr.expected) t.problems.push(`${label} ${size} B consume: read ${cr.records} of ${cr.expected} acknowledged records`);
@@ -83,9 +85,19 @@ async function messagingPhases(d: Deployment, t: Tables): Promise<void> {
   if (s.result.lost) t.problems.push(`${d.name} STOMP: ${s.result.lost} messages with a RECEIPT not delivered`);
   t.stomp.push([d.name, path, ...flowCols(s.result), s.nodes, s.nats]);
 
-  const l = await withCpu<LatencyRun>(d, () => mqttLatency(a.ports.mqtt, b.ports.mqtt, SECONDS, LATENCY_RATE), (r) => r.samples);
+  const l = await withCpu<LatencyRun>(d, () => mqttLatency(a.ports.mqtt, b.ports.mqtt, SECONDS, LATENCY_RATE), (r) => r.sent);
   if (l.result.samples < l.result.expected) t.problems.push(`${d.name} latency: ${l.result.samples} of ${l.result.expected} messages arrived`);
   t.latency.push([d.name, path, fmt(l.result.p50, 2), fmt(l.result.p99, 2), fmt(l.result.max, 1), `${l.result.samples}/${l.result.expected}`, l.nodes, l.nats]);
+}
+
+/** CPU of every process with no clients for IDLE_SECONDS (heartbeats, Raft, timers), in % of one core. */
+async function idle(d: Deployment, t: Tables): Promise<void> {
+  await new Promise((r) => setTimeout(r, 1000));
+  const before = d.cpu();
+  await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+  const after = d.cpu();
+  const pct = (s: number): string => fmt((100 * s) / IDLE_SECONDS, 1);
+  t.idle.push([d.name, after.nodes.map((s, i) => pct(s - before.nodes[i])).join(' / '), d.clustered ? pct(after.nats - before.nats) : '-']);
 }
 
 async function failoverPhase(d: Deployment, t: Tables): Promise<void> {
@@ -98,6 +110,7 @@ async function onDeployment(start: () => Promise<Deployment>, t: Tables, last: b
   const d = await start();
   try {
     console.log(`${d.name}: ${d.nodes.map((n) => `${n.name} pid ${n.pid}`).join(', ')}${d.nats ? `; nats-servers ${d.nats.servers.map((s) => s.pid).join(', ')}` : ''}`);
+    await idle(d, t);
     await kafkaPhases(d, t);
     await messagingPhases(d, t);
     if (last) await failoverPhase(d, t);
@@ -111,7 +124,8 @@ async function onDeployment(start: () => Promise<Deployment>, t: Tables, last: b
 export async function runClusterBench(): Promise<void> {
   const cpuHead = ['CPU µs/msg per node', 'CPU µs/msg nats (3)'];
   const t: Tables = {
-    produce: [['configuration', 'record', 'records/s', 'MB/s', 'errors', ...cpuHead]],
+    idle: [['configuration', 'CPU % per node', 'CPU % nats (3)']],
+    produce: [['configuration', 'record', 'records/s', 'MB/s', 'ms/send', 'errors', ...cpuHead]],
     consume: [['configuration', 'record', 'records/s', 'read', ...cpuHead]],
     mqtt: [['configuration', 'path', 'msgs/s', 'acked', 'lost', 'dups', ...cpuHead]],
     stomp: [['configuration', 'path', 'msgs/s', 'receipts', 'lost', 'dups', ...cpuHead]],
@@ -119,12 +133,13 @@ export async function runClusterBench(): Promise<void> {
     failover: [['configuration', 'killed', 'ms to next ack', 'failed sends', 'read back', 'first error']],
     problems: [],
   };
-  console.log(`BENCH_SECONDS=${SECONDS}; Kafka: kafkajs, ${PARTITIONS} partitions, ${BATCH} records per send, 2 sends in flight per partition, acks=all`);
+  console.log(`BENCH_SECONDS=${SECONDS}; Kafka: kafkajs, ${PARTITIONS} partitions, ${BATCH} records per send, ${IN_FLIGHT / PARTITIONS} sends in flight per partition, acks=all`);
   await onDeployment(startEmbedded, t, false);
   await onDeployment(() => startCluster(1), t, false);
   await onDeployment(() => startCluster(3), t, true);
 
-  table('Kafka produce, acks=all', t.produce);
+  table(`Idle: no clients, ${IDLE_SECONDS} s (CPU in % of one core)`, t.idle);
+  table('Kafka produce, acks=all (ms/send: mean time for a send of 100 records to be acknowledged)', t.produce);
   table('Kafka consume from the beginning (consumer group; time from the group join to the last record)', t.consume);
   table('MQTT QoS 1, 1 -> 1, 100 B (publisher at most 500 ahead of the subscriber)', t.mqtt);
   table('STOMP persistent queue 1 -> 1, 100 B, receipt per send (200 unanswered), client-individual acks', t.stomp);

@@ -10,8 +10,9 @@ const { Kafka, logLevel } = kafkajsModule;
 
 /** Records per send, sends in flight per partition, partitions per topic. */
 export const BATCH = 100;
-const IN_FLIGHT_PER_PARTITION = 2;
 export const PARTITIONS = 3;
+/** Sends in flight at once (2 per partition). */
+export const IN_FLIGHT = 2 * PARTITIONS;
 
 export interface ProduceRun { records: number; bytes: number; sec: number; errors: number; firstError?: string }
 export interface ConsumeRun { records: number; sec: number; expected: number }
@@ -30,7 +31,7 @@ export async function createTopic(d: Deployment, topic: string, replicationFacto
   }
 }
 
-/** acks=all sends of BATCH records of `size` bytes, IN_FLIGHT_PER_PARTITION per partition at once, for `seconds`. */
+/** acks=all sends of BATCH records of `size` bytes, IN_FLIGHT at once, spread over the partitions, for `seconds`. */
 export async function produce(d: Deployment, topic: string, size: number, seconds: number): Promise<ProduceRun> {
   const producer = client(d.kafkaSeeds()).producer({ allowAutoTopicCreation: false });
   await producer.connect();
@@ -51,7 +52,7 @@ export async function produce(d: Deployment, topic: string, size: number, second
     }
   };
   try {
-    await Promise.all(Array.from({ length: PARTITIONS * IN_FLIGHT_PER_PARTITION }, (_, i) => loop(i % PARTITIONS)));
+    await Promise.all(Array.from({ length: IN_FLIGHT }, (_, i) => loop(i % PARTITIONS)));
   } finally {
     run.sec = (performance.now() - t0) / 1000;
     await producer.disconnect();

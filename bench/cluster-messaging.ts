@@ -101,22 +101,25 @@ async function drain(done: () => boolean, ms = 10_000): Promise<void> {
   while (!done() && Date.now() < end) await sleep(50);
 }
 
-export interface LatencyRun { p50: number; p99: number; max: number; samples: number; expected: number }
+export interface LatencyRun { p50: number; p99: number; max: number; samples: number; expected: number; sent: number }
 
 /** QoS 1 at `rate` messages/s; latency from publish to delivery (one clock: both clients are here). */
 export async function mqttLatency(pubPort: number, subPort: number, seconds: number, rate = 500): Promise<LatencyRun> {
   const topic = `bench/lat/${process.pid}/${Date.now()}`;
   const samples: number[] = [];
-  let measuring = false;
+  const warmup = 1;
+  const got = new Deliveries();
   const sub = await mqttClient(subPort, `bench-lsub-${process.pid}`);
   const pub = await mqttClient(pubPort, `bench-lpub-${process.pid}`);
   sub.on('message', (_t, p) => {
-    if (measuring) samples.push(Number(process.hrtime.bigint() - p.readBigUInt64BE(0)) / 1e6);
+    const seq = p.readUInt32BE(8);
+    if (seq < warmup * rate || got.has(seq)) return;
+    got.add(seq);
+    samples.push(Number(process.hrtime.bigint() - p.readBigUInt64BE(0)) / 1e6);
   });
   try {
     await sub.subscribeAsync(topic, { qos: 1 });
     await sleep(500);
-    const warmup = 1;
     const start = performance.now();
     let sent = 0;
     const total = (warmup + seconds) * rate;
@@ -124,8 +127,8 @@ export async function mqttLatency(pubPort: number, subPort: number, seconds: num
       // Catch up to the schedule: messages due by now go out, then sleep to the next tick.
       const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
       while (sent < due) {
-        if (sent === warmup * rate) measuring = true;
         const b = Buffer.alloc(SIZE, 0x61);
+        b.writeUInt32BE(sent, 8);
         b.writeBigUInt64BE(process.hrtime.bigint(), 0);
         pub.publish(topic, b, { qos: 1 });
         sent++;
@@ -133,10 +136,9 @@ export async function mqttLatency(pubPort: number, subPort: number, seconds: num
       await sleep(2);
     }
     await drain(() => samples.length >= seconds * rate, 5000);
-    measuring = false;
     samples.sort((a, b) => a - b);
     const at = (q: number): number => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? NaN;
-    return { p50: at(0.5), p99: at(0.99), max: samples[samples.length - 1] ?? NaN, samples: samples.length, expected: seconds * rate };
+    return { p50: at(0.5), p99: at(0.99), max: samples[samples.length - 1] ?? NaN, samples: samples.length, expected: seconds * rate, sent: total };
   } finally {
     await Promise.all([pub, sub].map((c) => c.endAsync(true).catch(() => undefined)));
   }
