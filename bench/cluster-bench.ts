@@ -10,7 +10,7 @@
  *   npm run bench -- cluster      or      node dist/bench/cluster-bench.js
  */
 import { pathToFileURL } from 'node:url';
-import { startCluster, startEmbedded, type Deployment } from './cluster-setup.js';
+import { jetStreamStreams, startCluster, startEmbedded, type Deployment } from './cluster-setup.js';
 import { BATCH, IN_FLIGHT, consume, createTopic, failover, produce, PARTITIONS, type FailoverRun } from './cluster-kafka.js';
 import { mqttLatency, mqttThroughput, stompQueue, type FlowRun, type LatencyRun } from './cluster-messaging.js';
 
@@ -45,6 +45,7 @@ function table(title: string, rows: string[][]): void {
 const flowCols = (r: FlowRun): string[] => [fmt(r.rate), String(r.acked), String(r.lost), String(r.duplicates)];
 
 interface Tables {
+  streams: string[][];
   idle: string[][];
   produce: string[][];
   consume: string[][];
@@ -106,6 +107,20 @@ async function failoverPhase(d: Deployment, t: Tables): Promise<void> {
   t.failover.push([d.name, `node-${f.leader}`, fmt(f.ms), String(f.failedSends), `${f.readBack}/${f.records}`, (f.firstError ?? '-').slice(0, 60)]);
 }
 
+/** One row per stream, the partition streams (JP_*) summed per replication factor. */
+function streamRows(d: Deployment, streams: Awaited<ReturnType<typeof jetStreamStreams>>, t: Tables): void {
+  const rows = new Map<string, { n: number; messages: number; bytes: number }>();
+  for (const s of streams) {
+    const key = `${s.name.startsWith('JP_') ? 'JP_* (Kafka partitions)' : s.name}\0R${s.replicas}`;
+    const r = rows.get(key) ?? { n: 0, messages: 0, bytes: 0 };
+    rows.set(key, { n: r.n + 1, messages: r.messages + s.messages, bytes: r.bytes + s.bytes });
+  }
+  for (const [key, r] of rows) {
+    const [name, replicas] = key.split('\0');
+    t.streams.push([d.name, r.n > 1 ? `${name} x${r.n}` : name, replicas, String(r.messages), fmt(r.bytes / 1e6, 1)]);
+  }
+}
+
 async function onDeployment(start: () => Promise<Deployment>, t: Tables, last: boolean): Promise<void> {
   const d = await start();
   try {
@@ -114,6 +129,7 @@ async function onDeployment(start: () => Promise<Deployment>, t: Tables, last: b
     await kafkaPhases(d, t);
     await messagingPhases(d, t);
     if (last) await failoverPhase(d, t);
+    streamRows(d, await jetStreamStreams(d), t);
   } catch (err) {
     t.problems.push(`${d.name}: ${(err as Error).stack ?? err}`);
   } finally {
@@ -124,6 +140,7 @@ async function onDeployment(start: () => Promise<Deployment>, t: Tables, last: b
 export async function runClusterBench(): Promise<void> {
   const cpuHead = ['CPU µs/msg per node', 'CPU µs/msg nats (3)'];
   const t: Tables = {
+    streams: [['configuration', 'JetStream stream', 'replicas', 'messages', 'MB']],
     idle: [['configuration', 'CPU % per node', 'CPU % nats (3)']],
     produce: [['configuration', 'record', 'records/s', 'MB/s', 'ms/send', 'errors', ...cpuHead]],
     consume: [['configuration', 'record', 'records/s', 'read', ...cpuHead]],
@@ -145,6 +162,7 @@ export async function runClusterBench(): Promise<void> {
   table('STOMP persistent queue 1 -> 1, 100 B, receipt per send (200 unanswered), client-individual acks', t.stomp);
   table(`Latency: MQTT QoS 1 at ${LATENCY_RATE} msg/s, 100 B, publish to delivery`, t.latency);
   table('Failover: kill -9 of the leader of partition 0 of an RF3 topic (default cluster.nodeTimeoutMs 5000)', t.failover);
+  table('JetStream streams at the end of each clustered run (JP_<topic>_<p>: one message per record batch)', t.streams);
   console.log('\nCPU µs/msg: CPU time (user + system, /proc/<pid>/stat) of each process over the phase divided by the messages' +
     ' of the phase; for a single node, pub and sub share it. nats: the three nats-servers together.');
   if (t.problems.length) {

@@ -3,6 +3,8 @@
  * nodes on a fresh 3-server JetStream cluster, every one a child process on free ports with its
  * data in a temporary directory, and the CPU time each of them spends (from /proc/<pid>/stat).
  */
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,4 +103,18 @@ export async function startCluster(count: number): Promise<Deployment> {
     throw err;
   }
   return d;
+}
+
+/** Messages and bytes in each JetStream stream of the cluster (an empty list without one). */
+export async function jetStreamStreams(d: Deployment): Promise<Array<{ name: string; messages: number; bytes: number; replicas: number }>> {
+  if (!d.nats) return [];
+  const nc = await connect({ servers: d.nats.urls, timeout: 5000 });
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: 5000 });
+    const out = [];
+    for await (const si of jsm.streams.list()) out.push({ name: si.config.name, messages: si.state.messages, bytes: si.state.bytes, replicas: si.config.num_replicas });
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  } finally {
+    await nc.close();
+  }
 }
