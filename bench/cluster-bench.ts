@@ -65,7 +65,7 @@ async function kafkaPhases(d: Deployment, t: Tables): Promise<void> {
       const p = await withCpu(d, () => produce(d, topic, size, SECONDS), (r) => r.records);
       const pr = p.result;
       if (pr.errors) t.problems.push(`${label} ${size} B produce: ${pr.errors} sends failed (first: ${pr.firstError})`);
-      t.produce.push([label, `${size} B`, fmt(pr.records / pr.sec), fmt(pr.bytes / pr.sec / 1e6, 1), fmt((pr.sec * IN_FLIGHT) / (pr.records / BATCH), 1), String(pr.errors), p.nodes, p.nats]);
+      t.produce.push([label, `${size} B`, fmt(pr.records / pr.sec), fmt(pr.bytes / pr.sec / 1e6, 1), fmt((1000 * pr.sec * IN_FLIGHT) / (pr.records / BATCH), 1), String(pr.errors), p.nodes, p.nats]);
       const c = await withCpu(d, () => consume(d, topic, pr.records, Math.max(30, 4 * SECONDS)), (r) => r.records);
       const cr = c.result;
       if (cr.records < cr.expected) t.problems.push(`${label} ${size} B consume: read ${cr.records} of ${cr.expected} acknowledged records`);
