@@ -150,10 +150,16 @@ export async function runClusterBench(): Promise<void> {
     failover: [['configuration', 'killed', 'ms to next ack', 'failed sends', 'read back', 'first error']],
     problems: [],
   };
+  // scripts/lib/child.ts SIGKILLs every child on 'exit', which a signal's default action skips.
+  const onSignal = (signal: NodeJS.Signals): void => process.exit(signal === 'SIGINT' ? 130 : 143);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   console.log(`BENCH_SECONDS=${SECONDS}; Kafka: kafkajs, ${PARTITIONS} partitions, ${BATCH} records per send, ${IN_FLIGHT / PARTITIONS} sends in flight per partition, acks=all`);
   await onDeployment(startEmbedded, t, false);
   await onDeployment(() => startCluster(1), t, false);
   await onDeployment(() => startCluster(3), t, true);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
 
   table(`Idle: no clients, ${IDLE_SECONDS} s (CPU in % of one core)`, t.idle);
   table('Kafka produce, acks=all (ms/send: mean time for a send of 100 records to be acknowledged)', t.produce);
