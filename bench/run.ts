@@ -11,6 +11,7 @@ const suites: Array<[string, string, string]> = [
   ['stomp', './stomp-bench.js', 'runStompBench'],
   ['amqp', './amqp-bench.js', 'runAmqpBench'],
   ['xmpp', './xmpp-bench.js', 'runXmppBench'],
+  ['cluster', './cluster-bench.js', 'runClusterBench'],
 ];
 
 const wanted = process.argv.slice(2);
