@@ -79,6 +79,9 @@ export class Broker extends EventEmitter {
   private readonly host: QueueHost;
   /** Queues every node of the cluster shares (empty on a single node). */
   private readonly sharedSet = new Set<Queue>();
+  /** The interest advertisement being stored, and the one that follows it (advertiseInterest). */
+  private interestNow: Promise<void> | null = null;
+  private interestNext: Promise<void> | null = null;
   unroutable = 0;
 
   constructor(readonly store: Store, options: Partial<BrokerOptions> = {}) {
@@ -200,6 +203,7 @@ export class Broker extends EventEmitter {
     q.closeAll();
     this.router.unbindAll(`q:${name}`);
     const shared = this.sharedOf(q);
+    if (!shared) void this.advertiseInterest();
     if (shared) {
       this.sharedSet.delete(q);
       const bindingKeys = [...this.metadataStore.entries(NS_SHARED_BINDING).keys()].filter((k) => k.startsWith(`${name}\u0000`));
@@ -214,17 +218,47 @@ export class Broker extends EventEmitter {
     return true;
   }
 
-  /** Binds a queue to a topic pattern; persisted with a durable queue. */
+  /**
+   * Binds a queue to a topic pattern; persisted with a durable queue. In a cluster, a queue of this
+   * node's own is bound once the other nodes know to send it what matches.
+   */
   async bindQueue(queueName: string, pattern: string, options: BindOptions = {}): Promise<void> {
     const q = this.requireQueue(queueName);
     this.router.bind(`q:${queueName}`, { pattern, target: q, ...options });
-    if (q.options.durable) await this.metadataStore.putJson(this.sharedSet.has(q) ? NS_SHARED_BINDING : NS_BINDING, `${queueName}\u0000${pattern}`, options);
+    const shared = this.sharedSet.has(q);
+    if (q.options.durable) await this.metadataStore.putJson(shared ? NS_SHARED_BINDING : NS_BINDING, `${queueName}\u0000${pattern}`, options);
+    if (!shared) await this.advertiseInterest();
   }
 
   async unbindQueue(queueName: string, pattern: string): Promise<void> {
     this.router.unbind(`q:${queueName}`, pattern);
     await this.metadataStore.delete(NS_BINDING, `${queueName}\u0000${pattern}`);
     await this.metadataStore.delete(NS_SHARED_BINDING, `${queueName}\u0000${pattern}`);
+    void this.advertiseInterest();
+  }
+
+  /** Topic patterns this node's own queues (not shared ones) are bound to. */
+  localInterest(): string[] {
+    return this.router.patterns((t) => t instanceof Queue && !this.sharedSet.has(t));
+  }
+
+  /**
+   * Tells the other nodes of a cluster what this node's own queues want. Changes made while one
+   * advertisement is being stored are folded into the next; each caller's change is in the one it awaits.
+   */
+  advertiseInterest(): Promise<void> {
+    const peers = this.cluster.peers;
+    if (!peers) return RESOLVED;
+    if (this.interestNext) return this.interestNext;
+    if (!this.interestNow) {
+      this.interestNow = peers.advertiseInterest(this.localInterest()).finally(() => { this.interestNow = null; });
+      return this.interestNow;
+    }
+    this.interestNext = this.interestNow.catch(() => undefined).then(() => {
+      this.interestNext = null;
+      return this.advertiseInterest();
+    });
+    return this.interestNext;
   }
 
   /** Every topic binding: queue bindings plus each stream's own name and extra patterns. */
@@ -240,12 +274,12 @@ export class Broker extends EventEmitter {
 
   /**
    * Routes a message by its topic to every bound queue and stream; in a cluster, also to the
-   * queues of every other node.
+   * queues of the other nodes that want it.
    */
   publish(message: Message): Promise<void> {
     checkTopicName(message.topic);
     const peers = this.cluster.peers;
-    if (!peers) return this.route(message);
+    if (!peers || !peers.wanted(message.topic)) return this.route(message);
     return Promise.all([this.route(message), peers.fanout(message)]).then(() => undefined);
   }
 
@@ -496,14 +530,14 @@ export class Broker extends EventEmitter {
     const result = p.append(batch);
     if (result.duplicate) return result;
     const others = this.router.match(streamName).filter((b) => b.target !== stream);
-    if (others.length === 0 && !this.cluster.peers) return result;
+    const peers = this.cluster.peers?.wanted(streamName) ? this.cluster.peers : undefined;
+    if (others.length === 0 && !peers) return result;
     const stored = result.stored.then(async () => {
       const messages = (await decodeRecordsAsync(batch)).map((r) => recordToMessage(r, streamName));
       const waits: Promise<void>[] = [];
       const queues = [...new Set(others.map((b) => b.target).filter((t): t is Queue => t instanceof Queue))];
       const streams = [...new Set(others.map((b) => b.target).filter((t): t is Stream => !(t instanceof Queue)))];
       for (const m of messages) waits.push(this.deliver(m, queues, streams));
-      const peers = this.cluster.peers;
       if (peers) for (const m of messages) waits.push(peers.fanout(m));
       await Promise.all(waits);
     });

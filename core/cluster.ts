@@ -42,6 +42,13 @@ export interface PeerLink {
    * connected there); resolves false when no node has it.
    */
   sendToQueue(queue: string, message: Message): Promise<boolean>;
+  /**
+   * The topic patterns this node's own queues (not shared ones) are bound to, so that other nodes
+   * fan out to it only what it wants. Resolves once the other nodes can know (stored).
+   */
+  advertiseInterest(patterns: string[]): Promise<void>;
+  /** True when another live node has a queue of its own bound to a pattern matching `topic`. */
+  wanted(topic: string): boolean;
   /** Appends a batch on the partition's leader node; resolves once stored there. */
   appendOnLeader(leader: number, stream: string, partition: number, batch: Buffer): Promise<void>;
 }

@@ -68,6 +68,13 @@ export class TopicRouter<T> {
     return out;
   }
 
+  /** The distinct patterns bound to targets that `keep` accepts. */
+  patterns(keep: (target: T) => boolean): string[] {
+    const out = new Set<string>();
+    for (const b of this.byKey.values()) if (keep(b.target)) out.add(b.pattern);
+    return [...out];
+  }
+
   /** Every binding whose pattern matches `topic`. `$`-topics are not matched by a leading wildcard. */
   match(topic: string): Binding<T>[] {
     let hit = this.cache.get(topic);

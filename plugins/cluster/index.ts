@@ -14,7 +14,8 @@ import { ClusterStore } from './cluster-store.js';
 import { Leadership, rankNodes } from './leadership.js';
 import { Membership } from './membership.js';
 import { NatsPeerLink } from './peer-link.js';
-import { BUCKET_LEADERS, BUCKET_META, BUCKET_NODES, BUCKET_QUEUE_OWNERS } from './names.js';
+import { Interest } from './interest.js';
+import { BUCKET_INTEREST, BUCKET_LEADERS, BUCKET_META, BUCKET_NODES, BUCKET_QUEUE_OWNERS } from './names.js';
 import { JetStreamSharedQueues } from './shared-queues.js';
 
 export { NodeIdInUseError } from './membership.js';
@@ -72,11 +73,13 @@ export class ClusterNode implements ClusterView {
       const jsm = await jetstreamManager(nc, { timeout: 10_000 });
       const js = jetstream(nc, { timeout: 10_000 });
       const replicas = Math.min(3, settings.servers.length);
-      const [meta, nodes, leaders, owners] = await Promise.all([BUCKET_META, BUCKET_NODES, BUCKET_LEADERS, BUCKET_QUEUE_OWNERS].map((b) => openBucket(nc, b, replicas)));
+      const [meta, nodes, leaders, owners, interest] = await Promise.all(
+        [BUCKET_META, BUCKET_NODES, BUCKET_LEADERS, BUCKET_QUEUE_OWNERS, BUCKET_INTEREST].map((b) => openBucket(nc, b, replicas)),
+      );
       const membership = new Membership(nodes, settings.nodeId, settings.heartbeatMs, settings.nodeTimeoutMs, log);
       await membership.start();
       const store = new ClusterStore({ local, meta, js, jsm, nodeId: settings.nodeId, log });
-      const peers = new NatsPeerLink(nc, js, jsm, settings.nodeId, replicas, log);
+      const peers = new NatsPeerLink(nc, js, jsm, settings.nodeId, replicas, new Interest(interest, settings.nodeId, () => membership.liveIds(), log), log);
       const queues = new JetStreamSharedQueues(nc, js, jsm, owners, membership, replicas, log);
       return new ClusterNode(nc, store, membership, leaders, peers, queues, settings, log);
     } catch (err) {
@@ -135,7 +138,7 @@ export class ClusterNode implements ClusterView {
   async leave(): Promise<void> {
     this.leadership?.stop();
     this.sharedQueues.stop();
-    this.peers.stop();
+    await this.peers.stop();
     await this.membership.stop();
   }
 

@@ -7,6 +7,7 @@ export const BUCKET_META = 'junction-meta';
 export const BUCKET_NODES = 'junction-nodes';
 export const BUCKET_LEADERS = 'junction-leaders';
 export const BUCKET_QUEUE_OWNERS = 'junction-queue-owners';
+export const BUCKET_INTEREST = 'junction-interest';
 /** The JetStream stream journaling every shared queue's messages, one subject per queue. */
 export const QUEUES_STREAM = 'JUNCTION_QUEUES';
 const QUEUE_SUBJECT_PREFIX = 'junction.q.';

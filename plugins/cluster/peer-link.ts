@@ -16,6 +16,7 @@ import type { Broker } from '../../core/broker.js';
 import { NotLeaderError, type PeerLink } from '../../core/cluster.js';
 import type { Message } from '../../core/message.js';
 import { decodeMessage, encodeMessage } from '../../core/message-codec.js';
+import type { Interest } from './interest.js';
 
 const FANOUT_STREAM = 'JUNCTION_FANOUT';
 const DURABLE_SUBJECT = 'junction.fanout.durable';
@@ -37,10 +38,21 @@ export class NatsPeerLink implements PeerLink {
     private readonly jsm: JetStreamManager,
     private readonly nodeId: number,
     private readonly replicas: number,
+    private readonly interest: Interest,
     private readonly log: Logger,
   ) {}
 
+  advertiseInterest(patterns: string[]): Promise<void> {
+    return this.interest.advertise(patterns);
+  }
+
+  wanted(topic: string): boolean {
+    return this.interest.wanted(topic);
+  }
+
   async start(broker: Broker): Promise<void> {
+    await this.interest.start();
+    await this.interest.advertise(broker.localInterest());
     try {
       await this.jsm.streams.info(FANOUT_STREAM);
     } catch {
@@ -152,9 +164,10 @@ export class NatsPeerLink implements PeerLink {
     if (text !== '') throw text.startsWith('NotLeaderError') ? new NotLeaderError(text) : new Error(`leader ${leader}: ${text}`);
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     this.stopConsumer?.();
     for (const s of this.subs) s.unsubscribe();
+    await this.interest.stop();
   }
 
   private deliver(broker: Broker, data: Uint8Array): Promise<void> {
