@@ -769,7 +769,7 @@ export class AmqpConnection {
   // ---- errors and closing ---------------------------------------------------------------------
 
   private onViolation(v: Violation): void {
-    this.log.info({ detail: v.detail }, 'AMQP connection refused: bad framing');
+    this.log.info({ detail: v.detail }, v.kind === 'decode' ? 'AMQP connection refused: undecodable performative' : 'AMQP connection refused: bad framing');
     if (v.kind === 'header') {
       this.guard.writeRaw(v.reply);
       this.endSoon();
@@ -779,7 +779,7 @@ export class AmqpConnection {
       this.endSoon();
       return;
     }
-    this.fail(COND.framingError, v.detail);
+    this.fail(v.kind === 'decode' ? COND.decodeError : COND.framingError, v.detail);
   }
 
   private onError(err: unknown, fallback: string = COND.internalError): void {
