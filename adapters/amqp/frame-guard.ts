@@ -8,7 +8,8 @@
  *  - gathers everything written in one tick (rhea writes frame by frame; connection.ts encodes
  *    frames straight into this buffer) and hands it to the socket as one write, and reports
  *    back-pressure (write() false, then 'drain') so consumers can be paused;
- *  - turns every end of the real socket (end, error, close) into exactly one 'end' for rhea.
+ *  - turns every end of the real socket (error, close; end too unless peerEnded is listened for)
+ *    into exactly one 'end' for rhea.
  *
  * - walks each frame's performative before rhea decodes it (value-bounds.ts): sizes and counts of
  *   lists, maps and arrays must fit in the bytes the frame really has, so a few bytes claiming
@@ -46,6 +47,11 @@ export interface GuardEvents {
   drained(): void;
   /** This tick's output went to the socket. */
   flushed(): void;
+  /**
+   * The peer half-closed (FIN; the server socket allows half-open): no more input, but output
+   * still goes out. Without this handler a FIN ends the connection like a close.
+   */
+  peerEnded?(): void;
 }
 
 export class FrameGuard extends EventEmitter {
@@ -106,7 +112,14 @@ export class FrameGuard extends EventEmitter {
       this.blocked = false;
       this.events.drained();
     });
-    socket.on('end', () => this.finish());
+    socket.on('end', () => {
+      if (this.events.peerEnded && !this.ended) {
+        this.stopped = true;
+        this.events.peerEnded();
+      } else {
+        this.finish();
+      }
+    });
     socket.on('close', () => this.finish());
     socket.on('error', () => this.finish());
   }
