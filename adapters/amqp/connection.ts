@@ -790,6 +790,7 @@ export class AmqpConnection {
   /** FIN from the peer: settle what was read, then close. Consumers stop: the peer cannot settle more. */
   private onPeerEnded(): void {
     this.inputEnded = true;
+    if (this.closing || this.closed) return;
     this.lastActivity = Date.now();
     this.checkOutput();
     if (this.incomingPending > 0) {
