@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { connect as netConnect, type Socket } from 'node:net';
 import mqttPacket from 'mqtt-packet';
+import { WebSocket } from 'ws';
 import { MemoryStore } from '../../core/storage/memory-store.js';
 import type { JournalEntry } from '../../core/store.js';
 import { TEST_HOST } from '../support/index.js';
@@ -93,5 +94,16 @@ describe('mqtt: packets read are handled after the client goes away', () => {
     const got = await inbox.waitCount(25);
     assert.deepEqual(got.map((r) => r.payload.toString()), expected(25));
     await eventually(() => m.adapter().connectionCount === 1, 'the closed connection released');
+  });
+  it('over WebSocket: CONNECT + 25 QoS 1 PUBLISH, then the WebSocket closed: all 25 delivered', async () => {
+    const topic = uniq('fin/ws');
+    const { client, inbox } = await connectInbox(m.url);
+    await client.subscribeAsync(topic, { qos: 1 });
+    const ws = new WebSocket(m.wsUrl, 'mqtt');
+    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+    ws.send(burst(uniq('p'), topic, 25, { disconnect: false }));
+    ws.close();
+    const got = await inbox.waitCount(25);
+    assert.deepEqual(got.map((r) => r.payload.toString()), expected(25));
   });
 });
