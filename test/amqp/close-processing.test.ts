@@ -101,8 +101,7 @@ describe('amqp: transfers read are processed after the peer goes away', () => {
   it('30 durable transfers then a close at once (the peer reads nothing more): all stored', async () => {
     await h.broker.declareQueue('close-q', { durable: true });
     const p = await producer(h.port, '/queue/close-q');
-    p.socket.end(Buffer.concat(transfers(30)));
-    p.socket.destroy();
+    p.socket.write(Buffer.concat(transfers(30)), () => p.socket.destroy());
     await until(() => h.broker.getQueue('close-q')!.messageCount === 30 && h.adapter.connectionCount === 0);
   });
 });
