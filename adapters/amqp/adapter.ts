@@ -51,12 +51,13 @@ export class AmqpAdapter implements ProtocolAdapter {
     const { host, port, tlsPort } = this.ctx.listen;
     const out: ListenerInfo[] = [];
     if (port !== null) {
-      const l = await this.open(net.createServer(), 'amqp', host, port, false);
+      const l = await this.open(net.createServer({ allowHalfOpen: true }), 'amqp', host, port, false);
       out.push(l.info);
     }
     const tlsOptions = tlsPort !== null ? this.ctx.tls('amqp') : null;
     if (tlsPort !== null && tlsOptions) {
-      const server = tls.createServer(tlsOptions);
+      // allowHalfOpen: after a peer's FIN the dispositions of the transfers it sent can still go out.
+      const server = tls.createServer({ ...tlsOptions, allowHalfOpen: true });
       server.on('tlsClientError', (err) => this.rt.log.debug({ err: err.message }, 'AMQPS handshake failed'));
       const l = await this.open(server, 'amqps', host, tlsPort, true);
       out.push(l.info);

@@ -13,7 +13,10 @@
  *    rhea walks it;
  *  - coordinator targets are recognised before rhea discards them (it knows only source/target);
  *  - every rhea error (a throw while reading, writing or processing) ends in an AMQP close with a
- *    condition and never escapes into the process.
+ *    condition and never escapes into the process;
+ *  - a peer's half-close (FIN) ends nothing read: the transfers already read are stored and settled
+ *    (their dispositions still go out), then we close (AMQP close, then our FIN). A peer that
+ *    closes or resets at once cannot read dispositions, but its transfers are stored all the same.
  *
  * Limits: sessions (channel-max), links per session (handle-max) and per connection, frame size
  * (FrameGuard), message size, idle timeout, handshake time.
@@ -47,6 +50,8 @@ const CLOSE_GRACE_MS = 2000;
 /** Smallest idle timeout we honour from a peer (its heartbeats are sent at half of it). */
 const MIN_REMOTE_IDLE_MS = 1000;
 const MIN_MAX_FRAME = 512;
+/** After a peer's FIN, how long the transfers it sent may take to settle before we close anyway. */
+const FIN_SETTLE_MS = 30_000;
 /** Bytes of deliveries waiting for the socket beyond which a connection's consumers pause. */
 const OUTPUT_HIGH_WATER = 1024 * 1024;
 
@@ -102,6 +107,11 @@ export class AmqpConnection {
   private readonly flushes = new Set<OutgoingLink>();
   private readonly attachWaits: Array<{ link: RLink; fn: () => void }> = [];
   private destroyTimer?: NodeJS.Timeout;
+  /** Transfers handed to link handlers and not settled by them yet. */
+  private incomingPending = 0;
+  /** The peer half-closed: nothing more will be read; we close once what was read is settled. */
+  private inputEnded = false;
+  private finTimer?: NodeJS.Timeout;
 
   constructor(readonly rt: AmqpRuntime, socket: Socket, readonly tls: boolean) {
     const s = rt.settings;
@@ -123,6 +133,7 @@ export class AmqpConnection {
         this.handedBytes = 0;
         this.checkOutput();
       }),
+      peerEnded: safe(() => this.onPeerEnded()),
     });
     this.guard.on('end', () => {
       try {
@@ -444,6 +455,7 @@ export class AmqpConnection {
       current.settled = true;
       return;
     }
+    this.incomingPending++;
     h.transfer(current, bytes, current.remote_state);
   }
 
@@ -754,7 +766,7 @@ export class AmqpConnection {
 
   /** Consumers run while the socket takes what we write and little is waiting for it. */
   private checkOutput(): void {
-    this.setBlocked(this.guard.blocked || this.handedBytes + this.guard.unwritten > this.outputHighWater);
+    this.setBlocked(this.inputEnded || this.guard.blocked || this.handedBytes + this.guard.unwritten > this.outputHighWater);
   }
 
   private setBlocked(blocked: boolean): void {
@@ -768,8 +780,51 @@ export class AmqpConnection {
 
   // ---- errors and closing ---------------------------------------------------------------------
 
+  /** A link handler settled (or dropped) a transfer it was handed. */
+  incomingSettled(): void {
+    this.incomingPending--;
+    // After the disposition rhea is about to write.
+    if (this.inputEnded && this.incomingPending <= 0) setImmediate(() => this.finishInput());
+  }
+
+  /** FIN from the peer: settle what was read, then close. Consumers stop: the peer cannot settle more. */
+  private onPeerEnded(): void {
+    this.inputEnded = true;
+    if (this.closing || this.closed) return;
+    this.lastActivity = Date.now();
+    this.checkOutput();
+    if (this.incomingPending > 0) {
+      this.log.debug({ pending: this.incomingPending }, 'AMQP peer ended its input: settling the transfers read before closing');
+      this.finTimer = setTimeout(() => {
+        this.log.info({ pending: this.incomingPending }, 'AMQP transfers read before the peer\'s FIN still unsettled: closing');
+        this.closeAfterInput();
+      }, FIN_SETTLE_MS);
+      this.finTimer.unref();
+    }
+    this.finishInput();
+  }
+
+  private finishInput(): void {
+    if (this.inputEnded && this.incomingPending <= 0) this.closeAfterInput();
+  }
+
+  /** Our close after the peer's FIN: an AMQP close (no error) when the connection is open, then our FIN. */
+  private closeAfterInput(): void {
+    if (this.closing || this.closed) return;
+    this.closing = true;
+    if (this.opened && !this.rc.remote.close && this.rc.state.close_requests === 0) {
+      try {
+        this.rc.close();
+        this.rc._process();
+      } catch {
+        // ended below
+      }
+    }
+    this.endSoon();
+  }
+
   private onViolation(v: Violation): void {
-    this.log.info({ detail: v.detail }, 'AMQP connection refused: bad framing');
+    this.log.info({ detail: v.detail }, v.kind === 'decode' ? 'AMQP connection refused: undecodable performative' : 'AMQP connection refused: bad framing');
     if (v.kind === 'header') {
       this.guard.writeRaw(v.reply);
       this.endSoon();
@@ -779,7 +834,7 @@ export class AmqpConnection {
       this.endSoon();
       return;
     }
-    this.fail(COND.framingError, v.detail);
+    this.fail(v.kind === 'decode' ? COND.decodeError : COND.framingError, v.detail);
   }
 
   private onError(err: unknown, fallback: string = COND.internalError): void {
@@ -865,6 +920,7 @@ export class AmqpConnection {
     this.closing = true;
     if (this.destroyTimer) clearTimeout(this.destroyTimer);
     this.destroyTimer = undefined;
+    if (this.finTimer) clearTimeout(this.finTimer);
     for (const links of this.sessions.values()) for (const h of [...links]) h.dispose();
     this.sessions.clear();
     for (const t of this.txns.values()) rollback(t, this);

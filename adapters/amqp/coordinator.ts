@@ -67,6 +67,7 @@ export class Coordinator implements IncomingHandler {
     if (delivery.remote_settled || !this.link.session.is_open() || this.conn.closed) delivery.settled = true;
     else delivery.update(true, state);
     if (!this.closed && !this.link.is_itself_closed() && this.link.credit < CREDIT / 2) this.link.flow(CREDIT - this.link.credit);
+    this.conn.incomingSettled();
   }
 
   transfer(delivery: RDelivery, bytes: Buffer): void {

@@ -8,12 +8,20 @@
  *  - gathers everything written in one tick (rhea writes frame by frame; connection.ts encodes
  *    frames straight into this buffer) and hands it to the socket as one write, and reports
  *    back-pressure (write() false, then 'drain') so consumers can be paused;
- *  - turns every end of the real socket (end, error, close) into exactly one 'end' for rhea.
+ *  - turns every end of the real socket (error, close; end too unless peerEnded is listened for)
+ *    into exactly one 'end' for rhea.
  *
- * Only the framing is checked here; performatives are rhea's (and the connection's) business.
+ * - walks each frame's performative before rhea decodes it (value-bounds.ts): sizes and counts of
+ *   lists, maps and arrays must fit in the bytes the frame really has, so a few bytes claiming
+ *   billions of elements are refused (amqp:decode-error) instead of costing rhea seconds and
+ *   hundreds of megabytes.
+ *
+ * Only the framing and the encoding's bounds are checked here; what performatives mean is rhea's
+ * (and the connection's) business.
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import { NEED_MORE, valueEnd } from './value-bounds.js';
 
 export const AMQP_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]);
 export const SASL_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 3, 1, 0, 0]);
@@ -26,7 +34,9 @@ export type Violation =
   /** Bad protocol header: reply with `reply` (the header we speak) and close. */
   | { kind: 'header'; detail: string; reply: Buffer }
   /** Framing broken after the header: AMQP close with amqp:connection:framing-error (or just close in SASL). */
-  | { kind: 'framing'; detail: string; sasl: boolean };
+  | { kind: 'framing'; detail: string; sasl: boolean }
+  /** A performative whose encoding does not fit its frame: AMQP close with amqp:decode-error (or just close in SASL). */
+  | { kind: 'decode'; detail: string; sasl: boolean };
 
 export interface GuardEvents {
   violation(v: Violation): void;
@@ -37,6 +47,11 @@ export interface GuardEvents {
   drained(): void;
   /** This tick's output went to the socket. */
   flushed(): void;
+  /**
+   * The peer half-closed (FIN; the server socket allows half-open): no more input, but output
+   * still goes out. Without this handler a FIN ends the connection like a close.
+   */
+  peerEnded?(): void;
 }
 
 export class FrameGuard extends EventEmitter {
@@ -46,6 +61,15 @@ export class FrameGuard extends EventEmitter {
   private readonly hdr = Buffer.alloc(FRAME_HEADER);
   private hdrLen = 0;
   private need = 0;
+  /** The frame being read: body length, extended-header bytes, SASL or not. */
+  private bodyLen = 0;
+  private bodySkip = 0;
+  private bodySasl = false;
+  /** Where its body starts (chunk and offset), how much of it that chunk held, and later pieces. */
+  private bodyChunk: Buffer | null = null;
+  private bodyStart = 0;
+  private bodyFirstLen = 0;
+  private bodyMore: Buffer[] | null = null;
   /** The last protocol header was the SASL one (and the AMQP one has not followed yet). */
   private saslPhase = false;
   private headers = 0;
@@ -88,7 +112,14 @@ export class FrameGuard extends EventEmitter {
       this.blocked = false;
       this.events.drained();
     });
-    socket.on('end', () => this.finish());
+    socket.on('end', () => {
+      if (this.events.peerEnded && !this.ended) {
+        this.stopped = true;
+        this.events.peerEnded();
+      } else {
+        this.finish();
+      }
+    });
     socket.on('close', () => this.finish());
     socket.on('error', () => this.finish());
   }
@@ -123,9 +154,25 @@ export class FrameGuard extends EventEmitter {
     while (i < n) {
       if (this.state === 'body') {
         const take = Math.min(this.need, n - i);
+        if (this.bodyChunk === null) {
+          this.bodyChunk = chunk;
+          this.bodyStart = i;
+          this.bodyFirstLen = take;
+        } else {
+          (this.bodyMore ??= []).push(chunk.subarray(i, i + take));
+        }
         i += take;
         this.need -= take;
-        if (this.need === 0) this.state = 'frame-header';
+        if (this.need === 0) {
+          this.state = 'frame-header';
+          const v = this.checkBody();
+          if (v) {
+            this.stopped = true;
+            if (elementStart > 0) this.emit('data', chunk.subarray(0, elementStart));
+            this.events.violation(v);
+            return;
+          }
+        }
         continue;
       }
       if (this.hdrLen === 0) elementStart = i;
@@ -187,7 +234,35 @@ export class FrameGuard extends EventEmitter {
     if (doff < 2 || doff * 4 > size) return { kind: 'framing', detail: `invalid data offset ${doff}`, sasl };
     if (type !== (sasl ? TYPE_SASL : TYPE_AMQP)) return { kind: 'framing', detail: `unexpected frame type ${type}`, sasl };
     this.need = size - FRAME_HEADER;
+    this.bodyLen = this.need;
+    this.bodySkip = doff * 4 - FRAME_HEADER;
+    this.bodySasl = sasl;
     this.state = this.need === 0 ? 'frame-header' : 'body';
+    return null;
+  }
+
+  /** The performative of the frame just read (after its extended header) fits in the frame. */
+  private checkBody(): Violation | null {
+    const chunk = this.bodyChunk!;
+    const start = this.bodyStart;
+    const first = this.bodyFirstLen;
+    const more = this.bodyMore;
+    const len = this.bodyLen;
+    this.bodyChunk = null;
+    this.bodyMore = null;
+    if (this.bodySkip >= len) return null;
+    try {
+      try {
+        // Usually the whole performative is in the chunk where the frame starts: walk it there.
+        valueEnd(chunk, start + this.bodySkip, start + first, start + len);
+      } catch (e) {
+        if (e !== NEED_MORE || more === null) throw e;
+        valueEnd(Buffer.concat([chunk.subarray(start, start + first), ...more], len), this.bodySkip, len, len);
+      }
+    } catch (e) {
+      const detail = e === NEED_MORE ? 'performative runs past its frame' : (e as Error).message;
+      return { kind: 'decode', detail, sasl: this.bodySasl };
+    }
     return null;
   }
 

@@ -148,6 +148,7 @@ export class IncomingLink implements IncomingHandler {
   transfer(delivery: RDelivery, bytes: Buffer, state: unknown): void {
     if (this.closed) {
       delivery.settled = true;
+      this.conn.incomingSettled();
       return;
     }
     if (this.blocker) {
@@ -178,6 +179,7 @@ export class IncomingLink implements IncomingHandler {
       delivery.update(true, state);
     }
     this.topUp();
+    this.conn.incomingSettled();
   }
 
   private reject(delivery: RDelivery, err: unknown, counted = false): void {

@@ -3,6 +3,12 @@
  * packets are handled, keep-alive, writing (one corked write per tick, back-pressure to the
  * session's consumers), acknowledgements in the order the PUBLISHes arrived, and the end of the
  * connection (will, session detach or end). Packet handlers live in handlers/.
+ *
+ * Packets read are never discarded by the peer going away: after a half-close (FIN) the packets
+ * read so far are handled in order and their acknowledgements sent, then our side ends; after a
+ * close or reset they are still handled (stored), with nothing left to answer, and only then is
+ * the session detached (so a DISCONNECT among them still discards the will). Only DISCONNECT and
+ * protocol errors drop what follows them.
  */
 import type { Duplex } from 'node:stream';
 import type { Principal } from '../../core/adapter.js';
@@ -78,6 +84,10 @@ export class MqttConnection implements SessionLink, SessionHolder {
   private tornDown: Promise<void> | null = null;
   private authCache: Map<string, boolean> | null = null;
   private failed = false;
+  /** The peer sent FIN (or is gone): no more input will arrive. */
+  private inputEnded = false;
+  /** The stream closed: nothing more can be written; packets already read are still handled. */
+  private transportGone = false;
   readonly closed: Promise<void>;
   private resolveClosed!: () => void;
 
@@ -97,8 +107,8 @@ export class MqttConnection implements SessionLink, SessionHolder {
     ctx.stats.connections++;
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('error', (err: Error) => this.onError(err));
-    stream.on('end', () => this.stream.destroy());
-    stream.on('close', () => this.onClose());
+    stream.on('end', () => this.peerEnded());
+    stream.on('close', () => this.streamClosed());
     this.connectTimer = setTimeout(() => {
       if (this.state === 'new') this.fail(RC.ProtocolError, 'no CONNECT in time');
     }, ctx.settings.connectTimeoutMs);
@@ -189,6 +199,40 @@ export class MqttConnection implements SessionLink, SessionHolder {
     while (i < this.backlog.length && !this.busy && (this.state === 'connected' || this.state === 'connecting')) this.handle(this.backlog[i++]);
     this.backlog = i >= this.backlog.length ? [] : this.backlog.slice(i);
     this.updateRead();
+    this.finishIfDone();
+  }
+
+  /** FIN from the peer (the stream allows half-open): handle what was read, answer it, then end our side. */
+  private peerEnded(): void {
+    this.inputEnded = true;
+    this.finishIfDone();
+  }
+
+  /** The stream closed (our end, the peer's close, or a reset). */
+  private streamClosed(): void {
+    if (this.state === 'closed') return;
+    this.transportGone = true;
+    this.inputEnded = true;
+    // Nothing can be delivered any more: the session's consumers stop (messages stay queued).
+    this.socketBlocked = true;
+    this.session?.updateFlow();
+    this.finishIfDone();
+  }
+
+  /**
+   * Once input has ended and every packet read has been handled: release everything when the
+   * stream is gone, else end our side after the acknowledgements still being stored went out.
+   */
+  private finishIfDone(): void {
+    if (!this.inputEnded || this.state === 'closed') return;
+    if (this.state !== 'closing' && (this.busy || this.backlog.length > 0)) return;
+    if (this.transportGone) {
+      this.onClose();
+      return;
+    }
+    if (this.state === 'closing') return;
+    if (this.pendingPublishes > 0 || this.ackHead < this.acks.length) return;
+    this.end();
   }
 
   publishStarted(): void {
@@ -198,6 +242,8 @@ export class MqttConnection implements SessionLink, SessionHolder {
   publishSettled(): void {
     this.pendingPublishes--;
     if (this.readPaused) this.updateRead();
+    // QoS 0 publishes have no acknowledgement to wait for: the last one may be what ends input.
+    if (this.inputEnded && this.pendingPublishes === 0) queueMicrotask(() => this.finishIfDone());
   }
 
   private settleFns: [() => void, (err: unknown) => void] | null = null;
@@ -226,7 +272,7 @@ export class MqttConnection implements SessionLink, SessionHolder {
 
   write(buf: Buffer): void {
     const s = this.stream;
-    if (this.state === 'closed' || !s.writable) return;
+    if (this.state === 'closed' || this.transportGone || !s.writable) return;
     if (!this.corked) {
       this.corked = true;
       s.cork();
@@ -365,6 +411,7 @@ export class MqttConnection implements SessionLink, SessionHolder {
       this.acks = acks.slice(this.ackHead);
       this.ackHead = 0;
     }
+    if (this.inputEnded) this.finishIfDone();
   }
 
   // ---- authorisation --------------------------------------------------------------------------
@@ -420,6 +467,8 @@ export class MqttConnection implements SessionLink, SessionHolder {
 
   private checkKeepAlive(): void {
     if (this.state !== 'connected') return;
+    // A peer that has ended its input cannot be late: what it sent is being handled.
+    if (this.inputEnded) return;
     const idle = Date.now() - this.lastActivity;
     if (idle >= this.keepAliveMs) {
       this.fail(RC.KeepAliveTimeout, 'keep alive timeout', 'debug');
@@ -469,6 +518,10 @@ export class MqttConnection implements SessionLink, SessionHolder {
     this.state = 'closing';
     clearTimeout(this.keepAliveTimer);
     clearTimeout(this.connectTimer);
+    if (this.transportGone) {
+      this.onClose();
+      return;
+    }
     this.stream.end();
     this.closeTimer = setTimeout(() => this.stream.destroy(), 2000);
     this.closeTimer.unref();

@@ -58,12 +58,13 @@ export class MqttAdapter implements ProtocolAdapter {
     const { host, port, tlsPort } = this.actx.listen;
     const out: ListenerInfo[] = [];
     if (port !== null) {
-      const server = createNetServer({ noDelay: true }, (s) => { if (this.admit(s)) this.accept(s, 'tcp'); });
+      // allowHalfOpen: after a client's FIN the packets it sent are handled and acknowledged (connection.ts).
+      const server = createNetServer({ noDelay: true, allowHalfOpen: true }, (s) => { if (this.admit(s)) this.accept(s, 'tcp'); });
       out.push({ name: 'mqtt', protocol: 'mqtt', host, port: await this.listen(server, port, host), tls: false });
     }
     const tlsOptions = tlsPort !== null ? this.actx.tls('mqtt') : null;
     if (tlsPort !== null && tlsOptions) {
-      const server = createTlsServer(tlsOptions, (s) => this.accept(s, 'tls'));
+      const server = createTlsServer({ ...tlsOptions, allowHalfOpen: true }, (s) => this.accept(s, 'tls'));
       // The connection limit is checked on the TCP socket, before the TLS handshake.
       server.on('connection', (raw: Socket) => this.admit(raw));
       server.on('tlsClientError', (err: Error) => this.ctx.log.debug({ msg: err.message }, 'mqtt: TLS handshake failed'));

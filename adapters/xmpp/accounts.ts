@@ -3,9 +3,11 @@
  * in-band registration (XEP-0077) through `auth.register`. Registration is off when the plugin
  * cannot register, and by default when users are configured or anonymous access is off (see
  * registrationEnabled). Accounts that older versions kept in the core's metadata (namespace
- * `xmpp-user`, SCRAM keys only) still log in.
+ * `xmpp-user`, SCRAM keys only) still log in, under the same failed-login limit as every other
+ * account: their logins ask the plugin first whether the address is refused, and their proofs (a
+ * PLAIN password is turned into one) are checked by the plugin, which counts the failures.
  */
-import { createHash, createHmac, pbkdf2 as pbkdf2Cb, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, pbkdf2 as pbkdf2Cb, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { AuthPlugin, Principal, ScramCredentials } from '../../core/adapter.js';
 import type { MetadataStore } from '../../core/metadata.js';
@@ -30,6 +32,16 @@ export class InvalidAccountError extends Error {
 
 interface StoredUser {
   scram: Record<ScramMech, { i: number; s: string; k: string; v: string }>;
+}
+
+/** The client proof of RFC 5802 for `password` against `creds` and `authMessage`. */
+async function scramProof(password: string, mech: ScramMech, creds: ScramCredentials, authMessage: string): Promise<Buffer> {
+  const { name, len } = SCRAM_HASH[mech];
+  const salted = await pbkdf2(Buffer.from(password.normalize('NFKC'), 'utf8'), creds.salt, creds.iterations, len, name);
+  const clientKey = createHmac(name, salted).update('Client Key').digest();
+  const signature = createHmac(name, creds.storedKey).update(authMessage).digest();
+  for (let i = 0; i < len; i++) clientKey[i] ^= signature[i];
+  return clientKey;
 }
 
 export async function deriveScramKeys(password: string, mech: ScramMech, iterations = 4096, salt = randomBytes(24)): Promise<ScramCredentials> {
@@ -91,26 +103,44 @@ export class Accounts {
     return local;
   }
 
+  /** The keys of an account kept in `xmpp-user` metadata by older versions, if `user` is one. */
+  private legacyCredentials(user: string, mech: ScramMech): ScramCredentials | null {
+    const k = this.metadata.getJson<StoredUser>(NS_USER, user)?.scram?.[mech];
+    if (!k) return null;
+    return { iterations: k.i, salt: Buffer.from(k.s, 'base64'), storedKey: Buffer.from(k.k, 'base64'), serverKey: Buffer.from(k.v, 'base64') };
+  }
+
+  /**
+   * False while the plugin refuses `remote` for too many failed logins: its scramCredentials()
+   * answers null then and only then (a name it does not know gets fake keys).
+   */
+  private async addressAllowed(user: string, mech: ScramMech, remote?: string): Promise<boolean> {
+    return (await this.auth.scramCredentials(user, mech, remote)) !== null;
+  }
+
   /** SASL PLAIN. A name the plugin does not know (which it may let in as anonymous) is refused. */
   async checkPassword(user: string, password: string, remote?: string): Promise<Principal | null> {
-    const stored = this.metadata.getJson<StoredUser>(NS_USER, user);
-    if (stored) {
-      const k = stored.scram['SCRAM-SHA-256'];
-      const c = await deriveScramKeys(password, 'SCRAM-SHA-256', k.i, Buffer.from(k.s, 'base64'));
-      return timingSafeEqual(c.storedKey, Buffer.from(k.k, 'base64')) ? { user, anonymous: false } : null;
+    const legacy = this.legacyCredentials(user, 'SCRAM-SHA-256');
+    if (legacy) {
+      if (!(await this.addressAllowed(user, 'SCRAM-SHA-256', remote))) return null;
+      // The password becomes the SCRAM proof it would give, checked (and a failure counted) by the plugin.
+      const authMessage = `plain,${randomBytes(16).toString('base64')}`;
+      const proof = await scramProof(password, 'SCRAM-SHA-256', legacy, authMessage);
+      const ok = await this.auth.verifyScram('xmpp', user, 'SCRAM-SHA-256', legacy, authMessage, proof, remote);
+      return ok ? ok.principal : null;
     }
     const p = await this.auth.authenticate('xmpp', user, password, remote);
     if (!p || p.anonymous) return null;
     return p;
   }
 
-  /** Keys to challenge with: an `xmpp-user` account's, else the plugin's (fake ones for unknown names). */
+  /**
+   * Keys to challenge with: an `xmpp-user` account's, else the plugin's (fake ones for unknown
+   * names); null when the plugin refuses `remote` for too many failed logins.
+   */
   async scramCredentials(user: string, mech: ScramMech, remote?: string): Promise<ScramCredentials | null> {
-    const stored = this.metadata.getJson<StoredUser>(NS_USER, user);
-    if (stored) {
-      const k = stored.scram[mech];
-      return { iterations: k.i, salt: Buffer.from(k.s, 'base64'), storedKey: Buffer.from(k.k, 'base64'), serverKey: Buffer.from(k.v, 'base64') };
-    }
+    const legacy = this.legacyCredentials(user, mech);
+    if (legacy) return (await this.addressAllowed(user, mech, remote)) ? legacy : null;
     return this.auth.scramCredentials(user, mech, remote);
   }
 

@@ -7,6 +7,12 @@
  * Stanzas are processed in order. A handler may return a promise (an async step such as SASL or a
  * roster write); later stanzas wait in a short queue, and past QUEUE_PAUSE of them the socket
  * stops being read, so a client cannot make the server buffer without bound.
+ *
+ * Stanzas read are never discarded by the client going away: `</stream:stream>` takes its turn
+ * behind the stanzas read before it; after a FIN (the listener allows half-open) the stanzas read
+ * are handled, then we close the stream and our side; after a close or reset they are still
+ * handled (messages delivered or stored offline), with nothing left to answer, and only then is the
+ * session ended (or kept for resumption).
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
@@ -37,6 +43,8 @@ export interface ConnectionDeps {
 }
 
 const QUEUE_PAUSE = 128;
+/** The client's `</stream:stream>`, queued behind the stanzas read before it. */
+const STREAM_END = new XElement('stream-end', {}, 'urn:junction:internal');
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 let nextConn = 1;
@@ -50,6 +58,10 @@ export class Connection implements SessionLink {
   private streamOpen = false;
   private closed = false;
   private clientClosed = false;
+  /** The client sent FIN (or is gone): no more input will arrive. */
+  private inputEnded = false;
+  /** The transport closed: nothing more can be written; stanzas already read are still handled. */
+  private transportGone = false;
   private principal: Principal | null = null;
   private local = '';
   session: Session | null = null;
@@ -84,7 +96,7 @@ export class Connection implements SessionLink {
     this.parser = new XmppStreamParser(mode, { maxStanzaChars: s.maxUnauthenticatedStanzaBytes, maxDepth: s.maxDepth }, {
       streamStart: (name, uri, attrs) => this.onStreamStart(name, uri, attrs),
       stanza: (el) => this.onStanza(el),
-      streamEnd: () => this.onStreamEnd(),
+      streamEnd: () => { this.onStanza(STREAM_END); },
     });
     if ('ws' in transport) this.attachWs(transport.ws);
     else this.attachSocket(transport.socket);
@@ -120,7 +132,11 @@ export class Connection implements SessionLink {
     }
   };
 
-  private readonly onSocketClose = (): void => this.closedByPeer();
+  private readonly onSocketClose = (): void => this.transportClosed();
+  private readonly onSocketEnd = (): void => {
+    this.inputEnded = true;
+    this.settleInput();
+  };
   private readonly onSocketError = (e: Error): void => { this.log.debug({ conn: this.id, err: e.message }, 'xmpp: socket error'); };
   private readonly onSocketDrain = (): void => this.drained();
 
@@ -128,6 +144,7 @@ export class Connection implements SessionLink {
     this.socket = socket;
     socket.on('data', this.onData);
     socket.on('close', this.onSocketClose);
+    socket.on('end', this.onSocketEnd);
     socket.on('error', this.onSocketError);
     socket.on('drain', this.onSocketDrain);
   }
@@ -135,6 +152,7 @@ export class Connection implements SessionLink {
   private detachSocket(socket: Socket): void {
     socket.off('data', this.onData);
     socket.off('close', this.onSocketClose);
+    socket.off('end', this.onSocketEnd);
     socket.off('error', this.onSocketError);
     socket.off('drain', this.onSocketDrain);
   }
@@ -155,7 +173,7 @@ export class Connection implements SessionLink {
         this.fail(e);
       }
     });
-    ws.on('close', () => this.closedByPeer());
+    ws.on('close', () => this.transportClosed());
     ws.on('error', (e) => this.log.debug({ conn: this.id, err: e.message }, 'xmpp: websocket error'));
   }
 
@@ -176,6 +194,11 @@ export class Connection implements SessionLink {
     if (this.closed) return;
     const limit = this.deps.settings.idleTimeoutMs;
     const now = Date.now();
+    // A client that has ended its input cannot be idle: what it sent is being handled.
+    if (this.inputEnded) {
+      this.armIdle(limit);
+      return;
+    }
     if (this.pauses.size > 0) this.lastInput = now;
     if (this.lastInput >= this.idlePingAt) this.idlePingAt = 0;
     const idle = now - this.lastInput;
@@ -211,7 +234,7 @@ export class Connection implements SessionLink {
   }
 
   write(data: string): void {
-    if (this.closed) return;
+    if (this.closed || this.transportGone) return;
     if (this.ws) {
       this.wsBytesPending += data.length;
       this.ws.send(data, () => {
@@ -266,6 +289,29 @@ export class Connection implements SessionLink {
     clearTimeout(this.idleTimer);
     for (const w of this.drainWaiters.splice(0)) w();
     this.deps.onClose(this);
+  }
+
+  /** The transport closed (our end, the client's close, or a reset): handle what was read, then release. */
+  private transportClosed(): void {
+    if (this.closed) return;
+    this.transportGone = true;
+    this.inputEnded = true;
+    this.settleInput();
+  }
+
+  /** Once input has ended and every stanza read has been handled: release, or close our side. */
+  private settleInput(): void {
+    if (this.closed || !this.inputEnded || this.busy || this.queue.length > 0) return;
+    if (this.transportGone) {
+      this.closedByPeer();
+      return;
+    }
+    // FIN without </stream:stream>: the connection is lost as far as the session goes (a resumable
+    // one waits for its client), but everything the client sent has been handled.
+    const s = this.session;
+    this.session = null;
+    this.closeStream();
+    if (s && s.link === this) this.deps.hub.linkLost(s);
   }
 
   private closedByPeer(): void {
@@ -419,6 +465,7 @@ export class Connection implements SessionLink {
   private drainQueue(): void {
     while (!this.busy && this.queue.length > 0 && !this.closed) this.run(this.queue.shift()!);
     if (this.queue.length <= QUEUE_PAUSE / 2) this.resume('queue');
+    this.settleInput();
   }
 
   private run(el: XElement): void {
@@ -440,6 +487,7 @@ export class Connection implements SessionLink {
 
   private process(el: XElement): void | Promise<void> {
     if (this.closed) return;
+    if (el === STREAM_END) return this.onStreamEnd();
     if (this.ws && el.is('open', NS.framing)) return this.openStream(el.attrs);
     if (this.ws && el.is('close', NS.framing)) return this.onStreamEnd();
     if (el.is('error', NS.stream)) {

@@ -91,14 +91,15 @@ export class XmppAdapter implements ProtocolAdapter {
     const out: ListenerInfo[] = [];
     // null = disabled; 0 or -1 = ephemeral (the platform resolves 'auto' to 0).
     if (listen.port !== null) {
-      const server = createServer((socket) => { if (this.admit(socket)) this.accept(socket, false); });
+      // allowHalfOpen: after a client's FIN the stanzas it sent are handled before we close (connection.ts).
+      const server = createServer({ allowHalfOpen: true }, (socket) => { if (this.admit(socket)) this.accept(socket, false); });
       out.push(await this.listen(server, listen.host, listen.port, false));
     }
     if (listen.tlsPort !== null && this.tlsOptions) {
       // Direct TLS (XEP-0368) next to STARTTLS. tls.Server takes the key and certificate as
       // options (it ignores a `secureContext` option).
       const server = createTlsServer({
-        ...this.tlsOptions, requestCert: this.requestCert, rejectUnauthorized: this.rejectUnauthorized,
+        ...this.tlsOptions, requestCert: this.requestCert, rejectUnauthorized: this.rejectUnauthorized, allowHalfOpen: true,
       }, (socket: TLSSocket) => this.accept(socket, true));
       // The connection limit is checked on the TCP socket, before the TLS handshake.
       server.on('connection', (raw: Socket) => this.admit(raw));

@@ -1,16 +1,20 @@
 /**
  * The HTTP listener: `/healthz`, `/readyz`, WebSocket endpoints that adapters mount by path
  * (`ws` in noServer mode, one WebSocketServer per endpoint) and plain routes for the admin API and
- * metrics. Request heads are bounded (431 past http.maxHeaderBytes), slow requests time out, and
- * pipelined requests of one connection take turns (RequestTurns) so none builds a response backlog.
+ * metrics. Request heads are bounded (431 past http.maxHeaderBytes), slow requests time out,
+ * pipelined requests of one connection take turns (RequestTurns) so none builds a response backlog,
+ * and connections are limited (`limits.maxConnections`, a ConnectionGate as every adapter has):
+ * past the limit a socket is closed on accept, before any HTTP or TLS work.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TlsOptions } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { HttpConfig } from '../../config/schema.js';
 import type { HttpHost, ListenerInfo, Logger } from '../../core/adapter.js';
+import { ConnectionGate } from '../../core/connection-gate.js';
 import { isClientAbort, RequestTurns } from './pipeline.js';
 
 export { isClientAbort } from './pipeline.js';
@@ -36,6 +40,7 @@ export interface HttpListenerOptions {
   host: string;
   /** Port to bind (0 = ephemeral). */
   port: number;
+  /** Connections open at once, plain or TLS, WebSockets included (<= 0: no limit). */
   maxConnections: number;
   tls: TlsOptions | null;
   log: Logger;
@@ -51,6 +56,8 @@ export class HttpListener implements HttpHost {
   private ready = false;
   private stopping = false;
   private readonly turns: RequestTurns;
+  /** The connection limit, checked on each TCP socket as it is accepted. */
+  readonly connections: ConnectionGate;
 
   constructor(private readonly opts: HttpListenerOptions) {
     const c = opts.config;
@@ -63,7 +70,9 @@ export class HttpListener implements HttpHost {
     };
     const handler = (req: IncomingMessage, res: ServerResponse) => this.turns.run(req, res, () => this.handle(req, res));
     this.server = opts.tls ? createHttpsServer({ ...serverOpts, ...opts.tls }, handler) : createHttpServer(serverOpts, handler);
-    this.server.maxConnections = opts.maxConnections;
+    this.connections = new ConnectionGate('http', opts.maxConnections, opts.log);
+    // On the TCP socket (for HTTPS before the handshake); a refused one is destroyed at once.
+    this.server.on('connection', (socket: Socket) => { this.connections.admit(socket, socket.remoteAddress); });
     this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       opts.log.debug({ err: err.message, code: err.code }, 'http client error');

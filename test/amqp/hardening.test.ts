@@ -1,6 +1,7 @@
 /**
- * Connection limit across the plain and TLS listeners (checked before the TLS handshake), and
- * rhea's own console output going to the logger instead of stdout.
+ * Connection limit across the plain and TLS listeners (checked before the TLS handshake), rhea's
+ * own console output going to the logger instead of stdout, and performatives whose lists or arrays
+ * claim more elements than their frame has bytes (refused before rhea's decoder allocates them).
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -12,7 +13,9 @@ import rhea from 'rhea';
 import { requireDebianClient } from '../support/debian.js';
 import { recordingLogger, type LogRecord } from '../support/logger.js';
 import { close, connect, openReceiver, openSender, receive, send, startAmqp, until, type Harness } from './helpers.js';
-import { AMQP_HEADER, exchange, frame, opening } from './raw.js';
+import { AMQP_HEADER, closeCondition, exchange, frame, opening, parse, rawFrame, SASL_HEADER } from './raw.js';
+
+const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
 const body = (r: { message: rhea.Message }) => r.message.body as unknown;
 
@@ -92,6 +95,72 @@ describe('amqp hardening', () => {
       // Others' console output is untouched.
       console.warn('not from rhea');
       assert.deepEqual(printed, [['not from rhea']]);
+    });
+  });
+  describe('compound sizes and counts beyond the bytes of the frame', () => {
+    let h: Harness;
+    before(async () => {
+      h = await startAmqp({});
+    });
+    after(async () => {
+      await h?.stop();
+    });
+
+    // Each of these is a dozen bytes; rhea's decoder alone would build 16 million elements for most.
+    const hostile = {
+      openArrayOfNulls: rawFrame(hex('00 53 10 f0 00000005 01000000 40')),
+      beginArrayOfEmptyLists: rawFrame(hex('00 53 11 f0 00000005 01000000 45')),
+      attachListCount: rawFrame(hex('00 53 12 d0 00000004 ffffffff')),
+      flowNestedArray: rawFrame(hex('00 53 13 c0 0b 01 f0 00000005 01000000 40')),
+      mapCount: rawFrame(hex('00 53 12 c1 02 ff 40')),
+    };
+
+    it('each is answered with a close carrying amqp:decode-error, before and after open; a canary keeps working', async () => {
+      assert.equal(closeCondition(await exchange(h.port, [AMQP_HEADER, hostile.openArrayOfNulls])), 'amqp:decode-error');
+      for (const f of [hostile.beginArrayOfEmptyLists, hostile.attachListCount, hostile.flowNestedArray, hostile.mapCount]) {
+        const out = await exchange(h.port, [...opening(), f]);
+        assert.equal(closeCondition(out), 'amqp:decode-error');
+        const close = parse(out).frames.find((x) => x.name === 'close');
+        assert.match(String(close?.performative.error?.description), /count|size|runs past/);
+      }
+      const c = await connect(h.port);
+      await roundTrip(c, 'bounds-canary');
+      await close(c);
+    });
+
+    it('the same inside a SASL frame closes the connection', async () => {
+      const out = await exchange(h.port, [SASL_HEADER, rawFrame(hex('00 53 41 f0 00000005 01000000 40'), 1)]);
+      // Our SASL header and mechanisms went out; nothing after the refused frame.
+      assert.equal(out.toString('latin1', 0, 4), 'AMQP');
+      assert.ok(!parse(out).frames.some((f) => f.name === 'sasl_outcome'));
+    });
+
+    it('a frame split across many writes is walked whole: a hostile tail is refused, a good one accepted', async () => {
+      const good = frame('attach', { name: 'x'.repeat(200), handle: 0, role: true, source: rhea.types.wrap_described([rhea.types.wrap_string('/topic/split')], 0x28) });
+      const bytes = (b: Buffer) => Array.from(b, (_, i) => b.subarray(i, i + 1));
+      const out = await exchange(h.port, [...opening(), ...bytes(good)], 300);
+      assert.ok(parse(out).frames.some((f) => f.name === 'attach'), parse(out).frames.map((f) => f.name).join() + ' ' + closeCondition(out) + ' ' + String(parse(out).frames.at(-1)?.performative.error?.description));
+      assert.equal(closeCondition(out), undefined);
+      assert.equal(closeCondition(await exchange(h.port, [...opening(), ...bytes(hostile.flowNestedArray)])), 'amqp:decode-error');
+    });
+
+    it('forty of them at once leave memory where it was (bounded by the bytes sent, not the counts claimed)', async () => {
+      const before = process.memoryUsage().rss;
+      let peak = before;
+      const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 2);
+      try {
+        const all = Object.values(hostile);
+        const outs = await Promise.all(Array.from({ length: 40 }, (_, i) => exchange(h.port, [...opening(), all[i % all.length]])));
+        assert.ok(outs.every((o) => closeCondition(o) === 'amqp:decode-error'));
+      } finally {
+        clearInterval(sampler);
+      }
+      peak = Math.max(peak, process.memoryUsage().rss);
+      // 16 million elements are well over 100 MB each; 40 connections' worth of frames are a few KB.
+      assert.ok(peak - before < 200 * 1024 * 1024, `RSS grew by ${Math.round((peak - before) / 1048576)} MB`);
+      const c = await connect(h.port);
+      await roundTrip(c, 'bounds-after');
+      await close(c);
     });
   });
 });

@@ -1,10 +1,12 @@
 /**
  * XMPP on the full platform with users configured: in-band registration is off by default (an IQ
  * gets not-allowed and nothing is written), an explicitly enabled registration creates accounts
- * that cannot administer the broker, and SCRAM challenges for known and unknown names look alike
- * (salt length, iterations, stable salt across exchanges and restarts, same failure).
+ * that cannot administer the broker, SCRAM challenges for known and unknown names look alike
+ * (salt length, iterations, stable salt across exchanges and restarts, same failure), and accounts
+ * older versions kept in `xmpp-user` metadata fall under the same failed-login limit as the rest.
  */
 import assert from 'node:assert/strict';
+import { deriveScramKeys } from '../../adapters/xmpp/accounts.js';
 import { createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
 import { removeTempDir, startTestBroker, tempDir, type RunningBroker, type StartOptions } from '../support/index.js';
 import { HEADER, RawClient } from './helpers.js';
@@ -49,6 +51,42 @@ async function scramAttempt(port: number, user: string): Promise<{ salt: Buffer;
     c.send(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>${Buffer.from(final).toString('base64')}</response>`);
     const [outcome] = await c.waitFor(/<(failure|success)[\s\S]*?<\/(failure|success)>/);
     return { salt: Buffer.from(a.get('s')!, 'base64'), iterations: Number(a.get('i')), outcome };
+  } finally {
+    c.destroy();
+  }
+}
+
+/** One SASL PLAIN attempt: 'success' or the failure condition. */
+async function plainAttempt(port: number, user: string, password: string): Promise<string> {
+  const { c } = await features(port);
+  try {
+    c.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${user}\0${password}`).toString('base64')}</auth>`);
+    const [, kind, cond] = await c.waitFor(/<(success|failure)[^>]*>(?:<([a-z-]+))?/);
+    return kind === 'success' ? 'success' : cond;
+  } finally {
+    c.destroy();
+  }
+}
+
+/** A full SCRAM-SHA-256 exchange with the right password: 'success' or the failure condition. */
+async function scramLogin(port: number, user: string, password: string): Promise<string> {
+  const { createHash, createHmac, pbkdf2Sync } = await import('node:crypto');
+  const { c } = await features(port);
+  try {
+    const first = `n=${user},r=clientnonce456`;
+    c.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>${Buffer.from(`n,,${first}`).toString('base64')}</auth>`);
+    const m = await c.waitFor(/<challenge[^>]*>([^<]*)<\/challenge>|<failure[^>]*><([a-z-]+)/);
+    if (!m[1]) return m[2];
+    const serverFirst = Buffer.from(m[1], 'base64').toString('utf8');
+    const a = new Map(serverFirst.split(',').map((p) => [p[0], p.slice(2)] as [string, string]));
+    const salted = pbkdf2Sync(password, Buffer.from(a.get('s')!, 'base64'), Number(a.get('i')), 32, 'sha256');
+    const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+    const finalNoProof = `c=biws,r=${a.get('r')}`;
+    const sig = createHmac('sha256', createHash('sha256').update(clientKey).digest()).update(`${first},${serverFirst},${finalNoProof}`).digest();
+    for (let i = 0; i < 32; i++) clientKey[i] ^= sig[i];
+    c.send(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>${Buffer.from(`${finalNoProof},p=${clientKey.toString('base64')}`).toString('base64')}</response>`);
+    const [, kind, cond] = await c.waitFor(/<(success|failure)[^>]*>(?:<([a-z-]+))?/);
+    return kind === 'success' ? 'success' : cond;
   } finally {
     c.destroy();
   }
@@ -138,5 +176,43 @@ describe('xmpp: registration and SASL with users configured', function () {
     } finally {
       removeTempDir(dir);
     }
+  });
+  describe('accounts kept in xmpp-user metadata by older versions', () => {
+    let b: RunningBroker;
+    beforeEach(async () => {
+      b = await start({ userStore: await users(), auth: { maxFailuresPerMinute: 3 } } as StartOptions);
+      const scram: Record<string, { i: number; s: string; k: string; v: string }> = {};
+      for (const m of ['SCRAM-SHA-1', 'SCRAM-SHA-256'] as const) {
+        const k = await deriveScramKeys('erin-pw', m);
+        scram[m] = { i: k.iterations, s: k.salt.toString('base64'), k: k.storedKey.toString('base64'), v: k.serverKey.toString('base64') };
+      }
+      await b.broker.metadata.putJson('xmpp-user', 'erin', { scram });
+    });
+    afterEach(async () => { await b?.close(); });
+
+    it('log in with PLAIN and SCRAM; wrong passwords count: past auth.maxFailuresPerMinute the address is refused, right password or not', async () => {
+      const port = b.ports.xmpp!;
+      assert.equal(await plainAttempt(port, 'erin', 'erin-pw'), 'success');
+      assert.equal(await scramLogin(port, 'erin', 'erin-pw'), 'success');
+      for (let i = 0; i < 3; i++) assert.equal(await plainAttempt(port, 'erin', 'wrong'), 'not-authorized');
+      assert.equal(await plainAttempt(port, 'erin', 'erin-pw'), 'not-authorized', 'PLAIN refused for the rest of the minute');
+      assert.equal(await scramLogin(port, 'erin', 'erin-pw'), 'not-authorized', 'SCRAM refused too');
+      assert.equal(await plainAttempt(port, 'alice', 'alice-pw'), 'not-authorized', 'one limit per address, for every account');
+      // The plugin's own accounts and the old ones share it: the same address is refused everywhere.
+      assert.equal(await b.auth.authenticate('mqtt', 'alice', 'alice-pw', '127.0.0.1'), null);
+    });
+
+    it('failures on other accounts refuse the address for them as well', async () => {
+      const port = b.ports.xmpp!;
+      for (let i = 0; i < 3; i++) assert.equal(await plainAttempt(port, 'alice', 'wrong'), 'not-authorized');
+      assert.equal(await plainAttempt(port, 'erin', 'erin-pw'), 'not-authorized');
+      assert.equal(await scramLogin(port, 'erin', 'erin-pw'), 'not-authorized');
+    });
+
+    it('failed SCRAM proofs count as failures too', async () => {
+      const port = b.ports.xmpp!;
+      for (let i = 0; i < 3; i++) assert.equal(await scramLogin(port, 'erin', 'wrong'), 'not-authorized');
+      assert.equal(await plainAttempt(port, 'erin', 'erin-pw'), 'not-authorized');
+    });
   });
 });
