@@ -141,4 +141,27 @@ describe('cluster: shared queues', function () {
     assert.deepEqual([...new Set(got)].sort(), [...bodies].sort());
     await procs[0].restart();
   });
+
+  it('a STOMP durable subscription outlives kill -9 of its node: resubscribed on another node, it has what was published meanwhile', async () => {
+    const headers = { 'activemq.subscriptionName': 'feed' };
+    const first = await stompjs(`ws://127.0.0.1:${procs[0].ports.http}/stomp`, { connectHeaders: { 'client-id': 'reader-1' } });
+    clients.push(first);
+    await new Promise<void>((resolve) => {
+      first.watchForReceipt('subscribed', () => resolve());
+      first.subscribe('/topic/news', () => undefined, { ...headers, receipt: 'subscribed' });
+    });
+    await first.deactivate();
+    await procs[0].kill('SIGKILL');
+    const sender = await stompOn(procs[2]);
+    clients.push(sender);
+    const bodies = Array.from({ length: 10 }, (_, i) => `news-${i}`);
+    await sendWithReceipts(sender, '/topic/news', bodies);
+    const again = await stompjs(`ws://127.0.0.1:${procs[1].ports.http}/stomp`, { connectHeaders: { 'client-id': 'reader-1' } });
+    clients.push(again);
+    const got: string[] = [];
+    again.subscribe('/topic/news', (m: IMessage) => { got.push(m.body); m.ack(); }, { ...headers, ack: 'client-individual' });
+    await eventually(() => got.length >= bodies.length, 60000, `10 messages on node 2 (have ${got.length})`);
+    assert.deepEqual([...new Set(got)].sort(), [...bodies].sort());
+    await procs[0].restart();
+  });
 });
