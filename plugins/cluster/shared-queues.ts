@@ -65,6 +65,9 @@ export class JetStreamSharedQueues implements SharedQueues {
   private readonly stops: Array<() => void> = [];
   private timer?: NodeJS.Timeout;
   private reconciling = false;
+  private stopped = false;
+  /** Stream sequence of the last message the feed delivered. */
+  private feedSeq = 0;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -88,6 +91,7 @@ export class JetStreamSharedQueues implements SharedQueues {
         .catch(() => this.jsm.streams.info(QUEUES_STREAM));
     }
     await this.follow();
+    void this.followReconnects().catch(() => undefined);
     const watch = await this.kv.watch({ include: KvWatchInclude.LastValue });
     this.stops.push(() => watch.stop());
     void (async () => {
@@ -111,6 +115,7 @@ export class JetStreamSharedQueues implements SharedQueues {
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
     for (const s of this.stops.splice(0)) s();
     for (const s of this.subs.splice(0)) s.unsubscribe();
@@ -233,14 +238,15 @@ export class JetStreamSharedQueues implements SharedQueues {
     const lastMsg = await this.jsm.streams.getMessage(QUEUES_STREAM, { last_by_subj: queueSubject(name) }).catch(() => null);
     if (lastMsg) {
       const oc = await this.js.consumers.get(QUEUES_STREAM, { filter_subjects: queueSubject(name), deliver_policy: DeliverPolicy.All });
-      const messages = await oc.consume({ max_messages: 1000 });
-      try {
-        for await (const m of messages) {
+      // Batches until the newest message seen at the start (or nothing is pending, or a batch comes back empty).
+      for (let done = false; !done;) {
+        let n = 0;
+        for await (const m of await oc.fetch({ max_messages: 1000, expires: 2000 })) {
+          n++;
           add(m.seq, m.data);
-          if (m.seq >= lastMsg.seq || m.info.pending === 0) break;
+          if (m.seq >= lastMsg.seq || m.info.pending === 0) done = true;
         }
-      } finally {
-        await messages.close();
+        if (n === 0) done = true;
       }
     }
     for (const { seq, data } of this.loading.get(name) ?? []) if (seq > last) add(seq, data);
@@ -316,13 +322,19 @@ export class JetStreamSharedQueues implements SharedQueues {
 
   // ---- the owner ----------------------------------------------------------------------------
 
-  /** New messages of every shared queue, from one ordered consumer: the owner enqueues them. */
+  /**
+   * New messages of every shared queue, from one ordered consumer: the owner enqueues them. Should
+   * the consumer end (JetStream unavailable for too long), it starts again after the last message seen.
+   */
   private async follow(): Promise<void> {
-    const oc = await this.js.consumers.get(QUEUES_STREAM, { deliver_policy: DeliverPolicy.New });
+    const oc = await this.js.consumers.get(QUEUES_STREAM, this.feedSeq > 0
+      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.feedSeq + 1 }
+      : { deliver_policy: DeliverPolicy.New });
     const messages = await oc.consume({ max_messages: 1000 });
     this.stops.push(() => void messages.close());
     void (async () => {
       for await (const m of messages) {
+        this.feedSeq = m.seq;
         const name = queueOfSubject(m.subject);
         if (name === null) continue;
         const buffer = this.loading.get(name);
@@ -332,7 +344,27 @@ export class JetStreamSharedQueues implements SharedQueues {
           if (q && !q.deleted) this.enqueue(q, m.seq, m.data, 0, false);
         }
       }
-    })().catch((err) => this.log.warn({ err: (err as Error).message }, 'cluster: shared queue feed ended'));
+    })().catch((err) => this.log.warn({ err: (err as Error).message }, 'cluster: shared queue feed ended'))
+      .finally(() => {
+        if (this.stopped) return;
+        setTimeout(() => void this.follow().catch((err: Error) => this.log.warn({ err: err.message }, 'cluster: shared queue feed not restarted')), 1000).unref();
+      });
+  }
+
+  /**
+   * After this node's NATS connection came back, deliveries owners forwarded meanwhile may be lost
+   * (plain subjects): every attachment is made again, so the owners requeue what they had sent.
+   */
+  private async followReconnects(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type !== 'reconnect' || this.stopped) continue;
+      for (const name of [...this.attached.keys()]) {
+        const q = this.known.get(name);
+        if (!q) continue;
+        await this.detach(q);
+        await this.syncAttachment(q);
+      }
+    }
   }
 
   private async control(m: Msg): Promise<void> {
