@@ -107,7 +107,7 @@ export async function runDiskFullTrial(o: DiskFullOptions): Promise<DiskFullResu
   try {
     await broker.start();
     const loads = await startLoads(o.loads, (name) => createLoad(name, {
-      prefix: o.prefix, endpoints: broker.endpoints, rate: o.rate, window: o.window, sendTimeoutMs: 5000,
+      prefix: o.prefix, endpoints: broker.endpoints, rate: o.rate, window: o.window, sendTimeoutMs: 5000, clientRetries: 2,
     }));
     await sleep(2000);
     const filled = fillUp(filler);

@@ -33,6 +33,11 @@ export interface LoadOptions {
   window: number;
   /** A send not answered within this is counted as failed (batched sends: the client's own retry bound). */
   sendTimeoutMs: number;
+  /**
+   * Retries of clients that retry refusals by themselves (kafkajs retries KAFKA_STORAGE_ERROR):
+   * few, so a refusal reaches the load instead of being retried away (default: ride out a crash).
+   */
+  clientRetries?: number;
 }
 
 export interface ReadResult {

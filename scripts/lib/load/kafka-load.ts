@@ -48,7 +48,7 @@ export class KafkaLoad extends AckedLoad {
     } finally {
       await admin.disconnect();
     }
-    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 } });
+    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: this.o.clientRetries ?? 30, initialRetryTime: 100, maxRetryTime: 1000 } });
     await this.producer.connect();
   }
 

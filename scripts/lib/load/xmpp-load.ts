@@ -10,7 +10,7 @@
  */
 import { connect } from 'node:net';
 import { client, xml, type Client, type XmlElement } from '@xmpp/client';
-import { AckedLoad, endpointOf, ReadBack, type Endpoint, type LoadOptions, type ReadResult } from './acked-load.js';
+import { AckedLoad, endpointOf, ReadBack, Refusal, type Endpoint, type LoadOptions, type ReadResult } from './acked-load.js';
 
 const DOMAIN = 'localhost';
 const PASSWORD = 'chaos-pw';
@@ -91,6 +91,15 @@ export class XmppLoad extends AckedLoad {
           void c.stop().catch(() => undefined);
           throw new Error('xmpp: the server did not enable stream management');
         }
+        // A refused message comes back as an error message with its id (bounce), before the <a/>.
+        c.on('stanza', (st: XmlElement) => {
+          if (!st.is('message') || st.attrs.type !== 'error') return;
+          for (const [sent, p] of this.pending) {
+            if (sent.attrs.id !== st.attrs.id) continue;
+            p.reject(new Refusal(`xmpp: bounced: ${st.getChild('error')?.getChildElements().map((e) => e.name).join(' ') ?? 'error'}`));
+            this.pending.delete(sent);
+          }
+        });
         c.streamManagement.on('ack', (stanza: XmlElement) => {
           this.pending.get(stanza)?.resolve();
           this.pending.delete(stanza);
