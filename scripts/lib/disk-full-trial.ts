@@ -31,6 +31,8 @@ interface Counts {
   acked: number;
   refused: number;
   failed: number;
+  /** The load's last error at the end of the phase. */
+  lastError?: string;
 }
 
 export interface DiskFullResult {
@@ -85,13 +87,13 @@ function fillUp(path: string): number {
 }
 
 function snapshot(loads: AckedLoad[]): Map<string, Counts> {
-  return new Map(loads.map((l) => [l.name, { acked: l.acknowledged.size, refused: l.refused, failed: l.failed }]));
+  return new Map(loads.map((l) => [l.name, { acked: l.acknowledged.size, refused: l.refused, failed: l.failed, lastError: l.lastError }]));
 }
 
 function delta(after: Map<string, Counts>, before: Map<string, Counts>): Map<string, Counts> {
   return new Map([...after].map(([k, a]) => {
     const b = before.get(k)!;
-    return [k, { acked: a.acked - b.acked, refused: a.refused - b.refused, failed: a.failed - b.failed }];
+    return [k, { acked: a.acked - b.acked, refused: a.refused - b.refused, failed: a.failed - b.failed, lastError: a.lastError }];
   }));
 }
 
@@ -123,7 +125,7 @@ export async function runDiskFullTrial(o: DiskFullOptions): Promise<DiskFullResu
     if (!broker.running) failures.push('the broker exited after space returned');
     log(`${await broker.crash()}, then restart on the same data`);
     await broker.recover();
-    await sleep(4000);
+    await sleep(o.resumeMs ?? 8000);
     const s3 = snapshot(loads);
     const rows = await finishLoads(loads, 30000);
     const whileFull = delta(s1, s0);
@@ -132,9 +134,12 @@ export async function runDiskFullTrial(o: DiskFullOptions): Promise<DiskFullResu
     failures.push(...trialFailures(rows));
     for (const r of rows) {
       const full = whileFull.get(r.name)!;
+      if (full.refused > 0) notes.push(`${r.name}: refused while full with: ${full.lastError}`);
       if (full.refused === 0) notes.push(`${r.name}: no refusal while the disk was full (acknowledged ${full.acked}, failed/timed out ${full.failed})`);
-      if (afterSpace.get(r.name)!.acked === 0) failures.push(`${r.name}: nothing acknowledged in ${(o.resumeMs ?? 8000) / 1000} s after space returned (no restart)`);
-      if (afterRestart.get(r.name)!.acked === 0) failures.push(`${r.name}: nothing acknowledged after the restart`);
+      const space = afterSpace.get(r.name)!;
+      const restart = afterRestart.get(r.name)!;
+      if (space.acked === 0) failures.push(`${r.name}: nothing acknowledged in ${(o.resumeMs ?? 8000) / 1000} s after space returned (no restart; last error: ${space.lastError})`);
+      if (restart.acked === 0) failures.push(`${r.name}: nothing acknowledged after the restart (last error: ${restart.lastError})`);
     }
     return { rows, whileFull, afterSpace, afterRestart, failures, notes };
   } catch (err) {
