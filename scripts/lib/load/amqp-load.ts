@@ -61,10 +61,13 @@ export class AmqpLoad extends AckedLoad {
       this.markReady = undefined;
     });
     sender.on('accepted', (ctx: EventContext) => this.settle(ctx.delivery!, null));
-    const refuse = (ctx: EventContext) => this.settle(ctx.delivery!, new Refusal(`amqp: ${ctx.delivery?.remote_state?.constructor?.name ?? 'refused'} ${JSON.stringify((ctx.delivery?.remote_state as { error?: unknown })?.error ?? '')}`));
-    sender.on('rejected', refuse);
-    sender.on('released', refuse);
-    sender.on('modified', refuse);
+    const refuse = (outcome: string) => (ctx: EventContext) => {
+      const error = (ctx.delivery?.remote_state as { error?: { condition?: string; description?: string } } | undefined)?.error;
+      this.settle(ctx.delivery!, new Refusal(`amqp: ${outcome}${error ? ` ${error.condition}: ${error.description ?? ''}` : ''}`));
+    };
+    sender.on('rejected', refuse('rejected'));
+    sender.on('released', refuse('released'));
+    sender.on('modified', refuse('modified'));
     c.on('disconnected', () => {
       // Every failed reconnect attempt says disconnected again: keep the promise the workers wait on.
       if (!this.markReady) this.notReady();
