@@ -5,7 +5,7 @@
  * read-back; then a disk-full trial (data directory on a small tmpfs). Prints a table per trial and
  * exits 1 if anything acknowledged was lost (or duplicated where exactly-once is promised).
  *
- *   node dist/scripts/chaos.js [--trials N] [--rate R] [--window W] [--data-dir DIR] [--keep]
+ *   node dist/scripts/chaos.js [--trials N] [--rate R] [--window W] [--data-dir DIR] [--keep] [--crash random|on-ack|mixed]
  *                              [--loads a,b] [--no-disk-full | --disk-full-only] [-- junction flags...]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -26,6 +26,9 @@ const USAGE = `usage: npm run chaos -- [options] [-- junction start flags...]
   --loads LIST       comma-separated subset of ${LOAD_NAMES.join(',')}
   --data-dir DIR     broker data directory (default: a fresh temporary one, removed at the end)
   --keep             keep the temporary data directory
+  --crash MODE       random: kill at a random moment 0.3-3 s into the load; on-ack: then wait for the
+                     next acknowledgement of one protocol (each trial the next one in turn) and kill in
+                     the same tick; mixed (default): odd trials random, even trials on-ack
   --no-disk-full     skip the disk-full trial
   --disk-full-only   run only the disk-full trial
   --disk-mb N        size of the disk-full trial's filesystem in MiB (default 48)
@@ -48,6 +51,7 @@ function parse() {
         loads: { type: 'string', default: LOAD_NAMES.join(',') },
         'data-dir': { type: 'string' },
         keep: { type: 'boolean', default: false },
+        crash: { type: 'string', default: 'mixed' },
         'no-disk-full': { type: 'boolean', default: false },
         'disk-full-only': { type: 'boolean', default: false },
         'disk-mb': { type: 'string', default: '48' },
@@ -76,6 +80,7 @@ function parse() {
     loads: loads as LoadName[],
     dataDir: values['data-dir'] ? resolve(values['data-dir']) : undefined,
     keep: values.keep,
+    crash: crashMode(values.crash),
     diskFull: !values['no-disk-full'],
     diskMb: int('disk-mb', values['disk-mb'], 8),
     junctionArgs: positionals,
@@ -83,6 +88,20 @@ function parse() {
 }
 
 const log = (line: string) => process.stdout.write(`chaos: ${line}\n`);
+
+type CrashMode = 'random' | 'on-ack' | 'mixed';
+
+function crashMode(v: string): CrashMode {
+  if (v === 'random' || v === 'on-ack' || v === 'mixed') return v;
+  fail(`--crash must be random, on-ack or mixed (got ${v})`);
+}
+
+/** Which load's acknowledgement trial `i` (from 1) waits for before the kill, if any. */
+function onAckTarget(mode: CrashMode, loads: LoadName[], i: number): LoadName | undefined {
+  if (mode === 'random' || (mode === 'mixed' && i % 2 === 1)) return undefined;
+  const k = mode === 'mixed' ? i / 2 - 1 : i - 1;
+  return loads[k % loads.length];
+}
 
 async function main(): Promise<void> {
   const o = parse();
@@ -106,10 +125,10 @@ async function main(): Promise<void> {
         log(`trial ${i}/${o.trials}`);
         const r = await runCrashTrial(broker, {
           prefix: `c${runId}t${i}`, loads: o.loads, rate: o.rate, window: o.window,
-          crashAfterMs: [300, 3000], afterRecoveryMs: 1000, sendTimeoutMs: 15000, readTimeoutMs: 30000, log: (l) => log(`  ${l}`),
+          crashAfterMs: [300, 3000], crashOnAckOf: onAckTarget(o.crash, o.loads, i), afterRecoveryMs: 1000, sendTimeoutMs: 15000, readTimeoutMs: 30000, log: (l) => log(`  ${l}`),
         });
         results.push(r);
-        process.stdout.write(`\ntrial ${i}: ${r.crash} after ${r.crashAtMs} ms of load, back in ${r.recoveryMs} ms\n${tallyTable(r.rows)}\n`);
+        process.stdout.write(`\ntrial ${i}: ${r.crash} (${r.crashAtMs} ms into the load), back in ${r.recoveryMs} ms\n${tallyTable(r.rows)}\n`);
         for (const f of r.failures) process.stdout.write(`  FAIL ${f}\n`);
         process.stdout.write('\n');
       }

@@ -6,7 +6,11 @@
  * back twice where the protocol promises exactly-once (MQTT QoS 2, the idempotent Kafka producer).
  */
 import type { BrokerUnderTest } from './broker-under-test.js';
-import { createLoad, type AckedLoad, type LoadName, type LoadTally } from './load/index.js';
+import { createLoad, withTimeout, type AckedLoad, type LoadName, type LoadTally } from './load/index.js';
+
+/** Bounds on the steps that have no bound of their own in some client libraries (an XMPP login, a group join). */
+const PREPARE_TIMEOUT_MS = 60000;
+const READ_GRACE_MS = 30000;
 import { textTable } from './text-table.js';
 
 export interface TrialOptions {
@@ -18,6 +22,11 @@ export interface TrialOptions {
   window: number;
   /** The crash comes at a random moment in this range after the load started (ms). */
   crashAfterMs: [number, number];
+  /**
+   * Then, when set, the crash waits for the next acknowledgement of this load and comes in the
+   * same tick, so whatever the broker acknowledged last is tested (at most `ackWaitMs`, 2 s).
+   */
+  crashOnAckOf?: LoadName;
   /** Load keeps going this long after the broker is back (ms). */
   afterRecoveryMs: number;
   sendTimeoutMs: number;
@@ -49,7 +58,7 @@ export function trialFailures(rows: LoadTally[]): string[] {
 /** Prepares and starts every load (prepare in parallel; a failing prepare closes the others). */
 export async function startLoads(names: readonly LoadName[], make: (name: LoadName) => AckedLoad): Promise<AckedLoad[]> {
   const loads = names.map(make);
-  const prepared = await Promise.allSettled(loads.map((l) => l.prepare()));
+  const prepared = await Promise.allSettled(loads.map((l) => withTimeout(l.prepare(), PREPARE_TIMEOUT_MS, `${l.name} prepare`)));
   const failed = prepared.findIndex((p) => p.status === 'rejected');
   if (failed >= 0) {
     await Promise.all(loads.map((l) => l.close().catch(() => undefined)));
@@ -63,11 +72,24 @@ export async function startLoads(names: readonly LoadName[], make: (name: LoadNa
 export async function finishLoads(loads: AckedLoad[], readTimeoutMs: number): Promise<LoadTally[]> {
   await Promise.all(loads.map((l) => l.stop()));
   try {
-    const reads = await Promise.all(loads.map((l) => l.readBack(l.acknowledged, readTimeoutMs)));
+    const reads = await Promise.all(loads.map((l) => withTimeout(l.readBack(l.acknowledged, readTimeoutMs), readTimeoutMs + READ_GRACE_MS, `${l.name} read-back`)));
     return loads.map((l, i) => l.tally(reads[i]));
   } finally {
     await Promise.all(loads.map((l) => l.close().catch(() => undefined)));
   }
+}
+
+/** Crashes the broker in the same tick as the load's next acknowledgement (or after 2 s without one). */
+function crashOnAck(broker: BrokerUnderTest, load: AckedLoad): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const fire = (what: string) => {
+      clearTimeout(timer);
+      load.onAck = undefined;
+      broker.crash().then((c) => resolve(`${c} ${what}`), reject);
+    };
+    const timer = setTimeout(() => fire(`(no ${load.name} acknowledgement within 2 s)`), 2000);
+    load.onAck = (ids) => fire(`right after ${load.name} acknowledged ${ids[ids.length - 1]}`);
+  });
 }
 
 export async function runCrashTrial(broker: BrokerUnderTest, o: TrialOptions): Promise<TrialResult> {
@@ -78,9 +100,9 @@ export async function runCrashTrial(broker: BrokerUnderTest, o: TrialOptions): P
   const [lo, hi] = o.crashAfterMs;
   const crashAtMs = Math.round(lo + Math.random() * (hi - lo));
   await sleep(crashAtMs);
-  const crash = await broker.crash();
+  const crash = o.crashOnAckOf ? await crashOnAck(broker, loads.find((l) => l.name === o.crashOnAckOf)!) : await broker.crash();
   const t0 = Date.now();
-  log(`${crash} after ${crashAtMs} ms of load; acknowledged so far: ${loads.map((l) => `${l.name} ${l.acknowledged.size}`).join(', ')}`);
+  log(`${crash} (${crashAtMs} ms into the load); acknowledged so far: ${loads.map((l) => `${l.name} ${l.acknowledged.size}`).join(', ')}`);
   await broker.recover();
   const recoveryMs = Date.now() - t0;
   log(`recovered in ${recoveryMs} ms`);

@@ -94,6 +94,8 @@ export abstract class AckedLoad {
   failed = 0;
   attempted = 0;
   lastError = '';
+  /** Called right after each acknowledgement (a trial can crash the broker at that moment). */
+  onAck?: (ids: string[]) => void;
   private running = false;
   private workers: Promise<void>[] = [];
   private seq = 0;
@@ -134,6 +136,7 @@ export abstract class AckedLoad {
             // bound is the client's own retries.
             await (batched ? this.sendBatch!(ids) : withTimeout(this.send(ids[0]), this.o.sendTimeoutMs, `${this.name} send`));
             for (const id of ids) this.acknowledged.add(id);
+            this.onAck?.(ids);
           } catch (err) {
             if (err instanceof Refusal) this.refused += ids.length;
             else this.failed += ids.length;

@@ -45,7 +45,7 @@ export function registerAccount(at: Endpoint, user: string, password: string, ti
   });
 }
 
-async function login(at: Endpoint, username: string, requestAckDebounceMs = 20): Promise<Client> {
+async function login(at: Endpoint, username: string, requestAckDebounceMs = 0): Promise<Client> {
   const c = client({
     service: `xmpp://${at.host}:${at.port}`, domain: DOMAIN, resource: 'chaos',
     credentials: async (authenticate: (c: unknown, m: string) => Promise<void>) => authenticate({ username, password: PASSWORD }, 'PLAIN'),
