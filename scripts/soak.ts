@@ -1,15 +1,14 @@
 /**
  * `npm run soak -- --minutes 30`: one Junction node as a child process under steady load for a
- * while: 10,000 MQTT connections (fewer if the file-descriptor limit does not allow them; the
- * script raises its soft limit to the hard one first), a share of them subscribed and receiving
+ * while: 10,000 MQTT connections (fewer if the file-descriptor limit does not allow them), a share of them subscribed and receiving
  * QoS 1 publishes; Kafka producers and a consumer group; a STOMP and an AMQP queue; XMPP chats.
+ * (Node raises its soft descriptor limit to the hard one at start-up, here and in the broker.)
  * Every 10 s it samples the broker's RSS and open descriptors (/proc) and its heap and event-loop
  * delay (/metrics) and prints a row; at the end, the slope of RSS over the last half (MB/min).
  *
  *   node dist/scripts/soak.js [--minutes M] [--connections N] [--rate R] [--mqtt-rate R] [--sample-s S]
  *                             [--data-dir DIR] [--keep] [-- junction flags...]
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -31,7 +30,6 @@ const USAGE = `usage: npm run soak -- [options] [-- junction start flags...]
   --data-dir DIR     broker data directory (default: a fresh temporary one, removed at the end)
   --keep             keep the temporary data directory
 `;
-const REEXEC = 'JUNCTION_SOAK_FD_RAISED';
 /** Descriptors kept free on each side for everything but the MQTT fleet. */
 const FD_RESERVE = 1000;
 
@@ -81,24 +79,12 @@ function parse() {
   };
 }
 
-/** Node cannot raise its own RLIMIT_NOFILE: run again under `ulimit -n <hard>` (the broker child inherits it). */
-function raiseFdLimit(): void {
-  const { soft, hard } = fdLimits();
-  if (soft >= hard || process.env[REEXEC]) return;
-  const limit = Number.isFinite(hard) ? String(hard) : 'unlimited';
-  const r = spawnSync('sh', ['-c', `ulimit -n ${limit} && exec "$0" "$@"`, process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit', env: { ...process.env, [REEXEC]: '1' },
-  });
-  process.exit(r.status ?? 1);
-}
-
 const log = (line: string) => process.stdout.write(`soak: ${line}\n`);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const f1 = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '-');
 
 async function main(): Promise<void> {
   const o = parse();
-  raiseFdLimit();
   const limits = fdLimits();
   const connections = Math.max(0, Math.min(o.connections, limits.soft - FD_RESERVE));
   log(`file descriptors: soft ${limits.soft}, hard ${limits.hard}; MQTT connections: ${connections}${connections < o.connections ? ` (asked ${o.connections}, capped by the limit)` : ''}`);
