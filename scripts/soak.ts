@@ -112,7 +112,12 @@ async function main(): Promise<void> {
     while (!stopping) {
       await sleep(o.sampleS * 1000);
       if (!broker.running) break;
-      const s = await sampleProcess(pid, broker.httpUrls()[0], startedAt);
+      let s: ProcessSample;
+      try {
+        s = await sampleProcess(pid, broker.httpUrls()[0], startedAt);
+      } catch {
+        break; // the process is gone (reported below)
+      }
       samples.push(s);
       const t = totals();
       const dt = (Date.now() - last.at) / 1000;
