@@ -139,7 +139,7 @@ export class Hub {
       try {
         const el = parseXml(data);
         el.attrs.to = s.bare;
-        this.storeOffline(s.bare, el);
+        void this.storeOffline(s.bare, el);
       } catch { /* our own output always parses */ }
     }
   }
@@ -226,7 +226,9 @@ export class Hub {
     const targets = user ? user.availableSessions().filter((t) => t.priority >= 0) : [];
     if (targets.length > 0) return this.sendTo(targets, el, type === 'chat' || type === 'normal');
     if (type === 'headline') return;
-    this.storeOffline(to.bare, el, sender ?? undefined);
+    // The sender's connection waits until the message is stored: a later <r/> is answered only
+    // then, so an XEP-0198 <a h/> never counts a message a kill -9 could still lose.
+    return this.storeOffline(to.bare, el, sender ?? undefined);
   }
 
   private sendTo(targets: Session[], el: XElement, storable: boolean): void | Promise<void> {
@@ -242,8 +244,11 @@ export class Hub {
     }
   }
 
-  /** Keeps a message in `xmpp.offline.<bare>` (in order per recipient); bounces when impossible. */
-  storeOffline(bare: string, el: XElement, sender?: Session): void {
+  /**
+   * Keeps a message in `xmpp.offline.<bare>` (in order per recipient); bounces when impossible.
+   * Resolves (never rejects) once the message is stored or bounced.
+   */
+  storeOffline(bare: string, el: XElement, sender?: Session): Promise<void> {
     const prev = this.offlineChains.get(bare) ?? Promise.resolve();
     const next = prev.then(async () => {
       const local = bare.slice(0, bare.indexOf('@'));
@@ -273,6 +278,7 @@ export class Hub {
     }).catch((e) => this.log.warn({ err: String(e) }, 'xmpp: offline storage failed'));
     this.offlineChains.set(bare, next);
     void next.then(() => { if (this.offlineChains.get(bare) === next) this.offlineChains.delete(bare); });
+    return next;
   }
 
   // ---- presence -------------------------------------------------------------------------------

@@ -254,7 +254,13 @@ export class SegmentWriter implements Syncable {
           // Pinned for the write (and the sync under `always`) only: between groups the pool may take it.
           const fh = await this.file.acquire();
           try {
-            await writeFully(fh, bufs, this.written, bytes);
+            await writeFully(fh, bufs, this.written, bytes).catch(async (err: unknown) => {
+              // Every caller of this group is refused: cut whatever part of it reached the file, so
+              // the next open cannot recover records nobody was told are stored (an idempotent
+              // producer that reused such a record's sequence would be answered as its duplicate).
+              await fh.truncate(this.written).catch(() => undefined);
+              throw err;
+            });
             this.dirty = true; // after the write: a sync that began during it did not cover it
             this.written += bytes;
             this.unwritten -= bytes;
