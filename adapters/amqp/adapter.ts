@@ -56,8 +56,8 @@ export class AmqpAdapter implements ProtocolAdapter {
     }
     const tlsOptions = tlsPort !== null ? this.ctx.tls('amqp') : null;
     if (tlsPort !== null && tlsOptions) {
-      // allowHalfOpen: after a peer's FIN the dispositions of the transfers it sent can still go out.
-      const server = tls.createServer({ ...tlsOptions, allowHalfOpen: true });
+      // Half-open (see the TCP listener) is set per socket once the handshake is done, in accept().
+      const server = tls.createServer(tlsOptions);
       server.on('tlsClientError', (err) => this.rt.log.debug({ err: err.message }, 'AMQPS handshake failed'));
       const l = await this.open(server, 'amqps', host, tlsPort, true);
       out.push(l.info);
@@ -75,7 +75,13 @@ export class AmqpAdapter implements ProtocolAdapter {
       if (this.stopping) socket.destroy();
       else if (this.ctx.connections.admit(socket, socket.remoteAddress) && !secure) this.accept(l, socket, secure);
     });
-    if (secure) server.on('secureConnection', (socket: net.Socket) => this.accept(l, socket, secure));
+    if (secure) {
+      server.on('secureConnection', (socket: net.Socket) => {
+        // Half-open only once the handshake is done: a socket whose handshake a client abandoned must close.
+        socket.allowHalfOpen = true;
+        this.accept(l, socket, secure);
+      });
+    }
     server.on('error', (err) => this.rt.log.error({ err: err.message }, `${name} listener error`));
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);

@@ -64,7 +64,8 @@ export class MqttAdapter implements ProtocolAdapter {
     }
     const tlsOptions = tlsPort !== null ? this.actx.tls('mqtt') : null;
     if (tlsPort !== null && tlsOptions) {
-      const server = createTlsServer({ ...tlsOptions, allowHalfOpen: true }, (s) => this.accept(s, 'tls'));
+      // Half-open only once the handshake is done: a socket whose handshake a client abandoned must close.
+      const server = createTlsServer(tlsOptions, (s) => { s.allowHalfOpen = true; this.accept(s, 'tls'); });
       // The connection limit is checked on the TCP socket, before the TLS handshake.
       server.on('connection', (raw: Socket) => this.admit(raw));
       server.on('tlsClientError', (err: Error) => this.ctx.log.debug({ msg: err.message }, 'mqtt: TLS handshake failed'));

@@ -59,7 +59,11 @@ export class StompAdapter implements ProtocolAdapter, StompAdapterCore {
     }
     const tlsOptions = tlsPort !== null ? this.ctx.tls('stomp') : null;
     if (tlsOptions) {
-      const server = createTlsServer({ ...tlsOptions, allowHalfOpen: true }, (socket) => this.accept(socket, 'tls'));
+      // Half-open only once the handshake is done: a socket whose handshake a client abandoned must close.
+      const server = createTlsServer(tlsOptions, (socket) => {
+        socket.allowHalfOpen = true;
+        this.accept(socket, 'tls');
+      });
       server.on('tlsClientError', (err) => this.log.debug({ err: err.message }, 'STOMP TLS handshake failed'));
       this.servers.push({ server, info: await this.listen(server, host, tlsPort!, true) });
     }

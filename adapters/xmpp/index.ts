@@ -99,8 +99,12 @@ export class XmppAdapter implements ProtocolAdapter {
       // Direct TLS (XEP-0368) next to STARTTLS. tls.Server takes the key and certificate as
       // options (it ignores a `secureContext` option).
       const server = createTlsServer({
-        ...this.tlsOptions, requestCert: this.requestCert, rejectUnauthorized: this.rejectUnauthorized, allowHalfOpen: true,
-      }, (socket: TLSSocket) => this.accept(socket, true));
+        ...this.tlsOptions, requestCert: this.requestCert, rejectUnauthorized: this.rejectUnauthorized,
+      }, (socket: TLSSocket) => {
+        // Half-open only once the handshake is done: a socket whose handshake a client abandoned must close.
+        socket.allowHalfOpen = true;
+        this.accept(socket, true);
+      });
       // The connection limit is checked on the TCP socket, before the TLS handshake.
       server.on('connection', (raw: Socket) => this.admit(raw));
       server.on('tlsClientError', (e) => this.ctx.log.debug({ err: e.message }, 'xmpp: TLS handshake failed'));
