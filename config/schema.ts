@@ -92,7 +92,7 @@ export interface JunctionConfig {
   host: string;
   dataDir: string;
   storage: StorageConfig;
-  log: { level: LogLevel };
+  log: { level: LogLevel; format: 'auto' | 'pretty' | 'json' };
   limits: LimitsConfig;
   cluster: ClusterConfig;
   http: HttpConfig;
@@ -151,6 +151,7 @@ export const configSchema = {
           enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
           'x-hint': 'one of fatal, error, warn, info, debug, trace, silent',
         },
+        format: { enum: ['auto', 'pretty', 'json'], 'x-hint': 'one of auto, pretty, json' },
       },
     },
     limits: {

@@ -33,11 +33,13 @@ function stampTime() {
 }
 
 const always = process.argv.includes('--always');
-if (!always && stampTime() >= newestSource(root)) {
+const newest = newestSource(root);
+if (!always && stampTime() >= newest) {
   process.stderr.write('build: dist/ is up to date\n');
   process.exit(0);
 }
-const began = new Date();
+// A source dated in the future (clock skew, an archive) must not make every start rebuild.
+const began = new Date(Math.max(Date.now(), Math.ceil(newest) + 1)); // +1: utimes rounds through float seconds
 process.stderr.write('build: compiling (tsc)\n');
 const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);

@@ -69,7 +69,6 @@ export class KafkaAdapter implements ProtocolAdapter {
         this.servers.push(server);
         const address = server.address();
         const bound = typeof address === 'object' && address ? address.port : port;
-        this.services.log.info({ host, port: bound, tls }, 'kafka listener started');
         resolve({ name: tls ? 'kafka-tls' : 'kafka', protocol: 'kafka', host, port: bound, tls });
       });
     });

@@ -50,32 +50,38 @@ describe('platform/package (npm pack)', function () {
   });
 
   it('npx junction --version runs from the unpacked tarball', () => {
-    const r = spawnSync('npx', ['--no', 'junction', '--version'], { cwd: join(dir, 'app'), env: NPM_ENV, encoding: 'utf8', timeout: 60000 });
+    const r = spawnSync('npx', ['--no', '--', 'junction', '--version'], { cwd: join(dir, 'app'), env: NPM_ENV, encoding: 'utf8', timeout: 60000 });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), pkg.version);
   });
 
   it('npx junction start starts every listener and stops on SIGTERM', async () => {
-    const child = spawn('npx', ['--no', 'junction', 'start', '--in-memory', '--host', TEST_HOST, '--log-format', 'json', ...AUTO_PORTS], {
-      cwd: join(dir, 'app'), env: { ...NPM_ENV, JUNCTION_CONFIG: '' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+    const child = spawn('npx', ['--no', '--', 'junction', 'start', '--in-memory', '--host', TEST_HOST, '--log-format', 'json', ...AUTO_PORTS], {
+      cwd: join(dir, 'app'), env: { ...NPM_ENV, JUNCTION_CONFIG: '' }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
     child.stderr!.on('data', (c) => (stderr += c));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    let stopped = false;
+    let pid = 0;
     try {
       const listeners: string[] = [];
       await new Promise<void>((resolve, reject) => {
         void exited.then((code) => reject(new Error(`exited ${code} before it started: ${stderr}`)));
         createInterface({ input: child.stdout! }).on('line', (line) => {
-          const l = JSON.parse(line) as { msg: string; listener?: string };
+          const l = JSON.parse(line) as { msg: string; listener?: string; pid: number };
+          pid = l.pid;
           if (l.msg === 'listening' && l.listener) listeners.push(l.listener);
           if (l.msg === 'junction started') resolve();
+          if (l.msg === 'junction stopped') stopped = true;
         });
       });
       assert.deepEqual(listeners.sort(), ['amqp', 'http', 'kafka', 'mqtt', 'stomp', 'xmpp']);
     } finally {
-      process.kill(-child.pid!, 'SIGTERM');
+      // The broker itself (npx's child, pid from its log lines); npx then exits with its code.
+      process.kill(pid || child.pid!, 'SIGTERM');
     }
     assert.equal(await exited, 0);
+    assert.ok(stopped, `the broker logged "junction stopped": ${stderr}`);
   });
 });
