@@ -21,6 +21,7 @@ import { mountMetrics } from './plugins/metrics/index.js';
 import { ClusterNode, ClusterUnavailableError } from './plugins/cluster/index.js';
 import { mountClusterApi } from './plugins/cluster/api.js';
 import { createTlsResolver } from './plugins/tls.js';
+import { SysTopics } from './plugins/sys/index.js';
 import { createLogger as createJunctionLogger, listenerUrl } from './plugins/log/index.js';
 import { clusterServers } from './config/sections/cluster.js';
 
@@ -162,6 +163,8 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   let http: HttpListener | null = null;
   let management: { close(): void } | null = null;
   const listeners: ListenerInfo[] = [];
+  const gates: ConnectionGate[] = [];
+  let sys: SysTopics | null = null;
   try {
     const users = options.userStore ?? (config.auth.usersFile ? new FileUserStore(config.auth.usersFile) : null);
     const auth = await createAuthPlugin({
@@ -188,6 +191,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
         tls,
         connections: new ConnectionGate(adapter.name, config.limits.maxConnections, log.child({ adapter: adapter.name })),
       };
+      gates.push(ctx.connections);
       await adapter.init(ctx);
     }
     if (http && cluster) mountClusterApi(http, cluster, new AccessGuard(auth));
@@ -202,6 +206,11 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
       started.push(adapter);
       listeners.push(...(await adapter.start()));
     }
+    sys = new SysTopics({
+      broker, intervalSeconds: config.sys.intervalSeconds, version: readPackageVersion(), startedAt,
+      connections: () => gates.reduce((n, g) => n + g.count, 0), log: log.child({ component: 'sys' }),
+    });
+    sys.start();
     await cluster?.advertise(listeners, { host: config.kafka.advertisedHost ?? null, port: config.kafka.advertisedPort ?? null });
     http?.setReady(true);
     const ports: Partial<Record<string, number>> = {};
@@ -213,9 +222,11 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     log.info({ ports, dataDir: config.storage.engine === 'file' ? resolve(config.dataDir) : null }, 'junction started');
 
     let closing: Promise<void> | undefined;
-    const close = () => (closing ??= shutdown(log, broker, http, started, cluster).finally(() => management?.close()));
+    const stopSys = sys;
+    const close = () => (closing ??= stopSys.stop().then(() => shutdown(log, broker, http, started, cluster)).finally(() => management?.close()));
     return { broker, config, auth, ports, listeners, http, log, close };
   } catch (err) {
+    await sys?.stop();
     await shutdown(log, broker, http, started, cluster).catch(() => undefined);
     management?.close();
     // Adapters validate their own keys with their own error classes (MqttConfigError, ...):

@@ -106,6 +106,8 @@ export interface JunctionConfig {
   tls: TlsSettings;
   queues: QueuesConfig;
   streams: StreamsConfig;
+  /** MQTT `$SYS` topics (plugins/sys). */
+  sys: { intervalSeconds: number };
 }
 
 /** The protocol listener sections, in start order. */
@@ -218,6 +220,13 @@ export const configSchema = {
         retentionBytes: limitInt,
         segmentBytes: { type: 'integer', minimum: 1024, 'x-hint': 'an integer >= 1024' },
         autoCreate: { type: 'boolean', 'x-hint': 'true or false' },
+      },
+    },
+    sys: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        intervalSeconds: { type: 'integer', minimum: 0, maximum: 86400, 'x-hint': 'an integer from 0 (off) to 86400' },
       },
     },
   },

@@ -80,6 +80,12 @@ export class Broker extends EventEmitter {
   /** Queues every node of the cluster shares (empty on a single node). */
   private readonly sharedSet = new Set<Queue>();
   unroutable = 0;
+  /**
+   * Messages and payload bytes since start: in = published, sent to a queue or produced (Kafka
+   * batches by record count); out = handed to queue consumers. The broker's own `$` topics are not
+   * counted as received.
+   */
+  readonly traffic = { messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0 };
 
   constructor(readonly store: Store, options: Partial<BrokerOptions> = {}) {
     super();
@@ -96,6 +102,10 @@ export class Broker extends EventEmitter {
       deadLetter: (q, e, reason) => this.deadLetter(q, e, reason),
       unused: (q) => void this.deleteQueue(q.name),
       consumersChanged: (q) => this.sharedOf(q)?.consumersChanged(q),
+      delivered: (e) => {
+        this.traffic.messagesOut++;
+        this.traffic.bytesOut += e.message.payload.length;
+      },
     };
   }
 
@@ -238,12 +248,23 @@ export class Broker extends EventEmitter {
 
   // ---- publishing ---------------------------------------------------------------------------
 
+  private countIn(message: Message): void {
+    this.traffic.messagesIn++;
+    this.traffic.bytesIn += message.payload.length;
+  }
+
+  /** Queue bindings (subscriptions of every protocol, and queues bound to patterns). */
+  get subscriptionCount(): number {
+    return this.router.countKeys('q:');
+  }
+
   /**
    * Routes a message by its topic to every bound queue and stream; in a cluster, also to the
    * queues of every other node.
    */
   publish(message: Message): Promise<void> {
     checkTopicName(message.topic);
+    if (message.topic.charCodeAt(0) !== 0x24 /* $ */) this.countIn(message);
     const peers = this.cluster.peers;
     if (!peers) return this.route(message);
     return Promise.all([this.route(message), peers.fanout(message)]).then(() => undefined);
@@ -292,6 +313,7 @@ export class Broker extends EventEmitter {
    * another node has (a temporary reply queue of a client connected there) is reached through it.
    */
   sendToQueue(queueName: string, message: Message): Promise<void> {
+    this.countIn(message);
     const q = this.queueMap.get(queueName);
     if (q) return this.deliver(message, [q], []);
     const notFound = () => new QueueNotFoundError(`queue ${queueName} does not exist`);
@@ -495,6 +517,8 @@ export class Broker extends EventEmitter {
     if (!stream || !p) throw new RangeError(`stream ${streamName} has no partition ${partition}`);
     const result = p.append(batch);
     if (result.duplicate) return result;
+    this.traffic.messagesIn += batch.length >= 61 ? batch.readInt32BE(57) : 0;
+    this.traffic.bytesIn += batch.length;
     const others = this.router.match(streamName).filter((b) => b.target !== stream);
     if (others.length === 0 && !this.cluster.peers) return result;
     const stored = result.stored.then(async () => {
