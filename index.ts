@@ -21,6 +21,8 @@ import { mountMetrics } from './plugins/metrics/index.js';
 import { ClusterNode, ClusterUnavailableError } from './plugins/cluster/index.js';
 import { mountClusterApi } from './plugins/cluster/api.js';
 import { createTlsResolver } from './plugins/tls.js';
+import { declareStream } from './core/stream/declared-streams.js';
+import { InvalidNameError } from './core/names.js';
 import { SysTopics } from './plugins/sys/index.js';
 import { createLogger as createJunctionLogger, listenerUrl } from './plugins/log/index.js';
 import { clusterServers } from './config/sections/cluster.js';
@@ -166,6 +168,16 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   const gates: ConnectionGate[] = [];
   let sys: SysTopics | null = null;
   try {
+    for (const [i, d] of config.streams.declare.entries()) {
+      try {
+        const outcome = await declareStream(broker, d);
+        const s = broker.getStream(d.name)!;
+        log.info({ stream: d.name, patterns: s.config.patterns, partitions: s.partitions.length, outcome }, 'stream declared');
+      } catch (err) {
+        if (err instanceof InvalidNameError) throw new ConfigError(`streams.declare[${i}] (${d.name}): ${err.message}`);
+        throw err;
+      }
+    }
     const users = options.userStore ?? (config.auth.usersFile ? new FileUserStore(config.auth.usersFile) : null);
     const auth = await createAuthPlugin({
       config: config.auth,

@@ -7,6 +7,7 @@ import { limitInt, nullableString, positiveInt, tlsSchema, type TlsSettings } fr
 import { amqpSchema, type AmqpConfig } from './sections/amqp.js';
 import { clusterSchema, type ClusterConfig } from './sections/cluster.js';
 import { httpSchema, type HttpConfig } from './sections/http.js';
+import type { DeclaredStream } from '../core/stream/declared-streams.js';
 import { kafkaSchema, type KafkaConfig } from './sections/kafka.js';
 import { mqttSchema, type MqttConfig } from './sections/mqtt.js';
 import { stompSchema, type StompConfig } from './sections/stomp.js';
@@ -83,8 +84,10 @@ export interface StreamsConfig {
   retentionMs: number;
   retentionBytes: number;
   segmentBytes: number;
-  /** Create a stream on first produce/fetch of an unknown name (Kafka auto.create.topics.enable). */
+  /** Default of kafka.autoCreateTopics (Kafka auto.create.topics.enable): unknown topics are created on Produce and on Metadata requests that allow it. */
   autoCreate: boolean;
+  /** Streams made to exist at every start (core/stream/declared-streams.ts). */
+  declare: DeclaredStream[];
 }
 
 export interface JunctionConfig {
@@ -220,6 +223,23 @@ export const configSchema = {
         retentionBytes: limitInt,
         segmentBytes: { type: 'integer', minimum: 1024, 'x-hint': 'an integer >= 1024' },
         autoCreate: { type: 'boolean', 'x-hint': 'true or false' },
+        declare: {
+          type: 'array',
+          'x-hint': 'a list of streams {name, patterns, partitions}',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name'],
+            'x-hint': 'a stream {name, patterns, partitions, retentionMs, retentionBytes}',
+            properties: {
+              name: { type: 'string', minLength: 1, pattern: '^[^*#\\u0000]+$', 'x-hint': 'a topic name without wildcards' },
+              patterns: { type: 'array', items: { type: 'string', minLength: 1, 'x-hint': 'a topic pattern (sensors.#)' }, 'x-hint': 'a list of topic patterns' },
+              partitions: { type: 'integer', minimum: 1, maximum: 10000, 'x-hint': 'an integer from 1 to 10000' },
+              retentionMs: limitInt,
+              retentionBytes: limitInt,
+            },
+          },
+        },
       },
     },
     sys: {

@@ -35,7 +35,7 @@ export class KafkaAdapter implements ProtocolAdapter {
       settings,
       auth: ctx.auth,
       log,
-      topics: new Topics(ctx.broker, settings),
+      topics: new Topics(ctx.broker, settings, log),
       groups: new GroupCoordinator(ctx.broker, { initialRebalanceDelayMs: settings.groupInitialRebalanceDelayMs }),
       authRequired: !ctx.auth.anonymousAllowed,
       stopping: new Promise<void>((resolve) => { this.stop$ = resolve; }),
