@@ -13,7 +13,7 @@ import { GroupOffsets } from './group-offsets.js';
 import { decodeMessage, encodeMessage } from './message-codec.js';
 import { Message, messageSize } from './message.js';
 import { MetadataStore } from './metadata.js';
-import { checkTopicName } from './names.js';
+import { checkTopicName, InvalidNameError } from './names.js';
 import { Queue, QueueHost, RemovalReason } from './queue.js';
 import { DEFAULT_QUEUE_OPTIONS, QueueEntry, QueueFullError, QueueNotFoundError, QueueOptions } from './queue-types.js';
 import { RetainedMessages } from './retained.js';
@@ -264,6 +264,8 @@ export class Broker extends EventEmitter {
    */
   publish(message: Message): Promise<void> {
     checkTopicName(message.topic);
+    // The broker's own status topics (plugins/sys): clients read them, only the broker writes them.
+    if (message.topic.startsWith('$SYS.') && message.source !== 'sys') throw new InvalidNameError(`topic ${message.topic} is the broker's own ($SYS): clients may not publish to it`);
     if (message.topic.charCodeAt(0) !== 0x24 /* $ */) this.countIn(message);
     const peers = this.cluster.peers;
     if (!peers) return this.route(message);

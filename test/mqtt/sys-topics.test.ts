@@ -79,6 +79,17 @@ describe('mqtt: $SYS topics', function () {
     assert.deepEqual(inbox.messages.map((m) => m.topic), ['after/sys']);
   });
 
+  it('clients may not publish to $SYS topics: MQTT 5 gets a refusal, the retained value stays the broker\'s', async () => {
+    const client = await connect(`mqtt://${TEST_HOST}:${b.ports.mqtt}`, { protocolVersion: 5 });
+    await assert.rejects(client.publishAsync('$SYS/broker/version', 'fake', { qos: 1, retain: true }), (e: Error & { code?: number }) => e.code === 0x90);
+    const got = new Map(await mosquittoSub(b.ports.mqtt!, '$SYS/broker/version', 1));
+    assert.equal(got.get('$SYS/broker/version'), `junction version ${readPackageVersion()}`);
+    const stomp = await RawStomp.connect(b.ports.stomp!);
+    stomp.send('SEND', { destination: '/topic/$SYS.broker.version', receipt: 'r1' }, 'fake');
+    const answer = await stomp.take((f) => f.command === 'ERROR' || f.command === 'RECEIPT', 'an answer');
+    assert.equal(answer.command, 'ERROR');
+  });
+
   it('a STOMP client reads them as /topic/$SYS.broker.<path>', async () => {
     const stomp = await RawStomp.connect(b.ports.stomp!);
     await stomp.sendWithReceipt('SUBSCRIBE', { id: 's1', destination: '/topic/$SYS.broker.uptime' });
