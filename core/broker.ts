@@ -293,7 +293,8 @@ export class Broker extends EventEmitter {
   private route(message: Message): Promise<void> {
     const bindings = this.router.match(message.topic);
     if (bindings.length === 0) {
-      this.unroutable++;
+      // The broker's own `$` topics ($SYS) nobody reads are not a client's lost message.
+      if (message.topic.charCodeAt(0) !== 0x24) this.unroutable++;
       return RESOLVED;
     }
     if (bindings.length === 1 && !bindings[0].noLocalOwner) {
