@@ -4,7 +4,6 @@
  * The CLI (bin/junction.js) is a thin wrapper around it.
  */
 import { resolve } from 'node:path';
-import { pino } from 'pino';
 import { ADAPTER_NAMES, loadAdapters } from './adapters/index.js';
 import { bindPort, ConfigError, loadConfig, type DeepPartial } from './config/load.js';
 import type { JunctionConfig } from './config/schema.js';
@@ -22,9 +21,15 @@ import { mountMetrics } from './plugins/metrics/index.js';
 import { ClusterNode, ClusterUnavailableError } from './plugins/cluster/index.js';
 import { mountClusterApi } from './plugins/cluster/api.js';
 import { createTlsResolver } from './plugins/tls.js';
+import { declareStream } from './core/stream/declared-streams.js';
+import { InvalidNameError } from './core/names.js';
+import { SysTopics } from './plugins/sys/index.js';
+import { createLogger as createJunctionLogger, listenerUrl } from './plugins/log/index.js';
 import { clusterServers } from './config/sections/cluster.js';
 
 export { ClusterUnavailableError } from './plugins/cluster/index.js';
+export { DataDirInUseError } from './core/storage/file-store.js';
+export { createLogger, formatPretty, type LogFormat, type LoggerOptions } from './plugins/log/index.js';
 export { loadConfig, ConfigError, bindPort, type DeepPartial, type LoadOptions } from './config/load.js';
 export type * from './config/schema.js';
 export type { AdapterContext, AuthPlugin, HttpHost, ListenerInfo, Logger, Principal, ProtocolAdapter } from './core/adapter.js';
@@ -122,9 +127,9 @@ function createStore(config: JunctionConfig, log: Logger): Store {
 }
 
 function createLogger(options: StartOptions): Logger {
-  if (options.logger === false) return pino({ level: 'silent' });
+  if (options.logger === false) return createJunctionLogger({ level: 'silent' });
   if (options.logger) return options.logger;
-  return pino({ level: options.log?.level ?? 'warn', base: { name: 'junction' } });
+  return createJunctionLogger({ level: options.log?.level ?? 'warn', format: options.log?.format ?? 'auto' });
 }
 
 /** Mounts the admin API (`/api`), the metrics (`/metrics`) and the web console (`/`) on the HTTP listener. */
@@ -160,7 +165,19 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   let http: HttpListener | null = null;
   let management: { close(): void } | null = null;
   const listeners: ListenerInfo[] = [];
+  const gates: ConnectionGate[] = [];
+  let sys: SysTopics | null = null;
   try {
+    for (const [i, d] of config.streams.declare.entries()) {
+      try {
+        const outcome = await declareStream(broker, d);
+        const s = broker.getStream(d.name)!;
+        log.info({ stream: d.name, patterns: s.config.patterns, partitions: s.partitions.length, outcome }, 'stream declared');
+      } catch (err) {
+        if (err instanceof InvalidNameError) throw new ConfigError(`streams.declare[${i}] (${d.name}): ${err.message}`);
+        throw err;
+      }
+    }
     const users = options.userStore ?? (config.auth.usersFile ? new FileUserStore(config.auth.usersFile) : null);
     const auth = await createAuthPlugin({
       config: config.auth,
@@ -186,6 +203,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
         tls,
         connections: new ConnectionGate(adapter.name, config.limits.maxConnections, log.child({ adapter: adapter.name })),
       };
+      gates.push(ctx.connections);
       await adapter.init(ctx);
     }
     if (http && cluster) mountClusterApi(http, cluster, new AccessGuard(auth));
@@ -200,19 +218,27 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
       started.push(adapter);
       listeners.push(...(await adapter.start()));
     }
+    sys = new SysTopics({
+      broker, intervalSeconds: config.sys.intervalSeconds, version: readPackageVersion(), startedAt,
+      connections: () => gates.reduce((n, g) => n + g.count, 0), log: log.child({ component: 'sys' }),
+    });
+    sys.start();
     await cluster?.advertise(listeners, { host: config.kafka.advertisedHost ?? null, port: config.kafka.advertisedPort ?? null });
     http?.setReady(true);
     const ports: Partial<Record<string, number>> = {};
     for (const l of listeners) {
       ports[l.name] ??= l.port;
-      log.info({ listener: l.name, protocol: l.protocol, host: l.host, port: l.port, tls: l.tls }, `${l.name} listening on ${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}`);
+      log.info({ listener: l.name, url: listenerUrl(l) }, 'listening');
     }
+    log.info(settingsLine(config, auth, cluster !== null), 'settings');
     log.info({ ports, dataDir: config.storage.engine === 'file' ? resolve(config.dataDir) : null }, 'junction started');
 
     let closing: Promise<void> | undefined;
-    const close = () => (closing ??= shutdown(log, broker, http, started, cluster).finally(() => management?.close()));
+    const stopSys = sys;
+    const close = () => (closing ??= stopSys.stop().then(() => shutdown(log, broker, http, started, cluster)).finally(() => management?.close()));
     return { broker, config, auth, ports, listeners, http, log, close };
   } catch (err) {
+    await sys?.stop();
     await shutdown(log, broker, http, started, cluster).catch(() => undefined);
     management?.close();
     // Adapters validate their own keys with their own error classes (MqttConfigError, ...):
@@ -222,6 +248,20 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     }
     throw err;
   }
+}
+
+/** The one start-up line saying who may connect and where and how messages are kept. */
+function settingsLine(config: JunctionConfig, auth: JunctionAuth, clustered: boolean): Record<string, unknown> {
+  const users = auth.usersConfigured ? `users (${auth.userCount})` : 'no users';
+  const mode = auth.anonymousAllowed ? (auth.usersConfigured ? `${users}, anonymous allowed` : 'anonymous (no users)') : `${users}, anonymous refused`;
+  const file = config.storage.engine === 'file';
+  return {
+    auth: mode,
+    ...(config.auth.usersFile ? { usersFile: resolve(config.auth.usersFile) } : {}),
+    storage: clustered ? 'cluster' : config.storage.engine,
+    dataDir: file ? resolve(config.dataDir) : null,
+    fsync: file ? config.storage.fsync : null,
+  };
 }
 
 async function shutdown(log: Logger, broker: Broker, http: HttpListener | null, adapters: ProtocolAdapter[], cluster: ClusterNode | null): Promise<void> {

@@ -48,10 +48,11 @@ Every key: docs/configuration.md
 `;
 }
 
+const EXPECTED_START_ERRORS = new Set(['DataDirInUseError', 'EADDRINUSE', 'EADDRNOTAVAIL', 'EACCES']);
+
 async function start(argv) {
   if (argv.includes('--help') || argv.includes('-h')) return process.stdout.write(await help());
-  const { loadConfig, startBroker, ConfigError } = await lib();
-  const { pino } = await import('pino');
+  const { loadConfig, startBroker, ConfigError, createLogger } = await lib();
   let config;
   try {
     config = loadConfig({ argv, env: process.env });
@@ -59,14 +60,16 @@ async function start(argv) {
     if (err instanceof ConfigError) die(`config error: ${err.message}`, 2);
     throw err;
   }
-  const log = pino({ level: config.log.level, base: { name: 'junction', pid: process.pid } });
+  const log = createLogger({ level: config.log.level, format: config.log.format, base: { name: 'junction', pid: process.pid } });
   let running;
   try {
     running = await startBroker({ argv, env: process.env, logger: log });
   } catch (err) {
     if (err instanceof ConfigError) die(`config error: ${err.message}`, 2);
     if (err?.name === 'ClusterUnavailableError' || err?.name === 'NodeIdInUseError') die(`cluster: ${err.message}`, 3);
-    log.fatal({ err }, 'start-up failed');
+    // Expected failures (data directory held by another broker, port taken) get one line; only
+    // an unexpected one is logged with its stack first.
+    if (!EXPECTED_START_ERRORS.has(err?.name) && !EXPECTED_START_ERRORS.has(err?.code)) log.fatal({ err }, 'start-up failed');
     die(`cannot start: ${err?.message ?? err}`, 1);
   }
   let stopping = false;

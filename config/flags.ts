@@ -17,7 +17,7 @@ const PORT_FLAGS: FlagSpec[] = (['mqtt', 'amqp', 'stomp', 'xmpp', 'kafka', 'http
   arg: 'N',
   help: `${p.toUpperCase()} listener port (0 disables it, "auto" = ephemeral)`,
 }));
-const TLS_PORT_FLAGS: FlagSpec[] = (['mqtt', 'amqp', 'stomp'] as const).map((p) => ({
+const TLS_PORT_FLAGS: FlagSpec[] = (['mqtt', 'amqp', 'stomp', 'kafka'] as const).map((p) => ({
   flag: `--${p}-tls-port`,
   path: [p, 'tlsPort'],
   arg: 'N',
@@ -33,6 +33,7 @@ export const FLAGS: FlagSpec[] = [
   ...TLS_PORT_FLAGS,
   { flag: '--fsync', path: ['storage', 'fsync'], arg: 'P', help: 'always | interval | never' },
   { flag: '--log-level', path: ['log', 'level'], arg: 'L', help: 'fatal | error | warn | info | debug | trace | silent' },
+  { flag: '--log-format', path: ['log', 'format'], arg: 'F', help: 'pretty | json (default: pretty on a terminal)' },
   { flag: '--users-file', path: ['auth', 'usersFile'], arg: 'FILE', help: 'users file written by `junction passwd`' },
   { flag: '--cluster', path: ['cluster', 'servers'], arg: 'URLS', help: 'join a cluster: NATS servers nats://h:p,... (docs/cluster.md)' },
   { flag: '--node-id', path: ['cluster', 'nodeId'], arg: 'N', help: 'this node\'s id in the cluster (Kafka broker id)' },

@@ -53,7 +53,7 @@ export function loadConfig(options: LoadOptions = {}): JunctionConfig {
   const envLayer = readEnv(env);
   const overrides = (options.overrides ?? {}) as Record<string, unknown>;
 
-  const layers = [fileLayer, envLayer, flags.layer, overrides];
+  const layers = [fileLayer, envLayer, flags.layer, overrides].map(streamsShorthand);
   let merged: Record<string, unknown> = loadDefaults();
   for (const layer of layers) merged = deepMerge(merged, layer);
   normalisePorts(merged, configSchema);
@@ -66,6 +66,11 @@ export function loadConfig(options: LoadOptions = {}): JunctionConfig {
   checkRules(config);
   checkPorts(config);
   return config;
+}
+
+/** `streams: [ {name, patterns, partitions} ]` is short for `streams: { declare: [...] }`. */
+function streamsShorthand(layer: Record<string, unknown>): Record<string, unknown> {
+  return Array.isArray(layer.streams) ? { ...layer, streams: { declare: layer.streams } } : layer;
 }
 
 function readConfigFile(name: string): Record<string, unknown> {

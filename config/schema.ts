@@ -7,6 +7,7 @@ import { limitInt, nullableString, positiveInt, tlsSchema, type TlsSettings } fr
 import { amqpSchema, type AmqpConfig } from './sections/amqp.js';
 import { clusterSchema, type ClusterConfig } from './sections/cluster.js';
 import { httpSchema, type HttpConfig } from './sections/http.js';
+import type { DeclaredStream } from '../core/stream/declared-streams.js';
 import { kafkaSchema, type KafkaConfig } from './sections/kafka.js';
 import { mqttSchema, type MqttConfig } from './sections/mqtt.js';
 import { stompSchema, type StompConfig } from './sections/stomp.js';
@@ -83,8 +84,10 @@ export interface StreamsConfig {
   retentionMs: number;
   retentionBytes: number;
   segmentBytes: number;
-  /** Create a stream on first produce/fetch of an unknown name (Kafka auto.create.topics.enable). */
+  /** Default of kafka.autoCreateTopics (Kafka auto.create.topics.enable): unknown topics are created on Produce and on Metadata requests that allow it. */
   autoCreate: boolean;
+  /** Streams made to exist at every start (core/stream/declared-streams.ts). */
+  declare: DeclaredStream[];
 }
 
 export interface JunctionConfig {
@@ -92,7 +95,7 @@ export interface JunctionConfig {
   host: string;
   dataDir: string;
   storage: StorageConfig;
-  log: { level: LogLevel };
+  log: { level: LogLevel; format: 'auto' | 'pretty' | 'json' };
   limits: LimitsConfig;
   cluster: ClusterConfig;
   http: HttpConfig;
@@ -106,6 +109,8 @@ export interface JunctionConfig {
   tls: TlsSettings;
   queues: QueuesConfig;
   streams: StreamsConfig;
+  /** MQTT `$SYS` topics (plugins/sys). */
+  sys: { intervalSeconds: number };
 }
 
 /** The protocol listener sections, in start order. */
@@ -151,6 +156,7 @@ export const configSchema = {
           enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
           'x-hint': 'one of fatal, error, warn, info, debug, trace, silent',
         },
+        format: { enum: ['auto', 'pretty', 'json'], 'x-hint': 'one of auto, pretty, json' },
       },
     },
     limits: {
@@ -217,6 +223,30 @@ export const configSchema = {
         retentionBytes: limitInt,
         segmentBytes: { type: 'integer', minimum: 1024, 'x-hint': 'an integer >= 1024' },
         autoCreate: { type: 'boolean', 'x-hint': 'true or false' },
+        declare: {
+          type: 'array',
+          'x-hint': 'a list of streams {name, patterns, partitions}',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name'],
+            'x-hint': 'a stream {name, patterns, partitions, retentionMs, retentionBytes}',
+            properties: {
+              name: { type: 'string', minLength: 1, pattern: '^[^*#\\u0000]+$', 'x-hint': 'a topic name without wildcards' },
+              patterns: { type: 'array', items: { type: 'string', minLength: 1, 'x-hint': 'a topic pattern (sensors.#)' }, 'x-hint': 'a list of topic patterns' },
+              partitions: { type: 'integer', minimum: 1, maximum: 10000, 'x-hint': 'an integer from 1 to 10000' },
+              retentionMs: limitInt,
+              retentionBytes: limitInt,
+            },
+          },
+        },
+      },
+    },
+    sys: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        intervalSeconds: { type: 'integer', minimum: 0, maximum: 86400, 'x-hint': 'an integer from 0 (off) to 86400' },
       },
     },
   },

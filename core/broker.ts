@@ -13,7 +13,7 @@ import { GroupOffsets } from './group-offsets.js';
 import { decodeMessage, encodeMessage } from './message-codec.js';
 import { Message, messageSize } from './message.js';
 import { MetadataStore } from './metadata.js';
-import { checkTopicName } from './names.js';
+import { checkTopicName, InvalidNameError } from './names.js';
 import { Queue, QueueHost, RemovalReason } from './queue.js';
 import { DEFAULT_QUEUE_OPTIONS, QueueEntry, QueueFullError, QueueNotFoundError, QueueOptions } from './queue-types.js';
 import { RetainedMessages } from './retained.js';
@@ -83,6 +83,12 @@ export class Broker extends EventEmitter {
   private interestNow: Promise<void> | null = null;
   private interestNext: Promise<void> | null = null;
   unroutable = 0;
+  /**
+   * Messages and payload bytes since start: in = published, sent to a queue or produced (Kafka
+   * batches by record count); out = handed to queue consumers. The broker's own `$` topics are not
+   * counted as received.
+   */
+  readonly traffic = { messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0 };
 
   constructor(readonly store: Store, options: Partial<BrokerOptions> = {}) {
     super();
@@ -99,6 +105,10 @@ export class Broker extends EventEmitter {
       deadLetter: (q, e, reason) => this.deadLetter(q, e, reason),
       unused: (q) => void this.deleteQueue(q.name),
       consumersChanged: (q) => this.sharedOf(q)?.consumersChanged(q),
+      delivered: (e) => {
+        this.traffic.messagesOut++;
+        this.traffic.bytesOut += e.message.payload.length;
+      },
     };
   }
 
@@ -272,12 +282,25 @@ export class Broker extends EventEmitter {
 
   // ---- publishing ---------------------------------------------------------------------------
 
+  private countIn(message: Message): void {
+    this.traffic.messagesIn++;
+    this.traffic.bytesIn += message.payload.length;
+  }
+
+  /** Queue bindings (subscriptions of every protocol, and queues bound to patterns). */
+  get subscriptionCount(): number {
+    return this.router.countKeys('q:');
+  }
+
   /**
    * Routes a message by its topic to every bound queue and stream; in a cluster, also to the
    * queues of the other nodes that want it.
    */
   publish(message: Message): Promise<void> {
     checkTopicName(message.topic);
+    // The broker's own status topics (plugins/sys): clients read them, only the broker writes them.
+    if (message.topic.startsWith('$SYS.') && message.source !== 'sys') throw new InvalidNameError(`topic ${message.topic} is the broker's own ($SYS): clients may not publish to it`);
+    if (message.topic.charCodeAt(0) !== 0x24 /* $ */) this.countIn(message);
     const peers = this.cluster.peers;
     if (!peers || !peers.wanted(message.topic)) return this.route(message);
     return Promise.all([this.route(message), peers.fanout(message)]).then(() => undefined);
@@ -304,7 +327,8 @@ export class Broker extends EventEmitter {
   private route(message: Message): Promise<void> {
     const bindings = this.router.match(message.topic);
     if (bindings.length === 0) {
-      this.unroutable++;
+      // The broker's own `$` topics ($SYS) nobody reads are not a client's lost message.
+      if (message.topic.charCodeAt(0) !== 0x24) this.unroutable++;
       return RESOLVED;
     }
     if (bindings.length === 1 && !bindings[0].noLocalOwner) {
@@ -326,6 +350,7 @@ export class Broker extends EventEmitter {
    * another node has (a temporary reply queue of a client connected there) is reached through it.
    */
   sendToQueue(queueName: string, message: Message): Promise<void> {
+    this.countIn(message);
     const q = this.queueMap.get(queueName);
     if (q) return this.deliver(message, [q], []);
     const notFound = () => new QueueNotFoundError(`queue ${queueName} does not exist`);
@@ -529,6 +554,8 @@ export class Broker extends EventEmitter {
     if (!stream || !p) throw new RangeError(`stream ${streamName} has no partition ${partition}`);
     const result = p.append(batch);
     if (result.duplicate) return result;
+    this.traffic.messagesIn += batch.length >= 61 ? batch.readInt32BE(57) : 0;
+    this.traffic.bytesIn += batch.length;
     const others = this.router.match(streamName).filter((b) => b.target !== stream);
     const peers = this.cluster.peers?.wanted(streamName) ? this.cluster.peers : undefined;
     if (others.length === 0 && !peers) return result;

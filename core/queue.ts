@@ -23,6 +23,8 @@ export interface QueueHost {
   unused(queue: Queue): void;
   /** A consumer attached or left (a cluster forwards a shared queue's deliveries to the nodes with consumers). */
   consumersChanged?(queue: Queue): void;
+  /** An entry was handed to a consumer (the broker's traffic counters). */
+  delivered?(entry: QueueEntry): void;
 }
 
 export interface QueueStats {
@@ -176,6 +178,7 @@ export class Queue {
           }
           this.stats.delivered++;
           if (entry.redelivered) this.stats.redelivered++;
+          this.host.delivered?.(entry);
           target.send(entry);
         }
         if (waiting) {

@@ -28,6 +28,13 @@ export class TopicRouter<T> {
     return this.byKey.size;
   }
 
+  /** Bindings whose target key starts with `prefix`. */
+  countKeys(prefix: string): number {
+    let n = 0;
+    for (const id of this.byKey.keys()) if (id.startsWith(prefix)) n++;
+    return n;
+  }
+
   /** Adds or replaces the binding of `target` to `pattern`. `key` identifies the target. */
   bind(key: string, binding: Binding<T>): void {
     checkTopicPattern(binding.pattern);

@@ -34,7 +34,7 @@ export class AmqpAdapter implements ProtocolAdapter {
     this.rt = {
       broker: ctx.broker,
       auth: ctx.auth,
-      log: ctx.log.child({ adapter: 'amqp' }),
+      log: ctx.log, // already a child with adapter: amqp
       settings: resolveSettings(ctx.config),
     };
     this.unrouteConsole = routeRheaConsole(this.rt.log);
@@ -93,7 +93,6 @@ export class AmqpAdapter implements ProtocolAdapter {
         const addr = server.address() as net.AddressInfo;
         l.info.port = addr.port;
         this.listeners.push(l);
-        this.rt.log.info({ host, port: addr.port, tls: secure }, `${name} listening`);
         resolve(l);
       });
     });

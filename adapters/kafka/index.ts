@@ -35,7 +35,7 @@ export class KafkaAdapter implements ProtocolAdapter {
       settings,
       auth: ctx.auth,
       log,
-      topics: new Topics(ctx.broker, settings),
+      topics: new Topics(ctx.broker, settings, log),
       groups: new GroupCoordinator(ctx.broker, { initialRebalanceDelayMs: settings.groupInitialRebalanceDelayMs }),
       authRequired: !ctx.auth.anonymousAllowed,
       stopping: new Promise<void>((resolve) => { this.stop$ = resolve; }),
@@ -69,7 +69,6 @@ export class KafkaAdapter implements ProtocolAdapter {
         this.servers.push(server);
         const address = server.address();
         const bound = typeof address === 'object' && address ? address.port : port;
-        this.services.log.info({ host, port: bound, tls }, 'kafka listener started');
         resolve({ name: tls ? 'kafka-tls' : 'kafka', protocol: 'kafka', host, port: bound, tls });
       });
     });

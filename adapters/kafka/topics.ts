@@ -3,6 +3,7 @@
  * and topic ids (Metadata v10+), kept in the core's metadata so they survive restarts.
  */
 import { randomUUID } from 'node:crypto';
+import type { Logger } from '../../core/adapter.js';
 import type { Broker } from '../../core/broker.js';
 import type { Stream, StreamConfig } from '../../core/stream/stream.js';
 import { DEFAULT_STREAM_CONFIG, StreamExistsError, StreamLimitError } from '../../core/stream/stream-registry.js';
@@ -96,7 +97,7 @@ export class Topics {
   /** Creations under way: concurrent requests for one name wait for the first (the core's create is not atomic across its awaits). */
   private readonly creating = new Map<string, Promise<Stream | null>>();
 
-  constructor(private readonly broker: Broker, private readonly settings: KafkaSettings) {}
+  constructor(private readonly broker: Broker, private readonly settings: KafkaSettings, private readonly log?: Logger) {}
 
   get(name: string): Stream | undefined {
     return this.broker.getStream(name);
@@ -199,14 +200,18 @@ export class Topics {
   }
 
   /**
-   * The stream for `name`, created with the default partition count when auto-creation allows it.
+   * The stream for `name`, created with the default partition count when auto-creation allows it
+   * (`kafka.autoCreateTopics`, Kafka's auto.create.topics.enable): `via` says which request asked
+   * (a Metadata request allowing it, or a Produce), for the log line.
    * Throws TopicError (POLICY_VIOLATION, INVALID_PARTITIONS) when a broker limit refuses the creation.
    */
-  async getOrCreate(name: string, allowCreate: boolean): Promise<Stream | undefined> {
+  async getOrCreate(name: string, allowCreate: boolean, via = 'metadata'): Promise<Stream | undefined> {
     const existing = this.broker.getStream(name);
     if (existing || !allowCreate || !this.settings.autoCreateTopics || topicNameProblem(name)) return existing;
     try {
-      return (await this.create(name, this.settings.defaultPartitions, [])) ?? undefined;
+      const created = (await this.create(name, this.settings.defaultPartitions, [])) ?? undefined;
+      if (created) this.log?.info({ topic: name, partitions: created.partitions.length, via }, 'kafka topic auto-created');
+      return created;
     } catch (err) {
       if (err instanceof TopicError && err.code === ErrorCode.TOPIC_ALREADY_EXISTS) return this.broker.getStream(name);
       if (err instanceof TopicError && (err.code === ErrorCode.POLICY_VIOLATION || err.code === ErrorCode.INVALID_PARTITIONS)) throw err;

@@ -38,7 +38,7 @@ export class MqttAdapter implements ProtocolAdapter {
 
   async init(actx: AdapterContext): Promise<void> {
     this.actx = actx;
-    const log = actx.log.child({ adapter: 'mqtt' });
+    const log = actx.log; // the platform's child logger already says adapter: mqtt
     const ctx: MqttContext = {
       broker: actx.broker,
       settings: resolveMqttSettings(actx.config),
@@ -75,7 +75,6 @@ export class MqttAdapter implements ProtocolAdapter {
     if (this.actx.http && path) {
       this.actx.http.websocket(path, ['mqtt'], (ws, req) => this.acceptWebSocket(ws, req));
     }
-    for (const l of out) this.ctx.log.info({ port: l.port, tls: l.tls }, 'mqtt: listening');
     return out;
   }
 

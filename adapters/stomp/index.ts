@@ -79,7 +79,6 @@ export class StompAdapter implements ProtocolAdapter, StompAdapterCore {
         server.on('error', (err) => this.log.error({ err }, 'STOMP listener error'));
         const addr = server.address();
         const bound = typeof addr === 'object' && addr ? addr.port : port;
-        this.log.info({ host, port: bound, tls }, 'STOMP listening');
         resolve({ name: tls ? 'stomp-tls' : 'stomp', protocol: 'stomp', host, port: bound, tls });
       });
     });

@@ -218,7 +218,8 @@ export class PubSubService {
     const done = (async () => {
       try {
         if (!(await this.ensureNode(node, s.bare))) return this.err(s, iq, 'item-not-found');
-        await Promise.all([this.broker.retained.set(node, message), this.broker.publish(message)]);
+        // publish() first: it refuses names the core keeps for itself ($SYS) before anything is retained.
+        await Promise.all([this.broker.publish(message), this.broker.retained.set(node, message)]);
         this.ok(s, iq, x('pubsub', { xmlns: NS.pubsub }, x('publish', { node }, x('item', { id }))));
       } catch (e) {
         if (e instanceof QueueFullError) return this.err(s, iq, 'resource-constraint', undefined, e.message);

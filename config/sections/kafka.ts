@@ -1,7 +1,9 @@
 /** `kafka:` section. The Kafka wire adapter adds its keys here (interface and schema), in default.yaml and docs. */
-import { listenerSchema, nullableString, type ListenerSection } from './common.js';
+import { listenerSchema, nullableString, portSchema, type ListenerSection } from './common.js';
 
 export interface KafkaConfig extends ListenerSection {
+  /** Kafka over TLS (SSL / SASL_SSL): opened whenever the kafka listener has a certificate. */
+  tlsPort: number;
   /** Host name given to clients in Metadata responses; null = the listener's host (or the address the client used). */
   advertisedHost: string | null;
   /** Port given to clients in Metadata responses; null = the bound port. */
@@ -11,6 +13,7 @@ export interface KafkaConfig extends ListenerSection {
 
 export const kafkaSchema = listenerSchema(
   {
+    tlsPort: portSchema,
     advertisedHost: nullableString,
     advertisedPort: {
       type: ['integer', 'null'],

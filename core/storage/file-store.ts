@@ -41,6 +41,11 @@ const consoleLogger: StorageLogger = {
   warn: (obj, msg) => console.warn(`junction storage: ${msg ?? ''}`, obj),
 };
 
+/** Another live broker holds the data directory: an expected start-up error (one line, no stack). */
+export class DataDirInUseError extends Error {
+  override readonly name = 'DataDirInUseError';
+}
+
 export class FileStore implements Store {
   private readonly pending = new PendingBytes();
   private readonly scheduler: SyncScheduler;
@@ -192,7 +197,7 @@ export class FileStore implements Store {
     const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
     if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && (await isLiveNodeProcess(holder))) {
       this.state = 'new';
-      throw new Error(`data directory ${this.options.dir} is in use by process ${holder}`);
+      throw new DataDirInUseError(`data directory ${this.options.dir} is in use by process ${holder}`);
     }
     await writeFile(path, `${process.pid}\n`);
   }

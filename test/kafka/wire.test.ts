@@ -164,7 +164,8 @@ describe('kafka: wire behaviour', function () {
       const r = await c.request(ApiKey.Produce, version, produceBody('t', partition, records));
       assert.equal(r.responses[0].partitionResponses[0].errorCode, code, `expected error ${code}`);
     }
-    const unknownTopic = await c.request(ApiKey.Produce, 9, produceBody('nope', 0, good));
+    // An unknown topic is auto-created (one partition), so partition 3 of it is unknown (test/kafka/auto-create.test.ts).
+    const unknownTopic = await c.request(ApiKey.Produce, 9, produceBody('nope', 3, good));
     assert.equal(unknownTopic.responses[0].partitionResponses[0].errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     assert.equal(b.broker.getStream('t')!.partition(0)!.highWatermark, 0);
   });

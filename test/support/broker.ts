@@ -26,6 +26,7 @@ export async function startTestBroker(options: StartOptions = {}): Promise<Runni
     mqtt: { ...tlsAuto, ...options.mqtt },
     amqp: { ...tlsAuto, ...options.amqp },
     stomp: { ...tlsAuto, ...options.stomp },
+    kafka: { ...tlsAuto, ...options.kafka },
     ports: { mqtt: 'auto', amqp: 'auto', stomp: 'auto', xmpp: 'auto', kafka: 'auto', http: 'auto', ...options.ports },
   });
 }

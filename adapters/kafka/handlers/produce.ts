@@ -9,6 +9,7 @@ import { ATTR_CONTROL, ATTR_TRANSACTIONAL, BATCH_HEADER_SIZE, batchSizeAt, Compr
 import { upconvertMessageSet } from '../legacy-message-set.js';
 import { leaderError } from '../cluster-routing.js';
 import { allowed, type Handler, type RequestContext } from '../context.js';
+import { TopicError } from '../topics.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { Struct } from '../protocol/schema.js';
 
@@ -116,8 +117,19 @@ export const handleProduce: Handler = async (ctx, req) => {
   for (const t of topicData) {
     const parts: Array<PartitionOutcome | Promise<PartitionOutcome>> = [];
     results.push({ name: t.name, parts });
+    // An unknown topic is created on produce as on Metadata (kafka.autoCreateTopics), whatever the client.
+    let notCreated: TopicError | null = null;
+    if (!ctx.services.topics.get(t.name) && allowed(ctx, 'publish', t.name) && req.transactionalId === null) {
+      try {
+        await ctx.services.topics.getOrCreate(t.name, true, 'produce');
+      } catch (err) {
+        if (!(err instanceof TopicError)) throw err;
+        notCreated = err;
+      }
+    }
     for (const p of t.partitionData) {
       if (acks !== 0 && acks !== 1 && acks !== -1) parts.push(failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS));
+      else if (notCreated) parts.push(failed(p.index, notCreated.code, notCreated.message));
       else if (req.transactionalId !== null) parts.push(failed(p.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'transactions are not supported'));
       else if (!allowed(ctx, 'publish', t.name)) parts.push(failed(p.index, ErrorCode.TOPIC_AUTHORIZATION_FAILED));
       else {
