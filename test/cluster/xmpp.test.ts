@@ -1,0 +1,193 @@
+/**
+ * XMPP across the nodes of a cluster (docs/cluster.md "XMPP"): accounts registered on one node log
+ * in on another, presence subscriptions, roster pushes, presence and chat between users connected
+ * to different nodes, offline messages picked up on a third node, and pubsub with the node
+ * created, subscribed and published on three different nodes. Three nats-servers, three Junction
+ * node processes, @xmpp/client.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Client, XmlElement } from '@xmpp/client';
+import { createUserRecord } from '../../plugins/auth/passwords.js';
+import { removeTempDir, tempDir } from '../support/broker.js';
+import { startJunctionProcess, type JunctionProcess } from '../support/junction-process.js';
+import { requireNatsServer, startNatsCluster, type TestNatsCluster } from '../support/nats-cluster.js';
+import { eventually } from '../kafka/support.js';
+import { login, nextStanza, stopAll, xmlEl } from '../xmpp/helpers.js';
+
+const CLUSTER_ARGS = ['--set', 'cluster.heartbeatMs=250', '--set', 'cluster.nodeTimeoutMs=2000'];
+const ROSTER = 'jabber:iq:roster';
+const PUBSUB = 'pubsub.localhost';
+const NS_PUBSUB = 'http://jabber.org/protocol/pubsub';
+const NS_EVENT = 'http://jabber.org/protocol/pubsub#event';
+
+/** The same users file on every node, as a cluster is configured alike. */
+async function usersFile(dir: string, users: string[]): Promise<string> {
+  const doc: Record<string, unknown> = {};
+  for (const u of users) doc[u] = await createUserRecord(`${u}-pw`, { N: 1024, scramIterations: 4096 });
+  const path = join(dir, 'users.yaml');
+  writeFileSync(path, JSON.stringify({ users: doc }));
+  return path;
+}
+
+/** Resolves with the next stanza matching `pred`; the timeout names `what`. */
+function expect(c: Client, pred: (s: XmlElement) => boolean, what: string, ms = 15000): Promise<XmlElement> {
+  return nextStanza(c, pred, ms).catch(() => { throw new Error(`timed out waiting for ${what}`); });
+}
+
+const isPresence = (from: string, type?: string) => (s: XmlElement) => s.name === 'presence' && s.attrs.from === from && s.attrs.type === type;
+const rosterPush = (jid: string, subscription: string) => (s: XmlElement) =>
+  s.name === 'iq' && s.attrs.type === 'set' && s.getChild('query', ROSTER)?.getChild('item')?.attrs.jid === jid
+  && s.getChild('query', ROSTER)?.getChild('item')?.attrs.subscription === subscription;
+/** Repeats `action` until `c` receives a stanza matching `pred`. */
+async function untilReceived(c: Client, pred: (s: XmlElement) => boolean, action: () => Promise<unknown>, ms = 20000): Promise<XmlElement> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const got = nextStanza(c, pred, 1000);
+    await action();
+    try {
+      return await got;
+    } catch (err) {
+      if (Date.now() > end) throw err;
+    }
+  }
+}
+const isChat = (body: string) => (s: XmlElement) => s.name === 'message' && s.getChildText('body') === body;
+
+describe('cluster: XMPP', function () {
+  this.timeout(180000);
+  before(requireNatsServer);
+  let nats: TestNatsCluster;
+  let procs: JunctionProcess[] = [];
+  const clients: Client[] = [];
+  const track = (c: Client) => { clients.push(c); return c; };
+  const dir = tempDir('junction-xmpp-cluster-');
+  const loginOn = (node: number, user: string, resource: string, presence = false) =>
+    login(procs[node - 1].ports.xmpp, user, `${user}-pw`, { resource, presence }).then(track);
+
+  before(async () => {
+    nats = await startNatsCluster({ servers: 3 });
+    const args = [...CLUSTER_ARGS, '--set', `auth.usersFile=${await usersFile(dir, ['alice', 'bob', 'carol'])}`];
+    for (const id of [1, 2, 3]) procs.push(await startJunctionProcess({ cluster: nats.urls, nodeId: id, args }));
+  });
+  after(async () => {
+    await stopAll(...clients.splice(0));
+    for (const p of procs) await p.stop().catch(() => undefined);
+    procs = [];
+    await nats?.stop();
+    removeTempDir(dir);
+  });
+
+  let alice: Client;
+  let bob: Client;
+
+  it('users on two nodes subscribe to each other: requests, approvals, roster pushes and presence cross nodes', async () => {
+    alice = await loginOn(1, 'alice', 'a1');
+    bob = await loginOn(2, 'bob', 'b1');
+    await alice.iqCaller.get(xmlEl('query', { xmlns: ROSTER }));
+    await bob.iqCaller.get(xmlEl('query', { xmlns: ROSTER }));
+    await alice.send(xmlEl('presence'));
+    await bob.send(xmlEl('presence'));
+
+    // alice asks; the request reaches bob on node 2 (routed to the node where he is available).
+    // Until node 1 has seen bob's presence record, a request only waits in bob's roster (for his
+    // next login), so alice asks again until he gets it.
+    const request = await untilReceived(bob, isPresence('alice@localhost', 'subscribe'),
+      () => alice.send(xmlEl('presence', { to: 'bob@localhost', type: 'subscribe' })));
+    assert.equal(request.attrs.to, 'bob@localhost');
+
+    // bob approves on node 2: alice gets "subscribed", a roster push from node 2's write, and bob's presence.
+    const subscribed = expect(alice, isPresence('bob@localhost', 'subscribed'), 'alice: subscribed from bob');
+    const pushA = expect(alice, rosterPush('bob@localhost', 'to'), 'alice: roster push bob=to');
+    const bobPresence = expect(alice, isPresence('bob@localhost/b1'), 'alice: presence of bob/b1');
+    await bob.send(xmlEl('presence', { to: 'alice@localhost', type: 'subscribed' }));
+    await Promise.all([subscribed, pushA, bobPresence]);
+
+    // And the other way round: bob subscribes to alice, alice approves on node 1.
+    const request2 = expect(alice, isPresence('bob@localhost', 'subscribe'), 'alice: subscribe from bob');
+    await bob.send(xmlEl('presence', { to: 'alice@localhost', type: 'subscribe' }));
+    await request2;
+    const subscribed2 = expect(bob, isPresence('alice@localhost', 'subscribed'), 'bob: subscribed from alice');
+    const pushB = expect(bob, rosterPush('alice@localhost', 'both'), 'bob: roster push alice=both');
+    const alicePresence = expect(bob, isPresence('alice@localhost/a1'), 'bob: presence of alice/a1');
+    await alice.send(xmlEl('presence', { to: 'bob@localhost', type: 'subscribed' }));
+    await Promise.all([subscribed2, pushB, alicePresence]);
+
+    const roster = await alice.iqCaller.get(xmlEl('query', { xmlns: ROSTER }));
+    assert.equal(roster.getChildren('item').find((i) => i.attrs.jid === 'bob@localhost')?.attrs.subscription, 'both');
+
+    // A presence change on node 1 reaches bob on node 2.
+    const away = expect(bob, (s) => s.name === 'presence' && s.attrs.from === 'alice@localhost/a1' && s.getChildText('show') === 'away', 'bob: alice away');
+    await alice.send(xmlEl('presence', null, xmlEl('show', null, 'away'), xmlEl('status', null, 'at lunch')));
+    assert.equal((await away).getChildText('status'), 'at lunch');
+  });
+
+  it('chats both ways between nodes, by bare and full JID, and answers an IQ across nodes', async () => {
+    const toBob = expect(bob, isChat('hello from node 1'), 'bob: chat');
+    await alice.send(xmlEl('message', { to: 'bob@localhost', type: 'chat', id: 'm1' }, xmlEl('body', null, 'hello from node 1')));
+    const m1 = await toBob;
+    assert.equal(m1.attrs.from, 'alice@localhost/a1');
+    assert.equal(m1.attrs.id, 'm1');
+
+    const toAlice = expect(alice, isChat('hello from node 2'), 'alice: chat');
+    await bob.send(xmlEl('message', { to: 'alice@localhost/a1', type: 'chat' }, xmlEl('body', null, 'hello from node 2')));
+    assert.equal((await toAlice).attrs.from, 'bob@localhost/b1');
+
+    // An IQ to a full JID on another node reaches that client; its answer comes back.
+    bob.on('stanza', (s: XmlElement) => {
+      if (s.name === 'iq' && s.attrs.type === 'get' && s.getChild('query', 'urn:junction:test')) {
+        void bob.send(xmlEl('iq', { type: 'result', id: s.attrs.id, to: s.attrs.from }, xmlEl('query', { xmlns: 'urn:junction:test' }, xmlEl('answer', null, 'from node 2'))));
+      }
+    });
+    const answer = await alice.iqCaller.get(xmlEl('query', { xmlns: 'urn:junction:test' }), 'bob@localhost/b1');
+    assert.equal(answer.getChildText('answer'), 'from node 2');
+    // A full JID that is not online anywhere: service-unavailable.
+    await assert.rejects(alice.iqCaller.get(xmlEl('query', { xmlns: 'urn:junction:test' }), 'bob@localhost/nowhere'), /service-unavailable/);
+  });
+
+  it('keeps a message for a user who left node 2 and delivers it at login on node 3', async () => {
+    const gone = expect(alice, isPresence('bob@localhost/b1', 'unavailable'), 'alice: bob/b1 unavailable');
+    await stopAll(bob);
+    await gone;
+    await alice.send(xmlEl('message', { to: 'bob@localhost', type: 'chat', id: 'off1' }, xmlEl('body', null, 'while you were away')));
+
+    const bob3 = await loginOn(3, 'bob', 'b3');
+    const offline = expect(bob3, isChat('while you were away'), 'bob on node 3: the offline message');
+    // bob comes online on node 3: alice (node 1) sees it, and he gets what waited.
+    const back = expect(alice, isPresence('bob@localhost/b3'), 'alice: presence of bob/b3');
+    await bob3.send(xmlEl('presence'));
+    const m = await offline;
+    assert.equal(m.attrs.from, 'alice@localhost/a1');
+    assert.ok(m.getChild('delay', 'urn:xmpp:delay'), 'offline delivery carries a delay stamp');
+    await back;
+    bob = bob3;
+  });
+
+  it('pubsub: a node created on node 1, subscribed on node 2, gets an item published on node 3', async () => {
+    await alice.iqCaller.set(xmlEl('pubsub', { xmlns: NS_PUBSUB }, xmlEl('create', { node: 'cluster.news' })), PUBSUB);
+    const carol = await loginOn(2, 'carol', 'c2', true);
+    await eventually(async () => {
+      // The node's record travels from node 1 to node 2.
+      const sub = await carol.iqCaller.set(xmlEl('pubsub', { xmlns: NS_PUBSUB }, xmlEl('subscribe', { node: 'cluster.news', jid: 'carol@localhost' })), PUBSUB);
+      return sub.getChild('subscription')?.attrs.subscription === 'subscribed';
+    }, 20000, 'carol subscribed on node 2');
+    const event = nextStanza(carol, (s) => s.name === 'message' && s.getChild('event', NS_EVENT)?.getChild('items')?.attrs.node === 'cluster.news', 30000);
+    const published: string[] = [];
+    let received = false;
+    void event.then(() => { received = true; }, () => undefined);
+    // Published on node 3 (bob) until carol's subscription (a binding of her shared queue) has reached node 3.
+    await eventually(async () => {
+      if (received) return true;
+      const id = `item-${published.length}`;
+      published.push(id);
+      await bob.iqCaller.set(xmlEl('pubsub', { xmlns: NS_PUBSUB }, xmlEl('publish', { node: 'cluster.news' },
+        xmlEl('item', { id }, xmlEl('entry', { xmlns: 'http://www.w3.org/2005/Atom' }, xmlEl('title', null, `news ${id}`))))), PUBSUB);
+      await new Promise((r) => setTimeout(r, 300));
+      return received;
+    }, 30000, 'an item published on node 3 reaches carol on node 2');
+    const item = (await event).getChild('event', NS_EVENT)!.getChild('items')!.getChild('item')!;
+    assert.ok(published.includes(item.attrs.id), `the notified item ${item.attrs.id} is one published on node 3`);
+    assert.equal(item.getChild('entry', 'http://www.w3.org/2005/Atom')!.getChildText('title'), `news ${item.attrs.id}`);
+  });
+});
