@@ -1,9 +1,9 @@
 /**
- * XMPP across the nodes of a cluster (docs/cluster.md "XMPP"): accounts registered on one node log
- * in on another, presence subscriptions, roster pushes, presence and chat between users connected
- * to different nodes, offline messages picked up on a third node, and pubsub with the node
- * created, subscribed and published on three different nodes. Three nats-servers, three Junction
- * node processes, @xmpp/client.
+ * XMPP across the nodes of a cluster (docs/cluster.md "XMPP"): presence subscriptions, roster pushes, presence and chat between users connected
+ * to different nodes, offline messages picked up on a third node, pubsub with the node created,
+ * subscribed and published on three different nodes, and a node killed under its users. Three
+ * nats-servers, three Junction node processes, @xmpp/client. Accounts come from one users file
+ * given to every node.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -189,5 +189,17 @@ describe('cluster: XMPP', function () {
     const item = (await event).getChild('event', NS_EVENT)!.getChild('items')!.getChild('item')!;
     assert.ok(published.includes(item.attrs.id), `the notified item ${item.attrs.id} is one published on node 3`);
     assert.equal(item.getChild('entry', 'http://www.w3.org/2005/Atom')!.getChildText('title'), `news ${item.attrs.id}`);
+  });
+
+  it('a node killed with SIGKILL: its users go unavailable for contacts elsewhere, and messages to them wait offline', async () => {
+    const gone = expect(alice, isPresence('bob@localhost/b3', 'unavailable'), 'alice: bob/b3 unavailable after node 3 died', 30000);
+    await procs[2].kill('SIGKILL');
+    await gone;
+    await alice.send(xmlEl('message', { to: 'bob@localhost', type: 'chat' }, xmlEl('body', null, 'your node went down')));
+    const bob2 = await loginOn(2, 'bob', 'b2');
+    const kept = expect(bob2, isChat('your node went down'), 'bob on node 2: the message sent while his node was down');
+    await bob2.send(xmlEl('presence'));
+    assert.equal((await kept).attrs.from, 'alice@localhost/a1');
+    await procs[2].restart();
   });
 });
