@@ -1,9 +1,9 @@
 /**
- * XMPP across the nodes of a cluster (docs/cluster.md "XMPP"): presence subscriptions, roster pushes, presence and chat between users connected
- * to different nodes, offline messages picked up on a third node, pubsub with the node created,
- * subscribed and published on three different nodes, and a node killed under its users. Three
- * nats-servers, three Junction node processes, @xmpp/client. Accounts come from one users file
- * given to every node.
+ * XMPP across the nodes of a cluster (docs/cluster.md "XMPP"): presence subscriptions, roster
+ * pushes, presence and chat between users connected to different nodes, offline messages picked
+ * up on a third node, pubsub with the node created, subscribed and published on three different
+ * nodes, and a node killed under its users. Three nats-servers, three Junction node processes,
+ * @xmpp/client. Accounts come from one users file given to every node.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
