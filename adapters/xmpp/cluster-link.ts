@@ -86,8 +86,14 @@ export class ClusterLink {
     });
   }
 
-  /** Directed or subscription presence to `to` on the nodes where it is available. */
+  /**
+   * Directed or subscription presence to `to` on the nodes where it is available. Not a
+   * subscription request: that is the `pending` entry the sender wrote into the contact's roster,
+   * which the contact's nodes see (rosterChanged), even when it is written before the sender's
+   * node has seen where the contact is.
+   */
   routePresence(to: Jid, el: XElement): void {
+    if (el.attr('type') === 'subscribe') return;
     const node = to.resource ? this.directory.nodeOf(to.bare, to.resource) : undefined;
     const nodes = to.resource ? (node === undefined ? [] : [node]) : this.directory.nodesOf(to.bare);
     if (nodes.length === 0) return;
@@ -178,12 +184,23 @@ export class ClusterLink {
     }
   }
 
-  /** Another node changed `bare`'s roster: drop the cached copy and push changed items here. */
+  /**
+   * Another node changed `bare`'s roster: drop the cached copy, push changed items to the user's
+   * sessions here, and show them new subscription requests.
+   */
   private rosterChanged(bare: string): void {
     const roster = this.hub.roster;
     const old = roster.peek(bare);
     roster.forget(bare);
     const user = this.hub.users.get(bare);
+    if (old && user) {
+      const now = roster.get(bare);
+      for (const from of Object.keys(now.pending)) {
+        if (old.pending[from]) continue;
+        const request = out(x('presence', { type: 'subscribe', from, to: bare }));
+        for (const t of user.availableSessions()) t.send(request);
+      }
+    }
     if (old && user && [...user.sessions.values()].some((s) => s.rosterInterested)) {
       const now = roster.get(bare);
       const contacts = new Set([...Object.keys(old.items), ...Object.keys(now.items)]);
