@@ -4,17 +4,27 @@
  * up on a third node, pubsub with the node created, subscribed and published on three different
  * nodes, and a node killed under its users. Three nats-servers, three Junction node processes,
  * @xmpp/client. Accounts come from one users file given to every node.
+ *
+ * Then, in one process, node 1 of a pretend two-node cluster whose other node the test plays
+ * (metadata changes and inbox messages): what the inbox accepts, how node 2's presence records
+ * reach local contacts and where messages for node 2's users go; and that a single node writes no
+ * presence record and has no inbox.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client, XmlElement } from '@xmpp/client';
+import { Broker } from '../../core/broker.js';
+import type { ClusterView } from '../../core/cluster.js';
+import { createMessage, type Message } from '../../core/message.js';
+import { MemoryStore } from '../../core/storage/memory-store.js';
+import type { RemoteChange } from '../../core/store.js';
 import { createUserRecord } from '../../plugins/auth/passwords.js';
 import { removeTempDir, tempDir } from '../support/broker.js';
 import { startJunctionProcess, type JunctionProcess } from '../support/junction-process.js';
 import { requireNatsServer, startNatsCluster, type TestNatsCluster } from '../support/nats-cluster.js';
 import { eventually } from '../kafka/support.js';
-import { login, nextStanza, stopAll, xmlEl } from '../xmpp/helpers.js';
+import { type Harness, login, nextStanza, startXmpp, stopAll, xmlEl } from '../xmpp/helpers.js';
 
 const CLUSTER_ARGS = ['--set', 'cluster.heartbeatMs=250', '--set', 'cluster.nodeTimeoutMs=2000'];
 const ROSTER = 'jabber:iq:roster';
@@ -187,5 +197,107 @@ describe('cluster: XMPP', function () {
     await bob2.send(xmlEl('presence'));
     assert.equal((await kept).attrs.from, 'alice@localhost/a1');
     await procs[2].restart();
+  });
+});
+
+/** A MemoryStore that lets the test play the other nodes' metadata changes. */
+class PeerMetadataStore extends MemoryStore {
+  private listener: ((c: RemoteChange) => void) | null = null;
+  onRemoteChange(listener: (c: RemoteChange) => void): void {
+    this.listener = listener;
+  }
+  remote(ns: string, key: string, value: unknown): void {
+    this.listener!({ ns, key, value: value === undefined ? undefined : Buffer.from(JSON.stringify(value), 'utf8') });
+  }
+}
+
+/** Node 1 of a pretend cluster of nodes 1 and 2 (no NATS: what crosses nodes is played by the test). */
+function twoNodeView(): ClusterView {
+  const node = (id: number) => ({ id, endpoints: {}, startedAt: 0 });
+  return {
+    nodeId: 1, clustered: true, maxReplicationFactor: 1,
+    nodes: () => [node(1), node(2)],
+    placement: () => ({ leader: 1, epoch: 0, replicas: [1], isr: [1] }),
+    coordinator: () => 1,
+  };
+}
+
+describe('cluster: XMPP hub with a simulated second node', function () {
+  this.timeout(30000);
+  let store: PeerMetadataStore;
+  let h: Harness;
+  const clients: Client[] = [];
+  const track = (c: Client) => { clients.push(c); return c; };
+
+  beforeEach(async () => {
+    store = new PeerMetadataStore();
+    const broker = new Broker(store, { cluster: twoNodeView() });
+    await broker.open();
+    h = await startXmpp({ broker });
+  });
+  afterEach(async () => {
+    await stopAll(...clients.splice(0));
+    await h.close();
+    await h.broker.close();
+  });
+
+  it('takes into its inbox only what another node\'s XMPP hub routed, not messages of other protocols', async () => {
+    const alice = track(await login(h.port, 'alice', 'alice-pw', { resource: 'a1', presence: true }));
+    assert.equal(h.broker.getQueue('xmpp.node.1')?.options.exclusiveOwner?.startsWith('xmpp-hub-'), true, 'the inbox is exclusive to the hub');
+    const stanza = (body: string) => Buffer.from(`<message xmlns='jabber:client' from='bob@localhost/b2' to='alice@localhost/a1' type='chat'><body>${body}</body></message>`);
+    const annotations = { 'xmpp.route': 'message', 'xmpp.route-to': 'alice@localhost/a1', 'xmpp.route-origin': 2 };
+    const got: string[] = [];
+    alice.on('stanza', (s: XmlElement) => { if (s.name === 'message') got.push(s.getChildText('body') ?? ''); });
+    await h.broker.sendToQueue('xmpp.node.1', createMessage({ topic: 'xmpp.node.1', payload: stanza('forged'), source: 'stomp', annotations }));
+    await h.broker.sendToQueue('xmpp.node.1', createMessage({ topic: 'xmpp.node.1', payload: stanza('no route'), source: 'xmpp' }));
+    await h.broker.sendToQueue('xmpp.node.1', createMessage({ topic: 'xmpp.node.1', payload: stanza('routed'), source: 'xmpp', annotations }));
+    await eventually(() => got.includes('routed'), 5000, 'the routed message');
+    assert.deepEqual(got, ['routed'], 'only the routed message is delivered, in order after the others were dropped');
+  });
+
+  it('follows node 2\'s presence records: presence and unavailable to subscribers here, messages into node 2\'s inbox', async () => {
+    await h.broker.metadata.putJson('xmpp-roster', 'bob@localhost', {
+      items: { 'alice@localhost': { jid: 'alice@localhost', groups: [], subscription: 'both' } }, pending: {}, ver: 1,
+    });
+    await h.broker.metadata.putJson('xmpp-roster', 'alice@localhost', {
+      items: { 'bob@localhost': { jid: 'bob@localhost', groups: [], subscription: 'both' } }, pending: {}, ver: 1,
+    });
+    const alice = track(await login(h.port, 'alice', 'alice-pw', { resource: 'a1', presence: true }));
+    await eventually(() => h.broker.metadata.has('xmpp-presence', 'alice@localhost\u00001'), 5000, 'alice recorded as available on node 1');
+
+    const online = expect(alice, (s) => s.name === 'presence' && s.attrs.from === 'bob@localhost/b2' && s.getChildText('status') === 'on node 2', 'bob online');
+    store.remote('xmpp-presence', 'bob@localhost\u00002', { r: { b2: { p: 0, x: "<presence xmlns='jabber:client' from='bob@localhost/b2'><status>on node 2</status></presence>" } } });
+    assert.equal((await online).attrs.to, 'alice@localhost');
+
+    // A chat for bob goes to node 2's inbox (here a queue the test reads), with its addressee.
+    const inbox2 = await h.broker.declareQueue('xmpp.node.2', { durable: false });
+    const routed = new Promise<Message>((resolve) => inbox2.consume({ prefetch: 1, autoAck: true, creditMode: false }, (d) => resolve(d.message)));
+    await alice.send(xmlEl('message', { to: 'bob@localhost', type: 'chat' }, xmlEl('body', null, 'to node 2')));
+    const m = await routed;
+    assert.equal(m.source, 'xmpp');
+    assert.equal(m.annotations?.['xmpp.route'], 'message');
+    assert.equal(m.annotations?.['xmpp.route-to'], 'bob@localhost');
+    assert.match(m.payload.toString(), /<body>to node 2<\/body>/);
+    assert.equal(h.broker.getQueue('xmpp.offline.bob@localhost'), undefined, 'not stored offline');
+
+    const offline = expect(alice, isPresence('bob@localhost/b2', 'unavailable'), 'bob unavailable');
+    store.remote('xmpp-presence', 'bob@localhost\u00002', undefined);
+    await offline;
+    // Now bob is nowhere: the next chat is kept offline.
+    await alice.send(xmlEl('message', { to: 'bob@localhost', type: 'chat' }, xmlEl('body', null, 'kept')));
+    await eventually(() => (h.broker.getQueue('xmpp.offline.bob@localhost')?.messageCount ?? 0) === 1, 5000, 'the chat stored offline');
+  });
+
+  it('a single node writes no presence record and has no inbox', async () => {
+    const single = await startXmpp();
+    try {
+      const c = await login(single.port, 'alice', 'alice-pw', { presence: true });
+      await c.send(xmlEl('message', { to: 'alice@localhost', type: 'chat' }, xmlEl('body', null, 'me')));
+      await stopAll(c);
+      assert.equal(single.broker.metadata.entries('xmpp-presence').size, 0);
+      assert.equal([...single.broker.queues()].some((q) => q.name.startsWith('xmpp.node.')), false);
+    } finally {
+      await single.close();
+    }
   });
 });
