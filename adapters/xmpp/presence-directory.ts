@@ -67,6 +67,8 @@ export class PresenceDirectory {
   private timer?: NodeJS.Timeout;
   private lastLive = '';
   private ticks = 0;
+  /** This node's own records from before a restart that could not be deleted at start. */
+  private leftovers: string[] = [];
 
   constructor(
     private readonly broker: Broker,
@@ -90,8 +92,14 @@ export class PresenceDirectory {
         if (rec) this.seen.set(key, rec);
       }
     }
-    // Left by this node before a restart: its sessions are gone.
-    if (stale.length) await md.batch(stale.map((key) => ({ ns: NS_PRESENCE, key, value: undefined })));
+    // Left by this node before a restart: its sessions are gone. Not fatal: the sweep of the
+    // lowest node does not remove them while this node lives, so they are retried below.
+    try {
+      if (stale.length) await md.batch(stale.map((key) => ({ ns: NS_PRESENCE, key, value: undefined })));
+    } catch (e) {
+      this.log.warn({ records: stale.length, err: String(e) }, 'xmpp: presence records left from before a restart not removed yet');
+      this.leftovers = stale;
+    }
     md.onRemoteChange(NS_PRESENCE, (key, value) => this.remoteChange(key, value));
     this.timer = setInterval(() => void this.sweep().catch((e) => this.log.debug({ err: String(e) }, 'xmpp: presence sweep failed')), SWEEP_MS);
     this.timer.unref();
@@ -161,6 +169,14 @@ export class PresenceDirectory {
 
   /** The lowest live node deletes the records of nodes that are gone (and tells its own contacts). */
   private async sweep(): Promise<void> {
+    if (this.leftovers.length) {
+      const keys = this.leftovers.filter((k) => !this.written.has(parseKey(k)!.bare));
+      this.leftovers = [];
+      await this.broker.metadata.batch(keys.map((key) => ({ ns: NS_PRESENCE, key, value: undefined }))).catch((e) => {
+        this.leftovers = keys;
+        throw e;
+      });
+    }
     const live = new Set(this.broker.cluster.nodes().map((n) => n.id));
     const liveKey = [...live].sort((a, b) => a - b).join(',');
     const changed = liveKey !== this.lastLive;
