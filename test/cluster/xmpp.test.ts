@@ -142,6 +142,31 @@ describe('cluster: XMPP', function () {
     await assert.rejects(alice.iqCaller.get(xmlEl('query', { xmlns: 'urn:junction:test' }), 'bob@localhost/nowhere'), /service-unavailable/);
   });
 
+  it('a user with resources on two nodes: her resources see each other come online, roster pushes and messages reach both', async () => {
+    const a3 = await loginOn(3, 'alice', 'a3');
+    await a3.iqCaller.get(xmlEl('query', { xmlns: ROSTER }));
+    const ownOn1 = expect(alice, isPresence('alice@localhost/a3'), 'alice/a1: presence of her resource a3 on node 3');
+    const bobSees = expect(bob, isPresence('alice@localhost/a3'), 'bob: presence of alice/a3');
+    await a3.send(xmlEl('presence'));
+    await Promise.all([ownOn1, bobSees]);
+
+    // A roster change made on node 1 is pushed to the resource on node 3.
+    const push = expect(a3, (s) => s.name === 'iq' && s.attrs.type === 'set' && s.getChild('query', ROSTER)?.getChild('item')?.attrs.name === 'Bobby', 'alice/a3: roster push');
+    await alice.iqCaller.set(xmlEl('query', { xmlns: ROSTER }, xmlEl('item', { jid: 'bob@localhost', name: 'Bobby' })));
+    const item = (await push).getChild('query', ROSTER)!.getChild('item')!;
+    assert.equal(item.attrs.subscription, 'both');
+
+    // A chat to the bare JID reaches both resources, on nodes 1 and 3.
+    const on1 = expect(alice, isChat('to both'), 'alice/a1: chat to the bare JID');
+    const on3 = expect(a3, isChat('to both'), 'alice/a3: chat to the bare JID');
+    await bob.send(xmlEl('message', { to: 'alice@localhost', type: 'chat' }, xmlEl('body', null, 'to both')));
+    await Promise.all([on1, on3]);
+
+    const gone = expect(bob, isPresence('alice@localhost/a3', 'unavailable'), 'bob: alice/a3 unavailable');
+    await stopAll(a3);
+    await gone;
+  });
+
   it('keeps a message for a user who left node 2 and delivers it at login on node 3', async () => {
     const gone = expect(alice, isPresence('bob@localhost/b1', 'unavailable'), 'alice: bob/b1 unavailable');
     await stopAll(bob);
