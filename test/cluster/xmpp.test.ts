@@ -60,13 +60,26 @@ describe('cluster: XMPP', function () {
   const clients: Client[] = [];
   const track = (c: Client) => { clients.push(c); return c; };
   const dir = tempDir('junction-xmpp-cluster-');
-  const loginOn = (node: number, user: string, resource: string, presence = false) =>
-    login(procs[node - 1].ports.xmpp, user, `${user}-pw`, { resource, presence }).then(track);
+  /**
+   * Logs in on `node` (1-3). @xmpp/client announces it is online at the bind result, before its
+   * stream management is enabled: stanzas that reach it in between may be counted as received
+   * after <enabled/> and over-acknowledged (a stream error), so this waits for <enabled/> first.
+   */
+  const loginOn = async (node: number, user: string, resource: string, presence = false) => {
+    const c = track(await login(procs[node - 1].ports.xmpp, user, `${user}-pw`, { resource }));
+    await eventually(() => (c as unknown as { streamManagement: { enabled: boolean } }).streamManagement.enabled, 5000, 'stream management enabled');
+    if (presence) await c.send(xmlEl('presence'));
+    return c;
+  };
 
   before(async () => {
     nats = await startNatsCluster({ servers: 3 });
     const args = [...CLUSTER_ARGS, '--set', `auth.usersFile=${await usersFile(dir, ['alice', 'bob', 'carol'])}`];
     for (const id of [1, 2, 3]) procs.push(await startJunctionProcess({ cluster: nats.urls, nodeId: id, args }));
+  });
+  afterEach(function () {
+    // The nodes' last log lines, to see why a test failed.
+    if (this.currentTest?.state === 'failed') for (const p of procs) process.stderr.write(`--- ${p.node.spec.name}\n${p.output().slice(-4000)}\n`);
   });
   after(async () => {
     await stopAll(...clients.splice(0));
