@@ -4,6 +4,7 @@
  * `xmpp.offline.<bare-jid>`, the server's own IQs (disco, ping, version, legacy session, roster,
  * registration info), and the per-user consumers of the core queues that feed online resources
  * (offline messages and pubsub notifications). The adapter keeps no message store of its own.
+ * In a cluster, `cluster` (cluster-link.ts) reaches the users connected to other nodes.
  */
 import { randomBytes } from 'node:crypto';
 import type { AuthPlugin, Logger } from '../../core/adapter.js';
@@ -12,6 +13,7 @@ import { createMessage, type Message } from '../../core/message.js';
 import type { Consumer } from '../../core/queue-consumer.js';
 import type { Delivery } from '../../core/queue-types.js';
 import type { Accounts } from './accounts.js';
+import { ClusterLink } from './cluster-link.js';
 import type { XmppSettings } from './config.js';
 import { Jid, parseJid } from './jid.js';
 import { NS } from './ns.js';
@@ -57,6 +59,8 @@ export class Hub {
   readonly pubsubDomain: string;
   private readonly knownAccounts = new Set<string>();
   private readonly offlineChains = new Map<string, Promise<void>>();
+  /** Null on a single node. */
+  readonly cluster: ClusterLink | null;
 
   constructor(
     readonly broker: Broker,
@@ -67,6 +71,12 @@ export class Hub {
   ) {
     this.roster = new RosterStore(broker.metadata);
     this.pubsubDomain = `pubsub.${settings.domain}`;
+    this.cluster = broker.cluster.clustered ? new ClusterLink(this) : null;
+  }
+
+  /** In a cluster: starts reading other nodes' presence and routed stanzas. */
+  async start(): Promise<void> {
+    await this.cluster?.start();
   }
 
   get domain(): string {
@@ -135,6 +145,7 @@ export class Hub {
       if (user.sessions.size === 0) this.users.delete(s.bare);
     }
     this.refreshConsumers(s.bare, user);
+    this.cluster?.presenceChanged(s.bare);
     for (const data of s.takeStorable()) {
       try {
         const el = parseXml(data);
@@ -159,6 +170,12 @@ export class Hub {
         link?.streamError('system-shutdown');
       }
     }
+    this.cluster?.stop();
+  }
+
+  /** A session bound on this node. */
+  localSession(jid: Jid): Session | undefined {
+    return this.users.get(jid.bare)?.sessions.get(jid.resource);
   }
 
   // ---- stanza dispatch ------------------------------------------------------------------------
@@ -211,20 +228,29 @@ export class Hub {
     return this.deliverMessage(to, el, s);
   }
 
-  /** Routes a message to a local JID (RFC 6121 8.5). Returns a promise while a recipient is congested. */
-  deliverMessage(to: Jid, el: XElement, sender: Session | null): void | Promise<void> {
+  /**
+   * Routes a message to a local JID (RFC 6121 8.5). Returns a promise while a recipient is congested.
+   * `routed`: it came from another node, which already chose this one (no further routing).
+   */
+  deliverMessage(to: Jid, el: XElement, sender: Session | null, routed = false): void | Promise<void> {
     const type = el.attr('type') ?? 'normal';
     const user = this.users.get(to.bare);
+    const cluster = routed ? null : this.cluster;
     if (to.resource) {
       const target = user?.sessions.get(to.resource);
       if (target) return this.sendTo([target], el, type === 'chat' || type === 'normal');
+      const node = cluster?.directory.nodeOf(to.bare, to.resource);
+      if (node !== undefined) return cluster!.routeMessage([node], to, el, true);
       if (type === 'error' || type === 'headline') return;
       if (type === 'groupchat') return sender ? this.bounce(sender, el, 'service-unavailable') : undefined;
     }
     if (type === 'error') return;
     if (type === 'groupchat') return sender ? this.bounce(sender, el, 'service-unavailable') : undefined;
     const targets = user ? user.availableSessions().filter((t) => t.priority >= 0) : [];
+    const nodes = cluster ? cluster.directory.nodesOf(to.bare, 0) : [];
+    if (nodes.length > 0) cluster!.routeMessage(nodes, to.bareJid(), el, targets.length === 0);
     if (targets.length > 0) return this.sendTo(targets, el, type === 'chat' || type === 'normal');
+    if (nodes.length > 0) return;
     if (type === 'headline') return;
     // The sender's connection waits until the message is stored: a later <r/> is answered only
     // then, so an XEP-0198 <a h/> never counts a message a kill -9 could still lose.
@@ -304,7 +330,7 @@ export class Hub {
     }
     if (to.domain !== this.domain || !to.local) return; // directed presence to the server or pubsub: nothing to do
     if (type === 'error') {
-      if (to.resource) this.users.get(to.bare)?.sessions.get(to.resource)?.send(out(el));
+      if (to.resource) this.deliverPresence(to, el);
       return;
     }
     if (type === undefined) s.directed.add(to.full);
@@ -312,15 +338,20 @@ export class Hub {
     this.deliverPresence(to, el);
   }
 
-  private deliverPresence(to: Jid, el: XElement): void {
+  /** Presence to a JID: its sessions here and, unless `routed` from another node, its other nodes. */
+  deliverPresence(to: Jid, el: XElement, routed = false): void {
     const user = this.users.get(to.bare);
-    if (!user) return;
     if (to.resource) {
-      user.sessions.get(to.resource)?.send(out(el));
+      const target = user?.sessions.get(to.resource);
+      if (target) target.send(out(el));
+      else if (!routed) this.cluster?.routePresence(to, el);
       return;
     }
-    const data = out(el);
-    for (const t of user.availableSessions()) t.send(data);
+    if (user) {
+      const data = out(el);
+      for (const t of user.availableSessions()) t.send(data);
+    }
+    if (!routed) this.cluster?.routePresence(to, el);
   }
 
   private onBroadcast(s: Session, el: XElement): void {
@@ -336,6 +367,7 @@ export class Hub {
       }
       s.directed.clear();
       this.refreshConsumers(s.bare, this.users.get(s.bare));
+      this.cluster?.presenceChanged(s.bare);
       return;
     }
     const p = Number.parseInt(el.childText('priority') ?? '0', 10);
@@ -350,11 +382,20 @@ export class Hub {
       for (const from of Object.keys(roster.pending)) s.send(out(x('presence', { type: 'subscribe', from, to: s.bare })));
     }
     this.refreshConsumers(s.bare, this.users.get(s.bare));
+    this.cluster?.presenceChanged(s.bare);
   }
 
   /** Sends `el` (from s) to subscribed contacts' available resources and to the user's own. */
   private broadcastPresence(s: Session, el: XElement): void {
-    const roster = this.roster.get(s.bare);
+    this.presenceToFollowers(s.bare, el, s);
+  }
+
+  /**
+   * Sends `el`, a presence of one of `bare`'s resources, to the available sessions here of the
+   * contacts subscribed to `bare` and of `bare` itself (and to `also`, the resource that sent it).
+   */
+  presenceToFollowers(bare: string, el: XElement, also?: Session): void {
+    const roster = this.roster.get(bare);
     for (const item of Object.values(roster.items)) {
       if (!hasFrom(item.subscription)) continue;
       const contact = this.users.get(item.jid);
@@ -363,26 +404,37 @@ export class Hub {
       const data = out(el);
       for (const t of contact.availableSessions()) t.send(data);
     }
-    const own = this.users.get(s.bare);
+    const own = this.users.get(bare);
     if (own) {
-      el.attrs.to = s.bare;
+      el.attrs.to = bare;
       const data = out(el);
-      for (const t of own.sessions.values()) if (t.available || t === s) t.send(data);
+      for (const t of own.sessions.values()) if (t.available || t === also) t.send(data);
     }
     delete el.attrs.to;
   }
 
-  /** The current presence of every available resource of `bare`, to one session. */
+  /** The current presence of every available resource of `bare` (on any node), to one session. */
   private sendPresenceOf(bare: string, to: Session): void {
     const user = this.users.get(bare);
-    if (!user) return;
-    for (const t of user.availableSessions()) {
+    for (const t of user?.availableSessions() ?? []) {
       if (!t.presence) continue;
       const p = t.presence.clone();
       p.attrs.from = t.full;
       p.attrs.to = to.full;
       to.send(out(p));
     }
+    for (const r of this.cluster?.directory.resources(bare) ?? []) {
+      try {
+        const p = parseXml(r.presence);
+        p.attrs.to = to.full;
+        to.send(out(p));
+      } catch { /* written by a node: always parses */ }
+    }
+  }
+
+  /** `of`'s current presence to the available sessions of `to` on this node. */
+  sendPresenceOfLocal(of: string, to: string): void {
+    for (const t of this.users.get(to)?.availableSessions() ?? []) this.sendPresenceOf(of, t);
   }
 
   // ---- subscriptions (RFC 6121 3) -------------------------------------------------------------
@@ -443,8 +495,8 @@ export class Hub {
         this.push(other, theirs);
         this.deliverPresence(contact, stanza('subscribed', user, other));
         // The new subscriber gets the user's current presence.
-        const subscriber = this.users.get(other);
-        if (subscriber) for (const t of subscriber.availableSessions()) this.sendPresenceOf(user, t);
+        this.sendPresenceOfLocal(user, other);
+        this.cluster?.routePresenceOf('presence-of', user, other);
         return;
       }
       case 'unsubscribe': {
@@ -479,17 +531,24 @@ export class Hub {
 
   /** Tells `to`'s available resources that `of`'s resources are unavailable (subscription ended). */
   private sendUnavailableOf(of: string, to: string): void {
-    const source = this.users.get(of);
+    this.sendUnavailableOfLocal(of, to);
+    this.cluster?.routePresenceOf('unavailable-of', of, to);
+  }
+
+  /** sendUnavailableOf for the sessions of `to` on this node. */
+  sendUnavailableOfLocal(of: string, to: string): void {
     const dest = this.users.get(to);
-    if (!source || !dest) return;
-    for (const s of source.availableSessions()) {
-      const data = out(x('presence', { type: 'unavailable', from: s.full, to }));
+    if (!dest) return;
+    const fulls = (this.users.get(of)?.availableSessions() ?? []).map((s) => s.full);
+    for (const r of this.cluster?.directory.resources(of) ?? []) fulls.push(r.full);
+    for (const full of fulls) {
+      const data = out(x('presence', { type: 'unavailable', from: full, to }));
       for (const t of dest.availableSessions()) t.send(data);
     }
   }
 
-  /** Roster push (RFC 6121 2.1.6) to every resource of `owner` that asked for the roster. */
-  private push(owner: string, item: RosterItem, remove = false): void {
+  /** Roster push (RFC 6121 2.1.6) to every resource of `owner` here that asked for the roster. */
+  push(owner: string, item: RosterItem, remove = false): void {
     const user = this.users.get(owner);
     if (!user) return;
     for (const t of user.sessions.values()) {
@@ -522,6 +581,7 @@ export class Hub {
       target.send(out(iq));
       return;
     }
+    if (this.cluster?.routeIq(to, iq)) return;
     if (isRequest) this.bounce(s, iq, 'service-unavailable');
   }
 
@@ -626,7 +686,8 @@ export class Hub {
     const wantsOffline = available.some((t) => t.priority >= 0);
     if (user && wantsOffline && !user.offline) {
       const q = this.broker.getQueue(offlineQueueName(bare));
-      if (q && q.messageCount > 0) user.offline = q.consume({ prefetch: 64, autoAck: false, creditMode: false }, (d, c) => this.deliverOffline(user, d, c));
+      // A shared queue's messages may be held by its owner node: consume it whatever it holds here.
+      if (q && (q.messageCount > 0 || this.cluster)) user.offline = q.consume({ prefetch: 64, autoAck: false, creditMode: false }, (d, c) => this.deliverOffline(user, d, c));
     } else if ((!user || !wantsOffline) && user?.offline) {
       user.offline.close();
       user.offline = undefined;

@@ -44,6 +44,7 @@ export class XmppAdapter implements ProtocolAdapter {
     const accounts = new Accounts(ctx.auth, ctx.broker.metadata);
     this.hub = new Hub(ctx.broker, this.settings, accounts, ctx.auth, ctx.log);
     this.hub.pubsub = new PubSubService(this.hub, ctx.broker);
+    await this.hub.start();
     if (this.settings.registration && !ctx.auth.register) {
       ctx.log.warn({}, 'xmpp: registration is set but the auth plugin cannot register users; in-band registration is off');
     }

@@ -63,6 +63,11 @@ export class RosterStore {
     return (r.items[contact] ??= { jid: contact, groups: [], subscription: 'none' });
   }
 
+  /** The cached record, without loading it. */
+  peek(bare: string): RosterRecord | undefined {
+    return this.cache.get(bare);
+  }
+
   forget(bare: string): void {
     this.cache.delete(bare);
   }

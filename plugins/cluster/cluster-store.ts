@@ -19,7 +19,7 @@ import { metaKey, parseMetaKey, partitionStreamName, partitionStreamPrefix, part
 
 /** Metadata every node shares; the rest (this node's own queues and bindings, counters) is local. */
 export const SHARED_NAMESPACES = new Set([
-  'stream', 'group-offset', 'kafka.topic-id', 'retained', 'xmpp-user', 'xmpp-roster', 'xmpp-node', 'xmpp-subscription', 'auth.user',
+  'stream', 'group-offset', 'kafka.topic-id', 'retained', 'xmpp-user', 'xmpp-roster', 'xmpp-node', 'xmpp-subscription', 'xmpp-presence', 'auth.user',
   NS_SHARED_QUEUE, NS_SHARED_BINDING, 'mqtt-session', 'mqtt-inflight',
 ]);
 
