@@ -197,6 +197,9 @@ export async function createAuthPlugin(opts: AuthOptions): Promise<JunctionAuth>
   const registrations = opts.registrations ?? users;
   const auth = new JunctionAuth({ ...opts, users, registrations }, await loadServerSecret(opts.secrets));
   await auth.reload();
+  for (const store of new Set<UserStore | null>([users, registrations])) {
+    store?.onChange?.(() => void auth.reload().catch((err: Error) => opts.log?.warn({ err: err.message }, 'users not reloaded')));
+  }
   return auth;
 }
 

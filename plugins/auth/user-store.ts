@@ -19,6 +19,8 @@ export interface UserStore {
   /** Adds or replaces one user, durably. */
   put(user: string, record: UserRecord): Promise<void>;
   delete(user: string): Promise<void>;
+  /** Calls `listener` when users change outside this process (another node of a cluster). */
+  onChange?(listener: () => void): void;
 }
 
 /** Throws unless `record` is a well-formed users-file entry. */
@@ -128,6 +130,7 @@ export interface MetadataLike {
   entries(ns: string): ReadonlyMap<string, Buffer>;
   put(ns: string, key: string, value: Buffer): Promise<void>;
   delete(ns: string, key: string): Promise<void>;
+  onRemoteChange?(ns: string, listener: (key: string, value: Buffer | undefined) => void): void;
 }
 
 /** Users kept in the broker's metadata (namespace `auth.user`), journaled like any definition. */
@@ -149,5 +152,10 @@ export class MetadataUserStore implements UserStore {
 
   delete(user: string): Promise<void> {
     return this.metadata().delete(MetadataUserStore.NS, user);
+  }
+
+  /** In a cluster the namespace is shared: a user registered on another node arrives here. */
+  onChange(listener: () => void): void {
+    this.metadata().onRemoteChange?.(MetadataUserStore.NS, () => listener());
   }
 }

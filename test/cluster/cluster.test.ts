@@ -170,6 +170,12 @@ describe('cluster: three nodes on NATS JetStream', function () {
     assert.deepEqual(values.sort(), Array.from({ length: 12 }, (_, i) => `reading-${i}`).sort());
   });
 
+  it('a user registered on one node (no users file: broker metadata) logs in on the others', async () => {
+    await nodes[0].auth.register!('roaming-user', 'secret-1');
+    await eventually(async () => (await nodes[2].auth.authenticate('mqtt', 'roaming-user', 'secret-1'))?.user === 'roaming-user', 10000, 'login on node 3');
+    assert.equal(await nodes[1].auth.authenticate('mqtt', 'roaming-user', 'wrong'), null);
+  });
+
   it('/api/cluster lists the nodes with their endpoints; /metrics carries the node id', async () => {
     const res = await fetch(`http://127.0.0.1:${nodes[0].ports.http}/api/cluster`);
     assert.equal(res.status, 200);
