@@ -19,9 +19,14 @@ import { NS_SESSION, type SessionRecord } from './session-store.js';
 import type { SessionManager } from './sessions.js';
 
 const ADOPT_INTERVAL_MS = 1000;
+/** Without a membership change, the records are scanned again this rarely (a record written late). */
+const RESCAN_MS = 30_000;
 
 export class ClusterSessions {
   private timer?: NodeJS.Timeout;
+  /** Live nodes at the last scan, and when it ran: a scan reads every session record. */
+  private scanned = '';
+  private scannedAt = 0;
 
   constructor(private readonly ctx: MqttContext, private readonly sessions: SessionManager) {}
 
@@ -71,6 +76,10 @@ export class ClusterSessions {
   private async adoptOrphans(): Promise<void> {
     const { broker, store, log } = this.ctx;
     const live = new Set(broker.cluster.nodes().map((n) => n.id));
+    const signature = [...live].sort((a, b) => a - b).join(',');
+    if (signature === this.scanned && Date.now() - this.scannedAt < RESCAN_MS) return;
+    this.scanned = signature;
+    this.scannedAt = Date.now();
     let adopted = 0;
     for (const clientId of store.clientIds()) {
       const rec = store.get(clientId);
