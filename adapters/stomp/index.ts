@@ -132,7 +132,7 @@ export class StompAdapter implements ProtocolAdapter, StompAdapterCore {
     this.stopping = true;
     const closing = this.servers.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())));
     for (const conn of [...this.connections]) {
-      conn.close();
+      conn.close('broker stopping');
       conn.transport.destroy();
       conn.cleanup();
     }
