@@ -8,6 +8,7 @@
  * half-open and stalled connections are closed (socket timeout, ConnectionWatchdog).
  */
 import type { Socket } from 'node:net';
+import type { ClientConnection } from '../../core/connection-registry.js';
 import { ConnectionWatchdog, type WatchedConnection } from './connection-watchdog.js';
 import type { ConnectionState, KafkaServices, RequestContext } from './context.js';
 import { FrameReader, FrameTooLargeError } from './frame-reader.js';
@@ -51,9 +52,16 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
   private pumping = false;
   private sawRequest = false;
   private storingBytes = 0;
+  readonly client: ClientConnection;
+  private identified = false;
+  private closeReason: string | null = null;
 
   constructor(private readonly socket: Socket, private readonly services: KafkaServices, listenerPort: number, tls: boolean) {
     this.id = `kafka-${nextId++}`;
+    this.client = services.clients.open({
+      listener: tls ? 'kafka-tls' : 'kafka', remote: `${socket.remoteAddress}:${socket.remotePort}`, transport: socket,
+      close: (reason) => this.close(reason),
+    });
     this.clientHost = `/${socket.remoteAddress ?? 'unknown'}`;
     const s = services.settings;
     const local = socket.localAddress ?? '127.0.0.1';
@@ -87,6 +95,7 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
 
   close(reason: string): void {
     if (this.closedFlag) return;
+    this.closeReason ??= reason;
     this.services.log.debug({ conn: this.id, reason }, 'closing kafka connection');
     this.socket.destroy();
     this.onClose();
@@ -99,6 +108,7 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
 
   closeAfterResponses(reason: string): void {
     this.closing = true;
+    this.closeReason ??= reason;
     this.services.log.debug({ conn: this.id, reason }, 'kafka connection will close');
     if (!this.inFlight && !this.closedFlag) this.socket.end();
   }
@@ -107,6 +117,7 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
     if (this.closedFlag) return;
     this.closedFlag = true;
     this.watchdog.stop();
+    this.client.closed(this.closeReason ?? 'connection closed by the client');
     this.resolveClosed();
   }
 
@@ -188,6 +199,7 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
       return;
     }
     if (frame.length < 8) {
+      this.services.clients.protocolErrors++;
       this.close('request shorter than its header');
       return;
     }
@@ -197,6 +209,7 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
     const api = apiByKey(apiKey);
     if (!api) {
       this.services.log.info({ conn: this.id, apiKey }, 'unknown Kafka API key: closing the connection');
+      this.services.clients.protocolErrors++;
       this.close('unknown api key');
       return;
     }
@@ -210,6 +223,7 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
     }
     if (apiVersion < api.min || apiVersion > api.max) {
       this.services.log.info({ conn: this.id, api: api.name, apiVersion }, 'unsupported Kafka API version: closing the connection');
+      this.services.clients.protocolErrors++;
       this.close('unsupported version');
       return;
     }
@@ -228,8 +242,14 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
       request = codecFor(api.request, apiVersion).read(r);
     } catch (err) {
       this.services.log.info({ conn: this.id, api: api.name, apiVersion, err: (err as Error).message }, 'malformed Kafka request: closing the connection');
+      this.services.clients.protocolErrors++;
       this.close('malformed request');
       return;
+    }
+    if (!this.identified && this.handshakeDone) {
+      // The first request after any SASL exchange says who the client is (its client.id).
+      this.identified = true;
+      this.client.identify(clientId || null, this.principal && !this.principal.anonymous ? this.principal.user : null);
     }
     const ctx: RequestContext = { services: this.services, conn: this, apiKey, apiVersion, correlationId, clientId };
     const flexibleHeader = hasFlexibleResponseHeader(api, apiVersion);
