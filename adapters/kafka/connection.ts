@@ -113,6 +113,12 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
     if (!this.inFlight && !this.closedFlag) this.socket.end();
   }
 
+  /** Once any SASL exchange is done, the request's client.id and the user say who the client is. */
+  private identify(clientId: string): void {
+    this.identified = true;
+    this.client.identify(clientId || null, this.principal && !this.principal.anonymous ? this.principal.user : null);
+  }
+
   private onClose(): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
@@ -246,15 +252,11 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
       this.close('malformed request');
       return;
     }
-    if (!this.identified && this.handshakeDone) {
-      // The first request after any SASL exchange says who the client is (its client.id).
-      this.identified = true;
-      this.client.identify(clientId || null, this.principal && !this.principal.anonymous ? this.principal.user : null);
-    }
     const ctx: RequestContext = { services: this.services, conn: this, apiKey, apiVersion, correlationId, clientId };
     const flexibleHeader = hasFlexibleResponseHeader(api, apiVersion);
     const codec = codecFor(api.response, apiVersion);
     const finish = (response: Struct | null): void => {
+      if (!this.identified && this.handshakeDone) this.identify(clientId);
       try {
         this.respond(response === null ? [] : this.encodeResponse(correlationId, flexibleHeader, codec, response));
       } catch (err) {

@@ -110,7 +110,11 @@ export class Connection implements SessionLink {
       listener: 'ws' in transport ? 'xmpp-ws' : transport.secure ? 'xmpps' : 'xmpp',
       remote: peer ? `${peer.remoteAddress}:${peer.remotePort}` : (this.remote ?? 'unknown'),
       transport: peer,
-      close: (reason) => this.streamError('policy-violation', reason),
+      close: (reason) => {
+        // An administrator's close: a stream error the client shows, the reason as its text.
+        this.closeReason ??= reason;
+        this.streamError('policy-violation', reason);
+      },
     });
     this.tokens = s.rateBurstBytes;
     this.secure = transport.secure;
