@@ -11,7 +11,7 @@ import rhea, { type Connection, type EventContext } from 'rhea';
 import { WebSocket } from 'ws';
 import type { Client as XmppClient } from '@xmpp/client';
 import { createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
-import { recordingLogger, startTestBroker, type LogRecord, type RunningBroker } from '../support/index.js';
+import { recordingLogger, removeTempDir, startTestBroker, tempDir, type LogRecord, type RunningBroker } from '../support/index.js';
 import { login, stopAll } from '../xmpp/helpers.js';
 import { call } from './helpers.js';
 
@@ -246,5 +246,24 @@ describe('connections: /api/connections, per-protocol metrics and the lifecycle 
     await c.endAsync();
     await until(() => logged('client disconnected', 'mqtt', (o) => o.clientId === 'bye'), 'the disconnect line');
     assert.ok(logged('client disconnected', 'mqtt', (o) => o.clientId === 'bye' && o.reason === 'client disconnected' && o.user === 'alice'));
+  });
+});
+
+describe('metrics: the data directory on disk', () => {
+  it('reports the bytes stored and the size and free space of its filesystem', async () => {
+    const dir = tempDir();
+    const b = await startTestBroker({ dataDir: dir, protocols: [] });
+    try {
+      await call(b, 'PUT', '/api/queues/disk', { body: {} });
+      const text = (await call(b, 'GET', '/metrics')).text;
+      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+      assert.ok(value('junction_storage_bytes') > 0, text);
+      assert.ok(value('junction_data_dir_filesystem_bytes') > 0);
+      assert.ok(value('junction_data_dir_free_bytes') > 0);
+      assert.ok(value('junction_data_dir_free_bytes') <= value('junction_data_dir_filesystem_bytes'));
+    } finally {
+      await b.close();
+      removeTempDir(dir);
+    }
   });
 });
