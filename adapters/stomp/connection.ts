@@ -82,7 +82,7 @@ export class StompConnection implements SubscriptionOwner {
 
   constructor(readonly adapter: StompAdapterCore, readonly transport: Transport) {
     this.log = adapter.log.child({ conn: this.id, remote: transport.remote, via: transport.kind });
-    const listener = transport.kind === 'tcp' ? 'stomp' : transport.kind === 'tls' ? 'stomps' : 'stomp-ws';
+    const listener = transport.kind === 'tcp' ? 'stomp' : transport.kind === 'tls' ? 'stomp-tls' : 'stomp-ws';
     this.client = adapter.clients.open({ listener, remote: transport.remote, transport: transport.counters, close: (reason) => this.kick(reason) });
     const s = adapter.settings;
     this.parser = new StompParser(s, (f) => this.onFrame(f));

@@ -107,7 +107,7 @@ export class Connection implements SessionLink {
     // The socket accepted (before any STARTTLS): its byte counts are the connection's.
     const peer = 'ws' in transport ? transport.peer : transport.socket;
     this.client = deps.clients.open({
-      listener: 'ws' in transport ? 'xmpp-ws' : transport.secure ? 'xmpps' : 'xmpp',
+      listener: 'ws' in transport ? 'xmpp-ws' : transport.secure ? 'xmpp-tls' : 'xmpp',
       remote: peer ? `${peer.remoteAddress}:${peer.remotePort}` : (this.remote ?? 'unknown'),
       transport: peer,
       close: (reason) => {
