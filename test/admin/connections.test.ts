@@ -138,6 +138,8 @@ describe('connections: /api/connections, per-protocol metrics and the lifecycle 
     assert.equal(one.json.id, all[0].id);
     assert.equal((await call(b, 'GET', '/api/connections/nope', { auth: alice })).status, 404);
     assert.equal((await call(b, 'GET', '/api/connections')).status, 401);
+    const overview = (await call(b, 'GET', '/api/overview', { auth: alice })).json;
+    for (const p of PROTOCOLS) assert.ok(overview.connections[p] >= 1, `overview connections ${p}`);
     const onlyAmqp = (await call(b, 'GET', '/api/connections?protocol=amqp', { auth: alice })).json as Conn[];
     assert.deepEqual(onlyAmqp.map((c) => c.clientId), ['a1']);
   });
