@@ -10,6 +10,7 @@ import type { JunctionConfig } from './config/schema.js';
 import type { AdapterContext, ListenerInfo, Logger, ProtocolAdapter } from './core/adapter.js';
 import { Broker, type BrokerOptions } from './core/broker.js';
 import { ConnectionGate } from './core/connection-gate.js';
+import { ConnectionRegistry } from './core/connection-registry.js';
 import { FileStore } from './core/storage/file-store.js';
 import { MemoryStore } from './core/storage/memory-store.js';
 import type { Store } from './core/store.js';
@@ -166,6 +167,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   let management: { close(): void } | null = null;
   const listeners: ListenerInfo[] = [];
   const gates: ConnectionGate[] = [];
+  const clients = new ConnectionRegistry();
   let sys: SysTopics | null = null;
   try {
     for (const [i, d] of config.streams.declare.entries()) {
@@ -201,7 +203,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
         http,
         listen: { host: config.host, port: bindPort(section.port), tlsPort: tls(adapter.name) ? bindPort(section.tlsPort) : null },
         tls,
-        connections: new ConnectionGate(adapter.name, config.limits.maxConnections, log.child({ adapter: adapter.name })),
+        connections: new ConnectionGate(adapter.name, config.limits.maxConnections, log.child({ adapter: adapter.name }), clients),
       };
       gates.push(ctx.connections);
       await adapter.init(ctx);
@@ -211,6 +213,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     if (http) {
       management = mountManagement(http, {
         broker, auth, listeners: () => listeners, version: readPackageVersion(), startedAt, log: log.child({ component: 'admin' }),
+        connections: clients, dataDir: config.storage.engine === 'file' ? resolve(config.dataDir) : null,
       });
     }
     if (http) listeners.push(await http.start());

@@ -57,6 +57,8 @@ export interface AuthPlugin {
   ): Promise<{ principal: Principal; serverSignature: Buffer } | null>;
   /** Whether `user` exists (XMPP offline delivery to known accounts); never answer unauthenticated clients with it. */
   hasUser?(user: string): Promise<boolean>;
+  /** Refused logins so far, per protocol (the `protocol` given to authenticate and verifyScram). */
+  failureCounts?(): ReadonlyMap<string, number>;
   /** In-band registration (XMPP XEP-0077); absent when registration is not possible. */
   register?(user: string, password: string): Promise<void>;
 }

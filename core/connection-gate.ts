@@ -5,8 +5,11 @@
  *
  *   const gate = ctx.connections;                 // handed in by the platform
  *   server.on('connection', (s) => { if (!gate.admit(s)) return; ... });
+ *
+ * `gate.clients` is where the adapter registers each connection (core/connection-registry.ts).
  */
 import type { Logger } from './adapter.js';
+import { ConnectionRegistry, type ProtocolConnections } from './connection-registry.js';
 
 /** What the gate needs of a transport: net.Socket, tls.TLSSocket or a ws WebSocket. */
 export interface GatedTransport {
@@ -20,9 +23,13 @@ export class ConnectionGate {
   private refusedSinceLog = 0;
   private lastLog = 0;
   refused = 0;
+  /** This protocol's client connections (the registry behind /api/connections and /metrics). */
+  readonly clients: ProtocolConnections;
 
-  /** `limit` <= 0 means no limit. */
-  constructor(readonly protocol: string, readonly limit: number, private readonly log?: Logger) {}
+  /** `limit` <= 0 means no limit. The registry is the broker's; tests that build one gate get their own. */
+  constructor(readonly protocol: string, readonly limit: number, private readonly log?: Logger, registry = new ConnectionRegistry()) {
+    this.clients = registry.forProtocol(protocol, log);
+  }
 
   get count(): number {
     return this.open;

@@ -36,6 +36,7 @@ export class AmqpAdapter implements ProtocolAdapter {
       auth: ctx.auth,
       log: ctx.log, // already a child with adapter: amqp
       settings: resolveSettings(ctx.config),
+      clients: ctx.connections.clients,
     };
     this.unrouteConsole = routeRheaConsole(this.rt.log);
   }

@@ -33,6 +33,7 @@ import { capabilitiesOf, type IncomingHandler, type LinkHandler } from './link-h
 import { OutgoingLink, applyOutcome } from './outgoing-link.js';
 import type { RConnection, RDelivery, RFrame, RIncoming, RLink, RSession, RTyped } from './rhea-internals.js';
 import type { AmqpRuntime } from './runtime.js';
+import type { ClientConnection } from '../../core/connection-registry.js';
 import { serverMechanisms } from './sasl.js';
 import { AmqpConditionError, COND, describedCode, Outcome, type AmqpErrorFields, type ParsedOutcome } from './states.js';
 
@@ -112,10 +113,15 @@ export class AmqpConnection {
   /** The peer half-closed: nothing more will be read; we close once what was read is settled. */
   private inputEnded = false;
   private finTimer?: NodeJS.Timeout;
+  /** This connection in the broker's registry: counters are plain fields on it. */
+  readonly client: ClientConnection;
+  private closeReason: string | null = null;
 
   constructor(readonly rt: AmqpRuntime, socket: Socket, readonly tls: boolean) {
     const s = rt.settings;
-    this.log = rt.log.child({ conn: this.id, remote: `${socket.remoteAddress}:${socket.remotePort}` });
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.log = rt.log.child({ conn: this.id, remote });
+    this.client = rt.clients.open({ listener: tls ? 'amqps' : 'amqp', remote, transport: socket, close: (reason) => this.kick(reason) });
     // Socket events run outside rhea's own error handling: nothing may throw out of them.
     const safe = (fn: () => void) => () => {
       try {
@@ -157,7 +163,9 @@ export class AmqpConnection {
       },
       failed: (mechanism, user) => {
         this.saslFailed = true;
-        this.log.info({ mechanism, user }, 'AMQP authentication failed');
+        this.closeReason ??= 'authentication failed';
+        // The auth plugin logged the refusal (with the user and address) already.
+        this.log.debug({ mechanism, user }, 'AMQP authentication failed');
         setImmediate(() => this.endSoon());
       },
     }, socket.remoteAddress);
@@ -532,10 +540,11 @@ export class AmqpConnection {
       }
     };
     rc.on('connection_open', safe(() => this.onOpen()));
-    rc.on('connection_close', () => undefined);
+    rc.on('connection_close', () => { this.closeReason ??= 'client disconnected'; });
     rc.on('connection_error', safe((ctx) => {
       const e = ctx.error as { condition?: string; description?: string } | undefined;
       this.log.debug({ condition: e?.condition, description: e?.description }, 'AMQP peer closed with an error');
+      this.closeReason ??= `client closed with ${e?.condition ?? 'an error'}`;
     }));
     rc.on('disconnected', safe(() => this.cleanup()));
     rc.on('protocol_error', (e: unknown) => this.onError(e, COND.decodeError));
@@ -574,6 +583,7 @@ export class AmqpConnection {
       this.principal = { user: 'anonymous', anonymous: true };
     }
     this.opened = true;
+    this.client.identify(this.remoteContainerId || null, this.principal.anonymous ? null : this.principal.user);
     this.log.debug({ container: this.remoteContainerId, user: this.principal.user }, 'AMQP connection open');
   }
 
@@ -824,6 +834,8 @@ export class AmqpConnection {
   }
 
   private onViolation(v: Violation): void {
+    this.rt.clients.protocolErrors++;
+    this.closeReason ??= v.detail;
     this.log.info({ detail: v.detail }, v.kind === 'decode' ? 'AMQP connection refused: undecodable performative' : 'AMQP connection refused: bad framing');
     if (v.kind === 'header') {
       this.guard.writeRaw(v.reply);
@@ -845,12 +857,14 @@ export class AmqpConnection {
         ? COND.decodeError
         : fallback;
     if (condition === COND.internalError) this.log.warn({ err: e?.message }, 'AMQP connection error');
-    else this.log.info({ condition, detail: e?.message }, 'AMQP connection closed on bad input');
+    else this.rt.clients.protocolErrors++;
+    if (condition !== COND.internalError) this.log.info({ condition, detail: e?.message }, 'AMQP connection closed on bad input');
     this.fail(condition, e?.message ?? String(err));
   }
 
   /** Closes with an AMQP error (open first if ours is not out yet), then ends the socket. */
   fail(condition: string, description: string): void {
+    this.closeReason ??= `${condition}: ${description}`;
     if (this.closing) {
       this.endSoon();
       return;
@@ -870,9 +884,17 @@ export class AmqpConnection {
     this.endSoon();
   }
 
+  /** An administrator closes the connection: an AMQP close with amqp:connection:forced. */
+  kick(reason: string): void {
+    this.closeReason ??= reason;
+    if (this.opened) this.shutdown('amqp:connection:forced', reason);
+    else this.fail('amqp:connection:forced', reason);
+  }
+
   /** Graceful close from our side (adapter stop). */
   shutdown(condition: string, description: string): void {
     if (this.closing || this.closed) return;
+    this.closeReason ??= description;
     if (!this.opened) {
       this.closing = true;
       this.endSoon();
@@ -928,6 +950,7 @@ export class AmqpConnection {
     for (const q of this.tempQueues) this.quiet(this.rt.broker.deleteQueue(q));
     this.tempQueues.clear();
     if (!this.guard.socket.destroyed) this.guard.destroy();
+    this.client.closed(this.closeReason ?? (this.inputEnded ? 'client ended the connection' : 'connection lost'));
     this.onClosed?.();
   }
 }

@@ -222,6 +222,7 @@ export class IncomingLink implements IncomingHandler {
       }
     }
     m.topic = dest.name;
+    this.conn.client.messagesIn++;
     const outcome = parseOutcome(state);
     const d = dest;
     const go = (): void => {

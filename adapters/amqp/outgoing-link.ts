@@ -309,6 +309,7 @@ export class OutgoingLink implements LinkHandler {
 
   private push(tag: number, bytes: Buffer): void {
     const rd = this.link.send(bytes, tagBuffer(tag), 0);
+    this.conn.client.messagesOut++;
     rd.coreTag = tag;
     this.conn.handedOut(bytes.length);
   }

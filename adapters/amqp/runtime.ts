@@ -1,6 +1,7 @@
 /** What every connection of the adapter shares: the core, auth, logging and settings. */
 import type { AuthPlugin, Logger } from '../../core/adapter.js';
 import type { Broker } from '../../core/broker.js';
+import type { ProtocolConnections } from '../../core/connection-registry.js';
 import type { AmqpSettings } from './config.js';
 
 export interface AmqpRuntime {
@@ -8,4 +9,6 @@ export interface AmqpRuntime {
   auth: AuthPlugin;
   log: Logger;
   settings: AmqpSettings;
+  /** The broker's registry of client connections. */
+  clients: ProtocolConnections;
 }

@@ -8,6 +8,7 @@
  * half-open and stalled connections are closed (socket timeout, ConnectionWatchdog).
  */
 import type { Socket } from 'node:net';
+import type { ClientConnection } from '../../core/connection-registry.js';
 import { ConnectionWatchdog, type WatchedConnection } from './connection-watchdog.js';
 import type { ConnectionState, KafkaServices, RequestContext } from './context.js';
 import { FrameReader, FrameTooLargeError } from './frame-reader.js';
@@ -51,9 +52,16 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
   private pumping = false;
   private sawRequest = false;
   private storingBytes = 0;
+  readonly client: ClientConnection;
+  private identified = false;
+  private closeReason: string | null = null;
 
   constructor(private readonly socket: Socket, private readonly services: KafkaServices, listenerPort: number, tls: boolean) {
     this.id = `kafka-${nextId++}`;
+    this.client = services.clients.open({
+      listener: tls ? 'kafka-tls' : 'kafka', remote: `${socket.remoteAddress}:${socket.remotePort}`, transport: socket,
+      close: (reason) => this.close(reason),
+    });
     this.clientHost = `/${socket.remoteAddress ?? 'unknown'}`;
     const s = services.settings;
     const local = socket.localAddress ?? '127.0.0.1';
@@ -87,6 +95,7 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
 
   close(reason: string): void {
     if (this.closedFlag) return;
+    this.closeReason ??= reason;
     this.services.log.debug({ conn: this.id, reason }, 'closing kafka connection');
     this.socket.destroy();
     this.onClose();
@@ -99,14 +108,22 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
 
   closeAfterResponses(reason: string): void {
     this.closing = true;
+    this.closeReason ??= reason;
     this.services.log.debug({ conn: this.id, reason }, 'kafka connection will close');
     if (!this.inFlight && !this.closedFlag) this.socket.end();
+  }
+
+  /** Once any SASL exchange is done, the request's client.id and the user say who the client is. */
+  private identify(clientId: string): void {
+    this.identified = true;
+    this.client.identify(clientId || null, this.principal && !this.principal.anonymous ? this.principal.user : null);
   }
 
   private onClose(): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
     this.watchdog.stop();
+    this.client.closed(this.closeReason ?? 'connection closed by the client');
     this.resolveClosed();
   }
 
@@ -188,6 +205,7 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
       return;
     }
     if (frame.length < 8) {
+      this.services.clients.protocolErrors++;
       this.close('request shorter than its header');
       return;
     }
@@ -197,6 +215,7 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
     const api = apiByKey(apiKey);
     if (!api) {
       this.services.log.info({ conn: this.id, apiKey }, 'unknown Kafka API key: closing the connection');
+      this.services.clients.protocolErrors++;
       this.close('unknown api key');
       return;
     }
@@ -210,6 +229,7 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
     }
     if (apiVersion < api.min || apiVersion > api.max) {
       this.services.log.info({ conn: this.id, api: api.name, apiVersion }, 'unsupported Kafka API version: closing the connection');
+      this.services.clients.protocolErrors++;
       this.close('unsupported version');
       return;
     }
@@ -228,6 +248,7 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
       request = codecFor(api.request, apiVersion).read(r);
     } catch (err) {
       this.services.log.info({ conn: this.id, api: api.name, apiVersion, err: (err as Error).message }, 'malformed Kafka request: closing the connection');
+      this.services.clients.protocolErrors++;
       this.close('malformed request');
       return;
     }
@@ -235,6 +256,7 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
     const flexibleHeader = hasFlexibleResponseHeader(api, apiVersion);
     const codec = codecFor(api.response, apiVersion);
     const finish = (response: Struct | null): void => {
+      if (!this.identified && this.handshakeDone) this.identify(clientId);
       try {
         this.respond(response === null ? [] : this.encodeResponse(correlationId, flexibleHeader, codec, response));
       } catch (err) {

@@ -1,6 +1,7 @@
 /** What every Kafka API handler is given: the adapter's services and the request's connection. */
 import type { AuthAction, AuthPlugin, Logger, Principal } from '../../core/adapter.js';
 import type { Broker } from '../../core/broker.js';
+import type { ClientConnection, ProtocolConnections } from '../../core/connection-registry.js';
 import type { KafkaSettings } from './config.js';
 import type { GroupCoordinator } from './group/coordinator.js';
 import type { Struct } from './protocol/schema.js';
@@ -18,6 +19,8 @@ export interface KafkaServices {
   authRequired: boolean;
   /** Resolves when the adapter stops (ends long polls). */
   stopping: Promise<void>;
+  /** The broker's registry of client connections. */
+  clients: ProtocolConnections;
 }
 
 /** The parts of a connection handlers use. */
@@ -27,6 +30,8 @@ export interface ConnectionState {
   /** Host and port this client should be told to connect to (Metadata, FindCoordinator). */
   readonly advertised: { host: string; port: number };
   principal: Principal | null;
+  /** This connection in the broker's registry (records in and out are counted on it). */
+  readonly client: ClientConnection;
   sasl: SaslExchange | null;
   /** After SaslHandshake the client may send bare SASL tokens (kafka-python, handshake v0). */
   saslRawTokens: boolean;

@@ -39,6 +39,7 @@ export class KafkaAdapter implements ProtocolAdapter {
       groups: new GroupCoordinator(ctx.broker, { initialRebalanceDelayMs: settings.groupInitialRebalanceDelayMs }),
       authRequired: !ctx.auth.anonymousAllowed,
       stopping: new Promise<void>((resolve) => { this.stop$ = resolve; }),
+      clients: ctx.connections.clients,
     };
     if (usersExist && ctx.auth.anonymousAllowed) log.debug({}, 'kafka: SASL offered, anonymous clients allowed');
   }
@@ -85,7 +86,7 @@ export class KafkaAdapter implements ProtocolAdapter {
   async stop(): Promise<void> {
     this.stop$?.();
     const closing = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
-    for (const c of this.connections) c.close('adapter stopping');
+    for (const c of this.connections) c.close('broker stopping');
     this.connections.clear();
     this.services?.groups.shutdown();
     await Promise.all(closing);

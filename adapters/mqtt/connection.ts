@@ -12,6 +12,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { Principal } from '../../core/adapter.js';
+import type { ByteCounters, ClientConnection } from '../../core/connection-registry.js';
 import type { Message } from '../../core/message.js';
 import {
   createParser, encodePublish, encodePublishProps, Framer, frameProblem, generate, MAX_REMAINING_LENGTH, parseAckFast, parseEmptyFast, parsePublishFast, publishSize,
@@ -90,12 +91,17 @@ export class MqttConnection implements SessionLink, SessionHolder {
   private transportGone = false;
   readonly closed: Promise<void>;
   private resolveClosed!: () => void;
+  /** This connection in the broker's registry: counters are plain fields on it. */
+  readonly client: ClientConnection;
+  /** Why the connection ends (the first reason given), for the log. */
+  private closeReason: string | null = null;
 
   constructor(
     readonly ctx: MqttContext,
     readonly stream: Duplex,
     readonly transport: Transport,
     readonly remote: string,
+    counters?: ByteCounters,
   ) {
     this.id = `${nextConnectionId++}`;
     this.closed = new Promise((r) => (this.resolveClosed = r));
@@ -105,6 +111,8 @@ export class MqttConnection implements SessionLink, SessionHolder {
       (err) => this.frameError(err),
     );
     ctx.stats.connections++;
+    const listener = transport === 'tcp' ? 'mqtt' : transport === 'tls' ? 'mqtts' : 'mqtt-ws';
+    this.client = ctx.clients.open({ listener, remote, transport: counters, close: (reason) => this.kick(reason) });
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('error', (err: Error) => this.onError(err));
     stream.on('end', () => this.peerEnded());
@@ -341,6 +349,7 @@ export class MqttConnection implements SessionLink, SessionHolder {
         this.write(copy);
       }
       this.ctx.stats.publishesSent++;
+      this.client.messagesOut++;
       return true;
     }
     const topic = outboundTopic(m.topic);
@@ -369,6 +378,7 @@ export class MqttConnection implements SessionLink, SessionHolder {
     }
     this.write(encodePublish(topicBuf, m.payload, qos, retain, dup, packetId, propsBuf).buf);
     this.ctx.stats.publishesSent++;
+    this.client.messagesOut++;
     return true;
   }
 
@@ -499,9 +509,11 @@ export class MqttConnection implements SessionLink, SessionHolder {
   fail(reasonCode: number, reason: string, level: 'warn' | 'debug' = 'warn'): void {
     if (this.failed || this.state === 'closed') return;
     this.failed = true;
+    this.closeReason ??= reason;
     this.framer.stopped = true;
     if (level === 'warn') {
       this.ctx.stats.protocolErrors++;
+      this.ctx.clients.protocolErrors++;
       this.ctx.warnLimited({ conn: this.id, remote: this.remote, clientId: this.clientId || undefined, reasonCode, reason }, 'mqtt: closing connection');
     } else {
       this.ctx.log.debug({ conn: this.id, clientId: this.clientId || undefined, reason }, 'mqtt: closing connection');
@@ -544,6 +556,7 @@ export class MqttConnection implements SessionLink, SessionHolder {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.ctx.stats.connections--;
+    this.client.closed(this.closeReason ?? (this.graceful ? 'client disconnected' : 'connection lost'));
     clearTimeout(this.keepAliveTimer);
     clearTimeout(this.connectTimer);
     clearTimeout(this.closeTimer);
@@ -588,6 +601,7 @@ export class MqttConnection implements SessionLink, SessionHolder {
 
   /** Another connection took this client id. */
   async takeover(): Promise<void> {
+    this.closeReason ??= 'session taken over by another connection';
     if (this.v5 && this.state === 'connected') this.sendPacket({ cmd: 'disconnect', reasonCode: RC.SessionTakenOver } as Packet);
     this.end();
     await this.teardown();
@@ -602,9 +616,20 @@ export class MqttConnection implements SessionLink, SessionHolder {
     return this.takeover();
   }
 
+  /** An administrator closes the connection: MQTT 5 clients get DISCONNECT 0x98 (administrative action); the will is published. */
+  kick(reason: string): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.closeReason ??= reason;
+    if (this.v5 && this.state === 'connected') {
+      this.sendPacket({ cmd: 'disconnect', reasonCode: RC.AdministrativeAction, properties: this.problemInfo ? { reasonString: reason } : undefined } as Packet);
+    }
+    this.end();
+  }
+
   /** Adapter stop: MQTT 5 clients hear why; no will; the session stays (or ends if clean). */
   async shutdown(): Promise<void> {
     this.suppressWill = true;
+    this.closeReason ??= 'broker stopping';
     if (this.v5 && this.state === 'connected') this.sendPacket({ cmd: 'disconnect', reasonCode: RC.ServerShuttingDown } as Packet);
     this.end();
     const t = setTimeout(() => this.stream.destroy(), 500);

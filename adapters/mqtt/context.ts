@@ -1,6 +1,7 @@
 /** What the adapter's parts share: the core, settings, plug-ins and counters. */
 import type { AuthPlugin, Logger } from '../../core/adapter.js';
 import type { Broker } from '../../core/broker.js';
+import type { ProtocolConnections } from '../../core/connection-registry.js';
 import type { MqttSettings } from './config.js';
 import type { SessionManager } from './sessions.js';
 import type { SessionStore } from './session-store.js';
@@ -28,6 +29,8 @@ export interface MqttContext {
   store: SessionStore;
   sessions: SessionManager;
   stats: MqttStats;
+  /** The broker's registry of client connections (admin API, metrics, lifecycle log). */
+  clients: ProtocolConnections;
   /** Logs bad input at warn, at most a few lines a second (a flood is summarised). */
   warnLimited(obj: Record<string, unknown>, msg: string): void;
 }

@@ -47,6 +47,7 @@ export class MqttAdapter implements ProtocolAdapter {
       store: new SessionStore(actx.broker.metadata),
       sessions: undefined as unknown as SessionManager,
       stats: this.stats,
+      clients: actx.connections.clients,
       warnLimited: (obj, msg) => this.warnLimited(obj, msg),
     };
     ctx.sessions = new SessionManager(ctx);
@@ -120,7 +121,7 @@ export class MqttAdapter implements ProtocolAdapter {
       return;
     }
     socket.setNoDelay(true);
-    this.track(new MqttConnection(this.ctx, socket, transport, `${socket.remoteAddress}:${socket.remotePort}`));
+    this.track(new MqttConnection(this.ctx, socket, transport, `${socket.remoteAddress}:${socket.remotePort}`, socket));
   }
 
   private acceptWebSocket(ws: WebSocket, req: IncomingMessage): void {
@@ -130,7 +131,7 @@ export class MqttAdapter implements ProtocolAdapter {
     }
     if (!this.actx.connections.admit(ws, req.socket.remoteAddress)) return;
     const stream = createWebSocketStream(ws, { allowHalfOpen: false });
-    this.track(new MqttConnection(this.ctx, stream, 'ws', `${req.socket.remoteAddress}:${req.socket.remotePort}`));
+    this.track(new MqttConnection(this.ctx, stream, 'ws', `${req.socket.remoteAddress}:${req.socket.remotePort}`, req.socket));
   }
 
   private track(conn: MqttConnection): void {

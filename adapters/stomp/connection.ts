@@ -24,6 +24,7 @@ import type { StompAdapterCore } from './adapter-core.js';
 import { messageToFrame } from './stomp-message.js';
 import type { StompTransaction, Subscription, SubscriptionOwner } from './subscription.js';
 import type { Transport } from './transport.js';
+import type { ClientConnection } from '../../core/connection-registry.js';
 
 /** A protocol error: answered with an ERROR frame and a close. */
 export class StompError extends Error {
@@ -32,6 +33,9 @@ export class StompError extends Error {
     super(message);
   }
 }
+
+/** A refused login: the auth plugin logged and counted it already, so it is no protocol error. */
+export class StompLoginRefused extends StompError {}
 
 export type ConnectionState = 'new' | 'connecting' | 'connected' | 'closing' | 'closed';
 type Handler = (conn: StompConnection, frame: StompFrame) => void | Promise<void>;
@@ -72,9 +76,14 @@ export class StompConnection implements SubscriptionOwner {
   private wroteSinceBeat = false;
   private timers: NodeJS.Timeout[] = [];
   private connectTimer?: NodeJS.Timeout;
+  /** This connection in the broker's registry: counters are plain fields on it. */
+  readonly client: ClientConnection;
+  private closeReason: string | null = null;
 
   constructor(readonly adapter: StompAdapterCore, readonly transport: Transport) {
     this.log = adapter.log.child({ conn: this.id, remote: transport.remote, via: transport.kind });
+    const listener = transport.kind === 'tcp' ? 'stomp' : transport.kind === 'tls' ? 'stomp-tls' : 'stomp-ws';
+    this.client = adapter.clients.open({ listener, remote: transport.remote, transport: transport.counters, close: (reason) => this.kick(reason) });
     const s = adapter.settings;
     this.parser = new StompParser(s, (f) => this.onFrame(f));
     transport.bind({
@@ -307,6 +316,7 @@ export class StompConnection implements SubscriptionOwner {
       redelivered,
       extra,
     }, this.version));
+    this.client.messagesOut++;
     if (this.writePaused) sub.pause();
   }
 
@@ -354,6 +364,7 @@ export class StompConnection implements SubscriptionOwner {
   connected(cx: number, cy: number): [number, number] {
     clearTimeout(this.connectTimer);
     this.state = 'connected';
+    this.client.identify(this.clientId ?? null, this.principal && !this.principal.anonymous ? this.principal.user : null);
     const s = this.settings;
     const sx = s.heartbeatMinMs;
     const sy = s.heartbeatMinMs;
@@ -376,6 +387,7 @@ export class StompConnection implements SubscriptionOwner {
         if (this.readingPaused || this.inputEnded) this.readSinceCheck = true;
         if (!this.readSinceCheck) {
           this.log.info({ intervalMs: inMs }, 'STOMP heart-beat timeout: closing');
+          this.closeReason ??= 'heart-beat timeout';
           this.close();
           return;
         }
@@ -392,8 +404,12 @@ export class StompConnection implements SubscriptionOwner {
     if (this.state === 'closing' || this.state === 'closed') return;
     const known = err instanceof StompError;
     const message = known ? err.message : errorMessage(err);
-    if (known || isExpectedError(err)) this.log.warn({ err: message, detail: (err as StompError).detail, command: frame?.command }, 'STOMP protocol error: closing connection');
-    else this.log.error({ err, command: frame?.command }, 'STOMP connection failed: closing');
+    this.closeReason ??= message;
+    if (err instanceof StompLoginRefused) this.log.debug({ err: message }, 'STOMP login refused: closing connection');
+    else if (known || isExpectedError(err)) {
+      this.adapter.clients.protocolErrors++;
+      this.log.warn({ err: message, detail: (err as StompError).detail, command: frame?.command }, 'STOMP protocol error: closing connection');
+    } else this.log.error({ err, command: frame?.command }, 'STOMP connection failed: closing');
     const headers: Record<string, string> = { message };
     const receipt = frame?.headers.receipt;
     if (receipt !== undefined) headers['receipt-id'] = receipt;
@@ -404,9 +420,19 @@ export class StompConnection implements SubscriptionOwner {
     this.close();
   }
 
-  /** Flushes output, then closes; forced after a grace period when the peer does not read. */
-  close(): void {
+  /** An administrator closes the connection: an ERROR frame says why. */
+  kick(reason: string): void {
     if (this.state === 'closing' || this.state === 'closed') return;
+    this.closeReason ??= reason;
+    const headers = { message: reason, 'content-type': 'text/plain' };
+    this.write(encodeFrame('ERROR', headers, reason, this.state === 'new' ? null : this.version));
+    this.close();
+  }
+
+  /** Flushes output, then closes; forced after a grace period when the peer does not read. */
+  close(reason?: string): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    if (reason) this.closeReason ??= reason;
     this.state = 'closing';
     this.parser.stop();
     this.backlog.clear();
@@ -422,6 +448,7 @@ export class StompConnection implements SubscriptionOwner {
     this.parser.stop();
     this.releaseState();
     this.state = 'closed';
+    this.client.closed(this.closeReason ?? 'connection closed by the client');
     for (const t of this.timers) clearTimeout(t);
     this.timers = [];
     clearTimeout(this.connectTimer);

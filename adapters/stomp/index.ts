@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import type { AdapterContext, AuthPlugin, ListenerInfo, Logger, ProtocolAdapter } from '../../core/adapter.js';
 import type { Broker } from '../../core/broker.js';
+import type { ProtocolConnections } from '../../core/connection-registry.js';
 import type { StompAdapterCore } from './adapter-core.js';
 import { resolveStompSettings, type StompSettings } from './config.js';
 import { StompConnection } from './connection.js';
@@ -42,6 +43,10 @@ export class StompAdapter implements ProtocolAdapter, StompAdapterCore {
 
   get log(): Logger {
     return this.ctx.log;
+  }
+
+  get clients(): ProtocolConnections {
+    return this.ctx.connections.clients;
   }
 
   async init(ctx: AdapterContext): Promise<void> {
@@ -100,7 +105,7 @@ export class StompAdapter implements ProtocolAdapter, StompAdapterCore {
     }
     const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
     if (!this.ctx.connections.admit(ws, remote)) return;
-    this.add(new WebSocketTransport(ws, remote, this.settings.maxWriteBuffer / 2));
+    this.add(new WebSocketTransport(ws, remote, this.settings.maxWriteBuffer / 2, req.socket));
   }
 
   private add(transport: Transport): void {
@@ -127,7 +132,7 @@ export class StompAdapter implements ProtocolAdapter, StompAdapterCore {
     this.stopping = true;
     const closing = this.servers.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())));
     for (const conn of [...this.connections]) {
-      conn.close();
+      conn.close('broker stopping');
       conn.transport.destroy();
       conn.cleanup();
     }

@@ -5,6 +5,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
+import type { ByteCounters } from '../../core/connection-registry.js';
 
 export interface TransportEvents {
   data(chunk: Buffer): void;
@@ -18,6 +19,8 @@ export interface TransportEvents {
 export interface Transport {
   readonly kind: 'tcp' | 'tls' | 'ws';
   readonly remote: string;
+  /** The socket's byte counts (for a WebSocket, its HTTP socket's). */
+  readonly counters?: ByteCounters;
   /** Bytes written but not yet handed to the kernel. */
   readonly pending: number;
   write(data: Buffer): void;
@@ -36,6 +39,10 @@ export class SocketTransport implements Transport {
     this.corked = false;
     this.socket.uncork();
   };
+
+  get counters(): ByteCounters {
+    return this.socket;
+  }
 
   constructor(private readonly socket: Socket, readonly kind: 'tcp' | 'tls') {
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -88,7 +95,7 @@ export class WebSocketTransport implements Transport {
   private needDrain = false;
   private events?: TransportEvents;
 
-  constructor(private readonly ws: WebSocket, readonly remote: string, private readonly lowWater: number) {}
+  constructor(private readonly ws: WebSocket, readonly remote: string, private readonly lowWater: number, readonly counters?: ByteCounters) {}
 
   bind(events: TransportEvents): void {
     this.events = events;

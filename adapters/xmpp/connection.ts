@@ -22,6 +22,7 @@ import type { Logger, Principal } from '../../core/adapter.js';
 import { AccountExistsError, InvalidAccountError, type Accounts } from './accounts.js';
 import type { XmppSettings } from './config.js';
 import type { Hub } from './hub.js';
+import type { ClientConnection, ProtocolConnections } from '../../core/connection-registry.js';
 import { normaliseLocal } from './jid.js';
 import { NS } from './ns.js';
 import { StreamError, XmppStreamParser } from './parser.js';
@@ -40,6 +41,8 @@ export interface ConnectionDeps {
   requestCert: boolean;
   rejectUnauthorized: boolean;
   onClose(conn: Connection): void;
+  /** The broker's registry of client connections. */
+  clients: ProtocolConnections;
 }
 
 const QUEUE_PAUSE = 128;
@@ -48,6 +51,11 @@ const STREAM_END = new XElement('stream-end', {}, 'urn:junction:internal');
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 let nextConn = 1;
+/** Stream errors that mean the client sent something wrong (counted as protocol errors). */
+const BAD_INPUT = new Set([
+  'bad-format', 'invalid-namespace', 'invalid-xml', 'not-well-formed', 'restricted-xml', 'unsupported-encoding',
+  'unsupported-stanza-type', 'unsupported-version', 'host-unknown', 'improper-addressing', 'undefined-condition', 'not-authorized',
+]);
 
 export class Connection implements SessionLink {
   readonly id = `x${nextConn++}`;
@@ -83,13 +91,31 @@ export class Connection implements SessionLink {
   private drainWaiters: Array<() => void> = [];
   private corked = false;
   private wsBytesPending = 0;
+  /** This connection in the broker's registry: counters are plain fields on it. */
+  readonly client: ClientConnection;
+  private closeReason: string | null = null;
 
   /** The client's IP address (failed logins are limited per address). */
   private readonly remote: string | undefined;
 
-  constructor(private readonly deps: ConnectionDeps, transport: { socket: Socket; secure: boolean } | { ws: WebSocket; secure: boolean; remote?: string }) {
+  constructor(
+    private readonly deps: ConnectionDeps,
+    transport: { socket: Socket; secure: boolean } | { ws: WebSocket; secure: boolean; remote?: string; peer?: Socket },
+  ) {
     const s = deps.settings;
     this.remote = 'ws' in transport ? transport.remote : transport.socket.remoteAddress;
+    // The socket accepted (before any STARTTLS): its byte counts are the connection's.
+    const peer = 'ws' in transport ? transport.peer : transport.socket;
+    this.client = deps.clients.open({
+      listener: 'ws' in transport ? 'xmpp-ws' : transport.secure ? 'xmpp-tls' : 'xmpp',
+      remote: peer ? `${peer.remoteAddress}:${peer.remotePort}` : (this.remote ?? 'unknown'),
+      transport: peer,
+      close: (reason) => {
+        // An administrator's close: a stream error the client shows, the reason as its text.
+        this.closeReason ??= reason;
+        this.streamError('policy-violation', reason);
+      },
+    });
     this.tokens = s.rateBurstBytes;
     this.secure = transport.secure;
     const mode = 'ws' in transport ? 'ws' : 'tcp';
@@ -284,6 +310,7 @@ export class Connection implements SessionLink {
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
+    this.client.closed(this.closeReason ?? 'stream closed');
     clearTimeout(this.negotiationTimer);
     clearTimeout(this.rateTimer);
     clearTimeout(this.idleTimer);
@@ -315,6 +342,7 @@ export class Connection implements SessionLink {
   }
 
   private closedByPeer(): void {
+    this.closeReason ??= this.clientClosed ? 'client closed the stream' : 'connection lost';
     const s = this.session;
     this.session = null;
     this.finish();
@@ -326,6 +354,7 @@ export class Connection implements SessionLink {
 
   /** SessionLink: the session moved to another connection. */
   detach(): void {
+    this.closeReason ??= 'session moved to another connection';
     this.session = null;
     this.closeStream();
   }
@@ -349,6 +378,8 @@ export class Connection implements SessionLink {
 
   streamError(condition: string, text?: string): void {
     if (this.closed) return;
+    this.closeReason ??= text ? `${condition}: ${text}` : condition;
+    if (BAD_INPUT.has(condition)) this.deps.clients.protocolErrors++;
     this.log.info({ conn: this.id, condition, text, jid: this.session?.full }, 'xmpp: stream error');
     if (!this.streamOpen) this.sendHeader(undefined);
     this.write(streamErrorXml(condition, text));
@@ -662,6 +693,7 @@ export class Connection implements SessionLink {
       return;
     }
     this.session = result;
+    this.client.identify(result.full, this.principal!.anonymous ? null : this.local);
     clearTimeout(this.negotiationTimer);
     this.write(out(iqResult(iq, x('bind', { xmlns: NS.bind }, x('jid', null, result.full)))));
   }
@@ -682,6 +714,7 @@ export class Connection implements SessionLink {
     clearTimeout(this.negotiationTimer);
     this.write(`<resumed xmlns='${NS.sm}' previd='${escapeAttr(previd)}' h='${s.inH}'/>`);
     s.resumeOn(this);
+    this.client.identify(s.full, this.principal?.anonymous ? null : this.local);
     this.log.debug({ conn: this.id, jid: s.full }, 'xmpp: session resumed');
   }
 
@@ -690,6 +723,7 @@ export class Connection implements SessionLink {
   private bound(s: Session, el: XElement): void | Promise<void> {
     if (el.ns === NS.sm) return this.onSm(s, el);
     if (el.ns !== NS.client) return this.streamError('unsupported-stanza-type', `<${el.name}/> in ${el.ns || 'no namespace'}`);
+    if (el.local === 'message') this.client.messagesIn++;
     if (s.smEnabled && (el.local === 'message' || el.local === 'presence' || el.local === 'iq')) s.inH = (s.inH + 1) >>> 0;
     return this.deps.hub.handle(s, el);
   }

@@ -82,6 +82,7 @@ export class XmppAdapter implements ProtocolAdapter {
       requestCert: this.requestCert,
       rejectUnauthorized: this.rejectUnauthorized,
       onClose: (c) => this.connections.delete(c),
+      clients: this.ctx.connections.clients,
     }, transport);
     this.connections.add(conn);
     return conn;
@@ -118,7 +119,7 @@ export class XmppAdapter implements ProtocolAdapter {
           return;
         }
         if (!this.ctx.connections.admit(ws, req.socket.remoteAddress)) return;
-        this.newConnection({ ws, secure: false, remote: req.socket.remoteAddress });
+        this.newConnection({ ws, secure: false, remote: req.socket.remoteAddress, peer: req.socket });
       });
     }
     return out;

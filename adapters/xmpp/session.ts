@@ -13,6 +13,8 @@ import type { XElement } from './xml.js';
 
 export interface SessionLink {
   readonly id: string;
+  /** The connection's registry entry (stanzas out are counted on it). */
+  readonly client?: { messagesOut: number };
   write(data: string): void;
   /** True while the connection's outbound buffer is over its high-water mark. */
   readonly congested: boolean;
@@ -82,6 +84,7 @@ export class Session {
   /** Sends one stanza (message, presence, iq). */
   send(data: string, storable = false): void {
     if (this.ended) return;
+    if (this.link?.client && data.startsWith('<message')) this.link.client.messagesOut++;
     if (this.smEnabled) {
       this.outH = (this.outH + 1) >>> 0;
       this.unacked.push({ h: this.outH, data, storable });

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthPlugin, ListenerInfo, Logger } from '../../core/adapter.js';
 import type { Broker } from '../../core/broker.js';
+import type { ConnectionRegistry } from '../../core/connection-registry.js';
 import { HttpError } from './http-util.js';
 
 export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
@@ -34,6 +35,10 @@ export interface AdminContext {
   /** When the broker started (ms since epoch). */
   startedAt: number;
   log: Logger;
+  /** Every protocol's client connections (absent: /api/connections lists none). */
+  connections?: ConnectionRegistry;
+  /** The file store's directory, for disk metrics (null or absent: in memory). */
+  dataDir?: string | null;
 }
 
 export interface RouteMatch {

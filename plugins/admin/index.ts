@@ -11,6 +11,7 @@ import { ExclusiveQueueError, QueueFullError, QueueNotFoundError } from '../../c
 import { StreamExistsError } from '../../core/stream/stream-registry.js';
 import { AccessGuard } from './access.js';
 import { RouteTable, type AdminContext } from './api-routes.js';
+import { connectionRoutes } from './connections-api.js';
 import { closeIfUnread, HttpError, parseTarget, sendError, sendJson } from './http-util.js';
 import { overviewRoutes } from './overview-api.js';
 import { queueRoutes } from './queues-api.js';
@@ -54,6 +55,7 @@ export function mountAdminApi(http: HttpHost, ctx: AdminContext, guard = new Acc
     ...overviewRoutes(ctx),
     ...queueRoutes(ctx),
     ...streamRoutes(ctx),
+    ...connectionRoutes(ctx),
   );
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

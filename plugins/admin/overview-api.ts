@@ -60,6 +60,8 @@ export function overviewRoutes(ctx: AdminContext): ApiRoute[] {
         consumers: totals.consumers,
         groups: broker.offsets.groups().length,
       },
+      /** Client connections open now, per protocol. */
+      connections: Object.fromEntries((ctx.connections?.totals() ?? []).map((t) => [t.protocol, t.open])),
       messages: {
         ready: totals.messagesReady,
         unacked: totals.messagesUnacked,

@@ -71,6 +71,8 @@ export class JunctionAuth implements AuthPlugin {
   /** Fake SCRAM credentials handed out for unknown names: their proofs are always refused. */
   private readonly fakes = new WeakSet<ScramCredentials>();
   private readonly failures: LoginFailures;
+  /** Refused logins per protocol (for /metrics). */
+  private readonly refusedByProtocol = new Map<string, number>();
   readonly usersConfigured: boolean;
   readonly register?: (user: string, password: string) => Promise<void>;
 
@@ -93,6 +95,14 @@ export class JunctionAuth implements AuthPlugin {
     if (this.opts.users) for (const [u, r] of await this.opts.users.load()) users.set(u, r);
     this.users = users;
     this.verified.clear();
+  }
+
+  failureCounts(): ReadonlyMap<string, number> {
+    return this.refusedByProtocol;
+  }
+
+  private countFailure(protocol: string): void {
+    this.refusedByProtocol.set(protocol, (this.refusedByProtocol.get(protocol) ?? 0) + 1);
   }
 
   get userCount(): number {
@@ -160,11 +170,13 @@ export class JunctionAuth implements AuthPlugin {
   /** True (and logged at debug) when `remote` has too many recent failures. */
   private refusedAddress(protocol: string, user: string, remote: string | undefined): boolean {
     if (!this.failures.blocked(remote)) return false;
+    this.countFailure(protocol);
     this.opts.log?.debug({ protocol, user, remote }, 'authentication refused: too many failed logins from this address');
     return true;
   }
 
   private failed(protocol: string, user: string, remote: string | undefined, reason: string): null {
+    this.countFailure(protocol);
     this.opts.log?.info({ protocol, user, remote, reason }, 'authentication refused');
     if (this.failures.record(remote)) {
       this.opts.log?.warn(

@@ -9,6 +9,8 @@ import type { QueueStats } from '../../core/queue.js';
 import { AccessGuard, replyError, type AdminContext } from '../admin/index.js';
 import { groupNames, sortedQueues, sortedStreams, summariseGroup } from '../admin/introspection.js';
 import { ProcessMetrics } from './process-metrics.js';
+import { writeConnectionMetrics } from './connection-metrics.js';
+import { readDiskFigures, writeDiskMetrics } from './disk-metrics.js';
 import { CONTENT_TYPE, ExpositionWriter, type Sample } from './prometheus-format.js';
 
 export * from './prometheus-format.js';
@@ -41,6 +43,7 @@ export function writeBrokerMetrics(w: ExpositionWriter, ctx: AdminContext): void
   w.single('junction_streams', 'gauge', 'Streams.', streams.length);
   w.single('junction_unroutable_total', 'counter', 'Messages published to a topic no queue or stream was bound to.', broker.unroutable);
   w.single('junction_store_pending_bytes', 'gauge', 'Bytes written to the store and waiting for the disk.', broker.store.pendingBytes);
+  writeConnectionMetrics(w, ctx.connections, ctx.auth);
 
   const perQueue = (f: (q: (typeof queues)[number]) => number): Sample[] => queues.map((q) => ({ labels: { queue: q.name }, value: f(q) }));
   w.family('junction_queue_messages_ready', 'gauge', 'Messages ready for delivery.', perQueue((q) => q.messageCount));
@@ -80,6 +83,8 @@ export function mountMetrics(http: HttpHost, ctx: AdminContext, guard = new Acce
       await guard.check(req);
       const w = new ExpositionWriter();
       writeBrokerMetrics(w, ctx);
+      const disk = ctx.dataDir ? await readDiskFigures(ctx.dataDir) : null;
+      if (disk) writeDiskMetrics(w, disk);
       processMetrics.write(w);
       const body = w.toString();
       res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });

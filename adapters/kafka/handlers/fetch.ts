@@ -63,6 +63,7 @@ async function build(ctx: RequestContext, topics: FetchTopic[], maxBytes: number
         if (size + b.length > budget && (chosen.length > 0 || built.bytes > 0)) break;
         chosen.push(b);
         size += b.length;
+        if (b.length >= 61 && b[16] === 2) ctx.conn.client.messagesOut += b.readInt32BE(57); // record count
       }
       entry.records = chosen;
       built.bytes += size;

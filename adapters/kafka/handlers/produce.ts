@@ -72,6 +72,7 @@ function appendOne(ctx: RequestContext, topic: string, p: PartitionData): { outc
   const problem = checkBatch(p.records, ctx.apiVersion, topics.maxMessageBytes(stream));
   if (problem) return { outcome: failed(p.index, problem[0], problem[1]) };
   const batch = p.records!;
+  ctx.conn.client.messagesIn += batch.readInt32BE(57); // the batch header's record count
   batch.writeInt32BE(0, 12); // partition leader epoch (not covered by the CRC), as a Kafka leader stamps it
   try {
     return { result: broker.appendBatch(topic, p.index, batch) };

@@ -30,7 +30,7 @@ export const handleSaslAuthenticate: Handler = async (ctx, req) => {
   const step = await conn.sasl.step(req.authBytes as Buffer);
   if (step.error) {
     conn.sasl = null;
-    ctx.services.log.info({ conn: conn.id, client: conn.clientHost, reason: step.error }, 'kafka SASL authentication failed');
+    ctx.services.log.debug({ conn: conn.id, client: conn.clientHost, reason: step.error }, 'kafka SASL authentication failed'); // a refused login: auth logged it
     return fail(ErrorCode.SASL_AUTHENTICATION_FAILED, step.error);
   }
   if (step.principal) {
@@ -49,7 +49,7 @@ export async function handleRawSaslToken(services: KafkaServices, conn: Connecti
   const step = await conn.sasl.step(token);
   if (step.error) {
     conn.sasl = null;
-    services.log.info({ conn: conn.id, client: conn.clientHost, reason: step.error }, 'kafka SASL authentication failed');
+    services.log.debug({ conn: conn.id, client: conn.clientHost, reason: step.error }, 'kafka SASL authentication failed'); // a refused login: auth logged it
     conn.closeAfterResponses(step.error);
     return null;
   }

@@ -160,6 +160,7 @@ export async function handleConnect(conn: MqttConnection, p: IConnectPacket & Pa
     }
     conn.state = 'connected';
     ctx.stats.connects++;
+    conn.client.identify(clientId, principal.anonymous ? null : principal.user);
     conn.startKeepAlive(keepAlive);
     session.start();
   });

@@ -44,6 +44,7 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
   if (problem === 'wildcard') return conn.fail(RC.TopicNameInvalid, `wildcard in topic name "${topic}"`);
   if (problem === 'nul') return conn.fail(RC.MalformedPacket, 'U+0000 in topic name');
   ctx.stats.publishesReceived++;
+  conn.client.messagesIn++;
   const session = conn.session!;
   const ackType = qos === 1 ? 'puback' : 'pubrec';
 

@@ -1,6 +1,6 @@
 /** CONNECT / STOMP: version negotiation, heart-beats, login through the auth plugin, client-id. */
 import { SUPPORTED_VERSIONS, type StompFrame, type StompVersion } from '../frame.js';
-import { StompError, type StompConnection } from '../connection.js';
+import { StompError, StompLoginRefused, type StompConnection } from '../connection.js';
 
 const SERVER = 'Junction/0.1.0';
 
@@ -40,7 +40,7 @@ export async function connect(conn: StompConnection, frame: StompFrame): Promise
   const principal = await conn.adapter.auth.authenticate('stomp', h.login, h.passcode, addressOf(conn.transport.remote));
   // Closed while the login was checked (timeout, shutdown): nothing may start on it now.
   if (conn.state !== 'connecting') return;
-  if (!principal) throw new StompError('access refused', 'bad login or passcode');
+  if (!principal) throw new StompLoginRefused('access refused', 'bad login or passcode');
   conn.principal = principal;
   const clientId = h['client-id'];
   if (clientId !== undefined && clientId !== '') {

@@ -5,5 +5,5 @@ import type { StompConnection } from '../connection.js';
 export async function disconnect(conn: StompConnection, frame: StompFrame): Promise<void> {
   await conn.whenIdle();
   conn.receipt(frame);
-  conn.close();
+  conn.close('client disconnected');
 }

@@ -28,6 +28,7 @@ function replyTo(conn: StompConnection, value: string | undefined): string | und
 }
 
 export function send(conn: StompConnection, frame: StompFrame): void | Promise<void> {
+  conn.client.messagesIn++;
   const rt = replyTo(conn, frame.headers['reply-to']);
   if (rt instanceof Promise) return rt.then((r) => sendWith(conn, frame, r));
   return sendWith(conn, frame, rt);
