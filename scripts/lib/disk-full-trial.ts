@@ -47,7 +47,7 @@ export interface DiskFullResult {
   failures: string[];
   notes: string[];
   /** Broker log lines from the fill to the crash: storage going offline, coming back, and all lines. */
-  storageLog?: { offline: number; online: number; lines: number };
+  storageLog?: { offline: number; online: number; lines: number; others: string[] };
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -106,13 +106,14 @@ export async function runDiskFullTrial(o: DiskFullOptions): Promise<DiskFullResu
   const empty = new Map<string, Counts>();
   const mounted = mountTmpfs(o.sizeMb);
   if (typeof mounted === 'string') return { skipped: mounted, rows: [], whileFull: empty, afterSpace: empty, afterRestart: empty, failures: [], notes: [] };
-  const storageLog = { offline: 0, online: 0, lines: 0 };
+  const storageLog = { offline: 0, online: 0, lines: 0, others: [] as string[] };
   let counting = false;
   const onLine = (line: string): void => {
     if (!counting) return;
     storageLog.lines++;
-    if (line.includes('storage write failed')) storageLog.offline++;
-    if (line.includes('storage writable again')) storageLog.online++;
+    if (line.includes('refusing writes until the data directory takes writes again')) storageLog.offline++;
+    else if (line.includes('storage writable again')) storageLog.online++;
+    else if (storageLog.others.length < 3) storageLog.others.push(line.slice(0, 300));
   };
   const broker = new SingleNodeBroker({ dataDir: join(mounted.dir, 'data'), args: o.args, onLine });
   const filler = join(mounted.dir, 'filler');
@@ -137,7 +138,8 @@ export async function runDiskFullTrial(o: DiskFullOptions): Promise<DiskFullResu
     const s2 = snapshot(loads);
     if (!broker.running) failures.push('the broker exited after space returned');
     counting = false;
-    notes.push(`broker log while full and after: ${storageLog.offline} "storage write failed", ${storageLog.online} "storage writable again", ${storageLog.lines} lines in all`);
+    notes.push(`broker log while full and after: ${storageLog.offline} "storage write failed: refusing writes", ${storageLog.online} "storage writable again", ${storageLog.lines} lines in all`);
+    for (const line of storageLog.others) notes.push(`other broker log line: ${line}`);
     if (storageLog.offline > 0 && storageLog.online === 0) failures.push('storage went offline and never logged that it was back');
     log(`${await broker.crash()}, then restart on the same data`);
     await broker.recover();
