@@ -237,7 +237,10 @@ export class Journal implements RecoverableLog {
       while (!this.closing && !this.failure && this.worthCompacting()) {
         if (!(await this.compactOldest())) break;
       }
-    })().catch((err) => this.o.logger.warn({ err }, 'journal compaction failed')).finally(() => {
+    })().catch((err) => {
+      // A write error is logged once by the recovery; compaction resumes after it.
+      if (!this.failure) this.o.logger.warn({ err }, 'journal compaction failed');
+    }).finally(() => {
       this.compaction = null;
     });
   }

@@ -195,6 +195,96 @@ describe('storage: recovery from a full disk without a restart', () => {
     await again.close();
   });
 
+  it('under a stream of writes with segment rolls, exactly what was acknowledged survives recovery and a restart', async () => {
+    const s = store(t.dir, { recoveryProbeMs: 20, journalSegmentBytes: 2048 });
+    await s.open();
+    const log = await s.openPartition('events', 0, { ...POLICY, segmentBytes: 1024 });
+    const p = new StreamPartition('events', 0, log, () => false);
+    const fault = await diskFault(t.dir);
+    const journalAcked: string[] = [];
+    const streamAcked = new Map<number, string>();
+    const settled: Promise<unknown>[] = [];
+    let refusals = 0;
+    try {
+      for (let i = 0; i < 150; i++) {
+        if (i === 40) fault.full = true;
+        if (i === 90) fault.full = false;
+        const body = `m${i}`.padEnd(120, '.');
+        settled.push(s.journal([enqueue(i, [1], body)]).then(() => journalAcked.push(body), () => refusals++));
+        const r = p.append(encodeBatch([{ timestamp: 1_700_000_000_000 + i, key: null, value: Buffer.from(body), headers: [] }]));
+        settled.push(r.stored.then(() => streamAcked.set(r.baseOffset, body), () => refusals++));
+        if (i % 5 === 4) await sleep(10);
+      }
+      await Promise.all(settled);
+    } finally {
+      fault.full = false;
+      fault.restore();
+    }
+    assert.ok(refusals > 0, 'writes were refused while full');
+    await untilAccepted(() => s.journal([enqueue(1000, [1], 'last')]));
+    journalAcked.push('last');
+    const last = await untilAccepted(async () => {
+      const r = p.append(encodeBatch([{ timestamp: 1_700_000_001_000, key: null, value: Buffer.from('last'), headers: [] }]));
+      await r.stored;
+      return r;
+    });
+    streamAcked.set(last.value.baseOffset, 'last');
+    const offsets = [...streamAcked.keys()].sort((a, b) => a - b);
+    assert.deepEqual(offsets, offsets.map((_, i) => i), 'acknowledged offsets are dense from 0');
+    await s.close();
+
+    const again = store(t.dir);
+    const r = await again.open();
+    assert.deepEqual(r.messages.map((m) => m.message.toString()), journalAcked);
+    const reopened = await again.openPartition('events', 0, { ...POLICY, segmentBytes: 1024 });
+    assert.equal(reopened.nextOffset, offsets.length);
+    const values: string[] = [];
+    for (let off = 0; off < reopened.nextOffset;) {
+      const batches = await reopened.read(off, 1 << 20);
+      for (const b of batches) values.push(...decodeRecords(b).map((x) => x.value!.toString()));
+      off = readBatchHeader(batches[batches.length - 1]).baseOffset + 1;
+    }
+    assert.deepEqual(values, offsets.map((o) => streamAcked.get(o)));
+    await again.close();
+  });
+
+  it('partition: a roll whose seal failed (fdatasync) recovers: the old segment is synced, the next batch follows it', async () => {
+    // A long fsync interval keeps the first segment dirty, so the seal at the roll must fdatasync it.
+    const s = store(t.dir, { recoveryProbeMs: 20, fsyncIntervalMs: 60_000 });
+    await s.open();
+    const policy = { ...POLICY, segmentBytes: 1024 };
+    const log = await s.openPartition('events', 0, policy);
+    const p = new StreamPartition('events', 0, log, () => false);
+    const record = (v: string) => encodeBatch([{ timestamp: 1_700_000_000_000, key: null, value: Buffer.from(v.padEnd(600, '.')), headers: [] }]);
+    await p.append(record('a')).stored;
+    const fault = await diskFault(t.dir, ['datasync', 'write']);
+    try {
+      fault.full = true;
+      await assert.rejects(p.append(record('refused')).stored, StorageFailedError);
+      await probedWhileFull(s, fault);
+    } finally {
+      fault.full = false;
+      fault.restore();
+    }
+    const back = await untilAccepted(async () => {
+      const r = p.append(record('b'));
+      await r.stored;
+      return r;
+    });
+    assert.equal(back.value.baseOffset, 1);
+    await s.close();
+
+    const again = store(t.dir);
+    await again.open();
+    const reopened = await again.openPartition('events', 0, policy);
+    const values: string[] = [];
+    for (let off = 0; off < reopened.nextOffset; off++) {
+      for (const b of await reopened.read(off, 1)) values.push(decodeRecords(b)[0].value!.toString().replace(/\.+$/, ''));
+    }
+    assert.deepEqual(values, ['a', 'b']);
+    await again.close();
+  });
+
   it('a log closed while offline is no longer probed, and close does not hang', async () => {
     const s = store(t.dir, { recoveryProbeMs: 20 });
     await s.open();
