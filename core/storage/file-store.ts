@@ -9,6 +9,9 @@
  * One fsync timer serves the journal and every partition; pendingBytes sums every writer's backlog.
  * One FilePool caps the partition files open at once (maxOpenFiles): descriptors do not grow with
  * partitions; an idle partition holds none.
+ *
+ * After a write error (a full disk) the journal or partition refuses writes; one StorageRecovery
+ * probes the directory every recoveryProbeMs and brings each failed log back once writes work again.
  */
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,6 +20,7 @@ import { FilePool } from './file-pool.js';
 import { Journal } from './journal.js';
 import { PartitionLog } from './partition-log.js';
 import { PendingBytes, StorageLogger, StoreClosedError, SyncScheduler } from './segment-writer.js';
+import { StorageRecovery } from './storage-recovery.js';
 
 export interface FileStoreOptions {
   dir: string;
@@ -32,6 +36,8 @@ export interface FileStoreOptions {
   tailCacheBytes?: number;
   /** Partition segment files open at once, across all partitions (default 1024); the least recently used idle one is closed. */
   maxOpenFiles?: number;
+  /** After a write error, how often to probe whether the data directory takes writes again (default 1000 ms). */
+  recoveryProbeMs?: number;
 }
 
 export const DEFAULT_MAX_OPEN_FILES = 1024;
@@ -50,6 +56,7 @@ export class FileStore implements Store {
   private readonly pending = new PendingBytes();
   private readonly scheduler: SyncScheduler;
   private readonly files: FilePool;
+  private readonly recovery: StorageRecovery;
   private readonly journalLog: Journal;
   private readonly partitions = new Map<string, Promise<PartitionLog>>();
   private readonly logger: StorageLogger;
@@ -61,6 +68,7 @@ export class FileStore implements Store {
     this.logger = options.logger ?? consoleLogger;
     this.scheduler = new SyncScheduler(options.fsyncIntervalMs ?? 1000);
     this.files = new FilePool(options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES);
+    this.recovery = new StorageRecovery(options.dir, options.recoveryProbeMs ?? 1000, this.logger);
     this.journalLog = new Journal(join(options.dir, 'journal'), {
       segmentBytes: options.journalSegmentBytes ?? 64 * 1024 * 1024,
       maxSegments: options.journalMaxSegments ?? 8,
@@ -68,6 +76,7 @@ export class FileStore implements Store {
       scheduler: this.scheduler,
       pending: this.pending,
       logger: this.logger,
+      recovery: this.recovery,
     });
   }
 
@@ -78,6 +87,11 @@ export class FileStore implements Store {
   /** Partition files open now, and the most open at once (tests, metrics). */
   get openPartitionFiles(): { now: number; peak: number; max: number; opened: number } {
     return { now: this.files.openFiles, peak: this.files.peak, max: this.files.maxOpen, opened: this.files.openCount };
+  }
+
+  /** Journal and partition logs refusing writes after a write error, until the probe brings them back (tests, metrics). */
+  get offlineLogs(): number {
+    return this.recovery.offlineCount;
   }
 
   /** Journal segment ids on disk, oldest first (tests, admin API). */
@@ -107,20 +121,15 @@ export class FileStore implements Store {
     const key = `${stream}\u0000${partition}`;
     const existing = this.partitions.get(key);
     if (existing) {
+      // Also while it is offline after a write error: it recovers in place (its StreamPartition keeps it).
       const log = await existing;
-      if (!log.failed && this.partitions.get(key) === existing) {
-        log.setPolicy(policy);
-        return log;
-      }
-      // A log that went offline after a write error is reopened: recovery cuts whatever is torn.
-      if (this.partitions.get(key) === existing) this.partitions.delete(key);
-      await log.close().catch(() => undefined);
-      return this.openPartition(stream, partition, policy);
+      log.setPolicy(policy);
+      return log;
     }
     const dir = join(this.streamDir(stream), String(partition));
     const opening = new PartitionLog(dir, policy, {
       policy: this.options.fsync, scheduler: this.scheduler, pending: this.pending, logger: this.logger,
-      tailCacheBytes: this.options.tailCacheBytes ?? 256 * 1024, files: this.files,
+      tailCacheBytes: this.options.tailCacheBytes ?? 256 * 1024, files: this.files, recovery: this.recovery,
     }).open();
     this.partitions.set(key, opening);
     opening.catch(() => {
@@ -150,6 +159,7 @@ export class FileStore implements Store {
     if (this.state === 'closed') return;
     const wasOpen = this.state !== 'new';
     this.state = 'closed';
+    await this.recovery.close();
     const results = await Promise.allSettled([
       this.journalLog.close(),
       ...[...this.partitions.values()].map(async (p) => (await p).close()),

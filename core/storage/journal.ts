@@ -10,6 +10,7 @@ import type { FsyncPolicy, JournalEntry, RecoveredMessage } from '../store.js';
 import { decodeGroup, encodeGroup, entrySize, parseSegmentFileName, RECORD_GROUP, scanRecords, segmentFileName } from './journal-format.js';
 import { LiveRecordIndex } from './segment-liveness.js';
 import { makeDirectory, PendingBytes, SegmentWriter, StorageLogger, StoreClosedError, SyncScheduler } from './segment-writer.js';
+import type { RecoverableLog, StorageRecovery } from './storage-recovery.js';
 
 export interface JournalOptions {
   segmentBytes: number;
@@ -19,6 +20,8 @@ export interface JournalOptions {
   scheduler: SyncScheduler;
   pending: PendingBytes;
   logger: StorageLogger;
+  /** Brings the journal back after a write error; without it the journal stays offline until reopened. */
+  recovery?: StorageRecovery;
 }
 
 export interface JournalRecovery {
@@ -33,6 +36,8 @@ interface JournalSegment {
   size: number;
   /** Only the head segment has a writer. */
   writer: SegmentWriter | null;
+  /** The segment's writer until its seal succeeded: after a write error, recovery cuts the file to what it acknowledged. */
+  appender: SegmentWriter | null;
   /** Resolves once the segment is written, synced and closed. */
   sealed: Promise<void>;
 }
@@ -41,10 +46,12 @@ interface JournalSegment {
 const COPY_GROUP_BYTES = 1024 * 1024;
 const RESOLVED = Promise.resolve();
 
-export class Journal {
+export class Journal implements RecoverableLog {
+  readonly label = 'journal';
   private readonly segments: JournalSegment[] = [];
-  private readonly live = new LiveRecordIndex();
+  private live = new LiveRecordIndex();
   private compaction: Promise<void> | null = null;
+  private recovering: Promise<void> | null = null;
   private failure: Error | null = null;
   private closing = false;
 
@@ -61,9 +68,53 @@ export class Journal {
 
   async open(): Promise<JournalRecovery> {
     await makeDirectory(this.dir, this.o.policy);
-    const ids = (await readdir(this.dir)).map(parseSegmentFileName).filter((id): id is number => id !== null).sort((a, b) => a - b);
     const metadata = new Map<string, Map<string, Buffer>>();
     const bodies = new Map<number, Buffer>();
+    const { segments, live } = await this.scan({ metadata, bodies });
+    this.segments.push(...segments);
+    this.live = live;
+    this.head.writer = this.openWriter(this.head);
+    for (const [ns, m] of metadata) if (m.size === 0) metadata.delete(ns);
+    const messages = [...bodies.keys()].sort((a, b) => a - b)
+      .map((seq) => ({ seq, queues: [...this.live.messageQueues(seq)!], message: bodies.get(seq)! }));
+    this.scheduleCompaction();
+    return { metadata, messages };
+  }
+
+  /**
+   * After a write error, once the disk takes writes again (storage-recovery.ts): cuts every segment
+   * still being written to what it acknowledged, rebuilds the index of live records from the
+   * segments (memory had already counted the refused groups), and opens a new writer at the end.
+   * Throws, leaving the journal offline, if the disk still refuses.
+   */
+  recover(): Promise<void> {
+    if (this.closing || !this.failure) return RESOLVED;
+    this.recovering ??= (async () => {
+      await this.compaction;
+      const writers = this.segments.map((s) => s.appender).filter((w): w is SegmentWriter => w !== null);
+      for (const w of writers) await w.cutToAcked();
+      const { segments, live } = await this.scan();
+      if (this.closing) return;
+      await Promise.all(writers.map((w) => w.abandon()));
+      this.segments.splice(0, this.segments.length, ...segments);
+      this.live = live;
+      this.head.writer = this.openWriter(this.head);
+      this.failure = null;
+      this.scheduleCompaction();
+    })().finally(() => {
+      this.recovering = null;
+    });
+    return this.recovering;
+  }
+
+  /**
+   * Reads every segment: the live-record index, and with `into` the recovered metadata and message
+   * bodies. A torn or corrupt tail of the last segment is cut.
+   */
+  private async scan(into?: { metadata: Map<string, Map<string, Buffer>>; bodies: Map<number, Buffer> }): Promise<{ segments: JournalSegment[]; live: LiveRecordIndex }> {
+    const live = new LiveRecordIndex();
+    const segments: JournalSegment[] = [];
+    const ids = (await readdir(this.dir)).map(parseSegmentFileName).filter((id): id is number => id !== null).sort((a, b) => a - b);
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
       const last = i === ids.length - 1;
@@ -74,7 +125,10 @@ export class Journal {
         const scan = await scanRecords(fh, size, (pos, type, body) => {
           if (type !== RECORD_GROUP) throw new RangeError(`unknown record type ${type}`);
           // Decoded whole before any entry applies: a group is recovered entirely or not at all.
-          for (const e of decodeGroup(body)) this.replay(e, id, pos, metadata, bodies);
+          for (const e of decodeGroup(body)) {
+            const gone = live.apply(e, entrySize(e), id, pos);
+            if (into) replay(e, gone, into.metadata, into.bodies);
+          }
         });
         if (scan.problem && last) {
           this.o.logger.warn({ segment: path, at: scan.end, dropped: size - scan.end, problem: scan.problem }, 'journal: truncating torn or corrupt tail');
@@ -84,18 +138,13 @@ export class Journal {
         } else if (scan.problem) {
           this.o.logger.warn({ segment: path, at: scan.end, problem: scan.problem }, 'journal: corrupt record in an older segment; rest of that segment skipped');
         }
-        this.segments.push({ id, path, size, writer: null, sealed: RESOLVED });
+        segments.push({ id, path, size, writer: null, appender: null, sealed: RESOLVED });
       } finally {
         await fh.close();
       }
     }
-    if (this.segments.length === 0) this.segments.push({ id: 0, path: join(this.dir, segmentFileName(0)), size: 0, writer: null, sealed: RESOLVED });
-    this.head.writer = this.openWriter(this.head);
-    for (const [ns, m] of metadata) if (m.size === 0) metadata.delete(ns);
-    const messages = [...bodies.keys()].sort((a, b) => a - b)
-      .map((seq) => ({ seq, queues: [...this.live.messageQueues(seq)!], message: bodies.get(seq)! }));
-    this.scheduleCompaction();
-    return { metadata, messages };
+    if (segments.length === 0) segments.push({ id: 0, path: join(this.dir, segmentFileName(0)), size: 0, writer: null, appender: null, sealed: RESOLVED });
+    return { segments, live };
   }
 
   /** Writes the entries as one atomic record; resolves per the fsync policy. */
@@ -121,9 +170,11 @@ export class Journal {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    await this.recovering?.catch(() => undefined);
     await this.compaction;
     const results = await Promise.allSettled(this.segments.map((s) => (s.writer ? s.writer.seal() : s.sealed)));
-    if (this.failure) await Promise.all(this.segments.map((s) => s.writer?.abandon()));
+    if (this.failure) await Promise.all(this.segments.map((s) => s.appender?.abandon()));
+    this.o.recovery?.forget(this);
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
   }
@@ -141,35 +192,24 @@ export class Journal {
     return head.writer!.append(record);
   }
 
-  private replay(e: JournalEntry, seg: number, pos: number, metadata: Map<string, Map<string, Buffer>>, bodies: Map<number, Buffer>): void {
-    const gone = this.live.apply(e, entrySize(e), seg, pos);
-    switch (e.kind) {
-      case 'put': {
-        let ns = metadata.get(e.ns);
-        if (!ns) metadata.set(e.ns, (ns = new Map()));
-        ns.set(e.key, Buffer.from(e.value)); // copy: the read chunk is not kept alive
-        break;
-      }
-      case 'del': metadata.get(e.ns)?.delete(e.key); break;
-      case 'enqueue': if (gone) bodies.delete(e.seq); else bodies.set(e.seq, Buffer.from(e.message)); break;
-      case 'ack': if (gone) bodies.delete(e.seq); break;
-    }
-  }
-
   private openWriter(seg: JournalSegment, after?: Promise<void>): SegmentWriter {
-    return SegmentWriter.open(seg.path, seg.size, {
+    const writer = SegmentWriter.open(seg.path, seg.size, {
       policy: this.o.policy, scheduler: this.o.scheduler, pending: this.o.pending, after,
       syncOnSeal: true, syncDir: this.dir, onFailure: (err) => this.fail(err),
     });
+    seg.appender = writer;
+    return writer;
   }
 
   private roll(): JournalSegment {
     const old = this.head;
-    old.sealed = old.writer!.seal();
+    old.sealed = old.writer!.seal().then(() => {
+      old.appender = null;
+    });
     old.sealed.catch(() => undefined); // reported through onFailure
     old.writer = null;
     const id = old.id + 1;
-    const seg: JournalSegment = { id, path: join(this.dir, segmentFileName(id)), size: 0, writer: null, sealed: RESOLVED };
+    const seg: JournalSegment = { id, path: join(this.dir, segmentFileName(id)), size: 0, writer: null, appender: null, sealed: RESOLVED };
     seg.writer = this.openWriter(seg, old.sealed);
     this.segments.push(seg);
     this.scheduleCompaction();
@@ -179,7 +219,8 @@ export class Journal {
   private fail(err: Error): void {
     if (this.failure) return;
     this.failure = err;
-    this.o.logger.warn({ err }, 'journal is offline after a write failure; restart to recover from disk');
+    if (this.o.recovery) this.o.recovery.offline(this, err);
+    else this.o.logger.warn({ err }, 'journal is offline after a write failure; reopen to recover from disk');
   }
 
   private worthCompacting(): boolean {
@@ -196,7 +237,10 @@ export class Journal {
       while (!this.closing && !this.failure && this.worthCompacting()) {
         if (!(await this.compactOldest())) break;
       }
-    })().catch((err) => this.o.logger.warn({ err }, 'journal compaction failed')).finally(() => {
+    })().catch((err) => {
+      // A write error is logged once by the recovery; compaction resumes after it.
+      if (!this.failure) this.o.logger.warn({ err }, 'journal compaction failed');
+    }).finally(() => {
       this.compaction = null;
     });
   }
@@ -273,5 +317,20 @@ export class Journal {
     await unlink(seg.path);
     this.o.logger.info({ segment: seg.path, bytes: seg.size, copies: copies.length }, 'journal: compacted segment');
     return true;
+  }
+}
+
+/** Applies one recovered entry to the state open() returns; `gone` is what the live index said of it. */
+function replay(e: JournalEntry, gone: 'gone' | undefined, metadata: Map<string, Map<string, Buffer>>, bodies: Map<number, Buffer>): void {
+  switch (e.kind) {
+    case 'put': {
+      let ns = metadata.get(e.ns);
+      if (!ns) metadata.set(e.ns, (ns = new Map()));
+      ns.set(e.key, Buffer.from(e.value)); // copy: the read chunk is not kept alive
+      break;
+    }
+    case 'del': metadata.get(e.ns)?.delete(e.key); break;
+    case 'enqueue': if (gone) bodies.delete(e.seq); else bodies.set(e.seq, Buffer.from(e.message)); break;
+    case 'ack': if (gone) bodies.delete(e.seq); break;
   }
 }

@@ -20,6 +20,7 @@ import { scanSegment, SegmentIndex } from './segment-index.js';
 import { TailCache } from './segment-tail-cache.js';
 import { findBatchByTimestamp, firstOffsetAtOrAfter, readBatches } from './segment-window.js';
 import { makeDirectory, PendingBytes, SegmentWriter, StorageLogger, StoreClosedError, syncDirectory, SyncScheduler } from './segment-writer.js';
+import type { RecoverableLog, StorageRecovery } from './storage-recovery.js';
 
 export interface PartitionLogOptions {
   policy: FsyncPolicy;
@@ -30,6 +31,8 @@ export interface PartitionLogOptions {
   tailCacheBytes: number;
   /** The store-wide cap on open segment files. */
   files: FilePool;
+  /** Brings the log back after a write error; without it the log stays offline until reopened. */
+  recovery?: StorageRecovery;
 }
 
 interface Segment {
@@ -39,6 +42,8 @@ interface Segment {
   file: PooledFile;
   /** The active segment's writer, kept on a rolled segment until its seal completes. */
   writer: SegmentWriter | null;
+  /** The writer until its seal succeeded: after a write error, recovery cuts the file to what it acknowledged. */
+  appender: SegmentWriter | null;
   sealed: Promise<void> | null;
   /** Sealed under `never` without an fdatasync: flush() still owes it one. */
   unsynced: boolean;
@@ -49,14 +54,15 @@ const ACTIVE_FLAGS = constants.O_RDWR | constants.O_CREAT;
 export const logFileName = (base: number): string => `${String(base).padStart(20, '0')}.log`;
 const indexPathOf = (logPath: string): string => logPath.replace(/\.log$/, '.index');
 
-export class PartitionLog implements PartitionStore {
+export class PartitionLog implements PartitionStore, RecoverableLog {
   private readonly segments: Segment[] = [];
-  private readonly cache: TailCache;
+  private cache: TailCache;
   /** Offsets below this are written to their segment files. */
   private writtenEnd = 0;
   private recent: StoredBatchInfo[] = [];
   private bytes = 0;
   private failure: Error | null = null;
+  private recovering: Promise<void> | null = null;
   private closed = false;
 
   constructor(readonly dir: string, private policy: RetentionPolicy, private readonly o: PartitionLogOptions) {
@@ -75,11 +81,15 @@ export class PartitionLog implements PartitionStore {
     return this.bytes;
   }
 
+  get label(): string {
+    return this.dir;
+  }
+
   get segmentCount(): number {
     return this.segments.length;
   }
 
-  /** Set once a write or fsync failed: appends are refused until the log is reopened. */
+  /** Set once a write or fsync failed: appends are refused until the log recovers (or is reopened). */
   get failed(): boolean {
     return this.failure !== null;
   }
@@ -95,19 +105,69 @@ export class PartitionLog implements PartitionStore {
   /** Recovers the segments one file at a time and leaves none open: the active one opens at the first append or read. */
   async open(): Promise<this> {
     await makeDirectory(this.dir, this.o.policy, this.o.files);
+    this.adopt(await this.load());
+    return this;
+  }
+
+  /**
+   * After a write error, once the disk takes writes again (storage-recovery.ts): cuts every segment
+   * still being written to what it acknowledged, then recovers the segments as open() does, in
+   * place (the broker's StreamPartition keeps this object): log end, index, producer batches and
+   * tail cache match the files again. Throws, leaving the log offline, if the disk still refuses.
+   */
+  recover(): Promise<void> {
+    if (this.closed || !this.failure) return Promise.resolve();
+    this.recovering ??= (async () => {
+      const writers = this.segments.map((s) => s.appender).filter((w): w is SegmentWriter => w !== null);
+      for (const w of writers) await w.cutToAcked();
+      const loaded = await this.load();
+      if (this.closed) {
+        await Promise.all(loaded.segments.map((s) => s.file.retire()));
+        return;
+      }
+      await Promise.all(writers.map((w) => w.abandon()));
+      const old = this.segments.splice(0);
+      this.adopt(loaded);
+      // Readers holding an old file retry on ENOENT and find the new one.
+      await Promise.all(old.map((s) => s.file.retire()));
+      this.failure = null;
+    })().finally(() => {
+      this.recovering = null;
+    });
+    return this.recovering;
+  }
+
+  private async load(): Promise<{ segments: Segment[]; bytes: number; recent: StoredBatchInfo[] }> {
     const bases = (await readdir(this.dir)).map((n) => /^(\d{20})\.log$/.exec(n)).filter((m) => m !== null)
       .map((m) => Number(m[1])).sort((a, b) => a - b);
-    for (let i = 0; i < bases.length; i++) {
-      const path = join(this.dir, logFileName(bases[i]));
-      const last = i === bases.length - 1;
-      const index = last ? await this.recoverActive(path, bases[i]) : await this.loadSealed(path, bases[i]);
-      this.segments.push(this.newSegment(index, path, last));
-      this.bytes += index.size;
+    const segments: Segment[] = [];
+    let bytes = 0;
+    let recent: StoredBatchInfo[] = [];
+    try {
+      for (let i = 0; i < bases.length; i++) {
+        const path = join(this.dir, logFileName(bases[i]));
+        const last = i === bases.length - 1;
+        let index: SegmentIndex;
+        if (last) ({ index, recent } = await this.recoverActive(path, bases[i]));
+        else index = await this.loadSealed(path, bases[i]);
+        segments.push(this.newSegment(index, path, last));
+        bytes += index.size;
+      }
+    } catch (err) {
+      await Promise.all(segments.map((s) => s.file.retire()));
+      throw err;
     }
-    if (this.segments.length === 0) this.segments.push(this.newSegment(new SegmentIndex(0), join(this.dir, logFileName(0)), true));
+    if (segments.length === 0) segments.push(this.newSegment(new SegmentIndex(0), join(this.dir, logFileName(0)), true));
+    return { segments, bytes, recent };
+  }
+
+  private adopt(loaded: { segments: Segment[]; bytes: number; recent: StoredBatchInfo[] }): void {
+    this.segments.push(...loaded.segments);
+    this.bytes = loaded.bytes;
+    this.recent = loaded.recent;
+    this.cache = new TailCache(this.o.tailCacheBytes);
     this.active.writer = this.openWriter(this.active);
     this.writtenEnd = this.nextOffset;
-    return this;
   }
 
   append(batch: Buffer, info: StoredBatchInfo): Promise<void> {
@@ -178,9 +238,11 @@ export class PartitionLog implements PartitionStore {
 
   async applyRetention(policy: RetentionPolicy, now: number): Promise<void> {
     this.policy = policy;
-    while (!this.closed && this.segments.length > 1) {
+    // Not while offline: recovery reloads the segment list.
+    while (!this.closed && !this.failure && this.segments.length > 1) {
       const oldest = this.segments[0];
       await oldest.sealed?.catch(() => undefined);
+      if (this.failure) break;
       if (this.segments[0] !== oldest || this.segments.length < 2) continue;
       const tooOld = policy.retentionMs >= 0 && oldest.index.maxTimestamp < now - policy.retentionMs;
       const tooBig = policy.retentionBytes >= 0 && this.bytes > policy.retentionBytes;
@@ -214,11 +276,13 @@ export class PartitionLog implements PartitionStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.recovering?.catch(() => undefined);
+    this.o.recovery?.forget(this);
     let flushError: unknown = null;
     await this.flush().catch((err) => (flushError = err));
     this.closed = true;
     const active = this.active;
-    await Promise.allSettled(this.segments.map((s) => (this.failure ? s.writer?.abandon() : s.writer?.seal() ?? s.sealed)));
+    await Promise.allSettled(this.segments.map((s) => (this.failure ? s.appender?.abandon() : s.writer?.seal() ?? s.sealed)));
     await Promise.all(this.segments.map((s) => s.file.retire()));
     if (!flushError && !this.failure) {
       // Checkpoint for the next open; if it is lost or torn, the segment is simply validated.
@@ -233,7 +297,7 @@ export class PartitionLog implements PartitionStore {
       ? { flags: ACTIVE_FLAGS, onFirstOpen: this.o.policy === 'never' ? undefined : () => syncDirectory(this.dir) }
       // Never O_CREAT: a read racing retention must fail with ENOENT, not recreate a deleted segment.
       : { flags: 'r' });
-    return { index, path, file, writer: null, sealed: null, unsynced: false };
+    return { index, path, file, writer: null, appender: null, sealed: null, unsynced: false };
   }
 
   private writeIndex(logPath: string, data: Buffer): Promise<void> {
@@ -245,19 +309,23 @@ export class PartitionLog implements PartitionStore {
   }
 
   private openWriter(seg: Segment, after?: Promise<void>): SegmentWriter {
-    return SegmentWriter.onFile(seg.file, seg.index.size, {
+    seg.appender = SegmentWriter.onFile(seg.file, seg.index.size, {
       policy: this.o.policy, scheduler: this.o.scheduler, pending: this.o.pending, after,
       onFailure: (err) => {
-        this.failure ??= err;
-        this.o.logger.warn({ err, dir: this.dir }, 'partition log is offline after a write failure; reopen to recover');
+        if (this.failure) return;
+        this.failure = err;
+        if (this.o.recovery) this.o.recovery.offline(this, err);
+        else this.o.logger.warn({ err, dir: this.dir }, 'partition log is offline after a write failure; reopen to recover');
       },
     });
+    return seg.appender;
   }
 
   private roll(): Segment {
     const old = this.active;
     old.sealed = old.writer!.seal().then(async () => {
       old.writer = null;
+      old.appender = null;
       old.file.flags = 'r';
       old.unsynced = this.o.policy === 'never';
       // Derived data: if this write is lost the index is rebuilt from the log on open.
@@ -271,7 +339,7 @@ export class PartitionLog implements PartitionStore {
     return seg;
   }
 
-  private async recoverActive(path: string, base: number): Promise<SegmentIndex> {
+  private async recoverActive(path: string, base: number): Promise<{ index: SegmentIndex; recent: StoredBatchInfo[] }> {
     // A clean close left a checkpoint of the segment's first bytes: only what follows it is validated.
     const saved = await this.readIndex(path);
     return this.o.files.with(path, 'r+', async (fh) => {
@@ -288,8 +356,7 @@ export class PartitionLog implements PartitionStore {
         await fh.truncate(scan.index.size);
         await fh.datasync();
       }
-      this.recent = recent;
-      return scan.index;
+      return { index: scan.index, recent };
     });
   }
 

@@ -23,7 +23,7 @@ export class PendingBytes {
   value = 0;
 }
 
-/** Raised for every call after a write or fsync failed: the log is offline until reopened (as Kafka takes a log dir offline). */
+/** Raised for every call after a write or fsync failed: the log refuses writes until it recovers (storage-recovery.ts). */
 export class StorageFailedError extends Error {
   override readonly name = 'StorageFailedError';
 }
@@ -122,9 +122,12 @@ export class SegmentWriter implements Syncable {
   private syncing: Promise<void> = Promise.resolve();
   /** Written since the last fdatasync began. */
   private dirty = false;
+  /** File position after the last group whose callers were told it is stored. */
+  private ackedEnd: number;
 
   private constructor(private readonly file: PooledFile, public written: number, private readonly o: SegmentWriterOptions,
     private readonly ownsFile: boolean) {
+    this.ackedEnd = written;
     // The pool may close the file whenever no write is in flight: what was written is synced first.
     file.beforeClose = (fh) => this.syncBeforeClose(fh);
   }
@@ -154,6 +157,27 @@ export class SegmentWriter implements Syncable {
 
   get failed(): Error | null {
     return this.failure;
+  }
+
+  /** Bytes of the file that hold groups acknowledged to their callers: all a failed writer's file may keep. */
+  get acked(): number {
+    return this.ackedEnd;
+  }
+
+  /**
+   * After a failure, once nothing runs: cuts whatever follows the acknowledged groups (a group
+   * written but refused because its fsync failed) and fdatasyncs the file. Throws if the disk
+   * still refuses; the writer stays failed either way (its owner opens a new one).
+   */
+  async cutToAcked(): Promise<void> {
+    await this.drain();
+    const fh = await this.file.acquire();
+    try {
+      await fh.truncate(this.ackedEnd);
+      await fh.datasync();
+    } finally {
+      this.file.release();
+    }
   }
 
   append(buf: Buffer): Promise<void> {
@@ -275,13 +299,31 @@ export class SegmentWriter implements Syncable {
           break;
         }
         if (this.failure) for (const w of waiters) w.reject(this.failure);
-        else for (const w of waiters) w.resolve();
+        else {
+          this.ackedEnd = this.written;
+          for (const w of waiters) w.resolve();
+        }
       }
     } catch (err) {
       this.fail(err as Error);
     }
+    // A group written but refused (its fsync failed under `always`) must not come back at the next open either.
+    if (this.failure && this.written > this.ackedEnd) await this.cutRefused();
     this.running = false;
     for (const wake of this.idle.splice(0)) wake();
+  }
+
+  private async cutRefused(): Promise<void> {
+    try {
+      const fh = await this.file.acquire();
+      try {
+        await fh.truncate(this.ackedEnd);
+      } finally {
+        this.file.release();
+      }
+    } catch {
+      // Recovery cuts it again before the log takes writes (cutToAcked).
+    }
   }
 
   private fail(err: Error, inFlight: Waiter[] = []): void {

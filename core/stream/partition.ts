@@ -34,6 +34,14 @@ export class StreamPartition {
   private watermark: number;
   private readonly producers = new Map<bigint, ProducerState>();
   private waiters: Array<{ offset: number; wake: () => void }> = [];
+  /** Appends handed to the log and not yet settled. */
+  private inFlight = 0;
+  /**
+   * An append was refused by the log (a write error): offsets given out after the last stored batch
+   * were never stored, and the log ends lower than `next`. Once nothing is in flight, the next
+   * append continues from the log's end (a local store that recovered from a full disk).
+   */
+  private refused = false;
   /** When the partition last took its state from the shared log (cluster), 0 = never. */
   resyncedAt = 0;
 
@@ -53,6 +61,7 @@ export class StreamPartition {
     this.resyncedAt = Date.now();
     this.next = this.log.nextOffset;
     this.watermark = this.log.nextOffset;
+    this.refused = false;
     this.producers.clear();
     this.rememberRecent();
     this.wake();
@@ -94,6 +103,11 @@ export class StreamPartition {
       const dup = this.checkSequence(header.producerId, header.producerEpoch, header.baseSequence, count);
       if (dup !== null) return { baseOffset: dup, logAppendTime: -1, duplicate: true, stored: RESOLVED };
     }
+    if (this.refused && this.inFlight === 0) {
+      // Producer state needs no rebuilding: every refused batch was forgotten as it was refused.
+      this.refused = false;
+      this.next = this.log.nextOffset;
+    }
     const baseOffset = this.next;
     this.next += count;
     setBaseOffset(batch, baseOffset);
@@ -104,13 +118,17 @@ export class StreamPartition {
     }
     if (header.producerId >= 0n) this.remember(header.producerId, header.producerEpoch, header.baseSequence, count - 1, baseOffset);
     const lastOffset = baseOffset + count - 1;
+    this.inFlight++;
     const stored = this.log.append(batch, {
       baseOffset, lastOffset, maxTimestamp: logAppendTime >= 0 ? logAppendTime : header.maxTimestamp,
       producerId: header.producerId, producerEpoch: header.producerEpoch, baseSequence: header.baseSequence,
     }).then(() => {
+      this.inFlight--;
       if (lastOffset + 1 > this.watermark) this.watermark = lastOffset + 1;
       this.wake();
     }, (err: unknown) => {
+      this.inFlight--;
+      this.refused = true;
       // Not stored: a retry of this batch must be appended again, never answered as a duplicate.
       if (header.producerId >= 0n) this.forgetBatch(header.producerId, header.baseSequence);
       throw err;

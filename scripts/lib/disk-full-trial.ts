@@ -2,8 +2,10 @@
  * The disk-full trial: a Junction node with its data directory on a small tmpfs (mounted here, so
  * it needs root), under every protocol's acknowledged load. A filler file then takes every free
  * byte; publishers should get each protocol's refusal while nothing acknowledged is lost. The
- * filler is removed ("space returns") and the load goes on: the broker should accept again. Last,
- * kill -9 and a restart on the same data, more load, and a full read-back.
+ * filler is removed ("space returns") and the load goes on: the broker should accept again without
+ * a restart (the store probes every second, core/storage/storage-recovery.ts), logging once when
+ * storage goes offline and once when it is back. Last, kill -9 and a restart on the same data, more
+ * load, and a full read-back.
  */
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmdirSync, rmSync, statfsSync, writeSync } from 'node:fs';
@@ -44,6 +46,8 @@ export interface DiskFullResult {
   afterRestart: Map<string, Counts>;
   failures: string[];
   notes: string[];
+  /** Broker log lines from the fill to the crash: storage going offline, coming back, and all lines. */
+  storageLog?: { offline: number; online: number; lines: number; others: string[] };
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -102,7 +106,16 @@ export async function runDiskFullTrial(o: DiskFullOptions): Promise<DiskFullResu
   const empty = new Map<string, Counts>();
   const mounted = mountTmpfs(o.sizeMb);
   if (typeof mounted === 'string') return { skipped: mounted, rows: [], whileFull: empty, afterSpace: empty, afterRestart: empty, failures: [], notes: [] };
-  const broker = new SingleNodeBroker({ dataDir: join(mounted.dir, 'data'), args: o.args });
+  const storageLog = { offline: 0, online: 0, lines: 0, others: [] as string[] };
+  let counting = false;
+  const onLine = (line: string): void => {
+    if (!counting) return;
+    storageLog.lines++;
+    if (line.includes('refusing writes until the data directory takes writes again')) storageLog.offline++;
+    else if (line.includes('storage writable again')) storageLog.online++;
+    else if (storageLog.others.length < 3) storageLog.others.push(line.slice(0, 300));
+  };
+  const broker = new SingleNodeBroker({ dataDir: join(mounted.dir, 'data'), args: o.args, onLine });
   const filler = join(mounted.dir, 'filler');
   const notes: string[] = [];
   const failures: string[] = [];
@@ -112,6 +125,7 @@ export async function runDiskFullTrial(o: DiskFullOptions): Promise<DiskFullResu
       prefix: o.prefix, endpoints: broker.endpoints, rate: o.rate, window: o.window, sendTimeoutMs: 5000, clientRetries: 2,
     }));
     await sleep(2000);
+    counting = true;
     const filled = fillUp(filler);
     log(`disk full: filler of ${(filled / 1048576).toFixed(1)} MiB, ${statfsSync(mounted.dir).bavail} blocks left`);
     const s0 = snapshot(loads);
@@ -123,6 +137,10 @@ export async function runDiskFullTrial(o: DiskFullOptions): Promise<DiskFullResu
     await sleep(o.resumeMs ?? 8000);
     const s2 = snapshot(loads);
     if (!broker.running) failures.push('the broker exited after space returned');
+    counting = false;
+    notes.push(`broker log while full and after: ${storageLog.offline} "storage write failed: refusing writes", ${storageLog.online} "storage writable again", ${storageLog.lines} lines in all`);
+    for (const line of storageLog.others) notes.push(`other broker log line: ${line}`);
+    if (storageLog.offline > 0 && storageLog.online === 0) failures.push('storage went offline and never logged that it was back');
     log(`${await broker.crash()}, then restart on the same data`);
     await broker.recover();
     await sleep(o.resumeMs ?? 8000);
@@ -141,7 +159,7 @@ export async function runDiskFullTrial(o: DiskFullOptions): Promise<DiskFullResu
       if (space.acked === 0) failures.push(`${r.name}: nothing acknowledged in ${(o.resumeMs ?? 8000) / 1000} s after space returned (no restart; last error: ${space.lastError})`);
       if (restart.acked === 0) failures.push(`${r.name}: nothing acknowledged after the restart (last error: ${restart.lastError})`);
     }
-    return { rows, whileFull, afterSpace, afterRestart, failures, notes };
+    return { rows, whileFull, afterSpace, afterRestart, failures, notes, storageLog };
   } catch (err) {
     throw new Error(`${(err as Error).message}\nbroker output (tail):\n${broker.output().slice(-4000)}`);
   } finally {
