@@ -497,6 +497,8 @@ function errorMessage(err: Error): string {
 const EXPECTED = new Set([
   'QueueFullError', 'QueueNotFoundError', 'InvalidNameError', 'ExclusiveQueueError', 'TransactionStateError',
   'DestinationError', 'HeaderValueError', 'EscapeError', 'StompParseError', 'RangeError', 'AppendError',
+  // The store refuses writes (a full disk): the client hears why, one warning per connection, no stack.
+  'StorageFailedError',
 ]);
 
 function isExpectedError(err: Error): boolean {
