@@ -92,10 +92,9 @@ export class NatsPeerLink implements PeerLink {
         let queue: string;
         let message: Message;
         try {
-          const b = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
-          const len = b.readUInt16BE(0);
-          queue = b.subarray(2, 2 + len).toString('utf8');
-          message = decodeMessage(Buffer.from(b.subarray(2 + len)));
+          const named = readNamed(m.data);
+          queue = named.name;
+          message = decodeMessage(named.rest);
         } catch {
           return;
         }
@@ -110,11 +109,10 @@ export class NatsPeerLink implements PeerLink {
         let partition: number;
         let batch: Buffer;
         try {
-          const b = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
-          const len = b.readUInt16BE(0);
-          stream = b.subarray(2, 2 + len).toString('utf8');
-          partition = b.readUInt32BE(2 + len);
-          batch = Buffer.from(b.subarray(6 + len));
+          const named = readNamed(m.data);
+          stream = named.name;
+          partition = named.rest.readUInt32BE(0);
+          batch = named.rest.subarray(4);
         } catch {
           m.respond('malformed append request');
           return;
@@ -136,12 +134,9 @@ export class NatsPeerLink implements PeerLink {
   }
 
   async sendToQueue(queue: string, message: Message): Promise<boolean> {
-    const name = Buffer.from(queue, 'utf8');
-    const head = Buffer.allocUnsafe(2);
-    head.writeUInt16BE(name.length, 0);
     let reply;
     try {
-      reply = await this.nc.request(TO_QUEUE_SUBJECT, Buffer.concat([head, name, encodeMessage(message)]), { timeout: TO_QUEUE_TIMEOUT_MS });
+      reply = await this.nc.request(TO_QUEUE_SUBJECT, named(queue, encodeMessage(message)), { timeout: TO_QUEUE_TIMEOUT_MS });
     } catch (err) {
       // No node has the queue: nobody answers (no responders, or the timeout when some are slow).
       if (/no responders|timeout/i.test((err as Error).message)) return false;
@@ -154,12 +149,9 @@ export class NatsPeerLink implements PeerLink {
 
   async appendOnLeader(leader: number, stream: string, partition: number, batch: Buffer): Promise<void> {
     if (leader < 0) throw new NotLeaderError(`partition ${partition} of ${stream} has no leader yet`);
-    const name = Buffer.from(stream, 'utf8');
-    const head = Buffer.allocUnsafe(6 + name.length);
-    head.writeUInt16BE(name.length, 0);
-    name.copy(head, 2);
-    head.writeUInt32BE(partition, 2 + name.length);
-    const reply = await this.nc.request(`junction.append.${leader}`, Buffer.concat([head, batch]), { timeout: 10_000 });
+    const p = Buffer.allocUnsafe(4);
+    p.writeUInt32BE(partition, 0);
+    const reply = await this.nc.request(`junction.append.${leader}`, named(stream, p, batch), { timeout: 10_000 });
     const text = reply.string();
     if (text !== '') throw text.startsWith('NotLeaderError') ? new NotLeaderError(text) : new Error(`leader ${leader}: ${text}`);
   }
@@ -173,4 +165,19 @@ export class NatsPeerLink implements PeerLink {
   private deliver(broker: Broker, data: Uint8Array): Promise<void> {
     return broker.publishFromPeer(decodeMessage(Buffer.from(data.buffer, data.byteOffset, data.byteLength)));
   }
+}
+
+/** A request naming its queue or stream: `[u16 length][name, UTF-8][rest]`. */
+function named(name: string, ...rest: Buffer[]): Buffer {
+  const bytes = Buffer.from(name, 'utf8');
+  const head = Buffer.allocUnsafe(2);
+  head.writeUInt16BE(bytes.length, 0);
+  return Buffer.concat([head, bytes, ...rest]);
+}
+
+function readNamed(data: Uint8Array): { name: string; rest: Buffer } {
+  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const len = b.readUInt16BE(0);
+  if (b.length < 2 + len) throw new RangeError('truncated request');
+  return { name: b.subarray(2, 2 + len).toString('utf8'), rest: Buffer.from(b.subarray(2 + len)) };
 }
