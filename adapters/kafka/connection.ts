@@ -41,6 +41,7 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
   saslRawTokens = false;
   readonly closed: Promise<void>;
   private resolveClosed!: () => void;
+  private readonly closeWaiters = new Set<() => void>();
   private closedFlag = false;
   private closing = false;
   private readonly frames = new FrameReader();
@@ -85,6 +86,20 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
     return this.closedFlag;
   }
 
+  /**
+   * Calls `wake` when the connection closes (at once if it has). Returns the way to cancel: a
+   * parked Fetch waits on this instead of racing `closed`, which would add a reaction to that
+   * promise at every wait for as long as the connection lives.
+   */
+  whenClosed(wake: () => void): () => void {
+    if (this.closedFlag) {
+      queueMicrotask(wake);
+      return () => undefined;
+    }
+    this.closeWaiters.add(wake);
+    return () => this.closeWaiters.delete(wake);
+  }
+
   get handshakeDone(): boolean {
     return this.sawRequest && (!this.services.authRequired || this.principal !== null);
   }
@@ -125,6 +140,8 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
     this.watchdog.stop();
     this.client.closed(this.closeReason ?? 'connection closed by the client');
     this.resolveClosed();
+    for (const wake of this.closeWaiters) wake();
+    this.closeWaiters.clear();
   }
 
   /** No bytes either way for kafka.idleTimeoutMs (Kafka connections.max.idle.ms); a parked Fetch is not idle. */

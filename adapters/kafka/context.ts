@@ -17,8 +17,6 @@ export interface KafkaServices {
   groups: GroupCoordinator;
   /** Clients must authenticate (SASL) before anything but ApiVersions and the SASL APIs. */
   authRequired: boolean;
-  /** Resolves when the adapter stops (ends long polls). */
-  stopping: Promise<void>;
   /** The broker's registry of client connections. */
   clients: ProtocolConnections;
 }
@@ -37,6 +35,8 @@ export interface ConnectionState {
   saslRawTokens: boolean;
   /** Resolves when the connection closes. */
   readonly closed: Promise<void>;
+  /** Calls `wake` once the connection closes; returns the way to cancel (no lasting reaction on `closed`). */
+  whenClosed(wake: () => void): () => void;
   readonly isClosed: boolean;
   /** Closes the connection after the responses queued so far. */
   closeAfterResponses(reason: string): void;

@@ -21,7 +21,6 @@ export class KafkaAdapter implements ProtocolAdapter {
   private services!: KafkaServices;
   private servers: Server[] = [];
   private readonly connections = new Set<KafkaConnection>();
-  private stop$!: () => void;
 
   async init(ctx: AdapterContext): Promise<void> {
     this.ctx = ctx;
@@ -38,7 +37,6 @@ export class KafkaAdapter implements ProtocolAdapter {
       topics: new Topics(ctx.broker, settings, log),
       groups: new GroupCoordinator(ctx.broker, { initialRebalanceDelayMs: settings.groupInitialRebalanceDelayMs }),
       authRequired: !ctx.auth.anonymousAllowed,
-      stopping: new Promise<void>((resolve) => { this.stop$ = resolve; }),
       clients: ctx.connections.clients,
     };
     if (usersExist && ctx.auth.anonymousAllowed) log.debug({}, 'kafka: SASL offered, anonymous clients allowed');
@@ -84,7 +82,6 @@ export class KafkaAdapter implements ProtocolAdapter {
   }
 
   async stop(): Promise<void> {
-    this.stop$?.();
     const closing = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     for (const c of this.connections) c.close('broker stopping');
     this.connections.clear();

@@ -84,13 +84,16 @@ export const handleFetch: Handler = async (ctx, req) => {
   while (!built.hasError && built.bytes < Math.max(minBytes, 1) && built.waits.length > 0 && !ctx.conn.isClosed) {
     const remaining = deadline - Date.now();
     if (remaining <= 0) break;
+    // Woken by the deadline or the connection closing (a broker stop closes every connection).
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, remaining); });
-    await Promise.race([
-      ...built.waits.map((w) => w.p.waitForData(Math.max(w.offset, w.p.highWatermark), remaining)),
-      timeout, ctx.conn.closed, ctx.services.stopping,
-    ]);
+    let cancel = () => undefined as unknown;
+    const woken = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, remaining);
+      cancel = ctx.conn.whenClosed(resolve);
+    });
+    await Promise.race([...built.waits.map((w) => w.p.waitForData(Math.max(w.offset, w.p.highWatermark), remaining)), woken]);
     clearTimeout(timer);
+    cancel();
     if (ctx.conn.isClosed) return null;
     built = await build(ctx, topics, maxBytes, readCommitted);
   }
