@@ -19,8 +19,12 @@ export interface QueueOptions {
   messageTtl: number;
   /** Failed deliveries before a message is dead-lettered; 0 = unlimited. */
   maxDeliveries: number;
-  /** Queue that receives rejected, too-often-redelivered and expired messages; '' = drop them. */
+  /** Queue that receives rejected and too-often-redelivered messages (and expired ones with deadLetterOnExpiry); '' = drop them. */
   deadLetterQueue: string;
+  /** Expired messages go to the dead-letter queue (as RabbitMQ's DLX) instead of being dropped; default false. */
+  deadLetterOnExpiry?: boolean;
+  /** Deliver higher `priority` first (FIFO within one); default true, false = plain FIFO (docs/queues.md). */
+  priorities?: boolean;
   /** Free-form labels for adapters (e.g. which protocol made it); persisted with the definition. */
   labels?: Record<string, string>;
 }

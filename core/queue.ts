@@ -4,12 +4,12 @@
  * Junction is a queue too (transient ones are exclusive and auto-delete), so delivery, flow
  * control and acknowledgement work the same way for every protocol.
  */
-import { Deque } from './deque.js';
 import { isExpired } from './message.js';
 import { Consumer, DeliverFn } from './queue-consumer.js';
 import {
   ConsumerOptions, ExclusiveQueueError, QueueEntry, QueueOptions,
 } from './queue-types.js';
+import { ReadyEntries } from './ready-entries.js';
 
 export type RemovalReason = 'acked' | 'expired' | 'dropped' | 'dead-lettered' | 'purged';
 
@@ -42,7 +42,8 @@ const RESOLVED = Promise.resolve();
 const LOW_WATER = 0.8;
 
 export class Queue {
-  private readonly ready = new Deque<QueueEntry>();
+  /** Highest priority first, FIFO within one (ready-entries.ts); plain FIFO when the queue opted out. */
+  private readonly ready: ReadyEntries;
   /** Entries that no current consumer may take (every consumer is in their avoid set). */
   private parked: QueueEntry[] = [];
   private readyBytesCount = 0;
@@ -61,7 +62,9 @@ export class Queue {
     readonly id: number,
     readonly options: QueueOptions,
     readonly host: QueueHost,
-  ) {}
+  ) {
+    this.ready = new ReadyEntries(options.priorities !== false);
+  }
 
   get messageCount(): number {
     return this.ready.length + this.parked.length;
@@ -97,7 +100,8 @@ export class Queue {
     this.readyBytesCount += entry.size;
     if (o.overflow === 'drop-head') {
       while (this.isOverBound() && this.ready.length > 0) {
-        const dropped = this.takeHead()!;
+        const dropped = this.ready.shiftLowest()!;
+        this.readyBytesCount -= dropped.size;
         this.stats.dropped++;
         void this.host.removed(this, dropped, 'dropped');
       }
@@ -124,7 +128,10 @@ export class Queue {
     const consumer = new Consumer(this, options, deliver);
     this.consumerList.push(consumer);
     if (this.parked.length > 0) {
-      for (let i = this.parked.length - 1; i >= 0; i--) this.ready.unshift(this.parked[i]);
+      for (let i = this.parked.length - 1; i >= 0; i--) {
+        this.ready.unshift(this.parked[i]);
+        this.readyBytesCount += this.parked[i].size;
+      }
       this.parked = [];
     }
     this.dispatch();
@@ -194,13 +201,15 @@ export class Queue {
     this.notifyWritable();
   }
 
-  /** Drops expired entries from the head (per-queue TTL keeps them in expiry order). */
+  /** Expires entries from the head of each priority (per-queue TTL keeps each in expiry order). */
   sweepExpired(now: number): void {
-    for (;;) {
-      const head = this.ready.peek();
-      if (!head || head.message.expiry === undefined || head.message.expiry > now) break;
-      this.expire(this.takeHead()!);
-    }
+    this.ready.shiftWhile(
+      (head) => head.message.expiry !== undefined && head.message.expiry <= now,
+      (entry) => {
+        this.readyBytesCount -= entry.size;
+        this.expire(entry);
+      },
+    );
     this.notifyWritable();
   }
 
@@ -230,25 +239,19 @@ export class Queue {
 
   /** Takes the ready entry with sequence `seq` out (without journaling), if there is one. */
   takeReadyBySeq(seq: number): QueueEntry | undefined {
-    const all = this.ready.toArray();
-    const i = all.findIndex((e) => e.seq === seq);
-    if (i < 0) {
+    const entry = this.ready.removeSeq(seq);
+    if (!entry) {
       const j = this.parked.findIndex((e) => e.seq === seq);
       return j < 0 ? undefined : this.parked.splice(j, 1)[0];
     }
-    const [entry] = all.splice(i, 1);
-    this.ready.clear();
-    for (const e of all) this.ready.push(e);
     this.readyBytesCount -= entry.size;
     this.notifyWritable();
     return entry;
   }
 
-  /** Ready entries, oldest first, without consuming them (browsing, admin). */
-  peekEntries(limit: number): QueueEntry[] {
-    const out: QueueEntry[] = [];
-    for (let i = 0; i < this.ready.length && out.length < limit; i++) out.push(this.ready.at(i)!);
-    return out;
+  /** Ready entries in delivery order from position `from`, without consuming them (browsing, admin). */
+  peekEntries(limit: number, from = 0): QueueEntry[] {
+    return this.ready.slice(from, limit);
   }
 
   /** Closes every consumer (queue deleted): their unacked entries are dropped with the queue. */
@@ -276,9 +279,17 @@ export class Queue {
     return this.host.deadLetter(this, entry, reason);
   }
 
-  /** Expired messages are dropped and counted, not dead-lettered (as Artemis, unlike RabbitMQ's DLX). */
+  /**
+   * Expired messages are counted, then dropped (the default, as Artemis without an expiry address)
+   * or, with deadLetterOnExpiry, moved to the dead-letter queue (as RabbitMQ's DLX).
+   */
   private expire(entry: QueueEntry): void {
     this.stats.expired++;
+    if (this.options.deadLetterOnExpiry && this.options.deadLetterQueue) {
+      this.stats.deadLettered++;
+      this.host.deadLetter(this, entry, 'expired').catch(() => this.host.removed(this, entry, 'dropped'));
+      return;
+    }
     void this.host.removed(this, entry, 'expired');
   }
 

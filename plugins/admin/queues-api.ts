@@ -10,20 +10,21 @@ import { HttpError, intParam, readJsonBody, sendJson } from './http-util.js';
 import { summariseQueue, sortedQueues } from './introspection.js';
 import { peekedMessage } from './message-json.js';
 
-type DeclareOptions = Partial<Pick<QueueOptions, 'durable' | 'maxLength' | 'maxBytes' | 'overflow' | 'messageTtl' | 'maxDeliveries' | 'deadLetterQueue'>>;
+type DeclareOptions = Partial<Pick<QueueOptions, 'durable' | 'maxLength' | 'maxBytes' | 'overflow' | 'messageTtl' | 'maxDeliveries' | 'deadLetterQueue' | 'deadLetterOnExpiry' | 'priorities'>>;
 
 const OVERFLOW = ['block', 'drop-head', 'reject'];
 const COUNT_KEYS = ['maxLength', 'maxBytes', 'messageTtl', 'maxDeliveries'] as const;
-const DECLARE_KEYS = new Set<string>(['durable', 'overflow', 'deadLetterQueue', ...COUNT_KEYS]);
+const FLAG_KEYS = ['durable', 'deadLetterOnExpiry', 'priorities'] as const;
+const DECLARE_KEYS = new Set<string>([...FLAG_KEYS, 'overflow', 'deadLetterQueue', ...COUNT_KEYS]);
 
 /** Validates a PUT body into queue options (only the keys given). */
 export function declareOptions(body: Record<string, unknown>): DeclareOptions {
   const out: DeclareOptions = {};
   for (const [k, v] of Object.entries(body)) {
     if (!DECLARE_KEYS.has(k)) throw new HttpError(400, `unknown queue option "${k}" (allowed: ${[...DECLARE_KEYS].join(', ')})`);
-    if (k === 'durable') {
-      if (typeof v !== 'boolean') throw new HttpError(400, 'durable must be true or false');
-      out.durable = v;
+    if ((FLAG_KEYS as readonly string[]).includes(k)) {
+      if (typeof v !== 'boolean') throw new HttpError(400, `${k} must be true or false`);
+      out[k as (typeof FLAG_KEYS)[number]] = v;
     } else if (k === 'overflow') {
       if (typeof v !== 'string' || !OVERFLOW.includes(v)) throw new HttpError(400, `overflow must be one of ${OVERFLOW.join(', ')}`);
       out.overflow = v as QueueOptions['overflow'];

@@ -15,7 +15,7 @@ describe('admin API: queues', () => {
     assert.equal(created.headers.location, queuePath(name));
     assert.equal(created.json.name, name);
     assert.equal(created.json.durable, true);
-    assert.deepEqual(created.json.options, { maxLength: 5, maxBytes: b.broker.getQueue(name)!.options.maxBytes, overflow: 'reject', messageTtl: 60000, maxDeliveries: 3, deadLetterQueue: 'orders.dead' });
+    assert.deepEqual(created.json.options, { maxLength: 5, maxBytes: b.broker.getQueue(name)!.options.maxBytes, overflow: 'reject', messageTtl: 60000, maxDeliveries: 3, deadLetterQueue: 'orders.dead', deadLetterOnExpiry: false, priorities: true });
     assert.equal(b.broker.getQueue(name)?.options.durable, true);
 
     const again = await call(b, 'PUT', queuePath(name), { body: { maxLength: 5 } });
