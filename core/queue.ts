@@ -5,6 +5,7 @@
  * control and acknowledgement work the same way for every protocol.
  */
 import { isExpired } from './message.js';
+import { BrowseFn, BrowseOptions, QueueBrowser } from './queue-browser.js';
 import { Consumer, DeliverFn } from './queue-consumer.js';
 import {
   ConsumerOptions, ExclusiveQueueError, QueueEntry, QueueOptions,
@@ -48,6 +49,7 @@ export class Queue {
   private parked: QueueEntry[] = [];
   private readyBytesCount = 0;
   private readonly consumerList: Consumer[] = [];
+  private readonly browsers = new Set<QueueBrowser>();
   private rr = 0;
   private dispatching = false;
   private redispatch = false;
@@ -137,6 +139,24 @@ export class Queue {
     this.dispatch();
     this.host.consumersChanged?.(this);
     return consumer;
+  }
+
+  /**
+   * Starts a browser over the messages ready now, in delivery order; it takes none of them.
+   * The adapter calls pump() (or gives credit) once it can send.
+   */
+  browse(options: BrowseOptions, deliver: BrowseFn): QueueBrowser {
+    if (this.options.exclusiveOwner !== undefined && options.owner !== this.options.exclusiveOwner) {
+      throw new ExclusiveQueueError(`queue ${this.name} is exclusive to another connection`);
+    }
+    const browser = new QueueBrowser(this, [...this.ready.toArray(), ...this.parked], options, deliver);
+    this.browsers.add(browser);
+    return browser;
+  }
+
+  /** Called by QueueBrowser.close(). */
+  stopBrowsing(browser: QueueBrowser): void {
+    this.browsers.delete(browser);
   }
 
   /** Called by Consumer.close(). */
@@ -249,15 +269,21 @@ export class Queue {
     return entry;
   }
 
-  /** Ready entries in delivery order from position `from`, without consuming them (browsing, admin). */
+  /** Ready entries in delivery order from position `from` (parked ones last), without consuming them (admin). */
   peekEntries(limit: number, from = 0): QueueEntry[] {
-    return this.ready.slice(from, limit);
+    const out = this.ready.slice(from, limit);
+    if (out.length < limit && this.parked.length > 0) {
+      const start = Math.max(0, from - this.ready.length);
+      out.push(...this.parked.slice(start, start + limit - out.length));
+    }
+    return out;
   }
 
   /** Closes every consumer (queue deleted): their unacked entries are dropped with the queue. */
   closeAll(): void {
     this.deleted = true;
     for (const c of [...this.consumerList]) c.cancel();
+    for (const b of [...this.browsers]) b.cancel();
     for (const w of this.writableWaiters.splice(0)) w();
   }
 

@@ -130,18 +130,20 @@ export function queueRoutes(ctx: AdminContext): ApiRoute[] {
 
   const peek = ({ res, params, query }: ApiRequest) => {
     const q = requireQueue(params.name);
-    const limit = intParam(query, 'limit', 20, 1, 500);
+    // ?from=&count= pages through the queue in delivery order (priority, then FIFO); limit is count's older name.
+    const from = intParam(query, 'from', 0, 0, Number.MAX_SAFE_INTEGER);
+    const limit = query.has('count') ? intParam(query, 'count', 20, 1, 500) : intParam(query, 'limit', 20, 1, 500);
     const maxPayloadBytes = intParam(query, 'maxPayloadBytes', 64 * 1024, 0, 1024 * 1024);
     // Bounded reply: stop once the payloads shown pass 16 MiB.
     let budget = 16 * 1024 * 1024;
     const messages = [];
-    for (const entry of q.peekEntries(limit)) {
+    for (const entry of q.peekEntries(limit, from)) {
       if (budget <= 0) break;
       const m = peekedMessage(entry, maxPayloadBytes);
       budget -= Math.min(entry.message.payload.length, maxPayloadBytes);
       messages.push(m);
     }
-    sendJson(res, 200, { queue: q.name, messagesReady: q.messageCount, messages });
+    sendJson(res, 200, { queue: q.name, messagesReady: q.messageCount, from, messages });
   };
 
   return [

@@ -1,13 +1,14 @@
 /**
  * SUBSCRIBE: queues (consume), topics (a transient exclusive auto-delete queue bound to the
  * pattern, or a named durable queue for durable subscriptions in RabbitMQ's or ActiveMQ's style),
- * temp queues, and streams read from an `x-stream-offset` position.
+ * temp queues, streams read from an `x-stream-offset` position, and queue browsers (`browser:true`).
  */
 import { checkTopicPattern } from '../../../core/names.js';
 import type { Queue } from '../../../core/queue.js';
 import { StreamCursor, type StreamStart } from '../../../core/stream/stream-cursor.js';
 import type { StompFrame } from '../frame.js';
 import { StompError, type StompConnection } from '../connection.js';
+import { BrowseSubscription } from '../browse-subscription.js';
 import { parseDestination, type Destination } from '../destinations.js';
 import { QueueSubscription, StreamSubscription, type AckMode, type SubscriptionInit } from '../subscription.js';
 import { required, tempQueue } from './common.js';
@@ -65,6 +66,13 @@ export async function subscribe(conn: StompConnection, frame: StompFrame): Promi
   const d = parseDestination(destination);
   const init: SubscriptionInit = { id, num: conn.nextSubscriptionNumber(), ack, prefetch, destination, topicStyle: false };
   const offset = h['x-stream-offset'];
+  if (isTrue(h.browser)) {
+    init.ack = 'auto';
+    const browser = await subscribeBrowser(conn, d, init);
+    conn.receipt(frame);
+    browser?.start();
+    return;
+  }
   if (offset !== undefined && d.kind !== 'temp-queue') {
     await subscribeStream(conn, d.name, parseStreamOffset(offset), init);
   } else {
@@ -86,6 +94,30 @@ async function subscribeStream(conn: StompConnection, name: string, start: Strea
   conn.subscriptions.set(sub.id, sub);
   conn.subsByNum.set(sub.num, sub);
   sub.start();
+}
+
+/** `browser:true`: look at a queue's ready messages without taking them (ActiveMQ's queue browser). */
+async function subscribeBrowser(conn: StompConnection, d: Destination, init: SubscriptionInit): Promise<BrowseSubscription | null> {
+  if (d.kind !== 'queue' && d.kind !== 'amq-queue') {
+    throw new StompError('browser:true needs a queue destination', 'browse /queue/NAME or /amq/queue/NAME; topics have nothing to browse');
+  }
+  conn.authorise('consume', d.name);
+  let queue = conn.broker.getQueue(d.name);
+  if (!queue) {
+    if (d.kind === 'amq-queue') throw new StompError(`no queue "${d.name.slice(0, 256)}"`, `/amq/queue/ names an existing queue; ${d.name} does not exist`);
+    queue = await conn.broker.declareQueue(d.name, { durable: true });
+  }
+  if (!conn.live) return null;
+  let sub: BrowseSubscription | undefined;
+  const browser = queue.browse({ creditMode: false, owner: conn.id }, (delivery) => conn.deliver(sub!, delivery.message, delivery.tag, delivery.redelivered));
+  sub = new BrowseSubscription(init, browser);
+  const s = sub;
+  browser.onCancel = () => conn.subscriptionCancelled(s);
+  browser.onEnd = () => conn.sendFrame('MESSAGE', { subscription: s.id, destination: s.destination, 'message-id': `${conn.id}-${s.num}-end`, browser: 'end' });
+  if (conn.writePaused) browser.pause();
+  conn.subscriptions.set(s.id, s);
+  conn.subsByNum.set(s.num, s);
+  return s;
 }
 
 /** Durable subscription queue name, or null for a transient subscription. */
