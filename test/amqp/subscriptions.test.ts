@@ -191,9 +191,9 @@ describe('amqp subscriptions', function () {
     await close(other);
   });
 
-  it('browsing (distribution-mode copy) is refused with amqp:not-implemented', async () => {
+  it('browsing (distribution-mode copy) a topic subscription is refused with amqp:not-implemented (queues: browse.test.ts)', async () => {
     const c = await connect(h.port);
-    assert.equal(await refusal(openReceiver(c, { source: { address: '/queue/b', distribution_mode: 'copy' } } as rhea.ReceiverOptions)), 'amqp:not-implemented');
+    assert.equal(await refusal(openReceiver(c, { source: { address: '/topic/b.#', distribution_mode: 'copy' } } as rhea.ReceiverOptions)), 'amqp:not-implemented');
     await close(c);
   });
 
