@@ -75,6 +75,13 @@ export interface ConsumerOptions {
   creditMode: boolean;
   /** Connection id, checked against exclusive queues. */
   owner?: string;
+  /** Only messages this accepts go to the consumer (a JMS selector, core/selector.ts); others stay for other consumers. */
+  selector?: (message: Message) => boolean;
+  /**
+   * Messages no consumer of the queue selects are removed instead of waiting: for a topic
+   * subscription's own queue, which nobody else will read.
+   */
+  dropUnselected?: boolean;
 }
 
 export interface NackOptions {

@@ -41,12 +41,16 @@ export interface QueueStats {
 const RESOLVED = Promise.resolve();
 /** Fraction of the bound below which blocked publishers resume. */
 const LOW_WATER = 0.8;
+/** Entries a dispatch pass sets aside for busy selecting consumers before it stops looking further. */
+const MAX_SELECTOR_SCAN = 10000;
 
 export class Queue {
   /** Highest priority first, FIFO within one (ready-entries.ts); plain FIFO when the queue opted out. */
   private readonly ready: ReadyEntries;
   /** Entries that no current consumer may take (every consumer is in their avoid set). */
   private parked: QueueEntry[] = [];
+  /** Some consumer has a selector: every entry is checked against the consumer it would go to. */
+  private selecting = false;
   private readyBytesCount = 0;
   private readonly consumerList: Consumer[] = [];
   private readonly browsers = new Set<QueueBrowser>();
@@ -129,10 +133,10 @@ export class Queue {
     }
     const consumer = new Consumer(this, options, deliver);
     this.consumerList.push(consumer);
+    if (options.selector) this.selecting = true;
     if (this.parked.length > 0) {
       for (let i = this.parked.length - 1; i >= 0; i--) {
         this.ready.unshift(this.parked[i]);
-        this.readyBytesCount += this.parked[i].size;
       }
       this.parked = [];
     }
@@ -163,6 +167,7 @@ export class Queue {
   detach(consumer: Consumer): void {
     const i = this.consumerList.indexOf(consumer);
     if (i >= 0) this.consumerList.splice(i, 1);
+    this.selecting = this.consumerList.some((c) => c.options.selector !== undefined);
     if (this.consumerList.length === 0 && this.options.autoDelete && !this.deleted) this.host.unused(this);
     else if (!this.deleted) this.host.consumersChanged?.(this);
   }
@@ -197,10 +202,20 @@ export class Queue {
             continue;
           }
           let target: Consumer | undefined = consumer;
-          if (entry.avoid?.has(consumer.id)) target = this.consumerList.find((c) => c.hasCapacity() && !entry.avoid!.has(c.id));
+          if ((entry.avoid !== undefined || this.selecting) && !consumer.accepts(entry)) {
+            target = this.consumerList.find((c) => c.hasCapacity() && c.accepts(entry));
+          }
           if (!target) {
-            if (this.consumerList.some((c) => !entry.avoid!.has(c.id))) (waiting ??= []).push(entry);
-            else this.parked.push(entry);
+            if (this.consumerList.some((c) => c.accepts(entry))) {
+              (waiting ??= []).push(entry);
+              // Selectors: stop scanning past a bound, as ActiveMQ's page size (docs/queues.md).
+              if (waiting.length >= MAX_SELECTOR_SCAN) break;
+            } else if (this.consumerList.some((c) => c.options.dropUnselected)) {
+              void this.host.removed(this, entry, 'dropped');
+            } else {
+              this.parked.push(entry);
+              this.readyBytesCount += entry.size;
+            }
             continue;
           }
           this.stats.delivered++;
@@ -262,7 +277,11 @@ export class Queue {
     const entry = this.ready.removeSeq(seq);
     if (!entry) {
       const j = this.parked.findIndex((e) => e.seq === seq);
-      return j < 0 ? undefined : this.parked.splice(j, 1)[0];
+      if (j < 0) return undefined;
+      const parked = this.parked.splice(j, 1)[0];
+      this.readyBytesCount -= parked.size;
+      this.notifyWritable();
+      return parked;
     }
     this.readyBytesCount -= entry.size;
     this.notifyWritable();
@@ -339,20 +358,20 @@ export class Queue {
 
   private isOverBound(): boolean {
     const o = this.options;
-    return (o.maxLength > 0 && this.ready.length > o.maxLength) || (o.maxBytes > 0 && this.readyBytesCount > o.maxBytes);
+    return (o.maxLength > 0 && this.messageCount > o.maxLength) || (o.maxBytes > 0 && this.readyBytesCount > o.maxBytes);
   }
 
   /** True when the policy is 'reject' and the queue is at its bound. */
   rejectsNext(): boolean {
     const o = this.options;
     if (o.overflow !== 'reject') return false;
-    return (o.maxLength > 0 && this.ready.length >= o.maxLength) || (o.maxBytes > 0 && this.readyBytesCount >= o.maxBytes);
+    return (o.maxLength > 0 && this.messageCount >= o.maxLength) || (o.maxBytes > 0 && this.readyBytesCount >= o.maxBytes);
   }
 
   private notifyWritable(): void {
     if (this.writableWaiters.length === 0) return;
     const o = this.options;
-    const belowLow = (o.maxLength === 0 || this.ready.length <= o.maxLength * LOW_WATER)
+    const belowLow = (o.maxLength === 0 || this.messageCount <= o.maxLength * LOW_WATER)
       && (o.maxBytes === 0 || this.readyBytesCount <= o.maxBytes * LOW_WATER);
     if (belowLow) for (const w of this.writableWaiters.splice(0)) w();
   }
