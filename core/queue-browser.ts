@@ -5,6 +5,7 @@
  * settled on send (there is nothing to acknowledge). STOMP `browser:true`, AMQP
  * `distribution-mode: copy`.
  */
+import type { Message } from './message.js';
 import type { Queue } from './queue.js';
 import type { Delivery, QueueEntry } from './queue-types.js';
 
@@ -15,6 +16,8 @@ export interface BrowseOptions {
   creditMode: boolean;
   /** Connection id, checked against exclusive queues. */
   owner?: string;
+  /** Only messages this accepts are shown (a JMS selector). */
+  selector?: (message: Message) => boolean;
 }
 
 const RESOLVED = Promise.resolve();
@@ -60,6 +63,7 @@ export class QueueBrowser {
         this.entries[this.pos++] = undefined as unknown as QueueEntry;
         const m = entry.message;
         if (m.expiry !== undefined && m.expiry <= now) continue;
+        if (this.options.selector && !this.options.selector(m)) continue;
         if (this.options.creditMode) this.credit--;
         this.deliver({
           tag: this.nextTag++, message: m, deliveryCount: entry.deliveryCount, redelivered: entry.redelivered,

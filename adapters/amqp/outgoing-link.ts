@@ -29,6 +29,7 @@ import type { Queue } from '../../core/queue.js';
 import type { QueueBrowser } from '../../core/queue-browser.js';
 import type { Consumer } from '../../core/queue-consumer.js';
 import type { Delivery } from '../../core/queue-types.js';
+import { compileSelector, SelectorError, type Selector } from '../../core/selector.js';
 import { parseAddress } from './address.js';
 import { encodeAmqpMessage } from './amqp-message.js';
 import type { AmqpConnection } from './connection.js';
@@ -37,6 +38,7 @@ import type { RDelivery, RLink, RTerminus } from './rhea-internals.js';
 import { AmqpConditionError, COND, conditionOf, parseOutcome, type ParsedOutcome } from './states.js';
 
 const NO_LOCAL_FILTERS = new Set(['apache.org:no-local-filter:list', 0x0000468c00000003]);
+const SELECTOR_FILTERS = new Set(['apache.org:selector-filter:string', 0x0000468c00000004]);
 
 interface Overflowed {
   tag: number;
@@ -54,11 +56,33 @@ function isNoLocal(v: unknown): boolean {
   return NO_LOCAL_FILTERS.has(d as string | number);
 }
 
+function isSelector(v: unknown): boolean {
+  const d = (v as { descriptor?: { value?: unknown } } | null)?.descriptor?.value;
+  return SELECTOR_FILTERS.has(d as string | number);
+}
+
+/** A JMS selector filter (Qpid JMS `jms-selector`): compiled, or amqp:invalid-field. */
+function compileSelectorFilter(v: unknown): Selector {
+  const inner = (v as { value?: unknown }).value;
+  const source = typeof inner === 'string' ? inner : (inner as { value?: unknown } | null)?.value;
+  if (typeof source !== 'string') throw new AmqpConditionError(COND.invalidField, 'the selector filter must carry a string');
+  try {
+    return compileSelector(source);
+  } catch (err) {
+    if (err instanceof SelectorError) throw new AmqpConditionError(COND.invalidField, `invalid selector: ${err.message}`);
+    throw err;
+  }
+}
+
 export class OutgoingLink implements LinkHandler {
   /** The core consumer, or the browser of a `distribution-mode: copy` link (settled deliveries only). */
   consumer: Consumer | QueueBrowser | null = null;
   /** Browsing (copy) instead of consuming (move). */
   private browsing = false;
+  /** The source's JMS selector filter, if any. */
+  private selector: Selector | undefined;
+  /** The queue is this link's own topic subscription: what the selector refuses is dropped, not kept. */
+  private topicStyle = false;
   private queue: Queue | null = null;
   private sent = 0;
   private consumedByDrain = 0;
@@ -121,10 +145,15 @@ export class OutgoingLink implements LinkHandler {
     if (!src || ((src.address === undefined || src.address === null) && !src.dynamic)) return this.recover();
     if (src.distribution_mode === 'copy') this.startBrowsing();
     const caps = capabilitiesOf(src);
-    // Keep only the filters we apply (no-local); the client sees the others were not taken.
+    // Keep only the filters we apply (no-local, selector); the client sees the others were not taken.
     const filters = filterEntries(src);
     const noLocal = filters.some(([, v]) => isNoLocal(v));
-    if (filters.length > 0) src.filter = noLocal ? Object.fromEntries(filters.filter(([, v]) => isNoLocal(v))) : null;
+    const selectorFilter = filters.find(([, v]) => isSelector(v));
+    if (selectorFilter) this.selector = compileSelectorFilter(selectorFilter[1]);
+    if (filters.length > 0) {
+      const kept = filters.filter(([, v]) => isNoLocal(v) || v === selectorFilter?.[1]);
+      src.filter = kept.length > 0 ? Object.fromEntries(kept) : null;
+    }
 
     if (src.dynamic) {
       const name = this.conn.newTempQueueName();
@@ -152,6 +181,7 @@ export class OutgoingLink implements LinkHandler {
     if (this.browsing) throw new AmqpConditionError(COND.notImplemented, 'distribution-mode copy (browsing) works on queues only');
     const pattern = node.name;
     checkTopicPattern(pattern);
+    this.topicStyle = true;
     if (!this.conn.authorise('subscribe', pattern)) throw new AmqpConditionError(COND.unauthorized, `not allowed to subscribe to ${pattern}`);
     const durable = (src.durable ?? 0) > 0 && src.expiry_policy === 'never';
     const shared = caps.includes('shared');
@@ -232,9 +262,10 @@ export class OutgoingLink implements LinkHandler {
     }
     let consumer: Consumer | QueueBrowser;
     try {
+      const selecting = this.selector ? { selector: this.selector, dropUnselected: this.topicStyle } : {};
       consumer = this.browsing
-        ? queue.browse({ creditMode: true, owner: this.conn.id }, (d) => this.deliver(d))
-        : queue.consume({ prefetch: 0, autoAck: this.presettled, creditMode: true, owner: this.conn.id }, (d) => this.deliver(d));
+        ? queue.browse({ creditMode: true, owner: this.conn.id, ...selecting }, (d) => this.deliver(d))
+        : queue.consume({ prefetch: 0, autoAck: this.presettled, creditMode: true, owner: this.conn.id, ...selecting }, (d) => this.deliver(d));
     } catch (err) {
       this.fail(err);
       return;

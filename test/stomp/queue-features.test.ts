@@ -1,5 +1,5 @@
 /**
- * Queue priorities, browsing (browser:true) and dead-lettering on expiry seen from STOMP clients
+ * Queue priorities, browsing (browser:true), selectors and dead-lettering on expiry seen from STOMP clients
  * (@stomp/stompjs over WebSocket, raw TCP), with AMQP (rhea) on the other side for the cross-protocol order.
  */
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import { close as closeAmqp, connect as connectAmqp, openReceiver, receive } fro
 import { removeTempDir, tempDir } from '../support/index.js';
 import { RawStomp, startStomp, stompjs, until, type StompBroker } from './helpers.js';
 
-describe('STOMP queue priorities, browsing and expiry to the dead-letter queue', function () {
+describe('STOMP queue priorities, browsing, selectors and expiry to the dead-letter queue', function () {
   let s: StompBroker;
   let n = 0;
   const uniq = (p: string) => `${p}.${++n}`;
@@ -127,5 +127,42 @@ describe('STOMP queue priorities, browsing and expiry to the dead-letter queue',
     assert.equal(stats.deadLettered, 1);
     await c.quiet();
     await c.disconnect();
+  });
+  it('selector on SUBSCRIBE: a queue subscriber gets what matches, the rest stays for the next subscriber', async () => {
+    const q = uniq('sel');
+    const c = await RawStomp.connect(s.port);
+    for (const [body, region, priority] of [['eu-2', 'eu', '2'], ['us-8', 'us', '8'], ['eu-8', 'eu', '8'], ['eu-x', 'eu', '1']] as const) {
+      await c.sendWithReceipt('SEND', { destination: `/queue/${q}`, region, priority, amount: body === 'eu-x' ? 'n/a' : '150' }, body);
+    }
+    await c.sendWithReceipt('SUBSCRIBE', { id: 'eu', destination: `/queue/${q}`, selector: "region = 'eu' AND amount > 100" });
+    const eu = [await c.expect('MESSAGE'), await c.expect('MESSAGE')];
+    assert.deepEqual(eu.map((f) => f.body.toString()), ['eu-8', 'eu-2']);
+    await c.quiet();
+    assert.equal(s.b.broker.getQueue(q)!.messageCount, 2);
+    await c.sendWithReceipt('SUBSCRIBE', { id: 'any', destination: `/queue/${q}` });
+    const rest = [await c.expect('MESSAGE'), await c.expect('MESSAGE')];
+    assert.deepEqual(rest.map((f) => [f.headers.subscription, f.body.toString()]), [['any', 'us-8'], ['any', 'eu-x']]);
+    await c.disconnect();
+  });
+
+  it('selector on a topic subscription (stompjs): only matching publishes arrive', async () => {
+    const client = await stompjs(s.wsUrl);
+    const got: string[] = [];
+    await new Promise<void>((resolve) => {
+      client.subscribe('/topic/alerts.#', (m) => got.push(m.body), { selector: "level IN ('high', 'critical')", receipt: 'sub-1' });
+      client.watchForReceipt('sub-1', () => resolve());
+    });
+    for (const level of ['low', 'high', 'medium', 'critical']) client.publish({ destination: '/topic/alerts.disk', body: level, headers: { level } });
+    await until(() => got.length === 2, 'two alerts');
+    assert.deepEqual(got, ['high', 'critical']);
+    await client.deactivate();
+  });
+
+  it('a bad selector is an ERROR frame naming the problem', async () => {
+    const c = await RawStomp.connect(s.port);
+    c.send('SUBSCRIBE', { id: '1', destination: `/queue/${uniq('bad-sel')}`, selector: "region = 'eu" });
+    const err = await c.expect('ERROR');
+    assert.match(err.headers.message, /invalid selector: unterminated string at position 9/);
+    await c.closed;
   });
 });
