@@ -47,7 +47,10 @@ const MAX_SELECTOR_SCAN = 10000;
 export class Queue {
   /** Highest priority first, FIFO within one (ready-entries.ts); plain FIFO when the queue opted out. */
   private readonly ready: ReadyEntries;
-  /** Entries that no current consumer may take (every consumer is in their avoid set). */
+  /**
+   * Entries that no current consumer may take (every consumer is in their avoid set, or no
+   * selector matches); still counted as ready. A new consumer puts them back at the head.
+   */
   private parked: QueueEntry[] = [];
   /** Some consumer has a selector: every entry is checked against the consumer it would go to. */
   private selecting = false;
@@ -135,9 +138,7 @@ export class Queue {
     this.consumerList.push(consumer);
     if (options.selector) this.selecting = true;
     if (this.parked.length > 0) {
-      for (let i = this.parked.length - 1; i >= 0; i--) {
-        this.ready.unshift(this.parked[i]);
-      }
+      for (let i = this.parked.length - 1; i >= 0; i--) this.ready.unshift(this.parked[i]);
       this.parked = [];
     }
     this.dispatch();
@@ -332,7 +333,9 @@ export class Queue {
     this.stats.expired++;
     if (this.options.deadLetterOnExpiry && this.options.deadLetterQueue) {
       this.stats.deadLettered++;
-      this.host.deadLetter(this, entry, 'expired').catch(() => this.host.removed(this, entry, 'dropped'));
+      this.host.deadLetter(this, entry, 'expired')
+        .catch(() => this.host.removed(this, entry, 'dropped'))
+        .catch(() => undefined);
       return;
     }
     void this.host.removed(this, entry, 'expired');
