@@ -98,6 +98,19 @@ describe('STOMP queue priorities, browsing, selectors and expiry to the dead-let
     await c.disconnect();
   });
 
+  it('stompjs browses with browser:true and a selector: the matching messages, then the end marker', async () => {
+    const q = uniq('browse-js');
+    const client = await stompjs(s.wsUrl);
+    for (const [body, kind] of [['a', 'x'], ['b', 'y'], ['c', 'x']] as const) client.publish({ destination: `/queue/${q}`, body, headers: { kind } });
+    await until(() => s.b.broker.getQueue(q)?.messageCount === 3, 'messages queued');
+    const seen: Array<{ body: string; end?: string }> = [];
+    client.subscribe(`/queue/${q}`, (m) => seen.push({ body: m.body, end: m.headers.browser }), { browser: 'true', selector: "kind = 'x'" });
+    await until(() => seen.some((m) => m.end === 'end'), 'browser:end');
+    assert.deepEqual(seen, [{ body: 'a', end: undefined }, { body: 'c', end: undefined }, { body: '', end: 'end' }]);
+    assert.equal(s.b.broker.getQueue(q)!.messageCount, 3);
+    await client.deactivate();
+  });
+
   it('browsing an empty queue gives browser:end at once; browsing a topic is an ERROR', async () => {
     const c = await RawStomp.connect(s.port);
     await c.sendWithReceipt('SUBSCRIBE', { id: 'e', destination: `/queue/${uniq('empty')}`, browser: 'true' });
