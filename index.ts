@@ -102,6 +102,8 @@ export function brokerOptions(config: JunctionConfig): Partial<BrokerOptions> {
       maxLength: limit(config.queues.maxLength),
       maxBytes: limit(config.queues.maxBytes),
       maxDeliveries: limit(config.queues.maxDeliveries),
+      deadLetterOnExpiry: config.queues.deadLetterOnExpiry,
+      priorities: config.queues.priorities,
     },
     deadLetterSuffix: config.queues.deadLetterSuffix,
     limits: {

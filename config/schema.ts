@@ -77,6 +77,10 @@ export interface QueuesConfig {
   maxDeliveries: number;
   /** Dead-letter queue of queue Q is `Q<suffix>`. */
   deadLetterSuffix: string;
+  /** Expired messages go to the dead-letter queue instead of being dropped (docs/queues.md). */
+  deadLetterOnExpiry: boolean;
+  /** Queues deliver higher priority first; false = plain FIFO (docs/queues.md). */
+  priorities: boolean;
 }
 
 export interface StreamsConfig {
@@ -207,6 +211,8 @@ export const configSchema = {
         maxLength: limitInt,
         maxBytes: limitInt,
         maxDeliveries: limitInt,
+        deadLetterOnExpiry: { type: 'boolean', 'x-hint': 'true or false' },
+        priorities: { type: 'boolean', 'x-hint': 'true or false' },
         deadLetterSuffix: {
           type: 'string',
           pattern: '^[^*#\\s]+$',

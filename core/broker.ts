@@ -447,10 +447,17 @@ export class Broker extends EventEmitter {
     const dlqName = queue.options.deadLetterQueue;
     if (!dlqName) return this.entryRemoved(queue, entry, 'dropped');
     const dlq = this.queueMap.get(dlqName) ?? await this.addQueue(dlqName, { durable: queue.options.durable, deadLetterQueue: '' });
+    // Both reason headers carry the same value: x-dead-letter-reason (Junction's first name for it)
+    // and x-death-reason (the name issue 14 and RabbitMQ users look for). An expired message
+    // loses its expiry, or it would expire again in the dead-letter queue (as RabbitMQ does).
     const message: Message = {
       ...entry.message,
-      headers: { ...entry.message.headers, 'x-dead-letter-reason': reason, 'x-original-queue': queue.name, 'x-delivery-count': entry.deliveryCount },
+      headers: {
+        ...entry.message.headers,
+        'x-dead-letter-reason': reason, 'x-death-reason': reason, 'x-original-queue': queue.name, 'x-delivery-count': entry.deliveryCount,
+      },
     };
+    if (reason === 'expired') delete message.expiry;
     if (shared || this.sharedSet.has(dlq)) {
       await this.deliver(message, [dlq], []);
       return this.entryRemoved(queue, entry, 'dead-lettered');

@@ -36,6 +36,13 @@ export class Consumer {
     return this.options.autoAck || this.options.prefetch === 0 || this.unacked.size < this.options.prefetch;
   }
 
+  /** This consumer may take the entry: not one it gave back as undeliverable-here, and its selector matches. */
+  accepts(entry: QueueEntry): boolean {
+    if (entry.avoid?.has(this.id)) return false;
+    const s = this.options.selector;
+    return s === undefined || s(entry.message);
+  }
+
   /** @internal Called by the queue with an entry it has taken for this consumer. */
   send(entry: QueueEntry): void {
     const tag = this.nextTag++;

@@ -19,8 +19,12 @@ export interface QueueOptions {
   messageTtl: number;
   /** Failed deliveries before a message is dead-lettered; 0 = unlimited. */
   maxDeliveries: number;
-  /** Queue that receives rejected, too-often-redelivered and expired messages; '' = drop them. */
+  /** Queue that receives rejected and too-often-redelivered messages (and expired ones with deadLetterOnExpiry); '' = drop them. */
   deadLetterQueue: string;
+  /** Expired messages go to the dead-letter queue (as RabbitMQ's DLX) instead of being dropped; default false. */
+  deadLetterOnExpiry?: boolean;
+  /** Deliver higher `priority` first (FIFO within one); default true, false = plain FIFO (docs/queues.md). */
+  priorities?: boolean;
   /** Free-form labels for adapters (e.g. which protocol made it); persisted with the definition. */
   labels?: Record<string, string>;
 }
@@ -71,6 +75,13 @@ export interface ConsumerOptions {
   creditMode: boolean;
   /** Connection id, checked against exclusive queues. */
   owner?: string;
+  /** Only messages this accepts go to the consumer (a JMS selector, core/selector.ts); others stay for other consumers. */
+  selector?: (message: Message) => boolean;
+  /**
+   * Messages no consumer of the queue selects are removed instead of waiting: for a topic
+   * subscription's own queue, which nobody else will read.
+   */
+  dropUnselected?: boolean;
 }
 
 export interface NackOptions {

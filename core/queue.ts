@@ -4,12 +4,13 @@
  * Junction is a queue too (transient ones are exclusive and auto-delete), so delivery, flow
  * control and acknowledgement work the same way for every protocol.
  */
-import { Deque } from './deque.js';
 import { isExpired } from './message.js';
+import { BrowseFn, BrowseOptions, QueueBrowser } from './queue-browser.js';
 import { Consumer, DeliverFn } from './queue-consumer.js';
 import {
   ConsumerOptions, ExclusiveQueueError, QueueEntry, QueueOptions,
 } from './queue-types.js';
+import { ReadyEntries } from './ready-entries.js';
 
 export type RemovalReason = 'acked' | 'expired' | 'dropped' | 'dead-lettered' | 'purged';
 
@@ -40,13 +41,22 @@ export interface QueueStats {
 const RESOLVED = Promise.resolve();
 /** Fraction of the bound below which blocked publishers resume. */
 const LOW_WATER = 0.8;
+/** Entries a dispatch pass sets aside for busy selecting consumers before it stops looking further. */
+const MAX_SELECTOR_SCAN = 10000;
 
 export class Queue {
-  private readonly ready = new Deque<QueueEntry>();
-  /** Entries that no current consumer may take (every consumer is in their avoid set). */
+  /** Highest priority first, FIFO within one (ready-entries.ts); plain FIFO when the queue opted out. */
+  private readonly ready: ReadyEntries;
+  /**
+   * Entries that no current consumer may take (every consumer is in their avoid set, or no
+   * selector matches); still counted as ready. A new consumer puts them back at the head.
+   */
   private parked: QueueEntry[] = [];
+  /** Some consumer has a selector: every entry is checked against the consumer it would go to. */
+  private selecting = false;
   private readyBytesCount = 0;
   private readonly consumerList: Consumer[] = [];
+  private readonly browsers = new Set<QueueBrowser>();
   private rr = 0;
   private dispatching = false;
   private redispatch = false;
@@ -61,7 +71,9 @@ export class Queue {
     readonly id: number,
     readonly options: QueueOptions,
     readonly host: QueueHost,
-  ) {}
+  ) {
+    this.ready = new ReadyEntries(options.priorities !== false);
+  }
 
   get messageCount(): number {
     return this.ready.length + this.parked.length;
@@ -97,7 +109,8 @@ export class Queue {
     this.readyBytesCount += entry.size;
     if (o.overflow === 'drop-head') {
       while (this.isOverBound() && this.ready.length > 0) {
-        const dropped = this.takeHead()!;
+        const dropped = this.ready.shiftLowest()!;
+        this.readyBytesCount -= dropped.size;
         this.stats.dropped++;
         void this.host.removed(this, dropped, 'dropped');
       }
@@ -123,6 +136,7 @@ export class Queue {
     }
     const consumer = new Consumer(this, options, deliver);
     this.consumerList.push(consumer);
+    if (options.selector) this.selecting = true;
     if (this.parked.length > 0) {
       for (let i = this.parked.length - 1; i >= 0; i--) this.ready.unshift(this.parked[i]);
       this.parked = [];
@@ -132,10 +146,29 @@ export class Queue {
     return consumer;
   }
 
+  /**
+   * Starts a browser over the messages ready now, in delivery order; it takes none of them.
+   * The adapter calls pump() (or gives credit) once it can send.
+   */
+  browse(options: BrowseOptions, deliver: BrowseFn): QueueBrowser {
+    if (this.options.exclusiveOwner !== undefined && options.owner !== this.options.exclusiveOwner) {
+      throw new ExclusiveQueueError(`queue ${this.name} is exclusive to another connection`);
+    }
+    const browser = new QueueBrowser(this, [...this.ready.toArray(), ...this.parked], options, deliver);
+    this.browsers.add(browser);
+    return browser;
+  }
+
+  /** Called by QueueBrowser.close(). */
+  stopBrowsing(browser: QueueBrowser): void {
+    this.browsers.delete(browser);
+  }
+
   /** Called by Consumer.close(). */
   detach(consumer: Consumer): void {
     const i = this.consumerList.indexOf(consumer);
     if (i >= 0) this.consumerList.splice(i, 1);
+    this.selecting = this.consumerList.some((c) => c.options.selector !== undefined);
     if (this.consumerList.length === 0 && this.options.autoDelete && !this.deleted) this.host.unused(this);
     else if (!this.deleted) this.host.consumersChanged?.(this);
   }
@@ -170,10 +203,20 @@ export class Queue {
             continue;
           }
           let target: Consumer | undefined = consumer;
-          if (entry.avoid?.has(consumer.id)) target = this.consumerList.find((c) => c.hasCapacity() && !entry.avoid!.has(c.id));
+          if ((entry.avoid !== undefined || this.selecting) && !consumer.accepts(entry)) {
+            target = this.consumerList.find((c) => c.hasCapacity() && c.accepts(entry));
+          }
           if (!target) {
-            if (this.consumerList.some((c) => !entry.avoid!.has(c.id))) (waiting ??= []).push(entry);
-            else this.parked.push(entry);
+            if (this.consumerList.some((c) => c.accepts(entry))) {
+              (waiting ??= []).push(entry);
+              // Selectors: stop scanning past a bound, as ActiveMQ's page size (docs/queues.md).
+              if (waiting.length >= MAX_SELECTOR_SCAN) break;
+            } else if (this.consumerList.some((c) => c.options.dropUnselected)) {
+              void this.host.removed(this, entry, 'dropped');
+            } else {
+              this.parked.push(entry);
+              this.readyBytesCount += entry.size;
+            }
             continue;
           }
           this.stats.delivered++;
@@ -194,13 +237,15 @@ export class Queue {
     this.notifyWritable();
   }
 
-  /** Drops expired entries from the head (per-queue TTL keeps them in expiry order). */
+  /** Expires entries from the head of each priority (per-queue TTL keeps each in expiry order). */
   sweepExpired(now: number): void {
-    for (;;) {
-      const head = this.ready.peek();
-      if (!head || head.message.expiry === undefined || head.message.expiry > now) break;
-      this.expire(this.takeHead()!);
-    }
+    this.ready.shiftWhile(
+      (head) => head.message.expiry !== undefined && head.message.expiry <= now,
+      (entry) => {
+        this.readyBytesCount -= entry.size;
+        this.expire(entry);
+      },
+    );
     this.notifyWritable();
   }
 
@@ -230,24 +275,27 @@ export class Queue {
 
   /** Takes the ready entry with sequence `seq` out (without journaling), if there is one. */
   takeReadyBySeq(seq: number): QueueEntry | undefined {
-    const all = this.ready.toArray();
-    const i = all.findIndex((e) => e.seq === seq);
-    if (i < 0) {
+    const entry = this.ready.removeSeq(seq);
+    if (!entry) {
       const j = this.parked.findIndex((e) => e.seq === seq);
-      return j < 0 ? undefined : this.parked.splice(j, 1)[0];
+      if (j < 0) return undefined;
+      const parked = this.parked.splice(j, 1)[0];
+      this.readyBytesCount -= parked.size;
+      this.notifyWritable();
+      return parked;
     }
-    const [entry] = all.splice(i, 1);
-    this.ready.clear();
-    for (const e of all) this.ready.push(e);
     this.readyBytesCount -= entry.size;
     this.notifyWritable();
     return entry;
   }
 
-  /** Ready entries, oldest first, without consuming them (browsing, admin). */
-  peekEntries(limit: number): QueueEntry[] {
-    const out: QueueEntry[] = [];
-    for (let i = 0; i < this.ready.length && out.length < limit; i++) out.push(this.ready.at(i)!);
+  /** Ready entries in delivery order from position `from` (parked ones last), without consuming them (admin). */
+  peekEntries(limit: number, from = 0): QueueEntry[] {
+    const out = this.ready.slice(from, limit);
+    if (out.length < limit && this.parked.length > 0) {
+      const start = Math.max(0, from - this.ready.length);
+      out.push(...this.parked.slice(start, start + limit - out.length));
+    }
     return out;
   }
 
@@ -255,6 +303,7 @@ export class Queue {
   closeAll(): void {
     this.deleted = true;
     for (const c of [...this.consumerList]) c.cancel();
+    for (const b of [...this.browsers]) b.cancel();
     for (const w of this.writableWaiters.splice(0)) w();
   }
 
@@ -276,9 +325,19 @@ export class Queue {
     return this.host.deadLetter(this, entry, reason);
   }
 
-  /** Expired messages are dropped and counted, not dead-lettered (as Artemis, unlike RabbitMQ's DLX). */
+  /**
+   * Expired messages are counted, then dropped (the default, as Artemis without an expiry address)
+   * or, with deadLetterOnExpiry, moved to the dead-letter queue (as RabbitMQ's DLX).
+   */
   private expire(entry: QueueEntry): void {
     this.stats.expired++;
+    if (this.options.deadLetterOnExpiry && this.options.deadLetterQueue) {
+      this.stats.deadLettered++;
+      this.host.deadLetter(this, entry, 'expired')
+        .catch(() => this.host.removed(this, entry, 'dropped'))
+        .catch(() => undefined);
+      return;
+    }
     void this.host.removed(this, entry, 'expired');
   }
 
@@ -302,20 +361,20 @@ export class Queue {
 
   private isOverBound(): boolean {
     const o = this.options;
-    return (o.maxLength > 0 && this.ready.length > o.maxLength) || (o.maxBytes > 0 && this.readyBytesCount > o.maxBytes);
+    return (o.maxLength > 0 && this.messageCount > o.maxLength) || (o.maxBytes > 0 && this.readyBytesCount > o.maxBytes);
   }
 
   /** True when the policy is 'reject' and the queue is at its bound. */
   rejectsNext(): boolean {
     const o = this.options;
     if (o.overflow !== 'reject') return false;
-    return (o.maxLength > 0 && this.ready.length >= o.maxLength) || (o.maxBytes > 0 && this.readyBytesCount >= o.maxBytes);
+    return (o.maxLength > 0 && this.messageCount >= o.maxLength) || (o.maxBytes > 0 && this.readyBytesCount >= o.maxBytes);
   }
 
   private notifyWritable(): void {
     if (this.writableWaiters.length === 0) return;
     const o = this.options;
-    const belowLow = (o.maxLength === 0 || this.ready.length <= o.maxLength * LOW_WATER)
+    const belowLow = (o.maxLength === 0 || this.messageCount <= o.maxLength * LOW_WATER)
       && (o.maxBytes === 0 || this.readyBytesCount <= o.maxBytes * LOW_WATER);
     if (belowLow) for (const w of this.writableWaiters.splice(0)) w();
   }

@@ -13,6 +13,8 @@
  *  - dynamic: a temporary queue `tmp.amqp.<connection>.<n>` whose address `/queue/tmp...` is
  *    returned in the attach (usable as reply-to).
  *  - null source: the durable subscription named by the link (Qpid JMS recovery / unsubscribe).
+ *  - a queue with `distribution-mode: copy` (Qpid JMS QueueBrowser): a core QueueBrowser over the
+ *    messages ready at attach, sent settled and taken by nobody; a drain ends the browse.
  *
  * Credit: the core consumer's credit is kept at (delivery-count + link-credit from the peer's last
  * flow) minus what was handed out, so it never exceeds the link credit. Deliveries start only once
@@ -24,8 +26,10 @@
  */
 import { checkTopicPattern } from '../../core/names.js';
 import type { Queue } from '../../core/queue.js';
+import type { QueueBrowser } from '../../core/queue-browser.js';
 import type { Consumer } from '../../core/queue-consumer.js';
 import type { Delivery } from '../../core/queue-types.js';
+import { compileSelector, SelectorError, type Selector } from '../../core/selector.js';
 import { parseAddress } from './address.js';
 import { encodeAmqpMessage } from './amqp-message.js';
 import type { AmqpConnection } from './connection.js';
@@ -34,6 +38,7 @@ import type { RDelivery, RLink, RTerminus } from './rhea-internals.js';
 import { AmqpConditionError, COND, conditionOf, parseOutcome, type ParsedOutcome } from './states.js';
 
 const NO_LOCAL_FILTERS = new Set(['apache.org:no-local-filter:list', 0x0000468c00000003]);
+const SELECTOR_FILTERS = new Set(['apache.org:selector-filter:string', 0x0000468c00000004]);
 
 interface Overflowed {
   tag: number;
@@ -51,8 +56,33 @@ function isNoLocal(v: unknown): boolean {
   return NO_LOCAL_FILTERS.has(d as string | number);
 }
 
+function isSelector(v: unknown): boolean {
+  const d = (v as { descriptor?: { value?: unknown } } | null)?.descriptor?.value;
+  return SELECTOR_FILTERS.has(d as string | number);
+}
+
+/** A JMS selector filter (Qpid JMS `jms-selector`): compiled, or amqp:invalid-field. */
+function compileSelectorFilter(v: unknown): Selector {
+  const inner = (v as { value?: unknown }).value;
+  const source = typeof inner === 'string' ? inner : (inner as { value?: unknown } | null)?.value;
+  if (typeof source !== 'string') throw new AmqpConditionError(COND.invalidField, 'the selector filter must carry a string');
+  try {
+    return compileSelector(source);
+  } catch (err) {
+    if (err instanceof SelectorError) throw new AmqpConditionError(COND.invalidField, `invalid selector: ${err.message}`);
+    throw err;
+  }
+}
+
 export class OutgoingLink implements LinkHandler {
-  consumer: Consumer | null = null;
+  /** The core consumer, or the browser of a `distribution-mode: copy` link (settled deliveries only). */
+  consumer: Consumer | QueueBrowser | null = null;
+  /** Browsing (copy) instead of consuming (move). */
+  private browsing = false;
+  /** The source's JMS selector filter, if any. */
+  private selector: Selector | undefined;
+  /** The queue is this link's own topic subscription: what the selector refuses is dropped, not kept. */
+  private topicStyle = false;
   private queue: Queue | null = null;
   private sent = 0;
   private consumedByDrain = 0;
@@ -60,7 +90,7 @@ export class OutgoingLink implements LinkHandler {
   private overflow: Overflowed[] = [];
   private ready = false;
   private closed = false;
-  private readonly presettled: boolean;
+  private presettled: boolean;
   /** The durable (or shared) subscription queue this link consumes, deleted by a closing detach. */
   private subscription: { name: string; durable: boolean } | null = null;
 
@@ -113,12 +143,17 @@ export class OutgoingLink implements LinkHandler {
   private plan(src: RTerminus | null): Promise<Queue> | Queue {
     const { broker, settings } = this.conn.rt;
     if (!src || ((src.address === undefined || src.address === null) && !src.dynamic)) return this.recover();
-    if (src.distribution_mode === 'copy') throw new AmqpConditionError(COND.notImplemented, 'browsing (distribution-mode copy) is not supported');
+    if (src.distribution_mode === 'copy') this.startBrowsing();
     const caps = capabilitiesOf(src);
-    // Keep only the filters we apply (no-local); the client sees the others were not taken.
+    // Keep only the filters we apply (no-local, selector); the client sees the others were not taken.
     const filters = filterEntries(src);
     const noLocal = filters.some(([, v]) => isNoLocal(v));
-    if (filters.length > 0) src.filter = noLocal ? Object.fromEntries(filters.filter(([, v]) => isNoLocal(v))) : null;
+    const selectorFilter = filters.find(([, v]) => isSelector(v));
+    if (selectorFilter) this.selector = compileSelectorFilter(selectorFilter[1]);
+    if (filters.length > 0) {
+      const kept = filters.filter(([, v]) => isNoLocal(v) || v === selectorFilter?.[1]);
+      src.filter = kept.length > 0 ? Object.fromEntries(kept) : null;
+    }
 
     if (src.dynamic) {
       const name = this.conn.newTempQueueName();
@@ -143,8 +178,10 @@ export class OutgoingLink implements LinkHandler {
       return broker.declareQueue(node.name, { durable: true, labels: { protocol: 'amqp' } });
     }
 
+    if (this.browsing) throw new AmqpConditionError(COND.notImplemented, 'distribution-mode copy (browsing) works on queues only');
     const pattern = node.name;
     checkTopicPattern(pattern);
+    this.topicStyle = true;
     if (!this.conn.authorise('subscribe', pattern)) throw new AmqpConditionError(COND.unauthorized, `not allowed to subscribe to ${pattern}`);
     const durable = (src.durable ?? 0) > 0 && src.expiry_policy === 'never';
     const shared = caps.includes('shared');
@@ -183,6 +220,13 @@ export class OutgoingLink implements LinkHandler {
     })();
   }
 
+  /** A copy link browses: its deliveries are settled (nothing to acknowledge), whatever the peer asked. */
+  private startBrowsing(): void {
+    this.browsing = true;
+    this.presettled = true;
+    this.link.local.attach.snd_settle_mode = 1;
+  }
+
   /** A null source: the durable subscription the link name stands for, if there is one. */
   private recover(): Queue {
     const { broker } = this.conn.rt;
@@ -216,12 +260,12 @@ export class OutgoingLink implements LinkHandler {
       if (queue.options.autoDelete && queue.consumers.length === 0) this.conn.quiet(this.conn.rt.broker.deleteQueue(queue.name));
       return;
     }
-    let consumer: Consumer;
+    let consumer: Consumer | QueueBrowser;
     try {
-      consumer = queue.consume(
-        { prefetch: 0, autoAck: this.presettled, creditMode: true, owner: this.conn.id },
-        (d) => this.deliver(d),
-      );
+      const selecting = this.selector ? { selector: this.selector, dropUnselected: this.topicStyle } : {};
+      consumer = this.browsing
+        ? queue.browse({ creditMode: true, owner: this.conn.id, ...selecting }, (d) => this.deliver(d))
+        : queue.consume({ prefetch: 0, autoAck: this.presettled, creditMode: true, owner: this.conn.id, ...selecting }, (d) => this.deliver(d));
     } catch (err) {
       this.fail(err);
       return;
@@ -335,7 +379,7 @@ export class OutgoingLink implements LinkHandler {
       d.remote_settled = true;
       d.settled = true;
     }
-    const c = this.consumer;
+    const c = this.browsing ? null : this.consumer as Consumer | null;
     const tag = d.coreTag;
     if (this.closed || !c || tag === undefined || this.presettled) return;
     let o = parseOutcome(state);

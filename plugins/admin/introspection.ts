@@ -22,6 +22,8 @@ export interface QueueSummary {
     messageTtl: number;
     maxDeliveries: number;
     deadLetterQueue: string;
+    deadLetterOnExpiry: boolean;
+    priorities: boolean;
   };
   labels: Record<string, string>;
   stats: QueueStats;
@@ -46,6 +48,8 @@ export function summariseQueue(broker: Broker, q: Queue): QueueSummary {
       messageTtl: o.messageTtl,
       maxDeliveries: o.maxDeliveries,
       deadLetterQueue: o.deadLetterQueue,
+      deadLetterOnExpiry: o.deadLetterOnExpiry === true,
+      priorities: o.priorities !== false,
     },
     labels: { ...(o.labels ?? {}) },
     stats: { ...q.stats },

@@ -10,20 +10,21 @@ import { HttpError, intParam, readJsonBody, sendJson } from './http-util.js';
 import { summariseQueue, sortedQueues } from './introspection.js';
 import { peekedMessage } from './message-json.js';
 
-type DeclareOptions = Partial<Pick<QueueOptions, 'durable' | 'maxLength' | 'maxBytes' | 'overflow' | 'messageTtl' | 'maxDeliveries' | 'deadLetterQueue'>>;
+type DeclareOptions = Partial<Pick<QueueOptions, 'durable' | 'maxLength' | 'maxBytes' | 'overflow' | 'messageTtl' | 'maxDeliveries' | 'deadLetterQueue' | 'deadLetterOnExpiry' | 'priorities'>>;
 
 const OVERFLOW = ['block', 'drop-head', 'reject'];
 const COUNT_KEYS = ['maxLength', 'maxBytes', 'messageTtl', 'maxDeliveries'] as const;
-const DECLARE_KEYS = new Set<string>(['durable', 'overflow', 'deadLetterQueue', ...COUNT_KEYS]);
+const FLAG_KEYS = ['durable', 'deadLetterOnExpiry', 'priorities'] as const;
+const DECLARE_KEYS = new Set<string>([...FLAG_KEYS, 'overflow', 'deadLetterQueue', ...COUNT_KEYS]);
 
 /** Validates a PUT body into queue options (only the keys given). */
 export function declareOptions(body: Record<string, unknown>): DeclareOptions {
   const out: DeclareOptions = {};
   for (const [k, v] of Object.entries(body)) {
     if (!DECLARE_KEYS.has(k)) throw new HttpError(400, `unknown queue option "${k}" (allowed: ${[...DECLARE_KEYS].join(', ')})`);
-    if (k === 'durable') {
-      if (typeof v !== 'boolean') throw new HttpError(400, 'durable must be true or false');
-      out.durable = v;
+    if ((FLAG_KEYS as readonly string[]).includes(k)) {
+      if (typeof v !== 'boolean') throw new HttpError(400, `${k} must be true or false`);
+      out[k as (typeof FLAG_KEYS)[number]] = v;
     } else if (k === 'overflow') {
       if (typeof v !== 'string' || !OVERFLOW.includes(v)) throw new HttpError(400, `overflow must be one of ${OVERFLOW.join(', ')}`);
       out.overflow = v as QueueOptions['overflow'];
@@ -129,18 +130,20 @@ export function queueRoutes(ctx: AdminContext): ApiRoute[] {
 
   const peek = ({ res, params, query }: ApiRequest) => {
     const q = requireQueue(params.name);
-    const limit = intParam(query, 'limit', 20, 1, 500);
+    // ?from=&count= pages through the queue in delivery order (priority, then FIFO); limit is count's older name.
+    const from = intParam(query, 'from', 0, 0, Number.MAX_SAFE_INTEGER);
+    const limit = query.has('count') ? intParam(query, 'count', 20, 1, 500) : intParam(query, 'limit', 20, 1, 500);
     const maxPayloadBytes = intParam(query, 'maxPayloadBytes', 64 * 1024, 0, 1024 * 1024);
     // Bounded reply: stop once the payloads shown pass 16 MiB.
     let budget = 16 * 1024 * 1024;
     const messages = [];
-    for (const entry of q.peekEntries(limit)) {
+    for (const entry of q.peekEntries(limit, from)) {
       if (budget <= 0) break;
       const m = peekedMessage(entry, maxPayloadBytes);
       budget -= Math.min(entry.message.payload.length, maxPayloadBytes);
       messages.push(m);
     }
-    sendJson(res, 200, { queue: q.name, messagesReady: q.messageCount, messages });
+    sendJson(res, 200, { queue: q.name, messagesReady: q.messageCount, from, messages });
   };
 
   return [

@@ -15,7 +15,7 @@ describe('admin API: queues', () => {
     assert.equal(created.headers.location, queuePath(name));
     assert.equal(created.json.name, name);
     assert.equal(created.json.durable, true);
-    assert.deepEqual(created.json.options, { maxLength: 5, maxBytes: b.broker.getQueue(name)!.options.maxBytes, overflow: 'reject', messageTtl: 60000, maxDeliveries: 3, deadLetterQueue: 'orders.dead' });
+    assert.deepEqual(created.json.options, { maxLength: 5, maxBytes: b.broker.getQueue(name)!.options.maxBytes, overflow: 'reject', messageTtl: 60000, maxDeliveries: 3, deadLetterQueue: 'orders.dead', deadLetterOnExpiry: false, priorities: true });
     assert.equal(b.broker.getQueue(name)?.options.durable, true);
 
     const again = await call(b, 'PUT', queuePath(name), { body: { maxLength: 5 } });
@@ -152,6 +152,45 @@ describe('admin API: queues', () => {
     assert.equal(Buffer.from(big.payloadBase64, 'base64').length, 10);
     assert.equal(q.messageCount, 3, 'peeking consumed nothing');
     assert.equal((await call(b, 'GET', queuePath('peek', '/messages?limit=501'))).status, 400);
+  });
+
+  it('pages through a queue with ?from=&count= in delivery order (priorities from POST /api/publish)', async () => {
+    assert.equal((await call(b, 'PUT', queuePath('paged'))).status, 201);
+    for (const [payload, priority] of [['p1', 1], ['p8', 8], ['p4', undefined], ['p8b', 8], ['p1b', 1]] as const) {
+      const r = await call(b, 'POST', '/api/publish', { body: { queue: 'paged', payload, ...(priority !== undefined ? { priority } : {}) } });
+      assert.equal(r.status < 300, true, r.text);
+    }
+    const page = async (query: string) => (await call(b, 'GET', queuePath('paged', `/messages?${query}`))).json;
+    const first = await page('from=0&count=2');
+    assert.deepEqual(first.messages.map((m: { payloadText: string }) => m.payloadText), ['p8', 'p8b']);
+    assert.equal(first.from, 0);
+    const second = await page('from=2&count=2');
+    assert.deepEqual(second.messages.map((m: { payloadText: string }) => m.payloadText), ['p4', 'p1']);
+    assert.deepEqual((await page('from=4&count=10')).messages.map((m: { payloadText: string }) => m.payloadText), ['p1b']);
+    assert.deepEqual((await page('from=9')).messages, []);
+    assert.equal((await call(b, 'GET', queuePath('paged', '/messages?from=-1'))).status, 400);
+    assert.equal((await call(b, 'GET', queuePath('paged', '/messages?count=0'))).status, 400);
+    assert.equal(b.broker.getQueue('paged')!.messageCount, 5, 'paging consumed nothing');
+  });
+
+  it('declares deadLetterOnExpiry and priorities; expired messages then show in the DLQ with why and where from', async () => {
+    const r = await call(b, 'PUT', queuePath('short-lived'), { body: { deadLetterOnExpiry: true, priorities: false } });
+    assert.equal(r.status, 201);
+    assert.equal(r.json.options.deadLetterOnExpiry, true);
+    assert.equal(r.json.options.priorities, false);
+    assert.equal((await call(b, 'PUT', queuePath('bad'), { body: { deadLetterOnExpiry: 'yes' } })).status, 400);
+    await call(b, 'POST', '/api/publish', { body: { queue: 'short-lived', payload: 'stale', ttl: 1 } });
+    for (let i = 0; i < 500 && !b.broker.getQueue('short-lived.dlq')?.messageCount; i++) await new Promise((res) => setTimeout(res, 20));
+    const dlq = await call(b, 'GET', queuePath('short-lived.dlq', '/messages'));
+    assert.equal(dlq.status, 200);
+    const [m] = dlq.json.messages;
+    assert.equal(m.payloadText, 'stale');
+    assert.equal(m.headers['x-death-reason'], 'expired');
+    assert.equal(m.headers['x-original-queue'], 'short-lived');
+    const q = (await call(b, 'GET', queuePath('short-lived'))).json;
+    assert.equal(q.stats.expired, 1);
+    assert.equal(q.stats.deadLettered, 1);
+    assert.equal(q.messagesReady, 0);
   });
 
   it('purges ready messages and deletes queues', async () => {

@@ -2,6 +2,7 @@
 
     proton_client.py send URL ADDRESS N         sends N durable messages, prints {"sent": N}
     proton_client.py receive URL ADDRESS N      receives and accepts N messages, prints them as JSON
+    proton_client.py browse URL ADDRESS N       browses N messages (distribution-mode copy), prints them as JSON
     proton_client.py subscribe URL CID NAME TOPIC   attaches a durable subscription and leaves it (closes the connection)
     proton_client.py resume URL CID NAME TOPIC N    re-attaches it, receives N, then closes the link (unsubscribe)
     proton_client.py request URL SERVICE        dynamic reply queue, sends a request, prints the reply
@@ -14,7 +15,7 @@ import uuid
 
 from proton import Message
 from proton.handlers import MessagingHandler, TransactionHandler
-from proton.reactor import Container, DurableSubscription
+from proton.reactor import Container, Copy, DurableSubscription
 from proton.utils import BlockingConnection
 
 TIMEOUT = 15
@@ -122,6 +123,13 @@ def main():
         for _ in range(n):
             out.append(describe(receiver.receive(timeout=TIMEOUT)))
             receiver.accept()
+        conn.close()
+        print(json.dumps(out))
+    elif cmd == "browse":
+        address, n = sys.argv[3], int(sys.argv[4])
+        conn = connect(url)
+        receiver = conn.create_receiver(address, credit=n, options=Copy())
+        out = [describe(receiver.receive(timeout=TIMEOUT)) for _ in range(n)]
         conn.close()
         print(json.dumps(out))
     elif cmd == "subscribe":

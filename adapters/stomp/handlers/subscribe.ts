@@ -1,13 +1,16 @@
 /**
  * SUBSCRIBE: queues (consume), topics (a transient exclusive auto-delete queue bound to the
  * pattern, or a named durable queue for durable subscriptions in RabbitMQ's or ActiveMQ's style),
- * temp queues, and streams read from an `x-stream-offset` position.
+ * temp queues, streams read from an `x-stream-offset` position, and queue browsers (`browser:true`).
  */
+import type { Message } from '../../../core/message.js';
 import { checkTopicPattern } from '../../../core/names.js';
 import type { Queue } from '../../../core/queue.js';
+import { compileSelector, SelectorError } from '../../../core/selector.js';
 import { StreamCursor, type StreamStart } from '../../../core/stream/stream-cursor.js';
 import type { StompFrame } from '../frame.js';
 import { StompError, type StompConnection } from '../connection.js';
+import { BrowseSubscription } from '../browse-subscription.js';
 import { parseDestination, type Destination } from '../destinations.js';
 import { QueueSubscription, StreamSubscription, type AckMode, type SubscriptionInit } from '../subscription.js';
 import { required, tempQueue } from './common.js';
@@ -43,6 +46,18 @@ export function parseStreamOffset(value: string): StreamStart {
   return { offset: num(v) };
 }
 
+/** The `selector` header (JMS SQL-92, as ActiveMQ and Artemis): a predicate, or undefined when absent. */
+function selectorOf(frame: StompFrame): ((m: Message) => boolean) | undefined {
+  const source = frame.headers.selector;
+  if (source === undefined) return undefined;
+  try {
+    return compileSelector(source);
+  } catch (err) {
+    if (err instanceof SelectorError) throw new StompError(`invalid selector: ${err.message}`, `selector "${source.slice(0, 256)}": ${err.message} (grammar: docs/queues.md#selectors)`);
+    throw err;
+  }
+}
+
 function isTrue(v: string | undefined): boolean {
   return v === 'true';
 }
@@ -65,10 +80,19 @@ export async function subscribe(conn: StompConnection, frame: StompFrame): Promi
   const d = parseDestination(destination);
   const init: SubscriptionInit = { id, num: conn.nextSubscriptionNumber(), ack, prefetch, destination, topicStyle: false };
   const offset = h['x-stream-offset'];
+  const selector = selectorOf(frame);
+  if (isTrue(h.browser)) {
+    init.ack = 'auto';
+    const browser = await subscribeBrowser(conn, d, init, selector);
+    conn.receipt(frame);
+    browser?.start();
+    return;
+  }
   if (offset !== undefined && d.kind !== 'temp-queue') {
+    if (selector) throw new StompError('selector is not supported with x-stream-offset', 'a stream subscription reads every record; filter on the client');
     await subscribeStream(conn, d.name, parseStreamOffset(offset), init);
   } else {
-    await subscribeQueue(conn, frame, d, init);
+    await subscribeQueue(conn, frame, d, init, selector);
   }
   conn.receipt(frame);
 }
@@ -88,6 +112,32 @@ async function subscribeStream(conn: StompConnection, name: string, start: Strea
   sub.start();
 }
 
+/** `browser:true`: look at a queue's ready messages without taking them (ActiveMQ's queue browser). */
+async function subscribeBrowser(
+  conn: StompConnection, d: Destination, init: SubscriptionInit, selector?: (m: Message) => boolean,
+): Promise<BrowseSubscription | null> {
+  if (d.kind !== 'queue' && d.kind !== 'amq-queue') {
+    throw new StompError('browser:true needs a queue destination', 'browse /queue/NAME or /amq/queue/NAME; topics have nothing to browse');
+  }
+  conn.authorise('consume', d.name);
+  let queue = conn.broker.getQueue(d.name);
+  if (!queue) {
+    if (d.kind === 'amq-queue') throw new StompError(`no queue "${d.name.slice(0, 256)}"`, `/amq/queue/ names an existing queue; ${d.name} does not exist`);
+    queue = await conn.broker.declareQueue(d.name, { durable: true });
+  }
+  if (!conn.live) return null;
+  let sub: BrowseSubscription | undefined;
+  const browser = queue.browse({ creditMode: false, owner: conn.id, selector }, (delivery) => conn.deliver(sub!, delivery.message, delivery.tag, delivery.redelivered));
+  sub = new BrowseSubscription(init, browser);
+  const s = sub;
+  browser.onCancel = () => conn.subscriptionCancelled(s);
+  browser.onEnd = () => conn.sendFrame('MESSAGE', { subscription: s.id, destination: s.destination, 'message-id': `${conn.id}-${s.num}-end`, browser: 'end' });
+  if (conn.writePaused) browser.pause();
+  conn.subscriptions.set(s.id, s);
+  conn.subsByNum.set(s.num, s);
+  return s;
+}
+
 /** Durable subscription queue name, or null for a transient subscription. */
 function durableName(conn: StompConnection, frame: StompFrame, id: string): { queue: string; replace: boolean } | null {
   const h = frame.headers;
@@ -102,7 +152,9 @@ function durableName(conn: StompConnection, frame: StompFrame, id: string): { qu
   return null;
 }
 
-async function subscribeQueue(conn: StompConnection, frame: StompFrame, d: Destination, init: SubscriptionInit): Promise<void> {
+async function subscribeQueue(
+  conn: StompConnection, frame: StompFrame, d: Destination, init: SubscriptionInit, selector?: (m: Message) => boolean,
+): Promise<void> {
   const broker = conn.broker;
   let queue: Queue | undefined;
   let durableQueue: string | undefined;
@@ -152,17 +204,24 @@ async function subscribeQueue(conn: StompConnection, frame: StompFrame, d: Desti
     }
   }
   if (!conn.live) return;
-  consume(conn, queue!, init, durableQueue);
+  // A topic subscription's queue is read by this subscriber only: what it does not select is dropped.
+  consume(conn, queue!, init, durableQueue, selector, init.topicStyle);
 }
 
-function consume(conn: StompConnection, queue: Queue, init: SubscriptionInit, durableQueue?: string): QueueSubscription {
+function consume(
+  conn: StompConnection, queue: Queue, init: SubscriptionInit, durableQueue?: string,
+  selector?: (m: Message) => boolean, dropUnselected = false,
+): QueueSubscription {
   const sub = new QueueSubscription(init, queue.name);
   sub.durableQueue = durableQueue;
   conn.subscriptions.set(sub.id, sub);
   conn.subsByNum.set(sub.num, sub);
   try {
     const consumer = queue.consume(
-      { prefetch: init.ack === 'auto' ? 0 : init.prefetch, autoAck: init.ack === 'auto', creditMode: false, owner: conn.id },
+      {
+        prefetch: init.ack === 'auto' ? 0 : init.prefetch, autoAck: init.ack === 'auto', creditMode: false, owner: conn.id,
+        ...(selector ? { selector, dropUnselected } : {}),
+      },
       (delivery, c) => {
         if (!sub.consumer) sub.attach(c, conn);
         conn.deliver(sub, delivery.message, delivery.tag, delivery.redelivered);

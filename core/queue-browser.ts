@@ -1,0 +1,135 @@
+/**
+ * A browser of a queue: it sees the messages that were ready when it started, in delivery order
+ * (priority, then FIFO), and takes none of them. It paces like a consumer (link credit, a
+ * prefetch-free socket pause), so an adapter drives it as it drives a Consumer; deliveries are
+ * settled on send (there is nothing to acknowledge). STOMP `browser:true`, AMQP
+ * `distribution-mode: copy`.
+ */
+import type { Message } from './message.js';
+import type { Queue } from './queue.js';
+import type { Delivery, QueueEntry } from './queue-types.js';
+
+export type BrowseFn = (delivery: Delivery, browser: QueueBrowser) => void;
+
+export interface BrowseOptions {
+  /** AMQP-style link credit: deliveries consume credit given by addCredit()/setCredit(). */
+  creditMode: boolean;
+  /** Connection id, checked against exclusive queues. */
+  owner?: string;
+  /** Only messages this accepts are shown (a JMS selector). */
+  selector?: (message: Message) => boolean;
+}
+
+const RESOLVED = Promise.resolve();
+
+export class QueueBrowser {
+  private pos = 0;
+  private nextTag = 1;
+  private credit = 0;
+  private paused = false;
+  private pumping = false;
+  private ended = false;
+  closed = false;
+  /** The queue was deleted under the browser. */
+  onCancel?: () => void;
+  /** Every message of the snapshot has been handed over (STOMP sends its `browser:end` then). */
+  onEnd?: () => void;
+
+  constructor(
+    readonly queue: Queue,
+    private readonly entries: QueueEntry[],
+    readonly options: BrowseOptions,
+    private readonly deliver: BrowseFn,
+  ) {}
+
+  get availableCredit(): number {
+    return this.credit;
+  }
+
+  /** Messages of the snapshot not handed over yet. */
+  get remaining(): number {
+    return this.entries.length - this.pos;
+  }
+
+  /** Hands over what the pace allows; call once the adapter is ready to send. */
+  pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      const now = Date.now();
+      while (!this.closed && !this.paused && this.pos < this.entries.length && (!this.options.creditMode || this.credit > 0)) {
+        const entry = this.entries[this.pos];
+        // Release the reference: a long browse must not pin messages consumed meanwhile.
+        this.entries[this.pos++] = undefined as unknown as QueueEntry;
+        const m = entry.message;
+        if (m.expiry !== undefined && m.expiry <= now) continue;
+        if (this.options.selector && !this.options.selector(m)) continue;
+        if (this.options.creditMode) this.credit--;
+        this.deliver({
+          tag: this.nextTag++, message: m, deliveryCount: entry.deliveryCount, redelivered: entry.redelivered,
+          queue: this.queue.name, seq: entry.seq,
+        }, this);
+      }
+    } finally {
+      this.pumping = false;
+    }
+    if (!this.closed && !this.ended && this.pos >= this.entries.length) {
+      this.ended = true;
+      this.onEnd?.();
+    }
+  }
+
+  addCredit(n: number): void {
+    this.credit += n;
+    this.pump();
+  }
+
+  setCredit(n: number): void {
+    this.credit = n;
+    this.pump();
+  }
+
+  /** AMQP drain: hand over what is left within the credit, then give up the rest. */
+  drain(): number {
+    this.pump();
+    const left = this.credit;
+    this.credit = 0;
+    return left;
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.pump();
+  }
+
+  /** Browsed messages are not taken: settling them changes nothing. */
+  ack(_tag: number): Promise<void> {
+    return RESOLVED;
+  }
+
+  nack(_tag: number, _options?: unknown): Promise<void> {
+    return RESOLVED;
+  }
+
+  reject(_tag: number): Promise<void> {
+    return RESOLVED;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.entries.length = 0;
+    this.queue.stopBrowsing(this);
+  }
+
+  /** @internal the queue was deleted. */
+  cancel(): void {
+    this.close();
+    this.onCancel?.();
+  }
+}
