@@ -45,7 +45,7 @@ export class KafkaLoad extends AckedLoad {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      await admin.createTopics({ topics: [{ topic: this.topic, numPartitions: this.partitions }], waitForLeaders: true });
+      await admin.createTopics({ topics: [{ topic: this.topic, numPartitions: this.partitions, replicationFactor: this.o.kafkaReplicationFactor }], waitForLeaders: true });
     } finally {
       await admin.disconnect();
     }
