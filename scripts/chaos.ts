@@ -10,7 +10,7 @@
  *   node dist/scripts/chaos.js [--trials N] [--rate R] [--window W] [--data-dir DIR] [--keep] [--crash random|on-ack|mixed]
  *                              [--loads a,b] [--no-disk-full | --disk-full-only] [--cluster [--victims node,nats]] [-- junction flags...]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -161,11 +161,21 @@ async function main(): Promise<void> {
         if (f) process.stdout.write(`${failoverLine(f)}\n`);
         process.stdout.write(`${tallyTable(r.rows)}\n`);
         for (const f of r.failures) process.stdout.write(`  FAIL ${f}\n`);
+        if (cluster && r.failures.length) {
+          const file = join(dataDir, `trial-${i}-output.log`);
+          writeFileSync(file, cluster.output());
+          process.stdout.write(`  output of every process: ${file}\n`);
+        }
         process.stdout.write('\n');
       }
     } catch (err) {
       failed = true;
       process.stderr.write(`chaos: trial aborted: ${(err as Error).stack ?? err}\nbroker output (tail):\n${broker.output().slice(-4000)}\n`);
+      if (cluster) {
+        const file = join(dataDir, 'aborted-output.log');
+        writeFileSync(file, cluster.output());
+        process.stderr.write(`chaos: output of every process: ${file}\n`);
+      }
     } finally {
       await broker.stop();
     }
@@ -191,7 +201,7 @@ async function main(): Promise<void> {
     }
   }
 
-  if (ownDir && !o.keep) rmSync(dataDir, { recursive: true, force: true });
+  if (ownDir && !o.keep && !(o.cluster && failed)) rmSync(dataDir, { recursive: true, force: true });
   else log(`data directory kept: ${dataDir}`);
   log(failed ? 'FAILED: see above' : 'passed: nothing acknowledged was lost');
   process.exit(failed ? 1 : 0);

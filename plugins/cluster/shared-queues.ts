@@ -235,7 +235,9 @@ export class JetStreamSharedQueues implements SharedQueues {
       last = Math.max(last, seq);
       if (!held.has(seq)) this.enqueue(q, seq, data, 0, false);
     };
-    const lastMsg = await this.jsm.streams.getMessage(QUEUES_STREAM, { last_by_subj: queueSubject(name) }).catch(() => null);
+    // null when the queue has no message; any other failure (JetStream unavailable) fails the claim,
+    // which is retried: taking it for an empty queue would leave every stored message undelivered.
+    const lastMsg = await this.jsm.streams.getMessage(QUEUES_STREAM, { last_by_subj: queueSubject(name) });
     if (lastMsg) {
       const oc = await this.js.consumers.get(QUEUES_STREAM, { filter_subjects: queueSubject(name), deliver_policy: DeliverPolicy.All });
       // Batches until the newest message seen at the start (or nothing is pending, or a batch comes back empty).

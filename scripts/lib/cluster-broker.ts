@@ -103,7 +103,9 @@ export class ClusterBroker implements BrokerUnderTest {
   }
 
   readonly endpoints: Endpoints = () => {
-    const live = this.liveNodes();
+    // With no node up (all exited), name them all: clients keep retrying instead of failing here.
+    const up = this.liveNodes();
+    const live = up.length ? up : this.nodes;
     const k = live.length ? this.rotation++ % live.length : 0;
     const order = [...live.slice(k), ...live.slice(0, k)];
     return Object.fromEntries(PROTOCOLS.map((p) => [p, order.map((n): Endpoint => ({ host: this.host, port: n.ports[p] }))])) as ReturnType<Endpoints>;
@@ -213,8 +215,8 @@ export class ClusterBroker implements BrokerUnderTest {
   }
 
   output(): string {
-    const nodes = this.nodes.map((n) => `--- ${n.name}\n${n.output().split('\n').slice(-60).join('\n')}`);
-    const nats = (this.nats?.servers ?? []).map((s) => `--- ${s.spec.name}\n${s.output().split('\n').slice(-20).join('\n')}`);
+    const nodes = this.nodes.map((n) => `--- ${n.name}\n${n.output().split('\n').slice(-400).join('\n')}`);
+    const nats = (this.nats?.servers ?? []).map((s) => `--- ${s.spec.name}\n${s.output().split('\n').slice(-100).join('\n')}`);
     return [...nodes, ...nats].join('\n');
   }
 
