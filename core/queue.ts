@@ -8,7 +8,7 @@ import { Deque } from './deque.js';
 import { isExpired } from './message.js';
 import { Consumer, DeliverFn } from './queue-consumer.js';
 import {
-  ConsumerOptions, ExclusiveQueueError, QueueEntry, QueueOptions,
+  ConsumerOptions, ExclusiveQueueError, QueueEntry, QueueOptions, removeInBackground,
 } from './queue-types.js';
 
 export type RemovalReason = 'acked' | 'expired' | 'dropped' | 'dead-lettered' | 'purged';
@@ -99,7 +99,7 @@ export class Queue {
       while (this.isOverBound() && this.ready.length > 0) {
         const dropped = this.takeHead()!;
         this.stats.dropped++;
-        void this.host.removed(this, dropped, 'dropped');
+        removeInBackground(this.host.removed(this, dropped, 'dropped'));
       }
     }
     if (this.consumerList.length > 0) this.dispatch();
@@ -210,7 +210,7 @@ export class Queue {
     this.ready.clear();
     this.parked = [];
     this.readyBytesCount = 0;
-    for (const e of entries) void this.host.removed(this, e, 'purged');
+    for (const e of entries) removeInBackground(this.host.removed(this, e, 'purged'));
     this.notifyWritable();
     return entries.length;
   }
@@ -279,7 +279,7 @@ export class Queue {
   /** Expired messages are dropped and counted, not dead-lettered (as Artemis, unlike RabbitMQ's DLX). */
   private expire(entry: QueueEntry): void {
     this.stats.expired++;
-    void this.host.removed(this, entry, 'expired');
+    removeInBackground(this.host.removed(this, entry, 'expired'));
   }
 
   private takeHead(): QueueEntry | undefined {
