@@ -162,6 +162,9 @@ async function main(): Promise<void> {
         process.stdout.write(`${tallyTable(r.rows)}\n`);
         for (const f of r.failures) process.stdout.write(`  FAIL ${f}\n`);
         if (cluster && r.failures.length) {
+          // Stored but undelivered, or never stored: what the read-back left in the shared queues says which.
+          const backlog = await cluster.queueBacklog(r.prefix).catch((err: Error) => new Map([[`(not readable: ${err.message})`, 0]]));
+          process.stdout.write(`  still in ${'JUNCTION_QUEUES'} after the read-back: ${[...backlog].map(([q, n]) => `${q} ${n}`).join(', ') || 'nothing'}\n`);
           const file = join(dataDir, `trial-${i}-output.log`);
           writeFileSync(file, cluster.output());
           process.stdout.write(`  output of every process: ${file}\n`);

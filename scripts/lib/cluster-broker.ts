@@ -9,6 +9,9 @@
  * a client whose node died reconnects to another.
  */
 import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { QUEUES_STREAM, queueOfSubject } from '../../plugins/cluster/names.js';
 import type { BrokerUnderTest } from './broker-under-test.js';
 import { JunctionNode, LISTENERS, type JunctionPorts } from './junction-node.js';
 import type { Endpoint, Endpoints, Protocol } from './load/acked-load.js';
@@ -207,6 +210,26 @@ export class ClusterBroker implements BrokerUnderTest {
       if (Date.now() > deadline) throw new Error(`not every node lists ${this.nodes.length} nodes after ${timeoutMs} ms: ${JSON.stringify(views.map((v) => v?.map((n) => n.id)))}`);
       await sleep(200);
     }
+  }
+
+  /**
+   * Messages still stored for the shared queues whose names contain `part` (queue -> count). After
+   * a read-back that acknowledged everything it got, these were stored and never delivered.
+   */
+  async queueBacklog(part: string): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const nc = await connect({ servers: this.nats!.urls, timeout: 5000 });
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: 10000 });
+      const info = await jsm.streams.info(QUEUES_STREAM, { subjects_filter: '>' });
+      for (const [subject, n] of Object.entries(info.state.subjects ?? {})) {
+        const queue = queueOfSubject(subject);
+        if (queue?.includes(part)) out.set(queue, n);
+      }
+    } finally {
+      await nc.close().catch(() => undefined);
+    }
+    return out;
   }
 
   async stop(): Promise<void> {
