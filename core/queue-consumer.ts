@@ -3,7 +3,7 @@
  * deliveries (ack, nack with requeue, reject), pause/resume for socket back-pressure.
  */
 import type { Queue } from './queue.js';
-import { ConsumerOptions, Delivery, NackOptions, QueueEntry } from './queue-types.js';
+import { ConsumerOptions, Delivery, NackOptions, QueueEntry, removeInBackground } from './queue-types.js';
 
 export type DeliverFn = (delivery: Delivery, consumer: Consumer) => void;
 
@@ -54,7 +54,7 @@ export class Consumer {
     entry.redelivered = true;
     if (this.options.autoAck) {
       this.queue.stats.acked++;
-      if (entry.persisted) void this.queue.host.removed(this.queue, entry, 'acked');
+      if (entry.persisted) removeInBackground(this.queue.host.removed(this.queue, entry, 'acked'));
     } else {
       this.unacked.set(tag, entry);
       this.queue.adjustUnacked(1);
@@ -156,12 +156,12 @@ export class Consumer {
       const limit = this.queue.options.maxDeliveries;
       for (const e of entries) {
         e.deliveryCount++;
-        if (limit > 0 && e.deliveryCount >= limit) void this.queue.deadLetterEntry(e, 'delivery-limit');
+        if (limit > 0 && e.deliveryCount >= limit) removeInBackground(this.queue.deadLetterEntry(e, 'delivery-limit'));
         else keep.push(e);
       }
       this.queue.requeue(keep);
     } else {
-      for (const e of entries) void this.queue.host.removed(this.queue, e, 'acked');
+      for (const e of entries) removeInBackground(this.queue.host.removed(this.queue, e, 'acked'));
     }
   }
 

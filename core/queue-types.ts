@@ -102,3 +102,13 @@ export class QueueNotFoundError extends Error {
 export class ExclusiveQueueError extends Error {
   override readonly name = 'ExclusiveQueueError';
 }
+
+/**
+ * A removal nobody waits for (auto-ack, drop-head, purge, expiry). It may fail: in a cluster, the
+ * queue's owner changed or cannot be reached. The message then stays stored and is delivered again
+ * by the next owner (at least once), so the failure is not an error of the caller's; it must not
+ * become an unhandled rejection, which ends the process.
+ */
+export function removeInBackground(removal: Promise<void>): void {
+  removal.catch(() => undefined);
+}

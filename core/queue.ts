@@ -8,7 +8,7 @@ import { isExpired } from './message.js';
 import { BrowseFn, BrowseOptions, QueueBrowser } from './queue-browser.js';
 import { Consumer, DeliverFn } from './queue-consumer.js';
 import {
-  ConsumerOptions, ExclusiveQueueError, QueueEntry, QueueOptions,
+  ConsumerOptions, ExclusiveQueueError, QueueEntry, QueueOptions, removeInBackground,
 } from './queue-types.js';
 import { ReadyEntries } from './ready-entries.js';
 
@@ -112,7 +112,7 @@ export class Queue {
         const dropped = this.ready.shiftLowest()!;
         this.readyBytesCount -= dropped.size;
         this.stats.dropped++;
-        void this.host.removed(this, dropped, 'dropped');
+        removeInBackground(this.host.removed(this, dropped, 'dropped'));
       }
     }
     if (this.consumerList.length > 0) this.dispatch();
@@ -212,7 +212,7 @@ export class Queue {
               // Selectors: stop scanning past a bound, as ActiveMQ's page size (docs/queues.md).
               if (waiting.length >= MAX_SELECTOR_SCAN) break;
             } else if (this.consumerList.some((c) => c.options.dropUnselected)) {
-              void this.host.removed(this, entry, 'dropped');
+              removeInBackground(this.host.removed(this, entry, 'dropped'));
             } else {
               this.parked.push(entry);
               this.readyBytesCount += entry.size;
@@ -255,7 +255,7 @@ export class Queue {
     this.ready.clear();
     this.parked = [];
     this.readyBytesCount = 0;
-    for (const e of entries) void this.host.removed(this, e, 'purged');
+    for (const e of entries) removeInBackground(this.host.removed(this, e, 'purged'));
     this.notifyWritable();
     return entries.length;
   }
@@ -338,7 +338,7 @@ export class Queue {
         .catch(() => undefined);
       return;
     }
-    void this.host.removed(this, entry, 'expired');
+    removeInBackground(this.host.removed(this, entry, 'expired'));
   }
 
   private takeHead(): QueueEntry | undefined {

@@ -41,7 +41,7 @@ export class ClusterSessions {
 
   start(): void {
     this.ctx.broker.metadata.onRemoteChange(NS_SESSION, (clientId, value) => this.changed(clientId, value));
-    this.timer = setInterval(() => void this.adoptOrphans(), ADOPT_INTERVAL_MS);
+    this.timer = setInterval(() => void this.adoptOrphans().catch((err: Error) => this.ctx.log.warn({ err: err.message }, 'mqtt: adopting sessions of a node that left failed (retried)')), ADOPT_INTERVAL_MS);
     this.timer.unref();
   }
 

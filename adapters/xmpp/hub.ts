@@ -710,23 +710,23 @@ export class Hub {
     const targets = user.availableSessions().filter((t) => t.priority >= 0).sort((a, b) => b.priority - a.priority);
     const t = targets[0];
     if (!t) {
-      void c.nack(d.tag, { requeue: true, failed: false });
+      settleInBackground(c.nack(d.tag, { requeue: true, failed: false }));
       return;
     }
     t.send(d.message.payload.toString('utf8'), true);
-    void c.ack(d.tag);
+    settleInBackground(c.ack(d.tag));
     this.throttle(t, c);
   }
 
   private deliverEvent(user: UserEntry, d: Delivery, c: Consumer): void {
     const targets = user.availableSessions();
     if (targets.length === 0) {
-      void c.nack(d.tag, { requeue: true, failed: false });
+      settleInBackground(c.nack(d.tag, { requeue: true, failed: false }));
       return;
     }
     const data = this.pubsub.eventStanza(d.message, d.seq, user.bare);
     for (const t of targets) t.send(data);
-    void c.ack(d.tag);
+    settleInBackground(c.ack(d.tag));
     for (const t of targets) this.throttle(t, c);
   }
 
@@ -745,4 +745,13 @@ export class Hub {
   escape(s: string): string {
     return escapeAttr(s);
   }
+}
+
+/**
+ * An ack or nack of an offline or pubsub delivery nobody waits for. In a cluster it fails when the
+ * queue's owner changed meanwhile; the message then stays stored and the next owner delivers it
+ * again (at least once). Unhandled, the rejection would end the process.
+ */
+function settleInBackground(settlement: Promise<void>): void {
+  settlement.catch(() => undefined);
 }

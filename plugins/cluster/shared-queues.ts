@@ -46,6 +46,10 @@ function bytes(data: Uint8Array): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
+/** How often the feed watchdog compares the feed with the stream, and after how many checks behind it restarts the feed. */
+const FEED_CHECK_MS = 1000;
+const FEED_STALL_CHECKS = 3;
+
 export class JetStreamSharedQueues implements SharedQueues {
   private broker: Broker | null = null;
   /** Every shared queue this node knows, by name. */
@@ -68,6 +72,12 @@ export class JetStreamSharedQueues implements SharedQueues {
   private stopped = false;
   /** Stream sequence of the last message the feed delivered. */
   private feedSeq = 0;
+  /** Closes the current feed (its loop then starts a new one after the last message seen). */
+  private closeFeed?: () => void;
+  /** Bumped for every new feed: a replaced feed's loop stops at its next message and starts nothing. */
+  private feedGen = 0;
+  /** feedSeq at the last watchdog check, and how many checks in a row saw it behind the stream. */
+  private watched = { seq: -1, behind: 0 };
 
   constructor(
     private readonly nc: NatsConnection,
@@ -111,6 +121,9 @@ export class JetStreamSharedQueues implements SharedQueues {
     });
     this.timer = setInterval(() => void this.reconcile(), intervalMs);
     this.timer.unref();
+    const watchdog = setInterval(() => void this.watchFeed().catch(() => undefined), FEED_CHECK_MS);
+    watchdog.unref();
+    this.stops.push(() => clearInterval(watchdog));
     await this.reconcile();
   }
 
@@ -235,7 +248,9 @@ export class JetStreamSharedQueues implements SharedQueues {
       last = Math.max(last, seq);
       if (!held.has(seq)) this.enqueue(q, seq, data, 0, false);
     };
-    const lastMsg = await this.jsm.streams.getMessage(QUEUES_STREAM, { last_by_subj: queueSubject(name) }).catch(() => null);
+    // null when the queue has no message; any other failure (JetStream unavailable) fails the claim,
+    // which is retried: taking it for an empty queue would leave every stored message undelivered.
+    const lastMsg = await this.jsm.streams.getMessage(QUEUES_STREAM, { last_by_subj: queueSubject(name) });
     if (lastMsg) {
       const oc = await this.js.consumers.get(QUEUES_STREAM, { filter_subjects: queueSubject(name), deliver_policy: DeliverPolicy.All });
       // Batches until the newest message seen at the start (or nothing is pending, or a batch comes back empty).
@@ -331,9 +346,12 @@ export class JetStreamSharedQueues implements SharedQueues {
       ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.feedSeq + 1 }
       : { deliver_policy: DeliverPolicy.New });
     const messages = await oc.consume({ max_messages: 1000 });
+    const gen = ++this.feedGen;
+    this.closeFeed = () => void messages.close();
     this.stops.push(() => void messages.close());
     void (async () => {
       for await (const m of messages) {
+        if (gen !== this.feedGen) break;
         this.feedSeq = m.seq;
         const name = queueOfSubject(m.subject);
         if (name === null) continue;
@@ -346,9 +364,41 @@ export class JetStreamSharedQueues implements SharedQueues {
       }
     })().catch((err) => this.log.warn({ err: (err as Error).message }, 'cluster: shared queue feed ended'))
       .finally(() => {
-        if (this.stopped) return;
-        setTimeout(() => void this.follow().catch((err: Error) => this.log.warn({ err: err.message }, 'cluster: shared queue feed not restarted')), 1000).unref();
+        if (gen === this.feedGen) this.restartFeed();
       });
+  }
+
+  /** Starts the feed again after the last message seen, retrying every second until it starts. */
+  private restartFeed(): void {
+    if (this.stopped) return;
+    setTimeout(() => void this.follow().catch((err: Error) => {
+      this.log.warn({ err: err.message }, 'cluster: shared queue feed not restarted yet');
+      this.restartFeed();
+    }), 1000).unref();
+  }
+
+  /**
+   * The feed's ordered consumer can stall for good after a nats-server is killed (seen with
+   * nats-server 2.9 and @nats-io/jetstream 3: no error, no message, while the stream grows), and
+   * every queue this node owns then stops receiving. Checked every few intervals: a feed that stays
+   * behind the stream's last sequence without moving is closed, and starts again after the last
+   * message it saw.
+   */
+  private async watchFeed(): Promise<void> {
+    if (this.stopped || !this.closeFeed || this.owned.size === 0) return;
+    const last = (await this.jsm.streams.info(QUEUES_STREAM)).state.last_seq;
+    if (last <= this.feedSeq || this.feedSeq !== this.watched.seq) {
+      this.watched = { seq: this.feedSeq, behind: 0 };
+      return;
+    }
+    if (++this.watched.behind < FEED_STALL_CHECKS) return;
+    this.log.warn({ feedSeq: this.feedSeq, streamLastSeq: last }, 'cluster: shared queue feed stalled; restarting it');
+    this.watched = { seq: -1, behind: 0 };
+    const close = this.closeFeed;
+    this.closeFeed = undefined;
+    this.feedGen++;
+    close();
+    this.restartFeed();
   }
 
   /**

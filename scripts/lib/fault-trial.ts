@@ -31,6 +31,8 @@ export interface TrialOptions {
   afterRecoveryMs: number;
   sendTimeoutMs: number;
   readTimeoutMs: number;
+  /** Replication factor of the Kafka load's topic (default the broker's). */
+  kafkaReplicationFactor?: number;
   /** Called with progress lines. */
   log?: (line: string) => void;
 }
@@ -96,6 +98,7 @@ export async function runCrashTrial(broker: BrokerUnderTest, o: TrialOptions): P
   const log = o.log ?? (() => undefined);
   const loads = await startLoads(o.loads, (name) => createLoad(name, {
     prefix: o.prefix, endpoints: broker.endpoints, rate: o.rate, window: o.window, sendTimeoutMs: o.sendTimeoutMs,
+    kafkaReplicationFactor: o.kafkaReplicationFactor,
   }));
   const [lo, hi] = o.crashAfterMs;
   const crashAtMs = Math.round(lo + Math.random() * (hi - lo));

@@ -38,6 +38,8 @@ export interface LoadOptions {
    * few, so a refusal reaches the load instead of being retried away (default: ride out a crash).
    */
   clientRetries?: number;
+  /** Replication factor of the Kafka topic (a cluster: 3; default the broker's). */
+  kafkaReplicationFactor?: number;
 }
 
 export interface ReadResult {

@@ -42,12 +42,19 @@ export class KafkaLoad extends AckedLoad {
   }
 
   async prepare(): Promise<void> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      await admin.createTopics({ topics: [{ topic: this.topic, numPartitions: this.partitions }], waitForLeaders: true });
-    } finally {
-      await admin.disconnect();
+    // A cluster may be moving partition leaders (a node that came back takes its share): try again.
+    for (let attempt = 1; ; attempt++) {
+      const admin = this.kafka.admin();
+      try {
+        await admin.connect();
+        await admin.createTopics({ topics: [{ topic: this.topic, numPartitions: this.partitions, replicationFactor: this.o.kafkaReplicationFactor }], waitForLeaders: true });
+        break;
+      } catch (err) {
+        if (attempt >= 5) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+      }
     }
     this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: this.o.clientRetries ?? 30, initialRetryTime: 100, maxRetryTime: 1000 } });
     await this.producer.connect();

@@ -21,9 +21,13 @@ function connect(o: LoadOptions, clientId: string, extra: IClientOptions = {}): 
   });
   // Each reconnect asks the broker under test again (a cluster may have replaced the node).
   client.on('close', () => {
-    const next = pick();
-    client.options.host = next.host;
-    client.options.port = next.port;
+    try {
+      const next = pick();
+      client.options.host = next.host;
+      client.options.port = next.port;
+    } catch {
+      // No node up at the moment: try the same one again.
+    }
   });
   client.on('error', () => undefined);
   return client;
