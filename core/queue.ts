@@ -95,9 +95,11 @@ export class Queue {
    * Adds an entry. Returns false (and keeps nothing) when the queue is full and its policy is
    * 'reject'. Under 'block' the entry is kept and the publisher waits on whenWritable().
    */
-  enqueue(entry: QueueEntry): boolean {
+  enqueue(entry: QueueEntry, accepted = false): boolean {
     const o = this.options;
-    if (this.rejectsNext()) return false;
+    // `accepted`: the message was already acknowledged to its publisher (another cluster node
+    // journaled it), so a 'reject' bound cannot refuse it any more.
+    if (!accepted && this.rejectsNext()) return false;
     if (o.messageTtl > 0) {
       const ttlExpiry = Date.now() + o.messageTtl;
       if (entry.message.expiry === undefined || entry.message.expiry > ttlExpiry) {

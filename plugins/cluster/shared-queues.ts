@@ -332,7 +332,8 @@ export class JetStreamSharedQueues implements SharedQueues {
 
   private enqueue(q: Queue, seq: number, data: Uint8Array, deliveryCount: number, redelivered: boolean): void {
     const message = decodeMessage(Buffer.from(bytes(data)));
-    q.enqueue({ seq, message, deliveryCount, redelivered, persisted: true, size: messageSize(message) });
+    // Acknowledged to its publisher already: kept even past a 'reject' bound (bounds apply on the owner only).
+    q.enqueue({ seq, message, deliveryCount, redelivered, persisted: true, size: messageSize(message) }, true);
   }
 
   // ---- the owner ----------------------------------------------------------------------------

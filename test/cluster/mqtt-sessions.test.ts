@@ -10,7 +10,7 @@ import { startJunctionProcess, type JunctionProcess } from '../support/junction-
 import { requireNatsServer, startNatsCluster, type TestNatsCluster } from '../support/nats-cluster.js';
 import { eventually } from '../kafka/support.js';
 
-const CLUSTER_ARGS = ['--set', 'cluster.heartbeatMs=250', '--set', 'cluster.nodeTimeoutMs=2000'];
+const CLUSTER_ARGS = ['--set', 'cluster.heartbeatMs=250', '--set', 'cluster.nodeTimeoutMs=5000'];
 
 async function connect(node: JunctionProcess, options: IClientOptions): Promise<{ client: MqttClient; sessionPresent: boolean }> {
   const client = mqtt.connect(`mqtt://127.0.0.1:${node.ports.mqtt}`, { reconnectPeriod: 0, connectTimeout: 10000, ...options });

@@ -12,7 +12,8 @@ import { requireNatsServer, startNatsCluster, type TestNatsCluster } from '../su
 import { eventually } from '../kafka/support.js';
 import { stompjs } from '../stomp/helpers.js';
 
-const CLUSTER_ARGS = ['--set', 'cluster.heartbeatMs=250', '--set', 'cluster.nodeTimeoutMs=2000'];
+// A node timeout of 5 s: a starved CI machine must not declare a busy node dead mid-test.
+const CLUSTER_ARGS = ['--set', 'cluster.heartbeatMs=250', '--set', 'cluster.nodeTimeoutMs=5000'];
 
 function stompOn(node: JunctionProcess): Promise<Client> {
   return stompjs(`ws://127.0.0.1:${node.ports.http}/stomp`);
@@ -62,6 +63,15 @@ describe('cluster: shared queues', function () {
     clients.push(a, b, sender);
     const gotA = collect(a, '/queue/jobs');
     const gotB = collect(b, '/queue/jobs');
+    // Both consumers count on the owner (one of them standing for the other node) before sending.
+    await eventually(async () => {
+      let total = 0;
+      for (const p of procs) {
+        const res = await fetch(`http://127.0.0.1:${p.ports.http}/api/queues/jobs`);
+        if (res.ok) total += ((await res.json()) as { consumers: number }).consumers;
+      }
+      return total >= 3;
+    }, 20000, 'the remote consumer attached to the owner');
     const bodies = Array.from({ length: 60 }, (_, i) => `job-${i}`);
     await eventually(async () => {
       // The queue is declared by the first SUBSCRIBE; its definition reaches the sender's node.
