@@ -13,12 +13,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { SingleNodeBroker, type BrokerUnderTest } from './lib/broker-under-test.js';
 import { ClusterBroker, type Failover, type VictimKind } from './lib/cluster-broker.js';
 import { runDiskFullTrial, diskFullTable } from './lib/disk-full-trial.js';
 import { runCrashTrial, tallyTable, type TrialResult } from './lib/fault-trial.js';
 import { LOAD_NAMES, type LoadName } from './lib/load/index.js';
+import { scriptArgs } from './lib/script-args.js';
 import { textTable } from './lib/text-table.js';
 
 const USAGE = `usage: npm run chaos -- [options] [-- junction start flags...]
@@ -42,45 +42,22 @@ const USAGE = `usage: npm run chaos -- [options] [-- junction start flags...]
   --victims LIST     with --cluster: node, nats or node,nats (default) — what may be killed
 `;
 
-function fail(message: string): never {
-  process.stderr.write(`chaos: ${message}\n`);
-  process.exit(2);
-}
-
 function parse() {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      allowPositionals: true,
-      options: {
-        trials: { type: 'string', default: '20' },
-        rate: { type: 'string', default: '100' },
-        window: { type: 'string', default: '8' },
-        loads: { type: 'string', default: LOAD_NAMES.join(',') },
-        'data-dir': { type: 'string' },
-        keep: { type: 'boolean', default: false },
-        crash: { type: 'string', default: 'mixed' },
-        'no-disk-full': { type: 'boolean', default: false },
-        'disk-full-only': { type: 'boolean', default: false },
-        'disk-mb': { type: 'string', default: '48' },
-        cluster: { type: 'boolean', default: false },
-        victims: { type: 'string', default: 'node,nats' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (err) {
-    fail(`${(err as Error).message}\n${USAGE}`);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(USAGE);
-    process.exit(0);
-  }
-  const int = (name: string, v: string, min: number) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer >= ${min} (got ${v})`);
-    return n;
-  };
+  const { values, positionals, fail, number } = scriptArgs('chaos', USAGE, {
+    trials: { type: 'string', default: '20' },
+    rate: { type: 'string', default: '100' },
+    window: { type: 'string', default: '8' },
+    loads: { type: 'string', default: LOAD_NAMES.join(',') },
+    'data-dir': { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    crash: { type: 'string', default: 'mixed' },
+    'no-disk-full': { type: 'boolean', default: false },
+    'disk-full-only': { type: 'boolean', default: false },
+    'disk-mb': { type: 'string', default: '48' },
+    cluster: { type: 'boolean', default: false },
+    victims: { type: 'string', default: 'node,nats' },
+  });
+  const int = (name: string, v: string, min: number) => number(name, v, min);
   const loads = values.loads.split(',').map((s) => s.trim()).filter(Boolean);
   for (const l of loads) if (!(LOAD_NAMES as readonly string[]).includes(l)) fail(`--loads: unknown load ${l} (known: ${LOAD_NAMES.join(', ')})`);
   const victims = values.victims.split(',').map((s) => s.trim()).filter(Boolean);
@@ -96,7 +73,7 @@ function parse() {
     loads: loads as LoadName[],
     dataDir: values['data-dir'] ? resolve(values['data-dir']) : undefined,
     keep: values.keep,
-    crash: crashMode(values.crash),
+    crash: crashMode(values.crash, fail),
     diskFull: !values['no-disk-full'] && !values.cluster,
     diskMb: int('disk-mb', values['disk-mb'], 8),
     junctionArgs: positionals,
@@ -107,9 +84,9 @@ const log = (line: string) => process.stdout.write(`chaos: ${line}\n`);
 
 type CrashMode = 'random' | 'on-ack' | 'mixed';
 
-function crashMode(v: string): CrashMode {
+function crashMode(v: string, fail: (message: string) => never): CrashMode {
   if (v === 'random' || v === 'on-ack' || v === 'mixed') return v;
-  fail(`--crash must be random, on-ack or mixed (got ${v})`);
+  return fail(`--crash must be random, on-ack or mixed (got ${v})`);
 }
 
 /** Which load's acknowledgement trial `i` (from 1) waits for before the kill, if any. */

@@ -9,12 +9,12 @@
  */
 import { mkdirSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { JunctionNode, LISTENERS, type JunctionPorts, type Listener } from './lib/junction-node.js';
 import { isBanner, prefixed } from './lib/log-lines.js';
 import { NatsCluster } from './lib/nats-cluster.js';
 import { findNatsServer } from './lib/nats-server.js';
 import { busyPorts } from './lib/ports.js';
+import { scriptArgs } from './lib/script-args.js';
 
 const HOST = '127.0.0.1';
 const NATS_SERVERS = 3;
@@ -39,26 +39,12 @@ function fail(message: string): never {
 }
 
 function parse() {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      allowPositionals: true,
-      options: {
-        nodes: { type: 'string', default: '3' },
-        'base-dir': { type: 'string', default: './cluster-data' },
-        'nats-only': { type: 'boolean', default: false },
-        'port-offset': { type: 'string', default: '0' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (err) {
-    fail(`${(err as Error).message}\n${USAGE}`);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(USAGE);
-    process.exit(0);
-  }
+  const { values, positionals } = scriptArgs('cluster', USAGE, {
+    nodes: { type: 'string', default: '3' },
+    'base-dir': { type: 'string', default: './cluster-data' },
+    'nats-only': { type: 'boolean', default: false },
+    'port-offset': { type: 'string', default: '0' },
+  });
   const nodes = Number(values.nodes);
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > MAX_NODES) fail(`--nodes must be an integer from 1 to ${MAX_NODES} (got ${values.nodes})`);
   const offset = Number(values['port-offset']);

@@ -12,12 +12,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { SingleNodeBroker } from './lib/broker-under-test.js';
 import { endpointOf } from './lib/load/acked-load.js';
 import { MqttFleet } from './lib/soak/mqtt-fleet.js';
 import { fdLimits, sampleProcess, slope, type ProcessSample } from './lib/soak/process-sample.js';
 import { SteadyTraffic } from './lib/soak/steady-traffic.js';
+import { scriptArgs } from './lib/script-args.js';
 import { textTable } from './lib/text-table.js';
 
 const USAGE = `usage: npm run soak -- [options] [-- junction start flags...]
@@ -33,40 +33,17 @@ const USAGE = `usage: npm run soak -- [options] [-- junction start flags...]
 /** Descriptors kept free on each side for everything but the MQTT fleet. */
 const FD_RESERVE = 1000;
 
-function fail(message: string): never {
-  process.stderr.write(`soak: ${message}\n`);
-  process.exit(2);
-}
-
 function parse() {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      allowPositionals: true,
-      options: {
-        minutes: { type: 'string', default: '30' },
-        connections: { type: 'string', default: '10000' },
-        rate: { type: 'string', default: '100' },
-        'mqtt-rate': { type: 'string', default: '200' },
-        'sample-s': { type: 'string', default: '10' },
-        'data-dir': { type: 'string' },
-        keep: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (err) {
-    fail(`${(err as Error).message}\n${USAGE}`);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(USAGE);
-    process.exit(0);
-  }
-  const num = (name: string, v: string, min: number) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min) fail(`--${name} must be a number >= ${min} (got ${v})`);
-    return n;
-  };
+  const { values, positionals, number } = scriptArgs('soak', USAGE, {
+    minutes: { type: 'string', default: '30' },
+    connections: { type: 'string', default: '10000' },
+    rate: { type: 'string', default: '100' },
+    'mqtt-rate': { type: 'string', default: '200' },
+    'sample-s': { type: 'string', default: '10' },
+    'data-dir': { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  });
+  const num = (name: string, v: string, min: number) => number(name, v, min, false);
   return {
     minutes: num('minutes', values.minutes, 0.1),
     connections: Math.floor(num('connections', values.connections, 0)),
