@@ -100,6 +100,9 @@ export class JetStreamSharedQueues implements SharedQueues {
       await this.jsm.streams.add({ name: QUEUES_STREAM, subjects: [QUEUE_SUBJECTS], num_replicas: this.replicas })
         .catch(() => this.jsm.streams.info(QUEUES_STREAM));
     }
+    // The feed starts after what is stored now (replays at claim time read the rest), so the
+    // stall watchdog compares it with later messages only.
+    this.feedSeq = (await this.jsm.streams.info(QUEUES_STREAM)).state.last_seq;
     await this.follow();
     void this.followReconnects().catch(() => undefined);
     const watch = await this.kv.watch({ include: KvWatchInclude.LastValue });
@@ -343,9 +346,7 @@ export class JetStreamSharedQueues implements SharedQueues {
    * the consumer end (JetStream unavailable for too long), it starts again after the last message seen.
    */
   private async follow(): Promise<void> {
-    const oc = await this.js.consumers.get(QUEUES_STREAM, this.feedSeq > 0
-      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.feedSeq + 1 }
-      : { deliver_policy: DeliverPolicy.New });
+    const oc = await this.js.consumers.get(QUEUES_STREAM, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.feedSeq + 1 });
     const messages = await oc.consume({ max_messages: 1000 });
     const gen = ++this.feedGen;
     this.closeFeed = () => void messages.close();
