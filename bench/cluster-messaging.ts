@@ -84,16 +84,21 @@ export async function mqttThroughput(pubPort: number, subPort: number, seconds: 
     await sleep(500);
     pump();
     await sleep(500);
-    const d0 = got.distinct;
-    const t0 = performance.now();
-    await sleep(seconds * 1000);
-    const rate = (got.distinct - d0) / ((performance.now() - t0) / 1000);
+    const rate = await deliveryRate(() => got.distinct, seconds);
     running = false;
     await drain(() => ackedSeqs.every((s) => got.has(s)) && ackedSeqs.length === sent);
     return { rate, delivered: got.distinct, sent, acked: ackedSeqs.length, lost: ackedSeqs.filter((s) => !got.has(s)).length, duplicates: got.duplicates };
   } finally {
     await Promise.all([pub, sub].map((c) => c.endAsync(true).catch(() => undefined)));
   }
+}
+
+/** Distinct deliveries per second over a timed phase of `seconds`. */
+async function deliveryRate(delivered: () => number, seconds: number): Promise<number> {
+  const d0 = delivered();
+  const t0 = performance.now();
+  await sleep(seconds * 1000);
+  return (delivered() - d0) / ((performance.now() - t0) / 1000);
 }
 
 async function drain(done: () => boolean, ms = 10_000): Promise<void> {
@@ -214,10 +219,7 @@ export async function stompQueue(sendPort: number, recvPort: number, queue: stri
   try {
     pump();
     await sleep(500);
-    const d0 = got.distinct;
-    const t0 = performance.now();
-    await sleep(seconds * 1000);
-    const rate = (got.distinct - d0) / ((performance.now() - t0) / 1000);
+    const rate = await deliveryRate(() => got.distinct, seconds);
     running = false;
     await drain(() => error !== undefined || (acked.length === sent && acked.every((s) => got.has(s))));
     return { rate, delivered: got.distinct, sent, acked: acked.length, lost: acked.filter((s) => !got.has(s)).length, duplicates: got.duplicates, error };
