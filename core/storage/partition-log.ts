@@ -120,6 +120,11 @@ export class PartitionLog implements PartitionStore, RecoverableLog {
     this.recovering ??= (async () => {
       const writers = this.segments.map((s) => s.appender).filter((w): w is SegmentWriter => w !== null);
       for (const w of writers) await w.cutToAcked();
+      // Segments rolled while the writes before them were failing hold nothing; left on disk, the
+      // last of them would make the log resume at its base, leaving a gap of offsets never stored.
+      for (const seg of this.segments.slice(1)) {
+        if (seg.appender?.acked === 0) await this.removeSegmentFiles(seg.path);
+      }
       const loaded = await this.load();
       if (this.closed) {
         await Promise.all(loaded.segments.map((s) => s.file.retire()));
@@ -251,8 +256,7 @@ export class PartitionLog implements PartitionStore, RecoverableLog {
       this.bytes -= oldest.index.size;
       void oldest.file.retire(); // a read in flight keeps it until done; later ones retry on ENOENT
       this.cache.trim(this.writtenEnd, this.logStartOffset);
-      await rm(oldest.path, { force: true });
-      await rm(indexPathOf(oldest.path), { force: true });
+      await this.removeSegmentFiles(oldest.path);
     }
   }
 
@@ -298,6 +302,11 @@ export class PartitionLog implements PartitionStore, RecoverableLog {
       // Never O_CREAT: a read racing retention must fail with ENOENT, not recreate a deleted segment.
       : { flags: 'r' });
     return { index, path, file, writer: null, appender: null, sealed: null, unsynced: false };
+  }
+
+  private async removeSegmentFiles(logPath: string): Promise<void> {
+    await rm(logPath, { force: true });
+    await rm(indexPathOf(logPath), { force: true });
   }
 
   private writeIndex(logPath: string, data: Buffer): Promise<void> {

@@ -17,28 +17,34 @@ import { ack, captureLog, enqueue, plain, POLICY, put, reopen, store, tempDir } 
 type Fn = (this: unknown, ...args: unknown[]) => Promise<unknown>;
 const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
 
-/** While `full` is true every writev and write (and, if asked, datasync) of any FileHandle fails with ENOSPC. */
-async function diskFault(dir: string, methods: string[] = ['writev', 'write']): Promise<{ full: boolean; failures: number; restore: () => void }> {
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * While `full` is true every writev and write (and, if asked, datasync) of any FileHandle fails
+ * with ENOSPC. `slowSyncMs` delays every datasync, as a slow disk does: segment rolls then wait
+ * on the seal of the segment before, so failing writes pile up across several new segment files.
+ */
+async function diskFault(dir: string, methods: string[] = ['writev', 'write'], slowSyncMs = 0): Promise<{ full: boolean; failures: number; restore: () => void }> {
   const probe = await open(join(dir, 'probe-handle'), 'w');
   const proto = Object.getPrototypeOf(probe) as Record<string, Fn>;
   await probe.close();
-  const saved = methods.map((m) => [m, proto[m]] as const);
+  const saved = [...new Set([...methods, 'datasync'])].map((m) => [m, proto[m]] as const);
   const fault = {
     full: false,
     failures: 0,
     restore: () => { for (const [m, fn] of saved) proto[m] = fn; },
   };
   for (const [m, fn] of saved) {
-    proto[m] = function (...args: unknown[]) {
-      if (!fault.full) return fn.apply(this, args);
+    const faulty = methods.includes(m);
+    proto[m] = async function (...args: unknown[]) {
+      if (m === 'datasync' && slowSyncMs > 0) await sleep(slowSyncMs);
+      if (!faulty || !fault.full) return fn.apply(this, args);
       fault.failures++;
-      return Promise.reject(enospc());
+      throw enospc();
     };
   }
   return fault;
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Calls `attempt` until it resolves (the store came back), failing after 100 tries. */
 async function untilAccepted<T>(attempt: () => Promise<T>): Promise<{ value: T; refusals: number }> {
@@ -195,12 +201,12 @@ describe('storage: recovery from a full disk without a restart', () => {
     await again.close();
   });
 
-  it('under a stream of writes with segment rolls, exactly what was acknowledged survives recovery and a restart', async () => {
+  for (const slowSyncMs of [0, 40]) it(`under a stream of writes with segment rolls${slowSyncMs ? ' and a slow fdatasync' : ''}, exactly what was acknowledged survives recovery and a restart`, async () => {
     const s = store(t.dir, { recoveryProbeMs: 20, journalSegmentBytes: 2048 });
     await s.open();
     const log = await s.openPartition('events', 0, { ...POLICY, segmentBytes: 1024 });
     const p = new StreamPartition('events', 0, log, () => false);
-    const fault = await diskFault(t.dir);
+    const fault = await diskFault(t.dir, undefined, slowSyncMs);
     const journalAcked: string[] = [];
     const streamAcked = new Map<number, string>();
     const settled: Promise<unknown>[] = [];
