@@ -35,6 +35,10 @@ export class ClusterUnavailableError extends Error {
   override readonly name = 'ClusterUnavailableError';
 }
 
+/** How long a starting node keeps trying to set up its JetStream state, and the pause between tries. */
+const JOIN_TIMEOUT_MS = 60_000;
+const JOIN_RETRY_MS = 1000;
+
 async function openBucket(nc: NatsConnection, name: string, replicas: number): Promise<KV> {
   return new Kvm(nc).create(name, { replicas, history: 1 });
 }
@@ -69,24 +73,37 @@ export class ClusterNode implements ClusterView {
     } catch (err) {
       throw new ClusterUnavailableError(`cannot reach the NATS cluster at ${settings.servers.join(',')}: ${(err as Error).message}`);
     }
-    try {
-      const jsm = await jetstreamManager(nc, { timeout: 10_000 });
-      const js = jetstream(nc, { timeout: 10_000 });
-      const replicas = Math.min(3, settings.servers.length);
-      const [meta, nodes, leaders, owners, interest] = await Promise.all(
-        [BUCKET_META, BUCKET_NODES, BUCKET_LEADERS, BUCKET_QUEUE_OWNERS, BUCKET_INTEREST].map((b) => openBucket(nc, b, replicas)),
-      );
-      const membership = new Membership(nodes, settings.nodeId, settings.heartbeatMs, settings.nodeTimeoutMs, log);
-      await membership.start();
-      const store = new ClusterStore({ local, meta, js, jsm, nodeId: settings.nodeId, log });
-      const peers = new NatsPeerLink(nc, js, jsm, settings.nodeId, replicas, new Interest(interest, settings.nodeId, () => membership.liveIds(), log), log);
-      const queues = new JetStreamSharedQueues(nc, js, jsm, owners, membership, replicas, log);
-      return new ClusterNode(nc, store, membership, leaders, peers, queues, settings, log);
-    } catch (err) {
-      await nc.close().catch(() => undefined);
-      if (err instanceof Error && err.name === 'NodeIdInUseError') throw err;
-      throw new ClusterUnavailableError(`NATS at ${settings.servers.join(',')} has no usable JetStream: ${(err as Error).message}`);
+    // JetStream may be electing leaders (a nats-server just restarted): retried until JOIN_TIMEOUT_MS.
+    for (const deadline = Date.now() + JOIN_TIMEOUT_MS; ;) {
+      try {
+        return await ClusterNode.setUp(nc, settings, local, log);
+      } catch (err) {
+        const final = err instanceof Error && (err.name === 'NodeIdInUseError' || err.name === 'JetStreamNotEnabled') || Date.now() >= deadline;
+        if (!final) {
+          log.warn({ err: (err as Error).message }, 'cluster: JetStream not usable yet (retrying)');
+          await new Promise((r) => setTimeout(r, JOIN_RETRY_MS));
+          continue;
+        }
+        await nc.close().catch(() => undefined);
+        if (err instanceof Error && err.name === 'NodeIdInUseError') throw err;
+        throw new ClusterUnavailableError(`NATS at ${settings.servers.join(',')} has no usable JetStream: ${(err as Error).message}`);
+      }
     }
+  }
+
+  private static async setUp(nc: NatsConnection, settings: ClusterSettings, local: Store, log: Logger): Promise<ClusterNode> {
+    const jsm = await jetstreamManager(nc, { timeout: 10_000 });
+    const js = jetstream(nc, { timeout: 10_000 });
+    const replicas = Math.min(3, settings.servers.length);
+    const [meta, nodes, leaders, owners, interest] = await Promise.all(
+      [BUCKET_META, BUCKET_NODES, BUCKET_LEADERS, BUCKET_QUEUE_OWNERS, BUCKET_INTEREST].map((b) => openBucket(nc, b, replicas)),
+    );
+    const membership = new Membership(nodes, settings.nodeId, settings.heartbeatMs, settings.nodeTimeoutMs, log);
+    await membership.start();
+    const store = new ClusterStore({ local, meta, js, jsm, nodeId: settings.nodeId, log });
+    const peers = new NatsPeerLink(nc, js, jsm, settings.nodeId, replicas, new Interest(nc, interest, settings.nodeId, () => membership.liveIds(), log), log);
+    const queues = new JetStreamSharedQueues(nc, js, jsm, owners, membership, replicas, log);
+    return new ClusterNode(nc, store, membership, leaders, peers, queues, settings, log);
   }
 
   get nodeId(): number {

@@ -5,25 +5,38 @@
  * fans a message out only when a live node's pattern matches its topic, so a Kafka produce with no
  * subscriber elsewhere is decoded and fanned out nowhere.
  *
- * A node's entry is stored before its subscription is confirmed to the client (bindQueue awaits
- * it); the others apply it when their watch delivers it, a few milliseconds later on one network.
- * A node's stale patterns only cost messages it then ignores.
+ * A subscription is confirmed to its client (bindQueue awaits advertise) only once the node's entry
+ * is stored and every other live node has applied it: each node answers `junction.interest.seen.<id>`
+ * with the KV revision it must have applied, when its watch has got that far (or after
+ * SEEN_TIMEOUT_MS, so one slow node delays subscriptions without failing them). A message
+ * published anywhere after the confirmation reaches the subscriber. A node's stale patterns only
+ * cost messages it then ignores.
  */
 import { KvWatchInclude, type KV } from '@nats-io/kv';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from '../../core/adapter.js';
 import { TopicRouter } from '../../core/router.js';
 
 /** Past this many bytes of patterns a node asks for everything (`#`) instead. */
 const MAX_ENTRY_BYTES = 512 * 1024;
 const RETRY_MS = 1000;
+/** How long a node waits for its watch to reach a revision another node asks about, and how long that node waits for the answer. */
+const SEEN_TIMEOUT_MS = 3000;
+
+const seenSubject = (node: number) => `junction.interest.seen.${node}`;
 
 export class Interest {
   private readonly router = new TopicRouter<number>();
   private stopWatch: (() => void) | null = null;
   private retry?: NodeJS.Timeout;
   private latest: string[] | null = null;
+  /** Highest KV revision this node's watch has applied, and the questions waiting for a higher one. */
+  private seen = 0;
+  private waiting: Array<{ revision: number; answer: () => void }> = [];
+  private seenSub: Subscription | null = null;
 
   constructor(
+    private readonly nc: NatsConnection,
     private readonly kv: KV,
     private readonly nodeId: number,
     private readonly liveIds: () => Set<number>,
@@ -35,12 +48,24 @@ export class Interest {
     for await (const key of await this.kv.keys()) {
       const e = await this.kv.get(key);
       if (e && e.operation === 'PUT') this.apply(Number(key), e.string());
+      if (e) this.reached(e.revision);
     }
     const watch = await this.kv.watch({ include: KvWatchInclude.UpdatesOnly });
     this.stopWatch = () => watch.stop();
     void (async () => {
-      for await (const e of watch) this.apply(Number(e.key), e.operation === 'PUT' ? e.string() : '[]');
+      for await (const e of watch) {
+        this.apply(Number(e.key), e.operation === 'PUT' ? e.string() : '[]');
+        this.reached(e.revision);
+      }
     })().catch((err) => this.log.warn({ err: (err as Error).message }, 'cluster: interest watch ended'));
+    this.seenSub = this.nc.subscribe(seenSubject(this.nodeId), {
+      callback: (err, m) => {
+        const revision = Number(m?.string());
+        if (err || !Number.isFinite(revision)) return;
+        if (revision <= this.seen) m.respond();
+        else this.waitFor(revision, () => m.respond());
+      },
+    });
   }
 
   /** True when another live node wants `topic`. */
@@ -57,19 +82,45 @@ export class Interest {
     clearTimeout(this.retry);
     let value = JSON.stringify(patterns);
     if (value.length > MAX_ENTRY_BYTES) value = JSON.stringify(['#']);
+    let revision: number;
     try {
-      await this.kv.put(String(this.nodeId), value);
+      revision = await this.kv.put(String(this.nodeId), value);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'cluster: interest not stored (retried)');
       this.retry = setTimeout(() => { if (this.latest === patterns) void this.advertise(patterns); }, RETRY_MS);
       this.retry.unref();
+      return;
     }
+    const others = [...this.liveIds()].filter((n) => n !== this.nodeId);
+    await Promise.all(others.map((n) => this.nc.request(seenSubject(n), String(revision), { timeout: SEEN_TIMEOUT_MS }).catch(() => undefined)));
   }
 
   async stop(): Promise<void> {
     clearTimeout(this.retry);
     this.stopWatch?.();
+    this.seenSub?.unsubscribe();
+    for (const w of this.waiting.splice(0)) w.answer();
     await this.kv.delete(String(this.nodeId)).catch(() => undefined);
+  }
+
+  private reached(revision: number): void {
+    if (revision <= this.seen) return;
+    this.seen = revision;
+    const due = this.waiting.filter((w) => w.revision <= revision);
+    if (due.length === 0) return;
+    this.waiting = this.waiting.filter((w) => w.revision > revision);
+    for (const w of due) w.answer();
+  }
+
+  private waitFor(revision: number, answer: () => void): void {
+    const w = { revision, answer };
+    this.waiting.push(w);
+    setTimeout(() => {
+      const i = this.waiting.indexOf(w);
+      if (i < 0) return;
+      this.waiting.splice(i, 1);
+      answer();
+    }, SEEN_TIMEOUT_MS).unref();
   }
 
   private apply(node: number, json: string): void {

@@ -68,7 +68,12 @@ export class Membership {
         this.checkChange();
       }
     })().catch((err) => this.log.warn({ err: (err as Error).message }, 'cluster: membership watch ended'));
-    await this.heartbeat();
+    try {
+      await this.heartbeat();
+    } catch (err) {
+      this.stopWatch();
+      throw err;
+    }
     this.timer = setInterval(() => {
       void this.heartbeat().catch((err) => this.log.warn({ err: (err as Error).message }, 'cluster: heartbeat failed'));
       this.checkChange();

@@ -169,7 +169,8 @@ export class JetStreamSharedQueues implements SharedQueues {
   }
 
   async removed(queue: Queue, entry: QueueEntry, reason: RemovalReason): Promise<void> {
-    if (this.owned.has(queue.name)) return this.deleteMessage(entry.seq);
+    // Also while this node loads a queue it just claimed: its consumers get the replay as it comes.
+    if (this.owned.has(queue.name) || this.owners.get(queue.name)?.rec.node === this.self) return this.deleteMessage(entry.seq);
     const owner = this.attached.get(queue.name) ?? this.liveOwner(queue.name);
     if (owner < 0) throw new Error(`queue ${queue.name} has no owner node right now; the message stays queued`);
     await this.request(owner, { op: reason === 'dead-lettered' ? 'reject' : 'ack', queue: queue.name, node: this.self, seq: entry.seq });
