@@ -8,6 +8,7 @@
  * asks (`always`: fsynced, group commit; `interval`: written to the OS, fsynced on a timer;
  * `never`: written to the OS). Written data survives `kill -9` under every policy.
  */
+import type { LatencyHistogram } from './latency-histogram.js';
 
 export type FsyncPolicy = 'always' | 'interval' | 'never';
 
@@ -108,6 +109,8 @@ export interface Store {
   close(): Promise<void>;
   /** Bytes waiting to be written; the broker slows publishers when this grows. */
   readonly pendingBytes: number;
+  /** Durations of the store's fdatasync calls (absent for a store that never syncs). */
+  readonly fsyncSeconds?: LatencyHistogram;
   /** A shared store calls `listener` for metadata other nodes change (after open()). */
   onRemoteChange?(listener: (change: RemoteChange) => void): void;
 }

@@ -21,6 +21,7 @@ import { Journal } from './journal.js';
 import { PartitionLog } from './partition-log.js';
 import { PendingBytes, StorageLogger, StoreClosedError, SyncScheduler } from './segment-writer.js';
 import { StorageRecovery } from './storage-recovery.js';
+import type { LatencyHistogram } from '../latency-histogram.js';
 
 export interface FileStoreOptions {
   dir: string;
@@ -82,6 +83,10 @@ export class FileStore implements Store {
 
   get pendingBytes(): number {
     return this.pending.value;
+  }
+
+  get fsyncSeconds(): LatencyHistogram {
+    return this.scheduler.fsyncSeconds;
   }
 
   /** Partition files open now, and the most open at once (tests, metrics). */

@@ -12,6 +12,7 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { FsyncPolicy } from '../store.js';
 import { FilePool, type PooledFile } from './file-pool.js';
+import { LatencyHistogram } from '../latency-histogram.js';
 
 export interface StorageLogger {
   info(obj: unknown, msg?: string): void;
@@ -45,6 +46,8 @@ interface Syncable {
  * stops itself when nothing is dirty, so idle partitions cost nothing.
  */
 export class SyncScheduler {
+  /** Duration of every fdatasync of a segment, journal or partition (metrics). */
+  readonly fsyncSeconds = new LatencyHistogram();
   private readonly dirty = new Set<Syncable>();
   private timer: NodeJS.Timeout | null = null;
   private round: Promise<void> | null = null;
@@ -218,7 +221,9 @@ export class SegmentWriter implements Syncable {
         try {
           if (!this.dirty) return; // synced by the pool closing it meanwhile
           this.dirty = false;
+          const started = process.hrtime.bigint();
           await fh.datasync();
+          this.o.scheduler.fsyncSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
         } finally {
           this.file.release();
         }

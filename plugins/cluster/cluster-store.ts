@@ -16,6 +16,7 @@ import { NS_SHARED_QUEUE, NS_SHARED_BINDING } from '../../core/broker.js';
 import type { JournalEntry, PartitionStore, RemoteChange, RetentionPolicy, Store, StoreRecovery } from '../../core/store.js';
 import { JetStreamPartition, jetStreamConfig } from './jetstream-partition.js';
 import { metaKey, parseMetaKey, partitionStreamName, partitionStreamPrefix, partitionSubject } from './names.js';
+import type { LatencyHistogram } from '../../core/latency-histogram.js';
 
 /** Metadata every node shares; the rest (this node's own queues and bindings, counters) is local. */
 export const SHARED_NAMESPACES = new Set([
@@ -58,6 +59,10 @@ export class ClusterStore implements Store {
 
   get pendingBytes(): number {
     return this.deps.local.pendingBytes;
+  }
+
+  get fsyncSeconds(): LatencyHistogram | undefined {
+    return this.deps.local.fsyncSeconds;
   }
 
   async open(): Promise<StoreRecovery> {

@@ -43,6 +43,8 @@ export function writeBrokerMetrics(w: ExpositionWriter, ctx: AdminContext): void
   w.single('junction_streams', 'gauge', 'Streams.', streams.length);
   w.single('junction_unroutable_total', 'counter', 'Messages published to a topic no queue or stream was bound to.', broker.unroutable);
   w.single('junction_store_pending_bytes', 'gauge', 'Bytes written to the store and waiting for the disk.', broker.store.pendingBytes);
+  const fsync = broker.store.fsyncSeconds;
+  if (fsync) w.histogram('junction_fsync_duration_seconds', 'Duration of each fdatasync of the journal and partition logs.', fsync);
   writeConnectionMetrics(w, ctx.connections, ctx.auth);
 
   const perQueue = (f: (q: (typeof queues)[number]) => number): Sample[] => queues.map((q) => ({ labels: { queue: q.name }, value: f(q) }));

@@ -6,7 +6,7 @@
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
-export type MetricType = 'counter' | 'gauge' | 'untyped';
+export type MetricType = 'counter' | 'gauge' | 'histogram' | 'untyped';
 export type Labels = Record<string, string | number>;
 
 export interface Sample {
@@ -49,9 +49,7 @@ export class ExpositionWriter {
 
   /** Writes one metric family. A family with no samples writes nothing. */
   family(name: string, type: MetricType, help: string, samples: Iterable<Sample>): this {
-    if (!METRIC_NAME.test(name)) throw new Error(`invalid metric name ${JSON.stringify(name)}`);
-    if (this.seen.has(name)) throw new Error(`metric family ${name} written twice`);
-    this.seen.add(name);
+    this.claim(name);
     const body: string[] = [];
     for (const s of samples) body.push(`${name}${formatLabels(s.labels)} ${formatValue(s.value)}`);
     if (body.length === 0) return this;
@@ -62,6 +60,21 @@ export class ExpositionWriter {
   /** One unlabelled sample. */
   single(name: string, type: MetricType, help: string, value: number): this {
     return this.family(name, type, help, [{ value }]);
+  }
+
+  /** One histogram: `name_bucket{le}` cumulative counts ending with +Inf, `name_sum`, `name_count`. */
+  histogram(name: string, help: string, h: { cumulative(): Array<{ le: number; count: number }>; sum: number; count: number }): this {
+    this.claim(name);
+    this.lines.push(`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} histogram`);
+    for (const b of h.cumulative()) this.lines.push(`${name}_bucket{le="${formatValue(b.le)}"} ${b.count}`);
+    this.lines.push(`${name}_sum ${formatValue(h.sum)}`, `${name}_count ${h.count}`);
+    return this;
+  }
+
+  private claim(name: string): void {
+    if (!METRIC_NAME.test(name)) throw new Error(`invalid metric name ${JSON.stringify(name)}`);
+    if (this.seen.has(name)) throw new Error(`metric family ${name} written twice`);
+    this.seen.add(name);
   }
 
   toString(): string {

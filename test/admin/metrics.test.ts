@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { createMessage } from '../../core/message.js';
 import { escapeHelp, escapeLabelValue, ExpositionWriter, formatValue } from '../../plugins/metrics/prometheus-format.js';
-import type { RunningBroker } from '../support/index.js';
+import { LatencyHistogram } from '../../core/latency-histogram.js';
+import { removeTempDir, tempDir, type RunningBroker } from '../support/index.js';
 import { call, startAdminBroker } from './helpers.js';
 
 interface ParsedSample {
@@ -46,8 +47,9 @@ function parseExposition(text: string): Exposition {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)$/.exec(line);
     assert.ok(m, `sample line: ${JSON.stringify(line)}`);
     const [, name, labelText, valueText] = m;
-    assert.equal(name, current, `${name} follows its TYPE line`);
-    assert.ok(out.types.has(name), `${name} has a TYPE`);
+    const family = out.types.get(current) === 'histogram' ? name.replace(/_(bucket|sum|count)$/, '') : name;
+    assert.equal(family, current, `${name} follows its TYPE line`);
+    assert.ok(out.types.has(family), `${name} has a TYPE`);
     const value = valueText === '+Inf' ? Infinity : valueText === '-Inf' ? -Infinity : Number(valueText);
     assert.ok(valueText === 'NaN' || !Number.isNaN(value), `value of ${line}`);
     out.samples.push({ name, labels: labelText ? parseLabels(labelText) : {}, value });
@@ -105,6 +107,18 @@ describe('metrics: Prometheus text format', () => {
     assert.throws(() => w.single('bad-name', 'gauge', '', 1), /invalid metric name/);
     assert.throws(() => w.family('c', 'gauge', '', [{ labels: { 'bad-label': 'x' }, value: 1 }]), /invalid label name/);
     assert.throws(() => w.family('d', 'gauge', '', [{ labels: { __reserved: 'x' }, value: 1 }]), /invalid label name/);
+  });
+
+  it('writes a histogram as cumulative buckets ending with +Inf, then its sum and count', () => {
+    const h = new LatencyHistogram([0.001, 0.01]);
+    for (const s of [0.0005, 0.001, 0.005, 2]) h.observe(s);
+    const text = new ExpositionWriter().histogram('fsync_seconds', 'F.', h).toString();
+    assert.equal(text, [
+      '# HELP fsync_seconds F.', '# TYPE fsync_seconds histogram',
+      'fsync_seconds_bucket{le="0.001"} 2', 'fsync_seconds_bucket{le="0.01"} 3', 'fsync_seconds_bucket{le="+Inf"} 4',
+      'fsync_seconds_sum 2.0065', 'fsync_seconds_count 4', '',
+    ].join('\n'));
+    parseExposition(text);
   });
 });
 
@@ -168,6 +182,24 @@ describe('metrics: GET /metrics', () => {
       assert.ok(e.help.get(name), `HELP for ${name}`);
     }
     for (const [name, type] of e.types) if (name.endsWith('_total')) assert.equal(type, 'counter', name);
+  });
+
+  it('times every fdatasync of a broker with a data directory (junction_fsync_duration_seconds)', async () => {
+    const dir = tempDir();
+    const d = await startAdminBroker({ dataDir: dir, storage: { fsync: 'always' } });
+    try {
+      await d.broker.declareQueue('synced', { durable: true });
+      await d.broker.publish(createMessage({ topic: 'synced', payload: Buffer.from('p'), durable: true }));
+      const e = parseExposition((await call(d, 'GET', '/metrics')).text);
+      assert.equal(e.types.get('junction_fsync_duration_seconds'), 'histogram');
+      const count = find(e, 'junction_fsync_duration_seconds_count')!.value;
+      assert.ok(count >= 1, `fsyncs counted (${count})`);
+      assert.equal(find(e, 'junction_fsync_duration_seconds_bucket', { le: '+Inf' })?.value, count);
+      assert.ok(find(e, 'junction_fsync_duration_seconds_sum')!.value > 0);
+    } finally {
+      await d.close();
+      removeTempDir(dir);
+    }
   });
 
   it('answers HEAD without a body and refuses other methods', async () => {
