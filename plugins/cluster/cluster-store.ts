@@ -17,6 +17,7 @@ import type { JournalEntry, PartitionStore, RemoteChange, RetentionPolicy, Store
 import { JetStreamPartition, jetStreamConfig } from './jetstream-partition.js';
 import { metaKey, parseMetaKey, partitionStreamName, partitionStreamPrefix, partitionSubject } from './names.js';
 import type { LatencyHistogram } from '../../core/latency-histogram.js';
+import { KvFollower } from './kv-follower.js';
 
 /** Metadata every node shares; the rest (this node's own queues and bindings, counters) is local. */
 export const SHARED_NAMESPACES = new Set([
@@ -68,21 +69,22 @@ export class ClusterStore implements Store {
   async open(): Promise<StoreRecovery> {
     const recovery = await this.deps.local.open();
     // Watch first, then read every key: a change made meanwhile is seen twice, never missed.
-    const watch = await this.deps.meta.watch({ include: KvWatchInclude.UpdatesOnly });
-    this.watchStop = () => watch.stop();
-    void (async () => {
-      for await (const e of watch) {
+    const follower = new KvFollower(this.deps.meta, {
+      include: KvWatchInclude.UpdatesOnly, what: 'metadata', log: this.deps.log,
+      onEntry: (e) => {
         const parsed = parseMetaKey(e.key);
-        if (!parsed || !SHARED_NAMESPACES.has(parsed.ns)) continue;
+        if (!parsed || !SHARED_NAMESPACES.has(parsed.ns)) return;
         const change: RemoteChange = e.operation === 'PUT' ? (() => {
           const { origin, value } = untag(e.value);
           return origin === this.deps.nodeId ? null : { ...parsed, value };
         })() as RemoteChange : { ...parsed, value: undefined };
-        if (!change) continue;
+        if (!change) return;
         if (this.listener) this.listener(change);
         else this.early.push(change);
-      }
-    })().catch((err) => this.deps.log.warn({ err: (err as Error).message }, 'cluster: metadata watch ended'));
+      },
+    });
+    await follower.start();
+    this.watchStop = () => follower.stop();
     for (const ns of SHARED_NAMESPACES) recovery.metadata.delete(ns);
     for await (const key of await this.deps.meta.keys()) {
       const parsed = parseMetaKey(key);

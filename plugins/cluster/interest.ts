@@ -16,6 +16,7 @@ import { KvWatchInclude, type KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from '../../core/adapter.js';
 import { TopicRouter } from '../../core/router.js';
+import { KvFollower } from './kv-follower.js';
 
 /** Past this many bytes of patterns a node asks for everything (`#`) instead. */
 const MAX_ENTRY_BYTES = 512 * 1024;
@@ -45,19 +46,21 @@ export class Interest {
 
   /** Loads every node's entry, then follows changes. */
   async start(): Promise<void> {
+    // Follow first, then read every key: an entry changed meanwhile is applied twice, never missed.
+    const follower = new KvFollower(this.kv, {
+      include: KvWatchInclude.UpdatesOnly, what: 'interest', log: this.log,
+      onEntry: (e) => {
+        this.apply(Number(e.key), e.operation === 'PUT' ? e.string() : '[]');
+        this.reached(e.revision);
+      },
+    });
+    await follower.start();
+    this.stopWatch = () => follower.stop();
     for await (const key of await this.kv.keys()) {
       const e = await this.kv.get(key);
       if (e && e.operation === 'PUT') this.apply(Number(key), e.string());
       if (e) this.reached(e.revision);
     }
-    const watch = await this.kv.watch({ include: KvWatchInclude.UpdatesOnly });
-    this.stopWatch = () => watch.stop();
-    void (async () => {
-      for await (const e of watch) {
-        this.apply(Number(e.key), e.operation === 'PUT' ? e.string() : '[]');
-        this.reached(e.revision);
-      }
-    })().catch((err) => this.log.warn({ err: (err as Error).message }, 'cluster: interest watch ended'));
     this.seenSub = this.nc.subscribe(seenSubject(this.nodeId), {
       callback: (err, m) => {
         const revision = Number(m?.string());

@@ -16,6 +16,7 @@ import type { Broker } from '../../core/broker.js';
 import type { PartitionPlacement } from '../../core/cluster.js';
 import type { Membership } from './membership.js';
 import { leaderKey } from './names.js';
+import { KvFollower } from './kv-follower.js';
 
 interface LeaderRecord { node: number; epoch: number }
 
@@ -55,22 +56,23 @@ export class Leadership {
   }
 
   async start(intervalMs: number): Promise<void> {
-    const watch = await this.kv.watch({ include: KvWatchInclude.LastValue });
-    this.stopWatch = () => watch.stop();
-    void (async () => {
-      for await (const e of watch) {
+    const follower = new KvFollower(this.kv, {
+      include: KvWatchInclude.LastValue, what: 'partition leader', log: this.log,
+      onEntry: (e) => {
         if (e.operation !== 'PUT') {
           this.records.delete(e.key);
           this.leading.delete(e.key);
-          continue;
+          return;
         }
         const rec = e.json<LeaderRecord>();
         this.records.set(e.key, { rec, revision: e.revision });
         if (rec.node !== this.self && this.leading.delete(e.key)) {
           this.log.info({ partition: e.key, leader: rec.node, epoch: rec.epoch }, 'cluster: partition taken over by another node');
         }
-      }
-    })().catch((err) => this.log.warn({ err: (err as Error).message }, 'cluster: leader watch ended'));
+      },
+    });
+    await follower.start();
+    this.stopWatch = () => follower.stop();
     this.membership.onChange(() => void this.reconcile());
     this.timer = setInterval(() => void this.reconcile(), intervalMs);
     this.timer.unref();
@@ -147,7 +149,15 @@ export class Leadership {
     const entry = this.records.get(key);
     const rec: LeaderRecord = { node: this.self, epoch: (entry?.rec.epoch ?? 0) + 1 };
     const value = JSON.stringify(rec);
-    const revision = entry ? await this.kv.update(key, value, entry.revision) : await this.kv.create(key, value);
+    let revision: number;
+    try {
+      revision = entry ? await this.kv.update(key, value, entry.revision) : await this.kv.create(key, value);
+    } catch (err) {
+      // Stored though its answer was lost, or beaten by another node: the retry needs the record as it is now.
+      const now = await this.kv.get(key).catch(() => null);
+      if (now?.operation === 'PUT' && now.revision > (this.records.get(key)?.revision ?? 0)) this.records.set(key, { rec: now.json<LeaderRecord>(), revision: now.revision });
+      throw err;
+    }
     this.records.set(key, { rec, revision });
     await this.resync(stream, partition, key);
     this.log.info({ stream, partition, epoch: rec.epoch }, 'cluster: leading partition');

@@ -4,11 +4,17 @@
  * judged from when this node last saw the record change (nats-server 2.9 sends no notice when a
  * KV entry ages out), so clocks need not agree. A clean stop deletes the record: failover then
  * starts at once instead of after the timeout.
+ *
+ * This node's own heartbeats come back through the same watch: another node is dead only once this
+ * node has seen its own heartbeats arrive for `nodeTimeoutMs` after that node's last one. While
+ * the watch or JetStream is stalled (a nats-server was killed), nothing arrives, the view stays as
+ * it was, and no node takes over what the others hold because of a hiccup on its own side.
  */
 import { randomUUID } from 'node:crypto';
 import { KvWatchInclude, type KV } from '@nats-io/kv';
 import type { Logger } from '../../core/adapter.js';
 import type { NodeEndpoint, NodeInfo } from '../../core/cluster.js';
+import { KvFollower } from './kv-follower.js';
 
 interface NodeRecord {
   id: number;
@@ -28,7 +34,9 @@ export class Membership {
   private readonly startedAt = Date.now();
   private endpoints: Record<string, NodeEndpoint> = {};
   private timer?: NodeJS.Timeout;
-  private stopWatch: (() => void) | null = null;
+  private follower: KvFollower | null = null;
+  /** When this node's watch last brought back one of its own heartbeats. */
+  private selfSeenAt = 0;
   private beat = 0;
   private lastLive = '';
   private readonly listeners: Array<() => void> = [];
@@ -53,10 +61,10 @@ export class Membership {
         throw new NodeIdInUseError(`node id ${this.nodeId} is in use by another running node`);
       }
     }
-    const watch = await this.kv.watch({ include: KvWatchInclude.LastValue });
-    this.stopWatch = () => watch.stop();
-    void (async () => {
-      for await (const e of watch) {
+    this.selfSeenAt = Date.now();
+    const follower = new KvFollower(this.kv, {
+      include: KvWatchInclude.LastValue, what: 'membership', log: this.log,
+      onEntry: (e) => {
         const id = Number(e.key);
         if (e.operation !== 'PUT') this.seen.delete(id);
         else {
@@ -64,14 +72,17 @@ export class Membership {
           // A record loaded at start counts from its write time, so long-dead nodes are not live.
           const at = e.isUpdate ? Date.now() : Math.min(Date.now(), e.created.getTime());
           this.seen.set(id, { record, at });
+          if (record.id === this.nodeId && record.instance === this.instance) this.selfSeenAt = Date.now();
         }
         this.checkChange();
-      }
-    })().catch((err) => this.log.warn({ err: (err as Error).message }, 'cluster: membership watch ended'));
+      },
+    });
+    await follower.start();
+    this.follower = follower;
     try {
       await this.heartbeat();
     } catch (err) {
-      this.stopWatch();
+      follower.stop();
       throw err;
     }
     this.timer = setInterval(() => {
@@ -93,7 +104,8 @@ export class Membership {
   }
 
   live(): NodeInfo[] {
-    const now = Date.now();
+    // Judged by this node's own heartbeats coming back, not by the wall clock alone (see above).
+    const now = Math.min(Date.now(), this.selfSeenAt);
     const out: NodeInfo[] = [];
     for (const { record, at } of this.seen.values()) {
       if (record.id === this.nodeId || now - at < this.nodeTimeoutMs) out.push({ id: record.id, endpoints: record.endpoints, startedAt: record.startedAt });
@@ -108,7 +120,7 @@ export class Membership {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    this.stopWatch?.();
+    this.follower?.stop();
     await this.kv.delete(String(this.nodeId)).catch(() => undefined);
   }
 

@@ -30,6 +30,7 @@ import { decodeMessage, encodeMessage } from '../../core/message-codec.js';
 import type { Queue, RemovalReason } from '../../core/queue.js';
 import type { Consumer } from '../../core/queue-consumer.js';
 import type { QueueEntry, QueueOptions } from '../../core/queue-types.js';
+import { KvFollower } from './kv-follower.js';
 import { rankNodes } from './leadership.js';
 import type { Membership } from './membership.js';
 import { ownerKey, queueOfOwnerKey, queueOfSubject, queueSubject, QUEUE_SUBJECTS, QUEUES_STREAM } from './names.js';
@@ -105,16 +106,12 @@ export class JetStreamSharedQueues implements SharedQueues {
     this.feedSeq = (await this.jsm.streams.info(QUEUES_STREAM)).state.last_seq;
     await this.follow();
     void this.followReconnects().catch(() => undefined);
-    const watch = await this.kv.watch({ include: KvWatchInclude.LastValue });
-    this.stops.push(() => watch.stop());
-    void (async () => {
-      for await (const e of watch) {
-        const name = queueOfOwnerKey(e.key);
-        if (e.operation === 'PUT') this.owners.set(name, { rec: e.json<OwnerRecord>(), revision: e.revision });
-        else this.owners.delete(name);
-        this.ownerChanged(name);
-      }
-    })().catch((err) => this.log.warn({ err: (err as Error).message }, 'cluster: queue owner watch ended'));
+    const owners = new KvFollower(this.kv, {
+      include: KvWatchInclude.LastValue, what: 'queue owner', log: this.log,
+      onEntry: (e) => this.ownerRecord(queueOfOwnerKey(e.key), e.operation === 'PUT' ? { rec: e.json<OwnerRecord>(), revision: e.revision } : null),
+    });
+    await owners.start();
+    this.stops.push(() => owners.stop());
     this.subs.push(this.nc.subscribe(`junction.qd.${this.self}`, { callback: (err, m) => { if (!err) this.forwarded(m); } }));
     this.subs.push(this.nc.subscribe(`junction.qctl.${this.self}`, { callback: (err, m) => { if (!err) void this.control(m); } }));
     this.broker = broker;
@@ -232,6 +229,10 @@ export class JetStreamSharedQueues implements SharedQueues {
       this.log.info({ queue: name, epoch: rec.epoch }, 'cluster: owning queue');
     } catch (err) {
       this.log.debug({ queue: name, err: (err as Error).message }, 'cluster: queue claim did not complete (retried)');
+      // The update may have been stored though its answer was lost (a timeout): the retry needs the
+      // record as it is now, whatever the watch has delivered so far.
+      const now = await this.kv.get(ownerKey(name)).catch(() => undefined);
+      if (now !== undefined) this.ownerRecord(name, now?.operation === 'PUT' ? { rec: now.json<OwnerRecord>(), revision: now.revision } : null);
     } finally {
       this.loading.delete(name);
     }
@@ -270,6 +271,15 @@ export class JetStreamSharedQueues implements SharedQueues {
     }
     for (const { seq, data } of this.loading.get(name) ?? []) if (seq > last) add(seq, data);
     this.owned.add(name);
+  }
+
+  /** The owner record of `name` as the watch or a read found it; older revisions than the one known are ignored. */
+  private ownerRecord(name: string, entry: { rec: OwnerRecord; revision: number } | null): void {
+    const known = this.owners.get(name);
+    if (entry && known && entry.revision < known.revision) return;
+    if (entry) this.owners.set(name, entry);
+    else this.owners.delete(name);
+    this.ownerChanged(name);
   }
 
   /** Another node took the queue, or its owner changed: forwarded deliveries go back, consumers re-attach. */
