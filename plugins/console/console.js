@@ -123,6 +123,18 @@ function renderQueues(data) {
   }));
 }
 
+/** Client connections of every protocol, with a button that closes one (DELETE /api/connections/ID). */
+function renderConnections(list) {
+  const shown = list.slice(0, 200);
+  $('connection-total').textContent = `(${fmt.format(list.length)}${list.length > shown.length ? `, first ${shown.length} shown` : ''})`;
+  fill('connection-table', shown.map((c) => row(
+    cell(c.id, 'name'), cell(c.listener), cell(c.clientId ?? '', 'name'), cell(c.user ?? '', 'name'), cell(c.remote),
+    cell(duration(Math.max(0, Math.floor((Date.now() - Date.parse(c.connectedSince)) / 1000)))),
+    cell(c.messagesIn), cell(c.messagesOut), cell(bytes(c.bytesIn)), cell(bytes(c.bytesOut)),
+    cell(button('close', () => act(`Close connection ${c.id}${c.clientId ? ` (${c.clientId})` : ''}?`, 'DELETE', `/api/connections/${enc(c.id)}`), true)),
+  )));
+}
+
 function renderStreams(data) {
   const rows = [];
   for (const s of data.streams) {
@@ -164,13 +176,14 @@ function renderGroups(data) {
 async function refresh() {
   try {
     const q = queueFilter ? `?name=${enc(queueFilter)}` : '';
-    const [overview, queues, streams, groups, cluster] = await Promise.all([
+    const [overview, queues, streams, groups, cluster, connections] = await Promise.all([
       api('GET', '/api/overview'), api('GET', `/api/queues${q}`), api('GET', '/api/streams'), api('GET', '/api/groups'),
-      api('GET', '/api/cluster').catch(() => null),
+      api('GET', '/api/cluster').catch(() => null), api('GET', '/api/connections'),
     ]);
     renderOverview(overview);
     renderCluster(cluster);
     renderQueues(queues);
+    renderConnections(connections);
     renderStreams(streams);
     renderGroups(groups);
     status(`updated ${new Date().toLocaleTimeString()}`, 'muted');

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
+import mqtt from 'mqtt';
 import { createMessage } from '../../core/message.js';
 import { consoleAssetDir } from '../../plugins/console/index.js';
 import { TEST_HOST, type RunningBroker } from '../support/index.js';
@@ -77,8 +78,11 @@ describe('web console script', () => {
   let doc: ReturnType<typeof fakeDocument>;
   const $ = (id: string) => doc.getElementById(id);
 
+  let device: mqtt.MqttClient;
+
   before(async () => {
-    b = await startAdminBroker();
+    b = await startAdminBroker({ protocols: ['mqtt'] });
+    device = await mqtt.connectAsync(`mqtt://${TEST_HOST}:${b.ports.mqtt}`, { clientId: 'console-device' });
     const weird = '<img src=x onerror=alert(1)>';
     await b.broker.declareQueue(weird);
     await b.broker.bindQueue(weird, 'alerts.#');
@@ -112,7 +116,10 @@ describe('web console script', () => {
     doc.fire('DOMContentLoaded');
     await settle(() => $('status').textContent !== '');
   });
-  after(() => b.close());
+  after(async () => {
+    await device.endAsync(true);
+    await b.close();
+  });
 
   it('renders overview, listeners, queues, streams and groups from the API', () => {
     assert.match($('status').textContent, /^updated/);
@@ -121,7 +128,7 @@ describe('web console script', () => {
     const counts = $('counts').text();
     assert.match(counts, /1queues/);
     assert.match(counts, /1streams/);
-    assert.deepEqual($('listeners').rows(), [['http', 'http', TEST_HOST, String(b.ports.http), 'no']]);
+    assert.deepEqual($('listeners').rows().map((r) => r[0]).sort(), ['http', 'mqtt']);
     const queues = $('queue-table').rows();
     assert.equal(queues.length, 1);
     assert.equal(queues[0][0], '<img src=x onerror=alert(1)>', 'a name is text');
@@ -129,6 +136,25 @@ describe('web console script', () => {
     assert.equal(queues[0][12], 'alerts.#');
     assert.deepEqual($('stream-table').rows().map((r) => [r[0], r[1]]), [['events', '0'], ['', '1']]);
     assert.deepEqual($('group-table').rows(), [['readers', 'events', '1', '0', '0', '0']]);
+  });
+
+  it('lists client connections and closes one with its button', async () => {
+    const [conn] = $('connection-table').rows();
+    assert.deepEqual([conn[1], conn[2], conn[3]], ['mqtt', 'console-device', '']);
+    assert.match(conn[0], /^mqtt-\d+$/);
+    const closed = new Promise<void>((resolve) => device.once('close', () => resolve()));
+    device.options.reconnectPeriod = 0;
+    const tbody = $('connection-table').tBodies[0].children[0] as FakeElement;
+    const closeButton = (tbody.children[10] as FakeElement).children[0] as FakeElement;
+    await closeButton.listeners.get('click')!({});
+    await closed;
+    // The broker forgets the connection once its socket has closed: refresh until the row is gone.
+    for (let i = 0; i < 50 && $('connection-table').rows().length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      await $('refresh').listeners.get('click')!({});
+    }
+    assert.deepEqual($('connection-table').rows(), []);
+    assert.match($('status').textContent, /^updated/);
   });
 
   it('publishes from the form', async () => {
