@@ -17,7 +17,7 @@ import type { JournalEntry, PartitionStore, RemoteChange, RetentionPolicy, Store
 import { JetStreamPartition, jetStreamConfig } from './jetstream-partition.js';
 import { metaKey, parseMetaKey, partitionStreamName, partitionStreamPrefix, partitionSubject } from './names.js';
 import type { LatencyHistogram } from '../../core/latency-histogram.js';
-import { KvFollower } from './kv-follower.js';
+import { KvFollower, readBucket } from './kv-follower.js';
 
 /** Metadata every node shares; the rest (this node's own queues and bindings, counters) is local. */
 export const SHARED_NAMESPACES = new Set([
@@ -86,11 +86,9 @@ export class ClusterStore implements Store {
     await follower.start();
     this.watchStop = () => follower.stop();
     for (const ns of SHARED_NAMESPACES) recovery.metadata.delete(ns);
-    for await (const key of await this.deps.meta.keys()) {
-      const parsed = parseMetaKey(key);
+    for (const entry of await readBucket(this.deps.meta, 'metadata', this.deps.log)) {
+      const parsed = parseMetaKey(entry.key);
       if (!parsed || !SHARED_NAMESPACES.has(parsed.ns)) continue;
-      const entry = await this.deps.meta.get(key);
-      if (!entry || entry.operation !== 'PUT') continue;
       let m = recovery.metadata.get(parsed.ns);
       if (!m) recovery.metadata.set(parsed.ns, (m = new Map()));
       m.set(parsed.key, untag(entry.value).value);

@@ -16,7 +16,7 @@ import { KvWatchInclude, type KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from '../../core/adapter.js';
 import { TopicRouter } from '../../core/router.js';
-import { KvFollower } from './kv-follower.js';
+import { KvFollower, readBucket } from './kv-follower.js';
 
 /** Past this many bytes of patterns a node asks for everything (`#`) instead. */
 const MAX_ENTRY_BYTES = 512 * 1024;
@@ -56,10 +56,9 @@ export class Interest {
     });
     await follower.start();
     this.stopWatch = () => follower.stop();
-    for await (const key of await this.kv.keys()) {
-      const e = await this.kv.get(key);
-      if (e && e.operation === 'PUT') this.apply(Number(key), e.string());
-      if (e) this.reached(e.revision);
+    for (const e of await readBucket(this.kv, 'interest', this.log)) {
+      this.apply(Number(e.key), e.string());
+      this.reached(e.revision);
     }
     this.seenSub = this.nc.subscribe(seenSubject(this.nodeId), {
       callback: (err, m) => {

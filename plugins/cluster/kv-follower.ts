@@ -7,7 +7,7 @@
  * sequence; behind and not moving for STALL_CHECKS checks in a row, the watch is replaced by one
  * that resumes right after the last revision delivered (nothing skipped, nothing delivered twice).
  */
-import type { KV, KvWatchEntry, KvWatchInclude } from '@nats-io/kv';
+import type { KV, KvEntry, KvWatchEntry, KvWatchInclude } from '@nats-io/kv';
 import type { Logger } from '../../core/adapter.js';
 
 const CHECK_MS = 1000;
@@ -78,5 +78,60 @@ export class KvFollower {
     this.checked = { revision: -1, behind: 0 };
     this.stopWatch?.();
     await this.watch({ resumeFromRevision: this.revision + 1 });
+  }
+}
+
+const READ_IDLE_MS = 10_000;
+const READ_TRIES = 6;
+const GET_BATCH = 100;
+
+/**
+ * Every key's current entry (deleted keys left out). kv.keys() lists through an ordered consumer,
+ * which can stall like a watch: a try that makes no progress for READ_IDLE_MS is given up and
+ * made again, so a node starting right after a nats-server kill does not wait forever.
+ */
+export async function readBucket(kv: KV, what: string, log: Logger): Promise<KvEntry[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await readOnce(kv);
+    } catch (err) {
+      if (attempt >= READ_TRIES) throw err;
+      log.warn({ err: (err as Error).message, attempt }, `cluster: reading ${what} failed (retrying)`);
+    }
+  }
+}
+
+async function readOnce(kv: KV): Promise<KvEntry[]> {
+  const keys = await kv.keys();
+  let idle: NodeJS.Timeout | undefined;
+  let stall!: (err: Error) => void;
+  const stalled = new Promise<never>((_, reject) => (stall = reject));
+  stalled.catch(() => undefined);
+  const progress = () => {
+    clearTimeout(idle);
+    idle = setTimeout(() => {
+      keys.stop();
+      stall(new Error(`no progress listing the keys for ${READ_IDLE_MS} ms`));
+    }, READ_IDLE_MS);
+  };
+  try {
+    progress();
+    const names = await Promise.race([(async () => {
+      const out: string[] = [];
+      for await (const k of keys) {
+        out.push(k);
+        progress();
+      }
+      return out;
+    })(), stalled]);
+    const entries: KvEntry[] = [];
+    for (let i = 0; i < names.length; i += GET_BATCH) {
+      const got = await Promise.race([Promise.all(names.slice(i, i + GET_BATCH).map((k) => kv.get(k))), stalled]);
+      progress();
+      for (const e of got) if (e !== null && e.operation === 'PUT') entries.push(e);
+    }
+    return entries;
+  } finally {
+    clearTimeout(idle);
   }
 }
