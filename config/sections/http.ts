@@ -1,26 +1,16 @@
 /** `http:` section: the HTTP listener (health, readiness, WebSocket endpoints, admin routes). */
-import { listenerSchema, positiveInt, type ListenerSection } from './common.js';
+import type { FromSchema } from '../infer.js';
+import { listenerSection, port, positiveInt } from './common.js';
 
-export interface HttpConfig extends ListenerSection {
-  /** Largest request head (request line and headers) accepted; larger gets 431. */
-  maxHeaderBytes: number;
-  /** Time allowed to receive the request head. */
-  headersTimeoutMs: number;
-  /** Time allowed to receive a whole request. */
-  requestTimeoutMs: number;
-  /** Idle time before a kept-alive connection is closed. */
-  keepAliveTimeoutMs: number;
-  /** Largest WebSocket message accepted on any endpoint. */
-  maxWebSocketMessageBytes: number;
-}
-
-export const httpSchema = listenerSchema(
+export const httpSchema = listenerSection(
+  { port: port(8080, 'HTTP listener: /healthz, /readyz, WebSocket endpoints, admin API, metrics, console') },
   {
-    maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1048576, 'x-hint': 'an integer from 1024 to 1048576' },
-    headersTimeoutMs: positiveInt,
-    requestTimeoutMs: positiveInt,
-    keepAliveTimeoutMs: positiveInt,
-    maxWebSocketMessageBytes: positiveInt,
+    maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1048576, default: 16384, description: 'largest request head (request line and headers); larger gets 431' },
+    headersTimeoutMs: { ...positiveInt, default: 10000, description: 'time allowed to receive the request head' },
+    requestTimeoutMs: { ...positiveInt, default: 30000, description: 'time allowed to receive a whole request' },
+    keepAliveTimeoutMs: { ...positiveInt, default: 5000, description: 'idle time before a kept-alive connection is closed' },
+    maxWebSocketMessageBytes: { ...positiveInt, default: 16777216, description: 'largest WebSocket message accepted on any endpoint' },
   },
-  false,
 );
+
+export type HttpConfig = FromSchema<typeof httpSchema>;

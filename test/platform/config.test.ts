@@ -94,10 +94,11 @@ describe('platform/config', () => {
     assert.deepEqual(envNameToPath('TLS_REQUEST_CLIENT_CERT'), ['tls', 'requestClientCert']);
   });
 
-  it('adapter sections accept keys the schema does not list yet', () => {
-    const c = loadConfig({ env: { JUNCTION_MQTT__MAX_INFLIGHT: '20' }, argv: ['--set', 'stomp.heartBeatMs=500'] });
+  it('adapter keys are reached by environment and flags', () => {
+    const c = loadConfig({ env: { JUNCTION_MQTT__MAX_INFLIGHT: '20', JUNCTION_XMPP_PUBSUB_MAX_ITEMS: '7' }, argv: ['--set', 'stomp.heartbeatMaxMs=5000'] });
     assert.equal(c.mqtt.maxInflight, 20);
-    assert.equal(c.stomp.heartBeatMs, 500);
+    assert.equal(c.stomp.heartbeatMaxMs, 5000);
+    assert.equal(c.xmpp.pubsub.maxItems, 7);
   });
 
   it('"auto" and -1 ask for an ephemeral port, 0 disables a listener', () => {
