@@ -26,7 +26,7 @@ import { declareStream } from './core/stream/declared-streams.js';
 import { InvalidNameError } from './core/names.js';
 import { SysTopics } from './plugins/sys/index.js';
 import { createLogger as createJunctionLogger, listenerUrl } from './plugins/log/index.js';
-import { clusterServers } from './config/sections/cluster.js';
+import { clusterServers } from './plugins/cluster/config.js';
 
 export { ClusterUnavailableError } from './plugins/cluster/index.js';
 export { DataDirInUseError } from './core/storage/file-store.js';

@@ -2,8 +2,9 @@
  * The configuration's shape (TypeScript) and its JSON Schema (validated with one ajv instance in
  * config/validate.ts). The schema holds every key's default (config/default.yaml lists the same
  * values, checked by test/platform/config-schema.test.ts; docs/configuration.md describes every key).
- * Each protocol adapter contributes its own section's schema (adapters/<protocol>/config.ts);
- * the platform's sections are below and in config/sections/.
+ * Each protocol adapter contributes its own section's schema (adapters/<protocol>/config.ts), as do
+ * the plugins with settings (plugins/http, plugins/cluster, plugins/sys: config.ts); the core's and
+ * the platform's own sections (storage, log, limits, auth, tls, queues, streams) are below.
  */
 import { amqpSchema, type AmqpConfig } from '../adapters/amqp/config.js';
 import { kafkaSchema, type KafkaConfig } from '../adapters/kafka/config.js';
@@ -13,8 +14,9 @@ import { xmppSchema, type XmppConfig } from '../adapters/xmpp/config.js';
 import type { DeclaredStream } from '../core/stream/declared-streams.js';
 import type { FromSchema, SameShape } from './infer.js';
 import { limitInt, nullableString, positiveInt, tlsSchema, type TlsSettings } from './sections/common.js';
-import { clusterSchema, type ClusterConfig } from './sections/cluster.js';
-import { httpSchema, type HttpConfig } from './sections/http.js';
+import { clusterSchema, type ClusterConfig } from '../plugins/cluster/config.js';
+import { httpSchema, type HttpConfig } from '../plugins/http/config.js';
+import { sysSchema, type SysConfig } from '../plugins/sys/config.js';
 
 export type { AmqpConfig, ClusterConfig, HttpConfig, KafkaConfig, MqttConfig, StompConfig, TlsSettings, XmppConfig };
 
@@ -118,7 +120,7 @@ export interface JunctionConfig {
   queues: QueuesConfig;
   streams: StreamsConfig;
   /** MQTT `$SYS` topics (plugins/sys). */
-  sys: { intervalSeconds: number };
+  sys: SysConfig;
 }
 
 /** The protocol listener sections, in start order. */
@@ -239,9 +241,7 @@ export const configSchema = {
         },
       },
     }),
-    sys: section({
-      intervalSeconds: { type: 'integer', minimum: 0, maximum: 86400, 'x-hint': 'an integer from 0 (off) to 86400', default: 10 },
-    }),
+    sys: sysSchema,
   },
 } as const;
 

@@ -1,10 +1,11 @@
 /**
- * Schema fragments shared by the configuration sections. Each section (config/sections/<name>.ts)
- * exports its TypeScript interface and its JSON Schema side by side, so a protocol adapter adds a
- * key by editing one small file (plus config/default.yaml and docs/configuration.md).
+ * Schema fragments shared by the configuration sections. Each section's JSON Schema lives with the
+ * code that reads it (adapters/<protocol>/config.ts, plugins/<name>/config.ts, config/schema.ts),
+ * every key with its `default` and, for generated docs, a `description`; its TypeScript type is
+ * derived from it (config/infer.ts).
  *
- * `x-hint` is an annotation read by config/load.ts: it is the "what is allowed" half of the
- * one-line error printed when a value fails validation.
+ * `x-hint` is an annotation read by config/validate.ts: the "what is allowed" half of the one-line
+ * error printed when a value fails validation (derived from the schema's keywords when absent).
  */
 
 /** TLS settings: global (`tls:`) or per listener (`mqtt.tls:` ... overriding the global keys). */

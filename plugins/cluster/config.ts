@@ -1,5 +1,5 @@
 /** `cluster:` — run this broker as one node of a cluster on NATS JetStream (docs/cluster.md). */
-import type { FromSchema, SameShape } from '../infer.js';
+import type { FromSchema, SameShape } from '../../config/infer.js';
 
 export interface ClusterConfig {
   /** NATS server URLs, as a list or one comma-separated string; empty = no cluster (single node). */

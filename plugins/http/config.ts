@@ -1,6 +1,6 @@
 /** `http:` section: the HTTP listener (health, readiness, WebSocket endpoints, admin routes). */
-import type { FromSchema } from '../infer.js';
-import { listenerSection, port, positiveInt } from './common.js';
+import type { FromSchema } from '../../config/infer.js';
+import { listenerSection, port, positiveInt } from '../../config/sections/common.js';
 
 export const httpSchema = listenerSection(
   { port: port(8080, 'HTTP listener: /healthz, /readyz, WebSocket endpoints, admin API, metrics, console') },
