@@ -10,11 +10,14 @@ import { getPath, keyName, schemaAt } from './keys.js';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Schema = any;
 
-const ajv = new Ajv({ allErrors: false, verbose: true, strict: true, allowUnionTypes: true, useDefaults: true, $data: true });
+// Validation runs once per start: compile time matters more than validation speed (optimize: false).
+const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true, useDefaults: true, $data: true, code: { optimize: false } });
 // `x-hint`: what is allowed, for the error line (else derived from the schema by hintOf()).
 ajv.addVocabulary(['x-hint']);
 
 const compiled = new WeakMap<object, ValidateFunction>();
+/** Sections of a configuration validated as a whole (so an adapter's sectionSettings() need not compile its own). */
+const checkedSections = new WeakSet<object>();
 
 function validatorFor(schema: object): ValidateFunction {
   let v = compiled.get(schema);
@@ -34,6 +37,9 @@ function validatorFor(schema: object): ValidateFunction {
 export function validateConfig(schema: object, data: unknown, prefix: string[] = []): void {
   const v = validatorFor(schema);
   if (!v(data)) throw toConfigError(v.errors![0], schema, data, prefix);
+  if (prefix.length === 0 && typeof data === 'object' && data !== null) {
+    for (const section of Object.values(data)) if (typeof section === 'object' && section !== null) checkedSections.add(section);
+  }
 }
 
 /**
@@ -43,21 +49,25 @@ export function validateConfig(schema: object, data: unknown, prefix: string[] =
  */
 export function sectionSettings<T>(schema: object, name: string, section: unknown): T {
   const data = section === undefined || section === null ? {} : structuredClone(section);
-  validateConfig(schema, data, [name]);
+  if (!(typeof section === 'object' && section !== null && checkedSections.has(section))) validateConfig(schema, data, [name]);
   return data as T;
 }
 
-/** Every default of a schema, as a value (what validating an empty object gives). */
+/** Every default of an object schema, as a value (what validating an empty object gives). */
 export function schemaDefaults<T>(schema: object): T {
-  const data = {};
-  validateConfig(schema, data);
-  return data as T;
+  const out: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries<Schema>((schema as Schema).properties ?? {})) {
+    if (s.default === undefined) continue;
+    out[name] = s.type === 'object' && s.properties ? { ...(structuredClone(s.default) as object), ...schemaDefaults<object>(s) } : structuredClone(s.default);
+  }
+  return out as T;
 }
 
 function toConfigError(err: ErrorObject, root: Schema, data: unknown, prefix: string[]): ConfigError {
   const path = err.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   const key = keyName([...prefix, ...path]);
-  const parent = err.parentSchema as Schema;
+  // The schema object the failing keyword sits in (additionalProperties: the object's own schema).
+  const parent = (err.parentSchema as Schema) ?? schemaAt(root, path);
   if (err.keyword === 'additionalProperties') {
     const extra = (err.params as { additionalProperty: string }).additionalProperty;
     const full = keyName([...prefix, ...path, extra]);

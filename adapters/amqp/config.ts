@@ -42,10 +42,12 @@ const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 /** Settings from the whole configuration object (ctx.config); a bad value is a ConfigError naming the key. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function resolveSettings(config: any): AmqpSettings {
-  const s = sectionSettings<AmqpConfig>(amqpSchema, 'amqp', config?.amqp);
-  const limitFrame = config?.limits?.maxFrameBytes;
+  return withLimits(sectionSettings<AmqpConfig>(amqpSchema, 'amqp', config?.amqp), config?.limits?.maxFrameBytes);
+}
+
+function withLimits(s: AmqpConfig, limitFrame: unknown): AmqpSettings {
   return { ...s, maxMessageSize: s.maxMessageSize ?? (typeof limitFrame === 'number' && limitFrame > 0 ? limitFrame : DEFAULT_MAX_FRAME_BYTES) };
 }
 
 /** The settings with nothing configured. */
-export const AMQP_DEFAULTS: AmqpSettings = resolveSettings({ amqp: schemaDefaults(amqpSchema) });
+export const AMQP_DEFAULTS: AmqpSettings = withLimits(schemaDefaults(amqpSchema), undefined);

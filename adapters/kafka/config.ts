@@ -54,7 +54,11 @@ export type KafkaSettings = Omit<KafkaConfig, 'autoCreateTopics' | 'defaultParti
 /** The settings from the whole configuration (ctx.config); a bad value is a ConfigError naming the key. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function resolveKafkaSettings(config: any): KafkaSettings {
-  const s = sectionSettings<KafkaConfig>(kafkaSchema, 'kafka', config?.kafka);
+  return withFallbacks(sectionSettings<KafkaConfig>(kafkaSchema, 'kafka', config?.kafka), config);
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function withFallbacks(s: KafkaConfig, config: any): KafkaSettings {
   const streams = config?.streams ?? {};
   const maxFrameBytes = config?.limits?.maxFrameBytes;
   return {
@@ -66,4 +70,4 @@ export function resolveKafkaSettings(config: any): KafkaSettings {
 }
 
 /** The settings with nothing configured. */
-export const DEFAULT_KAFKA_SETTINGS: KafkaSettings = resolveKafkaSettings({ kafka: schemaDefaults(kafkaSchema) });
+export const DEFAULT_KAFKA_SETTINGS: KafkaSettings = withFallbacks(schemaDefaults(kafkaSchema), {});

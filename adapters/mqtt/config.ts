@@ -54,8 +54,11 @@ const FALLBACK = { maxFrameBytes: 16 * 1024 * 1024, maxSubscriptionsPerConnectio
 /** The settings from the whole configuration (ctx.config); a bad value is a ConfigError naming the key. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function resolveMqttSettings(config: any): MqttSettings {
-  const s = sectionSettings<MqttConfig>(mqttSchema, 'mqtt', config?.mqtt);
-  const limits = { ...FALLBACK, ...config?.limits };
+  return withLimits(sectionSettings<MqttConfig>(mqttSchema, 'mqtt', config?.mqtt), config?.limits);
+}
+
+function withLimits(s: MqttConfig, configLimits: Partial<typeof FALLBACK> | undefined): MqttSettings {
+  const limits = { ...FALLBACK, ...configLimits };
   const maxPacketSize = s.maxPacketSize ?? Math.min(limits.maxFrameBytes, MAX_PACKET);
   return {
     ...s,
@@ -66,4 +69,4 @@ export function resolveMqttSettings(config: any): MqttSettings {
 }
 
 /** The settings with nothing configured (the global limits at their defaults). */
-export const MQTT_DEFAULTS: MqttSettings = resolveMqttSettings({ mqtt: schemaDefaults(mqttSchema) });
+export const MQTT_DEFAULTS: MqttSettings = withLimits(schemaDefaults(mqttSchema), undefined);

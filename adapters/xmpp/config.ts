@@ -68,8 +68,11 @@ export type XmppSettings = Omit<XmppConfig, 'registration'> & { registration: bo
 
 /** The settings from the `xmpp:` section; a bad value is a ConfigError naming the key. */
 export function resolveXmppSettings(section: unknown): XmppSettings {
-  const s = sectionSettings<XmppConfig>(xmppSchema, 'xmpp', section);
+  return settingsFrom(sectionSettings<XmppConfig>(xmppSchema, 'xmpp', section));
+}
+
+function settingsFrom(s: XmppConfig): XmppSettings {
   return { ...s, domain: s.domain.toLowerCase(), registration: s.registration ?? undefined };
 }
 
-export const XMPP_DEFAULTS: XmppSettings = resolveXmppSettings(schemaDefaults(xmppSchema));
+export const XMPP_DEFAULTS: XmppSettings = settingsFrom(schemaDefaults(xmppSchema));
