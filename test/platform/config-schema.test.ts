@@ -153,6 +153,23 @@ describe('platform/config-schema: typed settings', () => {
     assert.deepEqual([...documented].filter((k) => !keys.includes(k)), [], 'keys in docs/configuration.md that the schema does not have');
   });
 
+  it("each adapter's own doc lists exactly its section's keys", () => {
+    for (const name of ADAPTER_NAMES) {
+      const keys = schemaKeys(sections[name]).map((k) => k.key);
+      const listed = new Set<string>();
+      let inTable = false;
+      for (const line of readFileSync(join(ROOT, 'docs', `${name}.md`), 'utf8').split('\n')) {
+        if (/^\| key[^|]*\| default \|/.test(line)) inTable = true;
+        else if (!line.startsWith('|')) inTable = false;
+        else if (inTable && line.startsWith('| `')) {
+          for (const [, key] of line.split(' | ')[0].matchAll(/`([\w.]+)`/g)) listed.add(key.startsWith(`${name}.`) ? key.slice(name.length + 1) : key);
+        }
+      }
+      assert.deepEqual(keys.filter((k) => !listed.has(k)), [], `docs/${name}.md lacks keys`);
+      assert.deepEqual([...listed].filter((k) => !keys.includes(k)), [], `docs/${name}.md lists keys the schema does not have`);
+    }
+  });
+
   it('each adapter declares the section the platform validates (no second copy)', async () => {
     const adapters = await loadAdapters();
     assert.deepEqual(adapters.map((a) => a.name), [...ADAPTER_NAMES]);
