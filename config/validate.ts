@@ -44,8 +44,8 @@ export function validateConfig(schema: object, data: unknown, prefix: string[] =
 
 /**
  * An adapter's settings: its section validated and completed with the schema's defaults (a copy;
- * under startBroker the section is already complete, so this only re-checks it). An adapter
- * assembled by hand (tests) may pass a partial section or none.
+ * under startBroker the section was validated with the whole configuration, so this only copies it).
+ * An adapter assembled by hand (tests) may pass a partial section or none.
  */
 export function sectionSettings<T>(schema: object, name: string, section: unknown): T {
   const data = section === undefined || section === null ? {} : structuredClone(section);

@@ -110,6 +110,7 @@ describe('platform/config-schema: typed settings', () => {
     for (const { key } of schemaKeys(configSchema)) {
       assert.notEqual(key.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], defaults), undefined, `${key} has no default`);
     }
+    assert.deepEqual(loadConfig(), defaults, 'what ajv fills in is what the schema lists');
     const yaml = parseYaml(readFileSync(defaultConfigPath(), 'utf8')) as Record<string, unknown>;
     assert.deepEqual(yaml, defaults);
     // Loading the file as a configuration changes nothing.
