@@ -26,7 +26,7 @@ import { declareStream } from './core/stream/declared-streams.js';
 import { InvalidNameError } from './core/names.js';
 import { SysTopics } from './plugins/sys/index.js';
 import { createLogger as createJunctionLogger, listenerUrl } from './plugins/log/index.js';
-import { clusterServers } from './config/sections/cluster.js';
+import { clusterServers } from './plugins/cluster/config.js';
 
 export { ClusterUnavailableError } from './plugins/cluster/index.js';
 export { DataDirInUseError } from './core/storage/file-store.js';
@@ -147,7 +147,9 @@ function mountManagement(http: HttpListener, ctx: AdminContext): { close(): void
 /** Starts a broker. Throws ConfigError for a bad configuration (before anything listens). */
 export async function startBroker(options: StartOptions = {}): Promise<RunningBroker> {
   const startedAt = Date.now();
-  const config = loadConfig({ argv: options.argv, env: options.env, file: options.configFile, overrides: overridesFrom(options) });
+  // Built-in adapters' sections are part of config/schema.ts; an extra adapter brings its own.
+  const sections = Object.fromEntries((options.extraAdapters ?? []).filter((a) => a.settingsSchema).map((a) => [a.name, a.settingsSchema!]));
+  const config = loadConfig({ argv: options.argv, env: options.env, file: options.configFile, overrides: overridesFrom(options), sections });
   const tls = createTlsResolver(config);
   const log = createLogger(options);
   let store = options.store ?? createStore(config, log.child({ component: 'store' }));
@@ -246,11 +248,6 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     await sys?.stop();
     await shutdown(log, broker, http, started, cluster).catch(() => undefined);
     management?.close();
-    // Adapters validate their own keys with their own error classes (MqttConfigError, ...):
-    // one class for callers, so the CLI prints one line and exits 2 for every bad value.
-    if (err instanceof Error && !(err instanceof ConfigError) && /ConfigError$/.test(err.name)) {
-      throw new ConfigError(err.message.replace(/\n[\s\S]*/, ''));
-    }
     throw err;
   }
 }

@@ -1,17 +1,20 @@
 /**
- * Loads the configuration: defaults (config/default.yaml) < config file < JUNCTION_* environment
- * < command-line flags < programmatic overrides; then validates it against the JSON Schema
- * (ajv). Any problem is a ConfigError whose message is one line naming the key and what is allowed.
+ * Loads the configuration: config file < JUNCTION_* environment < command-line flags <
+ * programmatic overrides, then validates it against the JSON Schema (config/validate.ts), which
+ * also fills in every default (the schema's; config/default.yaml lists the same values). Any
+ * problem is a ConfigError whose message is one line naming the key: `<key>: <what is wrong>`.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.js';
 import { parseFlags } from './flags.js';
-import { coerce, envNameToPath, getPath, keyName, setPath } from './paths.js';
-import { configSchema, portSchema, PROTOCOL_SECTIONS, type JunctionConfig } from './schema.js';
+import { getPath } from './keys.js';
+import { coerce, envNameToPath, setPath } from './paths.js';
+import { configSchema, PROTOCOL_SECTIONS, type JunctionConfig } from './schema.js';
+import { isPortSchema } from './sections/common.js';
+import { schemaDefaults, validateConfig } from './validate.js';
 
 export { ConfigError } from './errors.js';
 export type { JunctionConfig } from './schema.js';
@@ -27,11 +30,14 @@ export interface LoadOptions {
   file?: string;
   /** Highest-precedence values (the library API's options). */
   overrides?: DeepPartial<JunctionConfig> | Record<string, unknown>;
+  /**
+   * JSON Schemas of further top-level sections (an adapter's `settingsSchema` that the platform
+   * does not know: embedding, tests), validated with the rest.
+   */
+  sections?: Record<string, object>;
 }
 
 const ENV_PREFIX = 'JUNCTION_';
-
-let defaultsCache: Record<string, unknown> | undefined;
 
 /** Where config/default.yaml lives, from the source tree or from dist/config/. */
 export function defaultConfigPath(): string {
@@ -40,9 +46,26 @@ export function defaultConfigPath(): string {
   throw new ConfigError('config/default.yaml not found next to the program');
 }
 
+/** Every default: the configuration with nothing configured (the values config/default.yaml lists). */
 export function loadDefaults(): Record<string, unknown> {
-  defaultsCache ??= parseYaml(readFileSync(defaultConfigPath(), 'utf8')) as Record<string, unknown>;
-  return structuredClone(defaultsCache);
+  return schemaDefaults(configSchema);
+}
+
+const extendedSchemas = new Map<string, object>();
+
+/** The configuration's schema with further sections (cached, so each combination is compiled once). */
+function schemaWith(sections: Record<string, object> | undefined): object {
+  const names = Object.keys(sections ?? {}).filter((n) => !(n in configSchema.properties));
+  if (names.length === 0) return configSchema;
+  const id = names.sort().map((n) => `${n}:${JSON.stringify(sections![n])}`).join('|');
+  let schema = extendedSchemas.get(id);
+  if (!schema) {
+    const properties: Record<string, object> = { ...configSchema.properties };
+    for (const n of names) properties[n] = { default: {}, ...sections![n] };
+    schema = { ...configSchema, properties };
+    extendedSchemas.set(id, schema);
+  }
+  return schema;
 }
 
 export function loadConfig(options: LoadOptions = {}): JunctionConfig {
@@ -54,11 +77,12 @@ export function loadConfig(options: LoadOptions = {}): JunctionConfig {
   const overrides = (options.overrides ?? {}) as Record<string, unknown>;
 
   const layers = [fileLayer, envLayer, flags.layer, overrides].map(streamsShorthand);
-  let merged: Record<string, unknown> = loadDefaults();
+  const schema = schemaWith(options.sections);
+  let merged: Record<string, unknown> = {};
   for (const layer of layers) merged = deepMerge(merged, layer);
-  normalisePorts(merged, configSchema);
+  normalisePorts(merged, schema);
 
-  validate(merged);
+  validateConfig(schema, merged);
   const config = merged as unknown as JunctionConfig;
   // Users configured: anonymous access ends unless a layer above the defaults asks for it.
   const anonymousExplicit = layers.some((l) => getPath(l, ['auth', 'allowAnonymous']) !== undefined);
@@ -110,12 +134,15 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
 }
 
-/** Objects merge key by key; everything else (lists, scalars, null) replaces. Undefined is skipped. */
+/**
+ * Objects merge key by key; everything else (lists, scalars, null) replaces. Undefined is skipped.
+ * Objects are copied, so filling in defaults never writes into a caller's options.
+ */
 export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
     if (v === undefined) continue;
-    out[k] = isPlainObject(v) && isPlainObject(out[k]) ? deepMerge(out[k] as Record<string, unknown>, v) : v;
+    out[k] = isPlainObject(v) ? deepMerge(isPlainObject(out[k]) ? (out[k] as Record<string, unknown>) : {}, v) : v;
   }
   return out;
 }
@@ -124,38 +151,9 @@ export function deepMerge(base: Record<string, unknown>, over: Record<string, un
 function normalisePorts(obj: Record<string, unknown>, schema: any): void {
   for (const [k, v] of Object.entries(obj)) {
     const s = schema?.properties?.[k];
-    if (s === portSchema && typeof v === 'string' && v.toLowerCase() === 'auto') obj[k] = -1;
+    if (isPortSchema(s) && typeof v === 'string' && v.toLowerCase() === 'auto') obj[k] = -1;
     else if (isPlainObject(v) && s?.type === 'object') normalisePorts(v, s);
   }
-}
-
-const ajv = new Ajv({ allErrors: false, verbose: true, strict: true, allowUnionTypes: true });
-ajv.addVocabulary(['x-hint']);
-const validator = ajv.compile(configSchema);
-
-function validate(data: Record<string, unknown>): void {
-  if (validator(data)) return;
-  throw toConfigError(validator.errors![0], data);
-}
-
-function toConfigError(err: ErrorObject, data: unknown): ConfigError {
-  const path = err.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
-  const key = keyName(path);
-  const parent = err.parentSchema as Record<string, unknown> | undefined;
-  if (err.keyword === 'additionalProperties') {
-    const extra = (err.params as { additionalProperty: string }).additionalProperty;
-    const full = keyName([...path, extra]);
-    const allowed = Object.keys((parent?.properties as object) ?? {}).join(', ');
-    return new ConfigError(`unknown key ${full}${allowed ? ` (allowed in ${key || 'the top level'}: ${allowed})` : ''}`, full);
-  }
-  if (err.keyword === 'required') {
-    const missing = keyName([...path, (err.params as { missingProperty: string }).missingProperty]);
-    return new ConfigError(`${missing} is required`, missing);
-  }
-  const hint = (parent?.['x-hint'] as string | undefined) ?? (err.message ?? 'valid');
-  const value = getPath(data, path);
-  const shown = hint.startsWith('must ') ? hint : `must be ${hint}`;
-  return new ConfigError(`${key} ${shown} (got ${JSON.stringify(value) ?? 'undefined'})`, key);
 }
 
 const WILDCARD_WORD = /^(\*|#|[^*#]+)$/;
@@ -163,10 +161,10 @@ const WILDCARD_WORD = /^(\*|#|[^*#]+)$/;
 function checkRules(config: JunctionConfig): void {
   config.auth.rules.forEach((rule, i) => {
     const key = `auth.rules[${i}]`;
-    if (!rule.allow && !rule.deny) throw new ConfigError(`${key} must have "allow" or "deny" (a list of actions)`, key);
+    if (!rule.allow && !rule.deny) throw new ConfigError(`${key}: must have "allow" or "deny" (a list of actions)`, key);
     for (const address of Array.isArray(rule.address) ? rule.address : [rule.address]) {
       if (!address.split('.').every((w) => WILDCARD_WORD.test(w))) {
-        throw new ConfigError(`${key}.address must be dot-separated words where * and # are whole words (got ${JSON.stringify(address)})`, `${key}.address`);
+        throw new ConfigError(`${key}.address: must be dot-separated words where * and # are whole words (got ${JSON.stringify(address)})`, `${key}.address`);
       }
     }
   });
@@ -178,7 +176,7 @@ function checkPorts(config: JunctionConfig): void {
   const add = (port: unknown, key: string) => {
     if (typeof port !== 'number' || port <= 0) return;
     const other = seen.get(port);
-    if (other) throw new ConfigError(`${key} and ${other} are both ${port}: give each listener its own port`, key);
+    if (other) throw new ConfigError(`${key}: ${port} is also ${other}; give each listener its own port`, key);
     seen.set(port, key);
   };
   add(config.http.port, 'http.port');

@@ -4,25 +4,18 @@
  * asks for (so that validation reports the key with the value as given).
  */
 import { parse as parseYaml } from 'yaml';
-import { configSchema, portSchema } from './schema.js';
+import { getPath, keyName, schemaAt as schemaAtRoot } from './keys.js';
+import { isPortSchema } from './sections/common.js';
+import { configSchema } from './schema.js';
+
+export { getPath, keyName };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Schema = any;
 
-export class PathError extends Error {}
-
-/** Schema of the key at `path`, or undefined where the key is an additional (free-form) property. */
+/** Schema of the key at `path`, or undefined where the schema does not list the key. */
 export function schemaAt(path: string[]): Schema | undefined {
-  let s: Schema = configSchema;
-  for (const k of path) {
-    if (!s) return undefined;
-    if (s.type === 'array' || (Array.isArray(s.type) && s.type.includes('array') && /^\d+$/.test(k))) {
-      s = s.items;
-    } else {
-      s = s.properties?.[k];
-    }
-  }
-  return s;
+  return schemaAtRoot(configSchema, path);
 }
 
 function allowsAdditional(s: Schema): boolean {
@@ -72,7 +65,7 @@ function resolveWords(s: Schema, segs: string[][], si: number, words: string[], 
 /** Converts flag/environment text to the type the schema asks for at `path`. */
 export function coerce(text: string, path: string[]): unknown {
   const s = schemaAt(path);
-  if (s === portSchema && text.trim().toLowerCase() === 'auto') return -1;
+  if (isPortSchema(s) && text.trim().toLowerCase() === 'auto') return -1;
   if (!s) return parseScalar(text);
   const types: string[] = Array.isArray(s.type) ? s.type : s.type ? [s.type] : [];
   const t = text.trim();
@@ -109,20 +102,4 @@ export function setPath(obj: Record<string, unknown>, path: string[], value: unk
     o = o[k] as Record<string, unknown>;
   }
   o[path[path.length - 1]] = value;
-}
-
-export function getPath(obj: unknown, path: string[]): unknown {
-  let o = obj;
-  for (const k of path) {
-    if (typeof o !== 'object' || o === null) return undefined;
-    o = (o as Record<string, unknown>)[k];
-  }
-  return o;
-}
-
-/** Renders a path the way error messages name keys: `auth.rules[0].user`. */
-export function keyName(path: (string | number)[]): string {
-  let out = '';
-  for (const k of path) out += /^\d+$/.test(String(k)) ? `[${k}]` : out ? `.${k}` : String(k);
-  return out;
 }

@@ -1,17 +1,22 @@
 /**
- * The configuration's shape (TypeScript) and its JSON Schema (validated with ajv in load.ts).
- * Every default lives in config/default.yaml; docs/configuration.md describes every key.
- * Listener and protocol sections live in config/sections/ so each adapter extends its own file.
+ * The configuration's shape (TypeScript) and its JSON Schema (validated with one ajv instance in
+ * config/validate.ts). The schema holds every key's default (config/default.yaml lists the same
+ * values, checked by test/platform/config-schema.test.ts; docs/configuration.md describes every key).
+ * Each protocol adapter contributes its own section's schema (adapters/<protocol>/config.ts), as do
+ * the plugins with settings (plugins/http, plugins/cluster, plugins/sys: config.ts); the core's and
+ * the platform's own sections (storage, log, limits, auth, tls, queues, streams) are below.
  */
-import { limitInt, nullableString, positiveInt, tlsSchema, type TlsSettings } from './sections/common.js';
-import { amqpSchema, type AmqpConfig } from './sections/amqp.js';
-import { clusterSchema, type ClusterConfig } from './sections/cluster.js';
-import { httpSchema, type HttpConfig } from './sections/http.js';
+import { amqpSchema, type AmqpConfig } from '../adapters/amqp/config.js';
+import { kafkaSchema, type KafkaConfig } from '../adapters/kafka/config.js';
+import { mqttSchema, type MqttConfig } from '../adapters/mqtt/config.js';
+import { stompSchema, type StompSettings as StompConfig } from '../adapters/stomp/config.js';
+import { xmppSchema, type XmppConfig } from '../adapters/xmpp/config.js';
 import type { DeclaredStream } from '../core/stream/declared-streams.js';
-import { kafkaSchema, type KafkaConfig } from './sections/kafka.js';
-import { mqttSchema, type MqttConfig } from './sections/mqtt.js';
-import { stompSchema, type StompConfig } from './sections/stomp.js';
-import { xmppSchema, type XmppConfig } from './sections/xmpp.js';
+import type { FromSchema, SameShape } from './infer.js';
+import { limitInt, nullableString, positiveInt, tlsSchema, type TlsSettings } from './sections/common.js';
+import { clusterSchema, type ClusterConfig } from '../plugins/cluster/config.js';
+import { httpSchema, type HttpConfig } from '../plugins/http/config.js';
+import { sysSchema, type SysConfig } from '../plugins/sys/config.js';
 
 export type { AmqpConfig, ClusterConfig, HttpConfig, KafkaConfig, MqttConfig, StompConfig, TlsSettings, XmppConfig };
 
@@ -108,13 +113,14 @@ export interface JunctionConfig {
   stomp: StompConfig;
   xmpp: XmppConfig;
   kafka: KafkaConfig;
-  auth: AuthConfig;
+  /** After validation maxFailuresPerMinute is always there (default 10). */
+  auth: AuthConfig & { maxFailuresPerMinute: number };
   /** Global TLS settings; each listener's `tls:` overrides them key by key. */
-  tls: TlsSettings;
+  tls: Required<TlsSettings>;
   queues: QueuesConfig;
   streams: StreamsConfig;
   /** MQTT `$SYS` topics (plugins/sys). */
-  sys: { intervalSeconds: number };
+  sys: SysConfig;
 }
 
 /** The protocol listener sections, in start order. */
@@ -136,46 +142,42 @@ const stringOrList = {
   'x-hint': 'a string or a list of strings',
 } as const;
 
+const bool = (def: boolean) => ({ type: 'boolean', 'x-hint': 'true or false', default: def }) as const;
+
+/** A platform section: unknown keys refused, absent = every default. */
+function section<const P extends object>(properties: P) {
+  return { type: 'object', additionalProperties: false, default: {}, properties } as const;
+}
+
 export const configSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    host: { type: 'string', 'x-hint': 'a host name or address ("" = all interfaces)' },
-    dataDir: { type: 'string', minLength: 1, 'x-hint': 'a directory path' },
-    storage: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        engine: { enum: ['file', 'memory'], 'x-hint': 'one of file, memory' },
-        fsync: { enum: ['always', 'interval', 'never'], 'x-hint': 'one of always, interval, never' },
-        fsyncIntervalMs: positiveInt,
-        maxOpenFiles: positiveInt,
+    host: { type: 'string', 'x-hint': 'a host name or address ("" = all interfaces)', default: '' },
+    dataDir: { type: 'string', minLength: 1, 'x-hint': 'a directory path', default: './data' },
+    storage: section({
+      engine: { enum: ['file', 'memory'], 'x-hint': 'one of file, memory', default: 'file' },
+      fsync: { enum: ['always', 'interval', 'never'], 'x-hint': 'one of always, interval, never', default: 'interval' },
+      fsyncIntervalMs: { ...positiveInt, default: 200 },
+      maxOpenFiles: { ...positiveInt, default: 1024 },
+    }),
+    log: section({
+      level: {
+        enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+        'x-hint': 'one of fatal, error, warn, info, debug, trace, silent',
+        default: 'info',
       },
-    },
-    log: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        level: {
-          enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
-          'x-hint': 'one of fatal, error, warn, info, debug, trace, silent',
-        },
-        format: { enum: ['auto', 'pretty', 'json'], 'x-hint': 'one of auto, pretty, json' },
-      },
-    },
-    limits: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        maxConnections: positiveInt,
-        maxFrameBytes: { type: 'integer', minimum: 1024, 'x-hint': 'an integer >= 1024' },
-        maxSubscriptionsPerConnection: positiveInt,
-        maxStreams: countLimit,
-        maxPartitions: countLimit,
-        maxPartitionsPerTopic: countLimit,
-        maxQueues: countLimit,
-      },
-    },
+      format: { enum: ['auto', 'pretty', 'json'], 'x-hint': 'one of auto, pretty, json', default: 'auto' },
+    }),
+    limits: section({
+      maxConnections: { ...positiveInt, default: 10000 },
+      maxFrameBytes: { type: 'integer', minimum: 1024, 'x-hint': 'an integer >= 1024', default: 16777216 },
+      maxSubscriptionsPerConnection: { ...positiveInt, default: 10000 },
+      maxStreams: { ...countLimit, default: 10000 },
+      maxPartitions: { ...countLimit, default: 10000 },
+      maxPartitionsPerTopic: { ...countLimit, default: 1000 },
+      maxQueues: { ...countLimit, default: 100000 },
+    }),
     cluster: clusterSchema,
     http: httpSchema,
     mqtt: mqttSchema,
@@ -183,80 +185,69 @@ export const configSchema = {
     stomp: stompSchema,
     xmpp: xmppSchema,
     kafka: kafkaSchema,
-    auth: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        usersFile: nullableString,
-        allowAnonymous: { type: 'boolean', 'x-hint': 'true or false' },
-        maxFailuresPerMinute: { type: 'integer', minimum: 0, 'x-hint': 'an integer >= 0 (0 = no limit)' },
-        rules: {
-          type: 'array',
-          'x-hint': 'a list of rules',
-          items: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['user', 'address'],
-            'x-hint': 'a rule {user, allow|deny, address}',
-            properties: { user: stringOrList, address: stringOrList, allow: actionList, deny: actionList },
-          },
+    auth: section({
+      usersFile: { ...nullableString, default: null },
+      allowAnonymous: bool(true),
+      rules: {
+        type: 'array',
+        'x-hint': 'a list of rules',
+        default: [],
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['user', 'address'],
+          'x-hint': 'a rule {user, allow|deny, address}',
+          properties: { user: stringOrList, address: stringOrList, allow: actionList, deny: actionList },
         },
       },
-    },
+      maxFailuresPerMinute: { type: 'integer', minimum: 0, 'x-hint': 'an integer >= 0 (0 = no limit)', default: 10 },
+    }),
     tls: tlsSchema,
-    queues: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        maxLength: limitInt,
-        maxBytes: limitInt,
-        maxDeliveries: limitInt,
-        deadLetterOnExpiry: { type: 'boolean', 'x-hint': 'true or false' },
-        priorities: { type: 'boolean', 'x-hint': 'true or false' },
-        deadLetterSuffix: {
-          type: 'string',
-          pattern: '^[^*#\\s]+$',
-          'x-hint': 'a non-empty suffix without spaces or wildcards',
-        },
+    queues: section({
+      maxLength: { ...limitInt, default: 1000000 },
+      maxBytes: { ...limitInt, default: 1073741824 },
+      maxDeliveries: { ...limitInt, default: 10 },
+      deadLetterSuffix: {
+        type: 'string',
+        pattern: '^[^*#\\s]+$',
+        'x-hint': 'a non-empty suffix without spaces or wildcards',
+        default: '.dlq',
       },
-    },
-    streams: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        defaultPartitions: { type: 'integer', minimum: 1, maximum: 10000, 'x-hint': 'an integer from 1 to 10000' },
-        retentionMs: limitInt,
-        retentionBytes: limitInt,
-        segmentBytes: { type: 'integer', minimum: 1024, 'x-hint': 'an integer >= 1024' },
-        autoCreate: { type: 'boolean', 'x-hint': 'true or false' },
-        declare: {
-          type: 'array',
-          'x-hint': 'a list of streams {name, patterns, partitions}',
-          items: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['name'],
-            'x-hint': 'a stream {name, patterns, partitions, retentionMs, retentionBytes}',
-            properties: {
-              name: { type: 'string', minLength: 1, pattern: '^[^*#\\u0000]+$', 'x-hint': 'a topic name without wildcards' },
-              patterns: { type: 'array', items: { type: 'string', minLength: 1, 'x-hint': 'a topic pattern (sensors.#)' }, 'x-hint': 'a list of topic patterns' },
-              partitions: { type: 'integer', minimum: 1, maximum: 10000, 'x-hint': 'an integer from 1 to 10000' },
-              retentionMs: limitInt,
-              retentionBytes: limitInt,
-            },
+      deadLetterOnExpiry: bool(false),
+      priorities: bool(true),
+    }),
+    streams: section({
+      defaultPartitions: { type: 'integer', minimum: 1, maximum: 10000, 'x-hint': 'an integer from 1 to 10000', default: 1 },
+      retentionMs: { ...limitInt, default: 604800000 },
+      retentionBytes: { ...limitInt, default: -1 },
+      segmentBytes: { type: 'integer', minimum: 1024, 'x-hint': 'an integer >= 1024', default: 134217728 },
+      autoCreate: bool(true),
+      declare: {
+        type: 'array',
+        'x-hint': 'a list of streams {name, patterns, partitions}',
+        default: [],
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['name'],
+          'x-hint': 'a stream {name, patterns, partitions, retentionMs, retentionBytes}',
+          properties: {
+            name: { type: 'string', minLength: 1, pattern: '^[^*#\\u0000]+$', 'x-hint': 'a topic name without wildcards' },
+            patterns: { type: 'array', items: { type: 'string', minLength: 1, 'x-hint': 'a topic pattern (sensors.#)' }, 'x-hint': 'a list of topic patterns' },
+            partitions: { type: 'integer', minimum: 1, maximum: 10000, 'x-hint': 'an integer from 1 to 10000' },
+            retentionMs: limitInt,
+            retentionBytes: limitInt,
           },
         },
       },
-    },
-    sys: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        intervalSeconds: { type: 'integer', minimum: 0, maximum: 86400, 'x-hint': 'an integer from 0 (off) to 86400' },
-      },
-    },
+    }),
+    sys: sysSchema,
   },
 } as const;
+
+// The interfaces above are the documented shape; the schema must accept exactly it (after defaults).
+const configShape: SameShape<JunctionConfig, FromSchema<typeof configSchema>> = true;
+void configShape;
 
 /** Fragments for sections that extend the schema. */
 export * from './sections/common.js';

@@ -103,6 +103,12 @@ export interface ListenerInfo {
 
 export interface ProtocolAdapter {
   readonly name: string;
+  /**
+   * JSON Schema of the adapter's configuration section (`config[name]`), with every key's default.
+   * The platform validates it with the whole configuration, so init() reads typed, complete
+   * settings; an unknown key or a bad value stops start-up naming the key.
+   */
+  readonly settingsSchema?: object;
   init(ctx: AdapterContext): Promise<void>;
   start(): Promise<ListenerInfo[]>;
   /** Stops accepting, closes connections, lets in-flight work settle. */

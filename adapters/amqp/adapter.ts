@@ -5,7 +5,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { AdapterContext, ListenerInfo, ProtocolAdapter } from '../../core/adapter.js';
-import { resolveSettings } from './config.js';
+import { amqpSchema, resolveSettings } from './config.js';
 import { AmqpConnection } from './connection.js';
 import type { AmqpRuntime } from './runtime.js';
 import { routeRheaConsole } from './rhea-console.js';
@@ -22,6 +22,7 @@ interface Listener {
 
 export class AmqpAdapter implements ProtocolAdapter {
   readonly name = 'amqp';
+  readonly settingsSchema = amqpSchema;
   private ctx!: AdapterContext;
   private rt!: AmqpRuntime;
   private readonly listeners: Listener[] = [];

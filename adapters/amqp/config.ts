@@ -1,104 +1,53 @@
 /**
- * The adapter's settings: the `amqp:` section of the configuration over these defaults (and the
- * global `limits:` for frame bytes; `limits.maxConnections` is the platform's ConnectionGate). Documented in docs/amqp.md.
+ * The AMQP 1.0 adapter's settings: the JSON Schema of the `amqp:` section (validated with the rest
+ * of the configuration by the platform, config/validate.ts), its type derived from the schema, and
+ * `maxMessageSize`'s fallback to `limits.maxFrameBytes`. `limits.maxConnections` is the platform's
+ * ConnectionGate. Documented in docs/amqp.md.
  */
-import { ConfigError } from '../../config/errors.js';
-import type { BareNamePolicy } from './address.js';
+import type { FromSchema } from '../../config/infer.js';
+import { listenerSection, port } from '../../config/sections/common.js';
+import { schemaDefaults, sectionSettings } from '../../config/validate.js';
 
-export interface AmqpSettings {
-  /** Largest frame we accept and announce in open (bytes, at least 512). */
-  maxFrameSize: number;
-  /** Largest message (all frames of one transfer) we accept; announced on attach. */
-  maxMessageSize: number;
-  /** Sessions per connection (channel-max + 1). */
-  maxSessions: number;
-  /** Links per session (handle-max + 1). */
-  maxLinksPerSession: number;
-  /** Links per connection, across its sessions. */
-  maxLinksPerConnection: number;
-  /** Idle timeout we announce and enforce: a peer silent this long is closed (0 = none). */
-  idleTimeoutMs: number;
-  /** Time a new connection has to finish the protocol header, SASL and open. */
-  handshakeTimeoutMs: number;
-  /** Credit per producer link: transfers in flight into the core before more credit is given. */
-  creditWindow: number;
-  /** Bound across a connection's producer links (credit given + publishes not yet resolved). */
-  maxInflightPerConnection: number;
-  /** Unsettled deliveries per session in each direction (the session windows). */
-  sessionWindow: number;
-  /** What a bare address (no /queue/ or /topic/ prefix, no capability) names. */
-  bareName: BareNamePolicy;
-  /** /queue/NAME, queue://NAME and bare names create the queue (durable) on first use. */
-  autoCreateQueues: boolean;
-  /** container-id we announce in open. */
-  containerId: string;
-  /** properties.user-id must equal the authenticated user (anonymous users may send any). */
-  validateUserId: boolean;
+export const amqpSchema = listenerSection(
+  {
+    port: port(5672, 'AMQP 1.0 listener (TCP)'),
+    tlsPort: port(5671, 'AMQPS, opened only when a certificate is configured'),
+  },
+  {
+    maxFrameSize: { type: 'integer', minimum: 512, default: 262144, description: 'largest frame accepted and announced in open (bytes)' },
+    maxMessageSize: { type: ['integer', 'null'], minimum: 1, default: null, description: 'largest message (all frames of one transfer), announced on attach; null = limits.maxFrameBytes' },
+    maxSessions: { type: 'integer', minimum: 1, maximum: 65536, default: 256, description: 'sessions per connection (channel-max + 1)' },
+    maxLinksPerSession: { type: 'integer', minimum: 1, default: 1024, description: 'links per session (handle-max + 1)' },
+    maxLinksPerConnection: { type: 'integer', minimum: 1, default: 2048, description: 'links per connection, across its sessions' },
+    idleTimeoutMs: { type: 'integer', minimum: 0, default: 60000, description: 'idle timeout announced and enforced: a peer silent this long is closed; 0 = none' },
+    handshakeTimeoutMs: { type: 'integer', minimum: 1, default: 10000, description: 'time a new connection has to finish the protocol header, SASL and open' },
+    creditWindow: { type: 'integer', minimum: 1, default: 1000, description: 'credit per producer link: transfers in flight into the core' },
+    maxInflightPerConnection: { type: 'integer', minimum: 1, default: 20000, description: 'the same bound across all producer links of a connection' },
+    sessionWindow: { type: 'integer', minimum: 1, default: 4096, description: 'unsettled deliveries per session in each direction (the session windows)' },
+    bareName: { enum: ['queue', 'topic', 'refuse'], default: 'queue', description: 'what an address without /queue/ or /topic/ prefix (and no capability) names' },
+    autoCreateQueues: { type: 'boolean', default: true, description: '/queue/NAME, queue://NAME and bare names create the queue (durable) on first use' },
+    containerId: { type: 'string', minLength: 1, default: 'junction', description: 'container-id announced in open' },
+    validateUserId: { type: 'boolean', default: true, description: 'properties.user-id must equal the authenticated user (anonymous users may send any)' },
+  },
+);
+
+/** The `amqp:` section as configured (after validation: every key present). */
+export type AmqpConfig = FromSchema<typeof amqpSchema>;
+
+/** The settings in force: the section with `maxMessageSize` resolved. */
+export type AmqpSettings = Omit<AmqpConfig, 'maxMessageSize'> & { maxMessageSize: number };
+
+const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+/** Settings from the whole configuration object (ctx.config); a bad value is a ConfigError naming the key. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function resolveSettings(config: any): AmqpSettings {
+  return withLimits(sectionSettings<AmqpConfig>(amqpSchema, 'amqp', config?.amqp), config?.limits?.maxFrameBytes);
 }
 
-export const AMQP_DEFAULTS: AmqpSettings = {
-  maxFrameSize: 262144,
-  maxMessageSize: 16 * 1024 * 1024,
-  maxSessions: 256,
-  maxLinksPerSession: 1024,
-  maxLinksPerConnection: 2048,
-  idleTimeoutMs: 60000,
-  handshakeTimeoutMs: 10000,
-  creditWindow: 1000,
-  maxInflightPerConnection: 20000,
-  sessionWindow: 4096,
-  bareName: 'queue',
-  autoCreateQueues: true,
-  containerId: 'junction',
-  validateUserId: true,
-};
-
-/** A bad `amqp.*` value: the platform's ConfigError, so the CLI prints one line naming the key. */
-export class AmqpConfigError extends ConfigError {}
-
-function int(section: Record<string, unknown>, key: keyof AmqpSettings, min: number, fallback: number): number {
-  const v = section[key];
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-    throw new AmqpConfigError(`amqp.${key}: ${JSON.stringify(v)} is not allowed; use an integer >= ${min}`, `amqp.${key}`);
-  }
-  return v;
+function withLimits(s: AmqpConfig, limitFrame: unknown): AmqpSettings {
+  return { ...s, maxMessageSize: s.maxMessageSize ?? (typeof limitFrame === 'number' && limitFrame > 0 ? limitFrame : DEFAULT_MAX_FRAME_BYTES) };
 }
 
-/** Settings from the whole configuration object (ctx.config). Throws AmqpConfigError naming the key. */
-export function resolveSettings(config: unknown): AmqpSettings {
-  const root = (config ?? {}) as Record<string, unknown>;
-  const s = (root.amqp ?? {}) as Record<string, unknown>;
-  const limits = (root.limits ?? {}) as Record<string, unknown>;
-  const d = AMQP_DEFAULTS;
-  const limitFrame = typeof limits.maxFrameBytes === 'number' && limits.maxFrameBytes > 0 ? limits.maxFrameBytes : d.maxMessageSize;
-  const bareName = s.bareName ?? d.bareName;
-  if (bareName !== 'queue' && bareName !== 'topic' && bareName !== 'refuse') {
-    throw new AmqpConfigError(`amqp.bareName: ${JSON.stringify(bareName)} is not allowed; use one of queue, topic, refuse`, 'amqp.bareName');
-  }
-  for (const key of ['autoCreateQueues', 'validateUserId'] as const) {
-    if (s[key] !== undefined && typeof s[key] !== 'boolean') {
-      throw new AmqpConfigError(`amqp.${key}: ${JSON.stringify(s[key])} is not allowed; use true or false`, `amqp.${key}`);
-    }
-  }
-  if (s.containerId !== undefined && (typeof s.containerId !== 'string' || s.containerId.length === 0)) {
-    throw new AmqpConfigError(`amqp.containerId: ${JSON.stringify(s.containerId)} is not allowed; use a non-empty string`, 'amqp.containerId');
-  }
-  const settings: AmqpSettings = {
-    maxFrameSize: int(s, 'maxFrameSize', 512, d.maxFrameSize),
-    maxMessageSize: int(s, 'maxMessageSize', 1, limitFrame),
-    maxSessions: Math.min(65536, int(s, 'maxSessions', 1, d.maxSessions)),
-    maxLinksPerSession: int(s, 'maxLinksPerSession', 1, d.maxLinksPerSession),
-    maxLinksPerConnection: int(s, 'maxLinksPerConnection', 1, d.maxLinksPerConnection),
-    idleTimeoutMs: int(s, 'idleTimeoutMs', 0, d.idleTimeoutMs),
-    handshakeTimeoutMs: int(s, 'handshakeTimeoutMs', 1, d.handshakeTimeoutMs),
-    creditWindow: int(s, 'creditWindow', 1, d.creditWindow),
-    maxInflightPerConnection: int(s, 'maxInflightPerConnection', 1, d.maxInflightPerConnection),
-    sessionWindow: int(s, 'sessionWindow', 1, d.sessionWindow),
-    bareName,
-    autoCreateQueues: (s.autoCreateQueues as boolean | undefined) ?? d.autoCreateQueues,
-    containerId: (s.containerId as string | undefined) ?? d.containerId,
-    validateUserId: (s.validateUserId as boolean | undefined) ?? d.validateUserId,
-  };
-  return settings;
-}
+/** The settings with nothing configured. */
+export const AMQP_DEFAULTS: AmqpSettings = withLimits(schemaDefaults(amqpSchema), undefined);

@@ -3,7 +3,7 @@ import type { ProtocolAdapter } from '../../core/adapter.js';
 import { AmqpAdapter } from './adapter.js';
 
 export { AmqpAdapter } from './adapter.js';
-export { AMQP_DEFAULTS, resolveSettings, type AmqpSettings } from './config.js';
+export { amqpSchema, AMQP_DEFAULTS, resolveSettings, type AmqpSettings } from './config.js';
 export { decodeAmqpMessage, encodeAmqpMessage } from './amqp-message.js';
 
 export function createAdapter(): ProtocolAdapter {

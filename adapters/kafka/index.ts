@@ -7,16 +7,17 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { AdapterContext, ListenerInfo, ProtocolAdapter } from '../../core/adapter.js';
-import { resolveKafkaSettings } from './config.js';
+import { kafkaSchema, resolveKafkaSettings } from './config.js';
 import { KafkaConnection } from './connection.js';
 import type { KafkaServices } from './context.js';
 import { GroupCoordinator } from './group/coordinator.js';
 import { Topics } from './topics.js';
 
-export { resolveKafkaSettings, DEFAULT_KAFKA_SETTINGS, type KafkaSettings } from './config.js';
+export { kafkaSchema, resolveKafkaSettings, DEFAULT_KAFKA_SETTINGS, type KafkaSettings } from './config.js';
 
 export class KafkaAdapter implements ProtocolAdapter {
   readonly name = 'kafka';
+  readonly settingsSchema = kafkaSchema;
   private ctx!: AdapterContext;
   private services!: KafkaServices;
   private servers: Server[] = [];

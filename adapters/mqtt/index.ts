@@ -9,13 +9,13 @@ import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import { createWebSocketStream, type WebSocket } from 'ws';
 import type { AdapterContext, ListenerInfo, ProtocolAdapter } from '../../core/adapter.js';
-import { resolveMqttSettings } from './config.js';
+import { mqttSchema, resolveMqttSettings } from './config.js';
 import { MqttConnection, type Transport } from './connection.js';
 import type { MqttContext, MqttStats } from './context.js';
 import { SessionManager } from './sessions.js';
 import { SessionStore } from './session-store.js';
 
-export { resolveMqttSettings, MQTT_DEFAULTS, type MqttSettings } from './config.js';
+export { mqttSchema, resolveMqttSettings, MQTT_DEFAULTS, type MqttSettings } from './config.js';
 export type { MqttStats } from './context.js';
 
 const LOG_WINDOW_MS = 10_000;
@@ -23,6 +23,7 @@ const LOG_PER_WINDOW = 20;
 
 export class MqttAdapter implements ProtocolAdapter {
   readonly name = 'mqtt';
+  readonly settingsSchema = mqttSchema;
   readonly stats: MqttStats = {
     connections: 0, connects: 0, publishesReceived: 0, publishesSent: 0, droppedTooLarge: 0,
     protocolErrors: 0, willsPublished: 0, sessionsExpired: 0,

@@ -11,14 +11,14 @@ import type { AdapterContext, AuthPlugin, ListenerInfo, Logger, ProtocolAdapter 
 import type { Broker } from '../../core/broker.js';
 import type { ProtocolConnections } from '../../core/connection-registry.js';
 import type { StompAdapterCore } from './adapter-core.js';
-import { resolveStompSettings, type StompSettings } from './config.js';
+import { resolveStompSettings, stompSchema, type StompSettings } from './config.js';
 import { StompConnection } from './connection.js';
 import { SocketTransport, WebSocketTransport, type Transport } from './transport.js';
 
 export { StompConnection, StompError } from './connection.js';
 export { StompParser, StompParseError } from './parser.js';
 export { encodeFrame, escapeHeader, unescapeHeader } from './frame.js';
-export { resolveStompSettings, STOMP_DEFAULTS, stompConfigProperties, type StompSettings } from './config.js';
+export { resolveStompSettings, STOMP_DEFAULTS, stompSchema, type StompSettings } from './config.js';
 export { sendFrameToMessage, messageToFrame } from './stomp-message.js';
 
 export const WS_PATH = '/stomp';
@@ -26,6 +26,7 @@ export const WS_PROTOCOLS = ['v12.stomp', 'v11.stomp', 'v10.stomp'];
 
 export class StompAdapter implements ProtocolAdapter, StompAdapterCore {
   readonly name = 'stomp';
+  readonly settingsSchema = stompSchema;
   private ctx!: AdapterContext;
   settings!: StompSettings;
   private servers: Array<{ server: Server; info: ListenerInfo }> = [];

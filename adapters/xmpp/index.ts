@@ -6,16 +6,17 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, createServer as createTlsServer, type SecureContext, type TlsOptions, type TLSSocket } from 'node:tls';
 import type { AdapterContext, ListenerInfo, ProtocolAdapter } from '../../core/adapter.js';
 import { Accounts } from './accounts.js';
-import { resolveXmppSettings, type XmppSettings } from './config.js';
+import { resolveXmppSettings, xmppSchema, type XmppSettings } from './config.js';
 import { Connection } from './connection.js';
 import { Hub } from './hub.js';
 import { PubSubService } from './pubsub.js';
 
-export { resolveXmppSettings, XMPP_DEFAULTS, type XmppSettings } from './config.js';
+export { resolveXmppSettings, xmppSchema, XMPP_DEFAULTS, type XmppSettings } from './config.js';
 export { Hub, offlineQueueName, pubsubQueueName } from './hub.js';
 
 export class XmppAdapter implements ProtocolAdapter {
   readonly name = 'xmpp';
+  readonly settingsSchema = xmppSchema;
   private ctx!: AdapterContext;
   settings!: XmppSettings;
   hub!: Hub;

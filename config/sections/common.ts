@@ -1,10 +1,11 @@
 /**
- * Schema fragments shared by the configuration sections. Each section (config/sections/<name>.ts)
- * exports its TypeScript interface and its JSON Schema side by side, so a protocol adapter adds a
- * key by editing one small file (plus config/default.yaml and docs/configuration.md).
+ * Schema fragments shared by the configuration sections. Each section's JSON Schema lives with the
+ * code that reads it (adapters/<protocol>/config.ts, plugins/<name>/config.ts, config/schema.ts),
+ * every key with its `default` and, for generated docs, a `description`; its TypeScript type is
+ * derived from it (config/infer.ts).
  *
- * `x-hint` is an annotation read by config/load.ts: it is the "what is allowed" half of the
- * one-line error printed when a value fails validation.
+ * `x-hint` is an annotation read by config/validate.ts: the "what is allowed" half of the one-line
+ * error printed when a value fails validation (derived from the schema's keywords when absent).
  */
 
 /** TLS settings: global (`tls:`) or per listener (`mqtt.tls:` ... overriding the global keys). */
@@ -19,17 +20,21 @@ export interface TlsSettings {
   requestClientCert?: boolean | 'require';
 }
 
-/** Keys every listener section has. Protocol sections may carry more (adapters add them). */
-export interface ListenerSection {
-  /** TCP port. 0 disables the listener; -1 binds an ephemeral port (also written "auto"). */
-  port: number;
-  tls?: TlsSettings;
-}
-
 export const PORT_HINT =
   'an integer from 0 to 65535 (0 disables the listener, -1 or "auto" binds an ephemeral port)';
 
 export const portSchema = { type: 'integer', minimum: -1, maximum: 65535, 'x-hint': PORT_HINT } as const;
+
+/** A listener port with its default. */
+export function port<const D extends number>(def: D, description: string) {
+  return { ...portSchema, default: def, description } as const;
+}
+
+/** Port keys are recognised by their hint: "auto" means -1 there (config/load.ts, config/paths.ts). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function isPortSchema(s: any): boolean {
+  return !!s && s['x-hint'] === PORT_HINT;
+}
 
 export const nullableString = { type: ['string', 'null'], 'x-hint': 'a string or null' } as const;
 
@@ -38,23 +43,39 @@ export const nonNegativeInt = { type: 'integer', minimum: 0, 'x-hint': 'an integ
 /** -1 = unlimited. */
 export const limitInt = { type: 'integer', minimum: -1, 'x-hint': 'an integer >= 0, or -1 for no limit' } as const;
 
+const requestClientCert = { enum: [false, true, 'require'], 'x-hint': 'one of false, true, require' } as const;
+
+/** A listener's own `tls:` keys: no defaults, so an absent key falls back to the global `tls:` key. */
+export const listenerTlsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  description: "TLS settings overriding the global tls section's keys one by one for this listener",
+  properties: { cert: nullableString, key: nullableString, ca: nullableString, requestClientCert },
+} as const;
+
+/** The global `tls:` section. */
 export const tlsSchema = {
   type: 'object',
   additionalProperties: false,
+  default: {},
   properties: {
-    cert: nullableString,
-    key: nullableString,
-    ca: nullableString,
-    requestClientCert: { enum: [false, true, 'require'], 'x-hint': 'one of false, true, require' },
+    cert: { ...nullableString, default: null },
+    key: { ...nullableString, default: null },
+    ca: { ...nullableString, default: null },
+    requestClientCert: { ...requestClientCert, default: false },
   },
 } as const;
 
-/** Builds a listener section schema; `extra` lists the section's own keys. */
-export function listenerSchema(extra: Record<string, object>, additionalProperties: boolean) {
+/**
+ * Builds a listener section's schema: `port` (and `tlsPort` when the protocol has a separate TLS
+ * port), the listener's `tls:` and the section's own keys. Unknown keys are refused.
+ */
+export function listenerSection<const P extends object, const E extends Record<string, object>>(ports: P, extra: E) {
   return {
     type: 'object',
-    additionalProperties,
-    required: ['port'],
-    properties: { port: portSchema, tls: tlsSchema, ...extra },
+    additionalProperties: false,
+    default: {},
+    properties: { ...ports, tls: listenerTlsSchema, ...extra },
   } as const;
 }

@@ -36,7 +36,7 @@ interface Endpoint {
 }
 
 export interface HttpListenerOptions {
-  config: HttpConfig;
+  config: Omit<HttpConfig, 'tls'>;
   host: string;
   /** Port to bind (0 = ephemeral). */
   port: number;

@@ -366,7 +366,7 @@ describe('amqp configuration', () => {
   it('a bad value is a ConfigError naming the key', async () => {
     const { resolveSettings } = await import('../../adapters/amqp/config.js');
     const { ConfigError } = await import('../../config/errors.js');
-    for (const [amqp, key] of [[{ maxFrameSize: 100 }, 'amqp.maxFrameSize'], [{ bareName: 'x' }, 'amqp.bareName'], [{ autoCreateQueues: 'yes' }, 'amqp.autoCreateQueues'], [{ idleTimeoutMs: -1 }, 'amqp.idleTimeoutMs']] as const) {
+    for (const [amqp, key] of [[{ maxFrameSize: 100 }, 'amqp.maxFrameSize'], [{ bareName: 'x' }, 'amqp.bareName'], [{ autoCreateQueues: 'yes' }, 'amqp.autoCreateQueues'], [{ idleTimeoutMs: -1 }, 'amqp.idleTimeoutMs'], [{ maxFrame: 1 }, 'amqp.maxFrame']] as const) {
       assert.throws(() => resolveSettings({ amqp }), (e: unknown) => e instanceof ConfigError && e.key === key && e.message.startsWith(`${key}: `));
     }
   });

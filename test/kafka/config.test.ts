@@ -11,9 +11,10 @@ describe('kafka: settings', () => {
     const s = resolveKafkaSettings({ streams: { defaultPartitions: 3, autoCreate: false }, kafka: { port: 9092, maxMessageBytes: 5, advertisedHost: 'h' } });
     assert.deepEqual([s.defaultPartitions, s.autoCreateTopics, s.maxMessageBytes, s.advertisedHost], [3, false, 5, 'h']);
     assert.equal(resolveKafkaSettings({ streams: { defaultPartitions: 3 }, kafka: { defaultPartitions: 6 } }).defaultPartitions, 6);
-    assert.throws(() => resolveKafkaSettings({ kafka: { maxMessageBytes: 'big' } }), /kafka\.maxMessageBytes: expected number/);
-    assert.throws(() => resolveKafkaSettings({ kafka: { defaultPartitions: 0 } }), /kafka\.defaultPartitions/);
-    assert.throws(() => resolveKafkaSettings({ kafka: { saslMechanisms: 'PLAIN' } }), /list of strings/);
+    assert.throws(() => resolveKafkaSettings({ kafka: { maxMessageBytes: 'big' } }), /^ConfigError: kafka\.maxMessageBytes: must be an integer >= 1 \(got "big"\)$/);
+    assert.throws(() => resolveKafkaSettings({ kafka: { defaultPartitions: 0 } }), /kafka\.defaultPartitions: must be an integer from 1 to 10000, or null/);
+    assert.throws(() => resolveKafkaSettings({ kafka: { saslMechanisms: 'PLAIN' } }), /kafka\.saslMechanisms: must be a list/);
+    assert.throws(() => resolveKafkaSettings({ kafka: { saslMechanisms: ['GSSAPI'] } }), /kafka\.saslMechanisms\[0\]: must be one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512/);
   });
 
   it('advertises the configured host and port in Metadata and FindCoordinator', async () => {

@@ -155,7 +155,8 @@ describe('mqtt settings', () => {
     assert.equal(s.receiveMaximum, MQTT_DEFAULTS.receiveMaximum);
   });
   it('names the key of a bad value', () => {
-    assert.throws(() => resolveMqttSettings({ mqtt: { receiveMaximum: 0 } }), /mqtt\.receiveMaximum: must be an integer from 1 to 65535/);
+    assert.throws(() => resolveMqttSettings({ mqtt: { receiveMaximum: 0 } }), /mqtt\.receiveMaximum: must be an integer from 1 to 65535 \(got 0\)/);
+    assert.throws(() => resolveMqttSettings({ mqtt: { maxInflights: 1 } }), /^ConfigError: mqtt\.maxInflights: unknown key/);
     assert.throws(() => resolveMqttSettings({ mqtt: { retainAvailable: 'yes' } }), /mqtt\.retainAvailable/);
   });
 });

@@ -70,11 +70,11 @@ describe('platform/cli', () => {
   it('a bad config value exits 2 with one line naming the key', () => {
     const viaFlag = run(['start', '--set', 'storage.fsync=sometimes']);
     assert.equal(viaFlag.status, 2);
-    assert.equal(viaFlag.stderr, 'junction: config error: storage.fsync must be one of always, interval, never (got "sometimes")\n');
+    assert.equal(viaFlag.stderr, 'junction: config error: storage.fsync: must be one of always, interval, never (got "sometimes")\n');
     assert.equal(viaFlag.stdout, '');
     const viaEnv = run(['start'], { env: { JUNCTION_MQTT_PORT: '99999' } });
     assert.equal(viaEnv.status, 2);
-    assert.match(viaEnv.stderr, /^junction: config error: mqtt\.port must be an integer from 0 to 65535[^\n]*\(got 99999\)\n$/);
+    assert.match(viaEnv.stderr, /^junction: config error: mqtt\.port: must be an integer from 0 to 65535[^\n]*\(got 99999\)\n$/);
   });
 
   it('a bad config file exits 2 with one line', () => {
@@ -83,7 +83,7 @@ describe('platform/cli', () => {
     const r = run(['start', '--config', file]);
     assert.equal(r.status, 2);
     assert.equal(r.stderr.split('\n').filter(Boolean).length, 1);
-    assert.match(r.stderr, /streams\.defaultPartitions must be an integer from 1 to 10000 \(got "lots"\)/);
+    assert.match(r.stderr, /streams\.defaultPartitions: must be an integer from 1 to 10000 \(got "lots"\)/);
   });
 
   it('start --data-dir logs where each listener listens, serves /healthz, and exits 0 on SIGTERM', async () => {

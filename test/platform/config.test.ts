@@ -27,7 +27,7 @@ describe('platform/config', () => {
     return path;
   };
 
-  it('defaults come from config/default.yaml', () => {
+  it('defaults come from the schema (config/default.yaml lists the same)', () => {
     const c = loadConfig();
     assert.equal(c.host, '');
     assert.equal(c.dataDir, './data');
@@ -94,10 +94,11 @@ describe('platform/config', () => {
     assert.deepEqual(envNameToPath('TLS_REQUEST_CLIENT_CERT'), ['tls', 'requestClientCert']);
   });
 
-  it('adapter sections accept keys the schema does not list yet', () => {
-    const c = loadConfig({ env: { JUNCTION_MQTT__MAX_INFLIGHT: '20' }, argv: ['--set', 'stomp.heartBeatMs=500'] });
+  it('adapter keys are reached by environment and flags', () => {
+    const c = loadConfig({ env: { JUNCTION_MQTT__MAX_INFLIGHT: '20', JUNCTION_XMPP_PUBSUB_MAX_ITEMS: '7' }, argv: ['--set', 'stomp.heartbeatMaxMs=5000'] });
     assert.equal(c.mqtt.maxInflight, 20);
-    assert.equal(c.stomp.heartBeatMs, 500);
+    assert.equal(c.stomp.heartbeatMaxMs, 5000);
+    assert.equal(c.xmpp.pubsub.maxItems, 7);
   });
 
   it('"auto" and -1 ask for an ephemeral port, 0 disables a listener', () => {
@@ -112,23 +113,23 @@ describe('platform/config', () => {
   it('a bad value is one line naming the key and what is allowed', () => {
     assert.equal(
       configError({ env: { JUNCTION_STORAGE_FSYNC: 'sometimes' } }).message,
-      'storage.fsync must be one of always, interval, never (got "sometimes")',
+      'storage.fsync: must be one of always, interval, never (got "sometimes")',
     );
     const port = configError({ argv: ['--mqtt-port', '70000'] });
     assert.equal(port.key, 'mqtt.port');
-    assert.match(port.message, /^mqtt\.port must be an integer from 0 to 65535 .*\(got 70000\)$/);
-    assert.match(configError({ argv: ['--amqp-port', 'abc'] }).message, /^amqp\.port must be .*\(got "abc"\)$/);
-    assert.match(configError({ argv: ['--log-level', 'loud'] }).message, /^log\.level must be one of fatal, error/);
-    assert.match(configError({ overrides: { streams: { defaultPartitions: 0 } } }).message, /^streams\.defaultPartitions must be an integer from 1/);
+    assert.match(port.message, /^mqtt\.port: must be an integer from 0 to 65535 .*\(got 70000\)$/);
+    assert.match(configError({ argv: ['--amqp-port', 'abc'] }).message, /^amqp\.port: must be .*\(got "abc"\)$/);
+    assert.match(configError({ argv: ['--log-level', 'loud'] }).message, /^log\.level: must be one of fatal, error/);
+    assert.match(configError({ overrides: { streams: { defaultPartitions: 0 } } }).message, /^streams\.defaultPartitions: must be an integer from 1/);
   });
 
   it('unknown keys, variables and options are refused', () => {
-    assert.equal(configError({ argv: ['--set', 'storage.foo=1'] }).message, 'unknown key storage.foo (allowed in storage: engine, fsync, fsyncIntervalMs, maxOpenFiles)');
+    assert.equal(configError({ argv: ['--set', 'storage.foo=1'] }).message, 'storage.foo: unknown key (allowed in storage: engine, fsync, fsyncIntervalMs, maxOpenFiles)');
     assert.match(configError({ env: { JUNCTION_NOPE: '1' } }).message, /^environment variable JUNCTION_NOPE names no configuration key/);
     assert.match(configError({ argv: ['--mqtt'] }).message, /^unknown option --mqtt/);
     assert.match(configError({ argv: ['--data-dir'] }).message, /^option --data-dir needs a value/);
     assert.match(configError({ argv: ['stray'] }).message, /^unexpected argument "stray"/);
-    assert.match(configError({ overrides: { topLevel: 1 } }).message, /^unknown key topLevel/);
+    assert.match(configError({ overrides: { topLevel: 1 } }).message, /^topLevel: unknown key/);
   });
 
   it('a bad or missing config file is one line', () => {
@@ -140,13 +141,13 @@ describe('platform/config', () => {
   });
 
   it('checks auth rules and listener port clashes', () => {
-    assert.match(configError({ overrides: { auth: { rules: [{ user: 'a', address: 'x.#' }] } } }).message, /^auth\.rules\[0\] must have "allow" or "deny"/);
+    assert.match(configError({ overrides: { auth: { rules: [{ user: 'a', address: 'x.#' }] } } }).message, /^auth\.rules\[0\]: must have "allow" or "deny"/);
     assert.match(
       configError({ overrides: { auth: { rules: [{ user: 'a', allow: ['publish'], address: 'x.a#' }] } } }).message,
-      /^auth\.rules\[0\]\.address must be dot-separated words/,
+      /^auth\.rules\[0\]\.address: must be dot-separated words/,
     );
-    assert.match(configError({ overrides: { auth: { rules: [{ user: 'a', allow: ['pub'], address: 'x' }] } } }).message, /^auth\.rules\[0\]\.allow\[0\] must be one of publish/);
-    assert.match(configError({ argv: ['--mqtt-port', '5672'] }).message, /^amqp\.port and mqtt\.port are both 5672/);
+    assert.match(configError({ overrides: { auth: { rules: [{ user: 'a', allow: ['pub'], address: 'x' }] } } }).message, /^auth\.rules\[0\]\.allow\[0\]: must be one of publish/);
+    assert.match(configError({ argv: ['--mqtt-port', '5672'] }).message, /^amqp\.port: 5672 is also mqtt\.port/);
     // TLS ports count only when a certificate is configured.
     assert.equal(loadConfig({ argv: ['--mqtt-port', '8883'] }).mqtt.port, 8883);
   });

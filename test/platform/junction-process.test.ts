@@ -75,7 +75,7 @@ describe('platform/junction-process: a node as a child process', function () {
   it('rejects with the node output when the node cannot start', async () => {
     await assert.rejects(startJunctionProcess({ args: ['--set', 'storage.fsync=sometimes'] }), (err: Error) => {
       assert.match(err.message, /exited \(code 2\) before \/readyz 200/);
-      assert.match(err.message, /storage\.fsync must be one of/);
+      assert.match(err.message, /storage\.fsync: must be one of/);
       return true;
     });
   });

@@ -131,18 +131,29 @@ describe('platform/lifecycle', () => {
 });
 
 describe('platform/lifecycle: adapter configuration errors', () => {
-  it("an adapter's own config error becomes a ConfigError (one line, exit 2 in the CLI)", async () => {
-    class WidgetConfigError extends Error {
-      override readonly name = 'WidgetConfigError';
-    }
-    const picky: ProtocolAdapter = {
-      name: 'mqtt',
-      init: async () => {
-        throw new WidgetConfigError('mqtt.widgets: must be an integer >= 1');
+  it("an extra adapter's settingsSchema is validated and defaulted by the platform, before init", async () => {
+    const seen: unknown[] = [];
+    const widget: ProtocolAdapter = {
+      name: 'widget',
+      settingsSchema: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { widgets: { type: 'integer', minimum: 1, default: 3 }, label: { type: 'string', default: 'w' } },
+      },
+      init: async (ctx) => {
+        seen.push(ctx.config.widget);
       },
       start: async () => [],
       stop: async () => undefined,
     };
-    await assert.rejects(startTestBroker({ protocols: [], extraAdapters: [picky] }), (e: unknown) => e instanceof ConfigError && e.message === 'mqtt.widgets: must be an integer >= 1');
+    await assert.rejects(startTestBroker({ protocols: [], extraAdapters: [widget], ...({ widget: { widgets: 0 } } as object) }), (e: unknown) => e instanceof ConfigError && e.message === 'widget.widgets: must be an integer >= 1 (got 0)');
+    await assert.rejects(
+      startTestBroker({ protocols: [], extraAdapters: [widget], ...({ widget: { gadgets: 1 } } as object) }),
+      (e: unknown) => e instanceof ConfigError && e.message === 'widget.gadgets: unknown key (allowed in widget: widgets, label)',
+    );
+    assert.deepEqual(seen, [], 'init never ran with a bad section');
+    const b = await startTestBroker({ protocols: [], extraAdapters: [widget] });
+    await b.close();
+    assert.deepEqual(seen, [{ widgets: 3, label: 'w' }]);
   });
 });
