@@ -9,11 +9,12 @@
  *   (MQTT 5: DISCONNECT 0x8E) without writing the record back;
  * - **a node that died**: the live node that rendezvous hashing ranks first for the client id adopts
  *   its sessions (checked every ADOPT_INTERVAL_MS): a session whose client was connected there
- *   counts as disconnected from then on, and its expiry runs on the adopter. A will held in the dead
- *   node's memory is lost with it (docs/cluster.md);
+ *   counts as disconnected from then on, and its expiry runs on the adopter; so do the wills the
+ *   dead node held (cluster-wills.ts), published after their delay;
  * - **a late write**: a disconnect written by another node after the client already came back here
  *   is overwritten by this node's connected record again.
  */
+import { ClusterWills, NS_WILL } from './cluster-wills.js';
 import type { MqttContext } from './context.js';
 import { NS_SESSION, type SessionRecord } from './session-store.js';
 import type { SessionManager } from './sessions.js';
@@ -23,12 +24,15 @@ const ADOPT_INTERVAL_MS = 1000;
 const RESCAN_MS = 30_000;
 
 export class ClusterSessions {
+  readonly wills: ClusterWills;
   private timer?: NodeJS.Timeout;
   /** Live nodes at the last scan, and when it ran: a scan reads every session record. */
   private scanned = '';
   private scannedAt = 0;
 
-  constructor(private readonly ctx: MqttContext, private readonly sessions: SessionManager) {}
+  constructor(private readonly ctx: MqttContext, private readonly sessions: SessionManager) {
+    this.wills = new ClusterWills(ctx);
+  }
 
   private get self(): number {
     return this.ctx.broker.cluster.nodeId;
@@ -41,6 +45,10 @@ export class ClusterSessions {
 
   start(): void {
     this.ctx.broker.metadata.onRemoteChange(NS_SESSION, (clientId, value) => this.changed(clientId, value));
+    // A will this node adopted: the client came back elsewhere (that node wrote or deleted the record).
+    this.ctx.broker.metadata.onRemoteChange(NS_WILL, (clientId) => {
+      if (!this.sessions.connections.has(clientId)) this.sessions.cancelWill(clientId);
+    });
     this.timer = setInterval(() => void this.adoptOrphans().catch((err: Error) => this.ctx.log.warn({ err: err.message }, 'mqtt: adopting sessions of a node that left failed (retried)')), ADOPT_INTERVAL_MS);
     this.timer.unref();
   }
@@ -95,5 +103,7 @@ export class ClusterSessions {
       });
     }
     if (adopted > 0) log.info({ sessions: adopted }, 'mqtt: sessions of a node that left adopted');
+    const wills = this.wills.adoptOrphans(live);
+    if (wills > 0) log.info({ wills }, 'mqtt: wills of a node that left adopted');
   }
 }

@@ -590,6 +590,8 @@ export class MqttConnection implements SessionLink, SessionHolder {
     session.detach();
     const ends = session.expiry === 0;
     const will = this.graceful || this.suppressWill ? null : this.will;
+    // Discarded (the broker stopping; DISCONNECT deleted it already): its cluster record goes, unless another node has the client now.
+    if (this.will && !will && !this.movedAway) void sessions.clusterWills?.discard(clientId).catch(() => undefined);
     if (will) {
       const principal = this.principal!;
       sessions.scheduleWill(clientId, ends ? 0 : Math.min(this.willDelay, session.expiry), () => publishWill(this.ctx, will, clientId, principal));

@@ -5,6 +5,7 @@
  * past their expiry are deleted, the others get their timers again).
  */
 import { ClusterSessions } from './cluster-sessions.js';
+import type { ClusterWills } from './cluster-wills.js';
 import type { MqttContext } from './context.js';
 import { LongTimer, NEVER } from './context.js';
 import type { SessionRecord } from './session-store.js';
@@ -36,6 +37,11 @@ export class SessionManager {
   private cluster: ClusterSessions | null = null;
 
   constructor(private readonly ctx: MqttContext) {}
+
+  /** In a cluster: wills stored as shared records, so they survive their node (cluster-wills.ts). */
+  get clusterWills(): ClusterWills | null {
+    return this.cluster?.wills ?? null;
+  }
 
   /** Runs `fn` once every earlier operation on the same client id has finished. */
   withLock<T>(clientId: string, fn: () => Promise<T>): Promise<T> {
@@ -123,8 +129,13 @@ export class SessionManager {
   // ---- wills ----------------------------------------------------------------------------------
 
   /** Publishes `fire` after `delaySeconds` unless the session is resumed first (MQTT 5 will delay). */
-  scheduleWill(clientId: string, delaySeconds: number, fire: () => Promise<void>): void {
+  scheduleWill(clientId: string, delaySeconds: number, publish: () => Promise<void>): void {
     this.cancelWill(clientId);
+    // Published: in a cluster its shared record goes too.
+    const fire = async () => {
+      await publish();
+      await this.clusterWills?.discard(clientId).catch((err: Error) => this.ctx.log.warn({ err: err.message, clientId }, 'mqtt: will record not deleted'));
+    };
     if (delaySeconds <= 0 || this.closed) {
       void fire();
       return;

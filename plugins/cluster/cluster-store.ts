@@ -22,7 +22,7 @@ import { KvFollower, readBucket } from './kv-follower.js';
 /** Metadata every node shares; the rest (this node's own queues and bindings, counters) is local. */
 export const SHARED_NAMESPACES = new Set([
   'stream', 'group-offset', 'kafka.topic-id', 'retained', 'xmpp-user', 'xmpp-roster', 'xmpp-node', 'xmpp-subscription', 'xmpp-presence', 'auth.user',
-  NS_SHARED_QUEUE, NS_SHARED_BINDING, 'mqtt-session', 'mqtt-inflight',
+  NS_SHARED_QUEUE, NS_SHARED_BINDING, 'mqtt-session', 'mqtt-inflight', 'mqtt-will',
 ]);
 
 const TAG = 0x4a;

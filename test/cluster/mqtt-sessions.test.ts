@@ -104,4 +104,27 @@ describe('cluster: MQTT persistent sessions', function () {
     assert.deepEqual([...new Set(got)].sort(), [...bodies].sort());
     await procs[0].restart();
   });
+
+  it('the will of a client whose node was killed (kill -9) is published by another node; a discarded will is not', async () => {
+    const watcher = await connect(procs[1], { clientId: 'will-watcher', clean: true });
+    open.push(watcher.client);
+    await watcher.client.subscribeAsync('status/+', { qos: 1 });
+    const statuses: string[] = [];
+    watcher.client.on('message', (topic, payload) => statuses.push(`${topic}=${payload.toString()}`));
+    const device = await connect(procs[0], { clientId: 'device-7', clean: true, will: { topic: 'status/device-7', payload: Buffer.from('offline'), qos: 1, retain: false } });
+    const polite = await connect(procs[0], { clientId: 'device-8', clean: true, will: { topic: 'status/device-8', payload: Buffer.from('offline'), qos: 1, retain: false } });
+    await polite.client.endAsync();
+    await eventually(async () => {
+      const list = await (await fetch(`http://127.0.0.1:${procs[0].ports.http}/api/connections?protocol=mqtt`)).json() as Array<{ clientId: string }>;
+      return !list.some((c) => c.clientId === 'device-8');
+    }, 10000, 'device-8 gone from node 1');
+    device.client.stream.destroy();
+    await procs[0].kill('SIGKILL');
+    await eventually(() => statuses.length >= 1, 60000, 'the will of device-7 on node 2');
+    // The discarded will would have been adopted in the same scan.
+    await publishAll(procs[2], 'status/marker', ['after']);
+    await eventually(() => statuses.includes('status/marker=after'), 30000, 'the marker');
+    assert.deepEqual(statuses, ['status/device-7=offline', 'status/marker=after']);
+    await procs[0].restart();
+  });
 });

@@ -137,6 +137,12 @@ export async function handleConnect(conn: MqttConnection, p: IConnectPacket & Pa
 
     conn.will = will ?? null;
     conn.willDelay = v5 ? (will?.properties?.willDelayInterval ?? 0) : 0;
+    if (ctx.sessions.clusterWills) {
+      // Before CONNACK, so the will outlives this node once the client has been told it is connected.
+      await ctx.sessions.clusterWills.connected(clientId, conn.will, expiry === 0 ? 0 : Math.min(conn.willDelay, expiry), conn.principal!)
+        .catch((err: Error) => ctx.log.warn({ err: err.message, clientId }, 'mqtt: will not stored for the cluster (it is held by this node only)'));
+      if (conn.state !== 'connecting') return;
+    }
     if (props) {
       conn.clientMaxPacketSize = props.maximumPacketSize ?? MAX_REMAINING_LENGTH + 5;
       conn.clientTopicAliasMax = props.topicAliasMaximum ?? 0;

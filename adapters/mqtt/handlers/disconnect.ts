@@ -4,7 +4,7 @@ import type { MqttConnection } from '../connection.js';
 import { NEVER } from '../context.js';
 import { RC } from '../reason-codes.js';
 
-export function handleDisconnect(conn: MqttConnection, p: IDisconnectPacket): void {
+export async function handleDisconnect(conn: MqttConnection, p: IDisconnectPacket): Promise<void> {
   const session = conn.session!;
   if (conn.v5) {
     const expiry = p.properties?.sessionExpiryInterval;
@@ -20,5 +20,8 @@ export function handleDisconnect(conn: MqttConnection, p: IDisconnectPacket): vo
   } else {
     conn.graceful = true;
   }
+  // In a cluster the discarded will's shared record goes before the connection ends, so no other node publishes it.
+  const wills = conn.ctx.sessions.clusterWills;
+  if (conn.graceful && conn.will && wills) await wills.discard(conn.clientId).catch(() => undefined);
   conn.end();
 }
