@@ -17,6 +17,10 @@
  *   REMOTE_WINDOW deliveries, forwards them to `junction.qd.<node>`, where they wait in the
  *   node's Queue object for its local consumers, and takes their acks, rejects and detaches back.
  *   A node that dies has its deliveries requeued by the owner (as a consumer that went away).
+ *   Deliveries cross on a plain subject, at most once: one lost on the way (a nats-server killed
+ *   with it in flight) would hold a window slot for ever, so the owner asks the node about
+ *   deliveries unacknowledged for UNACKED_CHECK_MS (`check`), and requeues those the node does not
+ *   hold (nor is acknowledging).
  */
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { KvWatchInclude, type KV } from '@nats-io/kv';
@@ -38,10 +42,18 @@ import { ownerKey, queueOfOwnerKey, queueOfSubject, queueSubject, QUEUE_SUBJECTS
 /** Deliveries an owner forwards to one node ahead of its acknowledgements. */
 const REMOTE_WINDOW = 64;
 const REQUEST_TIMEOUT_MS = 10_000;
+/** A forwarded delivery unacknowledged this long is checked with its node (lost on the way?). */
+const UNACKED_CHECK_MS = 5000;
 
 interface OwnerRecord { node: number; epoch: number }
-interface RemoteConsumer { node: number; consumer: Consumer; tags: Map<number, number> }
-type Control = { op: 'attach' | 'detach' | 'ack' | 'reject'; queue: string; node: number; seq?: number };
+interface RemoteConsumer {
+  node: number;
+  consumer: Consumer;
+  /** Forwarded and not settled: sequence -> delivery tag and when it was sent. */
+  tags: Map<number, { tag: number; at: number }>;
+  checking: boolean;
+}
+type Control = { op: 'attach' | 'detach' | 'ack' | 'reject' | 'check'; queue: string; node: number; seq?: number; seqs?: number[] };
 
 function bytes(data: Uint8Array): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
@@ -64,6 +76,8 @@ export class JetStreamSharedQueues implements SharedQueues {
   private readonly declaredHere = new Set<string>();
   /** Owner each of this node's consumed-but-not-owned queues is attached to. */
   private readonly attached = new Map<string, number>();
+  /** `queue \0 seq` of settlements on their way to an owner (a `check` counts them as held). */
+  private readonly settling = new Set<string>();
   /** On the owner: consumers standing for other nodes, by `node \0 queue`. */
   private readonly remotes = new Map<string, RemoteConsumer>();
   private readonly subs: Subscription[] = [];
@@ -121,7 +135,10 @@ export class JetStreamSharedQueues implements SharedQueues {
     });
     this.timer = setInterval(() => void this.reconcile(), intervalMs);
     this.timer.unref();
-    const watchdog = setInterval(() => void this.watchFeed().catch(() => undefined), FEED_CHECK_MS);
+    const watchdog = setInterval(() => {
+      void this.watchFeed().catch(() => undefined);
+      this.checkRemotes();
+    }, FEED_CHECK_MS);
     watchdog.unref();
     this.stops.push(() => clearInterval(watchdog));
     await this.reconcile();
@@ -170,7 +187,13 @@ export class JetStreamSharedQueues implements SharedQueues {
     if (this.owned.has(queue.name) || this.owners.get(queue.name)?.rec.node === this.self) return this.deleteMessage(entry.seq);
     const owner = this.attached.get(queue.name) ?? this.liveOwner(queue.name);
     if (owner < 0) throw new Error(`queue ${queue.name} has no owner node right now; the message stays queued`);
-    await this.request(owner, { op: reason === 'dead-lettered' ? 'reject' : 'ack', queue: queue.name, node: this.self, seq: entry.seq });
+    const key = `${queue.name}\u0000${entry.seq}`;
+    this.settling.add(key);
+    try {
+      await this.request(owner, { op: reason === 'dead-lettered' ? 'reject' : 'ack', queue: queue.name, node: this.self, seq: entry.seq });
+    } finally {
+      this.settling.delete(key);
+    }
   }
 
   // ---- ownership ----------------------------------------------------------------------------
@@ -439,6 +462,12 @@ export class JetStreamSharedQueues implements SharedQueues {
       return;
     }
     const q = this.known.get(c.queue);
+    if (c.op === 'check') {
+      // The owner asks which of its deliveries this node holds (ready, with a consumer, or being settled).
+      const held = new Set(q ? q.allEntries().map((e) => e.seq) : []);
+      m.respond(JSON.stringify((c.seqs ?? []).filter((s) => held.has(s) || this.settling.has(`${c.queue}\u0000${s}`))));
+      return;
+    }
     if (!q || !this.owned.has(c.queue)) {
       m.respond(`not the owner of queue ${c.queue}`);
       return;
@@ -457,10 +486,10 @@ export class JetStreamSharedQueues implements SharedQueues {
     switch (c.op) {
       case 'attach': {
         if (rc) return;
-        const tags = new Map<number, number>();
+        const tags = new Map<number, { tag: number; at: number }>();
         const subject = `junction.qd.${c.node}`;
         const consumer = q.consume({ prefetch: REMOTE_WINDOW, autoAck: false, creditMode: false }, (d) => {
-          tags.set(d.seq, d.tag);
+          tags.set(d.seq, { tag: d.tag, at: Date.now() });
           const h = natsHeaders();
           h.set('Q', q.name);
           h.set('O', String(this.self));
@@ -469,7 +498,7 @@ export class JetStreamSharedQueues implements SharedQueues {
           h.set('R', d.redelivered ? '1' : '0');
           this.nc.publish(subject, encodeMessage(d.message), { headers: h });
         });
-        this.remotes.set(key, { node: c.node, consumer, tags });
+        this.remotes.set(key, { node: c.node, consumer, tags, checking: false });
         return;
       }
       case 'detach': {
@@ -482,7 +511,7 @@ export class JetStreamSharedQueues implements SharedQueues {
       case 'ack':
       case 'reject': {
         const seq = c.seq ?? -1;
-        const tag = rc?.tags.get(seq);
+        const tag = rc?.tags.get(seq)?.tag;
         if (rc && tag !== undefined && rc.consumer.isUnacked(tag)) {
           rc.tags.delete(seq);
           return c.op === 'ack' ? rc.consumer.ack(tag) : rc.consumer.reject(tag);
@@ -493,6 +522,41 @@ export class JetStreamSharedQueues implements SharedQueues {
         if (entry) q.stats.acked++;
         return this.deleteMessage(seq);
       }
+    }
+  }
+
+  /**
+   * Deliveries forwarded to another node and unacknowledged for UNACKED_CHECK_MS: the node says
+   * which it holds; the others were lost on the way and go back to the queue (delivered again).
+   */
+  private checkRemotes(): void {
+    const old = Date.now() - UNACKED_CHECK_MS;
+    for (const [key, rc] of this.remotes) {
+      if (rc.checking) continue;
+      const seqs: number[] = [];
+      for (const [seq, t] of rc.tags) {
+        if (!rc.consumer.isUnacked(t.tag)) rc.tags.delete(seq);
+        else if (t.at < old) seqs.push(seq);
+      }
+      if (seqs.length === 0) continue;
+      const queue = key.slice(key.indexOf('\u0000') + 1);
+      rc.checking = true;
+      void this.nc.request(`junction.qctl.${rc.node}`, JSON.stringify({ op: 'check', queue, node: this.self, seqs } satisfies Control), { timeout: REQUEST_TIMEOUT_MS })
+        .then(async (reply) => {
+          const held = new Set(JSON.parse(reply.string()) as number[]);
+          let lost = 0;
+          for (const seq of seqs) {
+            const t = rc.tags.get(seq);
+            if (held.has(seq) || !t || !rc.consumer.isUnacked(t.tag) || this.remotes.get(key) !== rc) continue;
+            rc.tags.delete(seq);
+            await rc.consumer.nack(t.tag, { requeue: true, failed: false });
+            lost++;
+          }
+          if (lost > 0) this.log.warn({ queue, node: rc.node, lost }, 'cluster: deliveries lost on the way to a node were requeued');
+          for (const seq of held) { const t = rc.tags.get(seq); if (t) t.at = Date.now(); }
+        })
+        .catch(() => undefined)
+        .finally(() => { rc.checking = false; });
     }
   }
 
