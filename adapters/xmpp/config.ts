@@ -11,7 +11,7 @@ export interface XmppSettings {
   requireTls: boolean;
   /** Allow SASL PLAIN on an unencrypted stream (loopback, tests). */
   allowPlainWithoutTls: boolean;
-  /** SASL mechanisms offered, in order of preference. ANONYMOUS only when the auth plugin allows anonymous access. */
+  /** SASL mechanisms offered, in order of preference. ANONYMOUS only when the auth plugin allows anonymous access, EXTERNAL only with a verified client certificate. */
   mechanisms: string[];
   /** In-band registration (XEP-0077). Unset: decided at init (on only with anonymous access and no users configured). */
   registration: boolean | undefined;
@@ -60,7 +60,7 @@ export const XMPP_DEFAULTS: XmppSettings = {
   domain: 'localhost',
   requireTls: false,
   allowPlainWithoutTls: true,
-  mechanisms: ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'],
+  mechanisms: ['EXTERNAL', 'SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'],
   registration: undefined,
   maxStanzaBytes: 262144,
   maxUnauthenticatedStanzaBytes: 16384,
@@ -79,7 +79,7 @@ export const XMPP_DEFAULTS: XmppSettings = {
   websocket: { enabled: true, path: '/xmpp' },
 };
 
-export const KNOWN_MECHANISMS = ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN', 'ANONYMOUS'];
+export const KNOWN_MECHANISMS = ['EXTERNAL', 'SCRAM-SHA-512', 'SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN', 'ANONYMOUS'];
 
 export class XmppConfigError extends Error {
   override readonly name = 'XmppConfigError';

@@ -26,6 +26,7 @@ export * from './rules.js';
 export * from './scram.js';
 export * from './failures.js';
 export * from './user-store.js';
+export * from './sasl.js';
 
 export class UserExistsError extends Error {
   override readonly name = 'UserExistsError';

@@ -9,7 +9,7 @@ import { Broker } from '../../core/broker.js';
 import { MemoryStore } from '../../core/storage/memory-store.js';
 import type { Store } from '../../core/store.js';
 import { AmqpAdapter } from '../../adapters/amqp/index.js';
-import { createAuthPlugin, createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
+import { createAuthPlugin, createSaslService, createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
 import { ConnectionGate } from '../../core/connection-gate.js';
 
 export const silentLog: Logger = {
@@ -49,10 +49,12 @@ export async function startAmqp(
   const broker = opts.broker ?? new Broker(store, { housekeepingIntervalMs: 50 });
   if (!opts.broker) await broker.open();
   const adapter = new AmqpAdapter();
+  const auth = opts.auth ?? await makeAuth();
   await adapter.init({
     broker,
     config: { amqp: { port: -1, ...amqp } },
-    auth: opts.auth ?? await makeAuth(),
+    auth,
+    sasl: createSaslService(auth, () => opts.tls ?? null),
     log: opts.log ?? silentLog,
     http: null,
     tls: () => opts.tls ?? null,
