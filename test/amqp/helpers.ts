@@ -11,6 +11,7 @@ import type { Store } from '../../core/store.js';
 import { AmqpAdapter } from '../../adapters/amqp/index.js';
 import { createAuthPlugin, createSaslService, createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
 import { ConnectionGate } from '../../core/connection-gate.js';
+import type { TlsOptions } from 'node:tls';
 
 export const silentLog: Logger = {
   info() {}, warn() {}, error() {}, debug() {},
@@ -43,7 +44,7 @@ export interface Harness {
 
 export async function startAmqp(
   amqp: Record<string, unknown> = {},
-  opts: { store?: Store; auth?: AuthPlugin; broker?: Broker; tls?: { cert: Buffer; key: Buffer }; maxConnections?: number; log?: Logger } = {},
+  opts: { store?: Store; auth?: AuthPlugin; broker?: Broker; tls?: TlsOptions; maxConnections?: number; log?: Logger } = {},
 ): Promise<Harness & { tlsPort?: number }> {
   const store = opts.store ?? new MemoryStore();
   const broker = opts.broker ?? new Broker(store, { housekeepingIntervalMs: 50 });
