@@ -1,6 +1,7 @@
 """Debian python3-slixmpp against Junction's XMPP adapter (run with /usr/bin/python3).
 
-usage: slixmpp_client.py SCENARIO PORT
+usage: slixmpp_client.py SCENARIO PORT [ARGS]
+  login MECH USER PASSWORD   logs in with only SASL mechanism MECH allowed: {"ok": true|false, "mech": MECH}
   im      registration (XEP-0077), login (SCRAM), roster + presence subscription, chat, offline delivery
   pubsub  XEP-0060 with the xep_0060 plugin: create, subscribe, publish, event, retrieve, delete
 Prints one JSON line of results; exits non-zero on failure.
@@ -127,6 +128,18 @@ async def pubsub(port):
     return out
 
 
+async def login(port, mech, user, password):
+    c = Client('%s@%s/sx' % (user, DOMAIN), password)
+    c['feature_mechanisms'].use_mech = mech
+    try:
+        await c.start(port)
+        ok = True
+    except Exception:  # noqa: BLE001 - a refused login is the answer
+        ok = False
+    c.disconnect()
+    return {'ok': ok, 'mech': mech}
+
+
 async def wait_for(queue, pred):
     while True:
         item = await queue.get()
@@ -138,8 +151,8 @@ def main():
     logging.basicConfig(level=getattr(logging, __import__("os").environ.get("SX_LOG", "ERROR")))
     scenario, port = sys.argv[1], int(sys.argv[2])
     loop = asyncio.get_event_loop()
-    fn = {'im': im, 'pubsub': pubsub}[scenario]
-    result = loop.run_until_complete(asyncio.wait_for(fn(port), 60))
+    fn = {'im': im, 'pubsub': pubsub, 'login': login}[scenario]
+    result = loop.run_until_complete(asyncio.wait_for(fn(port, *sys.argv[3:]), 60))
     loop.run_until_complete(asyncio.sleep(0.2))
     print(json.dumps(result))
 
