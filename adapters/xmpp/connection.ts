@@ -562,6 +562,7 @@ export class Connection implements SessionLink {
     this.pause('tls');
     secure.resume();
     secure.once('secure', () => {
+      if (this.deps.requestCert && !checkClientCertificate(secure, this.deps.rejectUnauthorized)) return;
       this.secure = true;
       this.streamOpen = false;
       this.parser.resetDecoder();
@@ -764,4 +765,22 @@ export class Connection implements SessionLink {
 
 function smFailed(condition: string): string {
   return `<failed xmlns='${NS.sm}'><${condition} xmlns='${NS.stanzas}'/></failed>`;
+}
+
+/**
+ * A TLSSocket made for STARTTLS (not by a tls.Server) never sets `authorized` nor refuses a bad
+ * client certificate; this does what node's server does (lib/_tls_wrap.js onServerSocketSecure),
+ * so SASL EXTERNAL sees a verified certificate. False when the socket was destroyed.
+ */
+function checkClientCertificate(socket: TLSSocket, reject: boolean): boolean {
+  const handle = (socket as unknown as { _handle?: { verifyError?(): Error | null } })._handle;
+  const err = handle?.verifyError ? handle.verifyError() : new Error('no TLS handle');
+  if (!err) {
+    socket.authorized = true;
+    return true;
+  }
+  socket.authorizationError = err;
+  if (!reject) return true;
+  socket.destroy();
+  return false;
 }

@@ -5,7 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createTestPki, type TestPki } from '../support/certificates.js';
 import { DEBIAN_PYTHON, requireDebianClient } from '../support/debian.js';
 import { type Harness, startXmpp } from './helpers.js';
 
@@ -56,4 +60,37 @@ describe('xmpp with slixmpp (Debian python3-slixmpp)', function () {
       assert.deepEqual(await run('login', h.port, mech, 'alice', 'not-alice-pw'), { ok: false, mech });
     });
   }
+
+  describe('SASL EXTERNAL after STARTTLS with a client certificate', () => {
+    let dir: string;
+    let pki: TestPki;
+    let t: Harness;
+    before(requireDebianClient('openssl'));
+    before(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'xmpp-external-'));
+      pki = createTestPki(dir);
+      t = await startXmpp({
+        tls: { cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey), ca: readFileSync(pki.ca) },
+        xmpp: { tls: { requestClientCert: true } },
+      });
+    });
+    after(async () => {
+      await t?.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("logs in as the certificate's common name, whatever JID the client asked for; a certificate from another CA gets no EXTERNAL", async () => {
+      const alice = pki.client('alice');
+      assert.deepEqual(await run('external', t.port, 'alice', alice.cert, alice.key, pki.ca), { ok: true, jid: 'alice@localhost/sx' });
+      const mallory = pki.client('mallory');
+      assert.deepEqual(await run('external', t.port, 'alice', mallory.cert, mallory.key, pki.ca), { ok: true, jid: 'mallory@localhost/sx' });
+      const otherDir = mkdtempSync(join(tmpdir(), 'xmpp-other-ca-'));
+      try {
+        const forged = createTestPki(otherDir).client('alice');
+        assert.deepEqual(await run('external', t.port, 'alice', forged.cert, forged.key, pki.ca), { ok: false, jid: null });
+      } finally {
+        rmSync(otherDir, { recursive: true, force: true });
+      }
+    });
+  });
 });
