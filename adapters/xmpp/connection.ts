@@ -28,6 +28,7 @@ import { NS } from './ns.js';
 import { StreamError, XmppStreamParser } from './parser.js';
 import type { Session, SessionLink } from './session.js';
 import { errorReply, iqResult, out, streamErrorXml } from './stanza.js';
+import { checkClientCertificate } from './starttls.js';
 import { escapeAttr, x, XElement } from './xml.js';
 
 export interface ConnectionDeps {
@@ -765,22 +766,4 @@ export class Connection implements SessionLink {
 
 function smFailed(condition: string): string {
   return `<failed xmlns='${NS.sm}'><${condition} xmlns='${NS.stanzas}'/></failed>`;
-}
-
-/**
- * A TLSSocket made for STARTTLS (not by a tls.Server) never sets `authorized` nor refuses a bad
- * client certificate; this does what node's server does (lib/_tls_wrap.js onServerSocketSecure),
- * so SASL EXTERNAL sees a verified certificate. False when the socket was destroyed.
- */
-function checkClientCertificate(socket: TLSSocket, reject: boolean): boolean {
-  const handle = (socket as unknown as { _handle?: { verifyError?(): Error | null } })._handle;
-  const err = handle?.verifyError ? handle.verifyError() : new Error('no TLS handle');
-  if (!err) {
-    socket.authorized = true;
-    return true;
-  }
-  socket.authorizationError = err;
-  if (!reject) return true;
-  socket.destroy();
-  return false;
 }
