@@ -32,10 +32,10 @@ import { AMQP_HEADER, FrameGuard, type Violation } from './frame-guard.js';
 import { IncomingLink } from './incoming-link.js';
 import { capabilitiesOf, type IncomingHandler, type LinkHandler } from './link-handler.js';
 import { OutgoingLink, applyOutcome } from './outgoing-link.js';
-import type { RConnection, RDelivery, RFrame, RIncoming, RLink, RSession, RTyped } from './rhea-internals.js';
+import { addOutcomeData, type RConnection, type RDelivery, type RFrame, type RIncoming, type RLink, type RSession, type RTyped } from './rhea-internals.js';
 import type { AmqpRuntime } from './runtime.js';
 import type { ClientConnection } from '../../core/connection-registry.js';
-import { addOutcomeData, serverMechanisms } from './sasl.js';
+import { serverMechanisms } from './sasl.js';
 import { AmqpConditionError, COND, describedCode, Outcome, type AmqpErrorFields, type ParsedOutcome } from './states.js';
 
 export interface TxnState {

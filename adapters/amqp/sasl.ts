@@ -4,7 +4,7 @@
  * to a challenge until `outcome` is set, then `username`). Offered: EXTERNAL (a verified client
  * certificate), SCRAM-SHA-512/256/1, PLAIN, ANONYMOUS (while the auth plugin allows anonymous
  * access). SCRAM's server-final message goes in the sasl-outcome's additional-data
- * (addOutcomeData, which patches the one rhea object that writes it).
+ * (`additionalData`, written by addOutcomeData in rhea-internals.ts).
  */
 import type { Principal, SaslExchange, SaslOutcome, SaslPeer, SaslService } from '../../core/adapter.js';
 
@@ -67,27 +67,4 @@ export function serverMechanisms(sasl: SaslService, peer: SaslPeer, hooks: SaslH
   const mechs: Record<string, () => unknown> = {};
   for (const name of sasl.offered(peer)) mechs[name] = () => new RheaMechanism(exchange, name, hooks);
   return mechs;
-}
-
-interface RSaslServer {
-  mechanism?: RheaMechanism;
-  transport: { encode(frame: { performative?: Record<string, unknown> }): void };
-}
-
-/**
- * rhea 3.0.5 writes sasl-outcome with the code only (lib/sasl.js SaslServer.do_step); this fills
- * in additional-data from the mechanism. `rc` is a connection right after accept().
- */
-export function addOutcomeData(rc: { sasl_transport?: unknown }): void {
-  const st = rc.sasl_transport as (RSaslServer & { transports?: Record<number, RSaslServer> }) | undefined;
-  const server = st?.transports?.[3] ?? st;
-  if (!server?.transport) return;
-  const t = server.transport;
-  const encode = t.encode;
-  t.encode = function (frame) {
-    const p = frame.performative;
-    const data = server.mechanism?.additionalData;
-    if (p && data && 'additional_data' in p && p.code === 0) p.additional_data = data;
-    encode.call(this, frame);
-  };
 }
