@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createAuthPlugin, createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
 import type { AuthPlugin } from '../../core/adapter.js';
 import { ApiKey } from '../../adapters/kafka/protocol/apis.js';
-import { DEBIAN_PYTHON, hasDebianClient } from '../support/debian.js';
+import { DEBIAN_PYTHON, hasDebianClient, requireDebianClient } from '../support/debian.js';
 import { RawKafkaClient } from './raw-client.js';
 import { kafkajs, run, startKafka, type KafkaTestBroker } from './support.js';
 
@@ -79,7 +79,7 @@ describe('kafka: SASL and authorisation', function () {
 
   for (const mechanism of ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']) {
     it(`kafka-python authenticates with ${mechanism} (bare tokens after a v0 handshake) and is refused a wrong password`, async function () {
-      if (!hasDebianClient('python3:kafka')) this.skip();
+      requireDebianClient('python3-kafka', 'python3:kafka').call(this);
       const script = `
 import sys
 from kafka import KafkaProducer
@@ -101,7 +101,7 @@ except Exception as e:
 
   for (const mechanism of ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']) {
     it(`kcat authenticates with ${mechanism} and is refused a wrong password`, async function () {
-      if (!hasDebianClient('kcat')) this.skip();
+      requireDebianClient('kcat').call(this);
       const args = (password: string) => ['-b', b.bootstrap, '-X', 'security.protocol=SASL_PLAINTEXT', '-X', `sasl.mechanisms=${mechanism}`,
         '-X', 'sasl.username=alice', '-X', `sasl.password=${password}`];
       const p = await run('kcat', [...args('wonderland'), '-P', '-t', 'secured'], `kcat-${mechanism}\n`);
