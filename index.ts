@@ -15,7 +15,7 @@ import { FileStore } from './core/storage/file-store.js';
 import { MemoryStore } from './core/storage/memory-store.js';
 import type { Store } from './core/store.js';
 import { AccessGuard, mountAdminApi, readPackageVersion, type AdminContext } from './plugins/admin/index.js';
-import { createAuthPlugin, FileUserStore, MetadataUserStore, type JunctionAuth, type UserStore } from './plugins/auth/index.js';
+import { createAuthPlugin, createSaslService, FileUserStore, MetadataUserStore, type JunctionAuth, type UserStore } from './plugins/auth/index.js';
 import { mountConsole } from './plugins/console/index.js';
 import { HttpListener } from './plugins/http/index.js';
 import { mountMetrics } from './plugins/metrics/index.js';
@@ -192,6 +192,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
       secrets: broker.metadata,
       log: log.child({ component: 'auth' }),
     });
+    const sasl = createSaslService(auth, tls);
     const httpPort = bindPort(config.http.port);
     if (httpPort !== null) {
       http = new HttpListener({ config: config.http, host: config.host, port: httpPort, maxConnections: config.limits.maxConnections, tls: tls('http'), log: log.child({ component: 'http' }) });
@@ -203,6 +204,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
         broker,
         config,
         auth,
+        sasl,
         log: log.child({ adapter: adapter.name }),
         http,
         listen: { host: config.host, port: bindPort(section.port), tlsPort: tls(adapter.name) ? bindPort(section.tlsPort) : null },

@@ -28,6 +28,7 @@ import { Broker } from '../core/broker.js';
 import { FileStore } from '../core/storage/file-store.js';
 import { KafkaAdapter } from '../adapters/kafka/index.js';
 import { ConnectionGate } from '../core/connection-gate.js';
+import { createSaslService } from '../plugins/auth/sasl.js';
 
 const MiB = 1024 * 1024;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -267,7 +268,7 @@ export async function runKafkaBench(): Promise<void> {
   await broker.open();
   const adapter = new KafkaAdapter();
   await adapter.init({
-    broker, config: { kafka: { maxMessageBytes: 8 * MiB } }, auth: allowAll, log: pino({ level: 'warn' }) as unknown as Logger,
+    broker, config: { kafka: { maxMessageBytes: 8 * MiB } }, auth: allowAll, sasl: createSaslService(allowAll), log: pino({ level: 'warn' }) as unknown as Logger,
     http: null, tls: () => null, listen: { host: '127.0.0.1', port: -1, tlsPort: null }, connections: new ConnectionGate('kafka', 0),
   });
   const [listener] = await adapter.start();

@@ -193,7 +193,7 @@ async function serve(): Promise<void> {
   const { Broker } = await import('../core/broker.js');
   const { MemoryStore } = await import('../core/storage/memory-store.js');
   const { XmppAdapter } = await import('../adapters/xmpp/index.js');
-  const { createAuthPlugin, MemoryUserStore } = await import('../plugins/auth/index.js');
+  const { createAuthPlugin, createSaslService, MemoryUserStore } = await import('../plugins/auth/index.js');
   const broker = new Broker(new MemoryStore());
   await broker.open();
   const store = new MemoryUserStore();
@@ -202,7 +202,7 @@ async function serve(): Promise<void> {
   const log = { info: noop, warn: noop, error: (o: unknown) => console.error(o), debug: noop, child: () => log };
   const adapter = new XmppAdapter();
   await adapter.init({
-    broker, auth, log, http: null, tls: () => null,
+    broker, auth, sasl: createSaslService(auth), log, http: null, tls: () => null,
     config: { xmpp: { domain: DOMAIN, registration: true, maxResourcesPerUser: 10000, rateBytesPerSecond: 0 }, limits: { maxConnections: 100000 } },
     listen: { host: '127.0.0.1', port: 0, tlsPort: null },
     connections: new ConnectionGate('xmpp', 0),

@@ -63,6 +63,65 @@ export interface AuthPlugin {
   register?(user: string, password: string): Promise<void>;
 }
 
+/**
+ * SASL as one protocol-neutral service (implemented in plugins/auth/sasl.ts): an adapter asks which
+ * mechanisms a connection is offered, opens one exchange per connection and feeds it the client's
+ * messages; it only maps outcomes onto its protocol's frames.
+ */
+export type SaslOutcome =
+  | { kind: 'challenge'; data: Buffer }
+  /** `data`: additional data with success (the SCRAM server-final message), when there is some. */
+  | { kind: 'success'; principal: Principal; data?: Buffer }
+  | { kind: 'failure'; reason: SaslFailure; message: string };
+
+/** RFC 6120 section 6.5 names, which the other protocols map onto their own codes. */
+export type SaslFailure = 'invalid-mechanism' | 'malformed-request' | 'not-authorized' | 'invalid-authzid' | 'aborted';
+
+/** A TLS socket as far as EXTERNAL needs it (node's TLSSocket fits). */
+export interface SaslTlsPeer {
+  readonly authorized: boolean;
+  getPeerCertificate(): { subject?: Record<string, string | string[] | undefined> } | null;
+}
+
+export interface SaslPeer {
+  /** The adapter's name: for the log, failure counts and the listener's TLS settings. */
+  protocol: string;
+  /** The client's IP address, for the per-address failed-login limit. */
+  remote?: string;
+  /** The TLS socket when the connection is encrypted (EXTERNAL reads its client certificate). */
+  tls?: SaslTlsPeer | null;
+  /** An authorisation id `user@domain` is the user itself (XMPP). */
+  domain?: string;
+  /** Where passwords and SCRAM keys are checked; default: the auth plugin. */
+  credentials?: SaslCredentials;
+}
+
+/** What the mechanisms check credentials against. */
+export interface SaslCredentials {
+  checkPassword(user: string, password: string, remote?: string): Promise<Principal | null>;
+  scramCredentials(user: string, mechanism: ScramMechanismName, remote?: string): Promise<ScramCredentials | null>;
+  verifyScram(
+    user: string, mechanism: ScramMechanismName, creds: ScramCredentials, authMessage: string, proof: Buffer, remote?: string,
+  ): Promise<{ principal: Principal; serverSignature: Buffer } | null>;
+}
+
+/** One connection's SASL exchange. start() may be called again after a failure (XMPP retries). */
+export interface SaslExchange {
+  /** The mechanism in progress (or last used). */
+  readonly mechanism: string | null;
+  /** `initial`: null when the client sent no initial response (the mechanism then challenges). */
+  start(mechanism: string, initial: Buffer | null): Promise<SaslOutcome>;
+  step(response: Buffer): Promise<SaslOutcome>;
+}
+
+export interface SaslService {
+  /** Every mechanism the service knows, strongest first. */
+  readonly known: readonly string[];
+  /** Of `wanted` (default: all known), those this peer may use now, in `wanted`'s order. */
+  offered(peer: SaslPeer, wanted?: readonly string[]): string[];
+  exchange(peer: SaslPeer): SaslExchange;
+}
+
 export interface HttpHost {
   /** Mounts a WebSocket endpoint; the subprotocol is chosen from `protocols`. */
   websocket(
@@ -79,6 +138,8 @@ export interface AdapterContext {
   /** The whole configuration; an adapter reads its own section (config.mqtt, config.kafka, ...). */
   config: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- typed in config/schema.ts
   auth: AuthPlugin;
+  /** SASL mechanisms over `auth` (PLAIN, SCRAM-SHA-1/256/512, EXTERNAL, ANONYMOUS) for every adapter. */
+  sasl: SaslService;
   log: Logger;
   http: HttpHost | null;
   /**

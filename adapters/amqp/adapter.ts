@@ -35,6 +35,7 @@ export class AmqpAdapter implements ProtocolAdapter {
     this.rt = {
       broker: ctx.broker,
       auth: ctx.auth,
+      sasl: ctx.sasl,
       log: ctx.log, // already a child with adapter: amqp
       settings: resolveSettings(ctx.config),
       clients: ctx.connections.clients,

@@ -22,6 +22,7 @@
  * (FrameGuard), message size, idle timeout, handshake time.
  */
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import rhea from 'rhea';
 import type { AuthAction, Logger, Principal } from '../../core/adapter.js';
 import type { Consumer } from '../../core/queue-consumer.js';
@@ -31,7 +32,7 @@ import { AMQP_HEADER, FrameGuard, type Violation } from './frame-guard.js';
 import { IncomingLink } from './incoming-link.js';
 import { capabilitiesOf, type IncomingHandler, type LinkHandler } from './link-handler.js';
 import { OutgoingLink, applyOutcome } from './outgoing-link.js';
-import type { RConnection, RDelivery, RFrame, RIncoming, RLink, RSession, RTyped } from './rhea-internals.js';
+import { addOutcomeData, type RConnection, type RDelivery, type RFrame, type RIncoming, type RLink, type RSession, type RTyped } from './rhea-internals.js';
 import type { AmqpRuntime } from './runtime.js';
 import type { ClientConnection } from '../../core/connection-registry.js';
 import { serverMechanisms } from './sasl.js';
@@ -156,19 +157,20 @@ export class AmqpConnection {
       credit_window: 0,
       reconnect: false,
     });
-    container.sasl_server_mechanisms = serverMechanisms(rt.auth, {
+    const peer = { protocol: 'amqp', remote: socket.remoteAddress, tls: socket instanceof TLSSocket ? socket : null };
+    container.sasl_server_mechanisms = serverMechanisms(rt.sasl, peer, {
       authenticated: (p) => {
         this.principal = p;
         this.guard.saslDone();
       },
-      failed: (mechanism, user) => {
+      failed: (mechanism, reason) => {
         this.saslFailed = true;
         this.closeReason ??= 'authentication failed';
-        // The auth plugin logged the refusal (with the user and address) already.
-        this.log.debug({ mechanism, user }, 'AMQP authentication failed');
+        // The auth plugin logged a refused login (with the user and address) already.
+        this.log.debug({ mechanism, reason }, 'AMQP authentication failed');
         setImmediate(() => this.endSoon());
       },
-    }, socket.remoteAddress);
+    });
     container.on('error', (e) => this.onError(e));
     this.rc = container.create_connection({
       id: this.id,
@@ -185,6 +187,7 @@ export class AmqpConnection {
     this.patchTransport();
     this.listen();
     this.rc.accept(this.guard);
+    addOutcomeData(this.rc as unknown as { sasl_transport?: unknown });
   }
 
   // ---- rhea patches ---------------------------------------------------------------------------

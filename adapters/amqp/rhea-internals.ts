@@ -1,7 +1,8 @@
 /**
  * The parts of rhea's engine the adapter reaches into (rhea 3.0.5, lib/connection.js, session.js,
  * link.js). rhea's published typings cover the client API; these cover the server-side internals
- * the adapter patches per connection (see connection.ts for why each one is touched).
+ * the adapter patches per connection (see connection.ts for why each one is touched), and the one
+ * patch of rhea's SASL server (addOutcomeData).
  */
 import type { EventEmitter } from 'node:events';
 
@@ -186,4 +187,27 @@ export interface RConnection extends EventEmitter {
   _write_close(): void;
   create_session(buffer?: unknown): RSession;
   [method: string]: unknown;
+}
+
+interface RSaslServer {
+  mechanism?: { additionalData?: Buffer };
+  transport: { encode(frame: { performative?: Record<string, unknown> }): void };
+}
+
+/**
+ * rhea 3.0.5 writes sasl-outcome with the code only (lib/sasl.js SaslServer.do_step); this fills
+ * in additional-data from the mechanism. `rc` is a connection right after accept().
+ */
+export function addOutcomeData(rc: { sasl_transport?: unknown }): void {
+  const st = rc.sasl_transport as (RSaslServer & { transports?: Record<number, RSaslServer> }) | undefined;
+  const server = st?.transports?.[3] ?? st;
+  if (!server?.transport) return;
+  const t = server.transport;
+  const encode = t.encode;
+  t.encode = function (frame) {
+    const p = frame.performative;
+    const data = server.mechanism?.additionalData;
+    if (p && data && 'additional_data' in p && p.code === 0) p.additional_data = data;
+    encode.call(this, frame);
+  };
 }

@@ -1,99 +1,70 @@
 /**
- * SASL for the AMQP listener (spec part 5.3): PLAIN against the auth plugin, ANONYMOUS only while
- * the auth plugin allows anonymous access. The mechanism objects follow rhea's server mechanism
- * contract (`start(response, hostname)` -> settles `outcome` and `username`).
+ * SASL for the AMQP listener (spec part 5.3): the platform's mechanisms (plugins/auth/sasl.ts)
+ * behind rhea's server mechanism contract (`start(response, hostname)` / `step(response)` resolve
+ * to a challenge until `outcome` is set, then `username`). Offered: EXTERNAL (a verified client
+ * certificate), SCRAM-SHA-512/256/1, PLAIN, ANONYMOUS (while the auth plugin allows anonymous
+ * access). SCRAM's server-final message goes in the sasl-outcome's additional-data
+ * (`additionalData`, written by addOutcomeData in rhea-internals.ts).
  */
-import type { AuthPlugin, Principal } from '../../core/adapter.js';
+import type { Principal, SaslExchange, SaslOutcome, SaslPeer, SaslService } from '../../core/adapter.js';
 
 export interface SaslHooks {
   /** Authentication succeeded. */
   authenticated(principal: Principal, mechanism: string): void;
   /** Authentication failed; the outcome is on its way to the client. */
-  failed(mechanism: string, user: string | undefined): void;
+  failed(mechanism: string, reason: string): void;
 }
 
-const MAX_FIELD = 1024;
-
-/** Splits a PLAIN response: [authzid] NUL authcid NUL passwd (RFC 4616). */
-export function parsePlain(response: Buffer | undefined): { authzid: string; user: string; password: string } | null {
-  if (!Buffer.isBuffer(response) || response.length === 0 || response.length > 3 * MAX_FIELD) return null;
-  const a = response.indexOf(0);
-  const b = a < 0 ? -1 : response.indexOf(0, a + 1);
-  if (a < 0 || b < 0 || response.indexOf(0, b + 1) >= 0) return null;
-  return {
-    authzid: response.toString('utf8', 0, a),
-    user: response.toString('utf8', a + 1, b),
-    password: response.toString('utf8', b + 1),
-  };
-}
-
-class PlainMechanism {
+/** One mechanism as rhea's SaslServer drives it. */
+class RheaMechanism {
   outcome: boolean | undefined;
   username: string | undefined;
-  constructor(private readonly auth: AuthPlugin, private readonly hooks: SaslHooks, private readonly remote?: string) {}
+  /** Sent with a successful outcome (SCRAM's server-final message). */
+  additionalData: Buffer | undefined;
+  private started = false;
 
-  async start(response: Buffer | undefined): Promise<void> {
-    const p = parsePlain(response);
-    if (!p || (p.authzid !== '' && p.authzid !== p.user)) {
-      this.outcome = false;
-      this.hooks.failed('PLAIN', p?.user);
-      return;
-    }
-    let principal: Principal | null = null;
-    try {
-      principal = await this.auth.authenticate('amqp', p.user, p.password, this.remote);
-    } catch {
-      principal = null;
-    }
-    if (principal) {
-      this.outcome = true;
-      this.username = principal.user;
-      this.hooks.authenticated(principal, 'PLAIN');
-    } else {
-      this.outcome = false;
-      this.hooks.failed('PLAIN', p.user);
-    }
+  constructor(private readonly exchange: SaslExchange, private readonly name: string, private readonly hooks: SaslHooks) {}
+
+  async start(response: unknown): Promise<Buffer | undefined> {
+    this.started = true;
+    // rhea hands over whatever type the peer encoded: only binary (or nothing) is a response.
+    if (response !== undefined && response !== null && !Buffer.isBuffer(response)) return this.settle(malformed());
+    return this.settle(await this.exchange.start(this.name, (response as Buffer | null | undefined) ?? null));
   }
 
-  step(): void {
-    this.outcome = false;
+  async step(response: unknown): Promise<Buffer | undefined> {
+    if (!this.started || this.outcome !== undefined) return this.settle(malformed());
+    const data = response === undefined || response === null ? Buffer.alloc(0) : response;
+    if (!Buffer.isBuffer(data)) return this.settle(malformed());
+    return this.settle(await this.exchange.step(data));
+  }
+
+  private settle(o: SaslOutcome): Buffer | undefined {
+    if (o.kind === 'challenge') return o.data;
+    if (o.kind === 'success') {
+      this.outcome = true;
+      this.username = o.principal.user;
+      this.additionalData = o.data;
+      this.hooks.authenticated(o.principal, this.name);
+    } else {
+      this.outcome = false;
+      this.hooks.failed(this.name, o.message);
+    }
+    return undefined;
   }
 }
 
-class AnonymousMechanism {
-  outcome: boolean | undefined;
-  username: string | undefined;
-  constructor(private readonly auth: AuthPlugin, private readonly hooks: SaslHooks) {}
-
-  async start(): Promise<void> {
-    let principal: Principal | null = null;
-    try {
-      principal = await this.auth.authenticate('amqp', undefined, undefined);
-    } catch {
-      principal = null;
-    }
-    if (principal) {
-      this.outcome = true;
-      this.username = principal.user;
-      this.hooks.authenticated(principal, 'ANONYMOUS');
-    } else {
-      this.outcome = false;
-      this.hooks.failed('ANONYMOUS', undefined);
-    }
-  }
-
-  step(): void {
-    this.outcome = false;
-  }
+function malformed(): SaslOutcome {
+  return { kind: 'failure', reason: 'malformed-request', message: 'SASL response is not binary' };
 }
 
 /**
- * rhea server mechanisms (own property names are the offered list, in this order). `remote`: the
- * client's IP address, for the auth plugin's per-address failure limit.
+ * rhea server mechanisms for one connection (own property names are the offered list, in this
+ * order). All share the connection's one exchange.
  */
-export function serverMechanisms(auth: AuthPlugin, hooks: SaslHooks, remote?: string): Record<string, () => unknown> {
+export function serverMechanisms(sasl: SaslService, peer: SaslPeer, hooks: SaslHooks): Record<string, () => unknown> {
+  const exchange = sasl.exchange(peer);
   const mechs: Record<string, () => unknown> = {};
-  mechs.PLAIN = () => new PlainMechanism(auth, hooks, remote);
-  if (auth.anonymousAllowed) mechs.ANONYMOUS = () => new AnonymousMechanism(auth, hooks);
+  for (const name of sasl.offered(peer)) mechs[name] = () => new RheaMechanism(exchange, name, hooks);
   return mechs;
 }

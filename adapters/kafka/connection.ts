@@ -18,7 +18,6 @@ import { ErrorCode } from './protocol/errors.js';
 import { codecFor, Struct } from './protocol/schema.js';
 import { KafkaReader, KafkaWriter, ProtocolError } from './protocol/wire.js';
 import { ApiVersionsResponse } from './protocol/messages/api-versions.js';
-import type { SaslExchange } from './sasl.js';
 import { handleRawSaslToken } from './handlers/sasl.js';
 
 /** Write-buffer size at or above which the next request waits for 'drain'. */
@@ -37,7 +36,7 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
   readonly clientHost: string;
   readonly advertised: { host: string; port: number };
   principal: ConnectionState['principal'] = null;
-  sasl: SaslExchange | null = null;
+  sasl: ConnectionState['sasl'] = null;
   saslRawTokens = false;
   readonly closed: Promise<void>;
   private resolveClosed!: () => void;

@@ -1,17 +1,17 @@
 /** What every Kafka API handler is given: the adapter's services and the request's connection. */
-import type { AuthAction, AuthPlugin, Logger, Principal } from '../../core/adapter.js';
+import type { AuthAction, AuthPlugin, Logger, Principal, SaslExchange, SaslService } from '../../core/adapter.js';
 import type { Broker } from '../../core/broker.js';
 import type { ClientConnection, ProtocolConnections } from '../../core/connection-registry.js';
 import type { KafkaSettings } from './config.js';
 import type { GroupCoordinator } from './group/coordinator.js';
 import type { Struct } from './protocol/schema.js';
-import type { SaslExchange } from './sasl.js';
 import type { Topics } from './topics.js';
 
 export interface KafkaServices {
   broker: Broker;
   settings: KafkaSettings;
   auth: AuthPlugin;
+  sasl: SaslService;
   log: Logger;
   topics: Topics;
   groups: GroupCoordinator;
@@ -30,7 +30,8 @@ export interface ConnectionState {
   principal: Principal | null;
   /** This connection in the broker's registry (records in and out are counted on it). */
   readonly client: ClientConnection;
-  sasl: SaslExchange | null;
+  /** The SASL exchange after SaslHandshake; `started` once its first token arrived. */
+  sasl: { exchange: SaslExchange; mechanism: string; started: boolean } | null;
   /** After SaslHandshake the client may send bare SASL tokens (kafka-python, handshake v0). */
   saslRawTokens: boolean;
   /** Resolves when the connection closes. */

@@ -34,6 +34,7 @@ export class KafkaAdapter implements ProtocolAdapter {
       broker: ctx.broker,
       settings,
       auth: ctx.auth,
+      sasl: ctx.sasl,
       log,
       topics: new Topics(ctx.broker, settings, log),
       groups: new GroupCoordinator(ctx.broker, { initialRebalanceDelayMs: settings.groupInitialRebalanceDelayMs }),

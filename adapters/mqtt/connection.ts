@@ -19,6 +19,7 @@ import {
   type EncodedPublish, type FrameError, type Packet, type PacketFlags, type PacketParser,
 } from './codec.js';
 import type { MqttContext } from './context.js';
+import type { EnhancedAuth } from './handlers/auth.js';
 import { dispatchPacket } from './handlers/index.js';
 import { messageToProps } from './mqtt-message.js';
 import { RC } from './reason-codes.js';
@@ -51,6 +52,10 @@ export class MqttConnection implements SessionLink, SessionHolder {
   version = 4;
   clientId = '';
   principal: Principal | null = null;
+  /** The Authentication Method of CONNECT (MQTT 5 enhanced authentication), for re-authentication. */
+  authMethod: string | null = null;
+  /** An enhanced-authentication exchange in progress (handlers/auth.ts). */
+  enhancedAuth: EnhancedAuth | null = null;
   session: Session | null = null;
   will: WillPacket | null = null;
   willDelay = 0;
@@ -122,7 +127,7 @@ export class MqttConnection implements SessionLink, SessionHolder {
     stream.on('end', () => this.peerEnded());
     stream.on('close', () => this.streamClosed());
     this.connectTimer = setTimeout(() => {
-      if (this.state === 'new') this.fail(RC.ProtocolError, 'no CONNECT in time');
+      if (this.state === 'new' || this.enhancedAuth) this.fail(RC.ProtocolError, 'no CONNECT in time');
     }, ctx.settings.connectTimeoutMs);
     this.connectTimer.unref();
   }

@@ -1,5 +1,5 @@
 /** What the adapter's parts share: the core, settings, plug-ins and counters. */
-import type { AuthPlugin, Logger } from '../../core/adapter.js';
+import type { AuthPlugin, Logger, SaslService } from '../../core/adapter.js';
 import type { Broker } from '../../core/broker.js';
 import type { ProtocolConnections } from '../../core/connection-registry.js';
 import type { MqttSettings } from './config.js';
@@ -25,6 +25,8 @@ export interface MqttContext {
   broker: Broker;
   settings: MqttSettings;
   auth: AuthPlugin;
+  /** SASL mechanisms for MQTT 5 enhanced authentication. */
+  sasl: SaslService;
   log: Logger;
   store: SessionStore;
   sessions: SessionManager;

@@ -44,6 +44,7 @@ export class MqttAdapter implements ProtocolAdapter {
       broker: actx.broker,
       settings: resolveMqttSettings(actx.config),
       auth: actx.auth,
+      sasl: actx.sasl,
       log,
       store: new SessionStore(actx.broker.metadata),
       sessions: undefined as unknown as SessionManager,

@@ -7,19 +7,13 @@
  * account: their logins ask the plugin first whether the address is refused, and their proofs (a
  * PLAIN password is turned into one) are checked by the plugin, which counts the failures.
  */
-import { createHash, createHmac, pbkdf2 as pbkdf2Cb, randomBytes } from 'node:crypto';
+import { createHmac, pbkdf2 as pbkdf2Cb, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import type { AuthPlugin, Principal, ScramCredentials } from '../../core/adapter.js';
+import type { AuthPlugin, Principal, SaslCredentials, ScramCredentials, ScramMechanismName } from '../../core/adapter.js';
 import type { MetadataStore } from '../../core/metadata.js';
 import { normaliseLocal } from './jid.js';
 
 const pbkdf2 = promisify(pbkdf2Cb);
-
-export type ScramMech = 'SCRAM-SHA-1' | 'SCRAM-SHA-256';
-export const SCRAM_HASH: Record<ScramMech, { name: string; len: number }> = {
-  'SCRAM-SHA-1': { name: 'sha1', len: 20 },
-  'SCRAM-SHA-256': { name: 'sha256', len: 32 },
-};
 
 export const NS_USER = 'xmpp-user';
 
@@ -30,33 +24,22 @@ export class InvalidAccountError extends Error {
   override readonly name = 'InvalidAccountError';
 }
 
+/** Older versions kept SCRAM-SHA-1 and SCRAM-SHA-256 keys only. */
 interface StoredUser {
-  scram: Record<ScramMech, { i: number; s: string; k: string; v: string }>;
+  scram: Partial<Record<ScramMechanismName, { i: number; s: string; k: string; v: string }>>;
 }
 
-/** The client proof of RFC 5802 for `password` against `creds` and `authMessage`. */
-async function scramProof(password: string, mech: ScramMech, creds: ScramCredentials, authMessage: string): Promise<Buffer> {
-  const { name, len } = SCRAM_HASH[mech];
-  const salted = await pbkdf2(Buffer.from(password.normalize('NFKC'), 'utf8'), creds.salt, creds.iterations, len, name);
-  const clientKey = createHmac(name, salted).update('Client Key').digest();
-  const signature = createHmac(name, creds.storedKey).update(authMessage).digest();
-  for (let i = 0; i < len; i++) clientKey[i] ^= signature[i];
+/** The SCRAM-SHA-256 client proof of RFC 5802 for `password` against `creds` and `authMessage`. */
+async function scramProof(password: string, creds: ScramCredentials, authMessage: string): Promise<Buffer> {
+  const salted = await pbkdf2(Buffer.from(password.normalize('NFKC'), 'utf8'), creds.salt, creds.iterations, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const signature = createHmac('sha256', creds.storedKey).update(authMessage).digest();
+  for (let i = 0; i < 32; i++) clientKey[i] ^= signature[i];
   return clientKey;
 }
 
-export async function deriveScramKeys(password: string, mech: ScramMech, iterations = 4096, salt = randomBytes(24)): Promise<ScramCredentials> {
-  const { name, len } = SCRAM_HASH[mech];
-  const salted = await pbkdf2(Buffer.from(password.normalize('NFKC'), 'utf8'), salt, iterations, len, name);
-  const clientKey = createHmac(name, salted).update('Client Key').digest();
-  return {
-    salt,
-    iterations,
-    storedKey: createHash(name).update(clientKey).digest(),
-    serverKey: createHmac(name, salted).update('Server Key').digest(),
-  };
-}
-
-export class Accounts {
+/** The SASL service checks XMPP logins here (see the file comment). */
+export class Accounts implements SaslCredentials {
   private readonly registering = new Set<string>();
 
   constructor(private readonly auth: AuthPlugin, private readonly metadata: MetadataStore) {}
@@ -104,7 +87,7 @@ export class Accounts {
   }
 
   /** The keys of an account kept in `xmpp-user` metadata by older versions, if `user` is one. */
-  private legacyCredentials(user: string, mech: ScramMech): ScramCredentials | null {
+  private legacyCredentials(user: string, mech: ScramMechanismName): ScramCredentials | null {
     const k = this.metadata.getJson<StoredUser>(NS_USER, user)?.scram?.[mech];
     if (!k) return null;
     return { iterations: k.i, salt: Buffer.from(k.s, 'base64'), storedKey: Buffer.from(k.k, 'base64'), serverKey: Buffer.from(k.v, 'base64') };
@@ -114,7 +97,7 @@ export class Accounts {
    * False while the plugin refuses `remote` for too many failed logins: its scramCredentials()
    * answers null then and only then (a name it does not know gets fake keys).
    */
-  private async addressAllowed(user: string, mech: ScramMech, remote?: string): Promise<boolean> {
+  private async addressAllowed(user: string, mech: ScramMechanismName, remote?: string): Promise<boolean> {
     return (await this.auth.scramCredentials(user, mech, remote)) !== null;
   }
 
@@ -125,7 +108,7 @@ export class Accounts {
       if (!(await this.addressAllowed(user, 'SCRAM-SHA-256', remote))) return null;
       // The password becomes the SCRAM proof it would give, checked (and a failure counted) by the plugin.
       const authMessage = `plain,${randomBytes(16).toString('base64')}`;
-      const proof = await scramProof(password, 'SCRAM-SHA-256', legacy, authMessage);
+      const proof = await scramProof(password, legacy, authMessage);
       const ok = await this.auth.verifyScram('xmpp', user, 'SCRAM-SHA-256', legacy, authMessage, proof, remote);
       return ok ? ok.principal : null;
     }
@@ -138,19 +121,16 @@ export class Accounts {
    * Keys to challenge with: an `xmpp-user` account's, else the plugin's (fake ones for unknown
    * names); null when the plugin refuses `remote` for too many failed logins.
    */
-  async scramCredentials(user: string, mech: ScramMech, remote?: string): Promise<ScramCredentials | null> {
+  async scramCredentials(user: string, mech: ScramMechanismName, remote?: string): Promise<ScramCredentials | null> {
     const legacy = this.legacyCredentials(user, mech);
     if (legacy) return (await this.addressAllowed(user, mech, remote)) ? legacy : null;
     return this.auth.scramCredentials(user, mech, remote);
   }
 
-  /** Checks a client proof through the plugin; returns the server signature or null. */
-  async verifyScram(user: string, mech: ScramMech, creds: ScramCredentials, authMessage: string, proof: Buffer, remote?: string): Promise<Buffer | null> {
-    const ok = await this.auth.verifyScram('xmpp', user, mech, creds, authMessage, proof, remote);
-    return ok ? ok.serverSignature : null;
-  }
-
-  anonymousPrincipal(): Promise<Principal | null> {
-    return this.auth.authenticate('xmpp', undefined, undefined);
+  /** Checks a client proof through the plugin (which counts a failure). */
+  verifyScram(
+    user: string, mech: ScramMechanismName, creds: ScramCredentials, authMessage: string, proof: Buffer, remote?: string,
+  ): Promise<{ principal: Principal; serverSignature: Buffer } | null> {
+    return this.auth.verifyScram('xmpp', user, mech, creds, authMessage, proof, remote);
   }
 }

@@ -7,7 +7,7 @@ import type { FromSchema } from '../../config/infer.js';
 import { listenerSection, port } from '../../config/sections/common.js';
 import { schemaDefaults, sectionSettings } from '../../config/validate.js';
 
-export const KNOWN_MECHANISMS = ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN', 'ANONYMOUS'] as const;
+export const KNOWN_MECHANISMS = ['EXTERNAL', 'SCRAM-SHA-512', 'SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN', 'ANONYMOUS'] as const;
 
 export const xmppSchema = listenerSection(
   { port: port(5222, 'XMPP client-to-server listener; STARTTLS on it when a certificate is configured') },
@@ -19,8 +19,8 @@ export const xmppSchema = listenerSection(
       type: 'array',
       minItems: 1,
       items: { enum: KNOWN_MECHANISMS },
-      default: ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'],
-      description: 'SASL mechanisms offered, in order of preference; ANONYMOUS only when anonymous access is allowed',
+      default: ['EXTERNAL', 'SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'],
+      description: 'SASL mechanisms offered, in order of preference; ANONYMOUS only when anonymous access is allowed, EXTERNAL only with a verified client certificate',
     },
     registration: { type: ['boolean', 'null'], default: null, description: 'in-band registration (XEP-0077); null = on only with anonymous access and no users configured' },
     maxStanzaBytes: { type: 'integer', minimum: 1024, default: 262144, description: 'largest stanza (characters of XML) once authenticated' },

@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { WebSocket } from 'ws';
-import type { Logger, Principal } from '../../core/adapter.js';
+import type { Logger, Principal, SaslExchange, SaslOutcome, SaslPeer, SaslService } from '../../core/adapter.js';
 import { AccountExistsError, InvalidAccountError, type Accounts } from './accounts.js';
 import type { XmppSettings } from './config.js';
 import type { Hub } from './hub.js';
@@ -26,15 +26,17 @@ import type { ClientConnection, ProtocolConnections } from '../../core/connectio
 import { normaliseLocal } from './jid.js';
 import { NS } from './ns.js';
 import { StreamError, XmppStreamParser } from './parser.js';
-import { createMechanism, type SaslMechanism, type SaslOutcome } from './sasl.js';
 import type { Session, SessionLink } from './session.js';
 import { errorReply, iqResult, out, streamErrorXml } from './stanza.js';
+import { checkClientCertificate } from './starttls.js';
 import { escapeAttr, x, XElement } from './xml.js';
 
 export interface ConnectionDeps {
   hub: Hub;
   settings: XmppSettings;
   accounts: Accounts;
+  /** The platform's SASL mechanisms. */
+  sasl: SaslService;
   log: Logger;
   /** Present when a certificate is configured: STARTTLS is offered. */
   secureContext: SecureContext | null;
@@ -73,7 +75,7 @@ export class Connection implements SessionLink {
   private principal: Principal | null = null;
   private local = '';
   session: Session | null = null;
-  private sasl: SaslMechanism | null = null;
+  private sasl: SaslExchange | null = null;
   private authFailures = 0;
   private registered = false;
   private readonly queue: XElement[] = [];
@@ -431,11 +433,8 @@ export class Connection implements SessionLink {
 
   private mechanisms(): string[] {
     const s = this.deps.settings;
-    return s.mechanisms.filter((m) => {
-      if (m === 'PLAIN') return this.secure || s.allowPlainWithoutTls;
-      if (m === 'ANONYMOUS') return this.deps.accounts.anonymousAllowed;
-      return true;
-    });
+    const wanted = s.mechanisms.filter((m) => m !== 'PLAIN' || this.secure || s.allowPlainWithoutTls);
+    return this.deps.sasl.offered(this.saslPeer(), wanted);
   }
 
   private features(): XElement {
@@ -564,6 +563,7 @@ export class Connection implements SessionLink {
     this.pause('tls');
     secure.resume();
     secure.once('secure', () => {
+      if (this.deps.requestCert && !checkClientCertificate(secure, this.deps.rejectUnauthorized)) return;
       this.secure = true;
       this.streamOpen = false;
       this.parser.resetDecoder();
@@ -576,16 +576,22 @@ export class Connection implements SessionLink {
     });
   }
 
+  private saslPeer(): SaslPeer {
+    return {
+      protocol: 'xmpp', remote: this.remote, domain: this.deps.settings.domain, credentials: this.deps.accounts,
+      tls: this.socket instanceof TLSSocket ? this.socket : null,
+    };
+  }
+
   private async onSasl(el: XElement): Promise<void> {
     let outcome: SaslOutcome;
     if (el.local === 'auth') {
       const name = el.attr('mechanism') ?? '';
-      const mech = this.mechanisms().includes(name) ? createMechanism(name, this.deps.accounts, this.deps.settings.domain, this.remote) : null;
-      if (!mech) return this.saslFailure('invalid-mechanism');
+      if (!this.mechanisms().includes(name)) return this.saslFailure('invalid-mechanism');
       const initial = this.decode(el.text());
       if (initial === undefined) return this.saslFailure('incorrect-encoding');
-      this.sasl = mech;
-      outcome = await mech.start(initial);
+      this.sasl = this.deps.sasl.exchange(this.saslPeer());
+      outcome = await this.sasl.start(name, initial);
     } else if (el.local === 'response') {
       if (!this.sasl) return this.saslFailure('malformed-request');
       const data = this.decode(el.text());
@@ -604,10 +610,12 @@ export class Connection implements SessionLink {
       return;
     }
     this.sasl = null;
-    if (outcome.kind === 'failure') return this.saslFailure(outcome.condition, true, outcome.text);
-    const local = outcome.anonymous ? outcome.user : normaliseLocal(outcome.user);
+    if (outcome.kind === 'failure') return this.saslFailure(outcome.reason, true, outcome.reason === 'not-authorized' ? undefined : outcome.message);
+    const { principal } = outcome;
+    // Anonymous clients get a fresh local part each (RFC 4505 section 3 leaves the identity to the server).
+    const local = principal.anonymous ? `anon-${randomBytes(6).toString('hex')}` : normaliseLocal(principal.user);
     if (!local) return this.saslFailure('not-authorized');
-    this.principal = { user: outcome.anonymous ? outcome.user : outcome.user, anonymous: outcome.anonymous };
+    this.principal = { user: principal.anonymous ? local : principal.user, anonymous: principal.anonymous };
     this.local = local;
     this.parser.limits = { maxStanzaChars: this.deps.settings.maxStanzaBytes, maxDepth: this.deps.settings.maxDepth };
     this.write(x('success', { xmlns: NS.sasl }, outcome.data ? outcome.data.toString('base64') : null).toString());

@@ -78,6 +78,7 @@ export class XmppAdapter implements ProtocolAdapter {
       hub: this.hub,
       settings: this.settings,
       accounts: this.hub.accounts,
+      sasl: this.ctx.sasl,
       log: this.ctx.log,
       secureContext: this.secureContext,
       requestCert: this.requestCert,

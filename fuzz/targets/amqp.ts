@@ -15,7 +15,7 @@ import { AmqpDecodeError } from '../../adapters/amqp/amqp-codec.js';
 import { decodeAmqpMessage } from '../../adapters/amqp/amqp-message.js';
 import { parseCommand } from '../../adapters/amqp/coordinator.js';
 import { AMQP_HEADER, FrameGuard, SASL_HEADER } from '../../adapters/amqp/frame-guard.js';
-import { parsePlain } from '../../adapters/amqp/sasl.js';
+import { parsePlain } from '../../plugins/auth/sasl.js';
 import { AmqpConditionError, parseOutcome } from '../../adapters/amqp/states.js';
 import { chunksOf, fnv1a } from '../prng.js';
 import { CrashError, errorSignature, type FuzzTarget } from '../target.js';

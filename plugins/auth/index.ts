@@ -8,6 +8,7 @@ import type { AuthConfig } from '../../config/schema.js';
 import type { AuthAction, AuthPlugin, Logger, Principal } from '../../core/adapter.js';
 import {
   createUserRecord,
+  formatScram,
   hashPassword,
   parseScram,
   verifyPassword,
@@ -26,6 +27,7 @@ export * from './rules.js';
 export * from './scram.js';
 export * from './failures.js';
 export * from './user-store.js';
+export * from './sasl.js';
 
 export class UserExistsError extends Error {
   override readonly name = 'UserExistsError';
@@ -70,6 +72,8 @@ export class JunctionAuth implements AuthPlugin {
   private dummyHash?: Promise<string>;
   /** Fake SCRAM credentials handed out for unknown names: their proofs are always refused. */
   private readonly fakes = new WeakSet<ScramCredentials>();
+  /** A stored-entry-shaped text per mechanism, parsed for names without one (same work as a real entry). */
+  private readonly dummyScram: Partial<Record<ScramMechanism, string>> = {};
   private readonly failures: LoginFailures;
   /** Refused logins per protocol (for /metrics). */
   private readonly refusedByProtocol = new Map<string, number>();
@@ -147,10 +151,13 @@ export class JunctionAuth implements AuthPlugin {
 
   async scramCredentials(user: string, mechanism: ScramMechanism, remote?: string): Promise<ScramCredentials | null> {
     if (this.refusedAddress(mechanism, user, remote)) return null;
+    // Known or not, the same work: derive the fake keys and parse a stored entry (the user's, or a
+    // dummy of the same shape), so the time to answer does not tell which names exist.
+    const iterations = this.opts.hashOptions?.scramIterations ?? 4096;
+    const fake = fakeScramCredentials(this.secret, user, mechanism, iterations);
     const text = this.users.get(user)?.scram?.[mechanism];
-    const real = text ? parseScram(text, mechanism) : null;
-    if (real) return real;
-    const fake = fakeScramCredentials(this.secret, user, mechanism, this.opts.hashOptions?.scramIterations ?? 4096);
+    const real = parseScram(text ?? (this.dummyScram[mechanism] ??= formatScram(fakeScramCredentials(this.secret, '\0', mechanism, iterations))), mechanism);
+    if (text && real) return real;
     this.fakes.add(fake);
     return fake;
   }

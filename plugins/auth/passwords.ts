@@ -11,7 +11,8 @@ const pbkdf2 = promisify(pbkdf2Cb);
 
 export type ScramMechanism = 'SCRAM-SHA-1' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
 export const SCRAM_MECHANISMS: ScramMechanism[] = ['SCRAM-SHA-1', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];
-const SCRAM_HASH: Record<ScramMechanism, { name: string; len: number }> = {
+/** The hash of each SCRAM mechanism and its output length in bytes. */
+export const SCRAM_HASH: Record<ScramMechanism, { name: string; len: number }> = {
   'SCRAM-SHA-1': { name: 'sha1', len: 20 },
   'SCRAM-SHA-256': { name: 'sha256', len: 32 },
   'SCRAM-SHA-512': { name: 'sha512', len: 64 },

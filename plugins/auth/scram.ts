@@ -6,14 +6,10 @@
  * computed from the name alone. No proof matches a fake; checking one costs the same work.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { ScramCredentials, ScramMechanism } from './passwords.js';
+import { SCRAM_HASH, type ScramCredentials, type ScramMechanism } from './passwords.js';
 
 export const SCRAM_SALT_BYTES = 24;
-const HASH: Record<ScramMechanism, { name: string; len: number }> = {
-  'SCRAM-SHA-1': { name: 'sha1', len: 20 },
-  'SCRAM-SHA-256': { name: 'sha256', len: 32 },
-  'SCRAM-SHA-512': { name: 'sha512', len: 64 },
-};
+const HASH = SCRAM_HASH;
 
 /** Where the server secret is kept: the broker metadata (journaled with the data directory). */
 export interface SecretStore {

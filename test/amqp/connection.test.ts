@@ -47,14 +47,14 @@ describe('amqp connections', function () {
       }
     });
 
-    it('anonymous not allowed: only PLAIN is offered and nothing gets in without it', async () => {
+    it('anonymous not allowed: SCRAM and PLAIN are offered (no ANONYMOUS, no EXTERNAL without a client certificate) and nothing gets in without them', async () => {
       const auth = await makeAuth({ users: { bob: 'pw' }, allowAnonymous: false });
       const h = await startAmqp({}, { auth });
       try {
         // SASL mechanisms offered
         const out = await exchange(h.port, [SASL_HEADER], 200);
         const mechs = parse(out).frames[0].performative.sasl_server_mechanisms;
-        assert.deepEqual([mechs].flat(), ['PLAIN']);
+        assert.deepEqual([mechs].flat(), ['SCRAM-SHA-512', 'SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN']);
         // plain AMQP header: the broker answers with the SASL header and closes
         const refused = await exchange(h.port, [AMQP_HEADER]);
         assert.deepEqual(refused, SASL_HEADER);

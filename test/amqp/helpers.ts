@@ -9,8 +9,9 @@ import { Broker } from '../../core/broker.js';
 import { MemoryStore } from '../../core/storage/memory-store.js';
 import type { Store } from '../../core/store.js';
 import { AmqpAdapter } from '../../adapters/amqp/index.js';
-import { createAuthPlugin, createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
+import { createAuthPlugin, createSaslService, createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
 import { ConnectionGate } from '../../core/connection-gate.js';
+import type { TlsOptions } from 'node:tls';
 
 export const silentLog: Logger = {
   info() {}, warn() {}, error() {}, debug() {},
@@ -43,16 +44,18 @@ export interface Harness {
 
 export async function startAmqp(
   amqp: Record<string, unknown> = {},
-  opts: { store?: Store; auth?: AuthPlugin; broker?: Broker; tls?: { cert: Buffer; key: Buffer }; maxConnections?: number; log?: Logger } = {},
+  opts: { store?: Store; auth?: AuthPlugin; broker?: Broker; tls?: TlsOptions; maxConnections?: number; log?: Logger } = {},
 ): Promise<Harness & { tlsPort?: number }> {
   const store = opts.store ?? new MemoryStore();
   const broker = opts.broker ?? new Broker(store, { housekeepingIntervalMs: 50 });
   if (!opts.broker) await broker.open();
   const adapter = new AmqpAdapter();
+  const auth = opts.auth ?? await makeAuth();
   await adapter.init({
     broker,
     config: { amqp: { port: -1, ...amqp } },
-    auth: opts.auth ?? await makeAuth(),
+    auth,
+    sasl: createSaslService(auth, () => opts.tls ?? null),
     log: opts.log ?? silentLog,
     http: null,
     tls: () => opts.tls ?? null,

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
-import { parsePlain } from '../../adapters/amqp/sasl.js';
+import { parsePlain } from '../../plugins/auth/sasl.js';
 import { amqpCanary, mqttCanary } from '../../fuzz/canaries.js';
 import { sendSession } from '../../fuzz/broker-level.js';
 import { amqpTarget } from '../../fuzz/targets/amqp.js';
@@ -48,7 +48,7 @@ describe('fuzz: crashes found by the fuzzer (regressions)', function () {
     assert.deepEqual(errors(), []);
   });
 
-  it('amqp: a SASL init whose initial-response is not binary is refused, not a TypeError in parsePlain (adapters/amqp/sasl.ts)', () => {
+  it('amqp: a SASL init whose initial-response is not binary is refused, not a TypeError in parsePlain (plugins/auth/sasl.ts)', () => {
     // Found by the amqp target; rhea hands parsePlain whatever type the peer encoded.
     const found = '414d5150030100000000002202010000005341b07fffffffcfff000012000000024e4f4e5341d00000001200000002a309414e4f4e267b9514804cadf7594d414d5150030100004f5553a00178';
     assert.doesNotThrow(() => amqpTarget().run(Buffer.from(found, 'hex')));

@@ -1,6 +1,7 @@
 /**
  * SASL (PLAIN, SCRAM-SHA-256/512) through the auth plugin, with kafkajs, kafka-python (bare
- * tokens after a v0 handshake) and kcat; authorisation rules; the TLS listener.
+ * tokens after a v0 handshake) and kcat, each mechanism with a right and a wrong password;
+ * authorisation rules; the TLS listener.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { createAuthPlugin, createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
 import type { AuthPlugin } from '../../core/adapter.js';
 import { ApiKey } from '../../adapters/kafka/protocol/apis.js';
-import { DEBIAN_PYTHON, hasDebianClient } from '../support/debian.js';
+import { DEBIAN_PYTHON, hasDebianClient, requireDebianClient } from '../support/debian.js';
 import { RawKafkaClient } from './raw-client.js';
 import { kafkajs, run, startKafka, type KafkaTestBroker } from './support.js';
 
@@ -19,7 +20,8 @@ async function authPlugin(allowAnonymous: boolean, rules: unknown[] = []): Promi
     alice: await createUserRecord('wonderland', { N: 1024, scramIterations: 4096 }),
     bob: await createUserRecord('builder', { N: 1024, scramIterations: 4096 }),
   });
-  return createAuthPlugin({ config: { usersFile: null, allowAnonymous, rules } as never, users });
+  // No failed-login limit: the clients' wrong-password attempts (librdkafka retries) must not block the loopback address.
+  return createAuthPlugin({ config: { usersFile: null, allowAnonymous, rules, maxFailuresPerMinute: 0 } as never, users });
 }
 
 describe('kafka: SASL and authorisation', function () {
@@ -75,31 +77,42 @@ describe('kafka: SASL and authorisation', function () {
     await consumer.disconnect();
   });
 
-  it('kafka-python authenticates with PLAIN and SCRAM (bare tokens after a v0 handshake)', async function () {
-    if (!hasDebianClient('python3:kafka')) this.skip();
-    for (const mechanism of ['PLAIN', 'SCRAM-SHA-512']) {
+  for (const mechanism of ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']) {
+    it(`kafka-python authenticates with ${mechanism} (bare tokens after a v0 handshake) and is refused a wrong password`, async function () {
+      requireDebianClient('python3-kafka', 'python3:kafka').call(this);
       const script = `
 import sys
 from kafka import KafkaProducer
-p = KafkaProducer(bootstrap_servers=sys.argv[1], security_protocol='SASL_PLAINTEXT', sasl_mechanism='${mechanism}',
-                  sasl_plain_username='alice', sasl_plain_password='wonderland', acks=-1)
-print(p.send('secured', b'from-python').get(timeout=30).offset)
-p.close()
+try:
+    p = KafkaProducer(bootstrap_servers=sys.argv[1], security_protocol='SASL_PLAINTEXT', sasl_mechanism='${mechanism}',
+                      sasl_plain_username='alice', sasl_plain_password=sys.argv[2], acks=-1, max_block_ms=10000)
+    print(p.send('secured', b'from-python').get(timeout=30).offset)
+    p.close()
+except Exception as e:
+    print('refused', type(e).__name__)
 `;
-      const r = await run(DEBIAN_PYTHON, ['-c', script, b.bootstrap], undefined, 60000);
-      assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /^\d+\n$/);
-    }
-  });
+      const ok = await run(DEBIAN_PYTHON, ['-c', script, b.bootstrap, 'wonderland'], undefined, 60000);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.match(ok.stdout, /^\d+\n$/);
+      const bad = await run(DEBIAN_PYTHON, ['-c', script, b.bootstrap, 'not-wonderland'], undefined, 60000);
+      assert.match(bad.stdout, /^refused /, bad.stdout + bad.stderr);
+    });
+  }
 
-  it('kcat authenticates with SCRAM-SHA-256', async function () {
-    if (!hasDebianClient('kcat')) this.skip();
-    const args = ['-b', b.bootstrap, '-X', 'security.protocol=SASL_PLAINTEXT', '-X', 'sasl.mechanisms=SCRAM-SHA-256', '-X', 'sasl.username=alice', '-X', 'sasl.password=wonderland'];
-    const p = await run('kcat', [...args, '-P', '-t', 'secured'], 'from-kcat\n');
-    assert.equal(p.code, 0, p.stderr);
-    const c = await run('kcat', [...args, '-C', '-t', 'secured', '-o', '-1', '-e', '-f', '%s\\n']);
-    assert.equal(c.stdout, 'from-kcat\n');
-  });
+  for (const mechanism of ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']) {
+    it(`kcat authenticates with ${mechanism} and is refused a wrong password`, async function () {
+      requireDebianClient('kcat').call(this);
+      const args = (password: string) => ['-b', b.bootstrap, '-X', 'security.protocol=SASL_PLAINTEXT', '-X', `sasl.mechanisms=${mechanism}`,
+        '-X', 'sasl.username=alice', '-X', `sasl.password=${password}`];
+      const p = await run('kcat', [...args('wonderland'), '-P', '-t', 'secured'], `kcat-${mechanism}\n`);
+      assert.equal(p.code, 0, p.stderr);
+      const c = await run('kcat', [...args('wonderland'), '-C', '-t', 'secured', '-o', '-1', '-e', '-f', '%s\\n']);
+      assert.equal(c.stdout, `kcat-${mechanism}\n`);
+      const bad = await run('kcat', [...args('wrong'), '-L', '-m', '5']);
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /auth/i);
+    });
+  }
 });
 
 describe('kafka: TLS listener', function () {

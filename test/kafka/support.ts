@@ -16,6 +16,7 @@ import type { Store } from '../../core/store.js';
 import { KafkaAdapter } from '../../adapters/kafka/index.js';
 import { snappyDecompress } from '../../core/stream/compression.js';
 import { ConnectionGate } from '../../core/connection-gate.js';
+import { createSaslService } from '../../plugins/auth/sasl.js';
 
 export const HOST = '127.0.0.1';
 
@@ -60,10 +61,12 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
   const broker = new Broker(store, { limits: options.limits as BrokerLimits | undefined });
   await broker.open();
   const adapter = new KafkaAdapter();
+  const auth = options.auth ?? allowAll;
   await adapter.init({
     broker,
     config: { kafka: { groupInitialRebalanceDelayMs: 0, ...options.kafka }, streams: options.streams },
-    auth: options.auth ?? allowAll,
+    auth,
+    sasl: createSaslService(auth, () => options.tls ?? null),
     log: testLogger(),
     http: null,
     tls: () => options.tls ?? null,

@@ -6,7 +6,7 @@
  * older versions kept in `xmpp-user` metadata fall under the same failed-login limit as the rest.
  */
 import assert from 'node:assert/strict';
-import { deriveScramKeys } from '../../adapters/xmpp/accounts.js';
+import { deriveScram as deriveScramKeys } from '../../plugins/auth/index.js';
 import { createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
 import { removeTempDir, startTestBroker, tempDir, type RunningBroker, type StartOptions } from '../support/index.js';
 import { HEADER, RawClient } from './helpers.js';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import type { Client } from '@xmpp/client';
 import { collect, delay, DOMAIN, type Harness, HEADER, login, nextStanza, RawClient, rawLogin, startXmpp, stopAll, xmlEl } from './helpers.js';
-import { deriveScramKeys } from '../../adapters/xmpp/accounts.js';
+import { deriveScram as deriveScramKeys } from '../../plugins/auth/index.js';
 
 describe('xmpp c2s', function () {
   let h: Harness;

@@ -27,7 +27,7 @@ import type { HttpHost, Logger } from '../../core/adapter.js';
 import { Broker } from '../../core/broker.js';
 import { MemoryStore } from '../../core/storage/memory-store.js';
 import { XmppAdapter } from '../../adapters/xmpp/index.js';
-import { createAuthPlugin, MemoryUserStore, type JunctionAuth } from '../../plugins/auth/index.js';
+import { createAuthPlugin, createSaslService, MemoryUserStore, type JunctionAuth } from '../../plugins/auth/index.js';
 
 export const HOST = '127.0.0.1';
 export const DOMAIN = 'localhost';
@@ -126,6 +126,7 @@ export async function startXmpp(opts: HarnessOptions = {}): Promise<Harness> {
     // The harness configures users, so registration is off unless enabled; most suites register.
     config: { xmpp: { domain: DOMAIN, registration: true, ...opts.xmpp } },
     auth,
+    sasl: createSaslService(auth, () => opts.tls ?? null),
     log: makeLogger(),
     http,
     tls: () => opts.tls ?? null,

@@ -1,6 +1,8 @@
 """Debian python3-slixmpp against Junction's XMPP adapter (run with /usr/bin/python3).
 
-usage: slixmpp_client.py SCENARIO PORT
+usage: slixmpp_client.py SCENARIO PORT [ARGS]
+  login MECH USER PASSWORD   logs in with only SASL mechanism MECH allowed: {"ok": true|false, "mech": MECH}
+  external USER CERT KEY CA  STARTTLS with a client certificate, then SASL EXTERNAL: {"ok": ..., "jid": ...}
   im      registration (XEP-0077), login (SCRAM), roster + presence subscription, chat, offline delivery
   pubsub  XEP-0060 with the xep_0060 plugin: create, subscribe, publish, event, retrieve, delete
 Prints one JSON line of results; exits non-zero on failure.
@@ -127,6 +129,36 @@ async def pubsub(port):
     return out
 
 
+async def login(port, mech, user, password):
+    c = Client('%s@%s/sx' % (user, DOMAIN), password)
+    c['feature_mechanisms'].use_mech = mech
+    try:
+        await c.start(port)
+        ok = True
+    except Exception:  # noqa: BLE001 - a refused login is the answer
+        ok = False
+    c.disconnect()
+    return {'ok': ok, 'mech': mech}
+
+
+async def external(port, user, cert, key, ca):
+    c = Client('%s@%s/sx' % (user, DOMAIN), None)
+    c['feature_mechanisms'].use_mech = 'EXTERNAL'
+    c.certfile, c.keyfile, c.ca_certs = cert, key, ca
+    refused = lambda *_: c.started.done() or c.started.set_exception(RuntimeError('refused'))  # noqa: E731
+    for event in ('no_auth', 'failed_all_auth', 'disconnected'):
+        c.add_event_handler(event, refused)
+    c.connect(('127.0.0.1', port), use_ssl=False, force_starttls=True, disable_starttls=False)
+    try:
+        await asyncio.wait_for(c.started, TIMEOUT)
+        ok = True
+    except Exception:  # noqa: BLE001 - a refused login is the answer
+        ok = False
+    jid = str(c.boundjid) if ok else None
+    c.disconnect()
+    return {'ok': ok, 'jid': jid}
+
+
 async def wait_for(queue, pred):
     while True:
         item = await queue.get()
@@ -138,8 +170,8 @@ def main():
     logging.basicConfig(level=getattr(logging, __import__("os").environ.get("SX_LOG", "ERROR")))
     scenario, port = sys.argv[1], int(sys.argv[2])
     loop = asyncio.get_event_loop()
-    fn = {'im': im, 'pubsub': pubsub}[scenario]
-    result = loop.run_until_complete(asyncio.wait_for(fn(port), 60))
+    fn = {'im': im, 'pubsub': pubsub, 'login': login, 'external': external}[scenario]
+    result = loop.run_until_complete(asyncio.wait_for(fn(port, *sys.argv[3:]), 60))
     loop.run_until_complete(asyncio.sleep(0.2))
     print(json.dumps(result))
 

@@ -1,23 +1,50 @@
 /**
  * SaslHandshake picks the mechanism; tokens then come in SaslAuthenticate requests or, from
- * clients that skip that API (kafka-python), as bare size-prefixed frames. A failed exchange
- * closes the connection, as Kafka does.
+ * clients that skip that API (kafka-python), as bare size-prefixed frames. The mechanisms are the
+ * platform's SASL service (plugins/auth/sasl.ts). A failed exchange closes the connection, as
+ * Kafka does.
  */
+import type { SaslOutcome } from '../../../core/adapter.js';
 import type { ConnectionState, Handler, KafkaServices } from '../context.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { createSaslExchange } from '../sasl.js';
+
+/** Kafka offers no EXTERNAL or ANONYMOUS over SASL (TLS client authentication is separate). */
+const KAFKA_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];
+
+function peerOf(conn: ConnectionState) {
+  return { protocol: 'kafka', remote: conn.clientHost.replace(/^\//, '') };
+}
 
 export const handleSaslHandshake: Handler = (ctx, req) => {
-  const { settings, auth } = ctx.services;
+  const { settings, sasl } = ctx.services;
   const mechanisms = settings.saslMechanisms;
   const mechanism = req.mechanism as string;
   if (ctx.conn.principal !== null && !ctx.conn.principal.anonymous) return { errorCode: ErrorCode.ILLEGAL_SASL_STATE, mechanisms };
-  const exchange = mechanisms.includes(mechanism) ? createSaslExchange(mechanism, auth, ctx.conn.clientHost.replace(/^\//, '')) : null;
-  if (!exchange) return { errorCode: ErrorCode.UNSUPPORTED_SASL_MECHANISM, mechanisms };
-  ctx.conn.sasl = exchange;
+  const peer = peerOf(ctx.conn);
+  if (!mechanisms.includes(mechanism) || !KAFKA_MECHANISMS.includes(mechanism) || !sasl.offered(peer, [mechanism]).length) {
+    return { errorCode: ErrorCode.UNSUPPORTED_SASL_MECHANISM, mechanisms };
+  }
+  ctx.conn.sasl = { exchange: sasl.exchange(peer), mechanism, started: false };
   ctx.conn.saslRawTokens = true;
   return { errorCode: ErrorCode.NONE, mechanisms };
 };
+
+/** Feeds one token to the connection's exchange. */
+async function saslStep(conn: ConnectionState, token: Buffer): Promise<SaslOutcome> {
+  const s = conn.sasl!;
+  if (s.started) return s.exchange.step(token);
+  s.started = true;
+  return s.exchange.start(s.mechanism, token);
+}
+
+/** Applies an outcome: the principal on success, the end of the exchange unless it continues. */
+function settle(services: KafkaServices, conn: ConnectionState, outcome: SaslOutcome): void {
+  if (outcome.kind === 'challenge') return;
+  conn.sasl = null;
+  if (outcome.kind === 'success') conn.principal = outcome.principal;
+  // A refused login: the auth plugin logged it.
+  else services.log.debug({ conn: conn.id, client: conn.clientHost, reason: outcome.message }, 'kafka SASL authentication failed');
+}
 
 export const handleSaslAuthenticate: Handler = async (ctx, req) => {
   const conn = ctx.conn;
@@ -27,17 +54,10 @@ export const handleSaslAuthenticate: Handler = async (ctx, req) => {
     return { errorCode, errorMessage, authBytes: Buffer.alloc(0), sessionLifetimeMs: 0 };
   };
   if (!conn.sasl) return fail(ErrorCode.ILLEGAL_SASL_STATE, 'SaslAuthenticate before SaslHandshake');
-  const step = await conn.sasl.step(req.authBytes as Buffer);
-  if (step.error) {
-    conn.sasl = null;
-    ctx.services.log.debug({ conn: conn.id, client: conn.clientHost, reason: step.error }, 'kafka SASL authentication failed'); // a refused login: auth logged it
-    return fail(ErrorCode.SASL_AUTHENTICATION_FAILED, step.error);
-  }
-  if (step.principal) {
-    conn.principal = step.principal;
-    conn.sasl = null;
-  }
-  return { errorCode: ErrorCode.NONE, errorMessage: null, authBytes: step.response, sessionLifetimeMs: 0 };
+  const outcome = await saslStep(conn, req.authBytes as Buffer);
+  settle(ctx.services, conn, outcome);
+  if (outcome.kind === 'failure') return fail(ErrorCode.SASL_AUTHENTICATION_FAILED, outcome.message);
+  return { errorCode: ErrorCode.NONE, errorMessage: null, authBytes: outcome.data ?? Buffer.alloc(0), sessionLifetimeMs: 0 };
 };
 
 /** A bare token after the handshake; returns the bare reply, or null after closing the connection. */
@@ -46,18 +66,12 @@ export async function handleRawSaslToken(services: KafkaServices, conn: Connecti
     conn.closeAfterResponses('SASL token without a handshake');
     return null;
   }
-  const step = await conn.sasl.step(token);
-  if (step.error) {
-    conn.sasl = null;
-    services.log.debug({ conn: conn.id, client: conn.clientHost, reason: step.error }, 'kafka SASL authentication failed'); // a refused login: auth logged it
-    conn.closeAfterResponses(step.error);
+  const outcome = await saslStep(conn, token);
+  settle(services, conn, outcome);
+  if (outcome.kind === 'failure') {
+    conn.closeAfterResponses(outcome.message);
     return null;
   }
-  if (step.principal) {
-    conn.principal = step.principal;
-    conn.sasl = null;
-  } else {
-    conn.saslRawTokens = true; // more tokens follow (SCRAM)
-  }
-  return step.response;
+  if (outcome.kind === 'challenge') conn.saslRawTokens = true; // more tokens follow (SCRAM)
+  return outcome.data ?? Buffer.alloc(0);
 }

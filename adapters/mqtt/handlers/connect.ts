@@ -12,6 +12,7 @@ import type { MqttConnection } from '../connection.js';
 import { checkPublishProperties } from '../mqtt-message.js';
 import { connackCodeV4, RC } from '../reason-codes.js';
 import { Session } from '../session.js';
+import { addressOf, startEnhancedAuth } from './auth.js';
 import { checkPublishTopic, sessionQueueName } from '../topics.js';
 
 type ConnackProps = NonNullable<IConnackPacket['properties']>;
@@ -55,7 +56,9 @@ export async function handleConnect(conn: MqttConnection, p: IConnectPacket & Pa
     }
     if (props.receiveMaximum === 0) return refuse(RC.ProtocolError, 'receive maximum 0');
     if (props.maximumPacketSize === 0) return refuse(RC.ProtocolError, 'maximum packet size 0');
-    if (props.authenticationMethod !== undefined) return refuse(RC.BadAuthenticationMethod, 'enhanced authentication is not supported');
+    if (props.authenticationData !== undefined && props.authenticationMethod === undefined) {
+      return refuse(RC.ProtocolError, 'authentication data without an authentication method');
+    }
   }
   const will = p.will;
   if (will) {
@@ -89,6 +92,12 @@ export async function handleConnect(conn: MqttConnection, p: IConnectPacket & Pa
     return refuse(v5 ? RC.QuotaExceeded : RC.ServerUnavailable, 'too many connections');
   }
 
+  const accept = (principal: Principal, authData?: Buffer) => acceptConnect(conn, p, clientId, assigned, principal, authData);
+  // MQTT 5 enhanced authentication: a SASL exchange in CONNECT and AUTH packets (handlers/auth.ts).
+  if (props?.authenticationMethod !== undefined) {
+    // A refused login is logged by the auth plugin; a protocol problem is logged here.
+    return startEnhancedAuth(conn, props.authenticationMethod, props.authenticationData, accept, (rc, reason) => refuse(rc, reason, rc !== RC.NotAuthorized));
+  }
   let principal: Principal | null;
   try {
     principal = await ctx.auth.authenticate('mqtt', p.username, p.password, addressOf(conn.remote));
@@ -100,6 +109,19 @@ export async function handleConnect(conn: MqttConnection, p: IConnectPacket & Pa
   if (!principal) {
     return refuse(p.username === undefined ? RC.NotAuthorized : RC.BadUserNameOrPassword, 'authentication refused', false);
   }
+  return accept(principal);
+}
+
+/** The CONNECT authenticated: session, CONNACK, keep-alive. */
+async function acceptConnect(
+  conn: MqttConnection, p: IConnectPacket & PacketFlags, clientId: string, assigned: boolean, principal: Principal, authData: Buffer | undefined,
+): Promise<void> {
+  const { ctx } = conn;
+  const s = ctx.settings;
+  const broker = ctx.broker;
+  const v5 = conn.v5;
+  const props = v5 ? p.properties : undefined;
+  const will = p.will;
   conn.principal = principal;
   conn.clientId = clientId;
 
@@ -159,6 +181,8 @@ export async function handleConnect(conn: MqttConnection, p: IConnectPacket & Pa
       if (serverKeepAlive !== undefined) cp.serverKeepAlive = serverKeepAlive;
       if (props?.requestResponseInformation && s.responseInformation !== null) cp.responseInformation = s.responseInformation + clientId;
       if (s.maxQos < 2) cp.maximumQoS = s.maxQos;
+      if (conn.authMethod) cp.authenticationMethod = conn.authMethod;
+      if (authData) cp.authenticationData = authData;
       if (!s.retainAvailable) cp.retainAvailable = false;
       conn.sendPacket({ cmd: 'connack', reasonCode: RC.Success, sessionPresent: present, properties: cp } as Packet);
     } else {
@@ -170,10 +194,4 @@ export async function handleConnect(conn: MqttConnection, p: IConnectPacket & Pa
     conn.startKeepAlive(keepAlive);
     session.start();
   });
-}
-
-/** The IP address of `remote` ("address:port"): failed logins are limited per address. */
-function addressOf(remote: string): string {
-  const colon = remote.lastIndexOf(':');
-  return colon > 0 ? remote.slice(0, colon) : remote;
 }

@@ -1,8 +1,9 @@
 /** Routes each packet to its handler; enforces "CONNECT first, CONNECT once". */
-import type { IConnectPacket, IDisconnectPacket, IPublishPacket, ISubscribePacket, IUnsubscribePacket } from 'mqtt-packet';
+import type { IAuthPacket, IConnectPacket, IDisconnectPacket, IPublishPacket, ISubscribePacket, IUnsubscribePacket } from 'mqtt-packet';
 import { PINGRESP, type Packet, type PacketFlags } from '../codec.js';
 import type { MqttConnection } from '../connection.js';
 import { RC } from '../reason-codes.js';
+import { handleAuth } from './auth.js';
 import { handlePuback, handlePubcomp, handlePubrec, handlePubrel } from './acks.js';
 import { handleConnect } from './connect.js';
 import { handleDisconnect } from './disconnect.js';
@@ -14,6 +15,13 @@ export function dispatchPacket(conn: MqttConnection, p: Packet & PacketFlags): v
   if (conn.state === 'new') {
     if (p.cmd !== 'connect') return conn.fail(RC.ProtocolError, `${p.cmd} before CONNECT`);
     return handleConnect(conn, p as IConnectPacket & PacketFlags);
+  }
+  if (conn.state === 'connecting') {
+    // Only an enhanced-authentication exchange leaves CONNECT waiting for packets (handlers/auth.ts).
+    if (p.cmd === 'auth') return handleAuth(conn, p as IAuthPacket);
+    if (p.cmd === 'disconnect') return conn.end();
+    if (conn.enhancedAuth) return conn.enhancedAuth.refuse(RC.ProtocolError, `${p.cmd} during authentication`);
+    return conn.fail(RC.ProtocolError, `${p.cmd} before CONNACK`);
   }
   if (p.badString) return conn.fail(RC.MalformedPacket, `invalid UTF-8 or U+0000 in a string of ${p.cmd}`);
   switch (p.cmd) {
@@ -27,7 +35,7 @@ export function dispatchPacket(conn: MqttConnection, p: Packet & PacketFlags): v
     case 'pingreq': return conn.write(PINGRESP);
     case 'disconnect': return handleDisconnect(conn, p as IDisconnectPacket);
     case 'connect': return conn.fail(RC.ProtocolError, 'second CONNECT');
-    case 'auth': return conn.fail(RC.ProtocolError, 'AUTH without an authentication method');
+    case 'auth': return handleAuth(conn, p as IAuthPacket);
     default: return conn.fail(RC.ProtocolError, `unexpected ${p.cmd} from a client`);
   }
 }
