@@ -14,12 +14,11 @@ import { MqttConnection, type Transport } from './connection.js';
 import type { MqttContext, MqttStats } from './context.js';
 import { SessionManager } from './sessions.js';
 import { SessionStore } from './session-store.js';
+import { RateLimitedLog } from '../../core/rate-limited-log.js';
 
 export { mqttSchema, resolveMqttSettings, MQTT_DEFAULTS, type MqttSettings } from './config.js';
 export type { MqttStats } from './context.js';
 
-const LOG_WINDOW_MS = 10_000;
-const LOG_PER_WINDOW = 20;
 
 export class MqttAdapter implements ProtocolAdapter {
   readonly name = 'mqtt';
@@ -33,9 +32,7 @@ export class MqttAdapter implements ProtocolAdapter {
   private readonly servers: Server[] = [];
   private readonly connections = new Set<MqttConnection>();
   private stopping = false;
-  private logWindowStart = 0;
-  private logCount = 0;
-  private suppressed = 0;
+  private limitedLog: RateLimitedLog | null = null;
 
   async init(actx: AdapterContext): Promise<void> {
     this.actx = actx;
@@ -142,16 +139,9 @@ export class MqttAdapter implements ProtocolAdapter {
   }
 
   private warnLimited(obj: Record<string, unknown>, msg: string): void {
-    const now = Date.now();
-    if (now - this.logWindowStart >= LOG_WINDOW_MS) {
-      if (this.suppressed > 0) this.ctx.log.warn({ suppressed: this.suppressed }, 'mqtt: similar warnings suppressed');
-      this.logWindowStart = now;
-      this.logCount = 0;
-      this.suppressed = 0;
-    }
-    if (this.logCount++ < LOG_PER_WINDOW) this.ctx.log.warn(obj, msg);
-    else this.suppressed++;
+    (this.limitedLog ??= new RateLimitedLog(this.ctx.log, 'mqtt')).warn(obj, msg);
   }
+
 }
 
 export default function createAdapter(): MqttAdapter {

@@ -26,6 +26,7 @@ import { Session as SessionClass } from './session.js';
 import { errorReply, iqResult, newId, out } from './stanza.js';
 import { XMPP_XML_CONTENT_TYPE } from './xmpp-message.js';
 import { escapeAttr, parseXml, x, XElement } from './xml.js';
+import { RateLimitedLog } from '../../core/rate-limited-log.js';
 
 export const VERSION = '0.1.0';
 
@@ -61,6 +62,8 @@ export class Hub {
   private readonly offlineChains = new Map<string, Promise<void>>();
   /** Null on a single node. */
   readonly cluster: ClusterLink | null;
+  /** Refused offline messages (a full offline queue refuses every message while it stays full). */
+  private readonly refusals: RateLimitedLog;
 
   constructor(
     readonly broker: Broker,
@@ -72,6 +75,7 @@ export class Hub {
     this.roster = new RosterStore(broker.metadata);
     this.pubsubDomain = `pubsub.${settings.domain}`;
     this.cluster = broker.cluster.clustered ? new ClusterLink(this) : null;
+    this.refusals = new RateLimitedLog(log, 'xmpp');
   }
 
   /** In a cluster: starts reading other nodes' presence and routed stanzas. */
@@ -295,7 +299,7 @@ export class Hub {
           topic: name, payload: Buffer.from(out(el), 'utf8'), contentType: XMPP_XML_CONTENT_TYPE, text: true, durable: true, source: 'xmpp',
         }));
       } catch (e) {
-        this.log.info({ to: bare, err: (e as Error).message }, 'xmpp: offline message refused');
+        this.refusals.info({ to: bare, err: (e as Error).message }, 'xmpp: offline message refused');
         if (sender) this.bounce(sender, el, 'service-unavailable', 'offline storage is full');
         return;
       }

@@ -9,6 +9,7 @@
  */
 import type { KV, KvEntry, KvWatchEntry, KvWatchInclude } from '@nats-io/kv';
 import type { Logger } from '../../core/adapter.js';
+import { RateLimitedLog } from '../../core/rate-limited-log.js';
 
 const CHECK_MS = 1000;
 const STALL_CHECKS = 3;
@@ -133,5 +134,22 @@ async function readOnce(kv: KV): Promise<KvEntry[]> {
     return entries;
   } finally {
     clearTimeout(idle);
+  }
+}
+
+/**
+ * A cluster operation that failed and is retried: losing a compare-and-set race to another node is
+ * normal (debug); any other failure is logged, rate-limited, so one that keeps failing shows.
+ */
+export class RetryLog {
+  private readonly limited: RateLimitedLog;
+
+  constructor(private readonly log: Logger) {
+    this.limited = new RateLimitedLog(log, 'cluster', 10);
+  }
+
+  note(obj: Record<string, unknown>, msg: string): void {
+    if (/wrong last sequence|key exists/i.test(String(obj.err))) this.log.debug(obj, msg);
+    else this.limited.info(obj, msg);
   }
 }

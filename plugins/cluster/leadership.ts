@@ -16,7 +16,7 @@ import type { Broker } from '../../core/broker.js';
 import type { PartitionPlacement } from '../../core/cluster.js';
 import type { Membership } from './membership.js';
 import { leaderKey } from './names.js';
-import { KvFollower } from './kv-follower.js';
+import { KvFollower, RetryLog } from './kv-follower.js';
 
 interface LeaderRecord { node: number; epoch: number }
 
@@ -46,6 +46,11 @@ export class Leadership {
   ) {}
 
   private readonly startedAt = Date.now();
+  private retriesLog: RetryLog | null = null;
+
+  private get retries(): RetryLog {
+    return (this.retriesLog ??= new RetryLog(this.log));
+  }
 
   private rebalanceDue(): boolean {
     return this.rebalanceDelayMs > 0 && Date.now() - this.startedAt >= this.rebalanceDelayMs;
@@ -139,7 +144,7 @@ export class Leadership {
     try {
       await fn();
     } catch (err) {
-      this.log.debug({ partition: key, err: (err as Error).message }, 'cluster: leadership change did not complete (retried)');
+      this.retries.note({ partition: key, err: (err as Error).message }, 'cluster: leadership change did not complete (retried)');
     } finally {
       this.busy.delete(key);
     }

@@ -34,7 +34,7 @@ import { decodeMessage, encodeMessage } from '../../core/message-codec.js';
 import type { Queue, RemovalReason } from '../../core/queue.js';
 import type { Consumer } from '../../core/queue-consumer.js';
 import type { QueueEntry, QueueOptions } from '../../core/queue-types.js';
-import { KvFollower } from './kv-follower.js';
+import { KvFollower, RetryLog } from './kv-follower.js';
 import { rankNodes } from './leadership.js';
 import type { Membership } from './membership.js';
 import { ownerKey, queueOfOwnerKey, queueOfSubject, queueSubject, QUEUE_SUBJECTS, QUEUES_STREAM } from './names.js';
@@ -76,6 +76,8 @@ export class JetStreamSharedQueues implements SharedQueues {
   private readonly declaredHere = new Set<string>();
   /** Owner each of this node's consumed-but-not-owned queues is attached to. */
   private readonly attached = new Map<string, number>();
+  /** Claims and attachments that failed and are retried: rate-limited lines, so a stuck one shows. */
+  private readonly retries: RetryLog;
   /** `queue \0 seq` of settlements on their way to an owner (a `check` counts them as held). */
   private readonly settling = new Set<string>();
   /** On the owner: consumers standing for other nodes, by `node \0 queue`. */
@@ -102,7 +104,9 @@ export class JetStreamSharedQueues implements SharedQueues {
     private readonly membership: Membership,
     private readonly replicas: number,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.retries = new RetryLog(log);
+  }
 
   private get self(): number {
     return this.membership.nodeId;
@@ -251,7 +255,7 @@ export class JetStreamSharedQueues implements SharedQueues {
       await this.load(q);
       this.log.info({ queue: name, epoch: rec.epoch }, 'cluster: owning queue');
     } catch (err) {
-      this.log.debug({ queue: name, err: (err as Error).message }, 'cluster: queue claim did not complete (retried)');
+      this.retries.note({ queue: name, err: (err as Error).message }, 'cluster: queue claim did not complete (retried)');
       // The update may have been stored though its answer was lost (a timeout): the retry needs the
       // record as it is now, whatever the watch has delivered so far.
       const now = await this.kv.get(ownerKey(name)).catch(() => undefined);
@@ -343,7 +347,7 @@ export class JetStreamSharedQueues implements SharedQueues {
       await this.request(owner, { op: 'attach', queue: q.name, node: this.self });
     } catch (err) {
       if (this.attached.get(q.name) === owner) this.attached.delete(q.name);
-      this.log.debug({ queue: q.name, owner, err: (err as Error).message }, 'cluster: attach to queue owner failed (retried)');
+      this.retries.note({ queue: q.name, owner, err: (err as Error).message }, 'cluster: attach to queue owner failed (retried)');
     }
   }
 

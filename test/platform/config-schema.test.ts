@@ -82,7 +82,7 @@ describe('platform/config-schema: typed settings', () => {
       [{ overrides: { stomp: { heartbeatMinMs: 5000, heartbeatMaxMs: 1000 } } }, 'stomp.heartbeatMaxMs: must be an integer >= stomp.heartbeatMinMs (got 1000)'],
       [{ env: { JUNCTION_STOMP_MAX_FRAME_SIZE: 'big' } }, 'stomp.maxFrameSize: must be an integer >= 64 (got "big")'],
       [{ overrides: { xmpp: { domain: 'bad domain' } } }, 'xmpp.domain: must be a domain name (got "bad domain")'],
-      [{ overrides: { xmpp: { mechanisms: ['PLAIN', 'DIGEST-MD5'] } } }, 'xmpp.mechanisms[1]: must be one of SCRAM-SHA-256, SCRAM-SHA-1, PLAIN, ANONYMOUS (got "DIGEST-MD5")'],
+      [{ overrides: { xmpp: { mechanisms: ['PLAIN', 'DIGEST-MD5'] } } }, 'xmpp.mechanisms[1]: must be one of EXTERNAL, SCRAM-SHA-512, SCRAM-SHA-256, SCRAM-SHA-1, PLAIN, ANONYMOUS (got "DIGEST-MD5")'],
       [{ overrides: { kafka: { advertisedPort: 0 } } }, 'kafka.advertisedPort: must be an integer from 1 to 65535, or null for the bound port (got 0)'],
       [{ overrides: { kafka: { idleTimeoutMs: 'long' } } }, 'kafka.idleTimeoutMs: must be an integer >= 1 (got "long")'],
       [{ overrides: { http: { maxHeaderBytes: 10 } } }, 'http.maxHeaderBytes: must be an integer from 1024 to 1048576 (got 10)'],
