@@ -142,6 +142,7 @@ async function main(): Promise<void> {
           // Stored but undelivered, or never stored: what the read-back left in the shared queues says which.
           const backlog = await cluster.queueBacklog(r.prefix).catch((err: Error) => new Map([[`(not readable: ${err.message})`, 0]]));
           process.stdout.write(`  still in ${'JUNCTION_QUEUES'} after the read-back: ${[...backlog].map(([q, n]) => `${q} ${n}`).join(', ') || 'nothing'}\n`);
+          for (const line of await cluster.queueViews(r.prefix)) process.stdout.write(`  queues on ${line}\n`);
           const file = join(dataDir, `trial-${i}-output.log`);
           writeFileSync(file, cluster.output());
           process.stdout.write(`  output of every process: ${file}\n`);

@@ -21,6 +21,11 @@
  *   with it in flight) would hold a window slot for ever, so the owner asks the node about
  *   deliveries unacknowledged for UNACKED_CHECK_MS (`check`), and requeues those the node does not
  *   hold (nor is acknowledging).
+ * - every REPAIR_CHECK_MS the owner compares, per queue it owns, how many messages the stream holds
+ *   for it with how many the queue holds (ready, delivered, being deleted); a queue short of the
+ *   stream at two checks in a row (its feed missed messages: a consumer that stalled when a
+ *   nats-server died) reads its subject back and takes what it lacks, up to the stream's end at the
+ *   previous check. Whatever a feed or a forward loses, a stored message is delivered in the end.
  */
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { KvWatchInclude, type KV } from '@nats-io/kv';
@@ -42,6 +47,8 @@ import { ownerKey, queueOfOwnerKey, queueOfSubject, queueSubject, QUEUE_SUBJECTS
 /** Deliveries an owner forwards to one node ahead of its acknowledgements. */
 const REMOTE_WINDOW = 64;
 const REQUEST_TIMEOUT_MS = 10_000;
+/** How often an owner compares its queues with what the stream holds for them. */
+const REPAIR_CHECK_MS = 5000;
 /** A forwarded delivery unacknowledged this long is checked with its node (lost on the way?). */
 const UNACKED_CHECK_MS = 5000;
 
@@ -78,6 +85,14 @@ export class JetStreamSharedQueues implements SharedQueues {
   private readonly attached = new Map<string, number>();
   /** Claims and attachments that failed and are retried: rate-limited lines, so a stuck one shows. */
   private readonly retries: RetryLog;
+  /** Per queue: stream messages being deleted (settled, the deletion not yet answered). */
+  private readonly deleting = new Map<string, Set<number>>();
+  /** Queues short of the stream at the last repair check, and the stream's last sequence then. */
+  private short = new Set<string>();
+  private repairBound = 0;
+  private repairing = false;
+  /** Per queue: sequences up to which a repair read the subject back (the feed skips them). */
+  private readonly repairedUpTo = new Map<string, number>();
   /** `queue \0 seq` of settlements on their way to an owner (a `check` counts them as held). */
   private readonly settling = new Set<string>();
   /** On the owner: consumers standing for other nodes, by `node \0 queue`. */
@@ -145,6 +160,9 @@ export class JetStreamSharedQueues implements SharedQueues {
     }, FEED_CHECK_MS);
     watchdog.unref();
     this.stops.push(() => clearInterval(watchdog));
+    const repair = setInterval(() => void this.repair().catch((err: Error) => this.log.debug({ err: err.message }, 'cluster: queue repair check failed')), REPAIR_CHECK_MS);
+    repair.unref();
+    this.stops.push(() => clearInterval(repair));
     await this.reconcile();
   }
 
@@ -188,7 +206,7 @@ export class JetStreamSharedQueues implements SharedQueues {
 
   async removed(queue: Queue, entry: QueueEntry, reason: RemovalReason): Promise<void> {
     // Also while this node loads a queue it just claimed: its consumers get the replay as it comes.
-    if (this.owned.has(queue.name) || this.owners.get(queue.name)?.rec.node === this.self) return this.deleteMessage(entry.seq);
+    if (this.owned.has(queue.name) || this.owners.get(queue.name)?.rec.node === this.self) return this.deleteMessage(queue.name, entry.seq);
     const owner = this.attached.get(queue.name) ?? this.liveOwner(queue.name);
     if (owner < 0) throw new Error(`queue ${queue.name} has no owner node right now; the message stays queued`);
     const key = `${queue.name}\u0000${entry.seq}`;
@@ -328,6 +346,7 @@ export class JetStreamSharedQueues implements SharedQueues {
 
   private forget(name: string): void {
     this.known.delete(name);
+    this.repairedUpTo.delete(name);
     this.owned.delete(name);
     this.attached.delete(name);
     this.declaredHere.delete(name);
@@ -397,6 +416,7 @@ export class JetStreamSharedQueues implements SharedQueues {
         if (name === null) continue;
         const buffer = this.loading.get(name);
         if (buffer) buffer.push({ seq: m.seq, data: m.data });
+        else if (m.seq <= (this.repairedUpTo.get(name) ?? 0)) continue; // read back by a repair already
         else if (this.owned.has(name)) {
           const q = this.known.get(name);
           if (q && !q.deleted) this.enqueue(q, m.seq, m.data, 0, false);
@@ -524,7 +544,7 @@ export class JetStreamSharedQueues implements SharedQueues {
         const entry = q.takeReadyBySeq(seq);
         if (entry && c.op === 'reject') return q.deadLetterEntry(entry, 'rejected');
         if (entry) q.stats.acked++;
-        return this.deleteMessage(seq);
+        return this.deleteMessage(q.name, seq);
       }
     }
   }
@@ -574,13 +594,65 @@ export class JetStreamSharedQueues implements SharedQueues {
     }
   }
 
-  private async deleteMessage(seq: number): Promise<void> {
+  private async deleteMessage(queue: string, seq: number): Promise<void> {
+    let pending = this.deleting.get(queue);
+    if (!pending) this.deleting.set(queue, (pending = new Set()));
+    pending.add(seq);
     try {
       await this.jsm.streams.deleteMessage(QUEUES_STREAM, seq, false);
     } catch (err) {
       // Already gone (settled twice after a takeover, or the queue was purged).
       if (!/no message found|not found/i.test((err as Error).message)) throw err;
+    } finally {
+      pending.delete(seq);
+      if (pending.size === 0 && this.deleting.get(queue) === pending) this.deleting.delete(queue);
     }
+  }
+
+  /** The repair check (see the header): queues short of the stream twice in a row read their subject back. */
+  private async repair(): Promise<void> {
+    if (this.repairing || this.stopped || this.owned.size === 0) return;
+    this.repairing = true;
+    try {
+      const info = await this.jsm.streams.info(QUEUES_STREAM, { subjects_filter: QUEUE_SUBJECTS });
+      const bound = this.repairBound;
+      this.repairBound = info.state.last_seq;
+      const counts = info.state.subjects ?? {};
+      const short = new Set<string>();
+      for (const name of this.owned) {
+        const q = this.known.get(name);
+        if (!q || q.deleted || this.loading.has(name)) continue;
+        const held = q.messageCount + q.unackedMessageCount + (this.deleting.get(name)?.size ?? 0);
+        if ((counts[queueSubject(name)] ?? 0) <= held) continue;
+        short.add(name);
+        if (this.short.has(name) && bound > 0) await this.readBack(q, bound);
+      }
+      this.short = short;
+    } finally {
+      this.repairing = false;
+    }
+  }
+
+  /** Takes from the stream the queue's messages up to `bound` that it does not hold. */
+  private async readBack(q: Queue, bound: number): Promise<void> {
+    const held = new Set([...q.allEntries().map((e) => e.seq), ...(this.deleting.get(q.name) ?? [])]);
+    const oc = await this.js.consumers.get(QUEUES_STREAM, { filter_subjects: queueSubject(q.name), deliver_policy: DeliverPolicy.All });
+    let taken = 0;
+    for (let done = false; !done;) {
+      let n = 0;
+      for await (const m of await oc.fetch({ max_messages: 1000, expires: 2000 })) {
+        n++;
+        if (m.seq > bound) { done = true; break; }
+        if (!held.has(m.seq) && this.owned.has(q.name)) {
+          this.enqueue(q, m.seq, m.data, 0, false);
+          taken++;
+        }
+        if (m.info.pending === 0) done = true;
+      }
+      if (n === 0) done = true;
+    }
+    this.repairedUpTo.set(q.name, bound);
+    if (taken > 0) this.log.warn({ queue: q.name, messages: taken }, 'cluster: queue was missing stored messages; read them back from the stream');
   }
 
   private async request(node: number, c: Control): Promise<void> {

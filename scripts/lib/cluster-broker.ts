@@ -232,6 +232,19 @@ export class ClusterBroker implements BrokerUnderTest {
     return out;
   }
 
+  /** Each node's view of the queues whose name holds `part`: ready, unacknowledged, consumers (where a queue is stuck). */
+  async queueViews(part: string): Promise<string[]> {
+    return Promise.all(this.nodes.map(async (n) => {
+      try {
+        const res = await fetch(`http://${this.host}:${n.ports.http}/api/queues?name=${encodeURIComponent(part)}`, { signal: AbortSignal.timeout(5000) });
+        const body = await res.json() as { queues: Array<{ name: string; messagesReady: number; messagesUnacked: number; consumers: number }> };
+        return `${n.name}: ${body.queues.map((q) => `${q.name} ready ${q.messagesReady} unacked ${q.messagesUnacked} consumers ${q.consumers}`).join('; ') || 'none'}`;
+      } catch (err) {
+        return `${n.name}: not readable (${(err as Error).message})`;
+      }
+    }));
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.stop()));
     await this.nats?.stop();
