@@ -17,7 +17,7 @@ import type { JournalEntry, PartitionStore, RemoteChange, RetentionPolicy, Store
 import { JetStreamPartition, jetStreamConfig } from './jetstream-partition.js';
 import { metaKey, parseMetaKey, partitionStreamName, partitionStreamPrefix, partitionSubject } from './names.js';
 import type { LatencyHistogram } from '../../core/latency-histogram.js';
-import { KvFollower, readBucket } from './kv-follower.js';
+import { KvFollower, readBucket } from './resilient.js';
 
 /** Metadata every node shares; the rest (this node's own queues and bindings, counters) is local. */
 export const SHARED_NAMESPACES = new Set([

@@ -16,7 +16,7 @@ import { KvWatchInclude, type KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from '../../core/adapter.js';
 import { TopicRouter } from '../../core/router.js';
-import { KvFollower, readBucket } from './kv-follower.js';
+import { KvFollower, readBucket } from './resilient.js';
 
 /** Past this many bytes of patterns a node asks for everything (`#`) instead. */
 const MAX_ENTRY_BYTES = 512 * 1024;

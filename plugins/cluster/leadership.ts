@@ -16,7 +16,10 @@ import type { Broker } from '../../core/broker.js';
 import type { PartitionPlacement } from '../../core/cluster.js';
 import type { Membership } from './membership.js';
 import { leaderKey } from './names.js';
-import { KvFollower, RetryLog } from './kv-follower.js';
+import { KvFollower, RetryLog, withTimeout } from './resilient.js';
+
+/** A claim or resync not done in this time is given up and tried again. */
+const OPERATION_TIMEOUT_MS = 30_000;
 
 interface LeaderRecord { node: number; epoch: number }
 
@@ -33,7 +36,6 @@ export class Leadership {
   private readonly busy = new Set<string>();
   private timer?: NodeJS.Timeout;
   private stopWatch: (() => void) | null = null;
-  private reconciling = false;
 
   constructor(
     private readonly kv: KV,
@@ -110,39 +112,34 @@ export class Leadership {
 
   /** Claims every partition this node should lead and resyncs fenced ones. */
   async reconcile(): Promise<void> {
-    if (this.reconciling) return;
-    this.reconciling = true;
-    try {
-      const live = this.membership.liveIds();
-      const rebalance = this.rebalanceDue();
-      const work: Promise<void>[] = [];
-      for (const stream of this.broker().streams()) {
-        for (let p = 0; p < stream.partitions.length; p++) {
-          const key = leaderKey(stream.name, p);
-          if (this.busy.has(key)) continue;
-          const entry = this.records.get(key);
-          const mine = entry?.rec.node === this.self;
-          if (mine && this.leading.has(key)) {
-            if (this.fenced(stream.name, p)) work.push(this.guard(key, () => this.resync(stream.name, p, key)));
-            continue;
-          }
-          const orphaned = !entry || !live.has(entry.rec.node) || mine;
-          const preferred = rankNodes(key, live)[0] === this.self;
-          // A live leader gives way to the preferred node once that node has been up rebalanceDelayMs
-          // (Kafka's preferred-leader election); the epoch bump and the append fencing keep it safe.
-          if ((orphaned && (mine || preferred)) || (preferred && rebalance)) work.push(this.guard(key, () => this.claim(stream.name, p, key)));
+    const live = this.membership.liveIds();
+    const rebalance = this.rebalanceDue();
+    const work: Promise<void>[] = [];
+    for (const stream of this.broker().streams()) {
+      for (let p = 0; p < stream.partitions.length; p++) {
+        const key = leaderKey(stream.name, p);
+        if (this.busy.has(key)) continue;
+        const entry = this.records.get(key);
+        const mine = entry?.rec.node === this.self;
+        if (mine && this.leading.has(key)) {
+          if (this.fenced(stream.name, p)) work.push(this.guard(key, () => this.resync(stream.name, p, key)));
+          continue;
         }
+        const orphaned = !entry || !live.has(entry.rec.node) || mine;
+        const preferred = rankNodes(key, live)[0] === this.self;
+        // A live leader gives way to the preferred node once that node has been up rebalanceDelayMs
+        // (Kafka's preferred-leader election); the epoch bump and the append fencing keep it safe.
+        if ((orphaned && (mine || preferred)) || (preferred && rebalance)) work.push(this.guard(key, () => this.claim(stream.name, p, key)));
       }
-      await Promise.all(work);
-    } finally {
-      this.reconciling = false;
     }
+    await Promise.all(work);
   }
 
+  /** Runs one change of `key` at a time, bounded in time (a hung JetStream call frees the key for the next try). */
   private async guard(key: string, fn: () => Promise<void>): Promise<void> {
     this.busy.add(key);
     try {
-      await fn();
+      await withTimeout(fn(), OPERATION_TIMEOUT_MS, `leadership change of ${key}`);
     } catch (err) {
       this.retries.note({ partition: key, err: (err as Error).message }, 'cluster: leadership change did not complete (retried)');
     } finally {

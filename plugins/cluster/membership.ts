@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { KvWatchInclude, type KV } from '@nats-io/kv';
 import type { Logger } from '../../core/adapter.js';
 import type { NodeEndpoint, NodeInfo } from '../../core/cluster.js';
-import { KvFollower } from './kv-follower.js';
+import { KvFollower } from './resilient.js';
 
 interface NodeRecord {
   id: number;

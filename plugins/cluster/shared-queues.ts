@@ -39,7 +39,7 @@ import { decodeMessage, encodeMessage } from '../../core/message-codec.js';
 import type { Queue, RemovalReason } from '../../core/queue.js';
 import type { Consumer } from '../../core/queue-consumer.js';
 import type { QueueEntry, QueueOptions } from '../../core/queue-types.js';
-import { KvFollower, RetryLog } from './kv-follower.js';
+import { KvFollower, RetryLog, withTimeout } from './resilient.js';
 import { rankNodes } from './leadership.js';
 import type { Membership } from './membership.js';
 import { ownerKey, queueOfOwnerKey, queueOfSubject, queueSubject, QUEUE_SUBJECTS, QUEUES_STREAM } from './names.js';
@@ -47,6 +47,8 @@ import { ownerKey, queueOfOwnerKey, queueOfSubject, queueSubject, QUEUE_SUBJECTS
 /** Deliveries an owner forwards to one node ahead of its acknowledgements. */
 const REMOTE_WINDOW = 64;
 const REQUEST_TIMEOUT_MS = 10_000;
+/** A claim or attachment not done in this time is given up and tried again. */
+const OPERATION_TIMEOUT_MS = 30_000;
 /** How often an owner compares its queues with what the stream holds for them. */
 const REPAIR_CHECK_MS = 5000;
 /** A forwarded delivery unacknowledged this long is checked with its node (lost on the way?). */
@@ -100,7 +102,10 @@ export class JetStreamSharedQueues implements SharedQueues {
   private readonly subs: Subscription[] = [];
   private readonly stops: Array<() => void> = [];
   private timer?: NodeJS.Timeout;
-  private reconciling = false;
+  /** The claim under way per queue (a claim that timed out is no longer current). */
+  private readonly claims = new Map<string, symbol>();
+  /** Queues with a claim or attachment under way (reconcile). */
+  private readonly busy = new Set<string>();
   private stopped = false;
   /** Stream sequence of the last message the feed delivered. */
   private feedSeq = 0;
@@ -235,29 +240,36 @@ export class JetStreamSharedQueues implements SharedQueues {
 
   /** Claims every queue this node should own (declared here first, orphaned and ranked here, or recorded as ours before a restart). */
   async reconcile(): Promise<void> {
-    if (this.reconciling || !this.broker) return;
-    this.reconciling = true;
-    try {
-      const live = this.membership.liveIds();
-      const claims: Promise<void>[] = [];
-      for (const [name, q] of this.known) {
-        if (q.deleted) {
-          this.forget(name);
-          continue;
-        }
-        if (this.owned.has(name) || this.loading.has(name)) continue;
-        const entry = this.owners.get(name);
-        const mine = entry?.rec.node === this.self;
-        const orphaned = !entry || !live.has(entry.rec.node);
-        if (mine || (orphaned && ((!entry && this.declaredHere.has(name)) || rankNodes(`queue\u0000${name}`, live)[0] === this.self))) {
-          claims.push(this.claim(q));
-        } else if (q.consumers.length > 0) {
-          claims.push(this.syncAttachment(q));
-        }
+    if (!this.broker) return;
+    const live = this.membership.liveIds();
+    const claims: Promise<void>[] = [];
+    for (const [name, q] of this.known) {
+      if (q.deleted) {
+        this.forget(name);
+        continue;
       }
-      await Promise.all(claims);
+      if (this.owned.has(name) || this.loading.has(name) || this.busy.has(name)) continue;
+      const entry = this.owners.get(name);
+      const mine = entry?.rec.node === this.self;
+      const orphaned = !entry || !live.has(entry.rec.node);
+      if (mine || (orphaned && ((!entry && this.declaredHere.has(name)) || rankNodes(`queue\u0000${name}`, live)[0] === this.self))) {
+        claims.push(this.guard(name, () => this.claim(q)));
+      } else if (q.consumers.length > 0) {
+        claims.push(this.guard(name, () => this.syncAttachment(q)));
+      }
+    }
+    await Promise.all(claims);
+  }
+
+  /** One claim or attachment per queue at a time, bounded in time: a hung JetStream call frees the queue for the next try. */
+  private async guard(name: string, fn: () => Promise<void>): Promise<void> {
+    this.busy.add(name);
+    try {
+      await withTimeout(fn(), OPERATION_TIMEOUT_MS, `claim or attachment of queue ${name}`);
+    } catch (err) {
+      this.retries.note({ queue: name, err: (err as Error).message }, 'cluster: queue claim did not complete (retried)');
     } finally {
-      this.reconciling = false;
+      this.busy.delete(name);
     }
   }
 
@@ -265,12 +277,15 @@ export class JetStreamSharedQueues implements SharedQueues {
     const name = q.name;
     const entry = this.owners.get(name);
     const rec: OwnerRecord = { node: this.self, epoch: (entry?.rec.epoch ?? 0) + 1 };
+    const claim = Symbol(name);
+    this.claims.set(name, claim);
     this.loading.set(name, []);
     try {
       const revision = entry ? await this.kv.update(ownerKey(name), JSON.stringify(rec), entry.revision) : await this.kv.create(ownerKey(name), JSON.stringify(rec));
       this.owners.set(name, { rec, revision });
       this.declaredHere.delete(name);
-      await this.load(q);
+      // A replay that hangs (JetStream calls that never answer) is given up; the next claim replays again.
+      await withTimeout(this.load(q, () => this.claims.get(name) === claim), OPERATION_TIMEOUT_MS, `replay of queue ${name}`);
       this.log.info({ queue: name, epoch: rec.epoch }, 'cluster: owning queue');
     } catch (err) {
       this.retries.note({ queue: name, err: (err as Error).message }, 'cluster: queue claim did not complete (retried)');
@@ -279,7 +294,10 @@ export class JetStreamSharedQueues implements SharedQueues {
       const now = await this.kv.get(ownerKey(name)).catch(() => undefined);
       if (now !== undefined) this.ownerRecord(name, now?.operation === 'PUT' ? { rec: now.json<OwnerRecord>(), revision: now.revision } : null);
     } finally {
-      this.loading.delete(name);
+      if (this.claims.get(name) === claim) {
+        this.claims.delete(name);
+        this.loading.delete(name);
+      }
     }
   }
 
@@ -287,16 +305,15 @@ export class JetStreamSharedQueues implements SharedQueues {
    * Replays the queue's messages from the stream, then those that arrived live meanwhile. Entries
    * this node's consumers hold (forwarded by the previous owner) are not delivered again.
    */
-  private async load(q: Queue): Promise<void> {
+  private async load(q: Queue, current: () => boolean): Promise<void> {
     const name = q.name;
     await this.detach(q);
-    const held = new Set<number>();
-    for (const c of q.consumers) for (const e of c.unackedEntries()) held.add(e.seq);
+    const fetched: Array<{ seq: number; data: Uint8Array }> = [];
     let last = 0;
     const add = (seq: number, data: Uint8Array) => {
       if (seq <= last && last > 0) return;
       last = Math.max(last, seq);
-      if (!held.has(seq)) this.enqueue(q, seq, data, 0, false);
+      fetched.push({ seq, data });
     };
     // null when the queue has no message; any other failure (JetStream unavailable) fails the claim,
     // which is retried: taking it for an empty queue would leave every stored message undelivered.
@@ -314,7 +331,10 @@ export class JetStreamSharedQueues implements SharedQueues {
         if (n === 0) done = true;
       }
     }
+    if (!current()) return; // given up (timed out): a later claim replays again
     for (const { seq, data } of this.loading.get(name) ?? []) if (seq > last) add(seq, data);
+    const held = new Set(q.allEntries().map((e) => e.seq));
+    for (const { seq, data } of fetched) if (!held.has(seq)) this.enqueue(q, seq, data, 0, false);
     this.owned.add(name);
   }
 

@@ -1,5 +1,8 @@
 /**
- * Follows a KV bucket's changes and keeps following them through nats-server failures. A KV watch
+ * Working through JetStream's hiccups (a nats-server killed: watches and consumers that go silent,
+ * requests that hang): KvFollower, readBucket, withTimeout and RetryLog.
+ *
+ * KvFollower follows a KV bucket's changes and keeps following them through nats-server failures. A KV watch
  * is an ordered consumer on one server; when that server is killed, nats-server 2.9 with
  * @nats-io/kv 3 sometimes leaves the watch silent for good (no error, no entry, while the bucket
  * changes), and a node that stops seeing heartbeats, owners or leaders then acts on a stale view.
@@ -152,4 +155,16 @@ export class RetryLog {
     if (/wrong last sequence|key exists/i.test(String(obj.err))) this.log.debug(obj, msg);
     else this.limited.info(obj, msg);
   }
+}
+
+/**
+ * `work`, or a rejection after `ms`: a cluster operation (a claim, a resync) must never hold its
+ * key busy for good because one JetStream call never answered. The work itself is not cancelled.
+ */
+export function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timedOut]).finally(() => clearTimeout(timer));
 }
