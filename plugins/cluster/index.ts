@@ -118,7 +118,9 @@ export class ClusterNode implements ClusterView {
     this.leadership = new Leadership(this.leaders, this.membership, () => this.broker, fenced, this.log, this.settings.rebalanceDelayMs ?? 0);
     const interval = Math.max(250, Math.floor(this.settings.heartbeatMs / 2));
     await this.leadership.start(interval);
-    await this.leadership.reconcile();
+    // Claims run in the background (each bounded): a node opens its listeners without waiting for
+    // partitions and queues to be taken over or replayed; clients meanwhile get NOT_LEADER or wait.
+    void this.leadership.reconcile();
     await this.sharedQueues.start(broker, interval);
   }
 

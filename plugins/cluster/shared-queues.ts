@@ -168,7 +168,7 @@ export class JetStreamSharedQueues implements SharedQueues {
     const repair = setInterval(() => void this.repair().catch((err: Error) => this.log.debug({ err: err.message }, 'cluster: queue repair check failed')), REPAIR_CHECK_MS);
     repair.unref();
     this.stops.push(() => clearInterval(repair));
-    await this.reconcile();
+    void this.reconcile();
   }
 
   stop(): void {
