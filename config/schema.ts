@@ -3,7 +3,7 @@
  * Every default lives in config/default.yaml; docs/configuration.md describes every key.
  * Listener and protocol sections live in config/sections/ so each adapter extends its own file.
  */
-import { limitInt, nullableString, positiveInt, tlsSchema, type TlsSettings } from './sections/common.js';
+import { limitInt, nonNegativeInt, nullableString, positiveInt, tlsSchema, type TlsSettings } from './sections/common.js';
 import { amqpSchema, type AmqpConfig } from './sections/amqp.js';
 import { clusterSchema, type ClusterConfig } from './sections/cluster.js';
 import { httpSchema, type HttpConfig } from './sections/http.js';
@@ -27,6 +27,8 @@ export interface StorageConfig {
   fsyncIntervalMs: number;
   /** Partition segment files open at once across all partitions; the least recently used idle one is closed. */
   maxOpenFiles: number;
+  /** Bytes the data directory may hold (journal and stream partitions); past it, new messages are refused (-1 = up to the free space). */
+  maxDiskBytes: number;
 }
 
 export interface LimitsConfig {
@@ -81,6 +83,8 @@ export interface QueuesConfig {
   deadLetterOnExpiry: boolean;
   /** Queues deliver higher priority first; false = plain FIFO (docs/queues.md). */
   priorities: boolean;
+  /** Bytes of durable queued message bodies kept in memory; past it they stay on disk only (docs/storage.md). */
+  memoryBytes: number;
 }
 
 export interface StreamsConfig {
@@ -150,6 +154,7 @@ export const configSchema = {
         fsync: { enum: ['always', 'interval', 'never'], 'x-hint': 'one of always, interval, never' },
         fsyncIntervalMs: positiveInt,
         maxOpenFiles: positiveInt,
+        maxDiskBytes: limitInt,
       },
     },
     log: {
@@ -213,6 +218,7 @@ export const configSchema = {
         maxDeliveries: limitInt,
         deadLetterOnExpiry: { type: 'boolean', 'x-hint': 'true or false' },
         priorities: { type: 'boolean', 'x-hint': 'true or false' },
+        memoryBytes: nonNegativeInt,
         deadLetterSuffix: {
           type: 'string',
           pattern: '^[^*#\\s]+$',

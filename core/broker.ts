@@ -10,11 +10,12 @@
 import { EventEmitter } from 'node:events';
 import { type ClusterView, type SharedQueues, SingleNode } from './cluster.js';
 import { GroupOffsets } from './group-offsets.js';
-import { decodeMessage, encodeMessage } from './message-codec.js';
+import { decodeMessage, encodeMessage, summarizeMessage } from './message-codec.js';
 import { Message, messageSize } from './message.js';
 import { MetadataStore } from './metadata.js';
 import { checkTopicName, InvalidNameError } from './names.js';
 import { Queue, QueueHost, RemovalReason } from './queue.js';
+import { QueueMemory } from './queue-memory.js';
 import { DEFAULT_QUEUE_OPTIONS, QueueEntry, QueueFullError, QueueNotFoundError, QueueOptions } from './queue-types.js';
 import { RetainedMessages } from './retained.js';
 import { Binding, TopicRouter } from './router.js';
@@ -37,7 +38,14 @@ export interface BrokerOptions {
   cluster: ClusterView;
   /** Broker-wide counts (0 = no limit): see QueueLimitError and StreamLimitError. */
   limits: BrokerLimits;
+  /**
+   * Bytes of durable queued message bodies kept in memory; past it, new ones stay on disk only
+   * and are read back as consumers catch up (core/queue-memory.ts). Needs a store with readMessages.
+   */
+  queueMemoryBytes: number;
 }
+
+export const DEFAULT_QUEUE_MEMORY_BYTES = 64 * 1024 * 1024;
 
 export interface BrokerLimits extends StreamLimits {
   /** Queues; dead-letter queues count, but one is always created when a message is dead-lettered. */
@@ -77,6 +85,8 @@ export class Broker extends EventEmitter {
   /** While a transaction commits, journal entries are collected here and written as one group. */
   private collecting: JournalEntry[] | null = null;
   private readonly host: QueueHost;
+  /** The memory budget of queued bodies: what pages out and what is read back. */
+  readonly queueMemory: QueueMemory;
   /** Queues every node of the cluster shares (empty on a single node). */
   private readonly sharedSet = new Set<Queue>();
   /** The interest advertisement being stored, and the one that follows it (advertiseInterest). */
@@ -99,7 +109,10 @@ export class Broker extends EventEmitter {
       housekeepingIntervalMs: options.housekeepingIntervalMs ?? 1000,
       cluster: options.cluster ?? new SingleNode(),
       limits: { ...DEFAULT_BROKER_LIMITS, ...options.limits },
+      queueMemoryBytes: options.queueMemoryBytes ?? DEFAULT_QUEUE_MEMORY_BYTES,
     };
+    this.queueMemory = new QueueMemory(this.options.queueMemoryBytes, store.readMessages ? (seqs) => store.readMessages!(seqs) : undefined);
+    const memory = this.queueMemory;
     this.host = {
       removed: (q, e, reason) => this.entryRemoved(q, e, reason),
       deadLetter: (q, e, reason) => this.deadLetter(q, e, reason),
@@ -107,8 +120,11 @@ export class Broker extends EventEmitter {
       consumersChanged: (q) => this.sharedOf(q)?.consumersChanged(q),
       delivered: (e) => {
         this.traffic.messagesOut++;
-        this.traffic.bytesOut += e.message.payload.length;
+        this.traffic.bytesOut += e.message?.payload.length ?? 0;
       },
+      load: memory.enabled ? (entries) => memory.load(entries) : undefined,
+      read: memory.enabled ? (entries) => memory.readCopies(entries) : undefined,
+      loadFailed: (q, err) => this.emit('warning', new Error(`queue ${q.name}: reading paged messages back failed (retrying): ${err.message}`, { cause: err })),
     };
   }
 
@@ -119,7 +135,9 @@ export class Broker extends EventEmitter {
 
   /** Recovers definitions and unacknowledged messages from the store. */
   async open(): Promise<void> {
-    const recovery = await this.store.open();
+    // A store that reads bodies back recovers queued messages without them: memory grows with the
+    // number of messages, not their bytes, and bodies are read as consumers need them.
+    const recovery = await this.store.open(this.queueMemory.enabled ? { summarize: summarizeMessage } : undefined);
     this.metadataStore = new MetadataStore(this.store, recovery.metadata);
     this.retainedMessages = new RetainedMessages(this.metadataStore);
     this.groupOffsets = new GroupOffsets(this.metadataStore);
@@ -151,7 +169,18 @@ export class Broker extends EventEmitter {
       this.nextSeq = Math.max(this.nextSeq, rec.seq + 1);
       const message = decodeMessage(rec.message);
       for (const id of rec.queues) {
-        byId.get(id)?.enqueue({ seq: rec.seq, message, deliveryCount: 0, redelivered: false, persisted: true, size: messageSize(message) });
+        byId.get(id)?.enqueue({ seq: rec.seq, message, deliveryCount: 0, redelivered: false, persisted: true, size: messageSize(message) }, true);
+      }
+    }
+    for (const rec of recovery.paged ?? []) {
+      this.nextSeq = Math.max(this.nextSeq, rec.seq + 1);
+      const { size, priority, expiry } = rec.summary;
+      for (const id of rec.queues) {
+        const q = byId.get(id);
+        if (!q) continue;
+        const entry: QueueEntry = { seq: rec.seq, message: undefined, deliveryCount: 0, redelivered: false, persisted: true, size, priority, expiry, pageable: true };
+        q.enqueue(entry, true);
+        this.queueMemory.addPaged();
       }
     }
     this.housekeeping = setInterval(() => void this.runHousekeeping(), this.options.housekeepingIntervalMs);
@@ -225,6 +254,7 @@ export class Broker extends EventEmitter {
       const acks: JournalEntry[] = entries.filter((e) => e.persisted).map((e) => ({ kind: 'ack', seq: e.seq, queue: q.id }));
       if (acks.length) await this.store.journal(acks);
     }
+    for (const e of entries) this.queueMemory.released(e);
     return true;
   }
 
@@ -398,6 +428,9 @@ export class Broker extends EventEmitter {
     const size = messageSize(message);
     let durableIds: number[] | null = null;
     let waits: Promise<void>[] | null = null;
+    let toPage: QueueEntry[] | null = null;
+    // Inside a transaction the group is written at commit: its messages stay in memory.
+    const pageable = this.queueMemory.enabled && this.collecting === null;
     for (const q of queues) {
       const shared = this.sharedOf(q);
       if (shared) {
@@ -405,11 +438,24 @@ export class Broker extends EventEmitter {
         continue;
       }
       const persisted = message.durable && q.options.durable;
-      q.enqueue({ seq, message, deliveryCount: 0, redelivered: false, persisted, size });
+      const entry: QueueEntry = {
+        seq, message, deliveryCount: 0, redelivered: false, persisted, size,
+        priority: message.priority, expiry: message.expiry, pageable: persisted && pageable,
+      };
+      if (entry.pageable && this.queueMemory.admit(entry)) (toPage ??= []).push(entry);
+      if (!q.enqueue(entry)) this.queueMemory.released(entry);
       if (persisted) (durableIds ??= []).push(q.id);
       if (q.isBlocked()) (waits ??= []).push(q.whenWritable());
     }
-    if (durableIds) (waits ??= []).push(this.write({ kind: 'enqueue', seq, queues: durableIds, message: encodeMessage(message) }));
+    if (durableIds) {
+      const stored = this.write({ kind: 'enqueue', seq, queues: durableIds, message: encodeMessage(message) });
+      // Past the memory budget the body stays on disk only, once the journal has it.
+      if (toPage) {
+        const paging = toPage;
+        stored.then(() => { for (const e of paging) this.queueMemory.pageOut(e); }, () => undefined);
+      }
+      (waits ??= []).push(stored);
+    }
     for (const s of streams) (waits ??= []).push(this.appendToStream(s, [message]));
     if (!waits) return RESOLVED;
     return waits.length === 1 ? waits[0] : Promise.all(waits).then(() => undefined);
@@ -434,6 +480,7 @@ export class Broker extends EventEmitter {
   }
 
   private entryRemoved(queue: Queue, entry: QueueEntry, reason: RemovalReason): Promise<void> {
+    this.queueMemory.released(entry);
     const shared = this.sharedOf(queue);
     if (shared) return shared.removed(queue, entry, reason);
     if (!entry.persisted) return RESOLVED;
@@ -447,13 +494,16 @@ export class Broker extends EventEmitter {
     const dlqName = queue.options.deadLetterQueue;
     if (!dlqName) return this.entryRemoved(queue, entry, 'dropped');
     const dlq = this.queueMap.get(dlqName) ?? await this.addQueue(dlqName, { durable: queue.options.durable, deadLetterQueue: '' });
+    // A paged-out message (expired before it was read back) is read for the move.
+    const original = entry.message ?? (await this.queueMemory.readCopies([entry]))[0];
+    if (original === undefined) return this.entryRemoved(queue, entry, 'dropped'); // no longer stored
     // Both reason headers carry the same value: x-dead-letter-reason (Junction's first name for it)
     // and x-death-reason (the name issue 14 and RabbitMQ users look for). An expired message
     // loses its expiry, or it would expire again in the dead-letter queue (as RabbitMQ does).
     const message: Message = {
-      ...entry.message,
+      ...original,
       headers: {
-        ...entry.message.headers,
+        ...original.headers,
         'x-dead-letter-reason': reason, 'x-death-reason': reason, 'x-original-queue': queue.name, 'x-delivery-count': entry.deliveryCount,
       },
     };
@@ -464,12 +514,21 @@ export class Broker extends EventEmitter {
     }
     const seq = this.nextSeq++;
     const persisted = entry.persisted && dlq.options.durable;
-    dlq.enqueue({ seq, message, deliveryCount: 0, redelivered: false, persisted, size: entry.size });
+    this.queueMemory.released(entry);
+    const moved: QueueEntry = {
+      seq, message, deliveryCount: 0, redelivered: false, persisted, size: entry.size,
+      priority: message.priority, expiry: message.expiry, pageable: persisted && this.queueMemory.enabled && this.collecting === null,
+    };
+    const page = moved.pageable === true && this.queueMemory.admit(moved);
+    if (!dlq.enqueue(moved)) this.queueMemory.released(moved);
     const group: JournalEntry[] = [];
     if (persisted) group.push({ kind: 'enqueue', seq, queues: [dlq.id], message: encodeMessage(message) });
     if (entry.persisted) group.push({ kind: 'ack', seq: entry.seq, queue: queue.id });
     if (this.collecting) this.collecting.push(...group);
-    else if (group.length) await this.store.journal(group);
+    else if (group.length) {
+      await this.store.journal(group);
+      if (page) this.queueMemory.pageOut(moved);
+    }
   }
 
   /** The cluster's shared queues when `q` is one of them. */

@@ -40,15 +40,19 @@ export class Consumer {
   accepts(entry: QueueEntry): boolean {
     if (entry.avoid?.has(this.id)) return false;
     const s = this.options.selector;
-    return s === undefined || s(entry.message);
+    if (s === undefined) return true;
+    // The queue asks only about entries in memory (it reads paged ones back first).
+    return entry.message !== undefined && s(entry.message);
   }
 
   /** @internal Called by the queue with an entry it has taken for this consumer. */
   send(entry: QueueEntry): void {
+    const message = entry.message;
+    if (message === undefined) throw new Error(`queue ${this.queue.name}: message ${entry.seq} is paged out and cannot be sent`);
     const tag = this.nextTag++;
     if (this.options.creditMode) this.credit--;
     const delivery: Delivery = {
-      tag, message: entry.message, deliveryCount: entry.deliveryCount, redelivered: entry.redelivered,
+      tag, message, deliveryCount: entry.deliveryCount, redelivered: entry.redelivered,
       queue: this.queue.name, seq: entry.seq,
     };
     entry.redelivered = true;

@@ -27,11 +27,37 @@ export interface RecoveredMessage {
   message: Buffer;
 }
 
+/** What the broker keeps in memory of a queued message whose body stays on disk (a paged message). */
+export interface MessageSummary {
+  priority?: number;
+  expiry?: number;
+  /** The message's size as core/message.ts messageSize() counts it (queue byte bounds). */
+  size: number;
+}
+
+/** A message recovered without its body (open with `summarize`): readMessages() reads it back. */
+export interface PagedMessage {
+  seq: number;
+  queues: number[];
+  summary: MessageSummary;
+}
+
+export interface OpenOptions {
+  /**
+   * Recover queue messages without keeping their bodies: called once per message found, during
+   * the scan; the store returns `paged` (summaries) instead of `messages`. Only for a store with
+   * readMessages().
+   */
+  summarize?: (message: Buffer) => MessageSummary;
+}
+
 export interface StoreRecovery {
   /** Latest value of every live metadata key, by namespace. */
   metadata: Map<string, Map<string, Buffer>>;
   /** Messages not yet acked from every queue, in seq order. */
   messages: RecoveredMessage[];
+  /** With OpenOptions.summarize: the same messages without their bodies, in seq order (`messages` is then empty). */
+  paged?: PagedMessage[];
   /** Streams found in the store, with their partition counts. */
   streams: Map<string, number>;
 }
@@ -96,7 +122,13 @@ export type RemoteChange = { ns: string; key: string; value: Buffer | undefined 
 
 export interface Store {
   /** Opens the store, recovering (and truncating torn tails) as needed. */
-  open(): Promise<StoreRecovery>;
+  open(options?: OpenOptions): Promise<StoreRecovery>;
+  /**
+   * Reads back the bodies of queued messages (by seq) from where the journal holds them, in the
+   * order asked; undefined for a seq that is no longer queued. A store that has this can keep
+   * deep queues on disk (the broker's queue paging, docs/storage.md); others keep them in memory.
+   */
+  readMessages?(seqs: number[]): Promise<Array<Buffer | undefined>>;
   /** Writes the entries as one atomic group: after a crash either all or none of them are recovered. */
   journal(entries: JournalEntry[]): Promise<void>;
   /** Opens (creating if absent) one partition log. */

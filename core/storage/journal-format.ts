@@ -31,6 +31,14 @@ export function parseSegmentFileName(name: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
+/** Where a group's first entry starts, from the start of its record. */
+export const GROUP_ENTRIES_AT = RECORD_HEADER + 4;
+
+/** Where an enqueue's message bytes start, from the start of the entry. */
+export function enqueueBodyAt(e: { queues: number[] }): number {
+  return 15 + 4 * e.queues.length;
+}
+
 /** Bytes an entry takes in a group body: what it contributes to its segment's live bytes. */
 export function entrySize(e: JournalEntry): number {
   switch (e.kind) {

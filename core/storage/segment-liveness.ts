@@ -3,8 +3,9 @@
  * the segment and record position of the entry that currently defines it, and per segment the bytes
  * of such entries. Compaction reads this to decide what to copy and when a segment can go.
  *
- * Values are not kept here (the broker already holds them in memory); compaction re-reads them from
- * the segment it copies, so memory stays a few dozen bytes per live record.
+ * Values are not kept here: compaction re-reads them from the segment it copies, and a paged queue
+ * reads a message back from the position kept here (core/storage/journal.ts readMessages), so
+ * memory stays a few dozen bytes per live record.
  */
 import type { JournalEntry } from '../store.js';
 
@@ -18,6 +19,16 @@ interface Location {
 interface MessageLocation extends Location {
   /** Queues the message is still in. */
   queues: number[];
+  /** File position of the message bytes inside the record, and their length: a paged queue reads them back. */
+  at: number;
+  len: number;
+}
+
+/** Where a live message's bytes are: segment id, file position, length. */
+export interface BodyLocation {
+  seg: number;
+  at: number;
+  len: number;
 }
 
 export class LiveRecordIndex {
@@ -39,7 +50,7 @@ export class LiveRecordIndex {
    * Applies one entry written at (seg, pos). Returns what changed for the recovered state:
    * 'gone' when a message left its last queue (or an enqueue had none).
    */
-  apply(e: JournalEntry, bytes: number, seg: number, pos: number): 'gone' | undefined {
+  apply(e: JournalEntry, bytes: number, seg: number, pos: number, at = -1): 'gone' | undefined {
     switch (e.kind) {
       case 'put': {
         let ns = this.keys.get(e.ns);
@@ -66,7 +77,7 @@ export class LiveRecordIndex {
           this.messages.delete(e.seq);
           return 'gone';
         }
-        this.messages.set(e.seq, this.add({ seg, pos, bytes, queues: [...e.queues] }) as MessageLocation);
+        this.messages.set(e.seq, this.add({ seg, pos, bytes, queues: [...e.queues], at, len: e.message.length }));
         return undefined;
       }
       case 'ack': {
@@ -92,6 +103,16 @@ export class LiveRecordIndex {
   currentQueues(seq: number, seg: number, pos: number): number[] | null {
     const loc = this.messages.get(seq);
     return loc !== undefined && loc.seg === seg && loc.pos === pos ? [...loc.queues] : null;
+  }
+
+  /** Where message `seq`'s bytes are now (a compaction copy moves them: always look them up here). */
+  bodyLocation(seq: number): BodyLocation | undefined {
+    return this.messages.get(seq);
+  }
+
+  /** Messages not yet acked from every queue. */
+  get messageCount(): number {
+    return this.messages.size;
   }
 
   messageQueues(seq: number): number[] | undefined {
