@@ -1,6 +1,6 @@
 /**
- * `storage.maxDiskBytes`: a cap on what the data directory holds (journal segments and stream
- * partitions). Past it the store refuses new messages (journal groups that enqueue, partition
+ * `storage.maxDiskBytes`: a cap on what the data directory holds (the journal's live records and
+ * the stream partitions: FileStore.usedBytes). Past it the store refuses new messages (journal groups that enqueue, partition
  * appends) before writing anything, with a StorageFailedError each protocol already answers with
  * its own refusal; acks, metadata and compaction still write, so consumers can drain and free
  * space. Nothing stored is touched. Without a cap, the disk's free space is the limit (a full
@@ -34,6 +34,6 @@ export class DiskLimit {
   refuse(bytes: number): DiskLimitError | null {
     const used = this.usedBytes;
     if (used + bytes <= this.maxBytes) return null;
-    return new DiskLimitError(`storage limit reached: the data directory holds ${used} bytes of storage.maxDiskBytes ${this.maxBytes}; new messages are refused until consumers free space`);
+    return new DiskLimitError(`storage limit reached: the data directory holds ${used} bytes of live data, storage.maxDiskBytes is ${this.maxBytes}; new messages are refused until consumers free space`);
   }
 }

@@ -103,9 +103,13 @@ export class FileStore implements Store {
     return this.recovery.offlineCount;
   }
 
-  /** Bytes of the journal segments and the open partitions (what maxDiskBytes caps). */
+  /**
+   * What maxDiskBytes caps: the journal's live records (queued messages, metadata) and the open
+   * partitions' bytes. Journal records already acked are not counted: compaction reclaims them
+   * (docs/storage.md says how far the files may run ahead of this figure).
+   */
   get usedBytes(): number {
-    let n = this.journalLog.sizeBytes;
+    let n = this.journalLog.liveBytes;
     for (const log of this.openLogs) n += log.sizeBytes;
     return n;
   }

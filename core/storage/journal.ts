@@ -115,6 +115,11 @@ export class Journal implements RecoverableLog {
     return this.live.messageCount;
   }
 
+  /** Bytes of the live records (queued messages, current metadata values): what compaction keeps. */
+  get liveBytes(): number {
+    return this.live.liveBytes;
+  }
+
   /** Bytes of every segment file, counting appends still queued. */
   get sizeBytes(): number {
     let n = 0;
