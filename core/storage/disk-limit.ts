@@ -16,24 +16,30 @@ const REFRESH_MS = 50;
 
 export class DiskLimit {
   private used = 0;
+  /** Bytes admitted since `used` was measured: the cap holds between two measures too. */
+  private added = 0;
   private at = -Infinity;
 
   constructor(readonly maxBytes: number, private readonly measure: () => number) {}
 
-  /** Bytes held now (refreshed at most every REFRESH_MS). */
+  /** Bytes held now, as far as known (measured at most every REFRESH_MS, plus what was admitted since). */
   get usedBytes(): number {
     const now = performance.now();
     if (now - this.at >= REFRESH_MS) {
       this.used = this.measure();
+      this.added = 0;
       this.at = now;
     }
-    return this.used;
+    return this.used + this.added;
   }
 
-  /** An error when `bytes` more would pass the cap, else null. */
+  /** An error when `bytes` more would pass the cap, else null (and the bytes count as admitted). */
   refuse(bytes: number): DiskLimitError | null {
     const used = this.usedBytes;
-    if (used + bytes <= this.maxBytes) return null;
-    return new DiskLimitError(`storage limit reached: the data directory holds ${used} bytes of live data, storage.maxDiskBytes is ${this.maxBytes}; new messages are refused until consumers free space`);
+    if (used + bytes > this.maxBytes) {
+      return new DiskLimitError(`storage limit reached: the data directory holds ${used} bytes of live data, storage.maxDiskBytes is ${this.maxBytes}; new messages are refused until consumers free space`);
+    }
+    this.added += bytes;
+    return null;
   }
 }
