@@ -87,6 +87,9 @@ export class Broker extends EventEmitter {
   private readonly host: QueueHost;
   /** The memory budget of queued bodies: what pages out and what is read back. */
   readonly queueMemory: QueueMemory;
+  /** Dead-letter moves waiting for a paged body, and the last of them (later moves queue behind). */
+  private movesWaiting = 0;
+  private deadLetterTail: Promise<void> = RESOLVED;
   /** Queues every node of the cluster shares (empty on a single node). */
   private readonly sharedSet = new Set<Queue>();
   /** The interest advertisement being stored, and the one that follows it (advertiseInterest). */
@@ -487,16 +490,36 @@ export class Broker extends EventEmitter {
     return this.write({ kind: 'ack', seq: entry.seq, queue: queue.id });
   }
 
-  private async deadLetter(queue: Queue, entry: QueueEntry, reason: string): Promise<void> {
+  /**
+   * Moves an entry to its queue's dead-letter queue (or drops it when there is none). A paged-out
+   * entry (expired before it was read back) has its body read first; moves made meanwhile wait
+   * behind it, so the dead-letter queue gets messages in the order they were dead-lettered.
+   */
+  private deadLetter(queue: Queue, entry: QueueEntry, reason: string): Promise<void> {
     const shared = this.sharedOf(queue);
     // Another node owns the queue: it dead-letters the message when told.
     if (shared && !shared.owns(queue.name)) return shared.removed(queue, entry, 'dead-lettered');
+    if (!queue.options.deadLetterQueue) return this.entryRemoved(queue, entry, 'dropped');
+    if (entry.message !== undefined && this.movesWaiting === 0) return this.moveToDeadLetter(queue, entry, reason, entry.message);
+    this.movesWaiting++;
+    const body = entry.message !== undefined ? Promise.resolve(entry.message) : this.queueMemory.readCopies([entry]).then((m) => m[0]);
+    const step = Promise.all([body, this.deadLetterTail]).then(([original]) => (original === undefined
+      ? this.entryRemoved(queue, entry, 'dropped') // no longer stored
+      : this.moveToDeadLetter(queue, entry, reason, original))).finally(() => this.movesWaiting--);
+    this.deadLetterTail = step.catch(() => undefined);
+    return step;
+  }
+
+  private async moveToDeadLetter(queue: Queue, entry: QueueEntry, reason: string, original: Message): Promise<void> {
+    const shared = this.sharedOf(queue);
     const dlqName = queue.options.deadLetterQueue;
-    if (!dlqName) return this.entryRemoved(queue, entry, 'dropped');
-    const dlq = this.queueMap.get(dlqName) ?? await this.addQueue(dlqName, { durable: queue.options.durable, deadLetterQueue: '' });
-    // A paged-out message (expired before it was read back) is read for the move.
-    const original = entry.message ?? (await this.queueMemory.readCopies([entry]))[0];
-    if (original === undefined) return this.entryRemoved(queue, entry, 'dropped'); // no longer stored
+    // A new dead-letter queue is in the map at once; the message goes in before its definition is stored.
+    let creating: Promise<Queue> | undefined;
+    let dlq = this.queueMap.get(dlqName);
+    if (!dlq) {
+      creating = this.addQueue(dlqName, { durable: queue.options.durable, deadLetterQueue: '' });
+      dlq = this.queueMap.get(dlqName) ?? await creating;
+    }
     // Both reason headers carry the same value: x-dead-letter-reason (Junction's first name for it)
     // and x-death-reason (the name issue 14 and RabbitMQ users look for). An expired message
     // loses its expiry, or it would expire again in the dead-letter queue (as RabbitMQ does).
@@ -509,6 +532,7 @@ export class Broker extends EventEmitter {
     };
     if (reason === 'expired') delete message.expiry;
     if (shared || this.sharedSet.has(dlq)) {
+      await creating;
       await this.deliver(message, [dlq], []);
       return this.entryRemoved(queue, entry, 'dead-lettered');
     }
@@ -525,8 +549,9 @@ export class Broker extends EventEmitter {
     if (persisted) group.push({ kind: 'enqueue', seq, queues: [dlq.id], message: encodeMessage(message) });
     if (entry.persisted) group.push({ kind: 'ack', seq: entry.seq, queue: queue.id });
     if (this.collecting) this.collecting.push(...group);
-    else if (group.length) {
-      await this.store.journal(group);
+    else {
+      await creating;
+      if (group.length) await this.store.journal(group);
       if (page) this.queueMemory.pageOut(moved);
     }
   }

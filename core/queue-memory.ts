@@ -51,9 +51,12 @@ export class QueueMemory {
     this.pagedMessages++;
   }
 
-  /** Drops the entry's body: it is in the journal. */
+  /**
+   * Drops the entry's body: it is in the journal. Not once it was delivered: a delivered entry
+   * (unacked, or given back) keeps its body, so settling it (reject, a transaction) never waits on disk.
+   */
   pageOut(entry: QueueEntry): void {
-    if (!entry.pageable || entry.message === undefined) return;
+    if (!entry.pageable || entry.message === undefined || entry.redelivered) return;
     entry.message = undefined;
     this.heldBytes -= entry.size;
     this.pagedMessages++;
