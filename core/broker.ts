@@ -16,7 +16,7 @@ import { MetadataStore } from './metadata.js';
 import { checkTopicName, InvalidNameError } from './names.js';
 import { Queue, QueueHost, RemovalReason } from './queue.js';
 import { QueueMemory } from './queue-memory.js';
-import { DEFAULT_QUEUE_OPTIONS, QueueEntry, QueueFullError, QueueNotFoundError, QueueOptions } from './queue-types.js';
+import { DEFAULT_QUEUE_OPTIONS, QueueEntry, QueueFullError, QueueNotFoundError, QueueOptions, removeInBackground } from './queue-types.js';
 import { RetainedMessages } from './retained.js';
 import { Binding, TopicRouter } from './router.js';
 import type { JournalEntry, Store } from './store.js';
@@ -125,6 +125,10 @@ export class Broker extends EventEmitter {
         this.traffic.messagesOut++;
         this.traffic.bytesOut += e.message?.payload.length ?? 0;
       },
+      // Journaled so that a crash before the ack counts it (max-deliveries holds across restarts).
+      awaitingAck: (q, e) => {
+        if (!this.sharedSet.has(q)) removeInBackground(this.write({ kind: 'deliver', seq: e.seq, queue: q.id, count: e.deliveryCount + 1 }));
+      },
       load: memory.enabled ? (entries) => memory.load(entries) : undefined,
       read: memory.enabled ? (entries) => memory.readCopies(entries) : undefined,
       loadFailed: (q, err) => this.emit('warning', new Error(`queue ${q.name}: reading paged messages back failed (retrying): ${err.message}`, { cause: err })),
@@ -171,23 +175,42 @@ export class Broker extends EventEmitter {
     for (const rec of recovery.messages) {
       this.nextSeq = Math.max(this.nextSeq, rec.seq + 1);
       const message = decodeMessage(rec.message);
-      for (const id of rec.queues) {
-        byId.get(id)?.enqueue({ seq: rec.seq, message, deliveryCount: 0, redelivered: false, persisted: true, size: messageSize(message) }, true);
-      }
+      rec.queues.forEach((id, i) => {
+        const q = byId.get(id);
+        const entry: QueueEntry = { seq: rec.seq, message, deliveryCount: 0, redelivered: false, persisted: true, size: messageSize(message) };
+        if (q) this.requeueRecovered(q, entry, rec.deliveryCounts?.[i] ?? 0);
+      });
     }
     for (const rec of recovery.paged ?? []) {
       this.nextSeq = Math.max(this.nextSeq, rec.seq + 1);
       const { size, priority, expiry } = rec.summary;
-      for (const id of rec.queues) {
+      rec.queues.forEach((id, i) => {
         const q = byId.get(id);
-        if (!q) continue;
+        if (!q) return;
         const entry: QueueEntry = { seq: rec.seq, message: undefined, deliveryCount: 0, redelivered: false, persisted: true, size, priority, expiry, pageable: true };
-        q.enqueue(entry, true);
         this.queueMemory.addPaged();
-      }
+        this.requeueRecovered(q, entry, rec.deliveryCounts?.[i] ?? 0);
+      });
     }
     this.housekeeping = setInterval(() => void this.runHousekeeping(), this.options.housekeepingIntervalMs);
     this.housekeeping.unref();
+  }
+
+  /**
+   * Queues a recovered message with the delivery count its last journaled delivery left (a
+   * delivery unacknowledged at a crash or shutdown counts as failed): one that reached
+   * maxDeliveries goes to the dead-letter queue instead of being delivered once more.
+   */
+  private requeueRecovered(q: Queue, entry: QueueEntry, count: number): void {
+    entry.deliveryCount = count;
+    entry.redelivered = count > 0;
+    const limit = q.options.maxDeliveries;
+    if (limit > 0 && count >= limit) {
+      q.stats.published++;
+      removeInBackground(q.deadLetterEntry(entry, 'delivery-limit'));
+      return;
+    }
+    q.enqueue(entry, true);
   }
 
   async close(): Promise<void> {

@@ -62,6 +62,7 @@ export class Consumer {
     } else {
       this.unacked.set(tag, entry);
       this.queue.adjustUnacked(1);
+      if (entry.persisted) this.queue.host.awaitingAck?.(this.queue, entry);
     }
     this.deliver(delivery, this);
   }

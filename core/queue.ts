@@ -26,6 +26,8 @@ export interface QueueHost {
   consumersChanged?(queue: Queue): void;
   /** An entry was handed to a consumer (the broker's traffic counters). */
   delivered?(entry: QueueEntry): void;
+  /** A persisted entry was handed to a consumer that must acknowledge it: its delivery is journaled. */
+  awaitingAck?(queue: Queue, entry: QueueEntry): void;
   /**
    * Reads paged-out entries' bodies back into them (core/queue-memory.ts); resolves with the
    * entries whose body the store no longer has. Absent: nothing pages.

@@ -18,13 +18,20 @@ export type JournalEntry =
   /** A durable message placed in one or more durable queues (ids from the queue definitions). */
   | { kind: 'enqueue'; seq: number; queues: number[]; message: Buffer }
   /** The message `seq` left queue `queue` (acked, expired, dead-lettered or moved). */
-  | { kind: 'ack'; seq: number; queue: number };
+  | { kind: 'ack'; seq: number; queue: number }
+  /**
+   * Message `seq` was handed to a consumer of queue `queue` that must acknowledge it: `count` is its
+   * delivery count should this delivery fail (a crash included), so max-deliveries holds across restarts.
+   */
+  | { kind: 'deliver'; seq: number; queue: number; count: number };
 
 export interface RecoveredMessage {
   seq: number;
   /** Queues the message is still in, in the order they were given. */
   queues: number[];
   message: Buffer;
+  /** Delivery count per queue (aligned with `queues`) from the last `deliver` entries; absent = never delivered. */
+  deliveryCounts?: number[];
 }
 
 /** What the broker keeps in memory of a queued message whose body stays on disk (a paged message). */
@@ -40,6 +47,7 @@ export interface PagedMessage {
   seq: number;
   queues: number[];
   summary: MessageSummary;
+  deliveryCounts?: number[];
 }
 
 export interface OpenOptions {

@@ -103,10 +103,14 @@ export class Journal implements RecoverableLog {
     const { metadata, bodies, summaries } = into;
     for (const [ns, m] of metadata) if (m.size === 0) metadata.delete(ns);
     const queuesOf = (seq: number): number[] => [...this.live.messageQueues(seq)!];
-    const messages = [...bodies.keys()].sort((a, b) => a - b).map((seq) => ({ seq, queues: queuesOf(seq), message: bodies.get(seq)! }));
+    const counted = <T extends { seq: number }>(m: T): T & { deliveryCounts?: number[] } => {
+      const deliveryCounts = this.live.deliveryCounts(m.seq);
+      return deliveryCounts ? { ...m, deliveryCounts } : m;
+    };
+    const messages = [...bodies.keys()].sort((a, b) => a - b).map((seq) => counted({ seq, queues: queuesOf(seq), message: bodies.get(seq)! }));
     this.scheduleCompaction();
     if (!summarize) return { metadata, messages };
-    const paged = [...summaries.keys()].sort((a, b) => a - b).map((seq) => ({ seq, queues: queuesOf(seq), summary: summaries.get(seq)! }));
+    const paged = [...summaries.keys()].sort((a, b) => a - b).map((seq) => counted({ seq, queues: queuesOf(seq), summary: summaries.get(seq)! }));
     return { metadata, messages, paged };
   }
 
@@ -398,7 +402,11 @@ export class Journal implements RecoverableLog {
       }
       for (const [seq, c] of enqueues) {
         const queues = this.live.currentQueues(seq, seg.id, c.pos);
-        if (queues) entries.push({ kind: 'enqueue', seq, queues, message: c.message });
+        if (!queues) continue;
+        entries.push({ kind: 'enqueue', seq, queues, message: c.message });
+        // The copy resets the message's state: its delivery counts follow it in the same group.
+        const counts = this.live.deliveryCounts(seq);
+        if (counts) for (let i = 0; i < queues.length; i++) if (counts[i] > 0) entries.push({ kind: 'deliver', seq, queue: queues[i], count: counts[i] });
       }
       puts = new Map();
       enqueues = new Map();

@@ -22,6 +22,8 @@ interface MessageLocation extends Location {
   /** File position of the message bytes inside the record, and their length: a paged queue reads them back. */
   at: number;
   len: number;
+  /** Delivery count per queue (aligned with `queues`), once a `deliver` entry was seen. */
+  counts?: number[];
 }
 
 /** Where a live message's bytes are: segment id, file position, length. */
@@ -85,10 +87,20 @@ export class LiveRecordIndex {
         if (!m) return undefined;
         const i = m.queues.indexOf(e.queue);
         if (i >= 0) m.queues.splice(i, 1);
+        if (i >= 0) m.counts?.splice(i, 1);
         if (m.queues.length > 0) return undefined;
         this.drop(m);
         this.messages.delete(e.seq);
         return 'gone';
+      }
+      case 'deliver': {
+        // Not live bytes itself: compaction carries the count with the message's copy.
+        const m = this.messages.get(e.seq);
+        const i = m ? m.queues.indexOf(e.queue) : -1;
+        if (i < 0) return undefined;
+        m!.counts ??= m!.queues.map(() => 0);
+        m!.counts[i] = e.count;
+        return undefined;
       }
     }
   }
@@ -113,6 +125,12 @@ export class LiveRecordIndex {
   /** Messages not yet acked from every queue. */
   get messageCount(): number {
     return this.messages.size;
+  }
+
+  /** Delivery counts of message `seq` aligned with its queues, if it was ever delivered. */
+  deliveryCounts(seq: number): number[] | undefined {
+    const c = this.messages.get(seq)?.counts;
+    return c ? [...c] : undefined;
   }
 
   messageQueues(seq: number): number[] | undefined {

@@ -137,3 +137,34 @@ describe('storage/journal: reading queued messages back', () => {
     await again.close();
   });
 });
+
+describe('storage/journal: delivery counts', () => {
+  let t: ReturnType<typeof tempDir>;
+  beforeEach(() => (t = tempDir('journal-deliver')));
+  afterEach(() => t.remove());
+
+  const deliver = (seq: number, queue: number, count: number) => ({ kind: 'deliver' as const, seq, queue, count });
+
+  it('recovers the last delivery count per queue, forgets it with the ack, and keeps it through compaction', async () => {
+    const s = store(t.dir, { journalSegmentBytes: SEG });
+    await s.open();
+    await s.journal([enqueue(1, [1, 2], 'fan-out'), enqueue(2, [1], 'plain')]);
+    await s.journal([deliver(1, 1, 1), deliver(1, 2, 1)]);
+    await s.journal([deliver(1, 2, 2), deliver(2, 1, 1)]);
+    await s.journal([ack(2, 1), deliver(99, 1, 5)]); // a delivery of an unknown message is ignored
+    // Fill and kill the first segments: the enqueue of seq 1 is copied to the head, its counts with it.
+    for (let seq = 10; seq < 1000; seq++) await s.journal([enqueue(seq, [3], 'x'.repeat(40)), ack(seq, 3)]);
+    await settle(s);
+    assert.ok(!segFiles(t.dir).includes('00000000000000000000.seg'), 'the segment holding the enqueue and the deliveries is gone');
+    await s.close();
+    const again = store(t.dir, { journalSegmentBytes: SEG });
+    const r = await again.open({ summarize: () => ({ size: 1 }) });
+    assert.deepEqual(r.paged!.map((m) => [m.seq, m.queues, m.deliveryCounts]), [[1, [1, 2], [1, 2]]]);
+    await again.journal([ack(1, 1)]);
+    await again.close();
+    const third = store(t.dir, { journalSegmentBytes: SEG });
+    const r3 = await third.open();
+    assert.deepEqual(r3.messages.map((m) => [m.seq, m.queues, m.deliveryCounts]), [[1, [2], [2]]]);
+    await third.close();
+  });
+});
