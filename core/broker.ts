@@ -87,6 +87,8 @@ export class Broker extends EventEmitter {
   private readonly host: QueueHost;
   /** The memory budget of queued bodies: what pages out and what is read back. */
   readonly queueMemory: QueueMemory;
+  /** Delivery records waiting for the next tick's journal group (journalDelivery). */
+  private deliveries: JournalEntry[] = [];
   /** Dead-letter moves waiting for a paged body, and the last of them (later moves queue behind). */
   private movesWaiting = 0;
   private deadLetterTail: Promise<void> = RESOLVED;
@@ -125,9 +127,8 @@ export class Broker extends EventEmitter {
         this.traffic.messagesOut++;
         this.traffic.bytesOut += e.message?.payload.length ?? 0;
       },
-      // Journaled so that a crash before the ack counts it (max-deliveries holds across restarts).
       awaitingAck: (q, e) => {
-        if (!this.sharedSet.has(q)) removeInBackground(this.write({ kind: 'deliver', seq: e.seq, queue: q.id, count: e.deliveryCount + 1 }));
+        if (!this.sharedSet.has(q)) this.journalDelivery({ kind: 'deliver', seq: e.seq, queue: q.id, count: e.deliveryCount + 1 });
       },
       load: memory.enabled ? (entries) => memory.load(entries) : undefined,
       read: memory.enabled ? (entries) => memory.readCopies(entries) : undefined,
@@ -494,6 +495,25 @@ export class Broker extends EventEmitter {
     return s.appendMessages(messages, (p, batch) => {
       const { leader } = this.cluster.placement(s.name, p, s.config.replicationFactor);
       return leader === this.cluster.nodeId ? null : peers.appendOnLeader(leader, s.name, p, batch);
+    });
+  }
+
+  /**
+   * Journals that a persisted message went to a consumer that must acknowledge it, so that a crash
+   * before the ack counts as a failed delivery (max-deliveries holds across restarts). Nobody waits
+   * for it: the records of one tick go in one group. One written after the message's ack is
+   * ignored at recovery (the message is gone by then).
+   */
+  private journalDelivery(entry: JournalEntry): void {
+    if (this.collecting) {
+      this.collecting.push(entry);
+      return;
+    }
+    if (this.deliveries.push(entry) > 1) return;
+    setImmediate(() => {
+      const group = this.deliveries;
+      this.deliveries = [];
+      removeInBackground(this.store.journal(group));
     });
   }
 
