@@ -35,6 +35,8 @@ export class QueueBrowser {
   /** Messages of paged-out entries read back for this browser only (null: consumed meanwhile, skipped). */
   private readonly copies = new Map<QueueEntry, Message | null>();
   private reading = false;
+  /** A drain waiting for paged-out messages of the snapshot to be read. */
+  private drainDone: (() => void) | null = null;
   closed = false;
   /** The queue was deleted under the browser. */
   onCancel?: () => void;
@@ -107,10 +109,13 @@ export class QueueBrowser {
       if (this.closed) return;
       for (let i = 0; i < batch.length; i++) this.copies.set(batch[i], messages[i] ?? null);
       this.pump();
+      this.continueDrain();
     }, () => {
       setTimeout(() => {
         this.reading = false;
-        if (!this.closed) this.pump();
+        if (this.closed) return;
+        this.pump();
+        this.continueDrain();
       }, READ_RETRY_MS).unref();
     });
   }
@@ -125,12 +130,28 @@ export class QueueBrowser {
     this.pump();
   }
 
-  /** AMQP drain: hand over what is left within the credit, then give up the rest. */
-  drain(): number {
+  /** AMQP drain: hand over what is left within the credit (waiting for paged-out ones to be read), then give up the rest. */
+  drain(done?: () => void): number {
     this.pump();
+    if (this.credit > 0 && this.reading) {
+      this.drainDone = done ?? (() => undefined);
+      return 0;
+    }
     const left = this.credit;
     this.credit = 0;
     return left;
+  }
+
+  get drainPending(): boolean {
+    return this.drainDone !== null;
+  }
+
+  private continueDrain(): void {
+    const done = this.drainDone;
+    if (!done || (this.credit > 0 && this.reading)) return;
+    this.drainDone = null;
+    this.credit = 0;
+    done();
   }
 
   pause(): void {
@@ -161,6 +182,7 @@ export class QueueBrowser {
     this.closed = true;
     this.entries.length = 0;
     this.copies.clear();
+    this.drainDone = null;
     this.queue.stopBrowsing(this);
   }
 

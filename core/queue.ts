@@ -110,6 +110,11 @@ export class Queue {
     return this.consumerList;
   }
 
+  /** Paged-out entries at the head are being read back (a drain waits for them). */
+  get readingAhead(): boolean {
+    return this.loading;
+  }
+
   /**
    * Adds an entry. Returns false (and keeps nothing) when the queue is full and its policy is
    * 'reject'. Under 'block' the entry is kept and the publisher waits on whenWritable().
@@ -294,16 +299,18 @@ export class Queue {
     }
     if (batch.length === 0) return;
     this.loading = true;
-    load(batch).then((missing) => {
+    const resume = (): void => {
       this.loading = false;
+      if (this.deleted || this.consumerList.length === 0) return;
+      this.dispatch();
+      for (const c of [...this.consumerList]) c.continueDrain();
+    };
+    load(batch).then((missing) => {
       for (const e of missing) this.dropMissing(e);
-      if (!this.deleted && this.consumerList.length > 0) this.dispatch();
+      resume();
     }, (err: Error) => {
       this.host.loadFailed?.(this, err);
-      setTimeout(() => {
-        this.loading = false;
-        if (!this.deleted && this.consumerList.length > 0) this.dispatch();
-      }, LOAD_RETRY_MS).unref();
+      setTimeout(resume, LOAD_RETRY_MS).unref();
     });
   }
 
