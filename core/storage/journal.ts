@@ -107,10 +107,10 @@ export class Journal implements RecoverableLog {
       const deliveryCounts = this.live.deliveryCounts(m.seq);
       return deliveryCounts ? { ...m, deliveryCounts } : m;
     };
-    const messages = [...bodies.keys()].sort((a, b) => a - b).map((seq) => counted({ seq, queues: queuesOf(seq), message: bodies.get(seq)! }));
+    const messages = inSeqOrder(bodies).map((seq) => counted({ seq, queues: queuesOf(seq), message: bodies.get(seq)! }));
     this.scheduleCompaction();
     if (!summarize) return { metadata, messages };
-    const paged = [...summaries.keys()].sort((a, b) => a - b).map((seq) => counted({ seq, queues: queuesOf(seq), summary: summaries.get(seq)! }));
+    const paged = inSeqOrder(summaries).map((seq) => counted({ seq, queues: queuesOf(seq), summary: summaries.get(seq)! }));
     return { metadata, messages, paged };
   }
 
@@ -453,6 +453,13 @@ export class Journal implements RecoverableLog {
     this.o.logger.info({ segment: seg.path, bytes: seg.size, copies: copies.length }, 'journal: compacted segment');
     return true;
   }
+}
+
+/** The map's keys in ascending order: they usually are already (messages are journaled in seq order), so check before sorting. */
+function inSeqOrder(map: Map<number, unknown>): number[] {
+  const keys = [...map.keys()];
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1] > keys[i]) return keys.sort((a, b) => a - b);
+  return keys;
 }
 
 function newSegment(id: number, path: string, size: number): JournalSegment {
