@@ -131,6 +131,7 @@ export class Broker extends EventEmitter {
         if (!this.sharedSet.has(q)) this.journalDelivery({ kind: 'deliver', seq: e.seq, queue: q.id, count: e.deliveryCount + 1 });
       },
       load: memory.enabled ? (entries) => memory.load(entries) : undefined,
+      readAheadLimit: () => memory.readAheadLimit(),
       read: memory.enabled ? (entries) => memory.readCopies(entries) : undefined,
       loadFailed: (q, err) => this.emit('warning', new Error(`queue ${q.name}: reading paged messages back failed (retrying): ${err.message}`, { cause: err })),
     };

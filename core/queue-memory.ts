@@ -20,6 +20,14 @@ import type { QueueEntry } from './queue-types.js';
 
 export type ReadBodies = (seqs: number[]) => Promise<Array<Buffer | undefined>>;
 
+/**
+ * A queue's read-ahead batch: 512 messages (1 MiB) while the budget has room; 32 (64 KiB) once it
+ * is spent, so thousands of queues draining at once (MQTT sessions coming back) stay near the
+ * budget instead of each holding a full batch.
+ */
+const READ_AHEAD = { count: 512, bytes: 1024 * 1024 };
+const READ_AHEAD_OVER_BUDGET = { count: 32, bytes: 64 * 1024 };
+
 export class QueueMemory {
   /** Bytes of pageable bodies held by queue entries now. */
   heldBytes = 0;
@@ -31,6 +39,11 @@ export class QueueMemory {
 
   /** `read` undefined: the store cannot read bodies back, nothing pages. */
   constructor(readonly budgetBytes: number, private readonly read: ReadBodies | undefined) {}
+
+  /** How much a queue reads ahead of its consumers now. */
+  readAheadLimit(): { count: number; bytes: number } {
+    return this.heldBytes < this.budgetBytes ? READ_AHEAD : READ_AHEAD_OVER_BUDGET;
+  }
 
   /** Messages can page (the store reads bodies back). */
   get enabled(): boolean {

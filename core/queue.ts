@@ -37,6 +37,14 @@ export interface QueueHost {
   read?(entries: QueueEntry[]): Promise<Array<Message | undefined>>;
   /** A read-back failed (logged by the broker); the queue tries again a second later. */
   loadFailed?(queue: Queue, err: Error): void;
+  /** How far to read ahead now (smaller while the memory budget is spent: queues.memoryBytes). */
+  readAheadLimit?(): ReadAheadLimit;
+}
+
+/** A read-ahead batch: entries and bytes at most. */
+export interface ReadAheadLimit {
+  count: number;
+  bytes: number;
 }
 
 export interface QueueStats {
@@ -54,11 +62,8 @@ const RESOLVED = Promise.resolve();
 const LOW_WATER = 0.8;
 /** Entries a dispatch pass sets aside for busy selecting consumers before it stops looking further. */
 const MAX_SELECTOR_SCAN = 10000;
-/** Paged entries read back in one batch ahead of the consumers (count, bytes); one batch in flight per queue. */
-const READ_AHEAD = 512;
-const READ_AHEAD_BYTES = 1024 * 1024;
-/** A new batch starts once the entry this far from the head is still paged. */
-const READ_AHEAD_LOW = READ_AHEAD / 2;
+/** Paged entries read back in one batch ahead of the consumers, unless the host says less; one batch in flight per queue. */
+const READ_AHEAD: ReadAheadLimit = { count: 512, bytes: 1024 * 1024 };
 const LOAD_RETRY_MS = 1000;
 
 export class Queue {
@@ -273,29 +278,32 @@ export class Queue {
     } finally {
       this.dispatching = false;
     }
-    // Keep the next batch coming while consumers take the one in memory.
-    if (!this.loading && this.ready.length > 0 && this.consumerList.length > 0) {
-      const ahead = this.ready.at(Math.min(READ_AHEAD_LOW, this.ready.length - 1));
+    // Keep the next batch coming while consumers take the one in memory: once the entry half a
+    // batch from the head is still paged.
+    if (!this.loading && this.ready.length > 0 && this.consumerList.length > 0 && this.host.load) {
+      const half = (this.host.readAheadLimit?.() ?? READ_AHEAD).count >> 1;
+      const ahead = this.ready.at(Math.min(half, this.ready.length - 1));
       if (ahead !== undefined && ahead.message === undefined) this.readAhead();
     }
     this.notifyWritable();
   }
 
   /**
-   * Reads the paged entries among the next READ_AHEAD in delivery order back into memory (at most
-   * READ_AHEAD_BYTES), then dispatches again. One batch per queue at a time; a queue without
+   * Reads the paged entries among the next READ_AHEAD in delivery order back into memory (the
+   * host's readAheadLimit), then dispatches again. One batch per queue at a time; a queue without
    * consumers reads nothing.
    */
   private readAhead(): void {
     const load = this.host.load;
     if (this.loading || !load || this.deleted) return;
+    const limit = this.host.readAheadLimit?.() ?? READ_AHEAD;
     const batch: QueueEntry[] = [];
     let bytes = 0;
-    for (const e of this.ready.slice(0, READ_AHEAD)) {
+    for (const e of this.ready.slice(0, limit.count)) {
       if (e.message !== undefined) continue;
       batch.push(e);
       bytes += e.size;
-      if (bytes >= READ_AHEAD_BYTES) break;
+      if (bytes >= limit.bytes) break;
     }
     if (batch.length === 0) return;
     this.loading = true;
