@@ -50,6 +50,7 @@ describe('core/queue paging: deep queues past queues.memoryBytes', () => {
   async function drainAll(q: Queue, n: number, check?: () => void): Promise<Delivery[]> {
     const got: Delivery[] = [];
     const c = q.consume({ prefetch: 64, autoAck: false, creditMode: false }, (d, consumer) => {
+      if (got.length >= n) return; // left unacknowledged: back to the head of the queue when the consumer closes
       got.push(d);
       check?.();
       void consumer.ack(d.tag);
@@ -159,6 +160,35 @@ describe('core/queue paging: deep queues past queues.memoryBytes', () => {
     const got = await drainAll(dlq, 100);
     assert.deepEqual(got.map(body).sort(), Array.from({ length: 100 }, (_, i) => `m${200 + i}`).sort());
     assert.ok(got.every((d) => d.message.headers['x-death-reason'] === 'delivery-limit'));
+  });
+
+  it('reads paged messages back while compaction moves them (small journal segments), before and after a restart', async () => {
+    const openSmall = async () => (broker = await openBroker(fileStore(t.dir, { journalSegmentBytes: 16 * 1024 }), { queueMemoryBytes: BUDGET }));
+    await openSmall();
+    const q = await broker!.declareQueue('moving', { durable: true });
+    const other = await broker!.declareQueue('other', { durable: true });
+    // Interleave a second queue whose messages die at once: the segments of 'moving' become mostly
+    // dead, so compaction copies its paged messages to the head while they are being read.
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < 2000; i++) {
+      sends.push(broker!.sendToQueue('moving', msg('moving', `m${i}${PAYLOAD}`, { durable: true })));
+      for (let k = 0; k < 3; k++) sends.push(broker!.sendToQueue('other', msg('other', `o${i}-${k}${PAYLOAD}`, { durable: true })));
+    }
+    await Promise.all(sends);
+    const segmentsBefore = (broker!.store as unknown as { journalSegments: number[] }).journalSegments.length;
+    assert.ok(segmentsBefore > 20, `segments: ${segmentsBefore}`);
+    other.purge(); // three quarters of every segment die: compaction starts at the next roll
+    const first = await drainAll(q, 1000);
+    assert.deepEqual(first.map(body), Array.from({ length: 1000 }, (_, i) => `m${i}`));
+    // More messages roll more segments (compaction runs), then a restart reads the rest from where they moved.
+    await fill('moving', 500, () => ({}));
+    await broker!.close();
+    await openSmall();
+    const q2 = broker!.getQueue('moving')!;
+    assert.equal(q2.messageCount, 1500);
+    const rest = await drainAll(q2, 1500);
+    assert.deepEqual(rest.map(body), [...Array.from({ length: 1000 }, (_, i) => `m${1000 + i}`), ...Array.from({ length: 500 }, (_, i) => `m${i}`)]);
+    assert.ok(!(broker!.store as unknown as { journalSegments: number[] }).journalSegments.includes(0), 'the first segments were compacted away');
   });
 
   it('counts nothing left in memory after a purge or a deletion of paged queues', async () => {
