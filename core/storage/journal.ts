@@ -102,7 +102,7 @@ export class Journal implements RecoverableLog {
     this.head.writer = this.openWriter(this.head);
     const { metadata, bodies, summaries } = into;
     for (const [ns, m] of metadata) if (m.size === 0) metadata.delete(ns);
-    const queuesOf = (seq: number): number[] => [...this.live.messageQueues(seq)!];
+    const queuesOf = (seq: number): number[] => this.live.messageQueues(seq)!;
     const counted = <T extends { seq: number }>(m: T): T & { deliveryCounts?: number[] } => {
       const deliveryCounts = this.live.deliveryCounts(m.seq);
       return deliveryCounts ? { ...m, deliveryCounts } : m;

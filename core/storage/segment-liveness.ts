@@ -17,8 +17,8 @@ interface Location {
 }
 
 interface MessageLocation extends Location {
-  /** Queues the message is still in. */
-  queues: number[];
+  /** Queues the message is still in: one id (the usual case, saving an array per message) or several. */
+  queues: number | number[];
   /** File position of the message bytes inside the record, and their length: a paged queue reads them back. */
   at: number;
   len: number;
@@ -79,16 +79,20 @@ export class LiveRecordIndex {
           this.messages.delete(e.seq);
           return 'gone';
         }
-        this.messages.set(e.seq, this.add({ seg, pos, bytes, queues: [...e.queues], at, len: e.message.length }));
+        const queues = e.queues.length === 1 ? e.queues[0] : [...e.queues];
+        this.messages.set(e.seq, this.add({ seg, pos, bytes, queues, at, len: e.message.length }));
         return undefined;
       }
       case 'ack': {
         const m = this.messages.get(e.seq);
         if (!m) return undefined;
-        const i = m.queues.indexOf(e.queue);
-        if (i >= 0) m.queues.splice(i, 1);
-        if (i >= 0) m.counts?.splice(i, 1);
-        if (m.queues.length > 0) return undefined;
+        const i = indexOfQueue(m.queues, e.queue);
+        if (i < 0) return undefined;
+        if (typeof m.queues !== 'number') {
+          m.queues.splice(i, 1);
+          m.counts?.splice(i, 1);
+          if (m.queues.length > 0) return undefined;
+        }
         this.drop(m);
         this.messages.delete(e.seq);
         return 'gone';
@@ -96,9 +100,9 @@ export class LiveRecordIndex {
       case 'deliver': {
         // Not live bytes itself: compaction carries the count with the message's copy.
         const m = this.messages.get(e.seq);
-        const i = m ? m.queues.indexOf(e.queue) : -1;
+        const i = m ? indexOfQueue(m.queues, e.queue) : -1;
         if (i < 0) return undefined;
-        m!.counts ??= m!.queues.map(() => 0);
+        m!.counts ??= queueList(m!.queues).map(() => 0);
         m!.counts[i] = e.count;
         return undefined;
       }
@@ -114,7 +118,7 @@ export class LiveRecordIndex {
   /** Remaining queues of message `seq` if the enqueue in the record at (seg, pos) is its current one. */
   currentQueues(seq: number, seg: number, pos: number): number[] | null {
     const loc = this.messages.get(seq);
-    return loc !== undefined && loc.seg === seg && loc.pos === pos ? [...loc.queues] : null;
+    return loc !== undefined && loc.seg === seg && loc.pos === pos ? queueList(loc.queues) : null;
   }
 
   /** Where message `seq`'s bytes are now (a compaction copy moves them: always look them up here). */
@@ -134,7 +138,8 @@ export class LiveRecordIndex {
   }
 
   messageQueues(seq: number): number[] | undefined {
-    return this.messages.get(seq)?.queues;
+    const loc = this.messages.get(seq);
+    return loc && queueList(loc.queues);
   }
 
   forgetSegment(seg: number): void {
@@ -151,4 +156,13 @@ export class LiveRecordIndex {
     this.bytesBySegment.set(loc.seg, this.liveIn(loc.seg) - loc.bytes);
     this.total -= loc.bytes;
   }
+}
+
+/** A fresh array of the queue ids. */
+function queueList(queues: number | number[]): number[] {
+  return typeof queues === 'number' ? [queues] : [...queues];
+}
+
+function indexOfQueue(queues: number | number[], queue: number): number {
+  return typeof queues === 'number' ? (queues === queue ? 0 : -1) : queues.indexOf(queue);
 }
