@@ -242,9 +242,9 @@ export class Journal implements RecoverableLog {
           let at = pos + GROUP_ENTRIES_AT;
           for (const e of decodeGroup(body)) {
             const size = entrySize(e);
-            const gone = live.apply(e, size, id, pos, e.kind === 'enqueue' ? at + enqueueBodyAt(e) : -1);
+            const change = live.apply(e, size, id, pos, e.kind === 'enqueue' ? at + enqueueBodyAt(e) : -1);
             at += size;
-            if (into) replay(e, gone, into);
+            if (into) replay(e, change, into);
           }
         });
         if (scan.problem && last) {
@@ -467,7 +467,7 @@ function newSegment(id: number, path: string, size: number): JournalSegment {
 }
 
 /** Applies one recovered entry to the state open() returns; `gone` is what the live index said of it. */
-function replay(e: JournalEntry, gone: 'gone' | undefined, { metadata, bodies, summaries, summarize }: Replay): void {
+function replay(e: JournalEntry, change: 'gone' | 'moved' | undefined, { metadata, bodies, summaries, summarize }: Replay): void {
   switch (e.kind) {
     case 'put': {
       let ns = metadata.get(e.ns);
@@ -477,12 +477,13 @@ function replay(e: JournalEntry, gone: 'gone' | undefined, { metadata, bodies, s
     }
     case 'del': metadata.get(e.ns)?.delete(e.key); break;
     case 'enqueue':
+      if (change === 'moved') break; // a compaction copy: the same bytes are already recovered
       if (summarize) {
-        if (gone) summaries.delete(e.seq);
-        else if (!summaries.has(e.seq)) summaries.set(e.seq, summarize(e.message)); // a compaction copy has the same bytes
-      } else if (gone) bodies.delete(e.seq);
+        if (change === 'gone') summaries.delete(e.seq);
+        else summaries.set(e.seq, summarize(e.message));
+      } else if (change === 'gone') bodies.delete(e.seq);
       else bodies.set(e.seq, Buffer.from(e.message)); // copy: the read chunk is not kept alive
       break;
-    case 'ack': if (gone) { bodies.delete(e.seq); summaries.delete(e.seq); } break;
+    case 'ack': if (change === 'gone') { bodies.delete(e.seq); summaries.delete(e.seq); } break;
   }
 }

@@ -36,7 +36,8 @@ export interface BodyLocation {
 export class LiveRecordIndex {
   private readonly keys = new Map<string, Map<string, Location>>();
   private readonly messages = new Map<number, MessageLocation>();
-  private readonly bytesBySegment = new Map<number, number>();
+  /** Live bytes per segment (an object each: one map lookup per change). */
+  private readonly bytesBySegment = new Map<number, { bytes: number }>();
   private total = 0;
 
   /** Live bytes over all segments. */
@@ -45,14 +46,15 @@ export class LiveRecordIndex {
   }
 
   liveIn(seg: number): number {
-    return this.bytesBySegment.get(seg) ?? 0;
+    return this.bytesBySegment.get(seg)?.bytes ?? 0;
   }
 
   /**
    * Applies one entry written at (seg, pos). Returns what changed for the recovered state:
-   * 'gone' when a message left its last queue (or an enqueue had none).
+   * 'gone' when a message left its last queue (or an enqueue had none), 'moved' when an enqueue
+   * replaced a live one (a compaction copy: same bytes elsewhere).
    */
-  apply(e: JournalEntry, bytes: number, seg: number, pos: number, at = -1): 'gone' | undefined {
+  apply(e: JournalEntry, bytes: number, seg: number, pos: number, at = -1): 'gone' | 'moved' | undefined {
     switch (e.kind) {
       case 'put': {
         let ns = this.keys.get(e.ns);
@@ -81,7 +83,7 @@ export class LiveRecordIndex {
         }
         const queues = e.queues.length === 1 ? e.queues[0] : [...e.queues];
         this.messages.set(e.seq, this.add({ seg, pos, bytes, queues, at, len: e.message.length }));
-        return undefined;
+        return old ? 'moved' : undefined;
       }
       case 'ack': {
         const m = this.messages.get(e.seq);
@@ -147,13 +149,17 @@ export class LiveRecordIndex {
   }
 
   private add<T extends Location>(loc: T): T {
-    this.bytesBySegment.set(loc.seg, this.liveIn(loc.seg) + loc.bytes);
+    const s = this.bytesBySegment.get(loc.seg);
+    if (s) s.bytes += loc.bytes;
+    else this.bytesBySegment.set(loc.seg, { bytes: loc.bytes });
     this.total += loc.bytes;
     return loc;
   }
 
   private drop(loc: Location): void {
-    this.bytesBySegment.set(loc.seg, this.liveIn(loc.seg) - loc.bytes);
+    const s = this.bytesBySegment.get(loc.seg);
+    if (s) s.bytes -= loc.bytes;
+    else this.bytesBySegment.set(loc.seg, { bytes: -loc.bytes });
     this.total -= loc.bytes;
   }
 }
