@@ -217,6 +217,8 @@ export class Broker extends EventEmitter {
 
   async close(): Promise<void> {
     clearInterval(this.housekeeping);
+    // Deliveries of the last tick are recorded too: unacknowledged at the stop, they count as failed.
+    await this.flushDeliveries().catch(() => undefined);
     for (const q of this.queueMap.values()) q.closeAll();
     await this.streamRegistry?.close();
     await this.store.flush();
@@ -511,11 +513,14 @@ export class Broker extends EventEmitter {
       return;
     }
     if (this.deliveries.push(entry) > 1) return;
-    setImmediate(() => {
-      const group = this.deliveries;
-      this.deliveries = [];
-      removeInBackground(this.store.journal(group));
-    });
+    setImmediate(() => removeInBackground(this.flushDeliveries()));
+  }
+
+  private flushDeliveries(): Promise<void> {
+    const group = this.deliveries;
+    if (group.length === 0) return RESOLVED;
+    this.deliveries = [];
+    return this.store.journal(group);
   }
 
   private write(entry: JournalEntry): Promise<void> {
