@@ -166,7 +166,7 @@ async function run(label: string, memoryBytes: number, restart: boolean): Promis
 /**
  * The cost of journaling deliveries (delivery counts that survive restarts): in this process, a
  * durable queue of 200,000 messages drained by a consumer that acks each one (prefetch 1000), with
- * the delivery records and with them switched off, three runs each, alternating; medians.
+ * the delivery records and with them switched off, three runs each after a warm-up, alternating; medians.
  */
 async function deliveryRecordCost(): Promise<{ withRecords: number; without: number }> {
   const n = 200_000;
@@ -196,6 +196,7 @@ async function deliveryRecordCost(): Promise<{ withRecords: number; without: num
   };
   const withRecords: number[] = [];
   const without: number[] = [];
+  await once(true); // warm-up (JIT), not counted
   for (let r = 0; r < 3; r++) {
     withRecords.push(await once(true));
     without.push(await once(false));
