@@ -22,8 +22,6 @@ interface MessageLocation extends Location {
   /** File position of the message bytes inside the record, and their length: a paged queue reads them back. */
   at: number;
   len: number;
-  /** Delivery count per queue (aligned with `queues`), once a `deliver` entry was seen. */
-  counts?: number[];
 }
 
 /** Where a live message's bytes are: segment id, file position, length. */
@@ -36,6 +34,11 @@ export interface BodyLocation {
 export class LiveRecordIndex {
   private readonly keys = new Map<string, Map<string, Location>>();
   private readonly messages = new Map<number, MessageLocation>();
+  /**
+   * Delivery counts of live messages that were delivered, as [queue, count, queue, count...]: a
+   * map of its own, so that the many messages never delivered pay nothing for it.
+   */
+  private readonly counts = new Map<number, number[]>();
   /** Live bytes per segment (an object each: one map lookup per change). */
   private readonly bytesBySegment = new Map<number, { bytes: number }>();
   private total = 0;
@@ -79,6 +82,7 @@ export class LiveRecordIndex {
         if (old) this.drop(old);
         if (e.queues.length === 0) {
           this.messages.delete(e.seq);
+          this.counts.delete(e.seq);
           return 'gone';
         }
         const queues = e.queues.length === 1 ? e.queues[0] : [...e.queues];
@@ -92,20 +96,32 @@ export class LiveRecordIndex {
         if (i < 0) return undefined;
         if (typeof m.queues !== 'number') {
           m.queues.splice(i, 1);
-          m.counts?.splice(i, 1);
-          if (m.queues.length > 0) return undefined;
+          if (m.queues.length > 0) {
+            this.forgetCount(e.seq, e.queue);
+            return undefined;
+          }
         }
         this.drop(m);
         this.messages.delete(e.seq);
+        this.counts.delete(e.seq);
         return 'gone';
       }
       case 'deliver': {
         // Not live bytes itself: compaction carries the count with the message's copy.
         const m = this.messages.get(e.seq);
-        const i = m ? indexOfQueue(m.queues, e.queue) : -1;
-        if (i < 0) return undefined;
-        m!.counts ??= queueList(m!.queues).map(() => 0);
-        m!.counts[i] = e.count;
+        if (!m || indexOfQueue(m.queues, e.queue) < 0) return undefined;
+        const pairs = this.counts.get(e.seq);
+        if (!pairs) {
+          this.counts.set(e.seq, [e.queue, e.count]);
+          return undefined;
+        }
+        for (let k = 0; k < pairs.length; k += 2) {
+          if (pairs[k] === e.queue) {
+            pairs[k + 1] = e.count;
+            return undefined;
+          }
+        }
+        pairs.push(e.queue, e.count);
         return undefined;
       }
     }
@@ -135,8 +151,24 @@ export class LiveRecordIndex {
 
   /** Delivery counts of message `seq` aligned with its queues, if it was ever delivered. */
   deliveryCounts(seq: number): number[] | undefined {
-    const c = this.messages.get(seq)?.counts;
-    return c ? [...c] : undefined;
+    const pairs = this.counts.get(seq);
+    const loc = pairs && this.messages.get(seq);
+    if (!loc) return undefined;
+    return queueList(loc.queues).map((q) => {
+      for (let k = 0; k < pairs!.length; k += 2) if (pairs![k] === q) return pairs![k + 1];
+      return 0;
+    });
+  }
+
+  private forgetCount(seq: number, queue: number): void {
+    const pairs = this.counts.get(seq);
+    if (!pairs) return;
+    for (let k = 0; k < pairs.length; k += 2) {
+      if (pairs[k] !== queue) continue;
+      pairs.splice(k, 2);
+      if (pairs.length === 0) this.counts.delete(seq);
+      return;
+    }
   }
 
   messageQueues(seq: number): number[] | undefined {
