@@ -161,7 +161,11 @@ export class Journal implements RecoverableLog {
         const end = list.reduce((m, w) => Math.max(m, w.at + w.len), 0);
         // A group accepted (or a compaction copy) may still be queued for writing.
         if (seg.appender && seg.appender.written < end) await seg.appender.drain();
-        const fh = await (seg.reader ??= open(seg.path, 'r'));
+        // A failed open is not kept: the next read tries again.
+        const fh = await (seg.reader ??= open(seg.path, 'r').catch((err: unknown) => {
+          seg.reader = null;
+          throw err;
+        }));
         for (let k = 0; k < list.length;) {
           const start = list[k].at;
           let stop = start + list[k].len;

@@ -10,6 +10,13 @@ import { close as closeAmqp, connect as connectAmqp, openReceiver, openSender, r
 import { stompjs } from '../stomp/helpers.js';
 
 const CAP = 200 * 1024;
+
+/** Names the step that did not finish (a hung step fails with its name, not the suite's timeout). */
+function step<T>(name: string, p: Promise<T>, ms = 20_000): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`step did not finish: ${name}`)), ms); })])
+    .finally(() => clearTimeout(timer));
+}
 const BODY = 'b'.repeat(1000);
 
 describe('queues: storage.maxDiskBytes answered with each protocol\'s refusal', function () {
@@ -36,8 +43,8 @@ describe('queues: storage.maxDiskBytes answered with each protocol\'s refusal', 
     let accepted = 0;
     let outcome = 'accepted';
     while (outcome === 'accepted' && accepted < 1000) {
-      await sendable(sender);
-      outcome = await send(sender, { body: `a${accepted}|${BODY}`, durable: true });
+      await step('AMQP credit', sendable(sender));
+      outcome = await step(`AMQP send ${accepted}`, send(sender, { body: `a${accepted}|${BODY}`, durable: true }));
       if (outcome === 'accepted') accepted++;
     }
     assert.equal(outcome, 'rejected:amqp:internal-error');
@@ -47,24 +54,24 @@ describe('queues: storage.maxDiskBytes answered with each protocol\'s refusal', 
     const stomp = await stompjs(`ws://${TEST_HOST}:${b!.ports.http}/stomp`);
     const error = new Promise<string>((resolve) => (stomp.onStompError = (f) => resolve(f.headers.message)));
     stomp.publish({ destination: '/queue/capped', body: BODY, headers: { persistent: 'true', receipt: 'r1' } });
-    assert.match(await error, /storage limit reached/);
-    await stomp.deactivate();
+    assert.match(await step('STOMP ERROR', error), /storage limit reached/);
+    await step('STOMP deactivate', stomp.deactivate());
 
     // MQTT 5: QoS 1 PUBACK with reason code 0x80 (unspecified error).
     const client = await mqtt.connectAsync(`mqtt://${TEST_HOST}:${b!.ports.mqtt}`, { protocolVersion: 5, reconnectPeriod: 0 });
-    await assert.rejects(client.publishAsync('capped/mqtt', BODY, { qos: 1 }), (err: Error & { code?: number }) => err.code === 0x80);
-    await client.endAsync();
+    await assert.rejects(step('MQTT PUBACK', client.publishAsync('capped/mqtt', BODY, { qos: 1 })), (err: Error & { code?: number }) => err.code === 0x80);
+    await step('MQTT end', client.endAsync());
 
     // Consumers free space: 50 taken (and settled), then publishing is accepted again.
     const receiver = await openReceiver(amqp, { source: '/queue/capped', autoaccept: true });
-    const got = await receive(receiver, 50);
+    const got = await step('AMQP receive 50', receive(receiver, 50));
     assert.deepEqual(got.map((r) => String(r.message.body).split('|')[0]), Array.from({ length: 50 }, (_, i) => `a${i}`));
     receiver.close();
     const q = b!.broker.getQueue('capped')!;
-    while (q.unackedMessageCount > 0) await new Promise((r) => setTimeout(r, 10));
+    await step('settlements', (async () => { while (q.unackedMessageCount > 0) await new Promise((r) => setTimeout(r, 10)); })());
     await new Promise((r) => setTimeout(r, 100)); // the store measures what it holds at most every 50 ms
-    assert.equal(await send(sender, { body: `again|${BODY}`, durable: true }), 'accepted');
-    await closeAmqp(amqp);
+    assert.equal(await step('AMQP send again', send(sender, { body: `again|${BODY}`, durable: true })), 'accepted');
+    await step('AMQP close', closeAmqp(amqp));
 
     // Everything acknowledged is there after a restart: accepted - 50 taken + 1.
     await b!.close();
