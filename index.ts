@@ -106,6 +106,7 @@ export function brokerOptions(config: JunctionConfig): Partial<BrokerOptions> {
       priorities: config.queues.priorities,
     },
     deadLetterSuffix: config.queues.deadLetterSuffix,
+    queueMemoryBytes: config.queues.memoryBytes,
     limits: {
       maxStreams: limit(config.limits.maxStreams),
       maxPartitions: limit(config.limits.maxPartitions),
@@ -126,6 +127,7 @@ function createStore(config: JunctionConfig, log: Logger): Store {
   return new FileStore({
     dir: resolve(config.dataDir), fsync: config.storage.fsync, fsyncIntervalMs: config.storage.fsyncIntervalMs,
     maxOpenFiles: config.storage.maxOpenFiles, logger: log,
+    maxDiskBytes: config.storage.maxDiskBytes > 0 ? config.storage.maxDiskBytes : undefined,
   });
 }
 

@@ -13,7 +13,7 @@ import { stompSchema, type StompSettings as StompConfig } from '../adapters/stom
 import { xmppSchema, type XmppConfig } from '../adapters/xmpp/config.js';
 import type { DeclaredStream } from '../core/stream/declared-streams.js';
 import type { FromSchema, SameShape } from './infer.js';
-import { limitInt, nullableString, positiveInt, tlsSchema, type TlsSettings } from './sections/common.js';
+import { limitInt, nonNegativeInt, nullableString, positiveInt, tlsSchema, type TlsSettings } from './sections/common.js';
 import { clusterSchema, type ClusterConfig } from '../plugins/cluster/config.js';
 import { httpSchema, type HttpConfig } from '../plugins/http/config.js';
 import { sysSchema, type SysConfig } from '../plugins/sys/config.js';
@@ -32,6 +32,8 @@ export interface StorageConfig {
   fsyncIntervalMs: number;
   /** Partition segment files open at once across all partitions; the least recently used idle one is closed. */
   maxOpenFiles: number;
+  /** Bytes the data directory may hold (journal and stream partitions); past it, new messages are refused (-1 = up to the free space). */
+  maxDiskBytes: number;
 }
 
 export interface LimitsConfig {
@@ -86,6 +88,8 @@ export interface QueuesConfig {
   deadLetterOnExpiry: boolean;
   /** Queues deliver higher priority first; false = plain FIFO (docs/queues.md). */
   priorities: boolean;
+  /** Bytes of durable queued message bodies kept in memory; past it they stay on disk only (docs/storage.md). */
+  memoryBytes: number;
 }
 
 export interface StreamsConfig {
@@ -160,6 +164,7 @@ export const configSchema = {
       fsync: { enum: ['always', 'interval', 'never'], 'x-hint': 'one of always, interval, never', default: 'interval' },
       fsyncIntervalMs: { ...positiveInt, default: 200 },
       maxOpenFiles: { ...positiveInt, default: 1024 },
+      maxDiskBytes: { ...limitInt, default: -1 },
     }),
     log: section({
       level: {
@@ -215,6 +220,7 @@ export const configSchema = {
       },
       deadLetterOnExpiry: bool(false),
       priorities: bool(true),
+      memoryBytes: { ...nonNegativeInt, default: 67108864 },
     }),
     streams: section({
       defaultPartitions: { type: 'integer', minimum: 1, maximum: 10000, 'x-hint': 'an integer from 1 to 10000', default: 1 },

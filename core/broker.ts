@@ -10,12 +10,13 @@
 import { EventEmitter } from 'node:events';
 import { type ClusterView, type SharedQueues, SingleNode } from './cluster.js';
 import { GroupOffsets } from './group-offsets.js';
-import { decodeMessage, encodeMessage } from './message-codec.js';
+import { decodeMessage, encodeMessage, summarizeMessage } from './message-codec.js';
 import { Message, messageSize } from './message.js';
 import { MetadataStore } from './metadata.js';
 import { checkTopicName, InvalidNameError } from './names.js';
 import { Queue, QueueHost, RemovalReason } from './queue.js';
-import { DEFAULT_QUEUE_OPTIONS, QueueEntry, QueueFullError, QueueNotFoundError, QueueOptions } from './queue-types.js';
+import { QueueMemory } from './queue-memory.js';
+import { DEFAULT_QUEUE_OPTIONS, QueueEntry, QueueFullError, QueueNotFoundError, QueueOptions, removeInBackground } from './queue-types.js';
 import { RetainedMessages } from './retained.js';
 import { Binding, TopicRouter } from './router.js';
 import type { JournalEntry, Store } from './store.js';
@@ -37,7 +38,14 @@ export interface BrokerOptions {
   cluster: ClusterView;
   /** Broker-wide counts (0 = no limit): see QueueLimitError and StreamLimitError. */
   limits: BrokerLimits;
+  /**
+   * Bytes of durable queued message bodies kept in memory; past it, new ones stay on disk only
+   * and are read back as consumers catch up (core/queue-memory.ts). Needs a store with readMessages.
+   */
+  queueMemoryBytes: number;
 }
+
+export const DEFAULT_QUEUE_MEMORY_BYTES = 64 * 1024 * 1024;
 
 export interface BrokerLimits extends StreamLimits {
   /** Queues; dead-letter queues count, but one is always created when a message is dead-lettered. */
@@ -77,6 +85,13 @@ export class Broker extends EventEmitter {
   /** While a transaction commits, journal entries are collected here and written as one group. */
   private collecting: JournalEntry[] | null = null;
   private readonly host: QueueHost;
+  /** The memory budget of queued bodies: what pages out and what is read back. */
+  readonly queueMemory: QueueMemory;
+  /** Delivery records waiting for the next tick's journal group (journalDelivery). */
+  private deliveries: JournalEntry[] = [];
+  /** Dead-letter moves waiting for a paged body, and the last of them (later moves queue behind). */
+  private movesWaiting = 0;
+  private deadLetterTail: Promise<void> = RESOLVED;
   /** Queues every node of the cluster shares (empty on a single node). */
   private readonly sharedSet = new Set<Queue>();
   /** The interest advertisement being stored, and the one that follows it (advertiseInterest). */
@@ -99,7 +114,10 @@ export class Broker extends EventEmitter {
       housekeepingIntervalMs: options.housekeepingIntervalMs ?? 1000,
       cluster: options.cluster ?? new SingleNode(),
       limits: { ...DEFAULT_BROKER_LIMITS, ...options.limits },
+      queueMemoryBytes: options.queueMemoryBytes ?? DEFAULT_QUEUE_MEMORY_BYTES,
     };
+    this.queueMemory = new QueueMemory(this.options.queueMemoryBytes, store.readMessages ? (seqs) => store.readMessages!(seqs) : undefined);
+    const memory = this.queueMemory;
     this.host = {
       removed: (q, e, reason) => this.entryRemoved(q, e, reason),
       deadLetter: (q, e, reason) => this.deadLetter(q, e, reason),
@@ -107,8 +125,15 @@ export class Broker extends EventEmitter {
       consumersChanged: (q) => this.sharedOf(q)?.consumersChanged(q),
       delivered: (e) => {
         this.traffic.messagesOut++;
-        this.traffic.bytesOut += e.message.payload.length;
+        this.traffic.bytesOut += e.message?.payload.length ?? 0;
       },
+      awaitingAck: (q, e) => {
+        if (!this.sharedSet.has(q)) this.journalDelivery({ kind: 'deliver', seq: e.seq, queue: q.id, count: e.deliveryCount + 1 });
+      },
+      load: memory.enabled ? (entries) => memory.load(entries) : undefined,
+      readAheadLimit: () => memory.readAheadLimit(),
+      read: memory.enabled ? (entries) => memory.readCopies(entries) : undefined,
+      loadFailed: (q, err) => this.emit('warning', new Error(`queue ${q.name}: reading paged messages back failed (retrying): ${err.message}`, { cause: err })),
     };
   }
 
@@ -119,7 +144,9 @@ export class Broker extends EventEmitter {
 
   /** Recovers definitions and unacknowledged messages from the store. */
   async open(): Promise<void> {
-    const recovery = await this.store.open();
+    // A store that reads bodies back recovers queued messages without them: memory grows with the
+    // number of messages, not their bytes, and bodies are read as consumers need them.
+    const recovery = await this.store.open(this.queueMemory.enabled ? { summarize: summarizeMessage } : undefined);
     this.metadataStore = new MetadataStore(this.store, recovery.metadata);
     this.retainedMessages = new RetainedMessages(this.metadataStore);
     this.groupOffsets = new GroupOffsets(this.metadataStore);
@@ -150,16 +177,48 @@ export class Broker extends EventEmitter {
     for (const rec of recovery.messages) {
       this.nextSeq = Math.max(this.nextSeq, rec.seq + 1);
       const message = decodeMessage(rec.message);
-      for (const id of rec.queues) {
-        byId.get(id)?.enqueue({ seq: rec.seq, message, deliveryCount: 0, redelivered: false, persisted: true, size: messageSize(message) });
-      }
+      rec.queues.forEach((id, i) => {
+        const q = byId.get(id);
+        const entry: QueueEntry = { seq: rec.seq, message, deliveryCount: 0, redelivered: false, persisted: true, size: messageSize(message) };
+        if (q) this.requeueRecovered(q, entry, rec.deliveryCounts?.[i] ?? 0);
+      });
+    }
+    for (const rec of recovery.paged ?? []) {
+      this.nextSeq = Math.max(this.nextSeq, rec.seq + 1);
+      const { size, priority, expiry } = rec.summary;
+      rec.queues.forEach((id, i) => {
+        const q = byId.get(id);
+        if (!q) return;
+        const entry: QueueEntry = { seq: rec.seq, message: undefined, deliveryCount: 0, redelivered: false, persisted: true, size, priority, expiry, pageable: true };
+        this.queueMemory.addPaged();
+        this.requeueRecovered(q, entry, rec.deliveryCounts?.[i] ?? 0);
+      });
     }
     this.housekeeping = setInterval(() => void this.runHousekeeping(), this.options.housekeepingIntervalMs);
     this.housekeeping.unref();
   }
 
+  /**
+   * Queues a recovered message with the delivery count its last journaled delivery left (a
+   * delivery unacknowledged at a crash or shutdown counts as failed): one that reached
+   * maxDeliveries goes to the dead-letter queue instead of being delivered once more.
+   */
+  private requeueRecovered(q: Queue, entry: QueueEntry, count: number): void {
+    entry.deliveryCount = count;
+    entry.redelivered = count > 0;
+    const limit = q.options.maxDeliveries;
+    if (limit > 0 && count >= limit) {
+      q.stats.published++;
+      removeInBackground(q.deadLetterEntry(entry, 'delivery-limit'));
+      return;
+    }
+    q.enqueue(entry, true);
+  }
+
   async close(): Promise<void> {
     clearInterval(this.housekeeping);
+    // Deliveries of the last tick are recorded too: unacknowledged at the stop, they count as failed.
+    await this.flushDeliveries().catch(() => undefined);
     for (const q of this.queueMap.values()) q.closeAll();
     await this.streamRegistry?.close();
     await this.store.flush();
@@ -225,6 +284,7 @@ export class Broker extends EventEmitter {
       const acks: JournalEntry[] = entries.filter((e) => e.persisted).map((e) => ({ kind: 'ack', seq: e.seq, queue: q.id }));
       if (acks.length) await this.store.journal(acks);
     }
+    for (const e of entries) this.queueMemory.released(e);
     return true;
   }
 
@@ -398,6 +458,9 @@ export class Broker extends EventEmitter {
     const size = messageSize(message);
     let durableIds: number[] | null = null;
     let waits: Promise<void>[] | null = null;
+    let toPage: QueueEntry[] | null = null;
+    // Inside a transaction the group is written at commit: its messages stay in memory.
+    const pageable = this.queueMemory.enabled && this.collecting === null;
     for (const q of queues) {
       const shared = this.sharedOf(q);
       if (shared) {
@@ -405,11 +468,24 @@ export class Broker extends EventEmitter {
         continue;
       }
       const persisted = message.durable && q.options.durable;
-      q.enqueue({ seq, message, deliveryCount: 0, redelivered: false, persisted, size });
+      const entry: QueueEntry = {
+        seq, message, deliveryCount: 0, redelivered: false, persisted, size,
+        priority: message.priority, expiry: message.expiry, pageable: persisted && pageable,
+      };
+      if (entry.pageable && this.queueMemory.admit(entry)) (toPage ??= []).push(entry);
+      if (!q.enqueue(entry)) this.queueMemory.released(entry);
       if (persisted) (durableIds ??= []).push(q.id);
       if (q.isBlocked()) (waits ??= []).push(q.whenWritable());
     }
-    if (durableIds) (waits ??= []).push(this.write({ kind: 'enqueue', seq, queues: durableIds, message: encodeMessage(message) }));
+    if (durableIds) {
+      const stored = this.write({ kind: 'enqueue', seq, queues: durableIds, message: encodeMessage(message) });
+      // Past the memory budget the body stays on disk only, once the journal has it.
+      if (toPage) {
+        const paging = toPage;
+        stored.then(() => { for (const e of paging) this.queueMemory.pageOut(e); }, () => undefined);
+      }
+      (waits ??= []).push(stored);
+    }
     for (const s of streams) (waits ??= []).push(this.appendToStream(s, [message]));
     if (!waits) return RESOLVED;
     return waits.length === 1 ? waits[0] : Promise.all(waits).then(() => undefined);
@@ -425,6 +501,28 @@ export class Broker extends EventEmitter {
     });
   }
 
+  /**
+   * Journals that a persisted message went to a consumer that must acknowledge it, so that a crash
+   * before the ack counts as a failed delivery (max-deliveries holds across restarts). Nobody waits
+   * for it: the records of one tick go in one group. One written after the message's ack is
+   * ignored at recovery (the message is gone by then).
+   */
+  private journalDelivery(entry: JournalEntry): void {
+    if (this.collecting) {
+      this.collecting.push(entry);
+      return;
+    }
+    if (this.deliveries.push(entry) > 1) return;
+    setImmediate(() => removeInBackground(this.flushDeliveries()));
+  }
+
+  private flushDeliveries(): Promise<void> {
+    const group = this.deliveries;
+    if (group.length === 0) return RESOLVED;
+    this.deliveries = [];
+    return this.store.journal(group);
+  }
+
   private write(entry: JournalEntry): Promise<void> {
     if (this.collecting) {
       this.collecting.push(entry);
@@ -434,42 +532,77 @@ export class Broker extends EventEmitter {
   }
 
   private entryRemoved(queue: Queue, entry: QueueEntry, reason: RemovalReason): Promise<void> {
+    this.queueMemory.released(entry);
     const shared = this.sharedOf(queue);
     if (shared) return shared.removed(queue, entry, reason);
     if (!entry.persisted) return RESOLVED;
     return this.write({ kind: 'ack', seq: entry.seq, queue: queue.id });
   }
 
-  private async deadLetter(queue: Queue, entry: QueueEntry, reason: string): Promise<void> {
+  /**
+   * Moves an entry to its queue's dead-letter queue (or drops it when there is none). A paged-out
+   * entry (expired before it was read back) has its body read first; moves made meanwhile wait
+   * behind it, so the dead-letter queue gets messages in the order they were dead-lettered.
+   */
+  private deadLetter(queue: Queue, entry: QueueEntry, reason: string): Promise<void> {
     const shared = this.sharedOf(queue);
     // Another node owns the queue: it dead-letters the message when told.
     if (shared && !shared.owns(queue.name)) return shared.removed(queue, entry, 'dead-lettered');
+    if (!queue.options.deadLetterQueue) return this.entryRemoved(queue, entry, 'dropped');
+    if (entry.message !== undefined && this.movesWaiting === 0) return this.moveToDeadLetter(queue, entry, reason, entry.message);
+    this.movesWaiting++;
+    const body = entry.message !== undefined ? Promise.resolve(entry.message) : this.queueMemory.readCopies([entry]).then((m) => m[0]);
+    const step = Promise.all([body, this.deadLetterTail]).then(([original]) => (original === undefined
+      ? this.entryRemoved(queue, entry, 'dropped') // no longer stored
+      : this.moveToDeadLetter(queue, entry, reason, original))).finally(() => this.movesWaiting--);
+    this.deadLetterTail = step.catch(() => undefined);
+    return step;
+  }
+
+  private async moveToDeadLetter(queue: Queue, entry: QueueEntry, reason: string, original: Message): Promise<void> {
+    const shared = this.sharedOf(queue);
     const dlqName = queue.options.deadLetterQueue;
-    if (!dlqName) return this.entryRemoved(queue, entry, 'dropped');
-    const dlq = this.queueMap.get(dlqName) ?? await this.addQueue(dlqName, { durable: queue.options.durable, deadLetterQueue: '' });
+    // A new dead-letter queue is in the map at once; the message goes in before its definition is stored.
+    let creating: Promise<Queue> | undefined;
+    let dlq = this.queueMap.get(dlqName);
+    if (!dlq) {
+      creating = this.addQueue(dlqName, { durable: queue.options.durable, deadLetterQueue: '' });
+      dlq = this.queueMap.get(dlqName) ?? await creating;
+    }
     // Both reason headers carry the same value: x-dead-letter-reason (Junction's first name for it)
     // and x-death-reason (the name issue 14 and RabbitMQ users look for). An expired message
     // loses its expiry, or it would expire again in the dead-letter queue (as RabbitMQ does).
     const message: Message = {
-      ...entry.message,
+      ...original,
       headers: {
-        ...entry.message.headers,
+        ...original.headers,
         'x-dead-letter-reason': reason, 'x-death-reason': reason, 'x-original-queue': queue.name, 'x-delivery-count': entry.deliveryCount,
       },
     };
     if (reason === 'expired') delete message.expiry;
     if (shared || this.sharedSet.has(dlq)) {
+      await creating;
       await this.deliver(message, [dlq], []);
       return this.entryRemoved(queue, entry, 'dead-lettered');
     }
     const seq = this.nextSeq++;
     const persisted = entry.persisted && dlq.options.durable;
-    dlq.enqueue({ seq, message, deliveryCount: 0, redelivered: false, persisted, size: entry.size });
+    this.queueMemory.released(entry);
+    const moved: QueueEntry = {
+      seq, message, deliveryCount: 0, redelivered: false, persisted, size: entry.size,
+      priority: message.priority, expiry: message.expiry, pageable: persisted && this.queueMemory.enabled && this.collecting === null,
+    };
+    const page = moved.pageable === true && this.queueMemory.admit(moved);
+    if (!dlq.enqueue(moved)) this.queueMemory.released(moved);
     const group: JournalEntry[] = [];
     if (persisted) group.push({ kind: 'enqueue', seq, queues: [dlq.id], message: encodeMessage(message) });
     if (entry.persisted) group.push({ kind: 'ack', seq: entry.seq, queue: queue.id });
     if (this.collecting) this.collecting.push(...group);
-    else if (group.length) await this.store.journal(group);
+    else {
+      await creating;
+      if (group.length) await this.store.journal(group);
+      if (page) this.queueMemory.pageOut(moved);
+    }
   }
 
   /** The cluster's shared queues when `q` is one of them. */

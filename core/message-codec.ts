@@ -6,6 +6,7 @@
  * Strings are u32 length + UTF-8.
  */
 import { HeaderValue, Message } from './message.js';
+import type { MessageSummary } from './store.js';
 
 const enum F {
   Key = 1, ContentType = 2, ContentEncoding = 4, MessageId = 8, CorrelationStr = 16, CorrelationBin = 32,
@@ -138,4 +139,34 @@ export function decodeMessage(buf: Buffer): Message {
   const annotations = readMap(r);
   if (Object.keys(annotations).length > 0) m.annotations = annotations;
   return m;
+}
+
+/**
+ * What a paged queue keeps of an encoded message without decoding it (store.ts MessageSummary):
+ * priority, expiry and the size messageSize() gives (topic counted in bytes). Walks the fields,
+ * allocates nothing but the result.
+ */
+export function summarizeMessage(buf: Buffer): MessageSummary {
+  let p = 0;
+  const need = (n: number): void => { if (p + n > buf.length) throw new RangeError('truncated message record'); };
+  const skip = (): number => { need(4); const n = buf.readUInt32BE(p); need(4 + n); p += 4 + n; return n; };
+  need(3);
+  if (buf[0] !== 1) throw new RangeError(`unknown message record version ${buf[0]}`);
+  const flags = buf.readUInt16BE(1);
+  p = 3;
+  const payload = skip();
+  const topic = skip();
+  need(8);
+  p += 8; // timestamp
+  skip(); // source
+  const key = flags & F.Key ? skip() : 0;
+  if (flags & F.ContentType) skip();
+  if (flags & F.ContentEncoding) skip();
+  if (flags & F.MessageId) skip();
+  if (flags & (F.CorrelationStr | F.CorrelationBin)) skip();
+  if (flags & F.ReplyTo) skip();
+  const summary: MessageSummary = { size: payload + key + 64 + topic };
+  if (flags & F.Expiry) { need(8); summary.expiry = buf.readDoubleBE(p); p += 8; }
+  if (flags & F.Priority) { need(1); summary.priority = buf[p]; }
+  return summary;
 }

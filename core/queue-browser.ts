@@ -21,6 +21,9 @@ export interface BrowseOptions {
 }
 
 const RESOLVED = Promise.resolve();
+/** Paged-out messages of the snapshot read back at once, ahead of the browser's pace. */
+const READ_AHEAD = 128;
+const READ_RETRY_MS = 1000;
 
 export class QueueBrowser {
   private pos = 0;
@@ -29,6 +32,11 @@ export class QueueBrowser {
   private paused = false;
   private pumping = false;
   private ended = false;
+  /** Messages of paged-out entries read back for this browser only (null: consumed meanwhile, skipped). */
+  private readonly copies = new Map<QueueEntry, Message | null>();
+  private reading = false;
+  /** A drain waiting for paged-out messages of the snapshot to be read. */
+  private drainDone: (() => void) | null = null;
   closed = false;
   /** The queue was deleted under the browser. */
   onCancel?: () => void;
@@ -59,10 +67,16 @@ export class QueueBrowser {
       const now = Date.now();
       while (!this.closed && !this.paused && this.pos < this.entries.length && (!this.options.creditMode || this.credit > 0)) {
         const entry = this.entries[this.pos];
+        const m = entry.message ?? this.copies.get(entry);
+        if (m === undefined) {
+          this.readAhead(); // paged out: the browse goes on once it is read back
+          break;
+        }
+        this.copies.delete(entry);
         // Release the reference: a long browse must not pin messages consumed meanwhile.
         this.entries[this.pos++] = undefined as unknown as QueueEntry;
-        const m = entry.message;
-        if (m.expiry !== undefined && m.expiry <= now) continue;
+        if (m === null) continue;
+        if (entry.expiry !== undefined && entry.expiry <= now) continue;
         if (this.options.selector && !this.options.selector(m)) continue;
         if (this.options.creditMode) this.credit--;
         this.deliver({
@@ -79,6 +93,33 @@ export class QueueBrowser {
     }
   }
 
+  /** Reads the next paged-out messages of the snapshot (READ_AHEAD at most), then pumps again. */
+  private readAhead(): void {
+    const read = this.queue.host.read;
+    if (this.reading || !read) return;
+    const batch: QueueEntry[] = [];
+    for (let i = this.pos; i < this.entries.length && batch.length < READ_AHEAD; i++) {
+      const e = this.entries[i];
+      if (e.message === undefined && !this.copies.has(e)) batch.push(e);
+    }
+    if (batch.length === 0) return;
+    this.reading = true;
+    read(batch).then((messages) => {
+      this.reading = false;
+      if (this.closed) return;
+      for (let i = 0; i < batch.length; i++) this.copies.set(batch[i], messages[i] ?? null);
+      this.pump();
+      this.continueDrain();
+    }, () => {
+      setTimeout(() => {
+        this.reading = false;
+        if (this.closed) return;
+        this.pump();
+        this.continueDrain();
+      }, READ_RETRY_MS).unref();
+    });
+  }
+
   addCredit(n: number): void {
     this.credit += n;
     this.pump();
@@ -89,12 +130,28 @@ export class QueueBrowser {
     this.pump();
   }
 
-  /** AMQP drain: hand over what is left within the credit, then give up the rest. */
-  drain(): number {
+  /** AMQP drain: hand over what is left within the credit (waiting for paged-out ones to be read), then give up the rest. */
+  drain(done?: () => void): number {
     this.pump();
+    if (this.credit > 0 && this.reading) {
+      this.drainDone = done ?? (() => undefined);
+      return 0;
+    }
     const left = this.credit;
     this.credit = 0;
     return left;
+  }
+
+  get drainPending(): boolean {
+    return this.drainDone !== null;
+  }
+
+  private continueDrain(): void {
+    const done = this.drainDone;
+    if (!done || (this.credit > 0 && this.reading)) return;
+    this.drainDone = null;
+    this.credit = 0;
+    done();
   }
 
   pause(): void {
@@ -124,6 +181,8 @@ export class QueueBrowser {
     if (this.closed) return;
     this.closed = true;
     this.entries.length = 0;
+    this.copies.clear();
+    this.drainDone = null;
     this.queue.stopBrowsing(this);
   }
 

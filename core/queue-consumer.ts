@@ -16,6 +16,8 @@ export class Consumer {
   private nextTag = 1;
   private credit = 0;
   private paused = false;
+  /** A drain waiting for paged-out messages to be read back (then it delivers them and ends). */
+  private drainDone: (() => void) | null = null;
   closed = false;
   /** Called when the queue goes away under the consumer (deleted); adapters end the subscription. */
   onCancel?: () => void;
@@ -40,15 +42,19 @@ export class Consumer {
   accepts(entry: QueueEntry): boolean {
     if (entry.avoid?.has(this.id)) return false;
     const s = this.options.selector;
-    return s === undefined || s(entry.message);
+    if (s === undefined) return true;
+    // The queue asks only about entries in memory (it reads paged ones back first).
+    return entry.message !== undefined && s(entry.message);
   }
 
   /** @internal Called by the queue with an entry it has taken for this consumer. */
   send(entry: QueueEntry): void {
+    const message = entry.message;
+    if (message === undefined) throw new Error(`queue ${this.queue.name}: message ${entry.seq} is paged out and cannot be sent`);
     const tag = this.nextTag++;
     if (this.options.creditMode) this.credit--;
     const delivery: Delivery = {
-      tag, message: entry.message, deliveryCount: entry.deliveryCount, redelivered: entry.redelivered,
+      tag, message, deliveryCount: entry.deliveryCount, redelivered: entry.redelivered,
       queue: this.queue.name, seq: entry.seq,
     };
     entry.redelivered = true;
@@ -58,6 +64,7 @@ export class Consumer {
     } else {
       this.unacked.set(tag, entry);
       this.queue.adjustUnacked(1);
+      if (entry.persisted) this.queue.host.awaitingAck?.(this.queue, entry);
     }
     this.deliver(delivery, this);
   }
@@ -120,12 +127,35 @@ export class Consumer {
     this.queue.dispatch();
   }
 
-  /** AMQP drain: deliver what is available now, then give up the remaining credit. Returns the credit given up. */
-  drain(): number {
+  /**
+   * AMQP drain: deliver what is available now, then give up the remaining credit. Returns the
+   * credit given up. Messages paged out to disk count as available: while the queue reads them
+   * back for this consumer, the drain waits (drainPending), keeps its credit, and calls `done`
+   * once it has given up what is left.
+   */
+  drain(done?: () => void): number {
     this.queue.dispatch();
+    if (this.credit > 0 && this.queue.readingAhead) {
+      this.drainDone = done ?? (() => undefined);
+      return 0;
+    }
     const left = this.credit;
     this.credit = 0;
     return left;
+  }
+
+  /** A drain is waiting for paged-out messages (the adapter answers it once this is false). */
+  get drainPending(): boolean {
+    return this.drainDone !== null;
+  }
+
+  /** @internal The queue read a batch back and dispatched: a waiting drain ends unless it must wait for more. */
+  continueDrain(): void {
+    const done = this.drainDone;
+    if (!done || (this.credit > 0 && this.queue.readingAhead && !this.closed)) return;
+    this.drainDone = null;
+    this.credit = 0;
+    done();
   }
 
   /** Stops deliveries while the connection's socket cannot take more (back-pressure). */
@@ -146,6 +176,7 @@ export class Consumer {
   close(requeue = true): void {
     if (this.closed) return;
     this.closed = true;
+    this.drainDone = null;
     const entries = [...this.unacked.values()];
     this.unacked.clear();
     this.queue.adjustUnacked(-entries.length);

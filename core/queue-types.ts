@@ -43,7 +43,16 @@ export const DEFAULT_QUEUE_OPTIONS: QueueOptions = {
 /** One message held by one queue. The message object itself may be shared by many queues. */
 export interface QueueEntry {
   seq: number;
-  message: Message;
+  /**
+   * The message; undefined while it is paged out: its body is then only in the journal and is
+   * read back before it is delivered, browsed or dead-lettered (core/queue-memory.ts).
+   */
+  message: Message | undefined;
+  /** The message's priority and expiry (with the queue's TTL applied), kept while it is paged out. Set by Queue.enqueue. */
+  priority?: number;
+  expiry?: number;
+  /** Its body can be read back from the local journal by seq, so it may be paged out (core/queue-memory.ts). */
+  pageable?: boolean;
   /** Failed delivery attempts so far (AMQP header delivery-count). */
   deliveryCount: number;
   /** Delivered at least once before (STOMP/JMS redelivered, MQTT DUP). */

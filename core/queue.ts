@@ -4,7 +4,7 @@
  * Junction is a queue too (transient ones are exclusive and auto-delete), so delivery, flow
  * control and acknowledgement work the same way for every protocol.
  */
-import { isExpired } from './message.js';
+import type { Message } from './message.js';
 import { BrowseFn, BrowseOptions, QueueBrowser } from './queue-browser.js';
 import { Consumer, DeliverFn } from './queue-consumer.js';
 import {
@@ -26,6 +26,25 @@ export interface QueueHost {
   consumersChanged?(queue: Queue): void;
   /** An entry was handed to a consumer (the broker's traffic counters). */
   delivered?(entry: QueueEntry): void;
+  /** A persisted entry was handed to a consumer that must acknowledge it: its delivery is journaled. */
+  awaitingAck?(queue: Queue, entry: QueueEntry): void;
+  /**
+   * Reads paged-out entries' bodies back into them (core/queue-memory.ts); resolves with the
+   * entries whose body the store no longer has. Absent: nothing pages.
+   */
+  load?(entries: QueueEntry[]): Promise<QueueEntry[]>;
+  /** The messages of entries, paged or not, without keeping them in the entries (browsing). */
+  read?(entries: QueueEntry[]): Promise<Array<Message | undefined>>;
+  /** A read-back failed (logged by the broker); the queue tries again a second later. */
+  loadFailed?(queue: Queue, err: Error): void;
+  /** How far to read ahead now (smaller while the memory budget is spent: queues.memoryBytes). */
+  readAheadLimit?(): ReadAheadLimit;
+}
+
+/** A read-ahead batch: entries and bytes at most. */
+export interface ReadAheadLimit {
+  count: number;
+  bytes: number;
 }
 
 export interface QueueStats {
@@ -43,6 +62,9 @@ const RESOLVED = Promise.resolve();
 const LOW_WATER = 0.8;
 /** Entries a dispatch pass sets aside for busy selecting consumers before it stops looking further. */
 const MAX_SELECTOR_SCAN = 10000;
+/** Paged entries read back in one batch ahead of the consumers, unless the host says less; one batch in flight per queue. */
+const READ_AHEAD: ReadAheadLimit = { count: 512, bytes: 1024 * 1024 };
+const LOAD_RETRY_MS = 1000;
 
 export class Queue {
   /** Highest priority first, FIFO within one (ready-entries.ts); plain FIFO when the queue opted out. */
@@ -61,6 +83,8 @@ export class Queue {
   private dispatching = false;
   private redispatch = false;
   private writableWaiters: Array<() => void> = [];
+  /** A read-ahead batch is in flight (or waiting to retry after a failure). */
+  private loading = false;
   private unackedCount = 0;
   deleted = false;
   readonly stats: QueueStats = { published: 0, delivered: 0, acked: 0, redelivered: 0, dropped: 0, expired: 0, deadLettered: 0 };
@@ -91,6 +115,11 @@ export class Queue {
     return this.consumerList;
   }
 
+  /** Paged-out entries at the head are being read back (a drain waits for them). */
+  get readingAhead(): boolean {
+    return this.loading;
+  }
+
   /**
    * Adds an entry. Returns false (and keeps nothing) when the queue is full and its policy is
    * 'reject'. Under 'block' the entry is kept and the publisher waits on whenWritable().
@@ -100,10 +129,16 @@ export class Queue {
     // `accepted`: the message was already acknowledged to its publisher (another cluster node
     // journaled it), so a 'reject' bound cannot refuse it any more.
     if (!accepted && this.rejectsNext()) return false;
+    const m = entry.message;
+    if (m !== undefined) {
+      entry.priority = m.priority;
+      entry.expiry = m.expiry;
+    }
     if (o.messageTtl > 0) {
       const ttlExpiry = Date.now() + o.messageTtl;
-      if (entry.message.expiry === undefined || entry.message.expiry > ttlExpiry) {
-        entry.message = { ...entry.message, expiry: ttlExpiry };
+      if (entry.expiry === undefined || entry.expiry > ttlExpiry) {
+        entry.expiry = ttlExpiry;
+        if (m !== undefined) entry.message = { ...m, expiry: ttlExpiry };
       }
     }
     this.stats.published++;
@@ -199,11 +234,18 @@ export class Queue {
         while (this.ready.length > 0) {
           const consumer = this.nextConsumer();
           if (!consumer) break;
-          const entry = this.takeHead()!;
-          if (entry.message.expiry !== undefined && isExpired(entry.message, Date.now())) {
-            this.expire(entry);
+          const head = this.ready.peek()!;
+          if (head.expiry !== undefined && head.expiry <= Date.now()) {
+            this.takeHead();
+            this.expire(head);
             continue;
           }
+          if (head.message === undefined) {
+            // Paged out: delivery resumes once the read-ahead brings it back.
+            this.readAhead();
+            break;
+          }
+          const entry = this.takeHead()!;
           let target: Consumer | undefined = consumer;
           if ((entry.avoid !== undefined || this.selecting) && !consumer.accepts(entry)) {
             target = this.consumerList.find((c) => c.hasCapacity() && c.accepts(entry));
@@ -236,13 +278,62 @@ export class Queue {
     } finally {
       this.dispatching = false;
     }
+    // Keep the next batch coming while consumers take the one in memory: once the entry half a
+    // batch from the head is still paged.
+    if (!this.loading && this.ready.length > 0 && this.consumerList.length > 0 && this.host.load) {
+      const half = (this.host.readAheadLimit?.() ?? READ_AHEAD).count >> 1;
+      const ahead = this.ready.at(Math.min(half, this.ready.length - 1));
+      if (ahead !== undefined && ahead.message === undefined) this.readAhead();
+    }
     this.notifyWritable();
+  }
+
+  /**
+   * Reads the paged entries among the next READ_AHEAD in delivery order back into memory (the
+   * host's readAheadLimit), then dispatches again. One batch per queue at a time; a queue without
+   * consumers reads nothing.
+   */
+  private readAhead(): void {
+    const load = this.host.load;
+    if (this.loading || !load || this.deleted) return;
+    const limit = this.host.readAheadLimit?.() ?? READ_AHEAD;
+    const batch: QueueEntry[] = [];
+    let bytes = 0;
+    for (const e of this.ready.slice(0, limit.count)) {
+      if (e.message !== undefined) continue;
+      batch.push(e);
+      bytes += e.size;
+      if (bytes >= limit.bytes) break;
+    }
+    if (batch.length === 0) return;
+    this.loading = true;
+    const resume = (): void => {
+      this.loading = false;
+      if (this.deleted || this.consumerList.length === 0) return;
+      this.dispatch();
+      for (const c of [...this.consumerList]) c.continueDrain();
+    };
+    load(batch).then((missing) => {
+      for (const e of missing) this.dropMissing(e);
+      resume();
+    }, (err: Error) => {
+      this.host.loadFailed?.(this, err);
+      setTimeout(resume, LOAD_RETRY_MS).unref();
+    });
+  }
+
+  /** A paged entry whose body the store no longer has (it cannot be delivered): it leaves the queue. */
+  private dropMissing(entry: QueueEntry): void {
+    if (this.ready.removeSeq(entry.seq) === undefined) return;
+    this.readyBytesCount -= entry.size;
+    this.stats.dropped++;
+    removeInBackground(this.host.removed(this, entry, 'dropped'));
   }
 
   /** Expires entries from the head of each priority (per-queue TTL keeps each in expiry order). */
   sweepExpired(now: number): void {
     this.ready.shiftWhile(
-      (head) => head.message.expiry !== undefined && head.message.expiry <= now,
+      (head) => head.expiry !== undefined && head.expiry <= now,
       (entry) => {
         this.readyBytesCount -= entry.size;
         this.expire(entry);
@@ -297,6 +388,23 @@ export class Queue {
     if (out.length < limit && this.parked.length > 0) {
       const start = Math.max(0, from - this.ready.length);
       out.push(...this.parked.slice(start, start + limit - out.length));
+    }
+    return out;
+  }
+
+  /**
+   * Like peekEntries, with each entry's message: paged-out ones are read back from disk for the
+   * call only (not kept). An entry consumed meanwhile, whose body is gone, is left out.
+   */
+  async peekMessages(limit: number, from = 0): Promise<Array<{ entry: QueueEntry; message: Message }>> {
+    const entries = this.peekEntries(limit, from);
+    const messages = this.host.read && entries.some((e) => e.message === undefined)
+      ? await this.host.read(entries)
+      : entries.map((e) => e.message);
+    const out: Array<{ entry: QueueEntry; message: Message }> = [];
+    for (let i = 0; i < entries.length; i++) {
+      const message = messages[i];
+      if (message !== undefined) out.push({ entry: entries[i], message });
     }
     return out;
   }

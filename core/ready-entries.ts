@@ -26,7 +26,7 @@ export class ReadyEntries {
 
   private levelOf(entry: QueueEntry): number {
     if (!this.byPriority) return 0;
-    const p = entry.message.priority;
+    const p = entry.priority;
     return p === undefined ? DEFAULT_PRIORITY : p < 0 ? 0 : p >= LEVELS ? LEVELS - 1 : p;
   }
 

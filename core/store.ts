@@ -19,13 +19,45 @@ export type JournalEntry =
   /** A durable message placed in one or more durable queues (ids from the queue definitions). */
   | { kind: 'enqueue'; seq: number; queues: number[]; message: Buffer }
   /** The message `seq` left queue `queue` (acked, expired, dead-lettered or moved). */
-  | { kind: 'ack'; seq: number; queue: number };
+  | { kind: 'ack'; seq: number; queue: number }
+  /**
+   * Message `seq` was handed to a consumer of queue `queue` that must acknowledge it: `count` is its
+   * delivery count should this delivery fail (a crash included), so max-deliveries holds across restarts.
+   */
+  | { kind: 'deliver'; seq: number; queue: number; count: number };
 
 export interface RecoveredMessage {
   seq: number;
   /** Queues the message is still in, in the order they were given. */
   queues: number[];
   message: Buffer;
+  /** Delivery count per queue (aligned with `queues`) from the last `deliver` entries; absent = never delivered. */
+  deliveryCounts?: number[];
+}
+
+/** What the broker keeps in memory of a queued message whose body stays on disk (a paged message). */
+export interface MessageSummary {
+  priority?: number;
+  expiry?: number;
+  /** The message's size as core/message.ts messageSize() counts it (queue byte bounds). */
+  size: number;
+}
+
+/** A message recovered without its body (open with `summarize`): readMessages() reads it back. */
+export interface PagedMessage {
+  seq: number;
+  queues: number[];
+  summary: MessageSummary;
+  deliveryCounts?: number[];
+}
+
+export interface OpenOptions {
+  /**
+   * Recover queue messages without keeping their bodies: called once per message found, during
+   * the scan; the store returns `paged` (summaries) instead of `messages`. Only for a store with
+   * readMessages().
+   */
+  summarize?: (message: Buffer) => MessageSummary;
 }
 
 export interface StoreRecovery {
@@ -33,6 +65,8 @@ export interface StoreRecovery {
   metadata: Map<string, Map<string, Buffer>>;
   /** Messages not yet acked from every queue, in seq order. */
   messages: RecoveredMessage[];
+  /** With OpenOptions.summarize: the same messages without their bodies, in seq order (`messages` is then empty). */
+  paged?: PagedMessage[];
   /** Streams found in the store, with their partition counts. */
   streams: Map<string, number>;
 }
@@ -97,7 +131,13 @@ export type RemoteChange = { ns: string; key: string; value: Buffer | undefined 
 
 export interface Store {
   /** Opens the store, recovering (and truncating torn tails) as needed. */
-  open(): Promise<StoreRecovery>;
+  open(options?: OpenOptions): Promise<StoreRecovery>;
+  /**
+   * Reads back the bodies of queued messages (by seq) from where the journal holds them, in the
+   * order asked; undefined for a seq that is no longer queued. A store that has this can keep
+   * deep queues on disk (the broker's queue paging, docs/storage.md); others keep them in memory.
+   */
+  readMessages?(seqs: number[]): Promise<Array<Buffer | undefined>>;
   /** Writes the entries as one atomic group: after a crash either all or none of them are recovered. */
   journal(entries: JournalEntry[]): Promise<void>;
   /** Opens (creating if absent) one partition log. */

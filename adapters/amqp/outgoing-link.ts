@@ -302,7 +302,8 @@ export class OutgoingLink implements LinkHandler {
   /** The peer asked to drain. */
   drain(): void {
     if (!this.ready || !this.consumer) return;
-    this.consumer.drain();
+    // Paged-out messages are available too: the drain is answered once they were read and sent.
+    this.consumer.drain(() => this.conn.rc._register());
     this.draining = true;
     this.conn.watchDrain(this);
     this.link.issue_flow = true;
@@ -311,7 +312,8 @@ export class OutgoingLink implements LinkHandler {
 
   /** True once a requested drain can be answered (every handed-out delivery transferred). */
   drainReady(): boolean {
-    return this.draining && this.overflow.length === 0 && this.sent + this.consumedByDrain - this.link.delivery_count <= 0;
+    return this.draining && this.overflow.length === 0 && !this.consumer?.drainPending
+      && this.sent + this.consumedByDrain - this.link.delivery_count <= 0;
   }
 
   /** rhea's hook while writing this link's flow: consume the remaining credit and set drain. */

@@ -15,7 +15,8 @@
  */
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FsyncPolicy, JournalEntry, PartitionStore, RetentionPolicy, Store, StoreRecovery } from '../store.js';
+import type { FsyncPolicy, JournalEntry, OpenOptions, PartitionStore, RetentionPolicy, Store, StoreRecovery } from '../store.js';
+import { DiskLimit } from './disk-limit.js';
 import { FilePool } from './file-pool.js';
 import { Journal } from './journal.js';
 import { PartitionLog } from './partition-log.js';
@@ -39,6 +40,8 @@ export interface FileStoreOptions {
   maxOpenFiles?: number;
   /** After a write error, how often to probe whether the data directory takes writes again (default 1000 ms). */
   recoveryProbeMs?: number;
+  /** Bytes the journal and partitions may hold; past it new messages are refused (disk-limit.ts). Default: no cap. */
+  maxDiskBytes?: number;
 }
 
 export const DEFAULT_MAX_OPEN_FILES = 1024;
@@ -60,6 +63,9 @@ export class FileStore implements Store {
   private readonly recovery: StorageRecovery;
   private readonly journalLog: Journal;
   private readonly partitions = new Map<string, Promise<PartitionLog>>();
+  /** Partitions opened, for the disk cap's sum. */
+  private readonly openLogs = new Set<PartitionLog>();
+  private readonly diskLimit: DiskLimit | null;
   private readonly logger: StorageLogger;
   private state: 'new' | 'opening' | 'open' | 'closed' = 'new';
 
@@ -70,6 +76,9 @@ export class FileStore implements Store {
     this.scheduler = new SyncScheduler(options.fsyncIntervalMs ?? 1000);
     this.files = new FilePool(options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES);
     this.recovery = new StorageRecovery(options.dir, options.recoveryProbeMs ?? 1000, this.logger);
+    const max = options.maxDiskBytes;
+    if (max !== undefined && !(Number.isSafeInteger(max) && max > 0)) throw new RangeError(`maxDiskBytes must be a positive integer, not ${max}`);
+    this.diskLimit = max ? new DiskLimit(max, () => this.usedBytes) : null;
     this.journalLog = new Journal(join(options.dir, 'journal'), {
       segmentBytes: options.journalSegmentBytes ?? 64 * 1024 * 1024,
       maxSegments: options.journalMaxSegments ?? 8,
@@ -99,24 +108,47 @@ export class FileStore implements Store {
     return this.recovery.offlineCount;
   }
 
+  /**
+   * What maxDiskBytes caps: the journal's live records (queued messages, metadata) and the open
+   * partitions' bytes. Journal records already acked are not counted: compaction reclaims them
+   * (docs/storage.md says how far the files may run ahead of this figure).
+   */
+  get usedBytes(): number {
+    let n = this.journalLog.liveBytes;
+    for (const log of this.openLogs) n += log.sizeBytes;
+    return n;
+  }
+
   /** Journal segment ids on disk, oldest first (tests, admin API). */
   get journalSegments(): number[] {
     return this.journalLog.segmentIds;
   }
 
-  async open(): Promise<StoreRecovery> {
+  async open(options: OpenOptions = {}): Promise<StoreRecovery> {
     if (this.state !== 'new') throw new Error(this.state === 'closed' ? 'store is closed' : 'store is already open');
     this.state = 'opening';
     await mkdir(this.options.dir, { recursive: true });
     await this.lock();
-    const { metadata, messages } = await this.journalLog.open();
+    const { metadata, messages, paged } = await this.journalLog.open(options.summarize);
     const streams = await this.findStreams();
     if (this.state === 'opening') this.state = 'open';
-    return { metadata, messages, streams };
+    return { metadata, messages, paged, streams };
+  }
+
+  readMessages(seqs: number[]): Promise<Array<Buffer | undefined>> {
+    if (this.state === 'closed') return Promise.reject(new StoreClosedError());
+    return this.journalLog.readMessages(seqs);
   }
 
   journal(entries: JournalEntry[]): Promise<void> {
     if (this.state === 'closed') return Promise.reject(new StoreClosedError());
+    if (this.diskLimit) {
+      // Only new messages are refused: acks and metadata let consumers drain and free space.
+      let bytes = 0;
+      for (const e of entries) if (e.kind === 'enqueue') bytes += e.message.length;
+      const refused = bytes > 0 ? this.diskLimit.refuse(bytes) : null;
+      if (refused) return Promise.reject(refused);
+    }
     return this.journalLog.append(entries);
   }
 
@@ -135,8 +167,10 @@ export class FileStore implements Store {
     const opening = new PartitionLog(dir, policy, {
       policy: this.options.fsync, scheduler: this.scheduler, pending: this.pending, logger: this.logger,
       tailCacheBytes: this.options.tailCacheBytes ?? 256 * 1024, files: this.files, recovery: this.recovery,
+      admit: this.diskLimit ? (bytes) => this.diskLimit!.refuse(bytes) : undefined,
     }).open();
     this.partitions.set(key, opening);
+    opening.then((log) => this.openLogs.add(log), () => undefined);
     opening.catch(() => {
       if (this.partitions.get(key) === opening) this.partitions.delete(key);
     });
@@ -150,6 +184,7 @@ export class FileStore implements Store {
       if (key.slice(0, key.lastIndexOf('\u0000')) !== stream) continue;
       this.partitions.delete(key);
       const log = await opening.catch(() => null);
+      if (log) this.openLogs.delete(log);
       await log?.close().catch(() => undefined);
     }
     await rm(dir, { recursive: true, force: true });
@@ -170,6 +205,7 @@ export class FileStore implements Store {
       ...[...this.partitions.values()].map(async (p) => (await p).close()),
     ]);
     this.partitions.clear();
+    this.openLogs.clear();
     await this.scheduler.close();
     if (wasOpen) await rm(join(this.options.dir, 'LOCK'), { force: true });
     const failed = results.find((r) => r.status === 'rejected');

@@ -9,6 +9,7 @@
  *   DEL     u16 nsLen ns | u32 keyLen key
  *   ENQUEUE u32 seqHigh u32 seqLow | u16 queueCount u32[queueCount] | u32 messageLen message
  *   ACK     u32 seqHigh u32 seqLow | u32 queue
+ *   DELIVER u32 seqHigh u32 seqLow | u32 queue | u32 count
  * Strings are UTF-8, integers big-endian.
  */
 import { crc32 } from '@node-rs/crc32';
@@ -21,7 +22,7 @@ export const RECORD_GROUP = 1;
 /** A larger length field can only be a torn or corrupt header. */
 export const MAX_RECORD_BODY = 1024 * 1024 * 1024;
 
-const enum Kind { Put = 1, Del = 2, Enqueue = 3, Ack = 4 }
+const enum Kind { Put = 1, Del = 2, Enqueue = 3, Ack = 4, Deliver = 5 }
 const TWO_32 = 2 ** 32;
 
 export const segmentFileName = (id: number): string => `${String(id).padStart(20, '0')}.seg`;
@@ -31,6 +32,14 @@ export function parseSegmentFileName(name: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
+/** Where a group's first entry starts, from the start of its record. */
+export const GROUP_ENTRIES_AT = RECORD_HEADER + 4;
+
+/** Where an enqueue's message bytes start, from the start of the entry. */
+export function enqueueBodyAt(e: { queues: number[] }): number {
+  return 15 + 4 * e.queues.length;
+}
+
 /** Bytes an entry takes in a group body: what it contributes to its segment's live bytes. */
 export function entrySize(e: JournalEntry): number {
   switch (e.kind) {
@@ -38,6 +47,7 @@ export function entrySize(e: JournalEntry): number {
     case 'del': return 7 + Buffer.byteLength(e.ns) + Buffer.byteLength(e.key);
     case 'enqueue': return 15 + 4 * e.queues.length + e.message.length;
     case 'ack': return 13;
+    case 'deliver': return 17;
   }
 }
 
@@ -55,10 +65,11 @@ function checkEntry(e: JournalEntry): void {
     if (!isSeq(m.seq)) throw new RangeError(`journal seq ${String(m.seq)} is not a non-negative integer`);
     if (!Array.isArray(m.queues) || m.queues.length > 0xffff || !m.queues.every(isU32)) throw new RangeError('journal queue ids must be u32 integers');
     if (!(m.message instanceof Uint8Array)) throw new TypeError('journal enqueue needs a Buffer message');
-  } else if (kind === 'ack') {
-    const a = e as { seq: unknown; queue: unknown };
+  } else if (kind === 'ack' || kind === 'deliver') {
+    const a = e as { seq: unknown; queue: unknown; count?: unknown };
     if (!isSeq(a.seq)) throw new RangeError(`journal seq ${String(a.seq)} is not a non-negative integer`);
     if (!isU32(a.queue)) throw new RangeError('journal queue id must be a u32 integer');
+    if (kind === 'deliver' && !isU32(a.count)) throw new RangeError('journal delivery count must be a u32 integer');
   } else {
     throw new TypeError(`unknown journal entry kind ${String(kind)}`);
   }
@@ -103,6 +114,7 @@ export function encodeGroup(entries: JournalEntry[]): { record: Buffer; sizes: n
         bytes(e.message);
         break;
       case 'ack': buf[p++] = Kind.Ack; seq(e.seq); p = buf.writeUInt32BE(e.queue, p); break;
+      case 'deliver': buf[p++] = Kind.Deliver; seq(e.seq); p = buf.writeUInt32BE(e.queue, p); p = buf.writeUInt32BE(e.count, p); break;
     }
   }
   buf.writeUInt32BE(crc32(buf.subarray(8)) >>> 0, 4);
@@ -136,6 +148,7 @@ export function decodeGroup(body: Buffer): JournalEntry[] {
         break;
       }
       case Kind.Ack: { const s = seq(); entries.push({ kind: 'ack', seq: s, queue: u32() }); break; }
+      case Kind.Deliver: { const s = seq(); const queue = u32(); entries.push({ kind: 'deliver', seq: s, queue, count: u32() }); break; }
       default: throw new RangeError(`unknown journal entry kind ${kind}`);
     }
   }

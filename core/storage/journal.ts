@@ -4,10 +4,12 @@
  * 100,000 keys and 10,000 sessions live in the same few segment files; compaction keeps the total
  * proportional to the live data.
  */
-import { open, readdir, unlink } from 'node:fs/promises';
+import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FsyncPolicy, JournalEntry, RecoveredMessage } from '../store.js';
-import { decodeGroup, encodeGroup, entrySize, parseSegmentFileName, RECORD_GROUP, scanRecords, segmentFileName } from './journal-format.js';
+import type { FsyncPolicy, JournalEntry, MessageSummary, PagedMessage, RecoveredMessage } from '../store.js';
+import {
+  decodeGroup, encodeGroup, enqueueBodyAt, entrySize, GROUP_ENTRIES_AT, parseSegmentFileName, RECORD_GROUP, scanRecords, segmentFileName,
+} from './journal-format.js';
 import { LiveRecordIndex } from './segment-liveness.js';
 import { makeDirectory, PendingBytes, SegmentWriter, StorageLogger, StoreClosedError, SyncScheduler } from './segment-writer.js';
 import type { RecoverableLog, StorageRecovery } from './storage-recovery.js';
@@ -27,6 +29,16 @@ export interface JournalOptions {
 export interface JournalRecovery {
   metadata: Map<string, Map<string, Buffer>>;
   messages: RecoveredMessage[];
+  /** With a `summarize` function: live messages without their bodies (`messages` is then empty). */
+  paged?: PagedMessage[];
+}
+
+/** What open() collects while it replays the segments. */
+interface Replay {
+  metadata: Map<string, Map<string, Buffer>>;
+  bodies: Map<number, Buffer>;
+  summaries: Map<number, MessageSummary>;
+  summarize?: (message: Buffer) => MessageSummary;
 }
 
 interface JournalSegment {
@@ -40,7 +52,17 @@ interface JournalSegment {
   appender: SegmentWriter | null;
   /** Resolves once the segment is written, synced and closed. */
   sealed: Promise<void>;
+  /** Read-only descriptor for readMessages (paged queues), opened at the first read. */
+  reader: Promise<FileHandle> | null;
+  /** readMessages calls using this segment now: compaction deletes it only once none is left. */
+  reads: number;
+  readsDone: Array<() => void>;
 }
+
+/** Reads of neighbouring messages closer than this are merged into one (a queue's messages sit mostly in a row). */
+const READ_GAP_BYTES = 16 * 1024;
+/** Largest merged read. */
+const READ_SPAN_BYTES = 1024 * 1024;
 
 /** Compaction copies are written in groups of about this size (each copy entry is idempotent, so groups need not be atomic together). */
 const COPY_GROUP_BYTES = 1024 * 1024;
@@ -66,19 +88,114 @@ export class Journal implements RecoverableLog {
     return this.segments.map((s) => s.id);
   }
 
-  async open(): Promise<JournalRecovery> {
+  /**
+   * Replays every segment. With `summarize`, queued messages come back without their bodies (a
+   * summary each, made during the scan): memory then grows with the number of messages, not
+   * their bytes, and readMessages() reads a body back when it is needed.
+   */
+  async open(summarize?: (message: Buffer) => MessageSummary): Promise<JournalRecovery> {
     await makeDirectory(this.dir, this.o.policy);
-    const metadata = new Map<string, Map<string, Buffer>>();
-    const bodies = new Map<number, Buffer>();
-    const { segments, live } = await this.scan({ metadata, bodies });
+    const into: Replay = { metadata: new Map(), bodies: new Map(), summaries: new Map(), summarize };
+    const { segments, live } = await this.scan(into);
     this.segments.push(...segments);
     this.live = live;
     this.head.writer = this.openWriter(this.head);
+    const { metadata, bodies, summaries } = into;
     for (const [ns, m] of metadata) if (m.size === 0) metadata.delete(ns);
-    const messages = [...bodies.keys()].sort((a, b) => a - b)
-      .map((seq) => ({ seq, queues: [...this.live.messageQueues(seq)!], message: bodies.get(seq)! }));
+    const queuesOf = (seq: number): number[] => this.live.messageQueues(seq)!;
+    const counted = <T extends { seq: number }>(m: T): T & { deliveryCounts?: number[] } => {
+      const deliveryCounts = this.live.deliveryCounts(m.seq);
+      return deliveryCounts ? { ...m, deliveryCounts } : m;
+    };
+    const messages = inSeqOrder(bodies).map((seq) => counted({ seq, queues: queuesOf(seq), message: bodies.get(seq)! }));
     this.scheduleCompaction();
-    return { metadata, messages };
+    if (!summarize) return { metadata, messages };
+    const paged = inSeqOrder(summaries).map((seq) => counted({ seq, queues: queuesOf(seq), summary: summaries.get(seq)! }));
+    return { metadata, messages, paged };
+  }
+
+  /** Live queued messages (the journal's own index of them). */
+  get messageCount(): number {
+    return this.live.messageCount;
+  }
+
+  /** Bytes of the live records (queued messages, current metadata values): what compaction keeps. */
+  get liveBytes(): number {
+    return this.live.liveBytes;
+  }
+
+  /** Bytes of every segment file, counting appends still queued. */
+  get sizeBytes(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.size;
+    return n;
+  }
+
+  /**
+   * Reads queued messages' bodies back (paged queues). Each is looked up in the live index at the
+   * call, so a compaction that moved it is followed; the segments read are pinned until the
+   * reads end, and compaction deletes a segment only once nothing reads it. The bytes were
+   * checked against their record's CRC when written by this process or scanned at open. Returned
+   * buffers are views of a shared read buffer (decode copies what it keeps).
+   */
+  async readMessages(seqs: number[]): Promise<Array<Buffer | undefined>> {
+    if (this.closing) throw new StoreClosedError();
+    const out: Array<Buffer | undefined> = new Array(seqs.length).fill(undefined);
+    const bySegment = new Map<JournalSegment, Array<{ i: number; at: number; len: number }>>();
+    for (let i = 0; i < seqs.length; i++) {
+      const loc = this.live.bodyLocation(seqs[i]);
+      if (!loc || loc.at < 0) continue;
+      const seg = this.segments.find((s) => s.id === loc.seg);
+      if (!seg) continue;
+      let list = bySegment.get(seg);
+      if (!list) {
+        bySegment.set(seg, (list = []));
+        seg.reads++; // pinned before the first await: compaction cannot delete it under this read
+      }
+      list.push({ i, at: loc.at, len: loc.len });
+    }
+    const pinned = [...bySegment.keys()];
+    try {
+      for (const [seg, list] of bySegment) {
+        list.sort((a, b) => a.at - b.at);
+        const end = list.reduce((m, w) => Math.max(m, w.at + w.len), 0);
+        // A group accepted (or a compaction copy) may still be queued for writing.
+        if (seg.appender && seg.appender.written < end) await seg.appender.drain();
+        // A failed open is not kept: the next read tries again.
+        const fh = await (seg.reader ??= open(seg.path, 'r').catch((err: unknown) => {
+          seg.reader = null;
+          throw err;
+        }));
+        for (let k = 0; k < list.length;) {
+          const start = list[k].at;
+          let stop = start + list[k].len;
+          let n = k + 1;
+          while (n < list.length && list[n].at - stop <= READ_GAP_BYTES && list[n].at + list[n].len - start <= READ_SPAN_BYTES) {
+            stop = Math.max(stop, list[n].at + list[n].len);
+            n++;
+          }
+          const buf = Buffer.allocUnsafe(stop - start);
+          let got = 0;
+          while (got < buf.length) {
+            const { bytesRead } = await fh.read(buf, got, buf.length - got, start + got);
+            if (bytesRead <= 0) throw new Error(`journal: segment ${seg.path} ends before ${stop} (reading a queued message)`);
+            got += bytesRead;
+          }
+          for (; k < n; k++) out[list[k].i] = buf.subarray(list[k].at - start, list[k].at - start + list[k].len);
+        }
+      }
+    } finally {
+      for (const seg of pinned) if (--seg.reads === 0) for (const wake of seg.readsDone.splice(0)) wake();
+    }
+    return out;
+  }
+
+  /** Waits for the segment's reads to end, then closes its read descriptor. */
+  private async closeReader(seg: JournalSegment): Promise<void> {
+    while (seg.reads > 0) await new Promise<void>((resolve) => seg.readsDone.push(resolve));
+    const reader = seg.reader;
+    seg.reader = null;
+    if (reader) await (await reader.catch(() => null))?.close().catch(() => undefined);
   }
 
   /**
@@ -96,7 +213,8 @@ export class Journal implements RecoverableLog {
       const { segments, live } = await this.scan();
       if (this.closing) return;
       await Promise.all(writers.map((w) => w.abandon()));
-      this.segments.splice(0, this.segments.length, ...segments);
+      const old = this.segments.splice(0, this.segments.length, ...segments);
+      for (const seg of old) void this.closeReader(seg);
       this.live = live;
       this.head.writer = this.openWriter(this.head);
       this.failure = null;
@@ -111,7 +229,7 @@ export class Journal implements RecoverableLog {
    * Reads every segment: the live-record index, and with `into` the recovered metadata and message
    * bodies. A torn or corrupt tail of the last segment is cut.
    */
-  private async scan(into?: { metadata: Map<string, Map<string, Buffer>>; bodies: Map<number, Buffer> }): Promise<{ segments: JournalSegment[]; live: LiveRecordIndex }> {
+  private async scan(into?: Replay): Promise<{ segments: JournalSegment[]; live: LiveRecordIndex }> {
     const live = new LiveRecordIndex();
     const segments: JournalSegment[] = [];
     const ids = (await readdir(this.dir)).map(parseSegmentFileName).filter((id): id is number => id !== null).sort((a, b) => a - b);
@@ -125,9 +243,12 @@ export class Journal implements RecoverableLog {
         const scan = await scanRecords(fh, size, (pos, type, body) => {
           if (type !== RECORD_GROUP) throw new RangeError(`unknown record type ${type}`);
           // Decoded whole before any entry applies: a group is recovered entirely or not at all.
+          let at = pos + GROUP_ENTRIES_AT;
           for (const e of decodeGroup(body)) {
-            const gone = live.apply(e, entrySize(e), id, pos);
-            if (into) replay(e, gone, into.metadata, into.bodies);
+            const size = entrySize(e);
+            const change = live.apply(e, size, id, pos, e.kind === 'enqueue' ? at + enqueueBodyAt(e) : -1);
+            at += size;
+            if (into) replay(e, change, into);
           }
         });
         if (scan.problem && last) {
@@ -138,12 +259,12 @@ export class Journal implements RecoverableLog {
         } else if (scan.problem) {
           this.o.logger.warn({ segment: path, at: scan.end, problem: scan.problem }, 'journal: corrupt record in an older segment; rest of that segment skipped');
         }
-        segments.push({ id, path, size, writer: null, appender: null, sealed: RESOLVED });
+        segments.push(newSegment(id, path, size));
       } finally {
         await fh.close();
       }
     }
-    if (segments.length === 0) segments.push({ id: 0, path: join(this.dir, segmentFileName(0)), size: 0, writer: null, appender: null, sealed: RESOLVED });
+    if (segments.length === 0) segments.push(newSegment(0, join(this.dir, segmentFileName(0)), 0));
     return { segments, live };
   }
 
@@ -173,6 +294,7 @@ export class Journal implements RecoverableLog {
     await this.recovering?.catch(() => undefined);
     await this.compaction;
     const results = await Promise.allSettled(this.segments.map((s) => (s.writer ? s.writer.seal() : s.sealed)));
+    await Promise.all(this.segments.map((s) => this.closeReader(s)));
     if (this.failure) await Promise.all(this.segments.map((s) => s.appender?.abandon()));
     this.o.recovery?.forget(this);
     const failed = results.find((r) => r.status === 'rejected');
@@ -188,8 +310,19 @@ export class Journal implements RecoverableLog {
     if (head.size > 0 && head.size + record.length > this.o.segmentBytes) head = this.roll();
     const pos = head.size;
     head.size += record.length;
-    for (let i = 0; i < entries.length; i++) this.live.apply(entries[i], sizes[i], head.id, pos);
-    return head.writer!.append(record);
+    let at = pos + GROUP_ENTRIES_AT;
+    let removes = false;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      this.live.apply(e, sizes[i], head.id, pos, e.kind === 'enqueue' ? at + enqueueBodyAt(e) : -1);
+      at += sizes[i];
+      if (e.kind === 'ack' || e.kind === 'del') removes = true;
+    }
+    const stored = head.writer!.append(record);
+    // A drained queue frees its space without waiting for the next roll: the oldest segment is
+    // deleted once nothing in it is live (a deep queue's consumers catching up, a full disk cap).
+    if (removes && this.segments.length > 1 && this.live.liveIn(this.segments[0].id) === 0) this.scheduleCompaction();
+    return stored;
   }
 
   private openWriter(seg: JournalSegment, after?: Promise<void>): SegmentWriter {
@@ -209,7 +342,7 @@ export class Journal implements RecoverableLog {
     old.sealed.catch(() => undefined); // reported through onFailure
     old.writer = null;
     const id = old.id + 1;
-    const seg: JournalSegment = { id, path: join(this.dir, segmentFileName(id)), size: 0, writer: null, appender: null, sealed: RESOLVED };
+    const seg = newSegment(id, join(this.dir, segmentFileName(id)), 0);
     seg.writer = this.openWriter(seg, old.sealed);
     this.segments.push(seg);
     this.scheduleCompaction();
@@ -273,7 +406,11 @@ export class Journal implements RecoverableLog {
       }
       for (const [seq, c] of enqueues) {
         const queues = this.live.currentQueues(seq, seg.id, c.pos);
-        if (queues) entries.push({ kind: 'enqueue', seq, queues, message: c.message });
+        if (!queues) continue;
+        entries.push({ kind: 'enqueue', seq, queues, message: c.message });
+        // The copy resets the message's state: its delivery counts follow it in the same group.
+        const counts = this.live.deliveryCounts(seq);
+        if (counts) for (let i = 0; i < queues.length; i++) if (counts[i] > 0) entries.push({ kind: 'deliver', seq, queue: queues[i], count: counts[i] });
       }
       puts = new Map();
       enqueues = new Map();
@@ -314,14 +451,27 @@ export class Journal implements RecoverableLog {
     }
     this.segments.shift();
     this.live.forgetSegment(seg.id);
+    // A paged queue may still be reading a message from its old place (it looked it up before the copy).
+    await this.closeReader(seg);
     await unlink(seg.path);
     this.o.logger.info({ segment: seg.path, bytes: seg.size, copies: copies.length }, 'journal: compacted segment');
     return true;
   }
 }
 
+/** The map's keys in ascending order: they usually are already (messages are journaled in seq order), so check before sorting. */
+function inSeqOrder(map: Map<number, unknown>): number[] {
+  const keys = [...map.keys()];
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1] > keys[i]) return keys.sort((a, b) => a - b);
+  return keys;
+}
+
+function newSegment(id: number, path: string, size: number): JournalSegment {
+  return { id, path, size, writer: null, appender: null, sealed: RESOLVED, reader: null, reads: 0, readsDone: [] };
+}
+
 /** Applies one recovered entry to the state open() returns; `gone` is what the live index said of it. */
-function replay(e: JournalEntry, gone: 'gone' | undefined, metadata: Map<string, Map<string, Buffer>>, bodies: Map<number, Buffer>): void {
+function replay(e: JournalEntry, change: 'gone' | 'moved' | undefined, { metadata, bodies, summaries, summarize }: Replay): void {
   switch (e.kind) {
     case 'put': {
       let ns = metadata.get(e.ns);
@@ -330,7 +480,14 @@ function replay(e: JournalEntry, gone: 'gone' | undefined, metadata: Map<string,
       break;
     }
     case 'del': metadata.get(e.ns)?.delete(e.key); break;
-    case 'enqueue': if (gone) bodies.delete(e.seq); else bodies.set(e.seq, Buffer.from(e.message)); break;
-    case 'ack': if (gone) bodies.delete(e.seq); break;
+    case 'enqueue':
+      if (change === 'moved') break; // a compaction copy: the same bytes are already recovered
+      if (summarize) {
+        if (change === 'gone') summaries.delete(e.seq);
+        else summaries.set(e.seq, summarize(e.message));
+      } else if (change === 'gone') bodies.delete(e.seq);
+      else bodies.set(e.seq, Buffer.from(e.message)); // copy: the read chunk is not kept alive
+      break;
+    case 'ack': if (change === 'gone') { bodies.delete(e.seq); summaries.delete(e.seq); } break;
   }
 }

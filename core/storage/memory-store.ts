@@ -91,7 +91,7 @@ export class MemoryStore implements Store {
       streams.set(stream, Math.max(streams.get(stream) ?? 0, p + 1));
     }
     const messages = [...this.messages.values()].sort((a, b) => a.seq - b.seq)
-      .map((m) => ({ ...m, queues: [...m.queues] }));
+      .map((m) => ({ ...m, queues: [...m.queues], ...(m.deliveryCounts ? { deliveryCounts: [...m.deliveryCounts] } : {}) }));
     const metadata = new Map([...this.metadata].map(([ns, m]) => [ns, new Map(m)]));
     return Promise.resolve({ metadata, messages, streams });
   }
@@ -111,11 +111,20 @@ export class MemoryStore implements Store {
         case 'enqueue':
           this.messages.set(e.seq, { seq: e.seq, queues: [...e.queues], message: e.message });
           break;
+        case 'deliver': {
+          const m = this.messages.get(e.seq);
+          const i = m ? m.queues.indexOf(e.queue) : -1;
+          if (i < 0) break;
+          m!.deliveryCounts ??= m!.queues.map(() => 0);
+          m!.deliveryCounts[i] = e.count;
+          break;
+        }
         case 'ack': {
           const m = this.messages.get(e.seq);
           if (!m) break;
           const i = m.queues.indexOf(e.queue);
           if (i >= 0) m.queues.splice(i, 1);
+          if (i >= 0) m.deliveryCounts?.splice(i, 1);
           if (m.queues.length === 0) this.messages.delete(e.seq);
           break;
         }

@@ -33,6 +33,8 @@ export interface PartitionLogOptions {
   files: FilePool;
   /** Brings the log back after a write error; without it the log stays offline until reopened. */
   recovery?: StorageRecovery;
+  /** The store's disk cap (disk-limit.ts): an error refuses the append before anything is written. */
+  admit?: (bytes: number) => Error | null;
 }
 
 interface Segment {
@@ -178,6 +180,8 @@ export class PartitionLog implements PartitionStore, RecoverableLog {
   append(batch: Buffer, info: StoredBatchInfo): Promise<void> {
     if (this.closed) return Promise.reject(new StoreClosedError('partition'));
     if (this.failure) return Promise.reject(this.failure);
+    const refused = this.o.admit?.(batch.length);
+    if (refused) return Promise.reject(refused);
     if (info.baseOffset !== this.nextOffset) {
       return Promise.reject(new RangeError(`append at offset ${info.baseOffset} but the log ends at ${this.nextOffset}`));
     }

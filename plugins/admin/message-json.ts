@@ -49,8 +49,8 @@ export interface PeekedMessage {
   redelivered: boolean;
 }
 
-export function peekedMessage(entry: QueueEntry, maxPayloadBytes: number): PeekedMessage {
-  const m = entry.message;
+/** `m` is the entry's message (read back from disk when the entry is paged out). */
+export function peekedMessage(entry: QueueEntry, m: Message, maxPayloadBytes: number): PeekedMessage {
   const truncated = m.payload.length > maxPayloadBytes;
   const shown = truncated ? m.payload.subarray(0, maxPayloadBytes) : m.payload;
   const out: PeekedMessage = {

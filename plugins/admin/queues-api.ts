@@ -128,7 +128,7 @@ export function queueRoutes(ctx: AdminContext): ApiRoute[] {
     sendJson(res, 200, { queue: params.name, purged });
   };
 
-  const peek = ({ res, params, query }: ApiRequest) => {
+  const peek = async ({ res, params, query }: ApiRequest) => {
     const q = requireQueue(params.name);
     // ?from=&count= pages through the queue in delivery order (priority, then FIFO); limit is count's older name.
     const from = intParam(query, 'from', 0, 0, Number.MAX_SAFE_INTEGER);
@@ -137,11 +137,10 @@ export function queueRoutes(ctx: AdminContext): ApiRoute[] {
     // Bounded reply: stop once the payloads shown pass 16 MiB.
     let budget = 16 * 1024 * 1024;
     const messages = [];
-    for (const entry of q.peekEntries(limit, from)) {
+    for (const { entry, message } of await q.peekMessages(limit, from)) {
       if (budget <= 0) break;
-      const m = peekedMessage(entry, maxPayloadBytes);
-      budget -= Math.min(entry.message.payload.length, maxPayloadBytes);
-      messages.push(m);
+      budget -= Math.min(message.payload.length, maxPayloadBytes);
+      messages.push(peekedMessage(entry, message, maxPayloadBytes));
     }
     sendJson(res, 200, { queue: q.name, messagesReady: q.messageCount, from, messages });
   };

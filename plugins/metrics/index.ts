@@ -45,6 +45,12 @@ export function writeBrokerMetrics(w: ExpositionWriter, ctx: AdminContext): void
   w.single('junction_store_pending_bytes', 'gauge', 'Bytes written to the store and waiting for the disk.', broker.store.pendingBytes);
   const fsync = broker.store.fsyncSeconds;
   if (fsync) w.histogram('junction_fsync_duration_seconds', 'Duration of each fdatasync of the journal and partition logs.', fsync);
+  const memory = broker.queueMemory;
+  w.single('junction_queue_memory_bytes', 'gauge', 'Bytes of durable queued message bodies held in memory (queues.memoryBytes bounds them; past it they page to disk).', memory.heldBytes);
+  w.single('junction_queue_memory_budget_bytes', 'gauge', 'The queues.memoryBytes budget.', memory.budgetBytes);
+  w.single('junction_queue_paged_messages', 'gauge', 'Queued messages whose body is on disk only now.', memory.pagedMessages);
+  w.single('junction_queue_paged_out_total', 'counter', 'Queued message bodies dropped from memory past the budget.', memory.pagedOut);
+  w.single('junction_queue_paged_in_total', 'counter', 'Paged message bodies read back from disk (delivery, browsing, dead-lettering).', memory.pagedIn);
   writeConnectionMetrics(w, ctx.connections, ctx.auth);
 
   const perQueue = (f: (q: (typeof queues)[number]) => number): Sample[] => queues.map((q) => ({ labels: { queue: q.name }, value: f(q) }));

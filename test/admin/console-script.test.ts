@@ -166,7 +166,7 @@ describe('web console script', () => {
     };
     await form.listeners.get('submit')!({ preventDefault: () => undefined, target: form });
     assert.equal($('publish-result').textContent, 'published (4 bytes)');
-    const m = b.broker.getQueue('<img src=x onerror=alert(1)>')!.peekEntries(2)[1].message;
+    const m = b.broker.getQueue('<img src=x onerror=alert(1)>')!.peekEntries(2)[1].message!;
     assert.equal(m.payload.toString(), 'grey');
     assert.deepEqual(m.headers, { by: 'console' });
     assert.equal(m.durable, true);

@@ -61,7 +61,7 @@ describe('admin API: overview and publish', () => {
     });
     assert.equal(r.status, 200);
     assert.deepEqual(r.json, { topic: 'mail.alice', routed: true, size: Buffer.byteLength('héllo') });
-    const m = q.peekEntries(1)[0].message;
+    const m = q.peekEntries(1)[0].message!;
     assert.equal(m.payload.toString('utf8'), 'héllo');
     assert.deepEqual(m.headers, { h: 'v', n: 2, ok: true });
     assert.equal(m.contentType, 'text/plain');
@@ -82,8 +82,8 @@ describe('admin API: overview and publish', () => {
     const bytes = Buffer.from([0, 0xff, 0x10, 0x80]);
     const r = await call(b, 'POST', '/api/publish', { body: { topic: 'raw', payloadBase64: bytes.toString('base64') } });
     assert.equal(r.json.routed, true);
-    assert.deepEqual(q.peekEntries(1)[0].message.payload, bytes);
-    assert.equal(q.peekEntries(1)[0].message.text, undefined);
+    assert.deepEqual(q.peekEntries(1)[0].message!.payload, bytes);
+    assert.equal(q.peekEntries(1)[0].message!.text, undefined);
 
     const lost = await call(b, 'POST', '/api/publish', { body: { topic: 'no.one.listens', payload: 'x' } });
     assert.equal(lost.status, 200);

@@ -76,7 +76,7 @@ describe('amqp cross-protocol paths', function () {
       application_properties: { tenant: 'acme', n: 7, flag: false }, message_annotations: { 'x-opt-partition-key': 'k-1' },
     }), 'accepted');
     const [entry] = h.broker.getQueue('core-q')!.peekEntries(1);
-    const m = entry.message;
+    const m = entry.message!;
     assert.equal(m.topic, 'core-q');
     assert.equal(m.source, 'amqp');
     assert.deepEqual(m.payload, Buffer.from([1, 2, 3]));
@@ -97,8 +97,8 @@ describe('amqp cross-protocol paths', function () {
     const s = await openSender(c, '/queue/text-q');
     await send(s, { body: 'grüße' });
     const [entry] = h.broker.getQueue('text-q')!.peekEntries(1);
-    assert.deepEqual(entry.message.payload, Buffer.from('grüße'));
-    assert.equal(entry.message.text, true);
+    assert.deepEqual(entry.message!.payload, Buffer.from('grüße'));
+    assert.equal(entry.message!.text, true);
   });
 
   it('an AMQP publish to a topic a stream collects is appended to the stream (Kafka consumers read it)', async () => {

@@ -125,7 +125,7 @@ describe('core/queue', () => {
     for (let i = 0; i < 5; i++) await broker.sendToQueue('bounded', msg('bounded', `m${i}`));
     assert.equal(q.messageCount, 3);
     assert.equal(q.stats.dropped, 2);
-    assert.deepEqual(q.peekEntries(10).map((e) => e.message.payload.toString()), ['m2', 'm3', 'm4']);
+    assert.deepEqual(q.peekEntries(10).map((e) => e.message!.payload.toString()), ['m2', 'm3', 'm4']);
     await broker.close();
   });
 

@@ -44,7 +44,7 @@ describe('mqtt 5', () => {
       await t.b.broker.bindQueue(q, topic.replaceAll('/', '.'));
       const pub = await connect(t.url, v5);
       await pub.publishAsync(topic, 'x', { qos: 1, properties: { userProperties: { h: 'v' }, contentType: 'text/plain', correlationData: Buffer.from('id1'), responseTopic: 'r/1', messageExpiryInterval: 60, payloadFormatIndicator: true } });
-      const m = t.b.broker.getQueue(q)!.peekEntries(1)[0].message;
+      const m = t.b.broker.getQueue(q)!.peekEntries(1)[0].message!;
       assert.deepEqual(m.headers, { h: 'v' });
       assert.equal(m.contentType, 'text/plain');
       assert.deepEqual(m.correlationId, Buffer.from('id1'));

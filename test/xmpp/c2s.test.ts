@@ -156,8 +156,8 @@ describe('xmpp c2s', function () {
       assert.ok(q, 'offline queue exists');
       assert.equal(q.messageCount, 3);
       const [m] = q.peekEntries(1);
-      assert.equal(m.message.contentType, 'application/xmpp+xml');
-      assert.equal(m.message.durable, true);
+      assert.equal(m.message!.contentType, 'application/xmpp+xml');
+      assert.equal(m.message!.durable, true);
       const c = track(await login(h.port, 'carol', 'carol-pw'));
       const got = collect(c, (s) => s.name === 'message' && (s.getChildText('body') ?? '').startsWith('offline'), 3);
       await c.send(xmlEl('presence'));

@@ -153,11 +153,11 @@ describe('xmpp pubsub (XEP-0060)', function () {
       const a = track(await login(h.port, 'alice', 'alice-pw'));
       await a.iqCaller.set(publishIq('orders.new', 'o-1', xmlEl('payload', { xmlns: 'urn:junction:payload:0', 'content-type': 'application/octet-stream', encoding: 'base64' }, Buffer.from([9, 8, 7]).toString('base64'))), PUBSUB);
       const [e] = h.broker.getQueue('xmpp-cross-q')!.peekEntries(1);
-      assert.deepEqual(e.message.payload, Buffer.from([9, 8, 7]));
-      assert.equal(e.message.messageId, 'o-1');
-      assert.equal(e.message.contentType, 'application/octet-stream');
-      assert.equal(e.message.source, 'xmpp');
-      assert.equal(e.message.durable, true);
+      assert.deepEqual(e.message!.payload, Buffer.from([9, 8, 7]));
+      assert.equal(e.message!.messageId, 'o-1');
+      assert.equal(e.message!.contentType, 'application/octet-stream');
+      assert.equal(e.message!.source, 'xmpp');
+      assert.equal(e.message!.durable, true);
       assert.equal(h.broker.getStream('orders.new')!.partitions[0].highWatermark, 1);
     });
   });

@@ -1,0 +1,242 @@
+/**
+ * Deep queue benchmark (issue 14): a durable queue filled with N 100-byte persistent messages over
+ * STOMP with no consumer, against a Junction node in a child process (default settings: fsync
+ * `interval`, queues.memoryBytes 64 MiB; the queue bounds maxLength / maxBytes lifted so depth is
+ * limited by disk only):
+ *   - publish rate, peak broker RSS (VmHWM), bytes on disk per message;
+ *   - restart with that backlog: time to ready, RSS and V8 heap after it (the index: what a queued
+ *     message costs in memory when its body is on disk);
+ *   - drain rate from the paged queue, then the same fill and drain on a node whose budget holds
+ *     everything in memory, for comparison.
+ * The load generator is bench/stomp-loadgen.ts (raw TCP STOMP 1.2, receipts, a window of 500).
+ * QUEUES_BENCH_N sets N (default 1,000,000: each phase runs 15-40 s on a 2-core VM, the whole
+ * bench about three minutes; the issue's 20 million would take over half an hour per run here).
+ *
+ *   npm run bench -- queues      or      node dist/bench/queues-bench.js
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { Broker } from '../core/broker.js';
+import { createMessage } from '../core/message.js';
+import type { QueueHost } from '../core/queue.js';
+import { FileStore } from '../core/storage/file-store.js';
+import { JunctionNode, LISTENERS, type JunctionPorts } from '../scripts/lib/junction-node.js';
+import { freePorts } from '../scripts/lib/ports.js';
+import { jsonLineChild, runLoad } from './peers.js';
+
+const LOADGEN = fileURLToPath(new URL('./stomp-loadgen.js', import.meta.url));
+const N = Number(process.env.QUEUES_BENCH_N ?? '1000000') || 1_000_000;
+const SIZE = 100;
+const PRODUCERS = 2;
+const DEST = '/queue/bench.deep';
+const MiB = 1024 * 1024;
+
+interface Figures {
+  publishRate: number;
+  peakRssMiB: number;
+  diskBytesPerMessage: number;
+  restartMs?: number;
+  emptyStartMs?: number;
+  rssAfterRestartMiB?: number;
+  heapAfterRestartMiB?: number;
+  emptyHeapMiB?: number;
+  drainRate: number;
+  drainPeakRssMiB: number;
+  /** V8 heap a recovered queued message costs (measured in this process, after a full GC). */
+  indexBytesPerMessage?: number;
+  recoverMs?: number;
+}
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** Opens the store in this process: heap the recovered backlog holds (after a full GC) and the time to open. */
+async function measureIndex(dir: string): Promise<{ bytesPerMessage: number; ms: number; paged: number }> {
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const t0 = performance.now();
+  const broker = new Broker(new FileStore({ dir, fsync: 'interval' }));
+  await broker.open();
+  const ms = performance.now() - t0;
+  gc();
+  const after = process.memoryUsage().heapUsed;
+  const paged = broker.queueMemory.pagedMessages;
+  await broker.close();
+  return { bytesPerMessage: (after - before) / N, ms, paged };
+}
+
+function procStatus(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function metric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.slice(line.indexOf(' ') + 1)) : NaN;
+}
+
+function dirBytes(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    n += e.isDirectory() ? dirBytes(p) : statSync(p).size;
+  }
+  return n;
+}
+
+async function startNode(dataDir: string, memoryBytes: number): Promise<JunctionNode> {
+  const free = await freePorts(LISTENERS.length, '127.0.0.1');
+  const ports = Object.fromEntries(LISTENERS.map((l, i) => [l, free[i]])) as JunctionPorts;
+  const node = new JunctionNode({
+    name: 'bench', host: '127.0.0.1', dataDir, ports, logLevel: 'warn',
+    env: { JUNCTION_QUEUES_MAX_LENGTH: '-1', JUNCTION_QUEUES_MAX_BYTES: '-1', JUNCTION_QUEUES_MEMORY_BYTES: String(memoryBytes) },
+  }, { readyTimeoutMs: 300_000 });
+  await node.start();
+  return node;
+}
+
+/** Starts the node and returns how long until /readyz answered. */
+async function timedStart(node: JunctionNode): Promise<number> {
+  const t0 = performance.now();
+  await node.start();
+  return performance.now() - t0;
+}
+
+/** N messages from PRODUCERS producers, no consumer; resolves with messages per second. */
+async function fill(port: number): Promise<number> {
+  const per = Math.ceil(N / PRODUCERS);
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: PRODUCERS }, () => new Promise<void>((resolve, reject) => {
+    const p = jsonLineChild(LOADGEN, { role: 'producer', port, dest: DEST, count: per, size: SIZE, persistent: true, window: 500, ack: 'client-individual', prefetch: 0, conns: 1 }, (o) => {
+      if (o.done) resolve();
+    });
+    p.on('exit', (code) => (code ? reject(new Error(`producer exited with ${code}`)) : resolve()));
+  })));
+  return (per * PRODUCERS) / ((performance.now() - t0) / 1000);
+}
+
+async function drain(port: number): Promise<number> {
+  return runLoad({
+    name: 'drain', script: LOADGEN, producers: [], total: Math.ceil(N / PRODUCERS) * PRODUCERS, deliveries: Math.ceil(N / PRODUCERS) * PRODUCERS,
+    consumers: [{ role: 'consumer', port, dest: DEST, count: 0, size: SIZE, persistent: true, window: 0, ack: 'client-individual', prefetch: 1000, conns: 1 }],
+  });
+}
+
+async function run(label: string, memoryBytes: number, restart: boolean): Promise<Figures> {
+  const dir = mkdtempSync(join(tmpdir(), 'junction-queues-bench-'));
+  let node: JunctionNode | undefined;
+  try {
+    node = await startNode(dir, memoryBytes);
+    const emptyHeapMiB = (await metric(node.ports.http, 'nodejs_heap_size_used_bytes')) / MiB;
+    const publishRate = await fill(node.ports.stomp);
+    const peakRssMiB = procStatus(node.pid!, 'VmHWM');
+    const diskBytesPerMessage = dirBytes(join(dir, 'journal')) / N;
+    const out: Figures = { publishRate, peakRssMiB, diskBytesPerMessage, drainRate: 0, drainPeakRssMiB: 0 };
+    console.log(`  ${label}: filled ${N} messages at ${Math.round(publishRate)} msg/s, peak RSS ${peakRssMiB.toFixed(0)} MiB, ${diskBytesPerMessage.toFixed(1)} bytes on disk per message`);
+    if (restart) {
+      await node.stop();
+      out.restartMs = await timedStart(node);
+      out.rssAfterRestartMiB = procStatus(node.pid!, 'VmRSS');
+      out.heapAfterRestartMiB = (await metric(node.ports.http, 'nodejs_heap_size_used_bytes')) / MiB;
+      out.emptyHeapMiB = emptyHeapMiB;
+      const paged = await metric(node.ports.http, 'junction_queue_paged_messages');
+      console.log(`  ${label}: restart with the backlog ready in ${(out.restartMs / 1000).toFixed(2)} s, RSS ${out.rssAfterRestartMiB.toFixed(0)} MiB, heap ${out.heapAfterRestartMiB.toFixed(0)} MiB (empty broker: ${emptyHeapMiB.toFixed(0)} MiB), ${paged} messages paged`);
+      await node.stop();
+      const index = await measureIndex(dir);
+      out.indexBytesPerMessage = index.bytesPerMessage;
+      out.recoverMs = index.ms;
+      console.log(`  ${label}: in this process, opening the store recovers ${index.paged} paged messages in ${(index.ms / 1000).toFixed(2)} s; they hold ${index.bytesPerMessage.toFixed(0)} bytes of heap each after a full GC`);
+      await node.start();
+    }
+    out.drainRate = await drain(node.ports.stomp);
+    out.drainPeakRssMiB = procStatus(node.pid!, 'VmHWM');
+    console.log(`  ${label}: drained at ${Math.round(out.drainRate)} msg/s (peak RSS of the process ${out.drainPeakRssMiB.toFixed(0)} MiB)`);
+    return out;
+  } finally {
+    await node?.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The cost of journaling deliveries (delivery counts that survive restarts): in this process, a
+ * durable queue of 200,000 messages drained by a consumer that acks each one (prefetch 1000), with
+ * the delivery records and with them switched off, three runs each after a warm-up, alternating; medians.
+ */
+async function deliveryRecordCost(): Promise<{ withRecords: number; without: number }> {
+  const n = 200_000;
+  const once = async (records: boolean): Promise<number> => {
+    const dir = mkdtempSync(join(tmpdir(), 'junction-queues-bench-'));
+    const broker = new Broker(new FileStore({ dir, fsync: 'interval' }), { queueMemoryBytes: 1024 * MiB });
+    try {
+      await broker.open();
+      if (!records) (broker as unknown as { host: QueueHost }).host.awaitingAck = undefined;
+      const q = await broker.declareQueue('q', { durable: true, maxLength: 0, maxBytes: 0 });
+      const payload = Buffer.alloc(SIZE, 0x61);
+      await Promise.all(Array.from({ length: n }, () => broker.sendToQueue('q', createMessage({ topic: 'q', payload, durable: true }))));
+      const t0 = performance.now();
+      await new Promise<void>((resolve) => {
+        let got = 0;
+        q.consume({ prefetch: 1000, autoAck: false, creditMode: false }, (d, c) => setImmediate(() => {
+          void c.ack(d.tag);
+          if (++got === n) resolve();
+        }));
+      });
+      await broker.store.flush();
+      return n / ((performance.now() - t0) / 1000);
+    } finally {
+      await broker.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const withRecords: number[] = [];
+  const without: number[] = [];
+  await once(true); // warm-up (JIT), not counted
+  for (let r = 0; r < 3; r++) {
+    withRecords.push(await once(true));
+    without.push(await once(false));
+  }
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[1];
+  return { withRecords: median(withRecords), without: median(without) };
+}
+
+async function emptyStart(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'junction-queues-bench-'));
+  const free = await freePorts(LISTENERS.length, '127.0.0.1');
+  const ports = Object.fromEntries(LISTENERS.map((l, i) => [l, free[i]])) as JunctionPorts;
+  const node = new JunctionNode({ name: 'bench-empty', host: '127.0.0.1', dataDir: dir, ports, logLevel: 'warn' });
+  try {
+    return await timedStart(node);
+  } finally {
+    await node.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function runQueuesBench(): Promise<void> {
+  console.log(`deep durable queue, ${N} x ${SIZE}-byte persistent STOMP messages, ${PRODUCERS} producers, no consumer while filling`);
+  const empty = await emptyStart();
+  console.log(`  start of an empty node (for reference): ${(empty / 1000).toFixed(2)} s`);
+  const paged = await run('paged (queues.memoryBytes 64 MiB, default)', 64 * MiB, true);
+  const inMemory = await run('in memory (queues.memoryBytes 8 GiB)', 8 * 1024 * MiB, false);
+  const deliveries = await deliveryRecordCost();
+  console.log('\n| figure | paged (64 MiB budget) | in memory |');
+  console.log('|---|---|---|');
+  console.log(`| publish rate, no consumer | ${Math.round(paged.publishRate)} msg/s | ${Math.round(inMemory.publishRate)} msg/s |`);
+  console.log(`| peak broker RSS while filling | ${paged.peakRssMiB.toFixed(0)} MiB | ${inMemory.peakRssMiB.toFixed(0)} MiB |`);
+  console.log(`| bytes on disk per message (journal) | ${paged.diskBytesPerMessage.toFixed(1)} | ${inMemory.diskBytesPerMessage.toFixed(1)} |`);
+  console.log(`| restart with the backlog: time to ready | ${(paged.restartMs! / 1000).toFixed(2)} s (empty node: ${(empty / 1000).toFixed(2)} s) | |`);
+  console.log(`| RSS / V8 heap after the restart | ${paged.rssAfterRestartMiB!.toFixed(0)} MiB / ${paged.heapAfterRestartMiB!.toFixed(0)} MiB | |`);
+  console.log(`| memory per queued paged message (index, heap after GC) | ${paged.indexBytesPerMessage!.toFixed(0)} bytes | |`);
+  console.log(`| recovery of the backlog (store + broker open, in process) | ${(paged.recoverMs! / 1000).toFixed(2)} s | |`);
+  console.log(`| drain rate | ${Math.round(paged.drainRate)} msg/s (from disk, after the restart) | ${Math.round(inMemory.drainRate)} msg/s |`);
+  console.log(`| paged drain / in-memory drain | ${((100 * paged.drainRate) / inMemory.drainRate).toFixed(0)}% | |`);
+  console.log(`\ndelivery records (delivery counts across restarts), in process, 200,000 acked deliveries: ${Math.round(deliveries.withRecords)} msg/s with them, ${Math.round(deliveries.without)} msg/s without (${(100 - (100 * deliveries.withRecords) / deliveries.without).toFixed(0)}% slower)`);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) await runQueuesBench();
