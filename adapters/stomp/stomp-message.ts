@@ -22,7 +22,7 @@ const SEND_PROTOCOL_HEADERS = new Set([
 const MESSAGE_RESERVED = new Set([
   'destination', 'message-id', 'subscription', 'ack', 'content-length', 'content-type', 'content-encoding',
   'redelivered', 'persistent', 'reply-to', 'correlation-id', 'expires', 'priority', 'timestamp',
-  'x-message-id', 'x-key', 'x-stream-offset', 'x-stream-partition', 'x-delivery-count',
+  'x-message-id', 'x-key', 'x-stream-offset', 'x-stream-partition',
 ]);
 
 export class HeaderValueError extends Error {

@@ -134,6 +134,7 @@ describe('STOMP queue priorities, browsing, selectors and expiry to the dead-let
     assert.equal(dead.headers['x-death-reason'], 'expired');
     assert.equal(dead.headers['x-dead-letter-reason'], 'expired');
     assert.equal(dead.headers['x-original-queue'], q);
+    assert.equal(dead.headers['x-delivery-count'], '0', 'never delivered before it expired');
     assert.equal(dead.headers.expires, undefined);
     const stats = s.b.broker.getQueue(q)!.stats;
     assert.equal(stats.expired, 1);
