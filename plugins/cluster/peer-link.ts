@@ -17,6 +17,7 @@ import { NotLeaderError, type PeerLink } from '../../core/cluster.js';
 import type { Message } from '../../core/message.js';
 import { decodeMessage, encodeMessage } from '../../core/message-codec.js';
 import type { Interest } from './interest.js';
+import { storeRefused } from './resilient.js';
 
 const FANOUT_STREAM = 'JUNCTION_FANOUT';
 const DURABLE_SUBJECT = 'junction.fanout.durable';
@@ -130,7 +131,7 @@ export class NatsPeerLink implements PeerLink {
       this.nc.publish(TRANSIENT_SUBJECT, bytes, { headers: h });
       return Promise.resolve();
     }
-    return this.js.publish(DURABLE_SUBJECT, bytes, { headers: h, timeout: 10_000 }).then(() => undefined);
+    return this.js.publish(DURABLE_SUBJECT, bytes, { headers: h, timeout: 10_000 }).then(() => undefined, storeRefused);
   }
 
   async sendToQueue(queue: string, message: Message): Promise<boolean> {

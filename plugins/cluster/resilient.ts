@@ -13,6 +13,7 @@
 import type { KV, KvEntry, KvWatchEntry, KvWatchInclude } from '@nats-io/kv';
 import type { Logger } from '../../core/adapter.js';
 import { RateLimitedLog } from '../../core/rate-limited-log.js';
+import { StorageFailedError } from '../../core/storage/segment-writer.js';
 
 const CHECK_MS = 1000;
 const STALL_CHECKS = 3;
@@ -167,4 +168,12 @@ export function withTimeout<T>(work: Promise<T>, ms: number, what: string): Prom
     timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms);
   });
   return Promise.race([work, timedOut]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A JetStream write that failed (no quorum, a server just killed, a timeout) as the store error every
+ * adapter already answers with its protocol's refusal, without a stack: nothing was acknowledged.
+ */
+export function storeRefused(err: unknown): never {
+  throw new StorageFailedError(`cluster storage unavailable: ${(err as Error).message}`, { cause: err });
 }

@@ -39,7 +39,7 @@ import { decodeMessage, encodeMessage } from '../../core/message-codec.js';
 import type { Queue, RemovalReason } from '../../core/queue.js';
 import type { Consumer } from '../../core/queue-consumer.js';
 import type { QueueEntry, QueueOptions } from '../../core/queue-types.js';
-import { KvFollower, RetryLog, withTimeout } from './resilient.js';
+import { KvFollower, RetryLog, storeRefused, withTimeout } from './resilient.js';
 import { rankNodes } from './leadership.js';
 import type { Membership } from './membership.js';
 import { ownerKey, queueOfOwnerKey, queueOfSubject, queueSubject, QUEUE_SUBJECTS, QUEUES_STREAM } from './names.js';
@@ -185,7 +185,7 @@ export class JetStreamSharedQueues implements SharedQueues {
   }
 
   append(queue: string, message: Message): Promise<void> {
-    return this.js.publish(queueSubject(queue), encodeMessage(message), { timeout: REQUEST_TIMEOUT_MS }).then(() => undefined);
+    return this.js.publish(queueSubject(queue), encodeMessage(message), { timeout: REQUEST_TIMEOUT_MS }).then(() => undefined, storeRefused);
   }
 
   owns(queue: string): boolean {
