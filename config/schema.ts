@@ -13,7 +13,7 @@ import { stompSchema, type StompSettings as StompConfig } from '../adapters/stom
 import { xmppSchema, type XmppConfig } from '../adapters/xmpp/config.js';
 import type { DeclaredStream } from '../core/stream/declared-streams.js';
 import type { FromSchema, SameShape } from './infer.js';
-import { limitInt, nullableString, positiveInt, tlsSchema, type TlsSettings } from './sections/common.js';
+import { limitInt, nonNegativeInt, nullableString, positiveInt, tlsSchema, type TlsSettings } from './sections/common.js';
 import { clusterSchema, type ClusterConfig } from '../plugins/cluster/config.js';
 import { httpSchema, type HttpConfig } from '../plugins/http/config.js';
 import { sysSchema, type SysConfig } from '../plugins/sys/config.js';
@@ -48,6 +48,15 @@ export interface LimitsConfig {
   maxPartitionsPerTopic: number;
   /** Queues in the broker (dead-letter queues count but are always created); -1 = no limit. */
   maxQueues: number;
+  /** New connections per client address, every listener together (plugins/listeners/connection-rate.ts). */
+  connectionRate: {
+    /** Connections per second once the burst is used; 0 = no rate limit. */
+    perSecond: number;
+    /** Connections an address may open at once. */
+    burst: number;
+    /** Addresses never rate-limited. */
+    exempt: string[];
+  };
 }
 
 export interface AuthRule {
@@ -177,6 +186,11 @@ export const configSchema = {
       maxPartitions: { ...countLimit, default: 10000 },
       maxPartitionsPerTopic: { ...countLimit, default: 1000 },
       maxQueues: { ...countLimit, default: 100000 },
+      connectionRate: section({
+        perSecond: { ...nonNegativeInt, default: 100 },
+        burst: { ...positiveInt, default: 500 },
+        exempt: { type: 'array', items: { type: 'string' }, 'x-hint': 'a list of IP addresses', default: ['127.0.0.1', '::1'] },
+      }),
     }),
     cluster: clusterSchema,
     http: httpSchema,
