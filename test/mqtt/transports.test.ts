@@ -58,7 +58,7 @@ describe('mqtt over TLS', () => {
   });
 
   it('listens on the TLS port and carries messages to plain TCP clients', async () => {
-    const port = t.b.ports.mqtts;
+    const port = t.b.ports['mqtt-tls'];
     assert.ok(port, 'mqtts listener');
     const secure = await connect(`mqtts://${TEST_HOST}:${port}`, { ca: readFileSync(join(dir, 'cert.pem')), servername: 'localhost' });
     const plain = await connect(t.url);
