@@ -187,7 +187,7 @@ export const configSchema = {
       maxPartitionsPerTopic: { ...countLimit, default: 1000 },
       maxQueues: { ...countLimit, default: 100000 },
       connectionRate: section({
-        perSecond: { ...nonNegativeInt, default: 100 },
+        perSecond: { type: 'number', minimum: 0, 'x-hint': 'a number >= 0', default: 100 },
         burst: { ...positiveInt, default: 500 },
         exempt: { type: 'array', items: { type: 'string' }, 'x-hint': 'a list of IP addresses', default: ['127.0.0.1', '::1'] },
       }),

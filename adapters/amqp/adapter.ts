@@ -42,6 +42,7 @@ export class AmqpAdapter implements ProtocolAdapter {
     const listeners = await this.ctx.listeners.open({
       // Half-open: after a client's FIN what it sent is handled before we close (connection.ts).
       halfOpen: true,
+      tlsHandshakeTimeoutMs: this.rt.settings.handshakeTimeoutMs,
       socket: (socket, accepted) => {
         const c = new AmqpConnection(this.rt, socket, accepted.kind === 'tls');
         this.connections.add(c);

@@ -52,6 +52,8 @@ export class MqttAdapter implements ProtocolAdapter {
     return this.actx.listeners.open({
       // Half-open: after a client's FIN the packets it sent are handled and acknowledged (connection.ts).
       halfOpen: true,
+      // A TLS client has as long for its handshake as for its CONNECT after it.
+      tlsHandshakeTimeoutMs: this.ctx.settings.connectTimeoutMs,
       socket: (socket, accepted) => this.track(new MqttConnection(this.ctx, socket, accepted, socket)),
       websocket: {
         path: this.ctx.settings.websocketPath,

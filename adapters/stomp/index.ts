@@ -53,6 +53,7 @@ export class StompAdapter implements ProtocolAdapter, StompAdapterCore {
     return this.ctx.listeners.open({
       // Half-open: a client's FIN must not close our side before the frames it sent are answered.
       halfOpen: true,
+      tlsHandshakeTimeoutMs: this.settings.handshakeTimeoutMs,
       socket: (socket, accepted) => this.add(new SocketTransport(socket, accepted.kind === 'tls' ? 'tls' : 'tcp')),
       websocket: {
         path: WS_PATH,

@@ -67,6 +67,7 @@ export class XmppAdapter implements ProtocolAdapter {
     return this.ctx.listeners.open({
       // Half-open: after a client's FIN the stanzas it sent are handled before we close (connection.ts).
       halfOpen: true,
+      tlsHandshakeTimeoutMs: this.settings.negotiationTimeoutMs,
       // Direct TLS (XEP-0368) next to STARTTLS asks for client certificates as STARTTLS does.
       tls: { requestCert: this.requestCert, rejectUnauthorized: this.rejectUnauthorized },
       socket: (socket, accepted) => {

@@ -12,7 +12,7 @@ import type { Logger } from '../../core/adapter.js';
 import { RateLimitedLog } from '../../core/rate-limited-log.js';
 
 export interface ConnectionRateSettings {
-  /** New connections per second per address once the burst is used; 0 = no rate limit. */
+  /** New connections per second per address once the burst is used (0.5 = one every 2 s); 0 = no rate limit. */
   perSecond: number;
   /** Connections an address may open at once. */
   burst: number;
@@ -36,13 +36,14 @@ function plain(address: string): string {
 export class ConnectionRateLimiter {
   private readonly buckets = new Map<string, Bucket>();
   private readonly exempt: Set<string>;
-  private lastSweep = Date.now();
+  private lastSweep: number;
   private readonly warn: RateLimitedLog | null;
   /** Sockets refused so far. */
   refused = 0;
 
-  constructor(private readonly settings: ConnectionRateSettings, log?: Logger) {
+  constructor(private readonly settings: ConnectionRateSettings, log?: Logger, private readonly clock: () => number = Date.now) {
     this.exempt = new Set(settings.exempt.map(plain));
+    this.lastSweep = clock();
     this.warn = log ? new RateLimitedLog(log, 'connection rate', 5) : null;
   }
 
@@ -60,7 +61,7 @@ export class ConnectionRateLimiter {
     if (!this.enabled || !address) return true;
     const a = plain(address);
     if (this.exempt.has(a)) return true;
-    const now = Date.now();
+    const now = this.clock();
     if (now - this.lastSweep >= SWEEP_MS) this.sweep(now);
     const { perSecond, burst } = this.settings;
     let b = this.buckets.get(a);

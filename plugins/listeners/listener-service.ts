@@ -103,7 +103,11 @@ export class AdapterListeners implements ListenerService {
       if (spec.halfOpen) socket.allowHalfOpen = true;
       this.accept(spec, socket, 'tls');
     });
-    server.on('tlsClientError', (err: Error) => this.opts.log.debug({ err: err.message }, `${this.opts.protocol}: TLS handshake failed`));
+    // A listener here means node leaves the socket open (a handshake timeout among others): close it.
+    server.on('tlsClientError', (err: Error, socket: Socket) => {
+      this.opts.log.debug({ err: err.message }, `${this.opts.protocol}: TLS handshake failed`);
+      socket.destroy();
+    });
     return server;
   }
 
