@@ -248,6 +248,10 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
       ports[l.name] ??= l.port;
       log.info({ listener: l.name, url: listenerUrl(l) }, 'listening');
     }
+    // The names these two listeners had before `<protocol>-tls`: still readable, not listed.
+    for (const [was, now] of [['mqtts', 'mqtt-tls'], ['amqps', 'amqp-tls']]) {
+      if (ports[now] !== undefined) Object.defineProperty(ports, was, { value: ports[now], enumerable: false });
+    }
     log.info(settingsLine(config, auth, cluster !== null), 'settings');
     log.info({ ports, dataDir: config.storage.engine === 'file' ? resolve(config.dataDir) : null }, 'junction started');
 
