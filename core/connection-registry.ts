@@ -17,7 +17,7 @@ export interface ByteCounters {
 }
 
 export interface ConnectionOptions {
-  /** The listener's name (`mqtt`, `mqtts`, `mqtt-ws`, ...). */
+  /** The listener's name (`mqtt`, `mqtt-tls`, `mqtt-ws`, ...: AcceptedConnection.listener). */
   listener: string;
   /** `address:port` of the client. */
   remote: string;

@@ -70,14 +70,13 @@ export class AdapterListeners implements ListenerService {
   }
 
   async open(spec: ListenerSpec): Promise<ListenerInfo[]> {
-    const { protocol, host, port, tlsPort, tls } = this.opts;
+    const { port, tlsPort, tls } = this.opts;
     const out: ListenerInfo[] = [];
     if (spec.socket && port !== null) out.push(await this.listen(spec, this.plainServer(spec), port, false));
     if (spec.socket && tlsPort !== null && tls) out.push(await this.listen(spec, this.tlsServer(spec, tls), tlsPort, true));
     const ws = spec.websocket;
     if (ws?.path && this.opts.http) out.push(this.mount(ws, ws.path, this.opts.http));
-    if (out.length === 0 && port === null && tlsPort === null) this.opts.log.debug({ protocol }, 'no listener configured');
-    return out.map((l) => ({ ...l, host: l.host || host }));
+    return out;
   }
 
   private plainServer(spec: ListenerSpec): Server {
