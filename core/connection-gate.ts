@@ -40,6 +40,7 @@ export class ConnectionGate {
   admit(transport: GatedTransport, remote?: string): boolean {
     if (this.limit > 0 && this.open >= this.limit) {
       this.refused++;
+      this.clients.refusedOverLimit++;
       this.refusedSinceLog++;
       const now = Date.now();
       if (now - this.lastLog >= 1000) {

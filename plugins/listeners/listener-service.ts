@@ -118,6 +118,7 @@ export class AdapterListeners implements ListenerService {
       return false;
     }
     if (this.opts.rate && !this.opts.rate.allow(socket.remoteAddress, this.opts.protocol)) {
+      this.opts.gate.clients.refusedOverRate++;
       socket.destroy();
       return false;
     }

@@ -37,6 +37,8 @@ describe('mqtt connection limit across listeners', () => {
     assert.equal(await firstBytes(t.port, CONNECT), '', 'TCP: no CONNACK');
     assert.equal(await tlsHandshakes(t.b.ports['mqtt-tls']!), false, 'TLS: no handshake');
     assert.equal(await upgradeAnswer(t.b.ports.http!, '/mqtt', 'mqtt'), '', 'WebSocket: the upgrade is not answered');
+    const metrics = await (await fetch(`http://${TEST_HOST}:${t.b.ports.http}/metrics`)).text();
+    assert.match(metrics, /^junction_connections_refused_total\{protocol="mqtt",reason="limit"\} 3$/m);
 
     const inbox = new Inbox(plain);
     await plain.subscribeAsync('limit/#', { qos: 1 });

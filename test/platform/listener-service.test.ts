@@ -4,15 +4,18 @@
  * the per-address connection rate, and the TLS handshake deadline.
  */
 import assert from 'node:assert/strict';
-import { connect as netConnect } from 'node:net';
+import { get } from 'node:http';
+import { connect as netConnect, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import rhea from 'rhea';
-import { ConnectionRateLimiter } from '../../plugins/listeners/index.js';
+import { AdapterListeners, ConnectionRateLimiter } from '../../plugins/listeners/index.js';
+import { ConnectionGate } from '../../core/connection-gate.js';
 import { createTestPki, type TestPki } from '../support/certificates.js';
 import { firstBytes, removeTempDir, requireDebianClient, startTestBroker, tempDir, TEST_HOST, type RunningBroker } from '../support/index.js';
 import { call } from '../admin/helpers.js';
+import { eventually } from '../mqtt/helpers.js';
 
 const MQTT_CONNECT = (id: string) => mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: id, keepalive: 0 });
 
@@ -87,14 +90,25 @@ describe('platform/listener service', function () {
     let b: RunningBroker;
     afterEach(async () => b?.close());
 
-    it('an address past its burst is closed without a byte on every listener (one budget for the process); an exempt one is not limited', async () => {
+    it('an address past its burst is closed without a byte on every listener (one budget for the process), counted in /metrics; an exempt one is not limited', async () => {
       // 0.001 per second: no refill while the test runs.
-      b = await startTestBroker({ limits: { connectionRate: { perSecond: 0.001, burst: 3, exempt: [] } } as never });
+      b = await startTestBroker({ limits: { connectionRate: { perSecond: 0.001, burst: 3, exempt: ['127.0.0.2'] } } as never });
       const admitted = await Promise.all([1, 2, 3].map((i) => mqttAnswer(b.ports.mqtt!, `rate-${i}`)));
       for (const a of admitted) assert.equal(a.charCodeAt(0), 0x20, 'CONNACK');
       assert.equal(await mqttAnswer(b.ports.mqtt!, 'rate-4'), '', 'MQTT: the fourth from the address is refused');
       assert.equal(await firstBytes(b.ports.stomp!, 'CONNECT\naccept-version:1.2\nhost:/\n\n\0'), '', 'STOMP: the same budget');
       assert.equal(await firstBytes(b.ports.http!, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'), '', 'HTTP too');
+      // 127.0.0.2 is loopback too (Linux), and exempt here: it still gets in, and reads the count.
+      const metrics = await new Promise<string>((resolve, reject) => {
+        get({ host: TEST_HOST, port: b.ports.http, path: '/metrics', localAddress: '127.0.0.2' }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve(body));
+        }).on('error', reject);
+      });
+      assert.match(metrics, /^junction_connections_refused_total\{protocol="mqtt",reason="rate"\} 1$/m);
+      assert.match(metrics, /^junction_connections_refused_total\{protocol="stomp",reason="rate"\} 1$/m);
     });
 
     it('loopback is exempt by default, so local tools and tests are not limited', async () => {
@@ -141,6 +155,45 @@ describe('platform/listener service', function () {
         s.on('close', () => resolve(true));
       });
       assert.equal(closed, true);
+    });
+  });
+
+  describe('the drain on stop', () => {
+    const silent = { info() {}, warn() {}, error() {}, debug() {}, child() { return silent; } };
+    function service(limit = 0): AdapterListeners {
+      return new AdapterListeners({ protocol: 'echo', host: TEST_HOST, port: 0, tlsPort: null, tls: null, http: null, gate: new ConnectionGate('echo', limit), log: silent });
+    }
+    function dial(port: number): Promise<Socket> {
+      return new Promise((resolve) => {
+        const s = netConnect({ host: TEST_HOST, port }, () => resolve(s));
+        s.on('error', () => undefined);
+      });
+    }
+
+    it('close() resolves on the connections\' close events, not after the grace time', async function () {
+      this.timeout(10000);
+      const l = service();
+      const served: Socket[] = [];
+      // A connection that says goodbye and ends; the client closes its side when it sees the end.
+      const [info] = await l.open({ socket: (socket) => { served.push(socket); return { shutdown: () => { socket.end('bye\n'); } }; } });
+      const clients = await Promise.all([1, 2, 3].map(() => dial(info.port)));
+      for (const c of clients) c.on('end', () => c.end()).resume(); // read, so the server's end is seen
+      await eventually(() => l.count === 3);
+      await l.close(60_000); // the grace would fail this test's 10 s timeout
+      assert.equal(l.count, 0);
+      assert.ok(served.every((s) => s.destroyed));
+    });
+
+    it('a connection that ignores shutdown() is destroyed when the grace time is over', async () => {
+      const l = service();
+      const served: Socket[] = [];
+      const [info] = await l.open({ socket: (socket) => { served.push(socket); return { shutdown: () => undefined }; } });
+      const client = await dial(info.port);
+      await eventually(() => l.count === 1);
+      await l.close(100);
+      assert.equal(l.count, 0);
+      assert.equal(served[0].destroyed, true);
+      client.destroy();
     });
   });
 });
