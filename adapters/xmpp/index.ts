@@ -22,7 +22,6 @@ export class XmppAdapter implements ProtocolAdapter {
   private secureContext: SecureContext | null = null;
   private requestCert = false;
   private rejectUnauthorized = false;
-  private readonly connections = new Set<Connection>();
 
   async init(ctx: AdapterContext): Promise<void> {
     this.ctx = ctx;
@@ -47,7 +46,7 @@ export class XmppAdapter implements ProtocolAdapter {
   }
 
   private newConnection(transport: ConstructorParameters<typeof Connection>[1]): Connection {
-    const conn = new Connection({
+    return new Connection({
       hub: this.hub,
       settings: this.settings,
       accounts: this.hub.accounts,
@@ -56,11 +55,9 @@ export class XmppAdapter implements ProtocolAdapter {
       secureContext: this.secureContext,
       requestCert: this.requestCert,
       rejectUnauthorized: this.rejectUnauthorized,
-      onClose: (c) => this.connections.delete(c),
+      onClose: () => undefined, // the listener service tracks the transport
       clients: this.ctx.clients,
     }, transport);
-    this.connections.add(conn);
-    return conn;
   }
 
   async start(): Promise<ListenerInfo[]> {
