@@ -22,6 +22,7 @@ import { mountMetrics } from './plugins/metrics/index.js';
 import { ClusterNode, ClusterUnavailableError } from './plugins/cluster/index.js';
 import { mountClusterApi } from './plugins/cluster/api.js';
 import { createTlsResolver } from './plugins/tls.js';
+import { AdapterListeners, ConnectionRateLimiter } from './plugins/listeners/index.js';
 import { declareStream } from './core/stream/declared-streams.js';
 import { InvalidNameError } from './core/names.js';
 import { SysTopics } from './plugins/sys/index.js';
@@ -71,7 +72,7 @@ export interface RunningBroker {
   broker: Broker;
   config: JunctionConfig;
   auth: JunctionAuth;
-  /** Bound ports by listener name (`mqtt`, `mqtts`, `amqp`, ..., `http`); absent = not listening. */
+  /** Bound ports by listener name (`mqtt`, `mqtt-tls`, `mqtt-ws`, `amqp`, ..., `http`); absent = not listening. */
   ports: Partial<Record<string, number>>;
   listeners: ListenerInfo[];
   http: HttpListener | null;
@@ -195,25 +196,33 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
       log: log.child({ component: 'auth' }),
     });
     const sasl = createSaslService(auth, tls);
+    const rate = new ConnectionRateLimiter(config.limits.connectionRate, log.child({ component: 'listeners' }));
     const httpPort = bindPort(config.http.port);
     if (httpPort !== null) {
-      http = new HttpListener({ config: config.http, host: config.host, port: httpPort, maxConnections: config.limits.maxConnections, tls: tls('http'), log: log.child({ component: 'http' }) });
+      http = new HttpListener({
+        config: config.http, host: config.host, port: httpPort, maxConnections: config.limits.maxConnections, tls: tls('http'), rate, log: log.child({ component: 'http' }),
+      });
     }
     const adapters = [...(await loadAdapters(options.protocols)), ...(options.extraAdapters ?? [])];
     for (const adapter of adapters) {
       const section = (config as unknown as Record<string, { port?: number; tlsPort?: number } | undefined>)[adapter.name] ?? {};
+      const adapterLog = log.child({ adapter: adapter.name });
+      const gate = new ConnectionGate(adapter.name, config.limits.maxConnections, adapterLog, clients);
+      const listenerTls = tls(adapter.name);
+      const listen = { host: config.host, port: bindPort(section.port), tlsPort: listenerTls ? bindPort(section.tlsPort) : null };
       const ctx: AdapterContext = {
         broker,
         config,
         auth,
         sasl,
-        log: log.child({ adapter: adapter.name }),
+        log: adapterLog,
         http,
-        listen: { host: config.host, port: bindPort(section.port), tlsPort: tls(adapter.name) ? bindPort(section.tlsPort) : null },
+        listen,
         tls,
-        connections: new ConnectionGate(adapter.name, config.limits.maxConnections, log.child({ adapter: adapter.name }), clients),
+        listeners: new AdapterListeners({ protocol: adapter.name, ...listen, tls: listenerTls, http, gate, rate, log: adapterLog }),
+        clients: gate.clients,
       };
-      gates.push(ctx.connections);
+      gates.push(gate);
       await adapter.init(ctx);
     }
     if (http && cluster) mountClusterApi(http, cluster, new AccessGuard(auth));
@@ -240,6 +249,10 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     for (const l of listeners) {
       ports[l.name] ??= l.port;
       log.info({ listener: l.name, url: listenerUrl(l) }, 'listening');
+    }
+    // The names these two listeners had before `<protocol>-tls`: still readable, not listed.
+    for (const [was, now] of [['mqtts', 'mqtt-tls'], ['amqps', 'amqp-tls']]) {
+      if (ports[now] !== undefined) Object.defineProperty(ports, was, { value: ports[now], enumerable: false });
     }
     log.info(settingsLine(config, auth, cluster !== null), 'settings');
     log.info({ ports, dataDir: config.storage.engine === 'file' ? resolve(config.dataDir) : null }, 'junction started');

@@ -27,7 +27,7 @@ import type { AuthPlugin, Logger } from '../core/adapter.js';
 import { Broker } from '../core/broker.js';
 import { FileStore } from '../core/storage/file-store.js';
 import { KafkaAdapter } from '../adapters/kafka/index.js';
-import { ConnectionGate } from '../core/connection-gate.js';
+import { withListeners } from '../plugins/listeners/index.js';
 import { createSaslService } from '../plugins/auth/sasl.js';
 
 const MiB = 1024 * 1024;
@@ -267,10 +267,10 @@ export async function runKafkaBench(): Promise<void> {
   const broker = new Broker(store);
   await broker.open();
   const adapter = new KafkaAdapter();
-  await adapter.init({
+  await adapter.init(withListeners({
     broker, config: { kafka: { maxMessageBytes: 8 * MiB } }, auth: allowAll, sasl: createSaslService(allowAll), log: pino({ level: 'warn' }) as unknown as Logger,
-    http: null, tls: () => null, listen: { host: '127.0.0.1', port: -1, tlsPort: null }, connections: new ConnectionGate('kafka', 0),
-  });
+    http: null, tls: () => null, listen: { host: '127.0.0.1', port: -1, tlsPort: null },
+  }, 'kafka'));
   const [listener] = await adapter.start();
   const bootstrap = `127.0.0.1:${listener.port}`;
   let session: Session | null = null;

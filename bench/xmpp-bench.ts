@@ -14,7 +14,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConnectionGate } from '../core/connection-gate.js';
+import { withListeners } from '../plugins/listeners/index.js';
 
 const DOMAIN = 'localhost';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -201,12 +201,11 @@ async function serve(): Promise<void> {
   const noop = () => {};
   const log = { info: noop, warn: noop, error: (o: unknown) => console.error(o), debug: noop, child: () => log };
   const adapter = new XmppAdapter();
-  await adapter.init({
+  await adapter.init(withListeners({
     broker, auth, sasl: createSaslService(auth), log, http: null, tls: () => null,
     config: { xmpp: { domain: DOMAIN, registration: true, maxResourcesPerUser: 10000, rateBytesPerSecond: 0 }, limits: { maxConnections: 100000 } },
     listen: { host: '127.0.0.1', port: 0, tlsPort: null },
-    connections: new ConnectionGate('xmpp', 0),
-  });
+  }, 'xmpp'));
   const [l] = await adapter.start();
   process.stdout.write(`XMPP_PORT ${l.port}\n`);
   process.stdin.on('data', () => {

@@ -17,7 +17,7 @@ const PORT_FLAGS: FlagSpec[] = (['mqtt', 'amqp', 'stomp', 'xmpp', 'kafka', 'http
   arg: 'N',
   help: `${p.toUpperCase()} listener port (0 disables it, "auto" = ephemeral)`,
 }));
-const TLS_PORT_FLAGS: FlagSpec[] = (['mqtt', 'amqp', 'stomp', 'kafka'] as const).map((p) => ({
+const TLS_PORT_FLAGS: FlagSpec[] = (['mqtt', 'amqp', 'stomp', 'xmpp', 'kafka'] as const).map((p) => ({
   flag: `--${p}-tls-port`,
   path: [p, 'tlsPort'],
   arg: 'N',

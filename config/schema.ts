@@ -50,6 +50,15 @@ export interface LimitsConfig {
   maxPartitionsPerTopic: number;
   /** Queues in the broker (dead-letter queues count but are always created); -1 = no limit. */
   maxQueues: number;
+  /** New connections per client address, every listener together (plugins/listeners/connection-rate.ts). */
+  connectionRate: {
+    /** Connections per second once the burst is used; 0 = no rate limit. */
+    perSecond: number;
+    /** Connections an address may open at once. */
+    burst: number;
+    /** Addresses never rate-limited. */
+    exempt: string[];
+  };
 }
 
 export interface AuthRule {
@@ -182,6 +191,11 @@ export const configSchema = {
       maxPartitions: { ...countLimit, default: 10000 },
       maxPartitionsPerTopic: { ...countLimit, default: 1000 },
       maxQueues: { ...countLimit, default: 100000 },
+      connectionRate: section({
+        perSecond: { type: 'number', minimum: 0, 'x-hint': 'a number >= 0', default: 100 },
+        burst: { ...positiveInt, default: 500 },
+        exempt: { type: 'array', items: { type: 'string' }, 'x-hint': 'a list of IP addresses', default: ['127.0.0.1', '::1'] },
+      }),
     }),
     cluster: clusterSchema,
     http: httpSchema,

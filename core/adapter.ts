@@ -3,10 +3,11 @@
  * lifecycle and the core handed in. Adding a protocol touches no core file.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { SecureContextOptions } from 'node:tls';
+import type { Socket } from 'node:net';
+import type { SecureContextOptions, TlsOptions } from 'node:tls';
 import type { WebSocket } from 'ws';
 import type { Broker } from './broker.js';
-import type { ConnectionGate } from './connection-gate.js';
+import type { ProtocolConnections } from './connection-registry.js';
 
 export interface Logger {
   info(obj: unknown, msg?: string): void;
@@ -128,8 +129,15 @@ export interface HttpHost {
     path: string,
     protocols: string[],
     onConnection: (ws: WebSocket, req: IncomingMessage) => void,
-    options?: { requireProtocol?: boolean; maxPayload?: number },
+    options?: {
+      requireProtocol?: boolean;
+      maxPayload?: number;
+      /** Checked on the HTTP socket before the upgrade is answered; false = the socket is destroyed without a byte. */
+      admit?: (socket: Socket) => boolean;
+    },
   ): void;
+  /** Where the HTTP listener is bound (null before it listens). */
+  readonly bound: { host: string; port: number; tls: boolean } | null;
   route(method: string, path: string, handler: (req: IncomingMessage, res: ServerResponse) => void): void;
 }
 
@@ -143,23 +151,101 @@ export interface AdapterContext {
   log: Logger;
   http: HttpHost | null;
   /**
-   * Where this adapter listens, resolved by the platform from flags, env and config:
-   * `port` null = plain listener disabled (port 0 on the command line); `tlsPort` null = no TLS
-   * listener (no certificate configured). Port 0 asks for an ephemeral port (tests); pass it to listen() as is.
+   * Where this adapter listens, resolved by the platform from flags, env and config (the listener
+   * service opens these): `port` null = plain listener disabled (port 0 on the command line);
+   * `tlsPort` null = no TLS listener (no certificate configured). Port 0 or -1 = an ephemeral port.
    */
   listen: { host: string; port: number | null; tlsPort: number | null };
-  /** TLS options for a listener ('mqtt', 'amqp', 'stomp', 'xmpp', 'kafka'), or null when no certificate is configured. */
+  /** TLS options for a listener ('mqtt', 'amqp', 'stomp', 'xmpp', 'kafka'), or null when no certificate is configured (XMPP's STARTTLS reads it). */
   tls(listener: string): SecureContextOptions | null;
-  /** This adapter's connection limit (`limits.maxConnections`), shared by all of its listeners: admit every socket on accept. */
-  connections: ConnectionGate;
+  /**
+   * This adapter's endpoints (implemented in plugins/listeners): TCP, TLS and WebSocket listeners
+   * named `<protocol>`, `<protocol>-tls` and `<protocol>-ws`, one connection limit across them
+   * (`limits.maxConnections`), the per-address connection rate (`limits.connectionRate`), TLS
+   * handshake and idle timeouts, and the drain on stop.
+   */
+  listeners: ListenerService;
+  /** This adapter's client connections: the registry behind /api/connections and /metrics. */
+  clients: ProtocolConnections;
+}
+
+/** A transport the listener service admitted and handed to the adapter. */
+export interface AcceptedConnection {
+  /** The listener's name: `<protocol>`, `<protocol>-tls` or `<protocol>-ws`. */
+  readonly listener: string;
+  readonly kind: 'tcp' | 'tls' | 'ws';
+  /** `address:port` of the client. */
+  readonly remote: string;
+  /** The client's IP address. */
+  readonly address: string | undefined;
+  /** The TCP or TLS socket; for a WebSocket, the HTTP socket under it (byte counts, TLS peer). */
+  readonly socket: Socket;
+}
+
+/** What the listener service needs of a connection it tracks. */
+export interface ServedConnection {
+  /**
+   * The broker is stopping: end the connection the protocol's way. The drain waits for the
+   * transport's close event (and for a returned promise); after the grace time it destroys it.
+   */
+  shutdown(): void | Promise<void>;
+  /** No byte moved either way for the listener's `idleTimeoutMs`; default: the socket is destroyed. */
+  idle?(): void;
+}
+
+export interface WebSocketEndpointSpec {
+  /** Path on the HTTP listener; null = no WebSocket endpoint. */
+  path: string | null;
+  /** Subprotocols, in the endpoint's order of preference. */
+  protocols: string[];
+  requireProtocol?: boolean;
+  maxPayload?: number;
+  /** A WebSocket admitted under the limits, after the upgrade. */
+  connection(ws: WebSocket, accepted: AcceptedConnection): ServedConnection;
+}
+
+/** What an adapter asks of the listener service: its handlers for accepted transports and their options. */
+export interface ListenerSpec {
+  /** A TCP or TLS socket admitted under the limits (TLS: once its handshake is done). */
+  socket?(socket: Socket, accepted: AcceptedConnection): ServedConnection;
+  websocket?: WebSocketEndpointSpec;
+  /**
+   * Keep our side open after the client's FIN, so what it sent is answered (TLS sockets: set once
+   * the handshake is done, so an abandoned handshake still closes).
+   */
+  halfOpen?: boolean;
+  /** Options over the listener's TLS options for the TLS listener (XMPP: requestCert). */
+  tls?: TlsOptions;
+  /** Time a TLS client has for its handshake (default 10 s). */
+  tlsHandshakeTimeoutMs?: number;
+  /** TCP and TLS: no byte either way for this long calls the connection's idle() (0 or absent = none). */
+  idleTimeoutMs?: number;
+}
+
+export interface ListenerService {
+  /**
+   * Opens `<protocol>` on the adapter's port, `<protocol>-tls` on its TLS port when a certificate
+   * is configured, and mounts `<protocol>-ws` on the HTTP listener; returns what is listening.
+   */
+  open(spec: ListenerSpec): Promise<ListenerInfo[]>;
+  /** Transports admitted and not closed yet, across the adapter's listeners (what the limit counts). */
+  readonly count: number;
+  /**
+   * Stops accepting, asks every connection to shut down, and resolves when every transport has
+   * closed (after `graceMs`, default 2 s, the rest are destroyed).
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 export interface ListenerInfo {
+  /** `<protocol>`, `<protocol>-tls`, `<protocol>-ws`, or `http`. */
   name: string;
   protocol: string;
   host: string;
   port: number;
   tls: boolean;
+  /** A WebSocket endpoint's path on the HTTP listener. */
+  path?: string;
 }
 
 export interface ProtocolAdapter {

@@ -3,10 +3,11 @@
  * and checked when a socket is accepted, before any protocol work. A refused socket is destroyed
  * at once; refusals are logged at most once per second so a flood does not flood the log.
  *
- *   const gate = ctx.connections;                 // handed in by the platform
  *   server.on('connection', (s) => { if (!gate.admit(s)) return; ... });
  *
- * `gate.clients` is where the adapter registers each connection (core/connection-registry.ts).
+ * Adapters do not call it themselves: the listener service (ctx.listeners, plugins/listeners)
+ * admits every socket it accepts; the HTTP listener has a gate of its own. `gate.clients` is the
+ * protocol's entry in the connection registry (core/connection-registry.ts), ctx.clients.
  */
 import type { Logger } from './adapter.js';
 import { ConnectionRegistry, type ProtocolConnections } from './connection-registry.js';
@@ -39,6 +40,7 @@ export class ConnectionGate {
   admit(transport: GatedTransport, remote?: string): boolean {
     if (this.limit > 0 && this.open >= this.limit) {
       this.refused++;
+      this.clients.refusedOverLimit++;
       this.refusedSinceLog++;
       const now = Date.now();
       if (now - this.lastLog >= 1000) {

@@ -17,7 +17,7 @@ export interface ByteCounters {
 }
 
 export interface ConnectionOptions {
-  /** The listener's name (`mqtt`, `mqtts`, `mqtt-ws`, ...). */
+  /** The listener's name (`mqtt`, `mqtt-tls`, `mqtt-ws`, ...: AcceptedConnection.listener). */
   listener: string;
   /** `address:port` of the client. */
   remote: string;
@@ -52,6 +52,8 @@ export interface ProtocolTotals {
   bytesIn: number;
   bytesOut: number;
   protocolErrors: number;
+  refusedOverLimit: number;
+  refusedOverRate: number;
 }
 
 export class ClientConnection {
@@ -131,6 +133,10 @@ export class ProtocolConnections {
   total = 0;
   /** Bad input or protocol violations that closed or refused something (adapters count). */
   protocolErrors = 0;
+  /** Sockets closed on accept past the connection limit (core/connection-gate.ts counts). */
+  refusedOverLimit = 0;
+  /** Sockets closed on accept past the per-address connection rate (the listener service counts). */
+  refusedOverRate = 0;
   private closedMessagesIn = 0;
   private closedMessagesOut = 0;
   private closedBytesIn = 0;
@@ -159,7 +165,9 @@ export class ProtocolConnections {
       bi += c.bytesIn;
       bo += c.bytesOut;
     }
-    return { protocol: this.protocol, open: this.live.size, total: this.total, messagesIn: mi, messagesOut: mo, bytesIn: bi, bytesOut: bo, protocolErrors: this.protocolErrors };
+    return { protocol: this.protocol, open: this.live.size, total: this.total, messagesIn: mi, messagesOut: mo, bytesIn: bi, bytesOut: bo, protocolErrors: this.protocolErrors,
+      refusedOverLimit: this.refusedOverLimit, refusedOverRate: this.refusedOverRate,
+    };
   }
 
   /** @internal */

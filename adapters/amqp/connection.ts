@@ -122,7 +122,7 @@ export class AmqpConnection {
     const s = rt.settings;
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
     this.log = rt.log.child({ conn: this.id, remote });
-    this.client = rt.clients.open({ listener: tls ? 'amqps' : 'amqp', remote, transport: socket, close: (reason) => this.kick(reason) });
+    this.client = rt.clients.open({ listener: tls ? 'amqp-tls' : 'amqp', remote, transport: socket, close: (reason) => this.kick(reason) });
     // Socket events run outside rhea's own error handling: nothing may throw out of them.
     const safe = (fn: () => void) => () => {
       try {

@@ -8,6 +8,7 @@
  * half-open and stalled connections are closed (socket timeout, ConnectionWatchdog).
  */
 import type { Socket } from 'node:net';
+import type { AcceptedConnection } from '../../core/adapter.js';
 import type { ClientConnection } from '../../core/connection-registry.js';
 import { ConnectionWatchdog, type WatchedConnection } from './connection-watchdog.js';
 import type { ConnectionState, KafkaServices, RequestContext } from './context.js';
@@ -56,10 +57,11 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
   private identified = false;
   private closeReason: string | null = null;
 
-  constructor(private readonly socket: Socket, private readonly services: KafkaServices, listenerPort: number, tls: boolean) {
+  constructor(private readonly socket: Socket, private readonly services: KafkaServices, listenerPort: number, accepted: AcceptedConnection) {
     this.id = `kafka-${nextId++}`;
+    const tls = accepted.kind === 'tls';
     this.client = services.clients.open({
-      listener: tls ? 'kafka-tls' : 'kafka', remote: `${socket.remoteAddress}:${socket.remotePort}`, transport: socket,
+      listener: accepted.listener, remote: accepted.remote, transport: socket,
       close: (reason) => this.close(reason),
     });
     this.clientHost = `/${socket.remoteAddress ?? 'unknown'}`;
@@ -72,8 +74,6 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
     this.closed = new Promise((resolve) => { this.resolveClosed = resolve; });
     this.watchdog = new ConnectionWatchdog(this, s.handshakeTimeoutMs);
     socket.setNoDelay(true);
-    socket.setTimeout(s.idleTimeoutMs);
-    socket.on('timeout', () => this.onIdle());
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onDrain());
     socket.on('error', (err) => services.log.debug({ conn: this.id, err: err.message }, 'kafka connection error'));
@@ -143,8 +143,13 @@ export class KafkaConnection implements ConnectionState, WatchedConnection {
     this.closeWaiters.clear();
   }
 
-  /** No bytes either way for kafka.idleTimeoutMs (Kafka connections.max.idle.ms); a parked Fetch is not idle. */
-  private onIdle(): void {
+  /** The broker is stopping (the listener service's drain). */
+  shutdown(): void {
+    this.close('broker stopping');
+  }
+
+  /** No bytes either way for kafka.idleTimeoutMs (Kafka connections.max.idle.ms, timed by the listener service); a parked Fetch is not idle. */
+  idle(): void {
     if (this.inFlight || this.closedFlag) return;
     this.services.log.debug({ conn: this.id, client: this.clientHost, idleMs: this.services.settings.idleTimeoutMs }, 'idle kafka connection: closing it');
     this.close('idle');

@@ -4,8 +4,6 @@
  * record batches are stored as received and fetched without re-encoding; consumer groups are
  * coordinated here with their offsets in the core. See docs/kafka.md.
  */
-import { createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
 import type { AdapterContext, ListenerInfo, ProtocolAdapter } from '../../core/adapter.js';
 import { kafkaSchema, resolveKafkaSettings } from './config.js';
 import { KafkaConnection } from './connection.js';
@@ -20,7 +18,6 @@ export class KafkaAdapter implements ProtocolAdapter {
   readonly settingsSchema = kafkaSchema;
   private ctx!: AdapterContext;
   private services!: KafkaServices;
-  private servers: Server[] = [];
   private readonly connections = new Set<KafkaConnection>();
 
   async init(ctx: AdapterContext): Promise<void> {
@@ -39,57 +36,29 @@ export class KafkaAdapter implements ProtocolAdapter {
       topics: new Topics(ctx.broker, settings, log),
       groups: new GroupCoordinator(ctx.broker, { initialRebalanceDelayMs: settings.groupInitialRebalanceDelayMs }),
       authRequired: !ctx.auth.anonymousAllowed,
-      clients: ctx.connections.clients,
+      clients: ctx.clients,
     };
     if (usersExist && ctx.auth.anonymousAllowed) log.debug({}, 'kafka: SASL offered, anonymous clients allowed');
   }
 
   async start(): Promise<ListenerInfo[]> {
-    const { host, port, tlsPort } = this.ctx.listen;
-    const listeners: ListenerInfo[] = [];
-    if (port !== null) listeners.push(await this.listen(createServer(), host, port, false));
-    if (tlsPort !== null) {
-      const tls = this.ctx.tls('kafka');
-      if (tls) listeners.push(await this.listen(createTlsServer({ ...tls, handshakeTimeout: this.services.settings.handshakeTimeoutMs }), host, tlsPort, true));
-    }
-    return listeners;
-  }
-
-  private listen(server: Server, host: string, port: number, tls: boolean): Promise<ListenerInfo> {
-    return new Promise((resolve, reject) => {
-      // Admission on the TCP socket, before any TLS or Kafka work; a refused socket is destroyed.
-      server.on('connection', (socket: Socket) => {
-        if (this.ctx.connections.admit(socket, socket.remoteAddress) && !tls) this.accept(socket, server, false);
-      });
-      if (tls) server.on('secureConnection', (socket: Socket) => this.accept(socket, server, true));
-      server.on('tlsClientError', (err: Error) => this.services.log.debug({ err: err.message }, 'kafka TLS handshake failed'));
-      server.once('error', reject);
-      server.listen(port === -1 ? 0 : port, host, () => {
-        server.off('error', reject);
-        server.on('error', (err) => this.services.log.error({ err: err.message }, 'kafka listener error'));
-        this.servers.push(server);
-        const address = server.address();
-        const bound = typeof address === 'object' && address ? address.port : port;
-        resolve({ name: tls ? 'kafka-tls' : 'kafka', protocol: 'kafka', host, port: bound, tls });
-      });
+    const { settings } = this.services;
+    return this.ctx.listeners.open({
+      socket: (socket, accepted) => {
+        const conn = new KafkaConnection(socket, this.services, socket.localPort ?? 0, accepted);
+        this.connections.add(conn);
+        void conn.closed.then(() => this.connections.delete(conn));
+        return conn;
+      },
+      tlsHandshakeTimeoutMs: settings.handshakeTimeoutMs,
+      // Kafka's connections.max.idle.ms: KafkaConnection.idle() keeps one whose Fetch is parked.
+      idleTimeoutMs: settings.idleTimeoutMs,
     });
   }
 
-  private accept(socket: Socket, server: Server, tls: boolean): void {
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : 0;
-    const conn = new KafkaConnection(socket, this.services, port, tls);
-    this.connections.add(conn);
-    void conn.closed.then(() => this.connections.delete(conn));
-  }
-
   async stop(): Promise<void> {
-    const closing = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
-    for (const c of this.connections) c.close('broker stopping');
-    this.connections.clear();
+    await this.ctx.listeners.close();
     this.services?.groups.shutdown();
-    await Promise.all(closing);
-    this.servers = [];
   }
 }
 

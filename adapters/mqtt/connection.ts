@@ -11,7 +11,7 @@
  * protocol errors drop what follows them.
  */
 import type { Duplex } from 'node:stream';
-import type { Principal } from '../../core/adapter.js';
+import type { AcceptedConnection, Principal } from '../../core/adapter.js';
 import type { ByteCounters, ClientConnection } from '../../core/connection-registry.js';
 import type { Message } from '../../core/message.js';
 import {
@@ -100,6 +100,9 @@ export class MqttConnection implements SessionLink, SessionHolder {
   private transportGone = false;
   readonly closed: Promise<void>;
   private resolveClosed!: () => void;
+  readonly transport: Transport;
+  /** `address:port` of the client. */
+  readonly remote: string;
   /** This connection in the broker's registry: counters are plain fields on it. */
   readonly client: ClientConnection;
   /** Why the connection ends (the first reason given), for the log. */
@@ -108,10 +111,11 @@ export class MqttConnection implements SessionLink, SessionHolder {
   constructor(
     readonly ctx: MqttContext,
     readonly stream: Duplex,
-    readonly transport: Transport,
-    readonly remote: string,
+    accepted: AcceptedConnection,
     counters?: ByteCounters,
   ) {
+    this.transport = accepted.kind;
+    this.remote = accepted.remote;
     this.id = `${nextConnectionId++}`;
     this.closed = new Promise((r) => (this.resolveClosed = r));
     this.framer = new Framer(
@@ -120,8 +124,7 @@ export class MqttConnection implements SessionLink, SessionHolder {
       (err) => this.frameError(err),
     );
     ctx.stats.connections++;
-    const listener = transport === 'tcp' ? 'mqtt' : transport === 'tls' ? 'mqtts' : 'mqtt-ws';
-    this.client = ctx.clients.open({ listener, remote, transport: counters, close: (reason) => this.kick(reason) });
+    this.client = ctx.clients.open({ listener: accepted.listener, remote: this.remote, transport: counters, close: (reason) => this.kick(reason) });
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('error', (err: Error) => this.onError(err));
     stream.on('end', () => this.peerEnded());

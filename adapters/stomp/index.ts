@@ -3,11 +3,7 @@
  * configured) and WebSocket (`/stomp` on the HTTP port, subprotocols v10.stomp, v11.stomp,
  * v12.stomp). See docs/stomp.md.
  */
-import { createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
-import type { IncomingMessage } from 'node:http';
-import type { WebSocket } from 'ws';
-import type { AdapterContext, AuthPlugin, ListenerInfo, Logger, ProtocolAdapter } from '../../core/adapter.js';
+import type { AdapterContext, AuthPlugin, ListenerInfo, Logger, ProtocolAdapter, ServedConnection } from '../../core/adapter.js';
 import type { Broker } from '../../core/broker.js';
 import type { ProtocolConnections } from '../../core/connection-registry.js';
 import type { StompAdapterCore } from './adapter-core.js';
@@ -29,10 +25,8 @@ export class StompAdapter implements ProtocolAdapter, StompAdapterCore {
   readonly settingsSchema = stompSchema;
   private ctx!: AdapterContext;
   settings!: StompSettings;
-  private servers: Array<{ server: Server; info: ListenerInfo }> = [];
   readonly connections = new Set<StompConnection>();
   private readonly clientIds = new Map<string, StompConnection>();
-  private stopping = false;
 
   get broker(): Broker {
     return this.ctx.broker;
@@ -47,71 +41,39 @@ export class StompAdapter implements ProtocolAdapter, StompAdapterCore {
   }
 
   get clients(): ProtocolConnections {
-    return this.ctx.connections.clients;
+    return this.ctx.clients;
   }
 
   async init(ctx: AdapterContext): Promise<void> {
     this.ctx = ctx;
     this.settings = resolveStompSettings(ctx.config?.stomp);
-    ctx.http?.websocket(WS_PATH, WS_PROTOCOLS, (ws, req) => this.acceptWebSocket(ws, req));
   }
 
   async start(): Promise<ListenerInfo[]> {
-    const { host, port, tlsPort } = this.ctx.listen;
-    if (port !== null) {
-      // allowHalfOpen: a client's FIN must not close our side before the frames it sent are answered.
-      const server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket, 'tcp'));
-      this.servers.push({ server, info: await this.listen(server, host, port, false) });
-    }
-    const tlsOptions = tlsPort !== null ? this.ctx.tls('stomp') : null;
-    if (tlsOptions) {
-      // Half-open only once the handshake is done: a socket whose handshake a client abandoned must close.
-      const server = createTlsServer(tlsOptions, (socket) => {
-        socket.allowHalfOpen = true;
-        this.accept(socket, 'tls');
-      });
-      server.on('tlsClientError', (err) => this.log.debug({ err: err.message }, 'STOMP TLS handshake failed'));
-      this.servers.push({ server, info: await this.listen(server, host, tlsPort!, true) });
-    }
-    return this.servers.map((s) => s.info);
-  }
-
-  private listen(server: Server, host: string, port: number, tls: boolean): Promise<ListenerInfo> {
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      // null = disabled (not called); -1 and 0 = an ephemeral port.
-      server.listen(port < 0 ? 0 : port, host, () => {
-        server.off('error', reject);
-        server.on('error', (err) => this.log.error({ err }, 'STOMP listener error'));
-        const addr = server.address();
-        const bound = typeof addr === 'object' && addr ? addr.port : port;
-        resolve({ name: tls ? 'stomp-tls' : 'stomp', protocol: 'stomp', host, port: bound, tls });
-      });
+    return this.ctx.listeners.open({
+      // Half-open: a client's FIN must not close our side before the frames it sent are answered.
+      halfOpen: true,
+      tlsHandshakeTimeoutMs: this.settings.handshakeTimeoutMs,
+      socket: (socket, accepted) => this.add(new SocketTransport(socket, accepted.kind === 'tls' ? 'tls' : 'tcp')),
+      websocket: {
+        path: WS_PATH,
+        protocols: WS_PROTOCOLS,
+        connection: (ws, accepted) => this.add(new WebSocketTransport(ws, accepted.remote, this.settings.maxWriteBuffer / 2, accepted.socket)),
+      },
     });
   }
 
-  private accept(socket: Socket, kind: 'tcp' | 'tls'): void {
-    if (this.stopping) {
-      socket.destroy();
-      return;
-    }
-    if (!this.ctx.connections.admit(socket, `${socket.remoteAddress}:${socket.remotePort}`)) return;
-    this.add(new SocketTransport(socket, kind));
-  }
-
-  private acceptWebSocket(ws: WebSocket, req: IncomingMessage): void {
-    if (this.stopping || !this.settings) {
-      ws.terminate();
-      return;
-    }
-    const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
-    if (!this.ctx.connections.admit(ws, remote)) return;
-    this.add(new WebSocketTransport(ws, remote, this.settings.maxWriteBuffer / 2, req.socket));
-  }
-
-  private add(transport: Transport): void {
+  private add(transport: Transport): ServedConnection {
     const conn = new StompConnection(this, transport);
     this.connections.add(conn);
+    return {
+      // Stopping: no goodbye frame (the connection is gone either way); its state is released now.
+      shutdown: () => {
+        conn.close('broker stopping');
+        conn.transport.destroy();
+        conn.cleanup();
+      },
+    };
   }
 
   claimClientId(clientId: string, conn: StompConnection): boolean {
@@ -130,15 +92,7 @@ export class StompAdapter implements ProtocolAdapter, StompAdapterCore {
   }
 
   async stop(): Promise<void> {
-    this.stopping = true;
-    const closing = this.servers.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())));
-    for (const conn of [...this.connections]) {
-      conn.close('broker stopping');
-      conn.transport.destroy();
-      conn.cleanup();
-    }
-    await Promise.all(closing);
-    this.servers = [];
+    await this.ctx.listeners.close();
   }
 }
 

@@ -10,7 +10,10 @@ import { schemaDefaults, sectionSettings } from '../../config/validate.js';
 export const KNOWN_MECHANISMS = ['EXTERNAL', 'SCRAM-SHA-512', 'SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN', 'ANONYMOUS'] as const;
 
 export const xmppSchema = listenerSection(
-  { port: port(5222, 'XMPP client-to-server listener; STARTTLS on it when a certificate is configured') },
+  {
+    port: port(5222, 'XMPP client-to-server listener; STARTTLS on it when a certificate is configured'),
+    tlsPort: port(0, 'XMPP direct TLS (XEP-0368, usually 5223), opened when set and a certificate is configured; 0 = none'),
+  },
   {
     domain: { type: 'string', pattern: '^[a-zA-Z0-9.-]{1,253}$', default: 'localhost', description: 'the XMPP domain served; pubsub lives at pubsub.<domain>', 'x-hint': 'a domain name' },
     requireTls: { type: 'boolean', default: false, description: 'refuse SASL until STARTTLS when a certificate is configured' },

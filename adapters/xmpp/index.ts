@@ -2,8 +2,7 @@
  * The XMPP adapter: client-to-server listener (5222, STARTTLS), WebSocket endpoint `/xmpp`
  * (RFC 7395), IM (RFC 6121) and XEP-0060 pubsub on core topics. See docs/xmpp.md.
  */
-import { createServer, type Server, type Socket } from 'node:net';
-import { createSecureContext, createServer as createTlsServer, type SecureContext, type TlsOptions, type TLSSocket } from 'node:tls';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import type { AdapterContext, ListenerInfo, ProtocolAdapter } from '../../core/adapter.js';
 import { Accounts } from './accounts.js';
 import { resolveXmppSettings, xmppSchema, type XmppSettings } from './config.js';
@@ -21,20 +20,14 @@ export class XmppAdapter implements ProtocolAdapter {
   settings!: XmppSettings;
   hub!: Hub;
   private secureContext: SecureContext | null = null;
-  private tlsOptions: TlsOptions | null = null;
   private requestCert = false;
   private rejectUnauthorized = false;
-  private readonly servers: Server[] = [];
-  private readonly connections = new Set<Connection>();
-  private readonly sockets = new Set<Socket>();
-  private stopping = false;
 
   async init(ctx: AdapterContext): Promise<void> {
     this.ctx = ctx;
     this.settings = resolveXmppSettings(ctx.config?.xmpp);
     const tls = ctx.tls('xmpp');
     if (tls) {
-      this.tlsOptions = tls;
       this.secureContext = createSecureContext(tls);
       const req = (ctx.config?.xmpp?.tls?.requestClientCert ?? ctx.config?.tls?.requestClientCert) as boolean | 'require' | undefined;
       this.requestCert = req === true || req === 'require';
@@ -52,29 +45,8 @@ export class XmppAdapter implements ProtocolAdapter {
     this.settings.registration = accounts.registrationEnabled(this.settings.registration);
   }
 
-  /** One limit across TCP, direct TLS and WebSocket (ctx.connections), before any protocol work. */
-  private admit(socket: Socket): boolean {
-    if (this.stopping) {
-      socket.destroy();
-      return false;
-    }
-    return this.ctx.connections.admit(socket, socket.remoteAddress);
-  }
-
-  private accept(socket: Socket, secure: boolean): void {
-    if (this.stopping) {
-      socket.destroy();
-      return;
-    }
-    socket.setNoDelay(true);
-    socket.setKeepAlive(true, 60000);
-    this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
-    this.newConnection({ socket, secure });
-  }
-
   private newConnection(transport: ConstructorParameters<typeof Connection>[1]): Connection {
-    const conn = new Connection({
+    return new Connection({
       hub: this.hub,
       settings: this.settings,
       accounts: this.hub.accounts,
@@ -83,72 +55,38 @@ export class XmppAdapter implements ProtocolAdapter {
       secureContext: this.secureContext,
       requestCert: this.requestCert,
       rejectUnauthorized: this.rejectUnauthorized,
-      onClose: (c) => this.connections.delete(c),
-      clients: this.ctx.connections.clients,
+      onClose: () => undefined, // the listener service tracks the transport
+      clients: this.ctx.clients,
     }, transport);
-    this.connections.add(conn);
-    return conn;
   }
 
   async start(): Promise<ListenerInfo[]> {
-    const { listen } = this.ctx;
-    const out: ListenerInfo[] = [];
-    // null = disabled; 0 or -1 = ephemeral (the platform resolves 'auto' to 0).
-    if (listen.port !== null) {
-      // allowHalfOpen: after a client's FIN the stanzas it sent are handled before we close (connection.ts).
-      const server = createServer({ allowHalfOpen: true }, (socket) => { if (this.admit(socket)) this.accept(socket, false); });
-      out.push(await this.listen(server, listen.host, listen.port, false));
-    }
-    if (listen.tlsPort !== null && this.tlsOptions) {
-      // Direct TLS (XEP-0368) next to STARTTLS. tls.Server takes the key and certificate as
-      // options (it ignores a `secureContext` option).
-      const server = createTlsServer({
-        ...this.tlsOptions, requestCert: this.requestCert, rejectUnauthorized: this.rejectUnauthorized,
-      }, (socket: TLSSocket) => {
-        // Half-open only once the handshake is done: a socket whose handshake a client abandoned must close.
-        socket.allowHalfOpen = true;
-        this.accept(socket, true);
-      });
-      // The connection limit is checked on the TCP socket, before the TLS handshake.
-      server.on('connection', (raw: Socket) => this.admit(raw));
-      server.on('tlsClientError', (e) => this.ctx.log.debug({ err: e.message }, 'xmpp: TLS handshake failed'));
-      out.push(await this.listen(server, listen.host, listen.tlsPort, true));
-    }
-    if (this.ctx.http && this.settings.websocket.enabled) {
-      this.ctx.http.websocket(this.settings.websocket.path, ['xmpp'], (ws, req) => {
-        if (this.stopping) {
-          ws.close(1001);
-          return;
-        }
-        if (!this.ctx.connections.admit(ws, req.socket.remoteAddress)) return;
-        this.newConnection({ ws, secure: false, remote: req.socket.remoteAddress, peer: req.socket });
-      });
-    }
-    return out;
-  }
-
-  private listen(server: Server, host: string, port: number, tls: boolean): Promise<ListenerInfo> {
-    this.servers.push(server);
-    server.on('error', (e) => this.ctx.log.error({ err: e.message }, 'xmpp: listener error'));
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port === -1 ? 0 : port, host || undefined, () => {
-        server.off('error', reject);
-        const addr = server.address();
-        const bound = typeof addr === 'object' && addr ? addr.port : port;
-        resolve({ name: tls ? 'xmpp-tls' : 'xmpp', protocol: 'xmpp', host: host || '0.0.0.0', port: bound, tls });
-      });
+    return this.ctx.listeners.open({
+      // Half-open: after a client's FIN the stanzas it sent are handled before we close (connection.ts).
+      halfOpen: true,
+      tlsHandshakeTimeoutMs: this.settings.negotiationTimeoutMs,
+      // Direct TLS (XEP-0368) next to STARTTLS asks for client certificates as STARTTLS does.
+      tls: { requestCert: this.requestCert, rejectUnauthorized: this.rejectUnauthorized },
+      socket: (socket, accepted) => {
+        socket.setKeepAlive(true, 60000);
+        const conn = this.newConnection({ socket, secure: accepted.kind === 'tls' });
+        // Stopping: the stream error is written, the socket is not waited for.
+        return { shutdown: () => { conn.streamError('system-shutdown'); socket.destroy(); } };
+      },
+      websocket: {
+        path: this.settings.websocket.enabled ? this.settings.websocket.path : null,
+        protocols: ['xmpp'],
+        connection: (ws, accepted) => {
+          const conn = this.newConnection({ ws, secure: false, remote: accepted.address, peer: accepted.socket });
+          return { shutdown: () => conn.streamError('system-shutdown') };
+        },
+      },
     });
   }
 
   async stop(): Promise<void> {
-    this.stopping = true;
-    const closing = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
     this.hub?.closeAll();
-    for (const c of [...this.connections]) c.streamError('system-shutdown');
-    for (const s of this.sockets) s.destroy();
-    await Promise.all(closing);
-    this.servers.length = 0;
+    await this.ctx.listeners.close();
   }
 }
 

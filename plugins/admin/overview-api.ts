@@ -51,7 +51,7 @@ export function overviewRoutes(ctx: AdminContext): ApiRoute[] {
       node: process.version,
       startedAt: new Date(ctx.startedAt).toISOString(),
       uptimeSeconds: Math.floor((now - ctx.startedAt) / 1000),
-      listeners: ctx.listeners().map((l) => ({ name: l.name, protocol: l.protocol, host: l.host, port: l.port, tls: l.tls })),
+      listeners: ctx.listeners().map((l) => ({ name: l.name, protocol: l.protocol, host: l.host, port: l.port, tls: l.tls, ...(l.path ? { path: l.path } : {}) })),
       counts: {
         queues: totals.queues,
         streams: totals.streams,

@@ -100,7 +100,7 @@ function renderOverview(o) {
     card('unroutable', o.unroutable), card('published', rate('published')), card('delivered', rate('delivered')),
     card('acked', rate('acked')), card('stream appends', rate('streamRecords')), card('store pending', bytes(o.store.pendingBytes)),
   );
-  fill('listeners', o.listeners.map((l) => row(cell(l.name), cell(l.protocol), cell(l.host), cell(String(l.port)), cell(l.tls ? 'yes' : 'no'))));
+  fill('listeners', o.listeners.map((l) => row(cell(l.name), cell(l.protocol), cell(l.host), cell(String(l.port) + (l.path ?? '')), cell(l.tls ? 'yes' : 'no'))));
 }
 
 function renderQueues(data) {

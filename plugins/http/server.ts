@@ -26,6 +26,8 @@ export interface WebSocketEndpointOptions {
   requireProtocol?: boolean;
   /** Largest message on this endpoint; default http.maxWebSocketMessageBytes. */
   maxPayload?: number;
+  /** Checked on the HTTP socket before the upgrade is answered (the adapter's connection limit); false = destroyed without a byte. */
+  admit?: (socket: Socket) => boolean;
 }
 
 interface Endpoint {
@@ -33,6 +35,7 @@ interface Endpoint {
   protocols: string[];
   wss: WebSocketServer;
   requireProtocol: boolean;
+  admit?: (socket: Socket) => boolean;
 }
 
 export interface HttpListenerOptions {
@@ -44,6 +47,8 @@ export interface HttpListenerOptions {
   maxConnections: number;
   tls: TlsOptions | null;
   log: Logger;
+  /** Refuses a new socket from an address opening connections too fast (limits.connectionRate). */
+  rate?: { allow(address: string | undefined): boolean } | null;
 }
 
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 503: 'Service Unavailable' };
@@ -55,6 +60,7 @@ export class HttpListener implements HttpHost {
   private readonly prefixRoutes: { method: string; prefix: string; handler: RouteHandler }[] = [];
   private ready = false;
   private stopping = false;
+  bound: { host: string; port: number; tls: boolean } | null = null;
   private readonly turns: RequestTurns;
   /** The connection limit, checked on each TCP socket as it is accepted. */
   readonly connections: ConnectionGate;
@@ -72,7 +78,10 @@ export class HttpListener implements HttpHost {
     this.server = opts.tls ? createHttpsServer({ ...serverOpts, ...opts.tls }, handler) : createHttpServer(serverOpts, handler);
     this.connections = new ConnectionGate('http', opts.maxConnections, opts.log);
     // On the TCP socket (for HTTPS before the handshake); a refused one is destroyed at once.
-    this.server.on('connection', (socket: Socket) => { this.connections.admit(socket, socket.remoteAddress); });
+    this.server.on('connection', (socket: Socket) => {
+      if (opts.rate && !opts.rate.allow(socket.remoteAddress)) socket.destroy();
+      else this.connections.admit(socket, socket.remoteAddress);
+    });
     this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       opts.log.debug({ err: err.message, code: err.code }, 'http client error');
@@ -119,7 +128,7 @@ export class HttpListener implements HttpHost {
         ws.terminate();
       }
     });
-    this.endpoints.set(path, { path, protocols, wss, requireProtocol: options.requireProtocol ?? false });
+    this.endpoints.set(path, { path, protocols, wss, requireProtocol: options.requireProtocol ?? false, admit: options.admit });
   }
 
   /** Adds a route. `path` is exact, or a prefix when it ends in `/*`; method `*` matches any. */
@@ -178,6 +187,10 @@ export class HttpListener implements HttpHost {
     if (offered.length === 0 && ep.requireProtocol) {
       return refuse(socket, 400, `a subprotocol is required: ${ep.protocols.join(', ')}`);
     }
+    if (ep.admit && !ep.admit(socket as Socket)) {
+      socket.destroy();
+      return;
+    }
     ep.wss.handleUpgrade(req, socket, head, (ws) => ep.wss.emit('connection', ws, req));
   }
 
@@ -194,6 +207,7 @@ export class HttpListener implements HttpHost {
     const addr = this.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : this.opts.port;
     const host = typeof addr === 'object' && addr ? addr.address : this.opts.host;
+    this.bound = { host, port, tls: !!this.opts.tls };
     return { name: 'http', protocol: this.opts.tls ? 'https' : 'http', host, port, tls: !!this.opts.tls };
   }
 

@@ -65,14 +65,16 @@ export function createLogger(options: LoggerOptions = {}): PinoLogger {
   return pino(opts, { write: (line: string) => stream.write(formatPretty(line, colour)) });
 }
 
-/** `scheme://host:port` of a listener, with every "all interfaces" spelling ("", "::", "0.0.0.0") as 0.0.0.0. */
-export function listenerUrl(l: { name: string; protocol: string; host: string; port: number; tls: boolean }): string {
+/**
+ * `scheme://host:port` of a listener (a WebSocket endpoint: `ws://host:port/path`), with every
+ * "all interfaces" spelling ("", "::", "0.0.0.0") as 0.0.0.0.
+ */
+export function listenerUrl(l: { name: string; protocol: string; host: string; port: number; tls: boolean; path?: string }): string {
   const host = l.host === '' || l.host === '::' || l.host === '0.0.0.0' ? '0.0.0.0' : l.host.includes(':') ? `[${l.host}]` : l.host;
-  const scheme = l.name === 'http' ? l.protocol : SCHEMES[l.name] ?? (l.tls ? `${l.protocol}s` : l.protocol);
+  if (l.path !== undefined) return `${l.tls ? 'wss' : 'ws'}://${host}:${l.port}${l.path}`;
+  const scheme = l.name === 'http' ? l.protocol : l.tls ? TLS_SCHEMES[l.protocol] ?? `${l.protocol}s` : l.protocol;
   return `${scheme}://${host}:${l.port}`;
 }
 
-const SCHEMES: Record<string, string> = {
-  mqtt: 'mqtt', mqtts: 'mqtts', amqp: 'amqp', amqps: 'amqps', stomp: 'stomp', 'stomp-tls': 'stomp+ssl',
-  xmpp: 'xmpp', 'xmpp-tls': 'xmpps', kafka: 'kafka', 'kafka-tls': 'kafka+ssl',
-};
+/** The URL scheme clients use for a protocol over TLS (`mqtts://`, `kafka+ssl://`, ...). */
+const TLS_SCHEMES: Record<string, string> = { mqtt: 'mqtts', amqp: 'amqps', stomp: 'stomp+ssl', xmpp: 'xmpps', kafka: 'kafka+ssl' };

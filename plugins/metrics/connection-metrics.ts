@@ -22,6 +22,11 @@ export function writeConnectionMetrics(w: ExpositionWriter, connections: Connect
   for (const [key, name, type, help] of FAMILIES) {
     w.family(name, type, help, totals.map((t): Sample => ({ labels: { protocol: t.protocol }, value: t[key] as number })));
   }
+  w.family('junction_connections_refused_total', 'counter', 'Sockets closed on accept, per protocol: past limits.maxConnections (reason="limit") or limits.connectionRate (reason="rate").',
+    totals.flatMap((t): Sample[] => [
+      { labels: { protocol: t.protocol, reason: 'limit' }, value: t.refusedOverLimit },
+      { labels: { protocol: t.protocol, reason: 'rate' }, value: t.refusedOverRate },
+    ]));
   const failures = new Map(auth.failureCounts?.() ?? []);
   for (const t of totals) if (!failures.has(t.protocol)) failures.set(t.protocol, 0);
   w.family('junction_auth_failures_total', 'counter', 'Refused logins (bad credentials, or an address refused after too many), per protocol.',

@@ -34,7 +34,7 @@ export function writeBrokerMetrics(w: ExpositionWriter, ctx: AdminContext): void
   if (cluster.clustered) w.single('junction_cluster_nodes', 'gauge', 'Live nodes of the cluster, this one included.', cluster.nodes().length);
   w.single('junction_uptime_seconds', 'gauge', 'Time since the broker started, in seconds.', (Date.now() - ctx.startedAt) / 1000);
   w.family('junction_listener_info', 'gauge', 'Bound listeners (always 1).', ctx.listeners().map((l) => ({
-    labels: { listener: l.name, protocol: l.protocol, host: l.host, port: l.port, tls: String(l.tls) }, value: 1,
+    labels: { listener: l.name, protocol: l.protocol, host: l.host, port: l.port, tls: String(l.tls), ...(l.path ? { path: l.path } : {}) }, value: 1,
   })));
 
   const queues = sortedQueues(broker);

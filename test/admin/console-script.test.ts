@@ -128,7 +128,9 @@ describe('web console script', () => {
     const counts = $('counts').text();
     assert.match(counts, /1queues/);
     assert.match(counts, /1streams/);
-    assert.deepEqual($('listeners').rows().map((r) => r[0]).sort(), ['http', 'mqtt']);
+    assert.deepEqual($('listeners').rows().map((r) => r[0]).sort(), ['http', 'mqtt', 'mqtt-ws']);
+    const ws = $('listeners').rows().find((r) => r[0] === 'mqtt-ws')!;
+    assert.equal(ws[3], `${b.ports.http}/mqtt`, 'a WebSocket endpoint: the HTTP port and its path');
     const queues = $('queue-table').rows();
     assert.equal(queues.length, 1);
     assert.equal(queues[0][0], '<img src=x onerror=alert(1)>', 'a name is text');

@@ -10,7 +10,7 @@ import { MemoryStore } from '../../core/storage/memory-store.js';
 import type { Store } from '../../core/store.js';
 import { AmqpAdapter } from '../../adapters/amqp/index.js';
 import { createAuthPlugin, createSaslService, createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
-import { ConnectionGate } from '../../core/connection-gate.js';
+import { withListeners } from '../../plugins/listeners/index.js';
 import type { TlsOptions } from 'node:tls';
 
 export const silentLog: Logger = {
@@ -51,7 +51,7 @@ export async function startAmqp(
   if (!opts.broker) await broker.open();
   const adapter = new AmqpAdapter();
   const auth = opts.auth ?? await makeAuth();
-  await adapter.init({
+  await adapter.init(withListeners({
     broker,
     config: { amqp: { port: -1, ...amqp } },
     auth,
@@ -60,8 +60,7 @@ export async function startAmqp(
     http: null,
     tls: () => opts.tls ?? null,
     listen: { host: '127.0.0.1', port: -1, tlsPort: opts.tls ? -1 : null },
-    connections: new ConnectionGate('amqp', opts.maxConnections ?? 10000),
-  });
+  }, 'amqp', opts.maxConnections ?? 10000));
   const [l, secure] = await adapter.start();
   return {
     broker, store, adapter, port: l.port, tlsPort: secure?.port,

@@ -136,7 +136,7 @@ describe('cli: send and receive over TLS (mqtts, stomps, amqps, kafkas)', functi
 
   it('a message through every TLS scheme, the server certificate checked against --ca', async () => {
     await junction(['topics', '--create', '--bootstrap-server', `${H}:${p.kafka}`, '--topic', 'secure.t']);
-    let s = await junction(['send', `mqtts://localhost:${p.mqtts}/secure/t`, 'tls-1', '--ca', ca]);
+    let s = await junction(['send', `mqtts://localhost:${p['mqtt-tls']}/secure/t`, 'tls-1', '--ca', ca]);
     assert.equal(s.code, 0, s.stderr);
     s = await junction(['send', `kafkas://localhost:${p['kafka-tls']}/secure.t`, 'tls-2', '--ca', ca]);
     assert.equal(s.code, 0, s.stderr);
@@ -145,17 +145,17 @@ describe('cli: send and receive over TLS (mqtts, stomps, amqps, kafkas)', functi
 
     s = await junction(['send', `stomps://localhost:${p['stomp-tls']}/queue/secure`, 'tls-3', '--ca', ca]);
     assert.equal(s.code, 0, s.stderr);
-    r = await junction(['receive', `amqps://localhost:${p.amqps}/queue/secure`, '--count', '1', '--ca', ca]);
+    r = await junction(['receive', `amqps://localhost:${p['amqp-tls']}/queue/secure`, '--count', '1', '--ca', ca]);
     assert.deepEqual([r.code, r.stdout], [0, 'tls-3\n'], r.stderr);
-    s = await junction(['send', `amqps://localhost:${p.amqps}/queue/secure`, 'tls-4', '--ca', ca]);
+    s = await junction(['send', `amqps://localhost:${p['amqp-tls']}/queue/secure`, 'tls-4', '--ca', ca]);
     r = await junction(['receive', `stomps://localhost:${p['stomp-tls']}/queue/secure`, '--count', '1', '--ca', ca]);
     assert.deepEqual([r.code, r.stdout], [0, 'tls-4\n'], r.stderr);
   });
 
   it('an unknown certificate is one line, exit 1; --insecure accepts it', async () => {
-    const line = oneLineFailure(await junction(['send', `mqtts://localhost:${p.mqtts}/secure/t`, 'x']));
+    const line = oneLineFailure(await junction(['send', `mqtts://localhost:${p['mqtt-tls']}/secure/t`, 'x']));
     assert.match(line, /self.signed certificate/i);
-    const s = await junction(['send', `mqtts://localhost:${p.mqtts}/secure/t`, 'x', '--insecure']);
+    const s = await junction(['send', `mqtts://localhost:${p['mqtt-tls']}/secure/t`, 'x', '--insecure']);
     assert.equal(s.code, 0, s.stderr);
   });
 });

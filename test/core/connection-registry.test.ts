@@ -29,7 +29,7 @@ describe('ConnectionRegistry', () => {
     c.closed(kicked);
     c.closed('again'); // idempotent
     assert.equal(registry.get(c.id), undefined);
-    assert.deepEqual(registry.totals(), [{ protocol: 'mqtt', open: 0, total: 1, messagesIn: 3, messagesOut: 2, bytesIn: 10, bytesOut: 20, protocolErrors: 0 }]);
+    assert.deepEqual(registry.totals(), [{ protocol: 'mqtt', open: 0, total: 1, messagesIn: 3, messagesOut: 2, bytesIn: 10, bytesOut: 20, protocolErrors: 0, refusedOverLimit: 0, refusedOverRate: 0 }]);
     const lines = log.records.filter((r) => r.level === 'info');
     assert.deepEqual(lines.map((r) => r.msg), ['client connected', 'client disconnected']);
     assert.equal((lines[1].obj as { reason: string }).reason, 'closed by an administrator');

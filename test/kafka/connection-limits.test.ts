@@ -4,13 +4,16 @@
  * limits.maxConnections is enforced on the listener.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { createAuthPlugin, createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
 import { encodeBatch } from '../../core/stream/record-codec.js';
 import { ApiKey } from '../../adapters/kafka/protocol/apis.js';
 import { resolveKafkaSettings } from '../../adapters/kafka/config.js';
 import { RawKafkaClient } from './raw-client.js';
-import { HOST, startKafka, type KafkaTestBroker } from './support.js';
+import { HOST, kafkajs, startKafka, type KafkaTestBroker } from './support.js';
+import { createTestPki } from '../support/certificates.js';
+import { firstBytes, removeTempDir, requireDebianClient, tempDir, tlsHandshakes } from '../support/index.js';
 
 /** A frame header announcing `size` bytes, followed by `sent` of them. */
 function partialFrame(size: number, sent: number): Buffer {
@@ -130,5 +133,42 @@ describe('kafka: connection limits', function () {
     await new Promise((r) => setTimeout(r, 100));
     const again = await client();
     assert.equal((await again.request(ApiKey.ApiVersions, 0, {})).errorCode, 0, 'a slot freed by a close is reusable');
+  });
+
+  describe('limits.maxConnections across the plain and TLS listeners (kafkajs)', () => {
+    let dir: string;
+    before(requireDebianClient('openssl', 'openssl'));
+    after(() => { if (dir) removeTempDir(dir); });
+
+    it('a plain and a TLS kafkajs producer fill a limit of 2 (one connection each: the broker advertises the address they bootstrapped from): a third socket on either listener is closed without a byte', async () => {
+      dir = tempDir('junction-kafka-limit-');
+      const pki = createTestPki(dir);
+      const ca = readFileSync(pki.ca);
+      b = await startKafka({ maxConnections: 2, tls: { cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey) } });
+      await b.broker.createStream('limit.t', { partitions: 1 });
+      const plain = kafkajs(b.bootstrap, { retry: { retries: 0 } }).producer();
+      const secure = kafkajs(`${HOST}:${b.tlsPort}`, { ssl: { ca: [ca] }, retry: { retries: 0 } }).producer();
+      try {
+        await plain.connect();
+        await plain.send({ topic: 'limit.t', messages: [{ value: 'plain' }] });
+        await secure.connect();
+        await secure.send({ topic: 'limit.t', messages: [{ value: 'tls' }] });
+
+        // ApiVersions v0: size, api key 18, version 0, correlation id 1, client id "x".
+        const apiVersions = Buffer.from([0, 0, 0, 11, 0, 18, 0, 0, 0, 0, 0, 1, 0, 1, 0x78]);
+        assert.equal(await firstBytes(b.port, apiVersions), '', 'plain: no ApiVersions response');
+        assert.equal(await tlsHandshakes(b.tlsPort!), false, 'TLS: no handshake');
+        const refused = kafkajs(b.bootstrap, { retry: { retries: 0 } }).admin();
+        await assert.rejects(refused.connect(), 'a third client cannot connect');
+
+        // The admitted ones keep working.
+        await plain.send({ topic: 'limit.t', messages: [{ value: 'plain again' }] });
+        await secure.send({ topic: 'limit.t', messages: [{ value: 'tls again' }] });
+        assert.equal(b.broker.getStream('limit.t')!.partitions[0].highWatermark, 4);
+      } finally {
+        await plain.disconnect();
+        await secure.disconnect();
+      }
+    });
   });
 });

@@ -15,7 +15,7 @@ import { MemoryStore } from '../../core/storage/memory-store.js';
 import type { Store } from '../../core/store.js';
 import { KafkaAdapter } from '../../adapters/kafka/index.js';
 import { snappyDecompress } from '../../core/stream/compression.js';
-import { ConnectionGate } from '../../core/connection-gate.js';
+import { withListeners } from '../../plugins/listeners/index.js';
 import { createSaslService } from '../../plugins/auth/sasl.js';
 
 export const HOST = '127.0.0.1';
@@ -62,7 +62,7 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
   await broker.open();
   const adapter = new KafkaAdapter();
   const auth = options.auth ?? allowAll;
-  await adapter.init({
+  await adapter.init(withListeners({
     broker,
     config: { kafka: { groupInitialRebalanceDelayMs: 0, ...options.kafka }, streams: options.streams },
     auth,
@@ -71,8 +71,7 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
     http: null,
     tls: () => options.tls ?? null,
     listen: { host: HOST, port: options.port ?? -1, tlsPort: options.tls ? -1 : null },
-    connections: new ConnectionGate('kafka', options.maxConnections ?? 10000),
-  });
+  }, 'kafka', options.maxConnections ?? 10000));
   const listeners = await adapter.start();
   const listener = listeners.find((l) => !l.tls)!;
   const tlsPort = listeners.find((l) => l.tls)?.port ?? null;

@@ -79,7 +79,7 @@ describe('kafka: TLS listener from configuration', function () {
       return ['--config', file];
     });
     assert.equal(urls['kafka-tls'], `kafka+ssl://${TEST_HOST}:${tlsPort}`);
-    assert.equal(urls.mqtts, undefined, 'only Kafka has a certificate');
+    assert.equal(urls['mqtt-tls'], undefined, 'only Kafka has a certificate');
     const ssl = ['-b', `${TEST_HOST}:${tlsPort}`, '-X', 'security.protocol=ssl', '-X', `ssl.ca.location=${cert}`];
     const produced = await run('kcat', [...ssl, '-P', '-t', 'over-tls'], 'secret\n');
     assert.equal(produced.code, 0, produced.stderr);
@@ -91,7 +91,7 @@ describe('kafka: TLS listener from configuration', function () {
     const { urls, tlsPort } = await start((port) => ['--set', `tls.cert=${cert}`, '--set', `tls.key=${key}`, '--kafka-tls-port', String(port),
       '--mqtt-tls-port', 'auto', '--amqp-tls-port', 'auto', '--stomp-tls-port', 'auto']);
     assert.equal(urls['kafka-tls'], `kafka+ssl://${TEST_HOST}:${tlsPort}`);
-    assert.match(urls.mqtts, /^mqtts:\/\//);
+    assert.match(urls['mqtt-tls'], /^mqtts:\/\//);
   });
 
   it('a certificate that cannot be loaded stops start-up with one line naming the key, for every protocol', () => {

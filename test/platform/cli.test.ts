@@ -95,7 +95,8 @@ describe('platform/cli', () => {
     const httpPort = Number(/^http:\/\/127\.0\.0\.1:(\d+)$/.exec(String(http.url))?.[1]);
     const started = lines.at(-1)!;
     assert.equal(started.dataDir, dataDir);
-    for (const l of listening) assert.equal(`:${(started.ports as Record<string, number>)[l.listener as string]}`, /:\d+$/.exec(String(l.url))?.[0]);
+    // A WebSocket endpoint's URL ends in its path (ws://host:port/mqtt).
+    for (const l of listening) assert.equal(`:${(started.ports as Record<string, number>)[l.listener as string]}`, /:\d+(?=\/\w+$|$)/.exec(String(l.url))?.[0]);
     assert.equal((await fetch(`http://${TEST_HOST}:${httpPort}/healthz`)).status, 200);
 
     const rest: string[] = [];

@@ -73,7 +73,7 @@ describe('platform/package (npm pack)', function () {
           if (l.msg === 'junction stopped') stopped = true;
         });
       });
-      assert.deepEqual(listeners.sort(), ['amqp', 'http', 'kafka', 'mqtt', 'stomp', 'xmpp']);
+      assert.deepEqual(listeners.sort(), ['amqp', 'http', 'kafka', 'mqtt', 'mqtt-ws', 'stomp', 'stomp-ws', 'xmpp', 'xmpp-ws']);
     } finally {
       // The broker itself (npx's child, pid from its log lines); npx then exits with its code.
       process.kill(pid || child.pid!, 'SIGTERM');

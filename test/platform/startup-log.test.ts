@@ -69,8 +69,15 @@ describe('platform/start-up logs', function () {
     try {
       const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
       const listening = records.filter((r) => r.msg === 'listening');
-      assert.deepEqual(listening.map((r) => r.listener).sort(), ['amqp', 'http', 'kafka', 'mqtt', 'stomp', 'xmpp']);
+      assert.deepEqual(listening.map((r) => r.listener).sort(), ['amqp', 'http', 'kafka', 'mqtt', 'mqtt-ws', 'stomp', 'stomp-ws', 'xmpp', 'xmpp-ws']);
+      const http = listening.find((r) => r.listener === 'http')!;
       for (const r of listening) {
+        const ws = /^(\w+)-ws$/.exec(String(r.listener));
+        if (ws) {
+          // A WebSocket endpoint: on the HTTP listener's port, at its path.
+          assert.equal(r.url, `${String(http.url).replace(/^http/, 'ws')}/${ws[1]}`);
+          continue;
+        }
         assert.match(String(r.url), new RegExp(`^(mqtt|amqp|stomp|xmpp|kafka|http)://127\\.0\\.0\\.1:\\d+$`));
         assert.equal(String(r.url).split(':')[0], r.listener);
       }
@@ -131,6 +138,8 @@ describe('platform/start-up logs', function () {
   it('listener URLs spell every "all interfaces" host as 0.0.0.0', () => {
     for (const host of ['', '::', '0.0.0.0']) assert.equal(listenerUrl({ name: 'mqtt', protocol: 'mqtt', host, port: 1883, tls: false }), 'mqtt://0.0.0.0:1883');
     assert.equal(listenerUrl({ name: 'stomp-tls', protocol: 'stomp', host: '::1', port: 61614, tls: true }), 'stomp+ssl://[::1]:61614');
+    assert.equal(listenerUrl({ name: 'mqtt-tls', protocol: 'mqtt', host: '', port: 8883, tls: true }), 'mqtts://0.0.0.0:8883');
+    assert.equal(listenerUrl({ name: 'mqtt-ws', protocol: 'mqtt', host: '', port: 8080, tls: false, path: '/mqtt' }), 'ws://0.0.0.0:8080/mqtt');
     assert.equal(listenerUrl({ name: 'http', protocol: 'https', host: 'h', port: 8443, tls: true }), 'https://h:8443');
   });
 

@@ -9,8 +9,8 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { WebSocket } from 'ws';
-import { removeTempDir, requireDebianClient, tempDir, TEST_HOST } from '../support/index.js';
-import { delay, RawStomp, startStomp, type StompBroker } from './helpers.js';
+import { firstBytes, removeTempDir, requireDebianClient, tempDir, tlsHandshakes, TEST_HOST, upgradeAnswer } from '../support/index.js';
+import { delay, RawStomp, startStomp, stompjs, type StompBroker } from './helpers.js';
 
 const CONNECT = 'CONNECT\naccept-version:1.2\nhost:/\n\n\0';
 
@@ -40,38 +40,37 @@ describe('STOMP limits', function () {
       cert = join(dir, 'cert.pem');
       const key = join(dir, 'key.pem');
       execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost'], { stdio: 'ignore' });
-      s = await startStomp({ limits: { maxConnections: 2 }, stomp: { tls: { cert, key } } as never });
+      s = await startStomp({ limits: { maxConnections: 3 }, stomp: { tls: { cert, key } } as never });
     });
     after(async () => {
       await s?.close();
       if (dir) removeTempDir(dir);
     });
 
-    it('one plain and one TLS connection fill the limit: a third (plain, TLS or WebSocket) is refused until one closes', async () => {
+    it('a plain, a TLS and a WebSocket (@stomp/stompjs) connection fill a limit of 3: a fourth on any listener is closed without a byte until one closes', async () => {
       const plain = await RawStomp.connect(s.port);
       const tlsSocket = tlsConnect({ host: TEST_HOST, port: s.b.ports['stomp-tls']!, ca: readFileSync(cert), servername: 'localhost' }, () => tlsSocket.write(CONNECT));
       assert.match(await firstReply(tlsSocket), /^CONNECTED\n/);
+      const browser = await stompjs(s.wsUrl);
 
-      const third = netConnect({ host: TEST_HOST, port: s.port }, () => third.write(CONNECT));
-      assert.equal(await firstReply(third), '', 'the third plain connection is closed without an answer');
-      const thirdTls = tlsConnect({ host: TEST_HOST, port: s.b.ports['stomp-tls']!, ca: readFileSync(cert), servername: 'localhost' });
-      assert.equal(await firstReply(thirdTls), '', 'the third TLS connection is closed');
-      const ws = new WebSocket(s.wsUrl, ['v12.stomp']);
-      const wsClosed = await new Promise<boolean>((resolve) => {
-        ws.on('message', () => resolve(false));
-        ws.on('open', () => ws.send(CONNECT));
-        ws.on('error', () => undefined);
-        ws.on('close', () => resolve(true));
-      });
-      assert.equal(wsClosed, true, 'the third (WebSocket) connection is closed');
+      assert.equal(await firstBytes(s.port, CONNECT), '', 'the fourth plain connection is closed without an answer');
+      assert.equal(await tlsHandshakes(s.b.ports['stomp-tls']!), false, 'the fourth TLS connection is closed before the handshake');
+      assert.equal(await upgradeAnswer(s.b.ports.http!, '/stomp', 'v12.stomp'), '', 'the fourth (WebSocket) is closed before the upgrade is answered');
 
-      tlsSocket.destroy();
-      // The gate counts the TLS socket out when it closes; then a new connection is accepted.
+      // The three admitted still work: the browser client gets what the plain one sends.
+      // A queue: the message waits for the subscription if it arrives first.
+      const got = new Promise<string>((resolve) => browser.subscribe('/queue/limit-check', (m) => resolve(m.body)));
+      await plain.sendWithReceipt('SEND', { destination: '/queue/limit-check' }, 'across listeners');
+      assert.equal(await got, 'across listeners');
+
+      await browser.deactivate();
+      // The gate counts the WebSocket out when its socket closes; then a new connection is accepted.
       let again: RawStomp | undefined;
       for (let i = 0; !again && i < 200; i++) again = await RawStomp.connect(s.port).catch(() => delay(10).then(() => undefined));
       assert.ok(again, 'a connection accepted again after one closed');
       await again.disconnect();
       await plain.disconnect();
+      tlsSocket.destroy();
     });
   });
 

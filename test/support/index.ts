@@ -2,3 +2,4 @@
 export * from './broker.js';
 export * from './debian.js';
 export * from './logger.js';
+export * from './refusal.js';

@@ -58,11 +58,23 @@ export class TinyHttpHost implements HttpHost {
         socket.destroy();
         return;
       }
+      const admit = this.admits.get(path);
+      if (admit && !admit(socket as import('node:net').Socket)) {
+        socket.destroy();
+        return;
+      }
       wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
     });
   }
 
-  websocket(path: string, protocols: string[], onConnection: (ws: WebSocket, req: import('node:http').IncomingMessage) => void): void {
+  bound: { host: string; port: number; tls: boolean } | null = null;
+  private readonly admits = new Map<string, (socket: import('node:net').Socket) => boolean>();
+
+  websocket(
+    path: string, protocols: string[], onConnection: (ws: WebSocket, req: import('node:http').IncomingMessage) => void,
+    options: { admit?: (socket: import('node:net').Socket) => boolean } = {},
+  ): void {
+    if (options.admit) this.admits.set(path, options.admit);
     const wss = new WebSocketServer({
       noServer: true,
       handleProtocols: (offered) => protocols.find((p) => offered.has(p)) ?? false,
@@ -74,7 +86,11 @@ export class TinyHttpHost implements HttpHost {
   route(): void {}
 
   listen(): Promise<number> {
-    return new Promise((resolve) => this.server.listen(0, HOST, () => resolve((this.server.address() as { port: number }).port)));
+    return new Promise((resolve) => this.server.listen(0, HOST, () => {
+      const port = (this.server.address() as { port: number }).port;
+      this.bound = { host: HOST, port, tls: false };
+      resolve(port);
+    }));
   }
 
   close(): Promise<void> {
@@ -121,7 +137,7 @@ export async function startXmpp(opts: HarnessOptions = {}): Promise<Harness> {
   const http = new TinyHttpHost();
   const httpPort = await http.listen();
   const adapter = new XmppAdapter();
-  await adapter.init({
+  await adapter.init(withListeners({
     broker,
     // The harness configures users, so registration is off unless enabled; most suites register.
     config: { xmpp: { domain: DOMAIN, registration: true, ...opts.xmpp } },
@@ -131,9 +147,10 @@ export async function startXmpp(opts: HarnessOptions = {}): Promise<Harness> {
     http,
     tls: () => opts.tls ?? null,
     listen: { host: HOST, port: -1, tlsPort: opts.directTls ? -1 : null },
-    connections: new ConnectionGate('xmpp', opts.maxConnections ?? 10000),
-  });
-  const [l, secure] = await adapter.start();
+  }, 'xmpp', opts.maxConnections ?? 10000));
+  const listeners = await adapter.start();
+  const l = listeners.find((x) => x.name === 'xmpp')!;
+  const secure = listeners.find((x) => x.name === 'xmpp-tls');
   return {
     broker, adapter, auth, port: l.port, httpPort, tlsPort: secure?.port,
     async close() {
@@ -173,7 +190,7 @@ export async function login(port: number, username: string, password: string, o:
 
 export { xml as xmlEl } from '@xmpp/client';
 import { xml as xmlEl } from '@xmpp/client';
-import { ConnectionGate } from '../../core/connection-gate.js';
+import { withListeners } from '../../plugins/listeners/index.js';
 
 export async function stopAll(...clients: Array<Client | undefined>): Promise<void> {
   await Promise.all(clients.map(async (c) => {

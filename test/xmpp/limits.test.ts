@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { WebSocket } from 'ws';
 import { requireDebianClient } from '../support/debian.js';
-import { HEADER, HOST, RawClient, rawLogin, startXmpp, type Harness } from './helpers.js';
+import { firstBytes, tlsHandshakes, upgradeAnswer } from '../support/index.js';
+import { HEADER, HOST, login, nextStanza, rawLogin, startXmpp, stopAll, type Harness } from './helpers.js';
 
 /** A direct TLS connection that has sent a stream header and got the features; null if the server dropped it. */
 function tlsStream(port: number): Promise<{ socket: TLSSocket; text: () => string } | null> {
@@ -43,38 +44,40 @@ describe('xmpp connection limit across listeners', () => {
     dir = mkdtempSync(join(tmpdir(), 'xmpp-gate-'));
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
     const tls = { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
-    h = await startXmpp({ tls, directTls: true, maxConnections: 2 });
+    h = await startXmpp({ tls, directTls: true, maxConnections: 3 });
   });
   after(async () => {
     await h?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('one TCP and one direct-TLS connection fill the limit: a third on TCP, TLS or WebSocket is refused; the two keep working', async () => {
+  it('a TCP client, a direct-TLS stream and an @xmpp/client over WebSocket fill a limit of 3: a fourth on any listener is closed without a byte; the three keep working', async () => {
+    // Over TCP the server offers STARTTLS with a self-signed certificate: a raw client logs in there.
     const alice = await rawLogin(h.port, 'alice', 'alice-pw');
     const secure = await tlsStream(h.tlsPort!);
     assert.ok(secure, 'the TLS connection is admitted');
+    const bob = await login(h.port, 'bob', 'bob-pw', { websocket: h.httpPort, presence: true });
+    try {
+      // Refused on accept: closed without a byte of XMPP, TLS or HTTP.
+      assert.equal(await firstBytes(h.port, HEADER), '');
+      assert.equal(await tlsHandshakes(h.tlsPort!), false);
+      assert.equal(await upgradeAnswer(h.httpPort, '/xmpp', 'xmpp'), '');
 
-    // Refused on accept: closed without a byte of XMPP.
-    const third = await RawClient.open(h.port);
-    third.send(HEADER);
-    await third.waitClose();
-    assert.equal(third.buf, '');
-    assert.equal(await tlsStream(h.tlsPort!), null);
-    assert.equal(await wsAttempt(h.httpPort), 'closed');
+      // The admitted three still work: a chat message from the TCP client to the WebSocket one.
+      const got = nextStanza(bob, (s) => s.is('message'));
+      alice.send(`<message to='bob@localhost' type='chat'><body>across listeners</body></message>`);
+      assert.equal((await got).getChildText('body'), 'across listeners');
+      assert.match(secure.text(), /<mechanisms/);
 
-    // The admitted two still work.
-    const mark = alice.buf.length;
-    alice.send(`<iq type='get' id='p1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`);
-    await alice.waitFor(/<iq[^>]*id='p1'[^>]*type='result'|<iq[^>]*type='result'[^>]*id='p1'/, 5000, mark);
-    assert.match(secure.text(), /<mechanisms/);
-
-    secure.socket.destroy();
-    // A place is free again: a WebSocket gets its stream.
-    let ws: 'open' | 'closed' = 'closed';
-    for (let i = 0; i < 100 && ws === 'closed'; i++) ws = await wsAttempt(h.httpPort);
-    assert.equal(ws, 'open');
-    alice.destroy();
+      secure.socket.destroy();
+      // A place is free again: a WebSocket gets its stream.
+      let ws: 'open' | 'closed' = 'closed';
+      for (let i = 0; i < 100 && ws === 'closed'; i++) ws = await wsAttempt(h.httpPort);
+      assert.equal(ws, 'open');
+    } finally {
+      alice.destroy();
+      await stopAll(bob);
+    }
   });
 });
 
