@@ -104,6 +104,8 @@ export class JetStreamSharedQueues implements SharedQueues {
   private timer?: NodeJS.Timeout;
   /** The claim under way per queue (a claim that timed out is no longer current). */
   private readonly claims = new Map<string, symbol>();
+  /** `queue \0 epoch` of owner records already logged as orphaned. */
+  private readonly orphansNoted = new Set<string>();
   /** Queues with a claim or attachment under way (reconcile). */
   private readonly busy = new Set<string>();
   private stopped = false;
@@ -252,13 +254,24 @@ export class JetStreamSharedQueues implements SharedQueues {
       const entry = this.owners.get(name);
       const mine = entry?.rec.node === this.self;
       const orphaned = !entry || !live.has(entry.rec.node);
-      if (mine || (orphaned && ((!entry && this.declaredHere.has(name)) || rankNodes(`queue\u0000${name}`, live)[0] === this.self))) {
+      const ranked = rankNodes(`queue\u0000${name}`, live)[0];
+      if (entry && orphaned && !mine) this.noteOrphan(name, entry.rec, ranked);
+      if (mine || (orphaned && ((!entry && this.declaredHere.has(name)) || ranked === this.self))) {
         claims.push(this.guard(name, () => this.claim(q)));
       } else if (q.consumers.length > 0) {
         claims.push(this.guard(name, () => this.syncAttachment(q)));
       }
     }
     await Promise.all(claims);
+  }
+
+  /** Logs once per dead owner that a queue lost its owner, and which live node takes it (failover diagnostics). */
+  private noteOrphan(name: string, rec: OwnerRecord, ranked: number): void {
+    const key = `${name}\u0000${rec.epoch}`;
+    if (this.orphansNoted.has(key)) return;
+    if (this.orphansNoted.size > 10_000) this.orphansNoted.clear();
+    this.orphansNoted.add(key);
+    this.log.info({ queue: name, deadOwner: rec.node, epoch: rec.epoch, takenBy: ranked }, 'cluster: queue owner left');
   }
 
   /** One claim or attachment per queue at a time, bounded in time: a hung JetStream call frees the queue for the next try. */
