@@ -188,7 +188,7 @@ export class IncomingLink implements IncomingHandler {
 
   /** Handles one transfer; returns a promise when it has to wait (queue creation) before publishing. */
   private process(delivery: RDelivery, bytes: Buffer, state: unknown): Promise<void> | void {
-    const { broker, settings } = this.conn.rt;
+    const { settings } = this.conn.rt;
     if (delivery.format !== 0) {
       this.reject(delivery, new AmqpConditionError(COND.notImplemented, `message format ${delivery.format} is not supported`));
       return;

@@ -83,7 +83,6 @@ export class OutgoingLink implements LinkHandler {
   private selector: Selector | undefined;
   /** The queue is this link's own topic subscription: what the selector refuses is dropped, not kept. */
   private topicStyle = false;
-  private queue: Queue | null = null;
   private sent = 0;
   private consumedByDrain = 0;
   draining = false;
@@ -273,7 +272,6 @@ export class OutgoingLink implements LinkHandler {
     consumer.onCancel = () => {
       if (!this.closed) this.conn.links.closeLink(this.link, { condition: 'amqp:resource-deleted', description: `queue ${queue.name} was deleted` });
     };
-    this.queue = queue;
     this.consumer = consumer;
     if (this.conn.blocked) consumer.pause();
     this.conn.links.whenAttached(this.link, () => {
