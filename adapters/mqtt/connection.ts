@@ -75,8 +75,9 @@ export class MqttConnection implements PacketContext {
   private backlog: Packet[] = [];
   private busy = false;
   private readPaused = false;
-  private readonly acks = new AckOrder((buf) => this.write(buf));
-  private readonly topics: PublishTopics;
+  /** Made on first use (the first PUBLISH): idle connections hold none. */
+  private acks: AckOrder | null = null;
+  private topics: PublishTopics | null = null;
   /** A peer that has ended its input cannot be late: what it sent is being handled. */
   private readonly keepAlive = new KeepAlive(
     () => this.state === 'connected' && !this.inputEnded,
@@ -106,7 +107,6 @@ export class MqttConnection implements PacketContext {
     counters?: ByteCounters,
   ) {
     this.id = `${nextConnectionId++}`;
-    this.topics = new PublishTopics(ctx.auth, () => this.principal);
     this.closed = new Promise((r) => (this.resolveClosed = r));
     this.framer = new Framer(
       () => (this.state === 'new' ? ctx.settings.maxConnectPacketSize : ctx.settings.maxPacketSize),
@@ -242,7 +242,7 @@ export class MqttConnection implements PacketContext {
       return;
     }
     if (this.state === 'closing') return;
-    if (this.pendingPublishes > 0 || this.acks.pending) return;
+    if (this.pendingPublishes > 0 || this.acks?.pending) return;
     this.end();
   }
 
@@ -351,23 +351,23 @@ export class MqttConnection implements PacketContext {
 
   /** Reserves the next place in the acknowledgement order. */
   ackSlot(): AckSlot {
-    return this.acks.slot();
+    return (this.acks ??= new AckOrder((buf) => this.write(buf))).slot();
   }
 
   /** Fills a slot (null = nothing to send) and writes every acknowledgement now due. */
   fillAck(slot: AckSlot, buf: Buffer | null): void {
-    this.acks.fill(slot, buf);
+    this.acks!.fill(slot, buf);
     if (this.inputEnded) this.finishIfDone();
   }
 
   /** Publish authorisation for a core topic, cached per connection. */
   mayPublish(topic: string): boolean {
-    return this.topics.mayPublish(topic);
+    return (this.topics ??= new PublishTopics(this.ctx.auth, () => this.principal)).mayPublish(topic);
   }
 
   /** MQTT topic -> core name, remembering the last one. */
   coreTopic(topic: string): string {
-    return this.topics.coreTopic(topic);
+    return (this.topics ??= new PublishTopics(this.ctx.auth, () => this.principal)).coreTopic(topic);
   }
 
   // ---- keep-alive -----------------------------------------------------------------------------
