@@ -62,7 +62,8 @@ export class Connection implements SessionLink {
   readonly id = `x${nextConn++}`;
   private readonly parser: XmppStreamParser;
   private readonly transport: XmppTransport;
-  private readonly auth: SaslNegotiation;
+  /** Until authenticated (then dropped: a bound session holds none). */
+  private auth: SaslNegotiation | null;
   private readonly sm: SmHost;
   private secure: boolean;
   private streamOpen = false;
@@ -361,9 +362,9 @@ export class Connection implements SessionLink {
       if (this.tlsOffered) f.c(x('starttls', { xmlns: NS.tls }, this.deps.settings.requireTls ? x('required') : null));
       if (!this.tlsRequiredNow) {
         const mechs = x('mechanisms', { xmlns: NS.sasl });
-        for (const m of this.auth.mechanisms()) mechs.c(x('mechanism', null, m));
+        for (const m of this.auth!.mechanisms()) mechs.c(x('mechanism', null, m));
         f.c(mechs);
-        if (this.deps.settings.registration && !this.auth.registered) f.c(x('register', { xmlns: NS.registerFeature }));
+        if (this.deps.settings.registration && !this.auth!.registered) f.c(x('register', { xmlns: NS.registerFeature }));
       }
     } else {
       f.c(x('bind', { xmlns: NS.bind }));
@@ -418,9 +419,9 @@ export class Connection implements SessionLink {
       return this.startTls();
     }
     if (this.tlsRequiredNow) return this.streamError('policy-violation', 'encryption is required: STARTTLS first');
-    if (el.ns === NS.sasl) return this.auth.handle(el);
+    if (el.ns === NS.sasl) return this.auth!.handle(el);
     if (el.is('iq', NS.client) && el.elements()[0]?.is('query', NS.register)) {
-      if (this.deps.settings.registration) return this.auth.register(el);
+      if (this.deps.settings.registration) return this.auth!.register(el);
       return this.write(out(errorReply(el, 'not-allowed', 'in-band registration is disabled')));
     }
     return this.streamError('not-authorized', 'authenticate first');
@@ -443,6 +444,7 @@ export class Connection implements SessionLink {
   /** SASL succeeded: bigger stanzas allowed, success written, a new stream follows. */
   private authenticated(principal: Principal, local: string, data: Buffer | undefined): void {
     this.principal = principal;
+    this.auth = null;
     this.local = local;
     this.parser.limits = { maxStanzaChars: this.deps.settings.maxStanzaBytes, maxDepth: this.deps.settings.maxDepth };
     this.write(x('success', { xmlns: NS.sasl }, data ? data.toString('base64') : null).toString());
