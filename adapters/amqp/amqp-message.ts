@@ -28,9 +28,10 @@
 import type { HeaderValue, Headers, Message } from '../../core/message.js';
 import { replyToCore, type BareNamePolicy } from './address.js';
 import {
-  AmqpDecodeError, AmqpDescribed, AmqpMap, AmqpSymbol, AmqpTyped, AmqpUuid, Decoder, Encoder, TC,
+  AmqpDecodeError, AmqpDescribed, AmqpMap, AmqpSymbol, AmqpTyped, AmqpUuid, Decoder, TC,
   typeNameOfCode, type AmqpTypeName,
 } from './amqp-codec.js';
+import { Encoder } from './amqp-encoder.js';
 
 /** Section descriptors (spec part 3.2). */
 export const enum Section {

@@ -11,7 +11,7 @@
  * Transactions still open when their coordinator link or the connection goes are rolled back.
  */
 import { AmqpDescribed, Decoder } from './amqp-codec.js';
-import type { AmqpConnection, TxnState } from './connection.js';
+import type { LinkContext, TxnState } from './link-context.js';
 import { terminusOf, type IncomingHandler } from './link-handler.js';
 import type { RDelivery, RLink } from './rhea-internals.js';
 import { ACCEPTED, AmqpConditionError, COND, conditionOf, coordinatorTarget, declared, rejected } from './states.js';
@@ -52,7 +52,7 @@ export class Coordinator implements IncomingHandler {
   private closed = false;
   private readonly mine = new Set<string>();
 
-  constructor(readonly conn: AmqpConnection, readonly link: RLink, capabilities: string[]) {
+  constructor(readonly conn: LinkContext, readonly link: RLink, capabilities: string[]) {
     const a = link.remote.attach!;
     link.local.attach.snd_settle_mode = typeof a.snd_settle_mode === 'number' && a.snd_settle_mode <= 2 ? a.snd_settle_mode : 2;
     link.local.attach.rcv_settle_mode = 0;
@@ -139,12 +139,12 @@ export class Coordinator implements IncomingHandler {
       }
     }
     this.mine.clear();
-    this.conn.linkGone(this);
+    this.conn.links.linkGone(this);
   }
 }
 
 /** Rolls a transaction back; settled transactional acks go back to their queues as failed deliveries. */
-export function rollback(t: TxnState, conn: Pick<AmqpConnection, 'quiet'>): void {
+export function rollback(t: TxnState, conn: Pick<LinkContext, 'quiet'>): void {
   try {
     t.txn.rollback();
   } catch {

@@ -16,7 +16,7 @@
 import { checkTopicName } from '../../core/names.js';
 import { parseAddress, type AmqpNode } from './address.js';
 import { decodeAmqpMessage } from './amqp-message.js';
-import type { AmqpConnection } from './connection.js';
+import type { LinkContext } from './link-context.js';
 import { capabilitiesOf, terminusOf, type IncomingHandler } from './link-handler.js';
 import type { Message } from '../../core/message.js';
 import type { RDelivery, RLink, RTyped } from './rhea-internals.js';
@@ -41,7 +41,7 @@ export class IncomingLink implements IncomingHandler {
   private readonly threshold: number;
   private tempQueue: string | null = null;
 
-  constructor(readonly conn: AmqpConnection, readonly link: RLink) {
+  constructor(readonly conn: LinkContext, readonly link: RLink) {
     const s = conn.rt.settings;
     this.window = s.creditWindow;
     this.threshold = Math.max(1, Math.floor(this.window / 4));
@@ -55,7 +55,7 @@ export class IncomingLink implements IncomingHandler {
     if (remoteSource) link.local.attach.source = remoteSource.described();
     const t = terminusOf(a.target);
     if (!t) {
-      conn.refuse(link, COND.invalidField, 'a producer link needs a target');
+      conn.links.refuse(link, COND.invalidField, 'a producer link needs a target');
       return;
     }
     if (t.dynamic) {
@@ -65,12 +65,12 @@ export class IncomingLink implements IncomingHandler {
       link.local.attach.target = t.described();
       this.dest = { kind: 'queue', name };
       conn.tempQueues.add(name);
-      conn.holdAttach(link);
+      conn.links.holdAttach(link);
       conn.track(conn.rt.broker.declareQueue(name, { autoDelete: false, exclusiveOwner: conn.id, labels: { protocol: 'amqp', kind: 'temporary' } })
         .then(() => {
-          conn.releaseAttach(link);
+          conn.links.releaseAttach(link);
           this.start();
-        }, (err) => conn.closeLink(link, conditionOf(err))));
+        }, (err) => conn.links.closeLink(link, conditionOf(err))));
       return;
     }
     if (t.address === undefined || t.address === null) {
@@ -80,7 +80,7 @@ export class IncomingLink implements IncomingHandler {
     }
     const node = parseAddress(t.address, s.bareName, capabilitiesOf(t));
     if (!node) {
-      conn.refuse(link, COND.notFound, `no node at address ${t.address}`);
+      conn.links.refuse(link, COND.notFound, `no node at address ${t.address}`);
       return;
     }
     let wait: Promise<void> | void;
@@ -88,17 +88,17 @@ export class IncomingLink implements IncomingHandler {
       wait = this.check(node);
     } catch (err) {
       const c = conditionOf(err);
-      conn.refuse(link, c.condition, c.description ?? '');
+      conn.links.refuse(link, c.condition, c.description ?? '');
       return;
     }
     this.dest = { kind: node.kind, name: node.name };
     link.local.attach.target = t.described();
     if (wait) {
-      conn.holdAttach(link);
+      conn.links.holdAttach(link);
       conn.track(wait.then(() => {
-        conn.releaseAttach(link);
+        conn.links.releaseAttach(link);
         this.start();
-      }, (err) => conn.closeLink(link, conditionOf(err))));
+      }, (err) => conn.links.closeLink(link, conditionOf(err))));
     } else {
       this.start();
     }
@@ -174,7 +174,7 @@ export class IncomingLink implements IncomingHandler {
     this.conn.creditReturned(1);
     if (delivery.remote_settled || !this.link.session.is_open() || this.conn.closed) {
       delivery.settled = true;
-      this.conn.rc._register();
+      this.conn.engine.schedule();
     } else {
       delivery.update(true, state);
     }
@@ -188,7 +188,7 @@ export class IncomingLink implements IncomingHandler {
 
   /** Handles one transfer; returns a promise when it has to wait (queue creation) before publishing. */
   private process(delivery: RDelivery, bytes: Buffer, state: unknown): Promise<void> | void {
-    const { broker, settings } = this.conn.rt;
+    const { settings } = this.conn.rt;
     if (delivery.format !== 0) {
       this.reject(delivery, new AmqpConditionError(COND.notImplemented, `message format ${delivery.format} is not supported`));
       return;
@@ -292,7 +292,7 @@ export class IncomingLink implements IncomingHandler {
     this.closed = true;
     this.conn.starved.delete(this);
     this.conn.creditReturned(Math.max(0, this.link.credit));
-    this.conn.linkGone(this);
+    this.conn.links.linkGone(this);
     if (this.tempQueue) {
       this.conn.tempQueues.delete(this.tempQueue);
       this.conn.quiet(this.conn.rt.broker.deleteQueue(this.tempQueue));

@@ -32,9 +32,9 @@ import type { Delivery } from '../../core/queue-types.js';
 import { compileSelector, SelectorError, type Selector } from '../../core/selector.js';
 import { parseAddress } from './address.js';
 import { encodeAmqpMessage } from './amqp-message.js';
-import type { AmqpConnection } from './connection.js';
+import type { LinkContext } from './link-context.js';
 import { capabilitiesOf, tagBuffer, terminusOf, type LinkHandler } from './link-handler.js';
-import type { RDelivery, RLink, RTerminus } from './rhea-internals.js';
+import { RheaEngine, type RDelivery, type RLink, type RTerminus } from './rhea-internals.js';
 import { AmqpConditionError, COND, conditionOf, parseOutcome, type ParsedOutcome } from './states.js';
 
 const NO_LOCAL_FILTERS = new Set(['apache.org:no-local-filter:list', 0x0000468c00000003]);
@@ -83,7 +83,6 @@ export class OutgoingLink implements LinkHandler {
   private selector: Selector | undefined;
   /** The queue is this link's own topic subscription: what the selector refuses is dropped, not kept. */
   private topicStyle = false;
-  private queue: Queue | null = null;
   private sent = 0;
   private consumedByDrain = 0;
   draining = false;
@@ -94,7 +93,7 @@ export class OutgoingLink implements LinkHandler {
   /** The durable (or shared) subscription queue this link consumes, deleted by a closing detach. */
   private subscription: { name: string; durable: boolean } | null = null;
 
-  constructor(readonly conn: AmqpConnection, readonly link: RLink) {
+  constructor(readonly conn: LinkContext, readonly link: RLink) {
     const a = link.remote.attach!;
     const snd = typeof a.snd_settle_mode === 'number' && a.snd_settle_mode <= 2 ? a.snd_settle_mode : 2;
     link.local.attach.snd_settle_mode = snd;
@@ -102,17 +101,17 @@ export class OutgoingLink implements LinkHandler {
     this.presettled = snd === 1;
     const remoteTarget = terminusOf(a.target);
     if (remoteTarget) link.local.attach.target = remoteTarget.described();
-    link._get_drain = () => this.completeDrain();
+    RheaEngine.onDrainWrite(link, () => this.completeDrain());
     let opening: Promise<Queue> | Queue;
     try {
       opening = this.plan(terminusOf(a.source));
     } catch (err) {
       const c = conditionOf(err);
-      conn.refuse(link, c.condition, c.description ?? '');
+      conn.links.refuse(link, c.condition, c.description ?? '');
       return;
     }
     if (opening instanceof Promise) {
-      conn.holdAttach(link);
+      conn.links.holdAttach(link);
       conn.track(opening.then((q) => {
         if (this.closed) {
           this.attachConsumer(q); // cleans up what was made for a link already gone
@@ -123,7 +122,7 @@ export class OutgoingLink implements LinkHandler {
           this.fail(new AmqpConditionError(COND.resourceLocked, `queue ${q.name} is exclusive to another connection`));
           return;
         }
-        conn.releaseAttach(link);
+        conn.links.releaseAttach(link);
         this.attachConsumer(q);
       }, (err) => this.fail(err)));
     } else {
@@ -133,7 +132,7 @@ export class OutgoingLink implements LinkHandler {
 
   private fail(err: unknown): void {
     if (this.closed) return;
-    this.conn.closeLink(this.link, conditionOf(err));
+    this.conn.links.closeLink(this.link, conditionOf(err));
   }
 
   /**
@@ -271,23 +270,22 @@ export class OutgoingLink implements LinkHandler {
       return;
     }
     consumer.onCancel = () => {
-      if (!this.closed) this.conn.closeLink(this.link, { condition: 'amqp:resource-deleted', description: `queue ${queue.name} was deleted` });
+      if (!this.closed) this.conn.links.closeLink(this.link, { condition: 'amqp:resource-deleted', description: `queue ${queue.name} was deleted` });
     };
-    this.queue = queue;
     this.consumer = consumer;
     if (this.conn.blocked) consumer.pause();
-    this.conn.whenAttached(this.link, () => {
+    this.conn.links.whenAttached(this.link, () => {
       if (this.closed) return;
       this.ready = true;
       this.applyCredit();
-      if (this.link._draining) this.drain();
+      if (RheaEngine.peerDraining(this.link)) this.drain();
     });
   }
 
   /** The peer's flow: credit (absolute limit = its delivery-count + link-credit) minus what we handed out. */
   onFlow(): void {
     if (!this.ready) return;
-    if (this.draining && !this.link._draining) this.draining = false;
+    if (this.draining && !RheaEngine.peerDraining(this.link)) this.draining = false;
     this.applyCredit();
   }
 
@@ -303,11 +301,10 @@ export class OutgoingLink implements LinkHandler {
   drain(): void {
     if (!this.ready || !this.consumer) return;
     // Paged-out messages are available too: the drain is answered once they were read and sent.
-    this.consumer.drain(() => this.conn.rc._register());
+    this.consumer.drain(() => this.conn.engine.schedule());
     this.draining = true;
-    this.conn.watchDrain(this);
-    this.link.issue_flow = true;
-    this.conn.rc._register();
+    this.conn.links.watchDrain(this);
+    this.conn.engine.flow(this.link);
   }
 
   /** True once a requested drain can be answered (every handed-out delivery transferred). */
@@ -324,7 +321,7 @@ export class OutgoingLink implements LinkHandler {
     this.link.delivery_count += left;
     this.link.credit = 0;
     this.draining = false;
-    this.conn.unwatchDrain(this);
+    this.conn.links.unwatchDrain(this);
     return true;
   }
 
@@ -344,10 +341,10 @@ export class OutgoingLink implements LinkHandler {
       return;
     }
     this.sent++;
-    if (this.overflow.length > 0 || this.link.session.outgoing.deliveries.available() <= 0) {
+    if (this.overflow.length > 0 || RheaEngine.sessionRoom(this.link) <= 0) {
       this.overflow.push({ tag: d.tag, bytes });
       this.consumer?.pause();
-      this.conn.needsFlush(this);
+      this.conn.links.needsFlush(this);
       return;
     }
     this.push(d.tag, bytes);
@@ -363,8 +360,7 @@ export class OutgoingLink implements LinkHandler {
   /** Room again in the session (or on the socket): hand over what waited, then resume the consumer. */
   flush(): void {
     if (this.closed) return;
-    const out = this.link.session.outgoing.deliveries;
-    while (this.overflow.length > 0 && out.available() > 0) {
+    while (this.overflow.length > 0 && RheaEngine.sessionRoom(this.link) > 0) {
       const o = this.overflow.shift()!;
       this.push(o.tag, o.bytes);
     }
@@ -395,7 +391,7 @@ export class OutgoingLink implements LinkHandler {
     }
     if (o.kind === 'transactional') {
       if (!this.conn.stageDisposition(c, tag, o.txnId, o.outcome)) {
-        this.conn.closeLink(this.link, { condition: COND.txnUnknown, description: 'unknown transaction' });
+        this.conn.links.closeLink(this.link, { condition: COND.txnUnknown, description: 'unknown transaction' });
         return;
       }
     } else {
@@ -422,8 +418,8 @@ export class OutgoingLink implements LinkHandler {
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
-    this.conn.unwatchDrain(this);
-    this.conn.linkGone(this);
+    this.conn.links.unwatchDrain(this);
+    this.conn.links.linkGone(this);
     this.overflow = [];
     this.consumer?.close();
   }

@@ -15,40 +15,32 @@ import type { AcceptedConnection, Principal } from '../../core/adapter.js';
 import type { ByteCounters, ClientConnection } from '../../core/connection-registry.js';
 import type { Message } from '../../core/message.js';
 import {
-  createParser, encodePublish, encodePublishProps, Framer, frameProblem, generate, MAX_REMAINING_LENGTH, parseAckFast, parseEmptyFast, parsePublishFast, publishSize,
-  type EncodedPublish, type FrameError, type Packet, type PacketFlags, type PacketParser,
+  createParser, Framer, frameProblem, generate, MAX_REMAINING_LENGTH, parseAckFast, parseEmptyFast, parsePublishFast,
+  type FrameError, type Packet, type PacketFlags, type PacketParser,
 } from './codec.js';
+import { AckOrder, type AckSlot } from './ack-order.js';
 import type { MqttContext } from './context.js';
+import { KeepAlive } from './keep-alive.js';
 import type { EnhancedAuth } from './handlers/auth.js';
 import { dispatchPacket } from './handlers/index.js';
-import { messageToProps } from './mqtt-message.js';
+import { PublishEncoder } from './outbound-publish.js';
+import type { ConnectionState, PacketContext } from './packet-context.js';
+import { PublishTopics } from './publish-topics.js';
 import { RC } from './reason-codes.js';
-import type { Session, SessionLink } from './session.js';
-import type { SessionHolder } from './sessions.js';
-import { coreTopicToMqtt, mqttTopicToCore } from './topics.js';
-import { publishWill, type WillPacket } from './will.js';
+import type { Session } from './session.js';
+import { detachSession } from './session-detach.js';
+import type { WillPacket } from './will.js';
 
 export type Transport = 'tcp' | 'tls' | 'ws';
-type State = 'new' | 'connecting' | 'connected' | 'closing' | 'closed';
 
 let nextConnectionId = 1;
 
-/** The last message encoded, by variant: a fan-out encodes each message once per variant. */
-let lastMessage: Message | null = null;
-const lastEncoded: Array<EncodedPublish | undefined> = new Array(8);
-
-interface AckSlot {
-  buf: Buffer | null;
-}
-const SKIP = Buffer.alloc(0);
 const MAX_BACKLOG = 256;
 
-/** Topics whose publish authorisation a connection remembers. */
-const AUTH_CACHE_SIZE = 16;
 
-export class MqttConnection implements SessionLink, SessionHolder {
+export class MqttConnection implements PacketContext {
   readonly id: string;
-  state: State = 'new';
+  state: ConnectionState = 'new';
   version = 4;
   clientId = '';
   principal: Principal | null = null;
@@ -72,7 +64,8 @@ export class MqttConnection implements SessionLink, SessionHolder {
   problemInfo = true;
   /** MQTT 5 topic aliases the client set (made on first use). */
   inboundAliases: Map<number, string> | null = null;
-  private outboundAliases: Map<string, number> | null = null;
+  /** Outgoing PUBLISH encoding (topic aliases, the shared encoding of a fan-out). */
+  private readonly publishes = new PublishEncoder();
   /** QoS 1 PUBLISHes not acknowledged yet (receive maximum accounting). */
   inboundQos1 = 0;
   pendingPublishes = 0;
@@ -82,17 +75,18 @@ export class MqttConnection implements SessionLink, SessionHolder {
   private backlog: Packet[] = [];
   private busy = false;
   private readPaused = false;
-  private acks: AckSlot[] = [];
-  private ackHead = 0;
-  private lastActivity = Date.now();
-  private keepAliveMs = 0;
-  private keepAliveTimer?: NodeJS.Timeout;
+  /** Made on first use (the first PUBLISH): idle connections hold none. */
+  private acks: AckOrder | null = null;
+  private topics: PublishTopics | null = null;
+  /** A peer that has ended its input cannot be late: what it sent is being handled. */
+  private readonly keepAlive = new KeepAlive(
+    () => this.state === 'connected' && !this.inputEnded,
+    () => this.fail(RC.KeepAliveTimeout, 'keep alive timeout', 'debug'),
+  );
   private connectTimer?: NodeJS.Timeout;
   private closeTimer?: NodeJS.Timeout;
   private corked = false;
   private tornDown: Promise<void> | null = null;
-  /** Publish authorisations by MQTT topic, at most AUTH_CACHE_SIZE. */
-  private authCache: Map<string, boolean> | null = null;
   private failed = false;
   /** The peer sent FIN (or is gone): no more input will arrive. */
   private inputEnded = false;
@@ -143,7 +137,7 @@ export class MqttConnection implements SessionLink, SessionHolder {
 
   private onData(chunk: Buffer): void {
     if (this.state === 'closing' || this.state === 'closed') return;
-    this.lastActivity = Date.now();
+    this.keepAlive.touch();
     if (this.state === 'new' && this.framer.buffered === 0 && chunk.length > 0 && chunk[0] !== 0x10) {
       // Not MQTT at all (an HTTP request, TLS on the plain port...): no need to wait for a length.
       this.fail(RC.ProtocolError, `first packet is not CONNECT (byte 0x${chunk[0].toString(16)})`);
@@ -251,7 +245,7 @@ export class MqttConnection implements SessionLink, SessionHolder {
       return;
     }
     if (this.state === 'closing') return;
-    if (this.pendingPublishes > 0 || this.ackHead < this.acks.length) return;
+    if (this.pendingPublishes > 0 || this.acks?.pending) return;
     this.end();
   }
 
@@ -337,70 +331,17 @@ export class MqttConnection implements SessionLink, SessionHolder {
   }
 
   private encodeAndSend(m: Message, qos: number, retain: boolean, dup: boolean, packetId: number, subIds: number[] | undefined): boolean {
-    const v5 = this.version === 5;
-    const cacheable = subIds === undefined && !dup && this.outboundAliases === null && (!v5 || m.expiry === undefined);
-    if (cacheable) {
-      if (lastMessage !== m) {
-        lastMessage = m;
-        lastEncoded.fill(undefined);
-      }
-      const slot = (v5 ? 4 : 0) | (qos > 0 ? 2 : 0) | (retain ? 1 : 0);
-      let enc = lastEncoded[slot];
-      if (!enc) {
-        const props = v5 ? encodePublishProps(messageToProps(m, Date.now())) : null;
-        enc = encodePublish(Buffer.from(outboundTopic(m.topic)), m.payload, qos, retain, false, 0, props);
-        lastEncoded[slot] = enc;
-      }
-      if (enc.buf.length > this.clientMaxPacketSize) return this.tooLarge(m);
-      if (qos === 0) {
-        this.write(enc.buf);
-      } else {
-        const copy = Buffer.allocUnsafe(enc.buf.length);
-        enc.buf.copy(copy);
-        copy.writeUInt16BE(packetId, enc.idOffset);
-        this.write(copy);
-      }
-      this.ctx.stats.publishesSent++;
-      this.client.messagesOut++;
-      return true;
-    }
-    const topic = outboundTopic(m.topic);
-    let topicBuf = Buffer.from(topic);
-    let propsBuf: Buffer | null = null;
-    let newAlias = false;
-    if (v5) {
-      const props = messageToProps(m, Date.now()) ?? {};
-      if (subIds) props.subscriptionIdentifiers = subIds;
-      if (this.outboundAliases) {
-        const alias = this.outboundAliases.get(topic);
-        if (alias !== undefined) {
-          props.topicAlias = alias;
-          topicBuf = EMPTY_TOPIC;
-        } else if (this.outboundAliases.size < this.outboundAliasMax()) {
-          props.topicAlias = this.outboundAliases.size + 1;
-          this.outboundAliases.set(topic, props.topicAlias);
-          newAlias = true;
-        }
-      }
-      propsBuf = encodePublishProps(props);
-    }
-    if (publishSize(topicBuf.length, m.payload.length, qos, propsBuf ? propsBuf.length : 0) > this.clientMaxPacketSize) {
-      if (newAlias) this.outboundAliases!.delete(topic);
-      return this.tooLarge(m);
-    }
-    this.write(encodePublish(topicBuf, m.payload, qos, retain, dup, packetId, propsBuf).buf);
+    const buf = this.publishes.encode(m, qos, retain, dup, packetId, subIds, this.version === 5, this.clientMaxPacketSize);
+    if (!buf) return this.tooLarge(m);
+    this.write(buf);
     this.ctx.stats.publishesSent++;
     this.client.messagesOut++;
     return true;
   }
 
-  private outboundAliasMax(): number {
-    return Math.min(this.clientTopicAliasMax, this.ctx.settings.outboundTopicAliases);
-  }
-
   /** Called once the client's Topic Alias Maximum is known. */
   enableOutboundAliases(): void {
-    this.outboundAliases = this.v5 && this.outboundAliasMax() > 0 ? new Map() : null;
+    this.publishes.enableAliases(this.v5 ? Math.min(this.clientTopicAliasMax, this.ctx.settings.outboundTopicAliases) : 0);
   }
 
   private tooLarge(m: Message): boolean {
@@ -409,69 +350,27 @@ export class MqttConnection implements SessionLink, SessionHolder {
     return false;
   }
 
-  // ---- ordered acknowledgements ---------------------------------------------------------------
+  // ---- ordered acknowledgements and publish topics (handlers/publish.ts) ---------------------
 
   /** Reserves the next place in the acknowledgement order. */
   ackSlot(): AckSlot {
-    const slot: AckSlot = { buf: null };
-    this.acks.push(slot);
-    return slot;
+    return (this.acks ??= new AckOrder((buf) => this.write(buf))).slot();
   }
 
-  /** Fills a slot (SKIP = nothing to send) and writes every acknowledgement now due. */
+  /** Fills a slot (null = nothing to send) and writes every acknowledgement now due. */
   fillAck(slot: AckSlot, buf: Buffer | null): void {
-    slot.buf = buf ?? SKIP;
-    const acks = this.acks;
-    while (this.ackHead < acks.length && acks[this.ackHead].buf !== null) {
-      const b = acks[this.ackHead++].buf!;
-      if (b !== SKIP) this.write(b);
-    }
-    if (this.ackHead === acks.length) {
-      this.acks = [];
-      this.ackHead = 0;
-    } else if (this.ackHead > 1024) {
-      this.acks = acks.slice(this.ackHead);
-      this.ackHead = 0;
-    }
+    this.acks!.fill(slot, buf);
     if (this.inputEnded) this.finishIfDone();
   }
 
-  // ---- authorisation --------------------------------------------------------------------------
-
   /** Publish authorisation for a core topic, cached per connection. */
   mayPublish(topic: string): boolean {
-    if (topic === this.lastAuthTopic) return this.lastAuthResult;
-    const ok = this.authorisePublish(topic);
-    this.lastAuthTopic = topic;
-    this.lastAuthResult = ok;
-    return ok;
+    return (this.topics ??= new PublishTopics(this.ctx.auth, () => this.principal)).mayPublish(topic);
   }
 
-  private lastAuthTopic: string | null = null;
-  private lastAuthResult = false;
-  private lastInTopic: string | null = null;
-  private lastInCore = '';
-
-  /** MQTT topic -> core name, remembering the last one (a device usually publishes to one topic). */
+  /** MQTT topic -> core name, remembering the last one. */
   coreTopic(topic: string): string {
-    if (topic !== this.lastInTopic) {
-      this.lastInTopic = topic;
-      this.lastInCore = mqttTopicToCore(topic);
-    }
-    return this.lastInCore;
-  }
-
-  private authorisePublish(topic: string): boolean {
-    let cache = this.authCache;
-    const hit = cache?.get(topic);
-    if (hit !== undefined) return hit;
-    const ok = this.ctx.auth.authorise(this.principal!, 'publish', topic);
-    if (!cache) this.authCache = cache = new Map();
-    // Small: a device publishes to a few topics, and 10,000 connections each holding a large
-    // cache grew the broker by megabytes a minute in the soak.
-    if (cache.size >= AUTH_CACHE_SIZE) cache.clear();
-    cache.set(topic, ok);
-    return ok;
+    return (this.topics ??= new PublishTopics(this.ctx.auth, () => this.principal)).coreTopic(topic);
   }
 
   // ---- keep-alive -----------------------------------------------------------------------------
@@ -479,26 +378,7 @@ export class MqttConnection implements SessionLink, SessionHolder {
   startKeepAlive(seconds: number): void {
     clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
-    if (seconds <= 0) return;
-    this.keepAliveMs = seconds * 1500;
-    this.armKeepAlive(this.keepAliveMs);
-  }
-
-  private armKeepAlive(ms: number): void {
-    this.keepAliveTimer = setTimeout(() => this.checkKeepAlive(), ms);
-    this.keepAliveTimer.unref();
-  }
-
-  private checkKeepAlive(): void {
-    if (this.state !== 'connected') return;
-    // A peer that has ended its input cannot be late: what it sent is being handled.
-    if (this.inputEnded) return;
-    const idle = Date.now() - this.lastActivity;
-    if (idle >= this.keepAliveMs) {
-      this.fail(RC.KeepAliveTimeout, 'keep alive timeout', 'debug');
-      return;
-    }
-    this.armKeepAlive(this.keepAliveMs - idle);
+    this.keepAlive.start(seconds);
   }
 
   // ---- errors and closing ---------------------------------------------------------------------
@@ -542,7 +422,7 @@ export class MqttConnection implements SessionLink, SessionHolder {
   end(): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.state = 'closing';
-    clearTimeout(this.keepAliveTimer);
+    this.keepAlive.stop();
     clearTimeout(this.connectTimer);
     if (this.transportGone) {
       this.onClose();
@@ -571,7 +451,7 @@ export class MqttConnection implements SessionLink, SessionHolder {
     this.state = 'closed';
     this.ctx.stats.connections--;
     this.client.closed(this.closeReason ?? (this.graceful ? 'client disconnected' : 'connection lost'));
-    clearTimeout(this.keepAliveTimer);
+    this.keepAlive.stop();
     clearTimeout(this.connectTimer);
     clearTimeout(this.closeTimer);
     this.backlog = [];
@@ -590,29 +470,11 @@ export class MqttConnection implements SessionLink, SessionHolder {
   }
 
   private async doTeardown(): Promise<void> {
-    const session = this.session;
-    if (!session) return;
-    const { sessions, store } = this.ctx;
-    const clientId = this.clientId;
-    if (sessions.connections.get(clientId) === this) sessions.connections.delete(clientId);
-    session.detach();
-    const ends = session.expiry === 0;
-    const will = this.graceful || this.suppressWill ? null : this.will;
-    // Discarded (the broker stopping; DISCONNECT deleted it already): its cluster record goes, unless another node has the client now.
-    if (this.will && !will && !this.movedAway) void sessions.clusterWills?.discard(clientId).catch(() => undefined);
-    if (will) {
-      const principal = this.principal!;
-      sessions.scheduleWill(clientId, ends ? 0 : Math.min(this.willDelay, session.expiry), () => publishWill(this.ctx, will, clientId, principal));
-    }
-    if (this.movedAway) {
-      sessions.cancelWill(clientId);
-    } else if (ends) {
-      await sessions.endSession(clientId, session.sharedQueues());
-    } else {
-      const now = Date.now();
-      await store.put(clientId, session.record(now));
-      sessions.scheduleExpiry(clientId, session.expiry, now);
-    }
+    if (!this.session) return;
+    await detachSession({
+      ctx: this.ctx, clientId: this.clientId, session: this.session, holder: this, will: this.will,
+      discardWill: this.graceful || this.suppressWill, willDelay: this.willDelay, principal: this.principal, movedAway: this.movedAway,
+    });
   }
 
   /** Another connection took this client id. */
@@ -652,20 +514,6 @@ export class MqttConnection implements SessionLink, SessionHolder {
     await this.closed;
     clearTimeout(t);
   }
-}
-
-const EMPTY_TOPIC = Buffer.alloc(0);
-
-let lastOutCore: string | null = null;
-let lastOutTopic = '';
-
-/** Core name -> MQTT topic, remembering the last one. */
-function outboundTopic(core: string): string {
-  if (core !== lastOutCore) {
-    lastOutCore = core;
-    lastOutTopic = coreTopicToMqtt(core);
-  }
-  return lastOutTopic;
 }
 
 function uncork(c: MqttConnection): void {

@@ -18,6 +18,8 @@ import type { AuthAction, Logger, Principal } from '../../core/adapter.js';
 import type { Message } from '../../core/message.js';
 import { Deque } from '../../core/deque.js';
 import { encodeFrame, HEARTBEAT, type StompFrame, type StompVersion } from './frame.js';
+import type { ConnectionState, StompContext } from './context.js';
+import { StompError, StompLoginRefused } from './errors.js';
 import { handlers } from './handlers/index.js';
 import { StompParseError, StompParser } from './parser.js';
 import type { StompAdapterCore } from './adapter-core.js';
@@ -26,24 +28,12 @@ import type { StompTransaction, Subscription, SubscriptionOwner } from './subscr
 import type { Transport } from './transport.js';
 import type { ClientConnection } from '../../core/connection-registry.js';
 
-/** A protocol error: answered with an ERROR frame and a close. */
-export class StompError extends Error {
-  override readonly name = 'StompError';
-  constructor(message: string, readonly detail?: string, readonly headers?: Record<string, string>) {
-    super(message);
-  }
-}
-
-/** A refused login: the auth plugin logged and counted it already, so it is no protocol error. */
-export class StompLoginRefused extends StompError {}
-
-export type ConnectionState = 'new' | 'connecting' | 'connected' | 'closing' | 'closed';
-type Handler = (conn: StompConnection, frame: StompFrame) => void | Promise<void>;
+type Handler = (conn: StompContext, frame: StompFrame) => void | Promise<void>;
 
 const AUTH_CACHE_MAX = 1024;
 let nextConnectionNumber = 1;
 
-export class StompConnection implements SubscriptionOwner {
+export class StompConnection implements SubscriptionOwner, StompContext {
   readonly id = `c${nextConnectionNumber++}`;
   readonly log: Logger;
   state: ConnectionState = 'new';

@@ -15,10 +15,6 @@ export interface StompFrame {
   body: Buffer;
 }
 
-export const CLIENT_COMMANDS = new Set([
-  'CONNECT', 'STOMP', 'SEND', 'SUBSCRIBE', 'UNSUBSCRIBE', 'BEGIN', 'COMMIT', 'ABORT', 'ACK', 'NACK', 'DISCONNECT',
-]);
-
 export const LF = 0x0a;
 export const CR = 0x0d;
 export const COLON = 0x3a;

@@ -11,7 +11,8 @@ import { resolveStompSettings, stompSchema, type StompSettings } from './config.
 import { StompConnection } from './connection.js';
 import { SocketTransport, WebSocketTransport, type Transport } from './transport.js';
 
-export { StompConnection, StompError } from './connection.js';
+export { StompConnection } from './connection.js';
+export { StompError } from './errors.js';
 export { StompParser, StompParseError } from './parser.js';
 export { encodeFrame, escapeHeader, unescapeHeader } from './frame.js';
 export { resolveStompSettings, STOMP_DEFAULTS, stompSchema, type StompSettings } from './config.js';

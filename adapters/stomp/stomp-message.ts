@@ -117,11 +117,6 @@ function line(name: string, value: string, esc: StompVersion | null): string {
   return n + ':' + v + '\n';
 }
 
-/** The stream offset and partition headers of a MESSAGE from a stream subscription. */
-export function streamExtra(offset: number, partition: number): string {
-  return `x-stream-offset:${offset}\nx-stream-partition:${partition}\n`;
-}
-
 /** Encodes a MESSAGE frame for a core message. `version` is the session's (1.0: no escaping). */
 export function messageToFrame(message: Message, info: MessageFrameInfo, version: StompVersion): Buffer {
   const esc: StompVersion | null = version === '1.0' ? null : version;

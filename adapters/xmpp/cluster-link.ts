@@ -16,7 +16,7 @@
  */
 import { NS_SHARED_QUEUE } from '../../core/broker.js';
 import type { Hub } from './hub.js';
-import { offlineQueueName, pubsubQueueName } from './hub.js';
+import { offlineQueueName, pubsubQueueName } from './offline.js';
 import { Jid, parseJid } from './jid.js';
 import { NodeInbox, type Routed } from './node-inbox.js';
 import { PresenceDirectory, type PresenceRecord, type ResourceState } from './presence-directory.js';

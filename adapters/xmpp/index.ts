@@ -11,7 +11,8 @@ import { Hub } from './hub.js';
 import { PubSubService } from './pubsub.js';
 
 export { resolveXmppSettings, xmppSchema, XMPP_DEFAULTS, type XmppSettings } from './config.js';
-export { Hub, offlineQueueName, pubsubQueueName } from './hub.js';
+export { Hub } from './hub.js';
+export { offlineQueueName, pubsubQueueName } from './offline.js';
 
 export class XmppAdapter implements ProtocolAdapter {
   readonly name = 'xmpp';

@@ -17,7 +17,7 @@ import { checkTopicName, InvalidNameError } from '../../core/names.js';
 import { QueueFullError } from '../../core/queue-types.js';
 import { StreamCursor } from '../../core/stream/stream-cursor.js';
 import type { Hub } from './hub.js';
-import { pubsubQueueName } from './hub.js';
+import { pubsubQueueName } from './offline.js';
 import { NS } from './ns.js';
 import type { Session } from './session.js';
 import { errorReply, iqResult, out } from './stanza.js';

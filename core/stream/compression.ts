@@ -58,33 +58,12 @@ export function snappyDecompress(data: Buffer): Buffer {
   return Buffer.concat(blocks, total);
 }
 
-/** Xerial framing with 32 KiB blocks and big-endian version/compat 1, byte-exact as Java writes it. */
-export function snappyCompressXerial(data: Buffer, blockSize = 32 * 1024): Buffer {
-  const header = Buffer.alloc(XERIAL_HEADER);
-  XERIAL_MAGIC.copy(header, 0);
-  header.writeInt32BE(1, 8);
-  header.writeInt32BE(1, 12);
-  const parts: Buffer[] = [header];
-  for (let at = 0; at < data.length; at += blockSize) {
-    const block = asBuffer(snappy.compress(data.subarray(at, at + blockSize)));
-    const len = Buffer.allocUnsafe(4);
-    len.writeInt32BE(block.length, 0);
-    parts.push(len, block);
-  }
-  return Buffer.concat(parts);
-}
-
 const codecs = new Map<number, Codec>([
   [Compression.Gzip, { compress: (d) => gzipSync(d), decompress: (d) => unzipSync(d, { maxOutputLength: MAX_DECOMPRESSED_BYTES }) }],
   [Compression.Snappy, { compress: (d) => asBuffer(snappy.compress(d)), decompress: snappyDecompress }],
   [Compression.Lz4, { compress: (d) => compressFrameSync(d), decompress: (d) => decompressFrameSync(d) }],
   [Compression.Zstd, { compress: (d) => zstdCompress(d, 3), decompress: (d) => zstdDecompress(d), async: true }],
 ]);
-
-/** Replaces or adds a codec. */
-export function registerCodec(type: number, codec: Codec): void {
-  codecs.set(type, codec);
-}
 
 function codecOf(type: number): Codec {
   const codec = codecs.get(type);

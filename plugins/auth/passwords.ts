@@ -119,12 +119,3 @@ export async function createUserRecord(password: string | Buffer, opts: HashOpti
   return { password: await hashPassword(password, opts), scram };
 }
 
-/** Constant-time comparison of two byte strings of possibly different lengths. */
-export function safeEqual(a: Buffer, b: Buffer): boolean {
-  const len = Math.max(a.length, b.length, 1);
-  const pa = Buffer.alloc(len);
-  const pb = Buffer.alloc(len);
-  a.copy(pa);
-  b.copy(pb);
-  return timingSafeEqual(pa, pb) && a.length === b.length;
-}

@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import rhea from 'rhea';
-import { AmqpDecodeError, AmqpUuid, Decoder, Encoder } from '../../adapters/amqp/amqp-codec.js';
+import { AmqpDecodeError, AmqpUuid, Decoder } from '../../adapters/amqp/amqp-codec.js';
+import { Encoder } from '../../adapters/amqp/amqp-encoder.js';
 import { A, decodeAmqpMessage, encodeAmqpMessage } from '../../adapters/amqp/amqp-message.js';
 import { createMessage, type Message } from '../../core/message.js';
 

@@ -5,7 +5,8 @@
  */
 import { createRequire } from 'node:module';
 import rhea from 'rhea';
-import { AmqpDescribed, Encoder } from '../../adapters/amqp/amqp-codec.js';
+import { AmqpDescribed } from '../../adapters/amqp/amqp-codec.js';
+import { Encoder } from '../../adapters/amqp/amqp-encoder.js';
 import { openSender } from './helpers.js';
 
 const require = createRequire(import.meta.url);

@@ -244,11 +244,3 @@ export class KafkaWriter {
   }
 }
 
-export function uvarintSize(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}

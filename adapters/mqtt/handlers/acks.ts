@@ -1,10 +1,10 @@
 /** PUBACK, PUBREC, PUBREL and PUBCOMP from the client. */
 import type { IPubackPacket, IPubcompPacket, IPubrecPacket, IPubrelPacket, Packet } from 'mqtt-packet';
 import { encodeAck } from '../codec.js';
-import type { MqttConnection } from '../connection.js';
+import type { PacketContext } from '../packet-context.js';
 import { RC } from '../reason-codes.js';
 
-function packetId(conn: MqttConnection, p: Packet): number | null {
+function packetId(conn: PacketContext, p: Packet): number | null {
   const id = p.messageId;
   if (typeof id !== 'number' || id < 1 || id > 65535) {
     conn.fail(RC.ProtocolError, `${p.cmd} without a packet identifier`);
@@ -13,13 +13,13 @@ function packetId(conn: MqttConnection, p: Packet): number | null {
   return id;
 }
 
-export function handlePuback(conn: MqttConnection, p: IPubackPacket | Packet): void {
+export function handlePuback(conn: PacketContext, p: IPubackPacket | Packet): void {
   const id = packetId(conn, p);
   if (id === null) return;
   if (!conn.session!.onPuback(id)) conn.ctx.log.debug({ conn: conn.id, id }, 'mqtt: PUBACK for an unknown packet id');
 }
 
-export function handlePubrec(conn: MqttConnection, p: IPubrecPacket | Packet): void {
+export function handlePubrec(conn: PacketContext, p: IPubrecPacket | Packet): void {
   const id = packetId(conn, p);
   if (id === null) return;
   if (!conn.session!.onPubrec(id, (p as IPubrecPacket).reasonCode ?? 0)) {
@@ -27,7 +27,7 @@ export function handlePubrec(conn: MqttConnection, p: IPubrecPacket | Packet): v
   }
 }
 
-export function handlePubrel(conn: MqttConnection, p: IPubrelPacket | Packet): void {
+export function handlePubrel(conn: PacketContext, p: IPubrelPacket | Packet): void {
   const id = packetId(conn, p);
   if (id === null) return;
   const session = conn.session!;
@@ -45,7 +45,7 @@ export function handlePubrel(conn: MqttConnection, p: IPubrelPacket | Packet): v
   );
 }
 
-export function handlePubcomp(conn: MqttConnection, p: IPubcompPacket | Packet): void {
+export function handlePubcomp(conn: PacketContext, p: IPubcompPacket | Packet): void {
   const id = packetId(conn, p);
   if (id === null) return;
   if (!conn.session!.onPubcomp(id)) conn.ctx.log.debug({ conn: conn.id, id }, 'mqtt: PUBCOMP for an unknown packet id');

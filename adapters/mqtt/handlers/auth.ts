@@ -13,7 +13,7 @@
 import type { IAuthPacket } from 'mqtt-packet';
 import type { Principal, SaslExchange, SaslOutcome } from '../../../core/adapter.js';
 import type { Packet } from '../codec.js';
-import type { MqttConnection } from '../connection.js';
+import type { PacketContext } from '../packet-context.js';
 import { RC } from '../reason-codes.js';
 
 /** Methods offered (SASL mechanism names); PLAIN needs no exchange: CONNECT's user name and password carry it. */
@@ -44,7 +44,7 @@ export function addressOf(remote: string): string {
  * otherwise `refuse` has been called or a challenge is out.
  */
 export async function startEnhancedAuth(
-  conn: MqttConnection, method: string, data: Buffer | undefined,
+  conn: PacketContext, method: string, data: Buffer | undefined,
   accept: NonNullable<EnhancedAuth['accept']>, refuse: EnhancedAuth['refuse'],
 ): Promise<void> {
   const { sasl } = conn.ctx;
@@ -59,7 +59,7 @@ export async function startEnhancedAuth(
 }
 
 /** An AUTH packet from the client. */
-export async function handleAuth(conn: MqttConnection, p: IAuthPacket): Promise<void> {
+export async function handleAuth(conn: PacketContext, p: IAuthPacket): Promise<void> {
   const rc = p.reasonCode ?? 0;
   const method = p.properties?.authenticationMethod;
   const data = p.properties?.authenticationData;
@@ -84,7 +84,7 @@ export async function handleAuth(conn: MqttConnection, p: IAuthPacket): Promise<
   return conn.fail(RC.ProtocolError, `AUTH reason code 0x${rc.toString(16)} out of turn`);
 }
 
-async function settle(conn: MqttConnection, auth: EnhancedAuth, outcome: SaslOutcome): Promise<void> {
+async function settle(conn: PacketContext, auth: EnhancedAuth, outcome: SaslOutcome): Promise<void> {
   if (conn.state === 'closing' || conn.state === 'closed') return;
   if (outcome.kind === 'challenge') {
     conn.sendPacket({

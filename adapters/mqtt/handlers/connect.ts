@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
 import type { Principal } from '../../../core/adapter.js';
 import { MAX_REMAINING_LENGTH, type Packet, type PacketFlags } from '../codec.js';
-import type { MqttConnection } from '../connection.js';
+import type { PacketContext } from '../packet-context.js';
 import { checkPublishProperties } from '../mqtt-message.js';
 import { connackCodeV4, RC } from '../reason-codes.js';
 import { Session } from '../session.js';
@@ -22,10 +22,9 @@ const SINGLE_VALUED = [
   'requestResponseInformation', 'requestProblemInformation', 'authenticationMethod',
 ] as const;
 
-export async function handleConnect(conn: MqttConnection, p: IConnectPacket & PacketFlags): Promise<void> {
+export async function handleConnect(conn: PacketContext, p: IConnectPacket & PacketFlags): Promise<void> {
   const { ctx } = conn;
   const s = ctx.settings;
-  const broker = ctx.broker;
   conn.state = 'connecting';
   conn.version = p.protocolVersion ?? 4;
   const v5 = conn.v5;
@@ -114,7 +113,7 @@ export async function handleConnect(conn: MqttConnection, p: IConnectPacket & Pa
 
 /** The CONNECT authenticated: session, CONNACK, keep-alive. */
 async function acceptConnect(
-  conn: MqttConnection, p: IConnectPacket & PacketFlags, clientId: string, assigned: boolean, principal: Principal, authData: Buffer | undefined,
+  conn: PacketContext, p: IConnectPacket & PacketFlags, clientId: string, assigned: boolean, principal: Principal, authData: Buffer | undefined,
 ): Promise<void> {
   const { ctx } = conn;
   const s = ctx.settings;

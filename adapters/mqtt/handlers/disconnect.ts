@@ -1,10 +1,10 @@
 /** DISCONNECT from the client: reason 0x04 keeps the will; MQTT 5 may change the session expiry. */
 import type { IDisconnectPacket } from 'mqtt-packet';
-import type { MqttConnection } from '../connection.js';
+import type { PacketContext } from '../packet-context.js';
 import { NEVER } from '../context.js';
 import { RC } from '../reason-codes.js';
 
-export async function handleDisconnect(conn: MqttConnection, p: IDisconnectPacket): Promise<void> {
+export async function handleDisconnect(conn: PacketContext, p: IDisconnectPacket): Promise<void> {
   const session = conn.session!;
   if (conn.v5) {
     const expiry = p.properties?.sessionExpiryInterval;

@@ -1,7 +1,7 @@
 /** Routes each packet to its handler; enforces "CONNECT first, CONNECT once". */
 import type { IAuthPacket, IConnectPacket, IDisconnectPacket, IPublishPacket, ISubscribePacket, IUnsubscribePacket } from 'mqtt-packet';
 import { PINGRESP, type Packet, type PacketFlags } from '../codec.js';
-import type { MqttConnection } from '../connection.js';
+import type { PacketContext } from '../packet-context.js';
 import { RC } from '../reason-codes.js';
 import { handleAuth } from './auth.js';
 import { handlePuback, handlePubcomp, handlePubrec, handlePubrel } from './acks.js';
@@ -11,7 +11,7 @@ import { handlePublish } from './publish.js';
 import { handleSubscribe } from './subscribe.js';
 import { handleUnsubscribe } from './unsubscribe.js';
 
-export function dispatchPacket(conn: MqttConnection, p: Packet & PacketFlags): void | Promise<void> {
+export function dispatchPacket(conn: PacketContext, p: Packet & PacketFlags): void | Promise<void> {
   if (conn.state === 'new') {
     if (p.cmd !== 'connect') return conn.fail(RC.ProtocolError, `${p.cmd} before CONNECT`);
     return handleConnect(conn, p as IConnectPacket & PacketFlags);

@@ -7,12 +7,12 @@ import { isUtf8 } from 'node:buffer';
 import type { IPublishPacket } from 'mqtt-packet';
 import { QueueFullError } from '../../../core/queue-types.js';
 import { encodeAck } from '../codec.js';
-import type { MqttConnection } from '../connection.js';
+import type { PacketContext } from '../packet-context.js';
 import { checkPublishProperties, publishToMessage } from '../mqtt-message.js';
 import { RC } from '../reason-codes.js';
 import { checkPublishTopic } from '../topics.js';
 
-export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
+export function handlePublish(conn: PacketContext, p: IPublishPacket): void {
   const { ctx } = conn;
   const s = ctx.settings;
   const v5 = conn.v5;
@@ -111,7 +111,7 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
  * clients get the reason code; MQTT 3.1/3.1.1 clients, which have none, are acknowledged and the
  * message dropped (as mosquitto does), so a client does not retry it forever. Logged (rate-limited).
  */
-function refuse(conn: MqttConnection, qos: number, id: number, rc: number, reason: string): void {
+function refuse(conn: PacketContext, qos: number, id: number, rc: number, reason: string): void {
   conn.ctx.warnLimited({ conn: conn.id, clientId: conn.clientId, reasonCode: rc, reason }, 'mqtt: publish refused');
   if (qos === 0) return;
   const type = qos === 1 ? 'puback' : 'pubrec';

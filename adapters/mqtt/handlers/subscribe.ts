@@ -2,7 +2,7 @@
 import type { ISubscribePacket } from 'mqtt-packet';
 import type { Message } from '../../../core/message.js';
 import type { Packet } from '../codec.js';
-import type { MqttConnection } from '../connection.js';
+import type { PacketContext } from '../packet-context.js';
 import { RC } from '../reason-codes.js';
 import type { SubscriptionOptions } from '../session-store.js';
 import { parseFilter, sharedQueueName, type ParsedFilter } from '../topics.js';
@@ -10,7 +10,7 @@ import { parseFilter, sharedQueueName, type ParsedFilter } from '../topics.js';
 /** The core's limit on queue names. */
 const MAX_QUEUE_NAME = 1024;
 
-export async function handleSubscribe(conn: MqttConnection, p: ISubscribePacket): Promise<void> {
+export async function handleSubscribe(conn: PacketContext, p: ISubscribePacket): Promise<void> {
   const { ctx } = conn;
   const s = ctx.settings;
   const v5 = conn.v5;

@@ -1,10 +1,10 @@
 /** UNSUBSCRIBE: removes subscriptions (bindings, shared-queue membership); UNSUBACK. */
 import type { IUnsubscribePacket } from 'mqtt-packet';
 import type { Packet } from '../codec.js';
-import type { MqttConnection } from '../connection.js';
+import type { PacketContext } from '../packet-context.js';
 import { RC } from '../reason-codes.js';
 
-export async function handleUnsubscribe(conn: MqttConnection, p: IUnsubscribePacket): Promise<void> {
+export async function handleUnsubscribe(conn: PacketContext, p: IUnsubscribePacket): Promise<void> {
   if (!p.messageId) return conn.fail(RC.ProtocolError, 'UNSUBSCRIBE without a packet identifier');
   if (p.unsubscriptions.length === 0) return conn.fail(RC.ProtocolError, 'UNSUBSCRIBE without topic filters');
   let codes: number[];

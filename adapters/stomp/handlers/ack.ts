@@ -5,10 +5,11 @@
  * lettered after the queue's maxDeliveries). With `transaction` the settlement waits for COMMIT.
  */
 import type { StompFrame } from '../frame.js';
-import { StompError, type StompConnection } from '../connection.js';
+import type { StompContext } from '../context.js';
+import { StompError } from '../errors.js';
 import { transactionOf } from './common.js';
 
-function settle(conn: StompConnection, frame: StompFrame, nack: boolean): void {
+function settle(conn: StompContext, frame: StompFrame, nack: boolean): void {
   const h = frame.headers;
   const id = conn.version === '1.2' ? h.id ?? h['message-id'] : h['message-id'] ?? h.id;
   if (id === undefined || id === '') throw new StompError(`${frame.command} frame without ${conn.version === '1.2' ? 'an id' : 'a message-id'} header`);
@@ -30,11 +31,11 @@ function settle(conn: StompConnection, frame: StompFrame, nack: boolean): void {
   conn.track(nack ? sub.nack(tag, cumulative) : sub.ack(tag, cumulative), frame);
 }
 
-export function ack(conn: StompConnection, frame: StompFrame): void {
+export function ack(conn: StompContext, frame: StompFrame): void {
   settle(conn, frame, false);
 }
 
-export function nack(conn: StompConnection, frame: StompFrame): void {
+export function nack(conn: StompContext, frame: StompFrame): void {
   if (conn.version === '1.0') throw new StompError('NACK is not part of STOMP 1.0');
   settle(conn, frame, true);
 }

@@ -1,6 +1,7 @@
 /** Helpers shared by the frame handlers. */
 import type { StompFrame } from '../frame.js';
-import { StompError, type StompConnection } from '../connection.js';
+import type { StompContext } from '../context.js';
+import { StompError } from '../errors.js';
 import type { StompTransaction } from '../subscription.js';
 
 /** A header the frame must carry (non-empty). */
@@ -11,7 +12,7 @@ export function required(frame: StompFrame, name: string): string {
 }
 
 /** The open transaction a frame names (`transaction` header), or undefined. */
-export function transactionOf(conn: StompConnection, frame: StompFrame): StompTransaction | undefined {
+export function transactionOf(conn: StompContext, frame: StompFrame): StompTransaction | undefined {
   const name = frame.headers.transaction;
   if (name === undefined) return undefined;
   const t = conn.transactions.get(name);
@@ -23,7 +24,7 @@ export function transactionOf(conn: StompConnection, frame: StompFrame): StompTr
  * The core queue behind the connection's `/temp-queue/NAME` (declared on first use; exclusive to
  * this connection, deleted with it). A string when it exists already.
  */
-export function tempQueue(conn: StompConnection, name: string): string | Promise<string> {
+export function tempQueue(conn: StompContext, name: string): string | Promise<string> {
   const real = conn.tempQueues.get(name);
   if (real !== undefined && conn.broker.getQueue(real)) return real;
   // Its temp queues are deleted when a connection closes: none may appear after that.

@@ -1,6 +1,7 @@
 /** CONNECT / STOMP: version negotiation, heart-beats, login through the auth plugin, client-id. */
 import { SUPPORTED_VERSIONS, type StompFrame, type StompVersion } from '../frame.js';
-import { StompError, StompLoginRefused, type StompConnection } from '../connection.js';
+import type { StompContext } from '../context.js';
+import { StompError, StompLoginRefused } from '../errors.js';
 
 const SERVER = 'Junction/0.1.0';
 
@@ -27,7 +28,7 @@ function parseHeartBeat(value: string | undefined): [number, number] {
   return [nums[0], nums[1]];
 }
 
-export async function connect(conn: StompConnection, frame: StompFrame): Promise<void> {
+export async function connect(conn: StompContext, frame: StompFrame): Promise<void> {
   if (conn.state !== 'new') throw new StompError('already connected');
   const h = frame.headers;
   const version = negotiateVersion(h['accept-version']);

@@ -2,7 +2,8 @@
 import { checkTopicName } from '../../../core/names.js';
 import { QueueNotFoundError } from '../../../core/queue-types.js';
 import type { StompFrame } from '../frame.js';
-import { StompError, type StompConnection } from '../connection.js';
+import type { StompContext } from '../context.js';
+import { StompError } from '../errors.js';
 import { parseDestination } from '../destinations.js';
 import { sendFrameToMessage } from '../stomp-message.js';
 import { required, tempQueue, transactionOf } from './common.js';
@@ -12,7 +13,7 @@ import { autoSubscribeTempQueue } from './subscribe.js';
 const TEMP_PREFIX = 'tmp.';
 
 /** The core form of a reply-to header: `/temp-queue/X` becomes `/queue/<the real queue>`. */
-function replyTo(conn: StompConnection, value: string | undefined): string | undefined | Promise<string> {
+function replyTo(conn: StompContext, value: string | undefined): string | undefined | Promise<string> {
   if (value === undefined) return undefined;
   if (value.startsWith('/temp-queue/') && value.length > 12) {
     const name = value.slice(12);
@@ -27,14 +28,14 @@ function replyTo(conn: StompConnection, value: string | undefined): string | und
   return value;
 }
 
-export function send(conn: StompConnection, frame: StompFrame): void | Promise<void> {
+export function send(conn: StompContext, frame: StompFrame): void | Promise<void> {
   conn.client.messagesIn++;
   const rt = replyTo(conn, frame.headers['reply-to']);
   if (rt instanceof Promise) return rt.then((r) => sendWith(conn, frame, r));
   return sendWith(conn, frame, rt);
 }
 
-function sendWith(conn: StompConnection, frame: StompFrame, reply: string | undefined): void | Promise<void> {
+function sendWith(conn: StompContext, frame: StompFrame, reply: string | undefined): void | Promise<void> {
   const destination = required(frame, 'destination');
   const d = parseDestination(destination);
   const t = transactionOf(conn, frame);
@@ -85,7 +86,7 @@ function sendWith(conn: StompConnection, frame: StompFrame, reply: string | unde
   }
 }
 
-function enqueue(conn: StompConnection, frame: StompFrame, queue: string, m: ReturnType<typeof sendFrameToMessage>, t: ReturnType<typeof transactionOf>): void {
+function enqueue(conn: StompContext, frame: StompFrame, queue: string, m: ReturnType<typeof sendFrameToMessage>, t: ReturnType<typeof transactionOf>): void {
   if (t) {
     t.tx.send(queue, m);
     conn.receipt(frame);

@@ -9,7 +9,8 @@ import type { Queue } from '../../../core/queue.js';
 import { compileSelector, SelectorError } from '../../../core/selector.js';
 import { StreamCursor, type StreamStart } from '../../../core/stream/stream-cursor.js';
 import type { StompFrame } from '../frame.js';
-import { StompError, type StompConnection } from '../connection.js';
+import type { StompContext } from '../context.js';
+import { StompError } from '../errors.js';
 import { BrowseSubscription } from '../browse-subscription.js';
 import { parseDestination, type Destination } from '../destinations.js';
 import { QueueSubscription, StreamSubscription, type AckMode, type SubscriptionInit } from '../subscription.js';
@@ -21,7 +22,7 @@ function ackMode(value: string | undefined): AckMode {
   throw new StompError(`invalid ack header "${value.slice(0, 64)}": use auto, client or client-individual`);
 }
 
-function prefetchOf(conn: StompConnection, frame: StompFrame, ack: AckMode): number {
+function prefetchOf(conn: StompContext, frame: StompFrame, ack: AckMode): number {
   const raw = frame.headers['prefetch-count'] ?? frame.headers['activemq.prefetchSize'];
   if (raw === undefined) return ack === 'auto' ? 0 : conn.settings.defaultPrefetch;
   const n = Number(raw.trim());
@@ -62,7 +63,7 @@ function isTrue(v: string | undefined): boolean {
   return v === 'true';
 }
 
-export async function subscribe(conn: StompConnection, frame: StompFrame): Promise<void> {
+export async function subscribe(conn: StompContext, frame: StompFrame): Promise<void> {
   // Read before the client went away: nobody is left to deliver to.
   if (!conn.live) return;
   const h = frame.headers;
@@ -97,7 +98,7 @@ export async function subscribe(conn: StompConnection, frame: StompFrame): Promi
   conn.receipt(frame);
 }
 
-async function subscribeStream(conn: StompConnection, name: string, start: StreamStart, init: SubscriptionInit): Promise<void> {
+async function subscribeStream(conn: StompContext, name: string, start: StreamStart, init: SubscriptionInit): Promise<void> {
   const stream = conn.broker.getStream(name);
   if (!stream) throw new StompError(`no stream "${name.slice(0, 256)}"`, 'x-stream-offset subscribes to a stream (a Kafka topic); none has this name');
   conn.authorise('subscribe', name);
@@ -114,7 +115,7 @@ async function subscribeStream(conn: StompConnection, name: string, start: Strea
 
 /** `browser:true`: look at a queue's ready messages without taking them (ActiveMQ's queue browser). */
 async function subscribeBrowser(
-  conn: StompConnection, d: Destination, init: SubscriptionInit, selector?: (m: Message) => boolean,
+  conn: StompContext, d: Destination, init: SubscriptionInit, selector?: (m: Message) => boolean,
 ): Promise<BrowseSubscription | null> {
   if (d.kind !== 'queue' && d.kind !== 'amq-queue') {
     throw new StompError('browser:true needs a queue destination', 'browse /queue/NAME or /amq/queue/NAME; topics have nothing to browse');
@@ -139,7 +140,7 @@ async function subscribeBrowser(
 }
 
 /** Durable subscription queue name, or null for a transient subscription. */
-function durableName(conn: StompConnection, frame: StompFrame, id: string): { queue: string; replace: boolean } | null {
+function durableName(conn: StompContext, frame: StompFrame, id: string): { queue: string; replace: boolean } | null {
   const h = frame.headers;
   const amqName = h['activemq.subscriptionName'] ?? h['durable-subscription-name'];
   if (amqName !== undefined) {
@@ -153,7 +154,7 @@ function durableName(conn: StompConnection, frame: StompFrame, id: string): { qu
 }
 
 async function subscribeQueue(
-  conn: StompConnection, frame: StompFrame, d: Destination, init: SubscriptionInit, selector?: (m: Message) => boolean,
+  conn: StompContext, frame: StompFrame, d: Destination, init: SubscriptionInit, selector?: (m: Message) => boolean,
 ): Promise<void> {
   const broker = conn.broker;
   let queue: Queue | undefined;
@@ -209,7 +210,7 @@ async function subscribeQueue(
 }
 
 function consume(
-  conn: StompConnection, queue: Queue, init: SubscriptionInit, durableQueue?: string,
+  conn: StompContext, queue: Queue, init: SubscriptionInit, durableQueue?: string,
   selector?: (m: Message) => boolean, dropUnselected = false,
 ): QueueSubscription {
   const sub = new QueueSubscription(init, queue.name);
@@ -238,7 +239,7 @@ function consume(
 }
 
 /** RabbitMQ's reply-to behaviour: a temp queue named in reply-to is consumed as subscription `/temp-queue/NAME`. */
-export function autoSubscribeTempQueue(conn: StompConnection, name: string, real: string): void {
+export function autoSubscribeTempQueue(conn: StompContext, name: string, real: string): void {
   if (!conn.live) return;
   for (const s of conn.subscriptions.values()) if (s instanceof QueueSubscription && s.queueName === real) return;
   const id = '/temp-queue/' + name;

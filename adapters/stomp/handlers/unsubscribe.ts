@@ -4,9 +4,10 @@
  * `durable-subscription-name` (ActiveMQ, Artemis) it also deletes the durable subscription's queue.
  */
 import type { StompFrame } from '../frame.js';
-import { StompError, type StompConnection } from '../connection.js';
+import type { StompContext } from '../context.js';
+import { StompError } from '../errors.js';
 
-export async function unsubscribe(conn: StompConnection, frame: StompFrame): Promise<void> {
+export async function unsubscribe(conn: StompContext, frame: StompFrame): Promise<void> {
   const h = frame.headers;
   const id = h.id ?? (conn.version === '1.0' ? h.destination : undefined);
   if (id === undefined) throw new StompError('UNSUBSCRIBE frame without an id header');
