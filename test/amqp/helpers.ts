@@ -177,8 +177,11 @@ export function receive(r: rhea.Receiver, n: number, credit = n): Promise<Receiv
   });
 }
 
-/** Drains a receiver: resolves with the messages that arrived before the drain completed. */
-export function drain(r: rhea.Receiver, credit: number): Promise<Received[]> {
+/**
+ * Drains a receiver: resolves with the messages that arrived before the drain completed. By default
+ * the credit and the drain go in two flows; `oneFlow` sends a single flow carrying both.
+ */
+export function drain(r: rhea.Receiver, credit: number, oneFlow = false): Promise<Received[]> {
   return new Promise((resolve) => {
     const out: Received[] = [];
     const onMessage = (ctx: rhea.EventContext) => out.push({ message: ctx.message!, delivery: ctx.delivery! });
@@ -187,6 +190,11 @@ export function drain(r: rhea.Receiver, credit: number): Promise<Received[]> {
       r.off('message', onMessage);
       resolve(out);
     });
+    if (oneFlow) {
+      r.drain = true;
+      r.add_credit(credit);
+      return;
+    }
     r.add_credit(credit);
     r.drain = true;
     r.drain_credit();

@@ -5,8 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { removeTempDir, startTestBroker, tempDir, type RunningBroker } from '../support/broker.js';
-import type rhea from 'rhea';
-import { close, connect, openReceiver, type Received } from '../amqp/helpers.js';
+import { close, connect, drain as drainBy, openReceiver } from '../amqp/helpers.js';
 import { createMessage } from '../../core/message.js';
 
 const body = (m: { body?: unknown }) => {
@@ -15,19 +14,7 @@ const body = (m: { body?: unknown }) => {
 };
 
 /** One flow carrying both the credit and drain=true: the broker must answer it from paged messages. */
-function drain(r: rhea.Receiver, credit: number): Promise<Received[]> {
-  return new Promise((resolve) => {
-    const out: Received[] = [];
-    const onMessage = (ctx: rhea.EventContext) => out.push({ message: ctx.message!, delivery: ctx.delivery! });
-    r.on('message', onMessage);
-    r.once('receiver_drained', () => {
-      r.off('message', onMessage);
-      resolve(out);
-    });
-    r.drain = true;
-    r.add_credit(credit);
-  });
-}
+const drain = (r: Parameters<typeof drainBy>[0], credit: number) => drainBy(r, credit, true);
 
 describe('queues: AMQP drain of paged messages', function () {
   this.timeout(60_000);
