@@ -19,7 +19,7 @@ import { createAuthPlugin, createSaslService, FileUserStore, MetadataUserStore, 
 import { mountConsole } from './plugins/console/index.js';
 import { HttpListener } from './plugins/http/index.js';
 import { mountMetrics } from './plugins/metrics/index.js';
-import { ClusterNode, ClusterUnavailableError } from './plugins/cluster/index.js';
+import { ClusterNode } from './plugins/cluster/index.js';
 import { mountClusterApi } from './plugins/cluster/api.js';
 import { createTlsResolver } from './plugins/tls.js';
 import { AdapterListeners, ConnectionRateLimiter } from './plugins/listeners/index.js';
