@@ -39,7 +39,7 @@ import { decodeMessage, encodeMessage } from '../../core/message-codec.js';
 import type { Queue, RemovalReason } from '../../core/queue.js';
 import type { Consumer } from '../../core/queue-consumer.js';
 import type { QueueEntry, QueueOptions } from '../../core/queue-types.js';
-import { KvFollower, RetryLog, storeRefused, withTimeout } from './resilient.js';
+import { KvFollower, readBucket, RetryLog, storeRefused, withTimeout } from './resilient.js';
 import { rankNodes } from './leadership.js';
 import type { Membership } from './membership.js';
 import { ownerKey, queueOfOwnerKey, queueOfSubject, queueSubject, QUEUE_SUBJECTS, QUEUES_STREAM } from './names.js';
@@ -158,6 +158,7 @@ export class JetStreamSharedQueues implements SharedQueues {
     this.membership.onChange(() => {
       this.dropDeadRemotes();
       void this.reconcile();
+      void this.checkOrphans().catch((err: Error) => this.log.debug({ err: err.message }, 'cluster: owner records not read'));
     });
     this.timer = setInterval(() => void this.reconcile(), intervalMs);
     this.timer.unref();
@@ -265,6 +266,24 @@ export class JetStreamSharedQueues implements SharedQueues {
     await Promise.all(claims);
   }
 
+  /**
+   * After a membership change, reads the owner records straight from the bucket (a watch may lag):
+   * records newer than this node's view replace it, and a queue whose owner left but that this node
+   * has never seen is logged when this node is the one ranked to take it over (its definition has
+   * not reached this node: failover diagnostics).
+   */
+  private async checkOrphans(): Promise<void> {
+    const live = this.membership.liveIds();
+    for (const e of await readBucket(this.kv, 'queue owners', this.log)) {
+      const name = queueOfOwnerKey(e.key);
+      const rec = e.json<OwnerRecord>();
+      this.ownerRecord(name, { rec, revision: e.revision });
+      if (live.has(rec.node) || this.known.has(name) || rankNodes(`queue\u0000${name}`, live)[0] !== this.self) continue;
+      this.log.warn({ queue: name, deadOwner: rec.node }, 'cluster: queue owner left, but the queue is unknown on the node ranked to take it over');
+    }
+    void this.reconcile();
+  }
+
   /** Logs once per dead owner that a queue lost its owner, and which live node takes it (failover diagnostics). */
   private noteOrphan(name: string, rec: OwnerRecord, ranked: number): void {
     const key = `${name}\u0000${rec.epoch}`;
@@ -354,7 +373,7 @@ export class JetStreamSharedQueues implements SharedQueues {
   /** The owner record of `name` as the watch or a read found it; older revisions than the one known are ignored. */
   private ownerRecord(name: string, entry: { rec: OwnerRecord; revision: number } | null): void {
     const known = this.owners.get(name);
-    if (entry && known && entry.revision < known.revision) return;
+    if (entry && known && entry.revision <= known.revision) return;
     if (entry) this.owners.set(name, entry);
     else this.owners.delete(name);
     this.ownerChanged(name);
