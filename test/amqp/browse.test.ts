@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import rhea from 'rhea';
 import { createMessage } from '../../core/message.js';
 import { DEBIAN_PYTHON, requireDebianClient } from '../support/debian.js';
-import { close, connect, drain, openReceiver, receive, refusal, startAmqp, type Harness } from './helpers.js';
+import { brokerPerTest, drain, type Harness, openReceiver, receive, refusal } from './helpers.js';
 
 const SCRIPT = fileURLToPath(new URL('../../../test/amqp/proton_client.py', import.meta.url));
 
@@ -18,13 +18,9 @@ const text = (m: rhea.Message) => (typeof m.body === 'string' ? m.body : Buffer.
 describe('amqp browsing (distribution-mode copy)', function () {
   let h: Harness;
   let c: rhea.Connection;
-  beforeEach(async () => {
-    h = await startAmqp();
-    c = await connect(h.port);
-  });
-  afterEach(async () => {
-    await close(c);
-    await h.stop();
+  brokerPerTest((broker, connection) => {
+    h = broker;
+    c = connection;
   });
 
   const fill = async (queue: string) => {

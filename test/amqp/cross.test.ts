@@ -8,18 +8,14 @@ import assert from 'node:assert/strict';
 import rhea from 'rhea';
 import { createMessage } from '../../core/message.js';
 import { StreamCursor } from '../../core/stream/stream-cursor.js';
-import { close, connect, openReceiver, openSender, receive, send, startAmqp, until, type Harness } from './helpers.js';
+import { brokerPerTest, close, type Harness, openReceiver, openSender, receive, send, until } from './helpers.js';
 
 describe('amqp cross-protocol paths', function () {
   let h: Harness;
   let c: rhea.Connection;
-  beforeEach(async () => {
-    h = await startAmqp();
-    c = await connect(h.port);
-  });
-  afterEach(async () => {
-    await close(c);
-    await h.stop();
+  brokerPerTest((broker, connection) => {
+    h = broker;
+    c = connection;
   });
 
   it('a core publish (another protocol) reaches an AMQP topic receiver as one data section', async () => {

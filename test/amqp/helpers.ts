@@ -96,6 +96,24 @@ export function close(c: rhea.Connection): Promise<void> {
   });
 }
 
+/**
+ * A fresh broker and one rhea connection to it for every test of the calling describe block
+ * (mocha hooks); `use` receives them before each test.
+ */
+export function brokerPerTest(use: (h: Harness, c: rhea.Connection) => void): void {
+  let h: Harness;
+  let c: rhea.Connection;
+  beforeEach(async () => {
+    h = await startAmqp();
+    c = await connect(h.port);
+    use(h, c);
+  });
+  afterEach(async () => {
+    await close(c);
+    await h.stop();
+  });
+}
+
 /** A terminus in an attach (rhea gives a Typed null for an absent one). */
 function present(t: unknown): boolean {
   return t !== null && t !== undefined && (t as { type?: { name?: string } }).type?.name !== 'Null';

@@ -5,20 +5,16 @@
 import assert from 'node:assert/strict';
 import rhea from 'rhea';
 import { createMessage } from '../../core/message.js';
-import { close, connect, drain, openReceiver, receive, refusal, startAmqp, type Harness } from './helpers.js';
+import { brokerPerTest, drain, type Harness, openReceiver, receive, refusal } from './helpers.js';
 
 const text = (m: rhea.Message) => (typeof m.body === 'string' ? m.body : Buffer.from((m.body as { content: Buffer }).content).toString());
 
 describe('amqp selectors (jms-selector source filter)', function () {
   let h: Harness;
   let c: rhea.Connection;
-  beforeEach(async () => {
-    h = await startAmqp();
-    c = await connect(h.port);
-  });
-  afterEach(async () => {
-    await close(c);
-    await h.stop();
+  brokerPerTest((broker, connection) => {
+    h = broker;
+    c = connection;
   });
 
   const put = async (queue: string, rows: Array<[string, string, number]>) => {

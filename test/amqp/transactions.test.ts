@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import rhea from 'rhea';
-import { close, connect, openReceiver, openSender, receive, send, startAmqp, type Harness } from './helpers.js';
+import { brokerPerTest, close, connect, type Harness, openReceiver, openSender, receive, send } from './helpers.js';
 import { acceptedState, coordinator, declare, discharge, sendInTxn, txnState } from './txn-client.js';
 
 const body = (r: { message: rhea.Message }) => r.message.body as unknown;
@@ -14,13 +14,9 @@ const written = () => new Promise<void>((resolve) => setImmediate(resolve));
 describe('amqp transactions', function () {
   let h: Harness;
   let c: rhea.Connection;
-  beforeEach(async () => {
-    h = await startAmqp();
-    c = await connect(h.port);
-  });
-  afterEach(async () => {
-    await close(c);
-    await h.stop();
+  brokerPerTest((broker, connection) => {
+    h = broker;
+    c = connection;
   });
 
   it('the coordinator answers declare with a txn-id and echoes its capability', async () => {
