@@ -45,14 +45,12 @@ export class Leadership {
     private readonly log: Logger,
     /** Preferred-leader election: after this long up, take back the partitions this node ranks first for (0 = never). */
     private readonly rebalanceDelayMs = 0,
-  ) {}
+  ) {
+    this.retries = new RetryLog(log);
+  }
 
   private readonly startedAt = Date.now();
-  private retriesLog: RetryLog | null = null;
-
-  private get retries(): RetryLog {
-    return (this.retriesLog ??= new RetryLog(this.log));
-  }
+  private readonly retries: RetryLog;
 
   private rebalanceDue(): boolean {
     return this.rebalanceDelayMs > 0 && Date.now() - this.startedAt >= this.rebalanceDelayMs;

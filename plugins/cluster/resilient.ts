@@ -15,8 +15,31 @@ import type { Logger } from '../../core/adapter.js';
 import { RateLimitedLog } from '../../core/rate-limited-log.js';
 import { StorageFailedError } from '../../core/storage/segment-writer.js';
 
-const CHECK_MS = 1000;
+/** How often a follower is compared with its source, and after how many checks behind and not moving it is replaced. */
+export const CHECK_MS = 1000;
 const STALL_CHECKS = 3;
+
+/**
+ * Says when a follower (a watch, a feed) stays behind its source without moving for STALL_CHECKS
+ * checks in a row: call `stalled` once per check with the last position delivered and the
+ * source's end. After it says true it starts counting afresh.
+ */
+export class StallWatch {
+  private seen = -1;
+  private behind = 0;
+
+  stalled(position: number, end: number): boolean {
+    if (end <= position || position !== this.seen) {
+      this.seen = position;
+      this.behind = 0;
+      return false;
+    }
+    if (++this.behind < STALL_CHECKS) return false;
+    this.seen = -1;
+    this.behind = 0;
+    return true;
+  }
+}
 
 export interface KvFollowerOptions {
   /** What the first watch delivers: every key's last value, or changes from now on. */
@@ -34,7 +57,7 @@ export class KvFollower {
   private stopWatch: (() => void) | null = null;
   private timer?: NodeJS.Timeout;
   private generation = 0;
-  private checked = { revision: -1, behind: 0 };
+  private readonly stall = new StallWatch();
   private stopped = false;
 
   constructor(private readonly kv: KV, private readonly o: KvFollowerOptions) {}
@@ -74,13 +97,8 @@ export class KvFollower {
   private async check(): Promise<void> {
     if (this.stopped) return;
     const last = (await this.kv.status()).streamInfo.state.last_seq;
-    if (last <= this.revision || this.revision !== this.checked.revision) {
-      this.checked = { revision: this.revision, behind: 0 };
-      return;
-    }
-    if (++this.checked.behind < STALL_CHECKS) return;
+    if (!this.stall.stalled(this.revision, last)) return;
     this.o.log.warn({ revision: this.revision, bucketLastRevision: last }, `cluster: ${this.o.what} watch stalled; following again`);
-    this.checked = { revision: -1, behind: 0 };
     this.stopWatch?.();
     await this.watch({ resumeFromRevision: this.revision + 1 });
   }

@@ -39,7 +39,7 @@ import { decodeMessage, encodeMessage } from '../../core/message-codec.js';
 import type { Queue, RemovalReason } from '../../core/queue.js';
 import type { Consumer } from '../../core/queue-consumer.js';
 import type { QueueEntry, QueueOptions } from '../../core/queue-types.js';
-import { KvFollower, readBucket, RetryLog, storeRefused, withTimeout } from './resilient.js';
+import { CHECK_MS, KvFollower, readBucket, RetryLog, StallWatch, storeRefused, withTimeout } from './resilient.js';
 import { rankNodes } from './leadership.js';
 import type { Membership } from './membership.js';
 import { ownerKey, queueOfOwnerKey, queueOfSubject, queueSubject, QUEUE_SUBJECTS, QUEUES_STREAM } from './names.js';
@@ -68,9 +68,6 @@ function bytes(data: Uint8Array): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-/** How often the feed watchdog compares the feed with the stream, and after how many checks behind it restarts the feed. */
-const FEED_CHECK_MS = 1000;
-const FEED_STALL_CHECKS = 3;
 
 export class JetStreamSharedQueues implements SharedQueues {
   private broker: Broker | null = null;
@@ -115,8 +112,8 @@ export class JetStreamSharedQueues implements SharedQueues {
   private closeFeed?: () => void;
   /** Bumped for every new feed: a replaced feed's loop stops at its next message and starts nothing. */
   private feedGen = 0;
-  /** feedSeq at the last watchdog check, and how many checks in a row saw it behind the stream. */
-  private watched = { seq: -1, behind: 0 };
+  /** The feed watchdog: feedSeq behind the stream and not moving. */
+  private readonly feedStall = new StallWatch();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -165,7 +162,7 @@ export class JetStreamSharedQueues implements SharedQueues {
     const watchdog = setInterval(() => {
       void this.watchFeed().catch(() => undefined);
       this.checkRemotes();
-    }, FEED_CHECK_MS);
+    }, CHECK_MS);
     watchdog.unref();
     this.stops.push(() => clearInterval(watchdog));
     const repair = setInterval(() => void this.repair().catch((err: Error) => this.log.debug({ err: err.message }, 'cluster: queue repair check failed')), REPAIR_CHECK_MS);
@@ -350,19 +347,8 @@ export class JetStreamSharedQueues implements SharedQueues {
     // null when the queue has no message; any other failure (JetStream unavailable) fails the claim,
     // which is retried: taking it for an empty queue would leave every stored message undelivered.
     const lastMsg = await this.jsm.streams.getMessage(QUEUES_STREAM, { last_by_subj: queueSubject(name) });
-    if (lastMsg) {
-      const oc = await this.js.consumers.get(QUEUES_STREAM, { filter_subjects: queueSubject(name), deliver_policy: DeliverPolicy.All });
-      // Batches until the newest message seen at the start (or nothing is pending, or a batch comes back empty).
-      for (let done = false; !done;) {
-        let n = 0;
-        for await (const m of await oc.fetch({ max_messages: 1000, expires: 2000 })) {
-          n++;
-          add(m.seq, m.data);
-          if (m.seq >= lastMsg.seq || m.info.pending === 0) done = true;
-        }
-        if (n === 0) done = true;
-      }
-    }
+    // Up to the newest message seen at the start; later ones come through the feed into `loading`.
+    if (lastMsg) await this.readSubject(name, lastMsg.seq, add);
     if (!current()) return; // given up (timed out): a later claim replays again
     for (const { seq, data } of this.loading.get(name) ?? []) if (seq > last) add(seq, data);
     const held = new Set(q.allEntries().map((e) => e.seq));
@@ -499,13 +485,8 @@ export class JetStreamSharedQueues implements SharedQueues {
   private async watchFeed(): Promise<void> {
     if (this.stopped || !this.closeFeed || this.owned.size === 0) return;
     const last = (await this.jsm.streams.info(QUEUES_STREAM)).state.last_seq;
-    if (last <= this.feedSeq || this.feedSeq !== this.watched.seq) {
-      this.watched = { seq: this.feedSeq, behind: 0 };
-      return;
-    }
-    if (++this.watched.behind < FEED_STALL_CHECKS) return;
+    if (!this.feedStall.stalled(this.feedSeq, last)) return;
     this.log.warn({ feedSeq: this.feedSeq, streamLastSeq: last }, 'cluster: shared queue feed stalled; restarting it');
-    this.watched = { seq: -1, behind: 0 };
     const close = this.closeFeed;
     this.closeFeed = undefined;
     this.feedGen++;
@@ -685,24 +666,36 @@ export class JetStreamSharedQueues implements SharedQueues {
     }
   }
 
-  /** Takes from the stream the queue's messages up to `bound` that it does not hold. */
-  private async readBack(q: Queue, bound: number): Promise<void> {
-    const held = new Set([...q.allEntries().map((e) => e.seq), ...(this.deleting.get(q.name) ?? [])]);
-    const oc = await this.js.consumers.get(QUEUES_STREAM, { filter_subjects: queueSubject(q.name), deliver_policy: DeliverPolicy.All });
-    let taken = 0;
+  /**
+   * The stored messages of `queue` with sequences up to `upTo`, in order: an ordered consumer over
+   * its subject, read in batches until `upTo` (or nothing is pending, or a batch comes back empty).
+   */
+  private async readSubject(queue: string, upTo: number, each: (seq: number, data: Uint8Array) => void): Promise<void> {
+    const oc = await this.js.consumers.get(QUEUES_STREAM, { filter_subjects: queueSubject(queue), deliver_policy: DeliverPolicy.All });
     for (let done = false; !done;) {
       let n = 0;
       for await (const m of await oc.fetch({ max_messages: 1000, expires: 2000 })) {
         n++;
-        if (m.seq > bound) { done = true; break; }
-        if (!held.has(m.seq) && this.owned.has(q.name)) {
-          this.enqueue(q, m.seq, m.data, 0, false);
-          taken++;
+        if (m.seq > upTo) {
+          done = true;
+          break;
         }
-        if (m.info.pending === 0) done = true;
+        each(m.seq, m.data);
+        if (m.seq >= upTo || m.info.pending === 0) done = true;
       }
       if (n === 0) done = true;
     }
+  }
+
+  /** Takes from the stream the queue's messages up to `bound` that it does not hold. */
+  private async readBack(q: Queue, bound: number): Promise<void> {
+    const held = new Set([...q.allEntries().map((e) => e.seq), ...(this.deleting.get(q.name) ?? [])]);
+    let taken = 0;
+    await this.readSubject(q.name, bound, (seq, data) => {
+      if (held.has(seq) || !this.owned.has(q.name)) return;
+      this.enqueue(q, seq, data, 0, false);
+      taken++;
+    });
     this.repairedUpTo.set(q.name, bound);
     if (taken > 0) this.log.warn({ queue: q.name, messages: taken }, 'cluster: queue was missing stored messages; read them back from the stream');
   }
