@@ -21,6 +21,11 @@ export function newCommand(name: string, summary: string): Command {
 
 /** Parses `argv` (the words after the command); false when --help was shown instead. */
 export function parseArgs(cmd: Command, argv: string[]): boolean {
+  if (argv.some((a) => a === '--zookeeper' || a.startsWith('--zookeeper='))) {
+    // Kafka 3's kafka-topics.sh and kafka-consumer-groups.sh answer "zookeeper is not a recognized
+    // option" (with a stack trace); seeds written for Kafka 2 still carry the flag.
+    throw new UsageError(`${cmd.name()}: zookeeper is not a recognized option (Kafka 3's tools connect with --bootstrap-server host:port; Junction has no ZooKeeper)`);
+  }
   try {
     cmd.parse(argv, { from: 'user' });
     return true;

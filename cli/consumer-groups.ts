@@ -8,7 +8,7 @@ import type { Admin, GroupDescription } from 'kafkajs';
 import { bootstrapOf, collect, integer, newCommand, oneAction, parseArgs } from './args.js';
 import { CliError, UsageError } from './errors.js';
 import { kafkaClient, kafkaFailure, readProperties } from './kafka/client.js';
-import { commitWithoutMembership } from './kafka/raw-request.js';
+import { commitWithoutMembership, findCoordinator } from './kafka/raw-request.js';
 import { err, out } from './output.js';
 import { resetPlan, type ResetSpec } from './offset-reset.js';
 import { row } from './table.js';
@@ -81,7 +81,7 @@ export async function consumerGroupsCommand(argv: string[]): Promise<number> {
       case 'list':
         out((await admin.listGroups()).groups.map((g) => g.groupId).sort().join('\n'), true);
         return 0;
-      case 'describe': return await describe(admin, groups, o);
+      case 'describe': return await describe(admin, groups, o, brokers);
       case 'delete': return await remove(admin, groups);
       case 'resetOffsets': return await reset(admin, groups, o, brokers);
     }
@@ -158,17 +158,16 @@ async function offsetRows(admin: Admin, g: GroupDescription): Promise<Row[]> {
   return rows;
 }
 
-async function describe(admin: Admin, groups: string[], o: GroupsOptions): Promise<number> {
+async function describe(admin: Admin, groups: string[], o: GroupsOptions, brokers: string[]): Promise<number> {
   const view = o.members ? 'members' : o.state ? 'state' : 'offsets';
   if ([o.members, o.state, o.offsets].filter(Boolean).length > 1) throw new UsageError('junction consumer-groups: only one of --members, --state, --offsets');
   for (const groupId of groups) {
     const g = await describeOne(admin, groupId);
     if (view === 'state') {
-      if (g.state === 'Dead') throw new CliError(`Error: Consumer group '${groupId}' does not exist.`);
-      const cluster = await admin.describeCluster();
-      const coordinatorBroker = cluster.brokers.find((b) => b.nodeId === cluster.controller) ?? cluster.brokers[0];
-      const coordinator = coordinatorBroker ? `${coordinatorBroker.host}:${coordinatorBroker.port}  (${coordinatorBroker.nodeId})` : '-';
-      const widths = [Math.max(15, groupId.length), Math.max(25, coordinator.length), 20, 15, 0];
+      stateNote(g);
+      const coordinator = await coordinatorOf(admin, brokers[0], groupId);
+      // Kafka 3's layout, as printed: the first column is as wide as the coordinator's.
+      const widths = [Math.max(25, coordinator.length), 25, 20, 15, 0];
       out(`\n${row(['GROUP', 'COORDINATOR (ID)', 'ASSIGNMENT-STRATEGY', 'STATE', '#MEMBERS'], widths)}`);
       out(row([groupId, coordinator, g.protocol || '', g.state, String(g.members.length)], widths));
       continue;
@@ -176,23 +175,25 @@ async function describe(admin: Admin, groups: string[], o: GroupsOptions): Promi
     stateNote(g);
     if (view === 'members') {
       const owners = await assignments(g);
-      const perMember = new Map<string, string[]>();
+      const perMember = new Map<string, Map<string, number[]>>();
       for (const [k, v] of owners) {
         const [topic, p] = k.split('\0');
-        const list = perMember.get(v.memberId) ?? [];
-        list.push(`${topic}(${p})`);
-        perMember.set(v.memberId, list);
+        const topics = perMember.get(v.memberId) ?? new Map<string, number[]>();
+        topics.set(topic, [...(topics.get(topic) ?? []), Number(p)]);
+        perMember.set(v.memberId, topics);
       }
       const widths = [Math.max(15, groupId.length), Math.max(15, ...g.members.map((m) => m.memberId.length)), Math.max(15, ...g.members.map((m) => m.clientHost.length)), Math.max(15, ...g.members.map((m) => m.clientId.length)), 15];
-      const head = row(['GROUP', 'CONSUMER-ID', 'HOST', 'CLIENT-ID', '#PARTITIONS'], widths);
-      out(`\n${head}${o.verbose ? ' ASSIGNMENT' : ''}`);
+      out(`\n${row(['GROUP', 'CONSUMER-ID', 'HOST', 'CLIENT-ID', '#PARTITIONS'], widths)} ${o.verbose ? 'ASSIGNMENT' : ''}`);
       for (const m of g.members) {
-        const parts = perMember.get(m.memberId) ?? [];
-        out(`${row([groupId, m.memberId, m.clientHost, m.clientId, String(parts.length)], widths)}${o.verbose ? ` ${parts.join(',') || '-'}` : ''}`);
+        const topics = [...(perMember.get(m.memberId) ?? new Map<string, number[]>())];
+        const count = topics.reduce((n, [, ps]) => n + ps.length, 0);
+        const assignment = topics.map(([t, ps]) => `${t}(${ps.sort((a, b) => a - b).join(',')})`).sort().join(', ') || '-';
+        out(`${row([groupId, m.memberId, m.clientHost, m.clientId, String(count)], widths)} ${o.verbose ? assignment : ''}`);
       }
       continue;
     }
     const rows = await offsetRows(admin, g);
+    if (rows.length === 0) continue; // Kafka prints no table for a group with nothing to show
     const widths = [
       Math.max(15, ...rows.map((r) => r.group.length)), Math.max(15, ...rows.map((r) => r.topic.length)), 10, 15, 15, 15,
       Math.max(15, ...rows.map((r) => r.consumerId.length)), Math.max(15, ...rows.map((r) => r.host.length)), 0,
@@ -201,6 +202,15 @@ async function describe(admin: Admin, groups: string[], o: GroupsOptions): Promi
     for (const r of rows) out(row([r.group, r.topic, r.partition, r.current, r.end, r.lag, r.consumerId, r.host, r.clientId], widths));
   }
   return 0;
+}
+
+/** `host:port  (id)` of the group's coordinator (FindCoordinator), as Kafka 3.7+ prints it. */
+async function coordinatorOf(admin: Admin, broker: string, groupId: string): Promise<string> {
+  const found = await findCoordinator(broker, groupId);
+  if (found) return `${found.host}:${found.port}  (${found.nodeId})`;
+  const cluster = await admin.describeCluster();
+  const b = cluster.brokers.find((x) => x.nodeId === cluster.controller) ?? cluster.brokers[0];
+  return b ? `${b.host}:${b.port}  (${b.nodeId})` : '-';
 }
 
 async function remove(admin: Admin, groups: string[]): Promise<number> {

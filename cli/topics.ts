@@ -8,7 +8,7 @@ import type { Admin, ITopicMetadata } from 'kafkajs';
 import { bootstrapOf, collect, integer, keyValues, newCommand, oneAction, parseArgs } from './args.js';
 import { CliError, UsageError } from './errors.js';
 import { kafkaClient, kafkaErrorType, kafkaFailure, readProperties } from './kafka/client.js';
-import { fetchTopicIds } from './kafka/raw-request.js';
+import { createTopicRefusal, fetchTopicIds } from './kafka/raw-request.js';
 import { out } from './output.js';
 
 const ACTIONS = ['create', 'list', 'describe', 'delete', 'alter'] as const;
@@ -61,7 +61,7 @@ export async function topicsCommand(argv: string[]): Promise<number> {
   try {
     await admin.connect();
     switch (action) {
-      case 'create': await create(admin, o, configs); break;
+      case 'create': await create(admin, o, configs, brokers[0]); break;
       case 'list': out((await selectTopics(admin, o)).join('\n'), true); break;
       case 'describe': await describe(admin, o, brokers[0]); break;
       case 'delete': await remove(admin, o); break;
@@ -75,22 +75,20 @@ export async function topicsCommand(argv: string[]): Promise<number> {
   }
 }
 
-async function create(admin: Admin, o: TopicsOptions, configs: Map<string, string>): Promise<void> {
+async function create(admin: Admin, o: TopicsOptions, configs: Map<string, string>, broker: string): Promise<void> {
   const topic = o.topic!;
   let created: boolean;
+  const request = { numPartitions: o.partitions ?? -1, replicationFactor: o.replicationFactor ?? -1, configs: [...configs].map(([name, value]) => ({ name, value })) };
   try {
-    created = await admin.createTopics({
-      topics: [{
-        topic,
-        numPartitions: o.partitions ?? -1,
-        replicationFactor: o.replicationFactor ?? -1,
-        configEntries: [...configs].map(([name, value]) => ({ name, value })),
-      }],
-    });
+    created = await admin.createTopics({ topics: [{ topic, numPartitions: request.numPartitions, replicationFactor: request.replicationFactor, configEntries: request.configs }] });
   } catch (err) {
     const type = kafkaErrorType(err);
     if (type === 'TOPIC_ALREADY_EXISTS') created = false;
-    else throw err;
+    else {
+      const why = type ? await createTopicRefusal(broker, { name: topic, ...request }) : null;
+      if (why) throw new CliError(`Error while executing topic command : ${why}`);
+      throw err;
+    }
   }
   if (!created) {
     if (o.ifNotExists) return;

@@ -67,13 +67,20 @@ export async function fetchTopicIds(broker: string): Promise<Map<string, string>
   return ids;
 }
 
+/** The coordinator of `groupId` (FindCoordinator v0), or null when the broker does not say. */
+export async function findCoordinator(broker: string, groupId: string): Promise<{ nodeId: number; host: string; port: number } | null> {
+  const found = await rawRequest(broker, 10, 0, { key: groupId });
+  if (!found || found.errorCode !== 0) return null;
+  return { nodeId: Number(found.nodeId), host: String(found.host), port: Number(found.port) };
+}
+
 /**
  * Commits offsets for a group that has no members (generation -1, no member id). True when the
  * coordinator accepted every partition; false when this path is not available.
  */
 export async function commitWithoutMembership(broker: string, groupId: string, topic: string, partitions: Array<{ partition: number; offset: string }>): Promise<boolean> {
-  const found = await rawRequest(broker, 10, 0, { key: groupId });
-  if (!found || found.errorCode !== 0) return false;
+  const found = await findCoordinator(broker, groupId);
+  if (!found) return false;
   const coordinator = `${found.host}:${found.port}`;
   const res = await rawRequest(coordinator, 8, 2, {
     groupId, generationIdOrMemberEpoch: -1, memberId: '', retentionTimeMs: -1,
@@ -81,4 +88,14 @@ export async function commitWithoutMembership(broker: string, groupId: string, t
   });
   if (!res) return false;
   return (res.topics as Array<{ partitions: Array<{ errorCode: number }> }>).every((t) => t.partitions.every((p) => p.errorCode === 0));
+}
+
+/**
+ * The broker's own words for a refused CreateTopics (kafkajs keeps only the error code): the same
+ * request again with validateOnly, so nothing is created. Null when the broker gives no message.
+ */
+export async function createTopicRefusal(broker: string, t: { name: string; numPartitions: number; replicationFactor: number; configs: Array<{ name: string; value: string }> }): Promise<string | null> {
+  const res = await rawRequest(broker, 19, 4, { topics: [{ ...t, assignments: [] }], timeoutMs: 30000, validateOnly: true });
+  const topic = (res?.topics as Array<{ errorCode: number; errorMessage: string | null }> | undefined)?.[0];
+  return topic && topic.errorCode !== 0 && topic.errorMessage ? topic.errorMessage : null;
 }
