@@ -168,7 +168,13 @@ async function tool(name, args) {
   if (!existsSync(main)) die('not built yet: run `npm run build`', 1);
   const { runTool } = await import(main.href);
   const code = await runTool(name, args);
-  // Clients may leave sockets or timers behind; the tool's work is done, so leave now.
+  // Clients may leave sockets or timers behind; the tool's work is done, so leave now, but only
+  // after stdout and stderr are flushed: on a pipe their writes are asynchronous, and exiting
+  // earlier would cut `junction console-consumer ... | wc -l` short.
+  await Promise.all([process.stdout, process.stderr].map((s) => new Promise((resolve) => {
+    s.once('error', resolve); // EPIPE: the reader went away, nothing more to flush
+    s.write('', resolve);
+  })));
   process.exit(code);
 }
 

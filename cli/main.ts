@@ -25,6 +25,7 @@ export async function runTool(name: string, argv: string[]): Promise<number> {
     err(`junction: unknown command "${name}"`);
     return 1;
   }
+  process.stdout.on('error', stdoutClosed);
   try {
     return await (await tool.load())(argv);
   } catch (e) {
@@ -36,4 +37,18 @@ export async function runTool(name: string, argv: string[]): Promise<number> {
     else err(`junction ${name}: ${(e as Error)?.message ?? String(e)}`);
     return 1;
   }
+}
+
+let readerGone = false;
+
+/**
+ * The reader of stdout went away (`junction console-consumer ... | head -3`): a tool that runs until
+ * Ctrl-C ends as on Ctrl-C (commits, prints its total); any other leaves quietly, as `head` expects.
+ */
+function stdoutClosed(e: NodeJS.ErrnoException): void {
+  if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+  if (readerGone) return;
+  readerGone = true;
+  if (process.listenerCount('SIGINT') > 0) process.emit('SIGINT');
+  else process.exit(0);
 }

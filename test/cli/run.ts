@@ -13,11 +13,18 @@ export interface CliResult {
 export interface Running {
   child: ChildProcess;
   result: Promise<CliResult>;
+  /** What it printed on stdout so far. */
+  stdout: () => string;
 }
 
 /** Starts the CLI; `input` is written to stdin, which is then closed (so stdin is a pipe, never a TTY). */
-export function start(args: string[], input = '', timeoutMs = 30_000): Running {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, JUNCTION_DEBUG: '' } });
+export function start(args: string[], input = '', timeoutMs = 30_000, env: Record<string, string> = {}): Running {
+  return startProcess(process.execPath, [BIN, ...args], input, timeoutMs, env);
+}
+
+/** Any program, collected as `start` does (used to run the CLI under `script`, on a terminal). */
+export function startProcess(file: string, args: string[], input = '', timeoutMs = 30_000, env: Record<string, string> = {}): Running {
+  const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, JUNCTION_DEBUG: '', ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => { stdout += d.toString('utf8'); });
@@ -31,11 +38,23 @@ export function start(args: string[], input = '', timeoutMs = 30_000): Running {
       resolve({ code, stdout, stderr });
     });
   });
-  return { child, result };
+  return { child, result, stdout: () => stdout };
 }
 
-export function junction(args: string[], input = '', timeoutMs?: number): Promise<CliResult> {
-  return start(args, input, timeoutMs).result;
+export function junction(args: string[], input = '', timeoutMs?: number, env?: Record<string, string>): Promise<CliResult> {
+  return start(args, input, timeoutMs, env).result;
+}
+
+/** Resolves once `running` printed something matching `re` on stdout (or fails when it exits first). */
+export async function printed(running: Running, re: RegExp): Promise<void> {
+  let exited = false;
+  void running.result.then(() => { exited = true; });
+  for (let i = 0; i < 200; i++) {
+    if (re.test(running.stdout())) return;
+    if (exited) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the command ${exited ? 'exited' : 'went on'} without printing ${re}: ${JSON.stringify(running.stdout())}`);
 }
 
 /** The one line a failing command must print: exactly one line on stderr, nothing on stdout, exit 1. */
