@@ -52,14 +52,17 @@ export function integer(min: number, max = Number.MAX_SAFE_INTEGER): (value: str
   };
 }
 
-/** `k=v` pairs (from repeated flags, each possibly `a=1,b=2` when `commas`) into a map. */
-export function keyValues(items: string[] | undefined, flag: string, commas = false): Map<string, string> {
+/**
+ * `k=v` pairs (from repeated flags, each possibly `a=1,b=2` when `commas`) into a map. Values are
+ * trimmed except with `keepSpaces` (Kafka keeps `--property key.separator=" | "` as typed).
+ */
+export function keyValues(items: string[] | undefined, flag: string, commas = false, keepSpaces = false): Map<string, string> {
   const out = new Map<string, string>();
   for (const item of items ?? []) {
     for (const part of commas ? splitConfigList(item) : [item]) {
       const at = part.indexOf('=');
       if (at <= 0) throw new UsageError(`${flag}: expected key=value, got "${part}"`);
-      out.set(part.slice(0, at).trim(), part.slice(at + 1).trim());
+      out.set(part.slice(0, at).trim(), keepSpaces ? part.slice(at + 1) : part.slice(at + 1).trim());
     }
   }
   return out;

@@ -66,7 +66,7 @@ export async function consoleConsumerCommand(argv: string[]): Promise<number> {
   if (o.offset !== undefined && o.fromBeginning) throw new UsageError('junction console-consumer: --offset and --from-beginning cannot be used together');
   if (o.partition !== undefined && group) throw new UsageError('junction console-consumer: --partition and --group cannot be used together');
   if (o.offset !== undefined && !/^(\d+|earliest|latest)$/.test(o.offset)) throw new UsageError(`junction console-consumer: --offset: expected a number, earliest or latest, got "${o.offset}"`);
-  const formatter = new RecordFormatter(keyValues(o.property, '--property'), o.keyDeserializer, o.valueDeserializer);
+  const formatter = new RecordFormatter(keyValues(o.property, '--property', false, true), o.keyDeserializer, o.valueDeserializer);
   const fromBeginning = o.fromBeginning === true || props.get('auto.offset.reset') === 'earliest';
 
   const kafka = await kafkaClient({ brokers, clientId: 'console-consumer', properties: props });

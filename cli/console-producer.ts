@@ -48,7 +48,7 @@ export async function consoleProducerCommand(argv: string[]): Promise<number> {
   const brokers = bootstrapOf(o, 'console-producer');
   const props = readProperties(o['producer.config'] ?? o.commandConfig);
   for (const [k, v] of keyValues(o.producerProperty, '--producer-property')) props.set(k, v);
-  const reader = new LineReader(keyValues(o.property, '--property'));
+  const reader = new LineReader(keyValues(o.property, '--property', false, true));
   const acksName = String(o.requestRequiredAcks ?? props.get('acks') ?? 'all').toLowerCase();
   const acks = ACKS[acksName];
   if (acks === undefined) throw new UsageError(`junction console-producer: --request-required-acks: expected all, -1, 1 or 0, got "${acksName}"`);

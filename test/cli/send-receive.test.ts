@@ -110,7 +110,7 @@ describe('cli: send and receive over every protocol', function () {
   });
 });
 
-describe('cli: send and receive over TLS (mqtts, stomps, amqps, kafkas)', function () {
+describe('cli: send and receive over TLS (mqtts, stomps, stomp+ssl, amqps, kafkas, xmpps, XMPP STARTTLS)', function () {
   this.timeout(60_000);
   let b: RunningBroker;
   let p: Record<string, number>;
@@ -126,8 +126,9 @@ describe('cli: send and receive over TLS (mqtts, stomps, amqps, kafkas)', functi
       if (process.env.CI === 'true') throw new Error('openssl is needed for the TLS test (Debian package openssl)');
       this.skip();
     }
-    b = await startTestBroker({ tls: { cert: ca, key: join(dir, 'key.pem') }, kafka: { tlsPort: -1, groupInitialRebalanceDelayMs: 0 } } as never);
+    b = await startTestBroker({ tls: { cert: ca, key: join(dir, 'key.pem') }, xmpp: { tlsPort: -1 }, kafka: { tlsPort: -1, groupInitialRebalanceDelayMs: 0 } } as never);
     p = b.ports as Record<string, number>;
+    await b.auth.register!('carol', 'carol-pw');
   });
   after(async () => {
     await b?.close();
@@ -150,6 +151,29 @@ describe('cli: send and receive over TLS (mqtts, stomps, amqps, kafkas)', functi
     s = await junction(['send', `amqps://localhost:${p['amqp-tls']}/queue/secure`, 'tls-4', '--ca', ca]);
     r = await junction(['receive', `stomps://localhost:${p['stomp-tls']}/queue/secure`, '--count', '1', '--ca', ca]);
     assert.deepEqual([r.code, r.stdout], [0, 'tls-4\n'], r.stderr);
+  });
+
+  it('stomp+ssl://, xmpps:// (direct TLS) and xmpp:// (STARTTLS), the CA given to Node as NODE_EXTRA_CA_CERTS', async () => {
+    let s = await junction(['send', `stomp+ssl://localhost:${p['stomp-tls']}/queue/secure2`, 'tls-5', '--ca', ca]);
+    assert.equal(s.code, 0, s.stderr);
+    let r = await junction(['receive', `stomps://localhost:${p['stomp-tls']}/queue/secure2`, '--count', '1', '--ca', ca]);
+    assert.deepEqual([r.code, r.stdout], [0, 'tls-5\n'], r.stderr);
+
+    const env = { NODE_EXTRA_CA_CERTS: ca };
+    for (const url of [`xmpps://carol:carol-pw@localhost:${p['xmpp-tls']}/secure.x`, `xmpp://carol:carol-pw@localhost:${p.xmpp}/secure.x`]) {
+      const rx = start(['receive', url, '--count', '1'], '', 30_000, env);
+      let exited = false;
+      void rx.result.then(() => { exited = true; });
+      for (let i = 0; i < 40 && !exited; i++) {
+        s = await junction(['send', url, 'over tls'], '', undefined, env);
+        assert.equal(s.code, 0, s.stderr);
+        await Promise.race([rx.result, new Promise((res) => setTimeout(res, 300))]);
+      }
+      r = await rx.result;
+      assert.deepEqual([r.code, r.stdout], [0, 'over tls\n'], `${url}: ${r.stderr}`);
+    }
+    const line = oneLineFailure(await junction(['send', `xmpps://carol:carol-pw@localhost:${p['xmpp-tls']}/secure.x`, 'x']));
+    assert.match(line, /self.signed certificate/i, 'without the CA the certificate is refused');
   });
 
   it('an unknown certificate is one line, exit 1; --insecure accepts it', async () => {
