@@ -122,9 +122,18 @@ describe('cli: Kafka tools (topics, console-producer, console-consumer, consumer
         if (/Stable/.test(r.stdout)) break;
         await new Promise((res) => setTimeout(res, 250));
       }
-      assert.match(r!.stdout, /^\nGROUP +COORDINATOR \(ID\) +ASSIGNMENT-STRATEGY +STATE +#MEMBERS\nlive +127\.0\.0\.1:\d+ +\(0\) +\S+ +Stable +1\n$/);
+      // Kafka 3's printf layouts: `%-Ws` columns, W the longest value (at least 15; 25 for the coordinator).
+      const coordinator = `127.0.0.1:${b.ports.kafka}  (0)`.padEnd(25);
+      assert.equal(r!.stdout, `\n${'GROUP'.padEnd(25)} ${'COORDINATOR (ID)'.padEnd(25)} ASSIGNMENT-STRATEGY  STATE           #MEMBERS\n`
+        + `${'live'.padEnd(25)} ${coordinator} ${'RoundRobinAssigner'.padEnd(20)} Stable          1\n`);
       r = await junction(['consumer-groups', '--bootstrap-server', bs, '--describe', '--group', 'live', '--members', '--verbose']);
-      assert.match(r.stdout, /^\nGROUP +CONSUMER-ID +HOST +CLIENT-ID +#PARTITIONS +ASSIGNMENT\nlive +console-consumer-\S+ +\S+ +console-consumer +1 +orders\(0\)\n$/);
+      const m = /^\nGROUP           (CONSUMER-ID +)(HOST +)CLIENT-ID        #PARTITIONS     ASSIGNMENT\nlive            (console-consumer-\S+ +)(\S+ +)console-consumer 1               orders\(0\)\n$/.exec(r.stdout);
+      assert.ok(m, JSON.stringify(r.stdout));
+      assert.deepEqual([m[1].length, m[2].length], [m[3].length, m[4].length], 'columns as wide as their longest value');
+      r = await junction(['consumer-groups', '--bootstrap-server', bs, '--describe', '--group', 'live', '--members']);
+      assert.match(r.stdout, /^\nGROUP +CONSUMER-ID +HOST +CLIENT-ID +#PARTITIONS {5}\nlive +console-consumer-\S+ +\S+ +console-consumer 1 {15}\n$/, 'Kafka\'s trailing `%-15s `');
+      r = await junction(['consumer-groups', '--bootstrap-server', bs, '--describe', '--group', 'live']);
+      assert.match(r.stdout, /^\nGROUP +TOPIC +PARTITION +CURRENT-OFFSET +LOG-END-OFFSET +LAG +CONSUMER-ID +HOST +CLIENT-ID\nlive +orders +0 +\S+ +5 +\S+ +console-consumer-\S+ +\S+ +console-consumer\n$/);
       r = await junction(['consumer-groups', '--bootstrap-server', bs, '--reset-offsets', '--group', 'live', '--topic', 'orders', '--to-earliest', '--execute']);
       assert.equal(oneLineFailure(r), "Error: Assignments can only be reset if the group 'live' is inactive, but the current state is Stable.");
     } finally {
@@ -134,6 +143,31 @@ describe('cli: Kafka tools (topics, console-producer, console-consumer, consumer
     assert.equal(done.code, 0);
     assert.equal(done.stdout, 'o1\no2\no3\no4\no5\n');
     assert.equal(done.stderr, 'Processed a total of 5 messages\n');
+  });
+
+  it('consumer-groups --reset-offsets --to-latest, --to-datetime, --by-duration; console-consumer --include', async () => {
+    await junction(['topics', '--create', '--bootstrap-server', bs, '--topic', 'times.a']);
+    await junction(['console-producer', '--bootstrap-server', bs, '--topic', 'times.a'], 'a1\na2\n');
+    await new Promise((res) => setTimeout(res, 50)); // the records after `middle` get later timestamps
+    const middle = new Date().toISOString();
+    await new Promise((res) => setTimeout(res, 50));
+    await junction(['console-producer', '--bootstrap-server', bs, '--topic', 'times.a'], 'b1\nb2\n');
+    let r = await junction(['console-consumer', '--bootstrap-server', bs, '--topic', 'times.a', '--group', 'tg', '--from-beginning', '--max-messages', '1']);
+    assert.equal(r.stdout, 'a1\n');
+    const reset = async (...how: string[]) => {
+      const res = await junction(['consumer-groups', '--bootstrap-server', bs, '--reset-offsets', '--group', 'tg', '--topic', 'times.a', ...how, '--execute']);
+      assert.equal(res.code, 0, res.stderr);
+      return /^tg +times\.a +0 +(\d+) +$/m.exec(res.stdout)?.[1];
+    };
+    assert.equal(await reset('--to-latest'), '4');
+    assert.equal(await reset('--to-datetime', middle), '2');
+    assert.equal(await reset('--by-duration', 'PT1H'), '0');
+    assert.equal(await reset('--to-current'), '0');
+    assert.match(oneLineFailure(await junction(['consumer-groups', '--bootstrap-server', bs, '--reset-offsets', '--group', 'tg', '--topic', 'times.a', '--to-datetime', 'yesterday'])), /--to-datetime: expected YYYY-MM-DDTHH:mm:SS.sss, got "yesterday"/);
+
+    await junction(['console-producer', '--bootstrap-server', bs, '--topic', 'times.b'], 'c1\n');
+    r = await junction(['console-consumer', '--bootstrap-server', bs, '--include', 'times\\..*', '--from-beginning', '--max-messages', '5']);
+    assert.deepEqual(r.stdout.trimEnd().split('\n').sort(), ['a1', 'a2', 'b1', 'b2', 'c1']);
   });
 
   it('configs: describe and alter topic configs', async () => {
