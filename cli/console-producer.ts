@@ -1,17 +1,19 @@
 /**
  * `junction console-producer`: kafka-console-producer.sh. One record per stdin line, sent in
  * batches of the lines that have arrived, each batch acknowledged before the next (so order is
- * kept and an exit after end of input means every record was acknowledged); the first failure
- * ends the run with one line and exit 1.
+ * kept and an exit after end of input means every record was acknowledged). A batch the broker
+ * refuses for one of its records (too large, invalid) is sent again record by record, as Kafka's
+ * producer splits it: an error line per refused record, the others delivered, exit 1 at the end.
+ * Any other failure (broker gone, not authorized) ends the run with one line and exit 1.
  */
 import type { CompressionTypes, Message } from 'kafkajs';
 import { bootstrapOf, collect, integer, keyValues, newCommand, parseArgs } from './args.js';
-import { CliError, UsageError } from './errors.js';
-import { checkWritableTopic, kafkaClient, kafkaFailure, readProperties } from './kafka/client.js';
+import { CliError, rootMessage, UsageError } from './errors.js';
+import { checkWritableTopic, kafkaClient, kafkaErrorType, kafkaFailure, readProperties } from './kafka/client.js';
 import { CODEC_NAMES } from './kafka/codecs.js';
 import { LineReader } from './kafka/record-format.js';
 import { forEachLineBatch } from './lines.js';
-import { Progress } from './output.js';
+import { err, Progress } from './output.js';
 
 interface ProducerOptions {
   bootstrapServer?: string;
@@ -25,6 +27,14 @@ interface ProducerOptions {
   batchSize?: number;
   timeout?: number;
   sync?: boolean;
+}
+
+/** Errors that refuse a record, not the connection: Kafka's producer reports them per record. */
+const RECORD_ERRORS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'CORRUPT_MESSAGE', 'INVALID_TIMESTAMP', 'INVALID_REQUIRED_ACKS']);
+
+/** Kafka's ErrorLoggingCallback: `null` or `N bytes`. */
+function sizeOf(b: Buffer | string | null | undefined): string {
+  return b === null || b === undefined ? 'null' : `${Buffer.byteLength(b)} bytes`;
 }
 
 const ACKS: Record<string, -1 | 0 | 1> = { all: -1, '-1': -1, '1': 1, '0': 0 };
@@ -61,6 +71,7 @@ export async function consoleProducerCommand(argv: string[]): Promise<number> {
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true });
   const progress = process.stdin.isTTY ? null : await Progress.start('sent');
   let acknowledged = 0;
+  let refused = 0;
   try {
     await checkWritableTopic(kafka, o.topic, 'console-producer');
     await producer.connect();
@@ -70,17 +81,33 @@ export async function consoleProducerCommand(argv: string[]): Promise<number> {
         const r = reader.read(line, first + i);
         return { key: r.key, value: r.value, headers: r.headers };
       });
+      const send = (batch: Message[]) => producer.send({ topic: o.topic, messages: batch, acks, compression: compression as CompressionTypes });
+      const fatal = (err: unknown, n: number) => {
+        const f = kafkaFailure(err, brokers, `Error when sending ${n} record(s) to topic ${o.topic}`);
+        return new CliError(`${f.message}${acknowledged ? ` (${acknowledged} record(s) before them were acknowledged)` : ''}`);
+      };
       try {
-        await producer.send({ topic: o.topic, messages, acks, compression: compression as CompressionTypes });
-      } catch (err) {
-        const f = kafkaFailure(err, brokers, `Error when sending ${messages.length} record(s) to topic ${o.topic}`);
-        throw new CliError(`${f.message}${acknowledged ? ` (${acknowledged} record(s) before them were acknowledged)` : ''}`);
+        await send(messages);
+        acknowledged += messages.length;
+        progress?.add(messages.length);
+      } catch (refusal) {
+        if (!RECORD_ERRORS.has(kafkaErrorType(refusal) ?? '')) throw fatal(refusal, messages.length);
+        for (const m of messages) {
+          try {
+            await send([m]);
+            acknowledged++;
+            progress?.add(1);
+          } catch (e) {
+            if (!RECORD_ERRORS.has(kafkaErrorType(e) ?? '')) throw fatal(e, 1);
+            refused++;
+            progress?.clearLine();
+            err(`Error when sending message to topic ${o.topic} with key: ${sizeOf(m.key)}, value: ${sizeOf(m.value)} with error: ${rootMessage(e)} (${kafkaErrorType(e)})`);
+          }
+        }
       }
-      acknowledged += messages.length;
-      progress?.add(messages.length);
       if (process.stdin.isTTY) process.stderr.write('>');
     }, o.batchSize ?? 1000);
-    return 0;
+    return refused ? 1 : 0;
   } catch (err) {
     throw kafkaFailure(err, brokers, 'junction console-producer');
   } finally {

@@ -76,6 +76,14 @@ describe('cli: Kafka tools (topics, console-producer, console-consumer, consumer
     assert.deepEqual([r.code, r.stdout, r.stderr], [0, 'hello\nworld\n', 'Processed a total of 2 messages\n']);
   });
 
+  it('console-producer: a record the broker refuses gets its error line, the others are delivered, exit 1', async () => {
+    await junction(['topics', '--create', '--bootstrap-server', bs, '--topic', 'small', '--config', 'max.message.bytes=200']);
+    const r = await junction(['console-producer', '--bootstrap-server', bs, '--topic', 'small'], `short\n${'x'.repeat(500)}\nafter\n`);
+    assert.equal(oneLineFailure(r), 'Error when sending message to topic small with key: null, value: 500 bytes with error: The request included a message larger than the max message size the server will accept (MESSAGE_TOO_LARGE)');
+    const c = await junction(['console-consumer', '--bootstrap-server', bs, '--topic', 'small', '--from-beginning', '--max-messages', '2']);
+    assert.equal(c.stdout, 'short\nafter\n');
+  });
+
   it('consumer-groups: lag after partial consumption, reset offsets (dry run, execute), delete', async () => {
     await junction(['topics', '--create', '--bootstrap-server', bs, '--topic', 'orders', '--partitions', '1']);
     await junction(['console-producer', '--bootstrap-server', bs, '--topic', 'orders'], 'o1\no2\no3\no4\no5\n');
