@@ -2,7 +2,7 @@
  * The published package: `npm pack` ships the compiled broker (no tests, no TypeScript sources),
  * bin, config/default.yaml, the console assets, README and docs; `npm install <tarball>` into an
  * empty project (dependencies from the registry or npm's cache, as a user gets them) then runs
- * `npx junction --version` and `npx junction start`.
+ * `npx junction --version`, a command-line tool and `npx junction start`.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -50,6 +50,19 @@ describe('platform/package (npm pack)', function () {
     const r = spawnSync('npx', ['--no', '--', 'junction', '--version'], { cwd: join(dir, 'app'), env: NPM_ENV, encoding: 'utf8', timeout: 60000 });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), pkg.version);
+  });
+
+  it('npx junction <tool> runs from the installed tarball, its clients installed with it', () => {
+    const npx = (...args: string[]) => spawnSync('npx', ['--no', '--', 'junction', ...args], { cwd: join(dir, 'app'), env: NPM_ENV, encoding: 'utf8', timeout: 60000 });
+    let r = npx('topics', '--help');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^Usage: junction topics /);
+    // Loading kafkajs and mqtt: an unreachable broker is the answer, not a missing module.
+    r = npx('topics', '--list', '--bootstrap-server', '127.0.0.1:1');
+    assert.deepEqual([r.status, r.stderr], [1, 'cannot reach the Kafka broker at 127.0.0.1:1: Connection error: connect ECONNREFUSED 127.0.0.1:1\n']);
+    r = npx('send', 'mqtt://127.0.0.1:1/x', 'y');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^junction send: cannot reach the MQTT broker at 127\.0\.0\.1:1: .*ECONNREFUSED.*\n$/);
   });
 
   it('npx junction start starts every listener and stops on SIGTERM', async () => {
