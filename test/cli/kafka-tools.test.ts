@@ -226,3 +226,18 @@ describe('cli: Kafka tools (topics, console-producer, console-consumer, consumer
     for (const tool of ['topics', 'console-producer', 'console-consumer', 'consumer-groups', 'configs', 'send', 'receive']) assert.match(top.stdout, new RegExp(`junction ${tool}`));
   });
 });
+
+describe('cli: unknown topics on a broker that does not create them on first use', function () {
+  this.timeout(60_000);
+  let b: RunningBroker;
+  before(async () => { b = await startTestBroker({ kafka: { autoCreateTopics: false } } as never); });
+  after(async () => { await b?.close(); });
+
+  it('console-producer, console-consumer, send, receive: one line, exit 1', async () => {
+    const bs = `127.0.0.1:${b.ports.kafka}`;
+    assert.equal(oneLineFailure(await junction(['console-producer', '--bootstrap-server', bs, '--topic', 'nope'], 'x\n')), "junction console-producer: topic 'nope' does not exist (and the broker does not create topics on first use)");
+    assert.equal(oneLineFailure(await junction(['console-consumer', '--bootstrap-server', bs, '--topic', 'nope'])), "junction console-consumer: topic 'nope' does not exist");
+    assert.match(oneLineFailure(await junction(['send', `kafka://${bs}/nope`, 'x'])), /^junction send: topic 'nope' does not exist/);
+    assert.equal(oneLineFailure(await junction(['receive', `kafka://${bs}/nope`])), "junction receive: topic 'nope' does not exist");
+  });
+});
