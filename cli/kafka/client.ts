@@ -81,7 +81,11 @@ export function kafkaErrorType(err: unknown): string | undefined {
 export function kafkaFailure(err: unknown, brokers: string[], what: string): CliError {
   if (err instanceof CliError) return err;
   const net = networkReason(err);
-  if (net) return new CliError(`cannot reach the Kafka broker at ${brokers.join(',')}: ${net}`);
+  if (net) {
+    // Reachable, but it hung up: what a listener that needs SASL (or TLS) does to a client without.
+    const hint = /closed connection/i.test(net) ? ' (does the listener need TLS or SASL? see --command-config)' : '';
+    return new CliError(`cannot reach the Kafka broker at ${brokers.join(',')}: ${net}${hint}`);
+  }
   const type = kafkaErrorType(err);
   return new CliError(`${what}: ${rootMessage(err)}${type ? ` (${type})` : ''}`);
 }
