@@ -11,7 +11,7 @@ import rhea, { type Connection, type EventContext } from 'rhea';
 import { WebSocket } from 'ws';
 import type { Client as XmppClient } from '@xmpp/client';
 import { createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
-import { recordingLogger, removeTempDir, startTestBroker, tempDir, type LogRecord, type RunningBroker } from '../support/index.js';
+import { recordingLogger, removeTempDir, startBroker, tempDir, type LogRecord, type RunningBroker } from '../support/index.js';
 import { login, stopAll } from '../xmpp/helpers.js';
 import { call } from './helpers.js';
 
@@ -98,7 +98,7 @@ describe('connections: /api/connections, per-protocol metrics and the lifecycle 
     const log = recordingLogger();
     records = log.records;
     const users = new MemoryUserStore({ alice: await createUserRecord(alice.password, FAST) });
-    b = await startTestBroker({ logger: log, userStore: users, auth: { allowAnonymous: false, rules: [{ user: 'alice', allow: ['admin', 'publish', 'subscribe', 'consume'], address: '#' }] } });
+    b = await startBroker({ logger: log, userStore: users, auth: { allowAnonymous: false, rules: [{ user: 'alice', allow: ['admin', 'publish', 'subscribe', 'consume'], address: '#' }] } });
     m5 = await mqttConnect(b, 'm5', 5);
     m3 = await mqttConnect(b, 'm311', 4);
     stomp = await stompConnect(b, 's1');
@@ -254,7 +254,7 @@ describe('connections: /api/connections, per-protocol metrics and the lifecycle 
 describe('metrics: the data directory on disk', () => {
   it('reports the bytes stored and the size and free space of its filesystem', async () => {
     const dir = tempDir();
-    const b = await startTestBroker({ dataDir: dir, protocols: [] });
+    const b = await startBroker({ dataDir: dir, protocols: [] });
     try {
       await call(b, 'PUT', '/api/queues/disk', { body: {} });
       const text = (await call(b, 'GET', '/metrics')).text;

@@ -43,7 +43,7 @@ describe('amqp hardening', () => {
     before(async () => {
       dir = mkdtempSync(join(tmpdir(), 'amqp-gate-'));
       execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost'], { stdio: 'ignore' });
-      h = await startAmqp({}, { maxConnections: 2, tls: { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) } });
+      h = await startAmqp({}, { limits: { maxConnections: 2 }, tls: { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) } });
     });
     after(async () => {
       await h?.stop();
@@ -77,7 +77,7 @@ describe('amqp hardening', () => {
       // Installed before the adapter so anything rhea still printed would land here.
       console.warn = (...args: unknown[]) => { printed.push(args); };
       console.error = (...args: unknown[]) => { printed.push(args); };
-      h = await startAmqp({}, { log: recordingLogger(records) });
+      h = await startAmqp({}, { logger: recordingLogger(records) });
     });
     after(async () => {
       await h?.stop();

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
-import { startTestBroker, type RunningBroker } from '../support/broker.js';
+import { startBroker, type RunningBroker } from '../support/broker.js';
 import { DEBIAN_PYTHON, requireDebianClient } from '../support/debian.js';
 import { startJunctionProcess, type JunctionProcess } from '../support/junction-process.js';
 import { requireNatsServer, startNatsCluster, type TestNatsCluster } from '../support/nats-cluster.js';
@@ -24,7 +24,7 @@ async function python(script: string, args: Array<string | number>): Promise<Rec
 }
 
 function startNode(nats: TestNatsCluster, nodeId: number): Promise<RunningBroker> {
-  return startTestBroker({ cluster: { servers: nats.urls, nodeId, ...FAST }, ports: { amqp: 0, stomp: 0, xmpp: 0 } });
+  return startBroker({ cluster: { servers: nats.urls, nodeId, ...FAST }, ports: { amqp: 0, stomp: 0, xmpp: 0 } });
 }
 
 describe('cluster: three nodes on NATS JetStream', function () {

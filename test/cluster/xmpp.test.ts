@@ -14,7 +14,6 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client, XmlElement } from '@xmpp/client';
-import { Broker } from '../../core/broker.js';
 import type { ClusterView } from '../../core/cluster.js';
 import { createMessage, type Message } from '../../core/message.js';
 import { MemoryStore } from '../../core/storage/memory-store.js';
@@ -269,14 +268,11 @@ describe('cluster: XMPP hub with a simulated second node', function () {
 
   beforeEach(async () => {
     store = new PeerMetadataStore();
-    const broker = new Broker(store, { cluster: twoNodeView() });
-    await broker.open();
-    h = await startXmpp({ broker });
+    h = await startXmpp({ store, coreOptions: { cluster: twoNodeView() } });
   });
   afterEach(async () => {
     await stopAll(...clients.splice(0));
     await h.close();
-    await h.broker.close();
   });
 
   it('takes into its inbox only what another node\'s XMPP hub routed, not messages of other protocols', async () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { Client as StompClient } from '@stomp/stompjs';
 import type { MqttClient } from 'mqtt';
 import type { Connection } from 'rhea';
-import { startTestBroker, type RunningBroker } from '../support/index.js';
+import { startBroker, type RunningBroker } from '../support/index.js';
 import {
   amqpCollect, amqpConnection, amqpData, amqpSend, kafka, kafkaCollector, mqttClient, stompClient, stompCollect, until,
 } from './clients.js';
@@ -23,7 +23,7 @@ describe('cross-protocol: one message through every adapter', function () {
   let amqp: Connection;
 
   before(async () => {
-    b = await startTestBroker();
+    b = await startBroker();
     mq = await mqttClient(b, 'cross-mqtt');
     stomp = await stompClient(b);
     amqp = await amqpConnection(b);

@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { createAuthPlugin, createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
 import { encodeBatch } from '../../core/stream/record-codec.js';
 import { ApiKey } from '../../adapters/kafka/protocol/apis.js';
 import { resolveKafkaSettings } from '../../adapters/kafka/config.js';
@@ -47,8 +46,7 @@ describe('kafka: connection limits', function () {
   }
 
   it('before SASL authentication a request over 64 KiB closes the connection; after it, large requests are fine', async () => {
-    const users = new MemoryUserStore({ alice: await createUserRecord('wonderland', { N: 1024, scramIterations: 4096 }) });
-    b = await startKafka({ auth: await createAuthPlugin({ config: { usersFile: null, allowAnonymous: false, rules: [] } as never, users }) });
+    b = await startKafka({ auth: { users: { alice: 'wonderland' }, allowAnonymous: false } });
     await b.broker.createStream('t', { partitions: 1 });
 
     const early = await client();
@@ -121,7 +119,7 @@ describe('kafka: connection limits', function () {
   });
 
   it('limits.maxConnections: an extra connection is closed while the first ones work', async () => {
-    b = await startKafka({ maxConnections: 2 });
+    b = await startKafka({ limits: { maxConnections: 2 } });
     const first = await client();
     const second = await client();
     const extra = connect(b.port, HOST);
@@ -144,7 +142,7 @@ describe('kafka: connection limits', function () {
       dir = tempDir('junction-kafka-limit-');
       const pki = createTestPki(dir);
       const ca = readFileSync(pki.ca);
-      b = await startKafka({ maxConnections: 2, tls: { cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey) } });
+      b = await startKafka({ limits: { maxConnections: 2 }, tls: { cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey) } });
       await b.broker.createStream('limit.t', { partitions: 1 });
       const plain = kafkajs(b.bootstrap, { retry: { retries: 0 } }).producer();
       const secure = kafkajs(`${HOST}:${b.tlsPort}`, { ssl: { ca: [ca] }, retry: { retries: 0 } }).producer();

@@ -8,31 +8,27 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createAuthPlugin, createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
-import type { AuthPlugin } from '../../core/adapter.js';
 import { ApiKey } from '../../adapters/kafka/protocol/apis.js';
 import { DEBIAN_PYTHON, hasDebianClient, requireDebianClient } from '../support/debian.js';
 import { RawKafkaClient } from './raw-client.js';
 import { kafkajs, run, startKafka, type KafkaTestBroker } from './support.js';
 
-async function authPlugin(allowAnonymous: boolean, rules: unknown[] = []): Promise<AuthPlugin> {
-  const users = new MemoryUserStore({
-    alice: await createUserRecord('wonderland', { N: 1024, scramIterations: 4096 }),
-    bob: await createUserRecord('builder', { N: 1024, scramIterations: 4096 }),
-  });
-  // No failed-login limit: the clients' wrong-password attempts (librdkafka retries) must not block the loopback address.
-  return createAuthPlugin({ config: { usersFile: null, allowAnonymous, rules, maxFailuresPerMinute: 0 } as never, users });
-}
 
 describe('kafka: SASL and authorisation', function () {
   this.timeout(60000);
   let b: KafkaTestBroker;
   before(async () => {
     b = await startKafka({
-      auth: await authPlugin(false, [
-        { user: 'bob', allow: ['subscribe'], address: '#' },
-        { user: 'alice', allow: ['publish', 'subscribe', 'admin'], address: '#' },
-      ]),
+      auth: {
+        users: { alice: 'wonderland', bob: 'builder' },
+        allowAnonymous: false,
+        // No failed-login limit: the clients' wrong-password attempts (librdkafka retries) must not block the loopback address.
+        maxFailuresPerMinute: 0,
+        rules: [
+          { user: 'bob', allow: ['subscribe'], address: '#' },
+          { user: 'alice', allow: ['publish', 'subscribe', 'admin'], address: '#' },
+        ],
+      },
     });
     await b.broker.createStream('secured', { partitions: 1 });
   });

@@ -8,7 +8,7 @@ import mqtt, { type IClientOptions, type IConnackPacket, type IClientPublishOpti
 import mqttPacket from 'mqtt-packet';
 import { MemoryStore } from '../../core/storage/memory-store.js';
 import { MqttAdapter } from '../../adapters/mqtt/index.js';
-import { recordingLogger, startTestBroker, TEST_HOST, type LogRecord, type RunningBroker, type StartOptions } from '../support/index.js';
+import { recordingLogger, startBroker, TEST_HOST, type LogRecord, type RunningBroker, type StartOptions } from '../support/index.js';
 
 export { recordingLogger, type LogRecord };
 
@@ -30,7 +30,7 @@ export async function startMqtt(options: StartOptions & { store?: MemoryStore } 
   const store = options.dataDir === undefined ? (options.store ?? new MemoryStore()) : undefined;
   const logs: LogRecord[] = [];
   const adapter = new MqttAdapter();
-  const b = await startTestBroker({ protocols: [], extraAdapters: [adapter], logger: recordingLogger(logs), ...options, store });
+  const b = await startBroker({ protocols: [], extraAdapters: [adapter], logger: recordingLogger(logs), ...options, store });
   const port = b.ports.mqtt!;
   const me: MqttTestBroker = {
     b,

@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import type { Logger } from '../../core/adapter.js';
 import { HttpListener } from '../../plugins/http/index.js';
 import { requireDebianClient } from '../support/debian.js';
-import { startTestBroker, TEST_HOST } from '../support/broker.js';
+import { startBroker, TEST_HOST } from '../support/broker.js';
 
 const silent = pino({ level: 'silent' }) as unknown as Logger;
 const CONFIG = { port: 0, maxHeaderBytes: 16384, headersTimeoutMs: 10000, requestTimeoutMs: 30000, keepAliveTimeoutMs: 30000, maxWebSocketMessageBytes: 1 << 20 };
@@ -122,7 +122,7 @@ describe('http: connection limit', function () {
   });
 
   it('the broker\'s HTTP listener takes limits.maxConnections', async () => {
-    const b = await startTestBroker({ protocols: [], limits: { maxConnections: 2 } });
+    const b = await startBroker({ protocols: [], limits: { maxConnections: 2 } });
     try {
       const port = b.ports.http!;
       const open = [await plain(port), await plain(port)];

@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { Logger } from '../../core/adapter.js';
 import { HttpListener } from '../../plugins/http/index.js';
-import { startTestBroker, TEST_HOST, type RunningBroker } from '../support/broker.js';
+import { startBroker, TEST_HOST, type RunningBroker } from '../support/broker.js';
 
 const MB = 1024 * 1024;
 const BOUND = 200 * MB;
@@ -81,7 +81,7 @@ describe('http: pipelining and aborted requests', function () {
     const lines: Array<{ level: number; msg: string; err?: unknown }> = [];
     before(async () => {
       const sink = new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(chunk.toString())); done(); } });
-      b = await startTestBroker({ protocols: [], logger: pino({ level: 'debug' }, sink) as unknown as Logger });
+      b = await startBroker({ protocols: [], logger: pino({ level: 'debug' }, sink) as unknown as Logger });
     });
     after(async () => { await b.close(); });
 

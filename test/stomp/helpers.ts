@@ -1,5 +1,5 @@
 /**
- * STOMP test helpers: a broker with only the STOMP adapter (startTestBroker), a log recorder, a raw
+ * STOMP test helpers: a broker with only the STOMP adapter (startBroker), a log recorder, a raw
  * TCP STOMP client for codec and edge cases, and @stomp/stompjs over WebSocket (ws).
  */
 import { connect as netConnect, type Socket } from 'node:net';
@@ -7,7 +7,7 @@ import { Client, type IFrame, type StompConfig } from '@stomp/stompjs';
 import { WebSocket } from 'ws';
 import { StompParser } from '../../adapters/stomp/parser.js';
 import type { StompFrame, StompVersion } from '../../adapters/stomp/frame.js';
-import { recordingLogger, startTestBroker, TEST_HOST, type LogRecord, type RunningBroker, type StartOptions } from '../support/index.js';
+import { recordingLogger, startBroker, TEST_HOST, type LogRecord, type RunningBroker, type StartOptions } from '../support/index.js';
 
 export { recordingLogger, type LogRecord };
 
@@ -21,7 +21,7 @@ export interface StompBroker {
 
 export async function startStomp(options: StartOptions = {}): Promise<StompBroker> {
   const logger = recordingLogger();
-  const b = await startTestBroker({ protocols: ['stomp'], logger, ...options });
+  const b = await startBroker({ protocols: ['stomp'], logger, ...options });
   return {
     b,
     port: b.ports.stomp!,

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { Client } from '@xmpp/client';
 import { Kafka, logLevel } from 'kafkajs';
 import mqtt from 'mqtt';
-import { startTestBroker, type RunningBroker } from '../support/broker.js';
+import { startBroker, type RunningBroker } from '../support/broker.js';
 import { login, nextStanza, stopAll, xmlEl } from './helpers.js';
 
 const NS_PUBSUB = 'http://jabber.org/protocol/pubsub';
@@ -18,7 +18,7 @@ describe('xmpp cross-protocol (whole broker)', function () {
   let x: Client | undefined;
 
   before(async function () {
-    b = await startTestBroker();
+    b = await startBroker();
     if (!b.ports.xmpp) this.skip();
     await b.auth.register?.('xalice', 'xalice-pw');
   });

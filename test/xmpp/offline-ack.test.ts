@@ -6,7 +6,6 @@
  * released, and the <a/> must not come before that.
  */
 import assert from 'node:assert/strict';
-import { Broker } from '../../core/broker.js';
 import { MemoryStore } from '../../core/storage/memory-store.js';
 import type { JournalEntry } from '../../core/store.js';
 import { rawLogin, startXmpp, type Harness } from './helpers.js';
@@ -36,13 +35,10 @@ describe('xmpp: stream management acknowledges offline messages only once stored
 
   beforeEach(async () => {
     store = new GatedStore();
-    const broker = new Broker(store);
-    await broker.open();
-    h = await startXmpp({ broker });
+    h = await startXmpp({ store });
   });
   afterEach(async () => {
     await h.close();
-    await h.broker.close();
   });
 
   it('answers <r/> after the offline message is stored, not before', async () => {
