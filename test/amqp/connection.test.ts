@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import rhea from 'rhea';
 import {
-  close, connect, openReceiver, openSender, receive, refusal, send, startAmqp, tick, until, type Harness,
+  close, connect, openReceiver, openSender, receive, refusal, send, startAmqp, tick, type Harness,
 } from './helpers.js';
-import { startBroker } from '../support/index.js';
+import { eventually, startBroker } from '../support/index.js';
 import { requireDebianClient } from '../support/debian.js';
 import { AMQP_HEADER, SASL_HEADER, closeCondition, exchange, frame, opening, parse, rawFrame, saslFrame } from './raw.js';
 
@@ -347,7 +347,7 @@ describe('amqp connections', function () {
         });
         s.on('error', () => undefined);
       });
-      await until(() => h.adapter.connectionCount === 1);
+      await eventually(() => h.adapter.connectionCount === 1);
     });
   });
 });

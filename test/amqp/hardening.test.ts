@@ -12,8 +12,9 @@ import tls from 'node:tls';
 import rhea from 'rhea';
 import { requireDebianClient } from '../support/debian.js';
 import { recordingLogger, type LogRecord } from '../support/logger.js';
-import { close, connect, openReceiver, openSender, receive, send, startAmqp, until, type Harness } from './helpers.js';
+import { close, connect, openReceiver, openSender, receive, send, startAmqp, type Harness } from './helpers.js';
 import { AMQP_HEADER, closeCondition, exchange, frame, opening, parse, rawFrame, SASL_HEADER } from './raw.js';
+import { eventually } from '../support/index.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -59,7 +60,7 @@ describe('amqp hardening', () => {
       await roundTrip(plain, 'gate-plain');
       await roundTrip(secure, 'gate-tls');
       await close(plain);
-      await until(() => h.adapter.connectionCount === 1);
+      await eventually(() => h.adapter.connectionCount === 1);
       // A place is free again.
       const again = await connect(h.port);
       await roundTrip(again, 'gate-again');

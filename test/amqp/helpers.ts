@@ -175,11 +175,6 @@ export function drain(r: rhea.Receiver, credit: number, oneFlow = false): Promis
 /** Resolves after `ms`; used only to let frames settle where no event can be awaited. */
 export const tick = (ms = 20) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Polls `cond` until it holds (no timing assertion: the suite timeout bounds it). */
-export async function until(cond: () => boolean, step = 10): Promise<void> {
-  while (!cond()) await tick(step);
-}
-
 /** A raw TCP connection for bad-input tests. */
 export function rawSocket(port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { DEBIAN_PYTHON, hasDebianClient, requireDebianClient } from '../support/debian.js';
+import { DEBIAN_PYTHON, requireDebianClient, skipUnlessDebianClient } from '../support/debian.js';
 import { kafkajs, run, startKafka, type KafkaTestBroker } from './support.js';
 
 const PY = fileURLToPath(new URL('../../../test/kafka/python/', import.meta.url));
@@ -140,10 +140,7 @@ describe('kafka: kafka-python (the seed scripts)', function () {
   for (const codec of ['gzip', 'snappy', 'lz4', 'zstd']) {
     const module = { gzip: 'zlib', snappy: 'snappy', lz4: 'lz4', zstd: 'zstandard' }[codec]!;
     it(`produces ${codec} (${codec === 'snappy' ? 'xerial framing' : 'standard'}) read back by kafkajs and by the core`, async function () {
-      if (!hasDebianClient(`python3:${module}`)) {
-        process.stderr.write(`  skipped: kafka-python ${codec} needs the Python module ${module} (apt-get install -y python3-${module === 'zstandard' ? 'zstandard' : module})\n`);
-        this.skip();
-      }
+      skipUnlessDebianClient(this, `python3-${module}`, `python3:${module}`);
       await python('seed_producer.py', [b.bootstrap, `py-${codec}`, 5, 1, codec, 200]);
       assert.ok(await storedWith(b, `py-${codec}`, codec), `a batch is stored ${codec}-compressed`);
       const consumer = kafkajs(b.bootstrap).consumer({ groupId: `py-${codec}`, maxWaitTimeInMs: 100 });

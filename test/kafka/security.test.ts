@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiKey } from '../../adapters/kafka/protocol/apis.js';
-import { DEBIAN_PYTHON, hasDebianClient, requireDebianClient } from '../support/debian.js';
+import { DEBIAN_PYTHON, requireDebianClient, skipUnlessDebianClient } from '../support/debian.js';
 import { RawKafkaClient } from './raw-client.js';
 import { kafkajs, run, startKafka, type KafkaTestBroker } from './support.js';
 
@@ -115,22 +115,22 @@ describe('kafka: TLS listener', function () {
   this.timeout(60000);
   let dir: string;
   let b: KafkaTestBroker;
-  before(function () {
-    if (!hasDebianClient('openssl')) this.skip();
+  let bootstrap: string;
+  before(requireDebianClient('openssl'));
+  before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'junction-kafka-tls-'));
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
       '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+    b = await startKafka({ tls: { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) } });
+    bootstrap = `127.0.0.1:${b.tlsPort}`;
   });
   after(async () => {
     await b?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('serves kafkajs and kcat over TLS, advertising the TLS port', async () => {
-    const cert = readFileSync(join(dir, 'cert.pem'));
-    b = await startKafka({ tls: { cert, key: readFileSync(join(dir, 'key.pem')) } });
-    const bootstrap = `127.0.0.1:${b.tlsPort}`;
-    const k = kafkajs(bootstrap, { ssl: { ca: [cert] } });
+  it('serves kafkajs over TLS, advertising the TLS port', async () => {
+    const k = kafkajs(bootstrap, { ssl: { ca: [readFileSync(join(dir, 'cert.pem'))] } });
     const admin = k.admin();
     await admin.connect();
     await admin.createTopics({ topics: [{ topic: 'tls-topic' }] });
@@ -141,9 +141,14 @@ describe('kafka: TLS listener', function () {
     await producer.connect();
     await producer.send({ topic: 'tls-topic', messages: [{ value: 'secret' }] });
     await producer.disconnect();
-    if (hasDebianClient('kcat')) {
-      const r = await run('kcat', ['-b', bootstrap, '-X', 'security.protocol=SSL', '-X', `ssl.ca.location=${join(dir, 'cert.pem')}`, '-C', '-t', 'tls-topic', '-o', 'beginning', '-e', '-f', '%s\\n']);
-      assert.equal(r.stdout, 'secret\n', r.stderr);
-    }
+  });
+
+  it('serves kcat over TLS: what it produces it reads back', async function () {
+    skipUnlessDebianClient(this, 'kcat', 'kcat');
+    const ssl = ['-b', bootstrap, '-X', 'security.protocol=SSL', '-X', `ssl.ca.location=${join(dir, 'cert.pem')}`, '-t', 'tls-kcat'];
+    const produced = await run('kcat', [...ssl, '-P'], 'secret\n');
+    assert.equal(produced.code, 0, produced.stderr);
+    const r = await run('kcat', [...ssl, '-C', '-o', 'beginning', '-e', '-f', '%s\\n']);
+    assert.equal(r.stdout, 'secret\n', r.stderr);
   });
 });

@@ -58,22 +58,6 @@ export function kafkajs(bootstrap: string, extra: Partial<KafkaConfig> = {}): Ka
   return new Kafka({ clientId: 'junction-test', brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 100 }, ...extra });
 }
 
-/** Polls `check` until it returns a truthy value (or throws after `timeoutMs`). */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 20000, what = 'condition'): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 export interface RunResult { code: number | null; stdout: string; stderr: string }
 
 /** Runs a command (a Debian client), feeding `input`, with a hard timeout. */

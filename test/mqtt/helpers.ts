@@ -147,15 +147,6 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Polls until `cond` is true (no timing assertion: the deadline only bounds a hang). */
-export async function eventually(cond: () => boolean | Promise<boolean>, what = 'condition', timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
 export function publish(c: MqttClient, topic: string, payload: string | Buffer, opts: IClientPublishOptions = {}): Promise<unknown> {
   return c.publishAsync(topic, payload, opts);
 }

@@ -13,9 +13,8 @@ import rhea from 'rhea';
 import { AdapterListeners, ConnectionRateLimiter } from '../../plugins/listeners/index.js';
 import { ConnectionGate } from '../../core/connection-gate.js';
 import { createTestPki, type TestPki } from '../support/certificates.js';
-import { firstBytes, removeTempDir, requireDebianClient, startBroker, tempDir, TEST_HOST, type RunningBroker } from '../support/index.js';
+import { eventually, firstBytes, removeTempDir, requireDebianClient, type RunningBroker, startBroker, tempDir, TEST_HOST } from '../support/index.js';
 import { call } from '../admin/helpers.js';
-import { eventually } from '../mqtt/helpers.js';
 
 const MQTT_CONNECT = (id: string) => mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: id, keepalive: 0 });
 

@@ -35,15 +35,6 @@ export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Polls `cond` until true (bounded). */
-export async function until(cond: () => boolean, what = 'condition', timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await delay(5);
-  }
-}
-
 /** A raw STOMP client over TCP: writes bytes as given, reads frames with the adapter's parser. */
 export class RawStomp {
   readonly frames: StompFrame[] = [];

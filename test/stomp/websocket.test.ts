@@ -4,7 +4,8 @@ import { Client, Versions, type IMessage } from '@stomp/stompjs';
 import { WebSocket } from 'ws';
 import { StompParser } from '../../adapters/stomp/parser.js';
 import type { StompFrame } from '../../adapters/stomp/frame.js';
-import { delay, startStomp, stompjs, until, type StompBroker } from './helpers.js';
+import { delay, startStomp, stompjs, type StompBroker } from './helpers.js';
+import { eventually } from '../support/index.js';
 
 function collect(client: Client, destination: string, headers: Record<string, string> = {}): IMessage[] {
   const got: IMessage[] = [];
@@ -33,7 +34,7 @@ describe('STOMP over WebSocket', function () {
     c.subscribe('/topic/ws.none', () => undefined, { receipt: 'sub-ok' });
     await receipt;
     c.publish({ destination: '/topic/ws.room.temp', body: '21.5', headers: { 'x-unit': 'C', 'content-type': 'text/plain' } });
-    await until(() => got.length === 1, 'message');
+    await eventually(() => got.length === 1, { what: 'message' });
     assert.equal(got[0].body, '21.5');
     assert.equal(got[0].headers['x-unit'], 'C');
     assert.equal(got[0].headers.destination, '/topic/ws.room.temp');
@@ -46,7 +47,7 @@ describe('STOMP over WebSocket', function () {
     await delay(50);
     const bytes = new Uint8Array([0, 1, 2, 0, 10, 10, 255, 0]);
     c.publish({ destination: '/queue/ws.bin', binaryBody: bytes, headers: { 'content-type': 'application/octet-stream' } });
-    await until(() => got.length === 1, 'binary message');
+    await eventually(() => got.length === 1, { what: 'binary message' });
     assert.deepEqual(Buffer.from(got[0].binaryBody), Buffer.from(bytes));
     await c.deactivate();
   });
@@ -60,13 +61,13 @@ describe('STOMP over WebSocket', function () {
     b.subscribe('/queue/ws.work', (m) => gotB.push(m), { ack: 'client-individual', 'prefetch-count': '1' });
     await delay(50);
     a.publish({ destination: '/queue/ws.work', body: 'job' });
-    await until(() => gotA.length + gotB.length === 1, 'delivery');
+    await eventually(() => gotA.length + gotB.length === 1, { what: 'delivery' });
     const [first, second] = gotA.length ? [gotA, gotB] : [gotB, gotA];
     first[0].nack();
-    await until(() => second.length === 1, 'redelivery to the other consumer');
+    await eventually(() => second.length === 1, { what: 'redelivery to the other consumer' });
     assert.equal(second[0].headers.redelivered, 'true');
     second[0].ack();
-    await until(() => s.b.broker.getQueue('ws.work')!.unackedMessageCount === 0, 'acked');
+    await eventually(() => s.b.broker.getQueue('ws.work')!.unackedMessageCount === 0, { what: 'acked' });
     await a.deactivate();
     await b.deactivate();
   });
@@ -80,7 +81,7 @@ describe('STOMP over WebSocket', function () {
     await delay(100);
     assert.equal(got.length, 0);
     tx.commit();
-    await until(() => got.length === 1, 'committed message');
+    await eventually(() => got.length === 1, { what: 'committed message' });
     const tx2 = c.begin();
     got[0].ack({ transaction: tx2.id });
     tx2.abort();
@@ -89,7 +90,7 @@ describe('STOMP over WebSocket', function () {
     const tx3 = c.begin();
     got[0].ack({ transaction: tx3.id });
     tx3.commit();
-    await until(() => s.b.broker.getQueue('ws.tx')!.unackedMessageCount === 0, 'ack committed');
+    await eventually(() => s.b.broker.getQueue('ws.tx')!.unackedMessageCount === 0, { what: 'ack committed' });
     await c.deactivate();
   });
 
@@ -100,7 +101,7 @@ describe('STOMP over WebSocket', function () {
     const replies = collect(client, '/temp-queue/rpc-replies');
     await delay(50);
     client.publish({ destination: '/queue/ws.rpc', body: 'hello', headers: { 'reply-to': '/temp-queue/rpc-replies', 'correlation-id': '7' } });
-    await until(() => replies.length === 1, 'reply');
+    await eventually(() => replies.length === 1, { what: 'reply' });
     assert.equal(replies[0].body, 'HELLO');
     assert.equal(replies[0].headers['correlation-id'], '7');
     await client.deactivate();
@@ -111,9 +112,9 @@ describe('STOMP over WebSocket', function () {
     await s.b.broker.createStream('ws.stream', { partitions: 1 });
     const p = await stompjs(s.wsUrl);
     for (let i = 0; i < 3; i++) p.publish({ destination: '/topic/ws.stream', body: `r${i}` });
-    await until(() => (s.b.broker.getStream('ws.stream')!.partitions[0].highWatermark) === 3, 'records stored');
+    await eventually(() => (s.b.broker.getStream('ws.stream')!.partitions[0].highWatermark) === 3, { what: 'records stored' });
     const got = collect(p, '/topic/ws.stream', { 'x-stream-offset': 'first', ack: 'client', 'prefetch-count': '10' });
-    await until(() => got.length === 3, 'replay');
+    await eventually(() => got.length === 3, { what: 'replay' });
     assert.deepEqual(got.map((m) => m.body), ['r0', 'r1', 'r2']);
     assert.deepEqual(got.map((m) => m.headers['x-stream-offset']), ['0', '1', '2']);
     await p.deactivate();
@@ -154,7 +155,7 @@ describe('STOMP over WebSocket', function () {
     it('several frames in one WebSocket message', async () => {
       const { ws, frames } = await open();
       ws.send('CONNECT\naccept-version:1.2\nhost:/\n\n\0SUBSCRIBE\nid:1\ndestination:/queue/ws.multi\n\n\0SEND\ndestination:/queue/ws.multi\n\none\0SEND\ndestination:/queue/ws.multi\n\ntwo\0');
-      await until(() => frames.filter((f) => f.command === 'MESSAGE').length === 2, 'two messages');
+      await eventually(() => frames.filter((f) => f.command === 'MESSAGE').length === 2, { what: 'two messages' });
       assert.equal(frames[0].command, 'CONNECTED');
       assert.deepEqual(frames.filter((f) => f.command === 'MESSAGE').map((f) => f.body.toString()), ['one', 'two']);
       ws.close();
@@ -167,7 +168,7 @@ describe('STOMP over WebSocket', function () {
       ws.send('nation:/queue/ws.split\n\n\0SEND\ndestination:/queue/ws.split\ncontent-length:2\n\n');
       ws.send(Buffer.from([0xff, 0x00, 0x00]));
       ws.send('SEND\ndestination:/queue/ws.split\n\ntext\0');
-      await until(() => frames.filter((f) => f.command === 'MESSAGE').length === 2, 'two messages');
+      await eventually(() => frames.filter((f) => f.command === 'MESSAGE').length === 2, { what: 'two messages' });
       const ms = frames.filter((f) => f.command === 'MESSAGE');
       assert.deepEqual(ms[0].body, Buffer.from([0xff, 0x00]));
       assert.equal(ms[1].body.toString(), 'text');

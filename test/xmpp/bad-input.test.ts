@@ -12,6 +12,7 @@ import { connect as tlsConnect } from 'node:tls';
 import type { Client } from '@xmpp/client';
 import { WebSocket } from 'ws';
 import { type Harness, HEADER, login, nextStanza, RawClient, rawLogin, startXmpp, stopAll, xmlEl } from './helpers.js';
+import { requireDebianClient } from '../support/index.js';
 
 const STREAMS = 'urn:ietf:params:xml:ns:xmpp-streams';
 const streamError = (cond: string) => new RegExp(`<stream:error[^>]*><${cond} xmlns='${STREAMS}'/>`);
@@ -224,18 +225,14 @@ describe('xmpp STARTTLS', function () {
   let dir: string;
   let tls: { cert: string; key: string };
 
-  before(function () {
+  before(requireDebianClient('openssl'));
+  before(() => {
     dir = mkdtempSync(join(tmpdir(), 'xmpp-tls-'));
-    try {
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-        '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
-    } catch {
-      if (process.env.CI === 'true') throw new Error('openssl is needed to make a test certificate');
-      this.skip();
-    }
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+      '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
     tls = { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 
   it('offers STARTTLS, upgrades, restarts the stream and authenticates over TLS', async () => {
     const h = await startXmpp({ tls, xmpp: { requireTls: true } });
