@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiKey } from '../../adapters/kafka/protocol/apis.js';
-import { DEBIAN_PYTHON, requireDebianClient, skipUnlessDebianClient } from '../support/debian.js';
+import { DEBIAN_PYTHON, eventually, requireDebianClient, skipUnlessDebianClient } from '../support/index.js';
 import { RawKafkaClient } from './raw-client.js';
 import { kafkajs, run, startKafka, type KafkaTestBroker } from './support.js';
 
@@ -69,7 +69,7 @@ describe('kafka: SASL and authorisation', function () {
     await consumer.subscribe({ topic: 'secured', fromBeginning: true });
     let n = 0;
     await consumer.run({ eachMessage: async () => { n++; } });
-    while (n < 3) await new Promise((res) => setTimeout(res, 50));
+    await eventually(() => n >= 3, { timeout: 30000, what: 'bob reads the three messages' });
     await consumer.disconnect();
   });
 

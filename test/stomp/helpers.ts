@@ -3,7 +3,7 @@
  * TCP STOMP client for codec and edge cases, and @stomp/stompjs over WebSocket (ws).
  */
 import { connect as netConnect, type Socket } from 'node:net';
-import { Client, type IFrame, type StompConfig } from '@stomp/stompjs';
+import { Client, type IFrame, type IMessage, type StompConfig, type StompSubscription } from '@stomp/stompjs';
 import { WebSocket } from 'ws';
 import { StompParser } from '../../adapters/stomp/parser.js';
 import type { StompFrame, StompVersion } from '../../adapters/stomp/frame.js';
@@ -160,6 +160,17 @@ export class RawStomp {
 }
 
 /** @stomp/stompjs over WebSocket, resolved once CONNECTED. */
+/** A stompjs SUBSCRIBE with a receipt: resolves once the broker has the subscription. */
+export function subscribed(client: Client, destination: string, onMessage: (m: IMessage) => void, headers: Record<string, string> = {}): Promise<StompSubscription> {
+  const receipt = `sub-${++receipts}`;
+  return new Promise((resolve) => {
+    let sub: StompSubscription;
+    client.watchForReceipt(receipt, () => resolve(sub));
+    sub = client.subscribe(destination, onMessage, { ...headers, receipt });
+  });
+}
+let receipts = 0;
+
 export function stompjs(url: string, config: StompConfig = {}): Promise<Client> {
   return new Promise((resolve, reject) => {
     const client = new Client({

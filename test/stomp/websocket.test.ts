@@ -4,12 +4,13 @@ import { Client, Versions, type IMessage } from '@stomp/stompjs';
 import { WebSocket } from 'ws';
 import { StompParser } from '../../adapters/stomp/parser.js';
 import type { StompFrame } from '../../adapters/stomp/frame.js';
-import { delay, startStomp, stompjs, type StompBroker } from './helpers.js';
+import { delay, startStomp, stompjs, subscribed, type StompBroker } from './helpers.js';
 import { eventually } from '../support/index.js';
 
-function collect(client: Client, destination: string, headers: Record<string, string> = {}): IMessage[] {
+/** Subscribes (confirmed by a receipt) and collects what arrives. */
+async function collect(client: Client, destination: string, headers: Record<string, string> = {}): Promise<IMessage[]> {
   const got: IMessage[] = [];
-  client.subscribe(destination, (m) => got.push(m), headers);
+  await subscribed(client, destination, (m) => got.push(m), headers);
   return got;
 }
 
@@ -29,7 +30,7 @@ describe('STOMP over WebSocket', function () {
 
   it('topic publish/subscribe with wildcards and headers', async () => {
     const c = await stompjs(s.wsUrl);
-    const got = collect(c, '/topic/ws.*.temp');
+    const got = await collect(c, '/topic/ws.*.temp');
     const receipt = new Promise<void>((r) => c.watchForReceipt('sub-ok', () => r()));
     c.subscribe('/topic/ws.none', () => undefined, { receipt: 'sub-ok' });
     await receipt;
@@ -43,8 +44,7 @@ describe('STOMP over WebSocket', function () {
 
   it('binary bodies with NUL bytes (binaryBody) arrive intact', async () => {
     const c = await stompjs(s.wsUrl);
-    const got = collect(c, '/queue/ws.bin');
-    await delay(50);
+    const got = await collect(c, '/queue/ws.bin');
     const bytes = new Uint8Array([0, 1, 2, 0, 10, 10, 255, 0]);
     c.publish({ destination: '/queue/ws.bin', binaryBody: bytes, headers: { 'content-type': 'application/octet-stream' } });
     await eventually(() => got.length === 1, { what: 'binary message' });
@@ -57,9 +57,8 @@ describe('STOMP over WebSocket', function () {
     const b = await stompjs(s.wsUrl);
     const gotA: IMessage[] = [];
     const gotB: IMessage[] = [];
-    a.subscribe('/queue/ws.work', (m) => gotA.push(m), { ack: 'client-individual', 'prefetch-count': '1' });
-    b.subscribe('/queue/ws.work', (m) => gotB.push(m), { ack: 'client-individual', 'prefetch-count': '1' });
-    await delay(50);
+    await subscribed(a, '/queue/ws.work', (m) => gotA.push(m), { ack: 'client-individual', 'prefetch-count': '1' });
+    await subscribed(b, '/queue/ws.work', (m) => gotB.push(m), { ack: 'client-individual', 'prefetch-count': '1' });
     a.publish({ destination: '/queue/ws.work', body: 'job' });
     await eventually(() => gotA.length + gotB.length === 1, { what: 'delivery' });
     const [first, second] = gotA.length ? [gotA, gotB] : [gotB, gotA];
@@ -74,8 +73,7 @@ describe('STOMP over WebSocket', function () {
 
   it('transactions: SEND and ACK committed together; abort discards', async () => {
     const c = await stompjs(s.wsUrl);
-    const got = collect(c, '/queue/ws.tx', { ack: 'client-individual' });
-    await delay(50);
+    const got = await collect(c, '/queue/ws.tx', { ack: 'client-individual' });
     const tx = c.begin();
     c.publish({ destination: '/queue/ws.tx', body: 'in-tx', headers: { transaction: tx.id } });
     await delay(100);
@@ -98,8 +96,7 @@ describe('STOMP over WebSocket', function () {
     const server = await stompjs(s.wsUrl);
     server.subscribe('/queue/ws.rpc', (m) => server.publish({ destination: m.headers['reply-to'], body: m.body.toUpperCase(), headers: { 'correlation-id': m.headers['correlation-id'] } }));
     const client = await stompjs(s.wsUrl);
-    const replies = collect(client, '/temp-queue/rpc-replies');
-    await delay(50);
+    const replies = await collect(client, '/temp-queue/rpc-replies');
     client.publish({ destination: '/queue/ws.rpc', body: 'hello', headers: { 'reply-to': '/temp-queue/rpc-replies', 'correlation-id': '7' } });
     await eventually(() => replies.length === 1, { what: 'reply' });
     assert.equal(replies[0].body, 'HELLO');
@@ -113,7 +110,7 @@ describe('STOMP over WebSocket', function () {
     const p = await stompjs(s.wsUrl);
     for (let i = 0; i < 3; i++) p.publish({ destination: '/topic/ws.stream', body: `r${i}` });
     await eventually(() => (s.b.broker.getStream('ws.stream')!.partitions[0].highWatermark) === 3, { what: 'records stored' });
-    const got = collect(p, '/topic/ws.stream', { 'x-stream-offset': 'first', ack: 'client', 'prefetch-count': '10' });
+    const got = await collect(p, '/topic/ws.stream', { 'x-stream-offset': 'first', ack: 'client', 'prefetch-count': '10' });
     await eventually(() => got.length === 3, { what: 'replay' });
     assert.deepEqual(got.map((m) => m.body), ['r0', 'r1', 'r2']);
     assert.deepEqual(got.map((m) => m.headers['x-stream-offset']), ['0', '1', '2']);

@@ -10,8 +10,8 @@
 export interface EventuallyOptions {
   /** Milliseconds before giving up (default 10 s). */
   timeout?: number;
-  /** What is awaited, for the failure message. */
-  what?: string;
+  /** What is awaited, for the failure message (a function is asked at the failure: it may show the state then). */
+  what?: string | (() => string);
 }
 
 const POLL_MS = 10;
@@ -21,21 +21,22 @@ function source(cond: () => unknown): string {
   return text.length > 160 ? `${text.slice(0, 157)}...` : text;
 }
 
-export async function eventually<T>(cond: () => T | Promise<T>, options: EventuallyOptions = {}): Promise<T> {
+export async function eventually<T>(cond: () => T | Promise<T>, options: EventuallyOptions = {}): Promise<NonNullable<T>> {
   const timeout = options.timeout ?? 10_000;
   const end = Date.now() + timeout;
   let last: unknown;
   for (;;) {
     try {
       const value = await cond();
-      if (value) return value;
+      if (value) return value as NonNullable<T>;
       last = undefined;
     } catch (err) {
       last = err;
     }
     if (Date.now() >= end) {
       const why = last ? ` (last error: ${(last as Error).message ?? String(last)})` : '';
-      throw new Error(`timed out after ${timeout} ms waiting for ${options.what ?? source(cond)}${why}`);
+      const what = typeof options.what === 'function' ? options.what() : options.what ?? source(cond);
+      throw new Error(`timed out after ${timeout} ms waiting for ${what}${why}`);
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }

@@ -12,7 +12,7 @@ import { connect as tlsConnect } from 'node:tls';
 import type { Client } from '@xmpp/client';
 import { WebSocket } from 'ws';
 import { type Harness, HEADER, login, nextStanza, RawClient, rawLogin, startXmpp, stopAll, xmlEl } from './helpers.js';
-import { requireDebianClient } from '../support/index.js';
+import { eventually, requireDebianClient } from '../support/index.js';
 
 const STREAMS = 'urn:ietf:params:xml:ns:xmpp-streams';
 const streamError = (cond: string) => new RegExp(`<stream:error[^>]*><${cond} xmlns='${STREAMS}'/>`);
@@ -171,10 +171,7 @@ describe('xmpp bad input over WebSocket (RFC 7395)', function () {
     assert.equal(w.protocol, 'xmpp');
     return { w, got, closed };
   }
-  const until = async (got: string[], re: RegExp) => {
-    for (let i = 0; i < 100 && !got.some((g) => re.test(g)); i++) await new Promise((r) => setTimeout(r, 50));
-    assert.ok(got.some((g) => re.test(g)), `expected ${re} in ${got.join(' | ')}`);
-  };
+  const until = (got: string[], re: RegExp) => eventually(() => got.some((g) => re.test(g)), { what: () => `${re} in ${got.join(' | ')}` });
 
   it('opens with <open/>, then refuses a DTD with restricted-xml and <close/>', async () => {
     const { w, got, closed } = await ws();
