@@ -34,7 +34,7 @@ export interface Harness {
   port: number;
   /** The HTTP listener, where the WebSocket endpoint /xmpp is. */
   httpPort: number;
-  /** The direct TLS listener (opened when a certificate is configured). */
+  /** The direct TLS listener (opened with a certificate and `xmpp.tlsPort`, e.g. -1). */
   tlsPort?: number;
   close(): Promise<void>;
 }

@@ -44,7 +44,7 @@ describe('xmpp connection limit across listeners', () => {
     dir = mkdtempSync(join(tmpdir(), 'xmpp-gate-'));
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
     const tls = { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
-    h = await startXmpp({ tls, limits: { maxConnections: 3 } });
+    h = await startXmpp({ tls, limits: { maxConnections: 3 }, xmpp: { tlsPort: -1 } });
   });
   after(async () => {
     await h?.close();
