@@ -66,6 +66,8 @@ export interface StartOptions extends DeepPartial<JunctionConfig> {
   protocols?: string[];
   /** Extra adapters started after the built-in ones (embedding, tests). */
   extraAdapters?: ProtocolAdapter[];
+  /** Core options over those from the configuration (tests: a simulated cluster view). */
+  coreOptions?: Partial<BrokerOptions>;
 }
 
 export interface RunningBroker {
@@ -81,7 +83,7 @@ export interface RunningBroker {
   close(): Promise<void>;
 }
 
-const PLATFORM_KEYS = ['dataDir', 'inMemory', 'ports', 'configFile', 'argv', 'env', 'logger', 'store', 'userStore', 'protocols', 'extraAdapters'];
+const PLATFORM_KEYS = ['dataDir', 'inMemory', 'ports', 'configFile', 'argv', 'env', 'logger', 'store', 'userStore', 'protocols', 'extraAdapters', 'coreOptions'];
 
 function overridesFrom(options: StartOptions): Record<string, unknown> {
   const o: Record<string, unknown> = {};
@@ -159,7 +161,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   const servers = clusterServers(config.cluster);
   const cluster = servers.length > 0 ? await ClusterNode.join({ ...config.cluster, servers }, store, log.child({ component: 'cluster' })) : null;
   if (cluster) store = cluster.store;
-  const broker = new Broker(store, { ...brokerOptions(config), ...(cluster ? { cluster } : {}) });
+  const broker = new Broker(store, { ...brokerOptions(config), ...(cluster ? { cluster } : {}), ...options.coreOptions });
   try {
     await broker.open();
     await cluster?.start(broker);

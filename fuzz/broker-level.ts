@@ -7,7 +7,7 @@
  */
 import { connect } from 'node:net';
 import { recordingLogger, type LogRecord } from '../test/support/logger.js';
-import { startTestBroker } from '../test/support/broker.js';
+import { startBroker } from '../test/support/broker.js';
 import { amqpCanary, httpCanary, kafkaCanary, mqttCanary, stompCanary, xmppCanary } from './canaries.js';
 import type { Finding, TargetReport } from './engine.js';
 import { mutate } from './mutator.js';
@@ -76,7 +76,7 @@ export async function fuzzBroker(inputsPerListener: number, seed: number): Promi
   const uncaught: Error[] = [];
   const onUncaught = (err: Error): void => { uncaught.push(err); };
   process.on('uncaughtException', onUncaught);
-  const broker = await startTestBroker({ logger: recordingLogger(logs) });
+  const broker = await startBroker({ logger: recordingLogger(logs) });
   const reports: TargetReport[] = [];
   try {
     for (const l of LISTENERS) {

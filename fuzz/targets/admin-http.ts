@@ -13,7 +13,7 @@
  */
 import { Agent, request, validateHeaderName, validateHeaderValue } from 'node:http';
 import { recordingLogger, type LogRecord } from '../../test/support/logger.js';
-import { startTestBroker, type RunningBroker } from '../../test/support/broker.js';
+import { startBroker, type RunningBroker } from '../../test/support/broker.js';
 import { CrashError, type FuzzTarget } from '../target.js';
 
 const LINES = [
@@ -89,7 +89,7 @@ export function adminTarget(): FuzzTarget {
     name: 'admin-http',
     dictionary: ADMIN_DICTIONARY,
     async seeds() {
-      broker = await startTestBroker({ logger: recordingLogger(logs), protocols: [], ports: { mqtt: 0, amqp: 0, stomp: 0, xmpp: 0, kafka: 0, http: 'auto' } });
+      broker = await startBroker({ logger: recordingLogger(logs), protocols: [], ports: { mqtt: 0, amqp: 0, stomp: 0, xmpp: 0, kafka: 0, http: 'auto' } });
       port = broker.ports.http!;
       return adminSeeds();
     },

@@ -11,7 +11,7 @@ import rhea, { type Connection, type EventContext } from 'rhea';
 import { WebSocket } from 'ws';
 import type { Client as XmppClient } from '@xmpp/client';
 import { createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
-import { recordingLogger, removeTempDir, startTestBroker, tempDir, type LogRecord, type RunningBroker } from '../support/index.js';
+import { eventually, type LogRecord, recordingLogger, removeTempDir, type RunningBroker, startBroker, tempDir } from '../support/index.js';
 import { login, stopAll } from '../xmpp/helpers.js';
 import { call } from './helpers.js';
 
@@ -23,14 +23,6 @@ const PROTOCOLS = ['mqtt', 'stomp', 'amqp', 'kafka', 'xmpp'];
 interface Conn {
   id: string; protocol: string; listener: string; clientId: string | null; user: string | null; remote: string;
   connectedSince: string; messagesIn: number; messagesOut: number; bytesIn: number; bytesOut: number;
-}
-
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const once = <T>(fn: (resolve: (v: T) => void) => void): Promise<T> => new Promise<T>((resolve) => fn(resolve));
@@ -98,7 +90,7 @@ describe('connections: /api/connections, per-protocol metrics and the lifecycle 
     const log = recordingLogger();
     records = log.records;
     const users = new MemoryUserStore({ alice: await createUserRecord(alice.password, FAST) });
-    b = await startTestBroker({ logger: log, userStore: users, auth: { allowAnonymous: false, rules: [{ user: 'alice', allow: ['admin', 'publish', 'subscribe', 'consume'], address: '#' }] } });
+    b = await startBroker({ logger: log, userStore: users, auth: { allowAnonymous: false, rules: [{ user: 'alice', allow: ['admin', 'publish', 'subscribe', 'consume'], address: '#' }] } });
     m5 = await mqttConnect(b, 'm5', 5);
     m3 = await mqttConnect(b, 'm311', 4);
     stomp = await stompConnect(b, 's1');
@@ -119,7 +111,7 @@ describe('connections: /api/connections, per-protocol metrics and the lifecycle 
   });
 
   it('lists a client of every protocol with its client id, user, listener and address', async () => {
-    await until(async () => (await find('kafka', 'k1')) !== undefined, 'the kafka connection');
+    await eventually(async () => (await find('kafka', 'k1')) !== undefined, { what: 'the kafka connection' });
     const all = await list();
     const expect: Array<[string, string | RegExp, string]> = [
       ['mqtt', 'm5', 'mqtt'], ['mqtt', 'm311', 'mqtt'], ['stomp', 's1', 'stomp-ws'], ['amqp', 'a1', 'amqp'],
@@ -162,7 +154,7 @@ describe('connections: /api/connections, per-protocol metrics and the lifecycle 
     await new Promise((r) => setTimeout(r, 200)); // the STOMP SUBSCRIBE has no receipt here
     await m3.publishAsync('conn/t', 'hello', { qos: 1 });
     await producer.send({ topic: 'conn.k', messages: [{ value: 'k1' }, { value: 'k2' }] });
-    await until(() => got.length === 1 && amqpGot.length === 1, 'STOMP and AMQP deliveries');
+    await eventually(() => got.length === 1 && amqpGot.length === 1, { what: 'STOMP and AMQP deliveries' });
     const after = await metrics();
     assert.equal(metric(after, 'junction_messages_received_total', 'mqtt') - metric(before, 'junction_messages_received_total', 'mqtt'), 1);
     assert.equal(metric(after, 'junction_messages_received_total', 'kafka') - metric(before, 'junction_messages_received_total', 'kafka'), 2);
@@ -208,7 +200,7 @@ describe('connections: /api/connections, per-protocol metrics and the lifecycle 
       assert.ok(c, `${protocol} ${clientId}`);
       const r = await call(b, 'DELETE', `/api/connections/${encodeURIComponent(c.id)}`, { auth: alice });
       assert.equal(r.status, 204, r.text);
-      await until(async () => !(await list()).some((x) => x.id === c.id), `${c.id} gone`);
+      await eventually(async () => !(await list()).some((x) => x.id === c.id), { what: `${c.id} gone` });
       assert.ok(logged('client disconnected', protocol, (o) => o.conn === c.id && o.reason === 'closed by an administrator'), `${protocol} disconnect line`);
     };
 
@@ -232,7 +224,7 @@ describe('connections: /api/connections, per-protocol metrics and the lifecycle 
     for (const k of kafkaClosed) {
       assert.equal((await call(b, 'DELETE', `/api/connections/${encodeURIComponent(k.id)}`, { auth: alice })).status, 204);
     }
-    await until(async () => !(await list()).some((x) => kafkaClosed.some((k) => k.id === x.id)), 'kafka connections gone');
+    await eventually(async () => !(await list()).some((x) => kafkaClosed.some((k) => k.id === x.id)), { what: 'kafka connections gone' });
     assert.ok(logged('client disconnected', 'kafka', (o) => o.reason === 'closed by an administrator'));
 
     const xmppError = once<string>((r) => xmpp.on('error', (e: Error & { condition?: string }) => r(e.condition ?? e.message)));
@@ -244,9 +236,9 @@ describe('connections: /api/connections, per-protocol metrics and the lifecycle 
 
   it('logs the client\'s own disconnect with its reason', async () => {
     const c = await mqttConnect(b, 'bye', 5);
-    await until(async () => (await find('mqtt', 'bye')) !== undefined, 'bye listed');
+    await eventually(async () => (await find('mqtt', 'bye')) !== undefined, { what: 'bye listed' });
     await c.endAsync();
-    await until(() => logged('client disconnected', 'mqtt', (o) => o.clientId === 'bye'), 'the disconnect line');
+    await eventually(() => logged('client disconnected', 'mqtt', (o) => o.clientId === 'bye'), { what: 'the disconnect line' });
     assert.ok(logged('client disconnected', 'mqtt', (o) => o.clientId === 'bye' && o.reason === 'client disconnected' && o.user === 'alice'));
   });
 });
@@ -254,7 +246,7 @@ describe('connections: /api/connections, per-protocol metrics and the lifecycle 
 describe('metrics: the data directory on disk', () => {
   it('reports the bytes stored and the size and free space of its filesystem', async () => {
     const dir = tempDir();
-    const b = await startTestBroker({ dataDir: dir, protocols: [] });
+    const b = await startBroker({ dataDir: dir, protocols: [] });
     try {
       await call(b, 'PUT', '/api/queues/disk', { body: {} });
       const text = (await call(b, 'GET', '/metrics')).text;

@@ -1,7 +1,7 @@
 /** Test helpers for the admin API, metrics and console: an HTTP client over loopback. */
 import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:http';
-import { startTestBroker, TEST_HOST, type RunningBroker, type StartOptions } from '../support/index.js';
+import { startBroker, TEST_HOST, type RunningBroker, type StartOptions } from '../support/index.js';
 
 export interface Reply {
   status: number;
@@ -55,7 +55,7 @@ export function call(b: RunningBroker, method: string, path: string, opts: CallO
 
 /** A broker with only the HTTP listener (no protocol adapters), in memory. */
 export function startAdminBroker(options: StartOptions = {}): Promise<RunningBroker> {
-  return startTestBroker({ protocols: [], ...options });
+  return startBroker({ protocols: [], ...options });
 }
 
 /** `/api/queues/<name>` with the name percent-encoded. */

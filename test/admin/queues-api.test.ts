@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createMessage } from '../../core/message.js';
 import type { RunningBroker } from '../support/index.js';
 import { call, queuePath, startAdminBroker } from './helpers.js';
+import { eventually } from '../support/index.js';
 
 describe('admin API: queues', () => {
   let b: RunningBroker;
@@ -180,7 +181,7 @@ describe('admin API: queues', () => {
     assert.equal(r.json.options.priorities, false);
     assert.equal((await call(b, 'PUT', queuePath('bad'), { body: { deadLetterOnExpiry: 'yes' } })).status, 400);
     await call(b, 'POST', '/api/publish', { body: { queue: 'short-lived', payload: 'stale', ttl: 1 } });
-    for (let i = 0; i < 500 && !b.broker.getQueue('short-lived.dlq')?.messageCount; i++) await new Promise((res) => setTimeout(res, 20));
+    await eventually(() => b.broker.getQueue('short-lived.dlq')?.messageCount, { what: 'the expired message dead-lettered' });
     const dlq = await call(b, 'GET', queuePath('short-lived.dlq', '/messages'));
     assert.equal(dlq.status, 200);
     const [m] = dlq.json.messages;

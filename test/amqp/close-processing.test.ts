@@ -9,8 +9,9 @@ import net from 'node:net';
 import rhea from 'rhea';
 import { MemoryStore } from '../../core/storage/memory-store.js';
 import type { JournalEntry } from '../../core/store.js';
-import { close, connect, openReceiver, receive, startAmqp, until, type Harness } from './helpers.js';
+import { close, connect, openReceiver, receive, startAmqp, type Harness } from './helpers.js';
 import { frame, opening, parse } from './raw.js';
+import { eventually } from '../support/index.js';
 
 class SlowStore extends MemoryStore {
   override journal(entries: JournalEntry[]): Promise<void> {
@@ -42,7 +43,7 @@ async function producer(port: number, target: string | null): Promise<RawPeer> {
   await new Promise<void>((r) => socket.once('connect', () => r()));
   const t = rhea.types.wrap_described([target === null ? null : rhea.types.wrap_string(target)], 0x29);
   for (const b of [...opening(), frame('attach', { name: 'p', handle: 0, role: false, initial_delivery_count: 0, snd_settle_mode: 0, target: t })]) socket.write(b);
-  await until(() => parse(Buffer.concat(out)).frames.some((f) => f.name === 'flow' && Number(f.performative.link_credit) > 0));
+  await eventually(() => parse(Buffer.concat(out)).frames.some((f) => f.name === 'flow' && Number(f.performative.link_credit) > 0));
   return { socket, out, closed };
 }
 
@@ -102,6 +103,6 @@ describe('amqp: transfers read are processed after the peer goes away', () => {
     await h.broker.declareQueue('close-q', { durable: true });
     const p = await producer(h.port, '/queue/close-q');
     p.socket.write(Buffer.concat(transfers(30)), () => p.socket.destroy());
-    await until(() => h.broker.getQueue('close-q')!.messageCount === 30 && h.adapter.connectionCount === 0);
+    await eventually(() => h.broker.getQueue('close-q')!.messageCount === 30 && h.adapter.connectionCount === 0);
   });
 });

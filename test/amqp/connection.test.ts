@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import rhea from 'rhea';
 import {
-  close, connect, makeAuth, openReceiver, openSender, receive, refusal, send, startAmqp, tick, until, type Harness,
+  close, connect, openReceiver, openSender, receive, refusal, send, startAmqp, tick, type Harness,
 } from './helpers.js';
-import { startBroker } from '../../index.js';
+import { eventually, startBroker } from '../support/index.js';
 import { requireDebianClient } from '../support/debian.js';
 import { AMQP_HEADER, SASL_HEADER, closeCondition, exchange, frame, opening, parse, rawFrame, saslFrame } from './raw.js';
 
@@ -28,11 +28,11 @@ function connectError(p: Promise<rhea.Connection>): Promise<string> {
 describe('amqp connections', function () {
   describe('SASL', () => {
     it('anonymous allowed: plain AMQP and SASL ANONYMOUS both connect; PLAIN authenticates the user', async () => {
-      const auth = await makeAuth({
+      const auth = {
         users: { alice: 'secret' },
         allowAnonymous: true,
         rules: [{ user: 'alice', allow: ['publish'], address: 'alice.#' }, { user: '*', deny: ['publish'], address: 'alice.#' }, { user: '*', allow: ['publish', 'consume', 'subscribe'], address: '#' }],
-      });
+      };
       const h = await startAmqp({}, { auth });
       try {
         const plain = await connect(h.port);
@@ -48,7 +48,7 @@ describe('amqp connections', function () {
     });
 
     it('anonymous not allowed: SCRAM and PLAIN are offered (no ANONYMOUS, no EXTERNAL without a client certificate) and nothing gets in without them', async () => {
-      const auth = await makeAuth({ users: { bob: 'pw' }, allowAnonymous: false });
+      const auth = { users: { bob: 'pw' }, allowAnonymous: false };
       const h = await startAmqp({}, { auth });
       try {
         // SASL mechanisms offered
@@ -71,7 +71,7 @@ describe('amqp connections', function () {
     });
 
     it('a failed SASL exchange is closed by the broker', async () => {
-      const auth = await makeAuth({ users: { bob: 'pw' }, allowAnonymous: false });
+      const auth = { users: { bob: 'pw' }, allowAnonymous: false };
       const h = await startAmqp({}, { auth });
       try {
         const response = Buffer.from('\0bob\0bad');
@@ -116,7 +116,7 @@ describe('amqp connections', function () {
     });
 
     it('startBroker runs the adapter (createAdapter from adapters/amqp/index.ts)', async () => {
-      const b = await startBroker({ inMemory: true, host: '127.0.0.1', logger: false, protocols: ['amqp'], ports: { amqp: 'auto', http: 0 } });
+      const b = await startBroker({ protocols: ['amqp'] });
       try {
         const c = await connect(b.ports.amqp!);
         const s = await openSender(c, '/queue/platform');
@@ -170,7 +170,7 @@ describe('amqp connections', function () {
 
   describe('limits', () => {
     let h: Harness;
-    before(async () => { h = await startAmqp({ maxSessions: 2, maxLinksPerConnection: 3, maxLinksPerSession: 8, maxFrameSize: 4096 }, { maxConnections: 3 }); });
+    before(async () => { h = await startAmqp({ maxSessions: 2, maxLinksPerConnection: 3, maxLinksPerSession: 8, maxFrameSize: 4096 }, { limits: { maxConnections: 3 } }); });
     after(async () => { await h.stop(); });
 
     it('announces max-frame-size, channel-max and handle-max', async () => {
@@ -347,7 +347,7 @@ describe('amqp connections', function () {
         });
         s.on('error', () => undefined);
       });
-      await until(() => h.adapter.connectionCount === 1);
+      await eventually(() => h.adapter.connectionCount === 1);
     });
   });
 });

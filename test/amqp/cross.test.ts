@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import rhea from 'rhea';
 import { createMessage } from '../../core/message.js';
 import { StreamCursor } from '../../core/stream/stream-cursor.js';
-import { brokerPerTest, close, type Harness, openReceiver, openSender, receive, send, until } from './helpers.js';
+import { brokerPerTest, close, type Harness, openReceiver, openSender, receive, send } from './helpers.js';
+import { eventually } from '../support/index.js';
 
 describe('amqp cross-protocol paths', function () {
   let h: Harness;
@@ -59,7 +60,7 @@ describe('amqp cross-protocol paths', function () {
     const got = receive(r, 1);
     const bad = createMessage({ topic: 'weird', payload: Buffer.from('x'), headers: { odd: { nested: true } as never } });
     await h.broker.sendToQueue('weird', bad);
-    await until(() => (h.broker.getQueue('weird.dlq')?.messageCount ?? 0) === 1);
+    await eventually(() => (h.broker.getQueue('weird.dlq')?.messageCount ?? 0) === 1);
     await h.broker.sendToQueue('weird', createMessage({ topic: 'weird', payload: Buffer.from('fine') }));
     assert.deepEqual((await got).map((g) => (g.message.body as { content: Buffer }).content.toString()), ['fine']);
   });
@@ -103,7 +104,7 @@ describe('amqp cross-protocol paths', function () {
     assert.equal(await send(s, { body: rhea.message.data_section(Buffer.from('42')), application_properties: { host: 'a' }, durable: true }), 'accepted');
     const cursor = await StreamCursor.open(stream, 'first');
     let read: Awaited<ReturnType<StreamCursor['poll']>> = [];
-    await until(() => stream.partitions[0].highWatermark > 0);
+    await eventually(() => stream.partitions[0].highWatermark > 0);
     read = await cursor.poll(10);
     assert.equal(read.length, 1);
     assert.deepEqual(read[0].message.payload, Buffer.from('42'));

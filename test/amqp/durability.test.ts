@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startBroker } from '../../index.js';
+import { startBroker } from '../support/index.js';
 import { connect, openReceiver, openSender, receive, send, close } from './helpers.js';
 
 const CHILD = fileURLToPath(new URL('./broker-child.js', import.meta.url));
@@ -38,7 +38,7 @@ describe('amqp durability', function () {
       child.kill('SIGKILL');
       await exited;
 
-      const b = await startBroker({ dataDir: dir, host: '127.0.0.1', logger: false, protocols: ['amqp'], ports: { amqp: 'auto', http: 0 } });
+      const b = await startBroker({ dataDir: dir, protocols: ['amqp'] });
       try {
         assert.equal(b.broker.getQueue('survive')?.messageCount, 200);
         const c2 = await connect(b.ports.amqp!);

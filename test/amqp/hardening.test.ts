@@ -12,8 +12,9 @@ import tls from 'node:tls';
 import rhea from 'rhea';
 import { requireDebianClient } from '../support/debian.js';
 import { recordingLogger, type LogRecord } from '../support/logger.js';
-import { close, connect, openReceiver, openSender, receive, send, startAmqp, until, type Harness } from './helpers.js';
+import { close, connect, openReceiver, openSender, receive, send, startAmqp, type Harness } from './helpers.js';
 import { AMQP_HEADER, closeCondition, exchange, frame, opening, parse, rawFrame, SASL_HEADER } from './raw.js';
+import { eventually } from '../support/index.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -43,7 +44,7 @@ describe('amqp hardening', () => {
     before(async () => {
       dir = mkdtempSync(join(tmpdir(), 'amqp-gate-'));
       execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost'], { stdio: 'ignore' });
-      h = await startAmqp({}, { maxConnections: 2, tls: { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) } });
+      h = await startAmqp({}, { limits: { maxConnections: 2 }, tls: { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) } });
     });
     after(async () => {
       await h?.stop();
@@ -59,7 +60,7 @@ describe('amqp hardening', () => {
       await roundTrip(plain, 'gate-plain');
       await roundTrip(secure, 'gate-tls');
       await close(plain);
-      await until(() => h.adapter.connectionCount === 1);
+      await eventually(() => h.adapter.connectionCount === 1);
       // A place is free again.
       const again = await connect(h.port);
       await roundTrip(again, 'gate-again');
@@ -77,7 +78,7 @@ describe('amqp hardening', () => {
       // Installed before the adapter so anything rhea still printed would land here.
       console.warn = (...args: unknown[]) => { printed.push(args); };
       console.error = (...args: unknown[]) => { printed.push(args); };
-      h = await startAmqp({}, { log: recordingLogger(records) });
+      h = await startAmqp({}, { logger: recordingLogger(records) });
     });
     after(async () => {
       await h?.stop();

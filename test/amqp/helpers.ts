@@ -1,74 +1,27 @@
 /**
- * Test support for the AMQP adapter: a broker with the adapter on an ephemeral port, a silent
- * logger, the auth plugin with in-memory users, and promise wrappers around rhea as a client.
+ * Test support for the AMQP adapter: a broker started through the platform (test/support
+ * startBroker) with the adapter on ephemeral ports, users in memory, and promise wrappers around
+ * rhea as a client.
  */
 import net from 'node:net';
 import rhea from 'rhea';
-import type { AuthPlugin, Logger } from '../../core/adapter.js';
-import { Broker } from '../../core/broker.js';
-import { MemoryStore } from '../../core/storage/memory-store.js';
-import type { Store } from '../../core/store.js';
+import type { Broker } from '../../core/broker.js';
 import { AmqpAdapter } from '../../adapters/amqp/index.js';
-import { createAuthPlugin, createSaslService, createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
-import { withListeners } from '../../plugins/listeners/index.js';
-import type { TlsOptions } from 'node:tls';
-
-export const silentLog: Logger = {
-  info() {}, warn() {}, error() {}, debug() {},
-  child() { return silentLog; },
-};
-
-export interface AuthOptions {
-  users?: Record<string, string>;
-  allowAnonymous?: boolean;
-  rules?: Array<{ user: string | string[]; allow?: string[]; deny?: string[]; address: string | string[] }>;
-}
-
-export async function makeAuth(o: AuthOptions = {}): Promise<AuthPlugin> {
-  const records: Record<string, Awaited<ReturnType<typeof createUserRecord>>> = {};
-  for (const [u, p] of Object.entries(o.users ?? {})) records[u] = await createUserRecord(p, { N: 1024, r: 8, p: 1 } as never);
-  return createAuthPlugin({
-    config: { usersFile: null, allowAnonymous: o.allowAnonymous ?? true, rules: (o.rules ?? []) as never },
-    users: new MemoryUserStore(records),
-    log: silentLog,
-  });
-}
+import { startBroker, type TestBrokerOptions } from '../support/index.js';
 
 export interface Harness {
   broker: Broker;
-  store: Store;
   adapter: AmqpAdapter;
   port: number;
+  tlsPort?: number;
   stop(): Promise<void>;
 }
 
-export async function startAmqp(
-  amqp: Record<string, unknown> = {},
-  opts: { store?: Store; auth?: AuthPlugin; broker?: Broker; tls?: TlsOptions; maxConnections?: number; log?: Logger } = {},
-): Promise<Harness & { tlsPort?: number }> {
-  const store = opts.store ?? new MemoryStore();
-  const broker = opts.broker ?? new Broker(store, { housekeepingIntervalMs: 50 });
-  if (!opts.broker) await broker.open();
+/** A broker with only the AMQP adapter; `amqp` is the `amqp:` section. */
+export async function startAmqp(amqp: Record<string, unknown> = {}, options: TestBrokerOptions = {}): Promise<Harness> {
   const adapter = new AmqpAdapter();
-  const auth = opts.auth ?? await makeAuth();
-  await adapter.init(withListeners({
-    broker,
-    config: { amqp: { port: -1, ...amqp } },
-    auth,
-    sasl: createSaslService(auth, () => opts.tls ?? null),
-    log: opts.log ?? silentLog,
-    http: null,
-    tls: () => opts.tls ?? null,
-    listen: { host: '127.0.0.1', port: -1, tlsPort: opts.tls ? -1 : null },
-  }, 'amqp', opts.maxConnections ?? 10000));
-  const [l, secure] = await adapter.start();
-  return {
-    broker, store, adapter, port: l.port, tlsPort: secure?.port,
-    async stop() {
-      await adapter.stop();
-      if (!opts.broker) await broker.close();
-    },
-  };
+  const b = await startBroker({ ...options, protocols: [], extraAdapters: [adapter], amqp });
+  return { broker: b.broker, adapter, port: b.ports.amqp!, tlsPort: b.ports['amqp-tls'], stop: () => b.close() };
 }
 
 export type RheaConnection = rhea.Connection;
@@ -221,11 +174,6 @@ export function drain(r: rhea.Receiver, credit: number, oneFlow = false): Promis
 
 /** Resolves after `ms`; used only to let frames settle where no event can be awaited. */
 export const tick = (ms = 20) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Polls `cond` until it holds (no timing assertion: the suite timeout bounds it). */
-export async function until(cond: () => boolean, step = 10): Promise<void> {
-  while (!cond()) await tick(step);
-}
 
 /** A raw TCP connection for bad-input tests. */
 export function rawSocket(port: number): Promise<net.Socket> {

@@ -5,9 +5,10 @@
 import assert from 'node:assert/strict';
 import rhea from 'rhea';
 import {
-  close, connect, drain, makeAuth, openReceiver, openSender, receive, refusal, send, sendable, startAmqp, tick, until,
+  close, connect, drain, openReceiver, openSender, receive, refusal, send, sendable, startAmqp, tick,
   type Harness,
 } from './helpers.js';
+import { eventually } from '../support/index.js';
 
 const body = (r: { message: rhea.Message }) => r.message.body as unknown;
 
@@ -127,7 +128,7 @@ describe('amqp links', function () {
     });
 
     it('unauthorised addresses are amqp:unauthorized-access', async () => {
-      const auth = await makeAuth({ rules: [{ user: '*', deny: ['publish', 'consume', 'subscribe'], address: 'secret.#' }, { user: '*', allow: ['publish', 'consume', 'subscribe'], address: '#' }] });
+      const auth = { rules: [{ user: '*', deny: ['publish', 'consume', 'subscribe'], address: 'secret.#' }, { user: '*', allow: ['publish', 'consume', 'subscribe'], address: '#' }] };
       const h2 = await startAmqp({}, { auth });
       const c2 = await connect(h2.port);
       try {
@@ -166,14 +167,14 @@ describe('amqp links', function () {
       const outcomes = Array.from({ length: total }, (_, i) => send(s, { body: `b${i}` }).then((o) => { if (o === 'accepted') accepted++; return o; }));
       // 5 fit in the queue; up to 10 more (the window, topped up in batches of a quarter) wait in the
       // core for room, and no more credit is given.
-      await until(() => q.stats.published >= 13 && accepted === 5);
+      await eventually(() => q.stats.published >= 13 && accepted === 5);
       assert.ok(q.stats.published <= 15, `published ${q.stats.published}`);
       assert.equal((s as unknown as { credit: number }).credit, 0);
       // A consumer empties the queue: everything goes through.
       const r = await openReceiver(c, { source: '/queue/slow', autoaccept: true, credit_window: 5 } as rhea.ReceiverOptions);
       let received = 0;
       r.on('message', () => { received++; });
-      await until(() => received === total);
+      await eventually(() => received === total);
       assert.ok((await Promise.all(outcomes)).every((o) => o === 'accepted'));
       assert.equal(accepted, total);
     });
@@ -191,13 +192,13 @@ describe('amqp links', function () {
         senders.forEach((s) => s.setMaxListeners(100));
         const outcomes = senders.flatMap((s) => Array.from({ length: 20 }, (_, i) => send(s, { body: `x${i}` })));
         // 2 fit in the queue; at most 12 (credit + waiting publishes) are outstanding across both links.
-        await until(() => q.stats.published >= 12);
+        await eventually(() => q.stats.published >= 12);
         await tick(200);
         assert.ok(q.stats.published <= 2 + 12, `published ${q.stats.published}`);
         const r = await openReceiver(c2, { source: '/queue/shared-slow', autoaccept: true, credit_window: 10 } as rhea.ReceiverOptions);
         let n = 0;
         r.on('message', () => { n++; });
-        await until(() => n === 40);
+        await eventually(() => n === 40);
         assert.ok((await Promise.all(outcomes)).every((o) => o === 'accepted'));
       } finally {
         await close(c2);
@@ -212,7 +213,7 @@ describe('amqp links', function () {
         const d = s.send({ body: `p${i}` });
         assert.equal(d.settled, true);
       }
-      await until(() => h.broker.getQueue('presettled')?.messageCount === 5);
+      await eventually(() => h.broker.getQueue('presettled')?.messageCount === 5);
     });
 
     it('a full queue with overflow reject gives rejected amqp:resource-limit-exceeded', async () => {
@@ -289,7 +290,7 @@ describe('amqp links', function () {
       const [m] = await receive(r, 1);
       m.delivery.accept();
       const q = h.broker.getQueue('acc')!;
-      await until(() => q.unackedMessageCount === 0);
+      await eventually(() => q.unackedMessageCount === 0);
       assert.equal(q.messageCount, 0);
     });
 
@@ -330,7 +331,7 @@ describe('amqp links', function () {
       const r = await openReceiver(c, '/queue/rej');
       const [m] = await receive(r, 1);
       m.delivery.reject({ condition: 'app:bad', description: 'no' });
-      await until(() => (h.broker.getQueue('rej.dlq')?.messageCount ?? 0) === 1);
+      await eventually(() => (h.broker.getQueue('rej.dlq')?.messageCount ?? 0) === 1);
       assert.equal(h.broker.getQueue('rej')!.messageCount, 0);
       const dlq = await openReceiver(c, '/queue/rej.dlq');
       const [dead] = await receive(dlq, 1);
@@ -344,7 +345,7 @@ describe('amqp links', function () {
       const [m] = await receive(r, 1);
       m.delivery.update(true);
       const q = h.broker.getQueue('bare')!;
-      await until(() => q.unackedMessageCount === 0);
+      await eventually(() => q.unackedMessageCount === 0);
       assert.equal(q.messageCount, 0);
     });
 
@@ -400,8 +401,8 @@ describe('amqp links', function () {
       }
       assert.ok(q.stats.delivered < total, `delivered ${q.stats.delivered} of ${total} to a client that reads nothing`);
       socket.resume();
-      await until(() => n === total);
-      await until(() => q.messageCount === 0 && q.unackedMessageCount === 0);
+      await eventually(() => n === total);
+      await eventually(() => q.messageCount === 0 && q.unackedMessageCount === 0);
     });
 
     it('detaching a consumer requeues its unsettled deliveries', async () => {
@@ -411,7 +412,7 @@ describe('amqp links', function () {
       const q = h.broker.getQueue('det')!;
       assert.equal(q.unackedMessageCount, 2);
       r.close();
-      await until(() => q.messageCount === 2);
+      await eventually(() => q.messageCount === 2);
       assert.equal(q.consumers.length, 0);
     });
   });

@@ -8,7 +8,8 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import rhea from 'rhea';
 import { DEBIAN_PYTHON, requireDebianClient } from '../support/debian.js';
-import { close, connect, openReceiver, openSender, receive, send, startAmqp, until, type Harness } from './helpers.js';
+import { close, connect, openReceiver, openSender, receive, send, startAmqp, type Harness } from './helpers.js';
+import { eventually } from '../support/index.js';
 
 const SCRIPT = fileURLToPath(new URL('../../../test/amqp/proton_client.py', import.meta.url));
 
@@ -43,7 +44,7 @@ describe('amqp with Qpid Proton (python3-qpid-proton)', function () {
     assert.equal(got[1].content_type, 'text/plain');
     assert.equal(got[1].durable, true);
     assert.equal(got[1].priority, 5);
-    await until(() => h.broker.getQueue('py')!.unackedMessageCount === 0);
+    await eventually(() => h.broker.getQueue('py')!.unackedMessageCount === 0);
     assert.equal(h.broker.getQueue('py')!.messageCount, 0);
   });
 
@@ -66,7 +67,7 @@ describe('amqp with Qpid Proton (python3-qpid-proton)', function () {
     await proton('subscribe', url, 'py-client', 'py-sub', '/topic/py.events.#');
     const q = h.broker.getQueue('amqp.sub.py-client:py-sub');
     assert.ok(q?.options.durable, 'durable subscription queue');
-    await until(() => q!.consumers.length === 0);
+    await eventually(() => q!.consumers.length === 0);
     const c = await connect(h.port);
     const s = await openSender(c, { target: {} });
     await send(s, { to: '/topic/py.events.a', body: 'e1', durable: true });
@@ -74,7 +75,7 @@ describe('amqp with Qpid Proton (python3-qpid-proton)', function () {
     await close(c);
     const got = await proton('resume', url, 'py-client', 'py-sub', '/topic/py.events.#', '2') as Array<{ body: string }>;
     assert.deepEqual(got.map((m) => m.body), ['e1', 'e2']);
-    await until(() => h.broker.getQueue('amqp.sub.py-client:py-sub') === undefined);
+    await eventually(() => h.broker.getQueue('amqp.sub.py-client:py-sub') === undefined);
   });
 
   it('Proton transactions: sends and acceptances commit or roll back as one', async () => {
@@ -85,11 +86,11 @@ describe('amqp with Qpid Proton (python3-qpid-proton)', function () {
     assert.equal(q.messageCount, 3);
     const aborted = await proton('txreceive', url, '/queue/pytx', '2', 'abort') as { result: string; received: string[] };
     assert.deepEqual(aborted, { result: 'aborted', received: ['tx-0', 'tx-1'] });
-    await until(() => q.messageCount === 3 && q.unackedMessageCount === 0);
+    await eventually(() => q.messageCount === 3 && q.unackedMessageCount === 0);
     const committed = await proton('txreceive', url, '/queue/pytx', '3', 'commit') as { result: string; received: string[] };
     assert.equal(committed.result, 'committed');
     assert.deepEqual([...committed.received].sort(), ['tx-0', 'tx-1', 'tx-2']);
-    await until(() => q.messageCount === 0 && q.unackedMessageCount === 0);
+    await eventually(() => q.messageCount === 0 && q.unackedMessageCount === 0);
   });
 
   it('Proton request/reply over a dynamic reply queue', async () => {

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { createTestPki, type TestPki } from '../support/certificates.js';
 import { DEBIAN_PYTHON, requireDebianClient } from '../support/debian.js';
 import { ScramClient, parseServerFirst, type ScramName } from '../support/scram-client.js';
-import { close, connect, makeAuth, openSender, send, startAmqp, type Harness } from './helpers.js';
+import { close, connect, openSender, send, startAmqp, type Harness } from './helpers.js';
 import { parse, SASL_HEADER, saslFrame } from './raw.js';
 
 const PROTON = fileURLToPath(new URL('../../../test/amqp/proton_sasl.py', import.meta.url));
@@ -86,7 +86,7 @@ describe('amqp SASL: SCRAM, PLAIN and EXTERNAL', function () {
   describe('SCRAM', () => {
     let h: Harness;
     before(async () => {
-      h = await startAmqp({}, { auth: await makeAuth({ users: { alice: 'wonderland' }, allowAnonymous: false }) });
+      h = await startAmqp({}, { auth: { users: { alice: 'wonderland' }, allowAnonymous: false } });
     });
     after(async () => { await h.stop(); });
 
@@ -127,13 +127,13 @@ describe('amqp SASL: SCRAM, PLAIN and EXTERNAL', function () {
     before(async () => {
       dir = mkdtempSync(join(tmpdir(), 'amqp-sasl-'));
       pki = createTestPki(dir);
-      const auth = await makeAuth({
+      const auth = {
         users: { alice: 'wonderland' }, allowAnonymous: false,
         rules: [{ user: ['alice', 'carol'], allow: ['publish', 'consume', 'subscribe'], address: 'sasl' }],
-      });
+      };
       h = await startAmqp({}, {
         auth,
-        tls: { cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey), ca: readFileSync(pki.ca), requestCert: true, rejectUnauthorized: false },
+        tls: { cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey), ca: readFileSync(pki.ca), requestClientCert: true },
       });
     });
     after(async () => {

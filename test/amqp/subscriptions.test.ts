@@ -11,8 +11,9 @@ import { FileStore } from '../../core/storage/file-store.js';
 import { MemoryStore } from '../../core/storage/memory-store.js';
 import type { Store } from '../../core/store.js';
 import {
-  close, connect, openReceiver, openSender, receive, refusal, send, startAmqp, until, type Harness,
+  close, connect, openReceiver, openSender, receive, refusal, send, startAmqp, type Harness,
 } from './helpers.js';
+import { eventually } from '../support/index.js';
 
 const body = (r: { message: rhea.Message }) => r.message.body as unknown;
 const remoteSource = (l: rhea.Receiver) => (l as unknown as { remote: { attach: { source: { address?: string; filter?: Record<string, unknown> } } } }).remote.attach.source;
@@ -76,7 +77,7 @@ describe('amqp subscriptions', function () {
     assert.ok(sub.options.exclusiveOwner);
     assert.deepEqual(h.broker.bindingsOf(sub.name).map((b) => b.pattern), ['tr.x']);
     await closeLink(r);
-    await until(() => h.broker.getQueue(sub.name) === undefined);
+    await eventually(() => h.broker.getQueue(sub.name) === undefined);
     await close(c);
   });
 
@@ -86,7 +87,7 @@ describe('amqp subscriptions', function () {
     const q = h.broker.getQueue('amqp.sub.c1:sub1')!;
     assert.equal(q.options.durable, true);
     await detach(r);
-    await until(() => q.consumers.length === 0);
+    await eventually(() => q.consumers.length === 0);
     const s = await openSender(c, '/topic/news.today');
     assert.equal(await send(s, { body: 'n1', durable: true }), 'accepted');
     assert.equal(await send(s, { body: 'n2', durable: true }), 'accepted');
@@ -96,7 +97,7 @@ describe('amqp subscriptions', function () {
     assert.deepEqual(got.map(body), ['n1', 'n2']);
     got.forEach((g) => g.delivery.accept());
     await closeLink(again);
-    await until(() => h.broker.getQueue('amqp.sub.c1:sub1') === undefined);
+    await eventually(() => h.broker.getQueue('amqp.sub.c1:sub1') === undefined);
     await close(c);
   });
 
@@ -129,7 +130,7 @@ describe('amqp subscriptions', function () {
     const found = await openReceiver(c, { name: 'jms-sub' });
     assert.equal(remoteSource(found).address, '/topic/rec.t');
     await closeLink(found);
-    await until(() => h.broker.getQueue('amqp.sub.rec:jms-sub') === undefined);
+    await eventually(() => h.broker.getQueue('amqp.sub.rec:jms-sub') === undefined);
     assert.equal(await refusal(openReceiver(c, { name: 'jms-sub' })), 'amqp:not-found');
     await close(c);
   });
@@ -150,7 +151,7 @@ describe('amqp subscriptions', function () {
     await closeLink(a);
     assert.ok(h.broker.getQueue('amqp.sub.app:shared1'));
     await closeLink(b);
-    await until(() => h.broker.getQueue('amqp.sub.app:shared1') === undefined);
+    await eventually(() => h.broker.getQueue('amqp.sub.app:shared1') === undefined);
     await close(c);
   });
 
@@ -174,7 +175,7 @@ describe('amqp subscriptions', function () {
     assert.equal(q.consumers.length, 2);
     await closeLink(a);
     await close(c);
-    await until(() => h.broker.getQueue('amqp.vsub.vol:v1') === undefined);
+    await eventually(() => h.broker.getQueue('amqp.vsub.vol:v1') === undefined);
   });
 
   it('the no-local filter keeps a connection from receiving its own messages; with a selector both are echoed, unknown filters are not', async () => {
@@ -225,7 +226,7 @@ describe('amqp subscriptions', function () {
     // Only its connection may consume from it.
     assert.equal(await refusal(openReceiver(service, replyTo)), 'amqp:resource-locked');
     await closeLink(replies);
-    await until(() => h.broker.getQueue(tmpName) === undefined);
+    await eventually(() => h.broker.getQueue(tmpName) === undefined);
     // A late reply to the gone queue is refused instead of creating an orphan queue.
     assert.equal(await send(relay, { to: replyTo, body: 'late' }), 'rejected:amqp:not-found');
     assert.equal(h.broker.getQueue(tmpName), undefined);
@@ -243,7 +244,7 @@ describe('amqp subscriptions', function () {
     assert.deepEqual((await receive(r, 1)).map(body), ['to-temp']);
     const name = address.slice('/queue/'.length);
     await new Promise<void>((resolve) => { s.once('sender_close', () => resolve()); s.close(); });
-    await until(() => h.broker.getQueue(name) === undefined);
+    await eventually(() => h.broker.getQueue(name) === undefined);
     await close(c);
   });
 
@@ -253,7 +254,7 @@ describe('amqp subscriptions', function () {
     const name = (s as unknown as { remote: { attach: { target: { address: string } } } }).remote.attach.target.address.slice(7);
     assert.ok(h.broker.getQueue(name));
     await close(c);
-    await until(() => h.broker.getQueue(name) === undefined);
+    await eventually(() => h.broker.getQueue(name) === undefined);
   });
 });
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { removeTempDir, startTestBroker, tempDir, type RunningBroker } from '../support/index.js';
+import { removeTempDir, requireDebianClient, startBroker, tempDir, type RunningBroker } from '../support/index.js';
 import { junction, oneLineFailure } from './run.js';
 
 describe('cli: Kafka tools over SASL_SSL and SASL_PLAINTEXT (client properties files and flags)', function () {
@@ -15,17 +15,13 @@ describe('cli: Kafka tools over SASL_SSL and SASL_PLAINTEXT (client properties f
   let b: RunningBroker;
   let dir: string;
   let ca: string;
-  before(async function () {
+  before(requireDebianClient('openssl'));
+  before(async () => {
     dir = tempDir();
     ca = join(dir, 'cert.pem');
-    try {
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', ca, '-days', '2',
-        '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
-    } catch {
-      if (process.env.CI === 'true') throw new Error('openssl is needed for the TLS test (Debian package openssl)');
-      this.skip();
-    }
-    b = await startTestBroker({ tls: { cert: ca, key: join(dir, 'key.pem') }, auth: { allowAnonymous: false, rules: [{ user: 'dave', allow: ['publish', 'subscribe', 'consume', 'admin'], address: '#' }] }, kafka: { tlsPort: -1, groupInitialRebalanceDelayMs: 0 } } as never);
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', ca, '-days', '2',
+      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+    b = await startBroker({ tls: { cert: ca, key: join(dir, 'key.pem') }, auth: { allowAnonymous: false, rules: [{ user: 'dave', allow: ['publish', 'subscribe', 'consume', 'admin'], address: '#' }] }, kafka: { tlsPort: -1, groupInitialRebalanceDelayMs: 0 } } as never);
     await b.auth.register!('dave', 'dave-pw');
   });
   after(async () => {

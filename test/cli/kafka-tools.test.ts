@@ -3,7 +3,7 @@
  * run as child processes against a broker started here, outputs checked literally.
  */
 import assert from 'node:assert/strict';
-import { startTestBroker, type RunningBroker } from '../support/index.js';
+import { startBroker, type RunningBroker } from '../support/index.js';
 import { junction, oneLineFailure } from './run.js';
 
 describe('cli: Kafka tools (topics, console-producer, console-consumer, consumer-groups, configs)', function () {
@@ -11,7 +11,7 @@ describe('cli: Kafka tools (topics, console-producer, console-consumer, consumer
   let b: RunningBroker;
   let bs: string;
   before(async () => {
-    b = await startTestBroker({ kafka: { groupInitialRebalanceDelayMs: 0 } } as never);
+    b = await startBroker({ kafka: { groupInitialRebalanceDelayMs: 0 } } as never);
     bs = `127.0.0.1:${b.ports.kafka}`;
   });
   after(async () => { await b?.close(); });
@@ -230,7 +230,7 @@ describe('cli: Kafka tools (topics, console-producer, console-consumer, consumer
 describe('cli: unknown topics on a broker that does not create them on first use', function () {
   this.timeout(60_000);
   let b: RunningBroker;
-  before(async () => { b = await startTestBroker({ kafka: { autoCreateTopics: false } } as never); });
+  before(async () => { b = await startBroker({ kafka: { autoCreateTopics: false } } as never); });
   after(async () => { await b?.close(); });
 
   it('console-producer, console-consumer, send, receive: one line, exit 1', async () => {

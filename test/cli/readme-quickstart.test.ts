@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { removeTempDir, startTestBroker, tempDir, type RunningBroker } from '../support/index.js';
+import { removeTempDir, startBroker, tempDir, type RunningBroker } from '../support/index.js';
 import { BIN, startProcess } from './run.js';
 
 const README = fileURLToPath(new URL('../../../README.md', import.meta.url));
@@ -34,7 +34,7 @@ describe('README: the quick start\'s junction commands', function () {
   let b: RunningBroker;
   let dir: string;
   before(async () => {
-    b = await startTestBroker({ kafka: { groupInitialRebalanceDelayMs: 0 } } as never);
+    b = await startBroker({ kafka: { groupInitialRebalanceDelayMs: 0 } } as never);
     dir = tempDir();
     writeFileSync(join(dir, 'junction'), `#!/bin/sh\nexec '${process.execPath}' '${BIN}' "$@"\n`);
     chmodSync(join(dir, 'junction'), 0o755);

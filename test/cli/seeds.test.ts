@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { removeTempDir, startTestBroker, tempDir, type RunningBroker } from '../support/index.js';
+import { removeTempDir, startBroker, tempDir, type RunningBroker } from '../support/index.js';
 import { BIN, junction, oneLineFailure, printed, start, startProcess, type CliResult } from './run.js';
 
 /** Seed 000 (a Kafka 2.4 quick start), lines 79-109 as written. */
@@ -53,7 +53,7 @@ describe('cli: the seed documents\' Kafka commands, literally', function () {
   };
 
   before(async () => {
-    b = await startTestBroker({ kafka: { groupInitialRebalanceDelayMs: 0 } } as never);
+    b = await startBroker({ kafka: { groupInitialRebalanceDelayMs: 0 } } as never);
     port = b.ports.kafka!;
   });
   after(async () => { await b?.close(); });
@@ -132,7 +132,7 @@ describe('cli: progress on a terminal, nothing on a pipe', function () {
   let b: RunningBroker;
   let dir: string;
   before(async () => {
-    b = await startTestBroker({ kafka: { groupInitialRebalanceDelayMs: 0 } } as never);
+    b = await startBroker({ kafka: { groupInitialRebalanceDelayMs: 0 } } as never);
     dir = tempDir();
   });
   after(async () => {
@@ -178,7 +178,7 @@ describe('cli: progress on a terminal, nothing on a pipe', function () {
 describe('cli: a reader that goes away (| head)', function () {
   this.timeout(60_000);
   let b: RunningBroker;
-  before(async () => { b = await startTestBroker({ kafka: { groupInitialRebalanceDelayMs: 0 } } as never); });
+  before(async () => { b = await startBroker({ kafka: { groupInitialRebalanceDelayMs: 0 } } as never); });
   after(async () => { await b?.close(); });
 
   it('console-consumer and receive end as on Ctrl-C, without a stack trace', async () => {

@@ -3,7 +3,7 @@
  * `--header` and `--content-type` arriving in every protocol, and each protocol's `--json` fields.
  */
 import assert from 'node:assert/strict';
-import { startTestBroker, type RunningBroker } from '../support/index.js';
+import { startBroker, type RunningBroker } from '../support/index.js';
 import { junction, start, type CliResult } from './run.js';
 
 const H = '127.0.0.1';
@@ -26,7 +26,7 @@ describe('cli: send and receive, URL options, headers and --json fields per prot
   let b: RunningBroker;
   let p: Record<string, number>;
   before(async () => {
-    b = await startTestBroker({ kafka: { groupInitialRebalanceDelayMs: 0 } } as never);
+    b = await startBroker({ kafka: { groupInitialRebalanceDelayMs: 0 } } as never);
     p = b.ports as Record<string, number>;
     await b.auth.register!('bob', 'bob-pw');
   });

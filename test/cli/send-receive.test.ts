@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { removeTempDir, startTestBroker, tempDir, type RunningBroker } from '../support/index.js';
+import { removeTempDir, requireDebianClient, startBroker, tempDir, type RunningBroker } from '../support/index.js';
 import { junction, oneLineFailure, start, type CliResult } from './run.js';
 
 const H = '127.0.0.1';
@@ -27,7 +27,7 @@ describe('cli: send and receive over every protocol', function () {
   let b: RunningBroker;
   let p: Record<string, number>;
   before(async () => {
-    b = await startTestBroker({ kafka: { groupInitialRebalanceDelayMs: 0 } } as never);
+    b = await startBroker({ kafka: { groupInitialRebalanceDelayMs: 0 } } as never);
     p = b.ports as Record<string, number>;
     await b.auth.register!('alice', 'alice-pw');
   });
@@ -116,17 +116,13 @@ describe('cli: send and receive over TLS (mqtts, stomps, stomp+ssl, amqps, kafka
   let p: Record<string, number>;
   let dir: string;
   let ca: string;
-  before(async function () {
+  before(requireDebianClient('openssl'));
+  before(async () => {
     dir = tempDir();
     ca = join(dir, 'cert.pem');
-    try {
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', ca, '-days', '2',
-        '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
-    } catch {
-      if (process.env.CI === 'true') throw new Error('openssl is needed for the TLS test (Debian package openssl)');
-      this.skip();
-    }
-    b = await startTestBroker({ tls: { cert: ca, key: join(dir, 'key.pem') }, xmpp: { tlsPort: -1 }, kafka: { tlsPort: -1, groupInitialRebalanceDelayMs: 0 } } as never);
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', ca, '-days', '2',
+      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+    b = await startBroker({ tls: { cert: ca, key: join(dir, 'key.pem') }, xmpp: { tlsPort: -1 }, kafka: { tlsPort: -1, groupInitialRebalanceDelayMs: 0 } } as never);
     p = b.ports as Record<string, number>;
     await b.auth.register!('carol', 'carol-pw');
   });

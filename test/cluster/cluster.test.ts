@@ -8,11 +8,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
-import { startTestBroker, type RunningBroker } from '../support/broker.js';
+import { startBroker, type RunningBroker } from '../support/broker.js';
 import { DEBIAN_PYTHON, requireDebianClient } from '../support/debian.js';
 import { startJunctionProcess, type JunctionProcess } from '../support/junction-process.js';
 import { requireNatsServer, startNatsCluster, type TestNatsCluster } from '../support/nats-cluster.js';
-import { eventually, kafkajs, run } from '../kafka/support.js';
+import { kafkajs, run } from '../kafka/support.js';
+import { eventually } from '../support/index.js';
 
 const PY = fileURLToPath(new URL('../../../test/', import.meta.url));
 const FAST = { heartbeatMs: 250, nodeTimeoutMs: 1500 };
@@ -24,7 +25,7 @@ async function python(script: string, args: Array<string | number>): Promise<Rec
 }
 
 function startNode(nats: TestNatsCluster, nodeId: number): Promise<RunningBroker> {
-  return startTestBroker({ cluster: { servers: nats.urls, nodeId, ...FAST }, ports: { amqp: 0, stomp: 0, xmpp: 0 } });
+  return startBroker({ cluster: { servers: nats.urls, nodeId, ...FAST }, ports: { amqp: 0, stomp: 0, xmpp: 0 } });
 }
 
 describe('cluster: three nodes on NATS JetStream', function () {
@@ -38,7 +39,7 @@ describe('cluster: three nodes on NATS JetStream', function () {
     nats = await startNatsCluster({ servers: 3 });
     nodes = [];
     for (const id of [1, 2, 3]) nodes.push(await startNode(nats, id));
-    await eventually(() => nodes.every((n) => n.broker.cluster.nodes().length === 3), 20000, 'three live nodes');
+    await eventually(() => nodes.every((n) => n.broker.cluster.nodes().length === 3), { timeout: 20000, what: 'three live nodes' });
   });
   after(async () => {
     for (const n of nodes ?? []) await n.close().catch(() => undefined);
@@ -102,7 +103,7 @@ describe('cluster: three nodes on NATS JetStream', function () {
         seen.set(partition, list);
       },
     });
-    await eventually(() => values.size === 100, 30000, '100 records');
+    await eventually(() => values.size === 100, { timeout: 30000, what: '100 records' });
     await consumer.disconnect();
     for (const offsets of seen.values()) assert.deepEqual(offsets, offsets.map((_, i) => i), 'dense offsets from 0');
   });
@@ -124,7 +125,7 @@ describe('cluster: three nodes on NATS JetStream', function () {
     await eventually(async () => {
       await producer.send({ topic: 'shared-work', messages: [{ value: `probe-${Date.now()}` }] });
       return new Set(got.map((g) => g.member)).size === 2;
-    }, 60000, 'both members to receive records');
+    }, { timeout: 60000, what: 'both members to receive records' });
     await producer.disconnect();
     const values = got.map((g) => g.value);
     assert.equal(new Set(values).size, values.length, 'no record delivered twice');
@@ -140,7 +141,7 @@ describe('cluster: three nodes on NATS JetStream', function () {
     await pub.publishAsync('plant/a', 'one', { qos: 1 });
     await pub.publishAsync('plant/b', 'zero', { qos: 0 });
     await pub.publishAsync('plant/status', 'up', { qos: 1, retain: true });
-    await eventually(() => got.length === 3, 10000, 'three messages on node 1');
+    await eventually(() => got.length === 3, { timeout: 10000, what: 'three messages on node 1' });
     assert.deepEqual(got.sort(), ['plant/a=one', 'plant/b=zero', 'plant/status=up']);
     const late = await mqtt.connectAsync(`mqtt://127.0.0.1:${nodes[2].ports.mqtt}`, { clientId: 'cl-late' });
     const retained: string[] = [];
@@ -148,7 +149,7 @@ describe('cluster: three nodes on NATS JetStream', function () {
     await eventually(async () => {
       await late.subscribeAsync('plant/+', { qos: 1 });
       return retained.includes('plant/status=up');
-    }, 10000, 'the retained message on node 3');
+    }, { timeout: 10000, what: 'the retained message on node 3' });
     for (const c of [sub, pub, late]) await c.endAsync();
   });
 
@@ -165,14 +166,14 @@ describe('cluster: three nodes on NATS JetStream', function () {
     await consumer.connect();
     await consumer.subscribe({ topic: 'meters', fromBeginning: true });
     await consumer.run({ eachMessage: async ({ message }) => { values.push(message.value!.toString()); } });
-    await eventually(() => values.length === 12, 30000, '12 readings');
+    await eventually(() => values.length === 12, { timeout: 30000, what: '12 readings' });
     await consumer.disconnect();
     assert.deepEqual(values.sort(), Array.from({ length: 12 }, (_, i) => `reading-${i}`).sort());
   });
 
   it('a user registered on one node (no users file: broker metadata) logs in on the others', async () => {
     await nodes[0].auth.register!('roaming-user', 'secret-1');
-    await eventually(async () => (await nodes[2].auth.authenticate('mqtt', 'roaming-user', 'secret-1'))?.user === 'roaming-user', 10000, 'login on node 3');
+    await eventually(async () => (await nodes[2].auth.authenticate('mqtt', 'roaming-user', 'secret-1'))?.user === 'roaming-user', { timeout: 10000, what: 'login on node 3' });
     assert.equal(await nodes[1].auth.authenticate('mqtt', 'roaming-user', 'wrong'), null);
   });
 
@@ -198,7 +199,7 @@ describe('cluster: three nodes on NATS JetStream', function () {
     for (let i = 0; i < 30; i++) await producer.send({ topic: 'failover', acks: -1, messages: [{ key: `k${i % 3}`, value: `before-${i}` }] });
     const victim = nodes.pop()!;
     await victim.close();
-    await eventually(() => nodes.every((n) => n.broker.cluster.nodes().length === 2), 10000, 'two live nodes');
+    await eventually(() => nodes.every((n) => n.broker.cluster.nodes().length === 2), { timeout: 10000, what: 'two live nodes' });
     for (let i = 0; i < 30; i++) await producer.send({ topic: 'failover', acks: -1, messages: [{ key: `k${i % 3}`, value: `after-${i}` }] });
     await producer.disconnect();
     const md = await admin.fetchTopicMetadata({ topics: ['failover'] });
@@ -215,12 +216,12 @@ describe('cluster: three nodes on NATS JetStream', function () {
         offsets.set(partition, [...(offsets.get(partition) ?? []), Number(message.offset)]);
       },
     });
-    await eventually(() => values.length >= 60, 30000, '60 records');
+    await eventually(() => values.length >= 60, { timeout: 30000, what: '60 records' });
     await consumer.disconnect();
     assert.equal(new Set(values).size, 60, 'each record once');
     for (const list of offsets.values()) assert.deepEqual(list, list.map((_, i) => i));
     nodes.push(await startNode(nats, 3));
-    await eventually(() => nodes.every((n) => n.broker.cluster.nodes().length === 3), 20000, 'node 3 back');
+    await eventually(() => nodes.every((n) => n.broker.cluster.nodes().length === 3), { timeout: 20000, what: 'node 3 back' });
   });
 });
 
@@ -259,7 +260,7 @@ describe('cluster: kill -9 of a Junction node and of a nats-server', function ()
         await eventually(async () => {
           await producer.send({ topic: 'chaos', acks: -1, messages: [{ key: `k${i % 7}`, value: `r${i}` }] });
           return true;
-        }, 60000, `record ${i} acknowledged`);
+        }, { timeout: 60000, what: `record ${i} acknowledged` });
         acked.push(`r${i}`);
       }
     };
@@ -274,7 +275,7 @@ describe('cluster: kill -9 of a Junction node and of a nats-server', function ()
     await consumer.connect();
     await consumer.subscribe({ topic: 'chaos', fromBeginning: true });
     await consumer.run({ eachMessage: async ({ partition, message }) => { seen.set(message.value!.toString(), `${partition}@${message.offset}`); } });
-    await eventually(() => acked.every((v) => seen.has(v)), 60000, 'every acknowledged record').catch((err: Error) => {
+    await eventually(() => acked.every((v) => seen.has(v)), { timeout: 60000, what: 'every acknowledged record' }).catch((err: Error) => {
       const missing = acked.filter((v) => !seen.has(v));
       const tails = procs.map((p, i) => `--- node ${i + 1}\n${p.output().split('\n').slice(-25).join('\n')}`).join('\n');
       throw new Error(`${err.message}: ${missing.length} missing (${missing.slice(0, 20).join(' ')}); read ${[...seen.entries()].map(([v, at]) => `${v}=${at}`).join(' ')}\n${tails}`);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { startJunctionProcess, type JunctionProcess } from '../support/junction-process.js';
 import { requireNatsServer, startNatsCluster, type TestNatsCluster } from '../support/nats-cluster.js';
-import { eventually } from '../kafka/support.js';
+import { eventually } from '../support/index.js';
 
 const CLUSTER_ARGS = ['--set', 'cluster.heartbeatMs=250', '--set', 'cluster.nodeTimeoutMs=5000'];
 
@@ -66,7 +66,7 @@ describe('cluster: MQTT persistent sessions', function () {
     open.push(again.client);
     assert.equal(again.sessionPresent, true, 'the session is found on node 2');
     const got = received(again.client);
-    await eventually(() => got.length >= bodies.length, 30000, `10 messages on node 2 (have ${got.length})`);
+    await eventually(() => got.length >= bodies.length, { timeout: 30000, what: `10 messages on node 2 (have ${got.length})` });
     assert.deepEqual(got, bodies);
   });
 
@@ -82,7 +82,7 @@ describe('cluster: MQTT persistent sessions', function () {
     await second.client.subscribeAsync('twin/inbox', { qos: 1 });
     const got = received(second.client);
     await publishAll(procs[2], 'twin/inbox', ['hello']);
-    await eventually(() => got.length >= 1, 20000, 'a message on the new connection');
+    await eventually(() => got.length >= 1, { timeout: 20000, what: 'a message on the new connection' });
     assert.deepEqual(got, ['hello']);
   });
 
@@ -97,10 +97,10 @@ describe('cluster: MQTT persistent sessions', function () {
       const c = await connect(procs[1], { clientId: 'survivor', clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 600 } });
       open.push(c.client);
       return c;
-    }, 30000, 'reconnect on node 2');
+    }, { timeout: 30000, what: 'reconnect on node 2' });
     assert.equal(again.sessionPresent, true);
     const got = received(again.client);
-    await eventually(() => got.length >= bodies.length, 60000, `20 messages after the node died (have ${got.length})`);
+    await eventually(() => got.length >= bodies.length, { timeout: 60000, what: `20 messages after the node died (have ${got.length})` });
     assert.deepEqual([...new Set(got)].sort(), [...bodies].sort());
     await procs[0].restart();
   });
@@ -117,13 +117,13 @@ describe('cluster: MQTT persistent sessions', function () {
     await eventually(async () => {
       const list = await (await fetch(`http://127.0.0.1:${procs[0].ports.http}/api/connections?protocol=mqtt`)).json() as Array<{ clientId: string }>;
       return !list.some((c) => c.clientId === 'device-8');
-    }, 10000, 'device-8 gone from node 1');
+    }, { timeout: 10000, what: 'device-8 gone from node 1' });
     device.client.stream.destroy();
     await procs[0].kill('SIGKILL');
-    await eventually(() => statuses.length >= 1, 60000, 'the will of device-7 on node 2');
+    await eventually(() => statuses.length >= 1, { timeout: 60000, what: 'the will of device-7 on node 2' });
     // The discarded will would have been adopted in the same scan.
     await publishAll(procs[2], 'status/marker', ['after']);
-    await eventually(() => statuses.includes('status/marker=after'), 30000, 'the marker');
+    await eventually(() => statuses.includes('status/marker=after'), { timeout: 30000, what: 'the marker' });
     assert.deepEqual(statuses, ['status/device-7=offline', 'status/marker=after']);
     await procs[0].restart();
   });

@@ -9,8 +9,8 @@ import type { Client, IMessage } from '@stomp/stompjs';
 import rhea from 'rhea';
 import { startJunctionProcess, type JunctionProcess } from '../support/junction-process.js';
 import { requireNatsServer, startNatsCluster, type TestNatsCluster } from '../support/nats-cluster.js';
-import { eventually } from '../kafka/support.js';
 import { stompjs } from '../stomp/helpers.js';
+import { eventually } from '../support/index.js';
 
 // A node timeout of 5 s: a starved CI machine must not declare a busy node dead mid-test.
 const CLUSTER_ARGS = ['--set', 'cluster.heartbeatMs=250', '--set', 'cluster.nodeTimeoutMs=5000'];
@@ -71,15 +71,15 @@ describe('cluster: shared queues', function () {
         if (res.ok) total += ((await res.json()) as { consumers: number }).consumers;
       }
       return total >= 3;
-    }, 20000, 'the remote consumer attached to the owner');
+    }, { timeout: 20000, what: 'the remote consumer attached to the owner' });
     const bodies = Array.from({ length: 60 }, (_, i) => `job-${i}`);
     await eventually(async () => {
       // The queue is declared by the first SUBSCRIBE; its definition reaches the sender's node.
       await sendWithReceipts(sender, '/queue/jobs', bodies.slice(0, 1));
       return true;
-    }, 20000, 'first send');
+    }, { timeout: 20000, what: 'first send' });
     await sendWithReceipts(sender, '/queue/jobs', bodies.slice(1));
-    await eventually(() => gotA.length + gotB.length >= bodies.length, 30000, `60 deliveries (have ${gotA.length}+${gotB.length})`);
+    await eventually(() => gotA.length + gotB.length >= bodies.length, { timeout: 30000, what: `60 deliveries (have ${gotA.length}+${gotB.length})` });
     const all = [...gotA, ...gotB].sort();
     assert.deepEqual(all, [...bodies].sort(), 'each message delivered exactly once');
     assert.ok(gotA.length > 0 && gotB.length > 0, `both consumers got messages (${gotA.length} / ${gotB.length})`);
@@ -103,7 +103,7 @@ describe('cluster: shared queues', function () {
       sender.on('accepted', () => { accepted++; });
       sender.on('rejected', (ctx: rhea.EventContext) => refused.push(String(ctx.delivery?.remote_state?.error?.description)));
       for (let i = 0; i < 20; i++) sender.send({ body: `order-${i}`, durable: true });
-      await eventually(() => accepted + refused.length >= 20, 30000, 'every transfer settled');
+      await eventually(() => accepted + refused.length >= 20, { timeout: 30000, what: 'every transfer settled' });
       assert.deepEqual(refused, []);
       const got: string[] = [];
       const receiver = c3.open_receiver({ source: { address: 'orders', durable: 2 }, autoaccept: false, credit_window: 5 });
@@ -111,7 +111,7 @@ describe('cluster: shared queues', function () {
         got.push(String(ctx.message!.body));
         ctx.delivery!.accept();
       });
-      await eventually(() => got.length >= 20, 30000, `20 orders on node 3 (have ${got.length})`);
+      await eventually(() => got.length >= 20, { timeout: 30000, what: `20 orders on node 3 (have ${got.length})` });
       assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => `order-${i}`), 'in order, once each');
     } finally {
       c1.close();
@@ -131,8 +131,8 @@ describe('cluster: shared queues', function () {
     await eventually(async () => {
       await sendWithReceipts(requester, '/queue/rpc', [`q${replies.length}-${Date.now()}`], { 'reply-to': '/temp-queue/answers' });
       return true;
-    }, 20000, 'request sent');
-    await eventually(() => replies.length >= 1, 20000, 'a reply on node 1');
+    }, { timeout: 20000, what: 'request sent' });
+    await eventually(() => replies.length >= 1, { timeout: 20000, what: 'a reply on node 1' });
     assert.match(replies[0], /^re: q0-/);
   });
 
@@ -147,7 +147,7 @@ describe('cluster: shared queues', function () {
     const reader = await stompOn(procs[1]);
     clients.push(reader);
     const got = collect(reader, '/queue/survivor');
-    await eventually(() => got.length >= bodies.length, 60000, `30 messages after the owner died (have ${got.length})`);
+    await eventually(() => got.length >= bodies.length, { timeout: 60000, what: `30 messages after the owner died (have ${got.length})` });
     assert.deepEqual([...new Set(got)].sort(), [...bodies].sort());
     await procs[0].restart();
   });
@@ -170,7 +170,7 @@ describe('cluster: shared queues', function () {
     clients.push(again);
     const got: string[] = [];
     again.subscribe('/topic/news', (m: IMessage) => { got.push(m.body); m.ack(); }, { ...headers, ack: 'client-individual' });
-    await eventually(() => got.length >= bodies.length, 60000, `10 messages on node 2 (have ${got.length})`);
+    await eventually(() => got.length >= bodies.length, { timeout: 60000, what: `10 messages on node 2 (have ${got.length})` });
     assert.deepEqual([...new Set(got)].sort(), [...bodies].sort());
     await procs[0].restart();
   });

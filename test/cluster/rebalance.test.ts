@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { startJunctionProcess, type JunctionProcess } from '../support/junction-process.js';
 import { requireNatsServer, startNatsCluster, type TestNatsCluster } from '../support/nats-cluster.js';
-import { eventually, kafkajs } from '../kafka/support.js';
+import { kafkajs } from '../kafka/support.js';
+import { eventually } from '../support/index.js';
 
 const ARGS = ['--set', 'cluster.heartbeatMs=250', '--set', 'cluster.nodeTimeoutMs=2000', '--set', 'cluster.rebalanceDelayMs=1500'];
 
@@ -43,7 +44,7 @@ describe('cluster: a node that joins leads its preferred partitions again', func
     await producer.disconnect();
 
     procs.push(await startJunctionProcess({ cluster: nats.urls, nodeId: 3, args: ARGS }));
-    await eventually(async () => ((await leaders(procs[0])).get(3) ?? 0) > 0, 30000, 'node 3 leads some partitions');
+    await eventually(async () => ((await leaders(procs[0])).get(3) ?? 0) > 0, { timeout: 30000, what: 'node 3 leads some partitions' });
     const counts = await leaders(procs[2]);
     assert.equal([...counts.values()].reduce((a, b) => a + b, 0), 8, `every partition has one live leader: ${JSON.stringify([...counts])}`);
 
@@ -64,7 +65,7 @@ describe('cluster: a node that joins leads its preferred partitions again', func
         values.add(message.value!.toString());
       },
     });
-    await eventually(() => values.size >= 80, 60000, `all 80 records (have ${values.size})`);
+    await eventually(() => values.size >= 80, { timeout: 60000, what: `all 80 records (have ${values.size})` });
     await consumer.disconnect();
     for (const [partition, list] of offsets) assert.deepEqual(list, list.map((_, i) => i), `partition ${partition}: dense offsets from 0`);
   });

@@ -14,7 +14,6 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client, XmlElement } from '@xmpp/client';
-import { Broker } from '../../core/broker.js';
 import type { ClusterView } from '../../core/cluster.js';
 import { createMessage, type Message } from '../../core/message.js';
 import { MemoryStore } from '../../core/storage/memory-store.js';
@@ -23,8 +22,8 @@ import { createUserRecord } from '../../plugins/auth/passwords.js';
 import { removeTempDir, tempDir } from '../support/broker.js';
 import { startJunctionProcess, type JunctionProcess } from '../support/junction-process.js';
 import { requireNatsServer, startNatsCluster, type TestNatsCluster } from '../support/nats-cluster.js';
-import { eventually } from '../kafka/support.js';
 import { type Harness, login, nextStanza, startXmpp, stopAll, xmlEl } from '../xmpp/helpers.js';
+import { eventually } from '../support/index.js';
 
 const CLUSTER_ARGS = ['--set', 'cluster.heartbeatMs=250', '--set', 'cluster.nodeTimeoutMs=2000'];
 const ROSTER = 'jabber:iq:roster';
@@ -67,7 +66,7 @@ describe('cluster: XMPP', function () {
    */
   const loginOn = async (node: number, user: string, resource: string, presence = false) => {
     const c = track(await login(procs[node - 1].ports.xmpp, user, `${user}-pw`, { resource }));
-    await eventually(() => (c as unknown as { streamManagement: { enabled: boolean } }).streamManagement.enabled, 5000, 'stream management enabled');
+    await eventually(() => (c as unknown as { streamManagement: { enabled: boolean } }).streamManagement.enabled, { timeout: 5000, what: 'stream management enabled' });
     if (presence) await c.send(xmlEl('presence'));
     return c;
   };
@@ -205,7 +204,7 @@ describe('cluster: XMPP', function () {
       // The node's record travels from node 1 to node 2.
       const sub = await carol.iqCaller.set(xmlEl('pubsub', { xmlns: NS_PUBSUB }, xmlEl('subscribe', { node: 'cluster.news', jid: 'carol@localhost' })), PUBSUB);
       return sub.getChild('subscription')?.attrs.subscription === 'subscribed';
-    }, 20000, 'carol subscribed on node 2');
+    }, { timeout: 20000, what: 'carol subscribed on node 2' });
     const event = nextStanza(carol, (s) => s.name === 'message' && s.getChild('event', NS_EVENT)?.getChild('items')?.attrs.node === 'cluster.news', 30000);
     const published: string[] = [];
     let received = false;
@@ -219,7 +218,7 @@ describe('cluster: XMPP', function () {
         xmlEl('item', { id }, xmlEl('entry', { xmlns: 'http://www.w3.org/2005/Atom' }, xmlEl('title', null, `news ${id}`))))), PUBSUB);
       await new Promise((r) => setTimeout(r, 300));
       return received;
-    }, 30000, 'an item published on node 3 reaches carol on node 2');
+    }, { timeout: 30000, what: 'an item published on node 3 reaches carol on node 2' });
     const item = (await event).getChild('event', NS_EVENT)!.getChild('items')!.getChild('item')!;
     assert.ok(published.includes(item.attrs.id), `the notified item ${item.attrs.id} is one published on node 3`);
     assert.equal(item.getChild('entry', 'http://www.w3.org/2005/Atom')!.getChildText('title'), `news ${item.attrs.id}`);
@@ -269,14 +268,11 @@ describe('cluster: XMPP hub with a simulated second node', function () {
 
   beforeEach(async () => {
     store = new PeerMetadataStore();
-    const broker = new Broker(store, { cluster: twoNodeView() });
-    await broker.open();
-    h = await startXmpp({ broker });
+    h = await startXmpp({ store, coreOptions: { cluster: twoNodeView() } });
   });
   afterEach(async () => {
     await stopAll(...clients.splice(0));
     await h.close();
-    await h.broker.close();
   });
 
   it('takes into its inbox only what another node\'s XMPP hub routed, not messages of other protocols', async () => {
@@ -289,7 +285,7 @@ describe('cluster: XMPP hub with a simulated second node', function () {
     await h.broker.sendToQueue('xmpp.node.1', createMessage({ topic: 'xmpp.node.1', payload: stanza('forged'), source: 'stomp', annotations }));
     await h.broker.sendToQueue('xmpp.node.1', createMessage({ topic: 'xmpp.node.1', payload: stanza('no route'), source: 'xmpp' }));
     await h.broker.sendToQueue('xmpp.node.1', createMessage({ topic: 'xmpp.node.1', payload: stanza('routed'), source: 'xmpp', annotations }));
-    await eventually(() => got.includes('routed'), 5000, 'the routed message');
+    await eventually(() => got.includes('routed'), { timeout: 5000, what: 'the routed message' });
     assert.deepEqual(got, ['routed'], 'only the routed message is delivered, in order after the others were dropped');
   });
 
@@ -301,7 +297,7 @@ describe('cluster: XMPP hub with a simulated second node', function () {
       items: { 'bob@localhost': { jid: 'bob@localhost', groups: [], subscription: 'both' } }, pending: {}, ver: 1,
     });
     const alice = track(await login(h.port, 'alice', 'alice-pw', { resource: 'a1', presence: true }));
-    await eventually(() => h.broker.metadata.has('xmpp-presence', 'alice@localhost\u00001'), 5000, 'alice recorded as available on node 1');
+    await eventually(() => h.broker.metadata.has('xmpp-presence', 'alice@localhost\u00001'), { timeout: 5000, what: 'alice recorded as available on node 1' });
 
     const online = expect(alice, (s) => s.name === 'presence' && s.attrs.from === 'bob@localhost/b2' && s.getChildText('status') === 'on node 2', 'bob online');
     store.remote('xmpp-presence', 'bob@localhost\u00002', { r: { b2: { p: 0, x: "<presence xmlns='jabber:client' from='bob@localhost/b2'><status>on node 2</status></presence>" } } });
@@ -323,7 +319,7 @@ describe('cluster: XMPP hub with a simulated second node', function () {
     await offline;
     // Now bob is nowhere: the next chat is kept offline.
     await alice.send(xmlEl('message', { to: 'bob@localhost', type: 'chat' }, xmlEl('body', null, 'kept')));
-    await eventually(() => (h.broker.getQueue('xmpp.offline.bob@localhost')?.messageCount ?? 0) === 1, 5000, 'the chat stored offline');
+    await eventually(() => (h.broker.getQueue('xmpp.offline.bob@localhost')?.messageCount ?? 0) === 1, { timeout: 5000, what: 'the chat stored offline' });
   });
 
   it('a single node writes no presence record and has no inbox', async () => {

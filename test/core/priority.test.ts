@@ -3,6 +3,7 @@ import type { Delivery } from '../../core/queue-types.js';
 import { MemoryStore } from '../../core/storage/memory-store.js';
 import { store as fileStore, tempDir } from '../storage/helpers.js';
 import { bodies, msg, openBroker, tick } from './helpers.js';
+import { eventually } from '../support/index.js';
 
 const drain = (q: { consume: Function }) => {
   const got: Delivery[] = [];
@@ -98,7 +99,7 @@ describe('core/queue priorities, browsing and expiry to the dead-letter queue', 
       // Recovered messages are paged out (their bodies are read back as the consumer needs them).
       assert.equal(broker.queueMemory.pagedMessages, 6);
       const got = drain(q);
-      for (let i = 0; i < 100 && got.length < 6; i++) await tick(10);
+      await eventually(() => got.length >= 6, { what: 'six recovered messages consumed' });
       assert.deepEqual(bodies(got), ['p9-a', 'p9-b', 'p6-a', 'p6-b', 'p1-a', 'p1-b']);
       assert.equal(broker.queueMemory.pagedMessages, 0);
       await broker.close();

@@ -10,18 +10,11 @@ import type { Delivery } from '../../core/queue-types.js';
 import type { Queue } from '../../core/queue.js';
 import { store as fileStore, tempDir } from '../storage/helpers.js';
 import { msg, openBroker, tick } from './helpers.js';
+import { eventually } from '../support/index.js';
 
 /** Room for about 20 messages of 100 bytes (messageSize counts 64 bytes and the topic on top). */
 const BUDGET = 4000;
 const PAYLOAD = 'x'.repeat(90);
-
-async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await tick(5);
-  }
-}
 
 const body = (d: Delivery) => d.message.payload.toString().slice(0, d.message.payload.length - PAYLOAD.length);
 const PRIORITIES = [1, 4, 9];
@@ -55,7 +48,7 @@ describe('core/queue paging: deep queues past queues.memoryBytes', () => {
       check?.();
       void consumer.ack(d.tag);
     });
-    await until(() => got.length >= n, `${n} deliveries (got ${got.length})`);
+    await eventually(() => got.length >= n, { what: `${n} deliveries (got ${got.length})` });
     c.close();
     return got;
   }
@@ -74,7 +67,7 @@ describe('core/queue paging: deep queues past queues.memoryBytes', () => {
     assert.deepEqual(got.map(body), expectedOrder(n));
     // Read-ahead brings at most one batch (512 messages, 1 MiB) on top of the budget.
     assert.ok(peak <= BUDGET + 512 * 200, `peak bodies in memory while draining: ${peak}`);
-    await until(() => mem.heldBytes === 0 && mem.pagedMessages === 0, 'counters back to 0');
+    await eventually(() => mem.heldBytes === 0 && mem.pagedMessages === 0, { what: 'counters back to 0' });
     assert.ok(mem.pagedIn >= n - 25);
   });
 
@@ -97,7 +90,7 @@ describe('core/queue paging: deep queues past queues.memoryBytes', () => {
     const browser = q.browse({ creditMode: false }, (d) => browsed.push(d));
     browser.onEnd = () => (ended = true);
     browser.pump();
-    await until(() => ended, 'the end of the browse');
+    await eventually(() => ended, { what: 'the end of the browse' });
     assert.deepEqual(browsed.map(body), expectedOrder(n));
     browser.close();
     assert.equal(mem.heldBytes, 0);
@@ -108,7 +101,7 @@ describe('core/queue paging: deep queues past queues.memoryBytes', () => {
 
     const got = await drainAll(q, n);
     assert.deepEqual(got.map(body), expectedOrder(n));
-    await until(() => mem.heldBytes === 0 && mem.pagedMessages === 0, 'counters back to 0');
+    await eventually(() => mem.heldBytes === 0 && mem.pagedMessages === 0, { what: 'counters back to 0' });
     await broker!.close();
     await open();
     assert.equal(broker!.getQueue('deep')!.messageCount, 0, 'the acks were journaled');
@@ -121,7 +114,7 @@ describe('core/queue paging: deep queues past queues.memoryBytes', () => {
     await fill('sel', n, (i) => ({ headers: { region: i % 2 ? 'us' : 'eu' } }));
     const got: Delivery[] = [];
     q.consume({ prefetch: 0, autoAck: true, creditMode: false, selector: (m) => m.headers.region === 'eu' }, (d) => got.push(d));
-    await until(() => got.length >= n / 2, 'the eu messages');
+    await eventually(() => got.length >= n / 2, { what: 'the eu messages' });
     await tick(50);
     assert.deepEqual(got.map(body), Array.from({ length: n / 2 }, (_, i) => `m${2 * i}`));
     assert.equal(q.messageCount, n / 2);
@@ -133,10 +126,10 @@ describe('core/queue paging: deep queues past queues.memoryBytes', () => {
     const n = 300;
     await fill('ttl', n, () => ({}));
     assert.ok(broker!.queueMemory.pagedMessages > 200);
-    await until(() => q.messageCount === 0, 'expiry');
+    await eventually(() => q.messageCount === 0, { what: 'expiry' });
     assert.equal(q.stats.expired, n);
     const dlq = broker!.getQueue('ttl.dlq')!;
-    await until(() => dlq.messageCount === n, 'the dead-lettered messages');
+    await eventually(() => dlq.messageCount === n, { what: 'the dead-lettered messages' });
     const got = await drainAll(dlq, n);
     assert.deepEqual(got.map(body), Array.from({ length: n }, (_, i) => `m${i}`));
     assert.ok(got.every((d) => d.message.headers['x-death-reason'] === 'expired' && d.message.expiry === undefined));
@@ -155,7 +148,7 @@ describe('core/queue paging: deep queues past queues.memoryBytes', () => {
       setImmediate(() => void consumer.nack(d.tag, { requeue: true, failed: true }));
     });
     const dlq = await broker!.declareQueue('bounded.dlq');
-    await until(() => dlq.messageCount === 100, 'the dead-lettered messages');
+    await eventually(() => dlq.messageCount === 100, { what: 'the dead-lettered messages' });
     c.close();
     const got = await drainAll(dlq, 100);
     assert.deepEqual(got.map(body).sort(), Array.from({ length: 100 }, (_, i) => `m${200 + i}`).sort());

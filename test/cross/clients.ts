@@ -8,14 +8,6 @@ import type { RunningBroker } from '../support/index.js';
 
 export const HOST = '127.0.0.1';
 
-export async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 export function mqttClient(b: RunningBroker, clientId: string): Promise<MqttClient> {
   return mqtt.connectAsync(`mqtt://${HOST}:${b.ports.mqtt}`, { protocolVersion: 5, clientId, reconnectPeriod: 0 });
 }

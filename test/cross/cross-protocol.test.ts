@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import type { Client as StompClient } from '@stomp/stompjs';
 import type { MqttClient } from 'mqtt';
 import type { Connection } from 'rhea';
-import { startTestBroker, type RunningBroker } from '../support/index.js';
+import { eventually, type RunningBroker, startBroker } from '../support/index.js';
 import {
-  amqpCollect, amqpConnection, amqpData, amqpSend, kafka, kafkaCollector, mqttClient, stompClient, stompCollect, until,
+  amqpCollect, amqpConnection, amqpData, amqpSend, kafka, kafkaCollector, mqttClient, stompClient, stompCollect,
 } from './clients.js';
 
 /** Every byte value, so nothing re-encodes the payload on the way. */
@@ -23,7 +23,7 @@ describe('cross-protocol: one message through every adapter', function () {
   let amqp: Connection;
 
   before(async () => {
-    b = await startTestBroker();
+    b = await startBroker();
     mq = await mqttClient(b, 'cross-mqtt');
     stomp = await stompClient(b);
     amqp = await amqpConnection(b);
@@ -54,7 +54,7 @@ describe('cross-protocol: one message through every adapter', function () {
         userProperties: { unit: 'celsius' },
       },
     });
-    await until(() => k.got.length === 1 && s.length === 1 && a.length === 1, 'all three consumers');
+    await eventually(() => k.got.length === 1 && s.length === 1 && a.length === 1, { what: 'all three consumers' });
 
     const rec = k.got[0].message;
     assert.deepEqual(rec.value, BINARY);
@@ -88,7 +88,7 @@ describe('cross-protocol: one message through every adapter', function () {
     await producer.connect();
     await producer.send({ topic: 'orders.eu', acks: -1, messages: [{ key: 'o-1', value: BINARY, headers: { region: 'eu', 'content-type': 'application/x-order' } }] });
     await producer.disconnect();
-    await until(() => got.length === 1 && s.length === 1, 'MQTT and STOMP deliveries');
+    await eventually(() => got.length === 1 && s.length === 1, { what: 'MQTT and STOMP deliveries' });
     assert.equal(got[0].topic, 'orders/eu');
     assert.deepEqual(got[0].payload, BINARY);
     assert.equal(got[0].packet.properties?.userProperties?.region, 'eu');
@@ -101,7 +101,7 @@ describe('cross-protocol: one message through every adapter', function () {
   it('a STOMP send into a queue is consumed by an AMQP service', async () => {
     const a = await amqpCollect(amqp, '/queue/jobs');
     stomp.publish({ destination: '/queue/jobs', body: 'job-1', headers: { persistent: 'true', 'correlation-id': 'c-9', 'reply-to': '/queue/answers', priority: '7', tenant: 'acme', 'content-type': 'text/plain' } });
-    await until(() => a.length === 1, 'AMQP delivery');
+    await eventually(() => a.length === 1, { what: 'AMQP delivery' });
     const m = a[0];
     const body = m.body as unknown;
     const text = typeof body === 'string' ? body : Buffer.from((body as { content: Buffer }).content).toString();
@@ -125,7 +125,7 @@ describe('cross-protocol: one message through every adapter', function () {
     await mq2.subscribeAsync('alerts/+', { qos: 1 });
     const k = await kafkaCollector(b, 'alerts.fire', 'cross-k2');
     await amqpSend(amqp, '/topic/alerts.fire', { body: amqpData(BINARY), application_properties: { zone: 3 }, content_type: 'application/octet-stream', durable: true });
-    await until(() => got.length === 1 && k.got.length === 1, 'MQTT and Kafka deliveries');
+    await eventually(() => got.length === 1 && k.got.length === 1, { what: 'MQTT and Kafka deliveries' });
     assert.deepEqual(got[0], BINARY);
     assert.deepEqual(k.got[0].message.value, BINARY);
     assert.equal(k.got[0].message.headers?.zone?.toString(), '3');

@@ -9,7 +9,7 @@ import { parsePlain } from '../../plugins/auth/sasl.js';
 import { amqpCanary, mqttCanary } from '../../fuzz/canaries.js';
 import { sendSession } from '../../fuzz/broker-level.js';
 import { amqpTarget } from '../../fuzz/targets/amqp.js';
-import { recordingLogger, startTestBroker, type LogRecord, type RunningBroker } from '../support/index.js';
+import { recordingLogger, startBroker, type LogRecord, type RunningBroker } from '../support/index.js';
 
 const MQTT_CONNECT_V4 = '101300044d5154540402003c000763616e61727932';
 
@@ -18,7 +18,7 @@ describe('fuzz: crashes found by the fuzzer (regressions)', function () {
   let broker: RunningBroker;
   const logs: LogRecord[] = [];
 
-  before(async () => { broker = await startTestBroker({ logger: recordingLogger(logs) }); });
+  before(async () => { broker = await startBroker({ logger: recordingLogger(logs) }); });
   after(async () => { await broker.close(); });
 
   const errors = (): LogRecord[] => logs.filter((r) => r.level === 'error');

@@ -1,6 +1,7 @@
 /** Admin APIs with kafkajs: topics (create, delete, describe, partitions, configs) and groups. */
 import assert from 'node:assert/strict';
 import { kafkajs, startKafka, type KafkaTestBroker } from './support.js';
+import { eventually } from '../support/index.js';
 
 describe('kafka: admin with kafkajs', function () {
   this.timeout(60000);
@@ -81,7 +82,7 @@ describe('kafka: admin with kafkajs', function () {
     await consumer.subscribe({ topic: 'g-topic', fromBeginning: true });
     let n = 0;
     await consumer.run({ eachMessage: async () => { n++; } });
-    while (n < 2) await new Promise((r) => setTimeout(r, 50));
+    await eventually(() => n >= 2, { timeout: 30000, what: 'both messages consumed' });
     const { groups } = await admin.listGroups();
     assert.deepEqual(groups, [{ groupId: 'admin-group', protocolType: 'consumer' }]);
     const described = await admin.describeGroups(['admin-group']);

@@ -12,7 +12,7 @@ import { ApiKey } from '../../adapters/kafka/protocol/apis.js';
 import { ErrorCode } from '../../adapters/kafka/protocol/errors.js';
 import { encodeBatch } from '../../core/stream/record-codec.js';
 import { ConfigError, loadConfig } from '../../index.js';
-import { removeTempDir, requireDebianClient, startTestBroker, tempDir } from '../support/index.js';
+import { removeTempDir, requireDebianClient, startBroker, tempDir } from '../support/index.js';
 import { RawKafkaClient } from './raw-client.js';
 import { run, startKafka, type KafkaTestBroker } from './support.js';
 
@@ -90,7 +90,7 @@ describe('streams.declare', function () {
 
   it('creates declared streams at start and updates them idempotently on later starts', async () => {
     const dataDir = join(dir, 'data');
-    const start = (declare: unknown[]) => startTestBroker({ dataDir, streams: { declare } as never, ports: { mqtt: 'auto', amqp: 0, stomp: 0, xmpp: 0, kafka: 0, http: 0 } });
+    const start = (declare: unknown[]) => startBroker({ dataDir, streams: { declare } as never, ports: { mqtt: 'auto', amqp: 0, stomp: 0, xmpp: 0, kafka: 0, http: 0 } });
     let b = await start([{ name: 'sensors', patterns: ['sensors.#'], partitions: 2 }]);
     assert.deepEqual([b.broker.getStream('sensors')!.partitions.length, b.broker.getStream('sensors')!.config.patterns], [2, ['sensors.#']]);
     await b.broker.publish({ topic: 'sensors.a', payload: Buffer.from('1'), headers: {}, timestamp: Date.now(), durable: true, source: 'test' });
@@ -117,7 +117,7 @@ describe('streams.declare', function () {
     assert.equal(c.streams.defaultPartitions, 1, 'the other streams keys keep their defaults');
     writeFileSync(file, 'streams:\n  - { name: sensors, partitions: 0 }\n');
     assert.throws(() => loadConfig({ file }), (e: Error) => e instanceof ConfigError && /streams\.declare\.0\.partitions|streams\.declare\[0\]\.partitions/.test(e.message));
-    await assert.rejects(startTestBroker({ streams: { declare: [{ name: 'bad', patterns: ['a.b#'] }] } as never }),
+    await assert.rejects(startBroker({ streams: { declare: [{ name: 'bad', patterns: ['a.b#'] }] } as never }),
       (e: Error) => e instanceof ConfigError && e.message === 'streams.declare[0] (bad): wildcard must be a whole word in "a.b#"');
   });
 });

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { createMessage, type Message } from '../../core/message.js';
-import { CompressionTypes, eventually, kafkajs, startKafka, type KafkaTestBroker } from './support.js';
+import { CompressionTypes, kafkajs, startKafka, type KafkaTestBroker } from './support.js';
+import { eventually } from '../support/index.js';
 
 describe('kafka: cross-protocol mapping', function () {
   this.timeout(60000);
@@ -26,7 +27,7 @@ describe('kafka: cross-protocol mapping', function () {
     await consumer.subscribe({ topic: 'sensors.room1', fromBeginning: true });
     const got: Array<{ key: Buffer | null; value: Buffer | null; headers: Record<string, unknown>; timestamp: string }> = [];
     await consumer.run({ eachMessage: async ({ message }) => { got.push({ key: message.key, value: message.value, headers: message.headers ?? {}, timestamp: message.timestamp }); } });
-    await eventually(() => got.length === 1, 20000, 'the core message');
+    await eventually(() => got.length === 1, { timeout: 20000, what: 'the core message' });
     await consumer.disconnect();
     const [m] = got;
     assert.deepEqual(m.value, payload, 'payload bytes unchanged');
@@ -52,7 +53,7 @@ describe('kafka: cross-protocol mapping', function () {
         messages: [{ key: 'order-1', value: Buffer.from('{"total":5}'), partition: 1, timestamp: '1700000000000', headers: { 'content-type': 'application/json', 'correlation-id': 'c9', tenant: 'acme' } }],
       });
       await producer.disconnect();
-      await eventually(() => received.length === 1, 10000, 'the record in the queue');
+      await eventually(() => received.length === 1, { timeout: 10000, what: 'the record in the queue' });
       const [m] = received;
       assert.equal(m.topic, 'orders');
       assert.equal(m.payload.toString(), '{"total":5}');

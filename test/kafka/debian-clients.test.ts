@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { DEBIAN_PYTHON, hasDebianClient, requireDebianClient } from '../support/debian.js';
+import { DEBIAN_PYTHON, eventually, requireDebianClient, skipUnlessDebianClient } from '../support/index.js';
 import { kafkajs, run, startKafka, type KafkaTestBroker } from './support.js';
 
 const PY = fileURLToPath(new URL('../../../test/kafka/python/', import.meta.url));
@@ -59,7 +59,7 @@ describe('kafka: kcat (librdkafka)', function () {
       await consumer.connect();
       await consumer.subscribe({ topic: `z-${codec}`, fromBeginning: true });
       await consumer.run({ eachMessage: async ({ message }) => { got.push(message.value!.toString()); } });
-      while (got.length < lines.length) await new Promise((r) => setTimeout(r, 50));
+      await eventually(() => got.length >= lines.length, { timeout: 30000, what: `${lines.length} records through kafkajs` });
       await consumer.disconnect();
       assert.deepEqual(got, lines);
     });
@@ -113,14 +113,22 @@ describe('kafka: kafka-python (the seed scripts)', function () {
 
   it('two group members share the partitions, and the one left takes both when the other leaves', async () => {
     await b.broker.createStream('pg2', { partitions: 2 });
+    const admin = kafkajs(b.bootstrap).admin();
+    await admin.connect();
+    const stableWith = (members: number) => eventually(async () => {
+      const g = (await admin.describeGroups(['py-share'])).groups[0];
+      return g.state === 'Stable' && g.members.length === members;
+    }, { timeout: 30000, what: `group py-share stable with ${members} member(s)` });
+    // The members poll for 14 and 6 seconds: the long one outlives the short one by enough for both phases.
     const long = python('group_member.py', [b.bootstrap, 'pg2', 'py-share', 14]);
-    await new Promise((r) => setTimeout(r, 1500));
+    await stableWith(1);
     const short = python('group_member.py', [b.bootstrap, 'pg2', 'py-share', 6]);
-    await new Promise((r) => setTimeout(r, 3500)); // both members in the group now
+    await stableWith(2);
     await python('seed_producer.py', [b.bootstrap, 'pg2', 10, 2]);
     const s = await short;
-    await new Promise((r) => setTimeout(r, 3000)); // the short one has left
+    await stableWith(1);
     await python('seed_producer.py', [b.bootstrap, 'pg2', 10, 2]);
+    await admin.disconnect();
     const l = await long;
     const shortAssigned = s.assignments as number[][];
     const longAssigned = l.assignments as number[][];
@@ -140,10 +148,7 @@ describe('kafka: kafka-python (the seed scripts)', function () {
   for (const codec of ['gzip', 'snappy', 'lz4', 'zstd']) {
     const module = { gzip: 'zlib', snappy: 'snappy', lz4: 'lz4', zstd: 'zstandard' }[codec]!;
     it(`produces ${codec} (${codec === 'snappy' ? 'xerial framing' : 'standard'}) read back by kafkajs and by the core`, async function () {
-      if (!hasDebianClient(`python3:${module}`)) {
-        process.stderr.write(`  skipped: kafka-python ${codec} needs the Python module ${module} (apt-get install -y python3-${module === 'zstandard' ? 'zstandard' : module})\n`);
-        this.skip();
-      }
+      skipUnlessDebianClient(this, `python3-${module}`, `python3:${module}`);
       await python('seed_producer.py', [b.bootstrap, `py-${codec}`, 5, 1, codec, 200]);
       assert.ok(await storedWith(b, `py-${codec}`, codec), `a batch is stored ${codec}-compressed`);
       const consumer = kafkajs(b.bootstrap).consumer({ groupId: `py-${codec}`, maxWaitTimeInMs: 100 });
@@ -151,7 +156,7 @@ describe('kafka: kafka-python (the seed scripts)', function () {
       await consumer.connect();
       await consumer.subscribe({ topic: `py-${codec}`, fromBeginning: true });
       await consumer.run({ eachMessage: async ({ message }) => { got.push(`${message.key}=${message.value}`); } });
-      while (got.length < 5) await new Promise((r) => setTimeout(r, 50));
+      await eventually(() => got.length >= 5, { timeout: 30000, what: '5 records through kafkajs' });
       await consumer.disconnect();
       assert.equal(got[4], `04-key=学而不思则罔 4 ${'-'.repeat(200)}`);
     });

@@ -10,7 +10,8 @@ import { FileStore } from '../../core/storage/file-store.js';
 import { encodeBatch } from '../../core/stream/record-codec.js';
 import { ApiKey } from '../../adapters/kafka/protocol/apis.js';
 import { RawKafkaClient } from './raw-client.js';
-import { CompressionTypes, eventually, kafkajs, startKafka, type KafkaTestBroker } from './support.js';
+import { CompressionTypes, kafkajs, startKafka, type KafkaTestBroker } from './support.js';
+import { eventually } from '../support/index.js';
 
 describe('kafka: durability across restarts', function () {
   this.timeout(60000);
@@ -41,7 +42,7 @@ describe('kafka: durability across restarts', function () {
     await c1.subscribe({ topic: 'durable', fromBeginning: true });
     let first = 0;
     await c1.run({ eachMessage: async () => { first++; } });
-    await eventually(() => first === 3, 20000, 'three records');
+    await eventually(() => first === 3, { timeout: 20000, what: 'three records' });
     await c1.disconnect();
     await b.close();
 
@@ -60,7 +61,7 @@ describe('kafka: durability across restarts', function () {
     await reader.connect();
     await reader.subscribe({ topic: 'durable', fromBeginning: true });
     await reader.run({ eachMessage: async ({ message }) => { values.push(`${message.key}=${message.value}`); } });
-    await eventually(() => values.length === 3, 20000, 'records after restart');
+    await eventually(() => values.length === 3, { timeout: 20000, what: 'records after restart' });
     await reader.disconnect();
     assert.deepEqual(values.sort(), ['a=plain', 'b=zstd', 'c=zstd-2']);
   });

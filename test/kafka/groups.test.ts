@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { ConsumerGroup, type JoinRequest, type JoinResult } from '../../adapters/kafka/group/consumer-group.js';
 import { ErrorCode } from '../../adapters/kafka/protocol/errors.js';
 import { MemoryStore } from '../../core/storage/memory-store.js';
-import { eventually, kafkajs, startKafka, type KafkaTestBroker } from './support.js';
+import { kafkajs, startKafka, type KafkaTestBroker } from './support.js';
+import { eventually } from '../support/index.js';
 
 const meta = (s: string) => Buffer.from(s);
 function joinReq(memberId: string, protocols = ['range', 'roundrobin'], extra: Partial<JoinRequest> = {}): JoinRequest {
@@ -89,7 +90,7 @@ describe('kafka: consumer group state machine', () => {
   it('drops a member whose session expires and rebalances', async () => {
     const a = await g.join(joinReq('', ['range'], { requireKnownMemberId: false, sessionTimeoutMs: 60 }));
     await g.sync(a.memberId, a.generationId, [], null, null);
-    await eventually(() => g.state === 'Empty', 5000, 'session expiry');
+    await eventually(() => g.state === 'Empty', { timeout: 5000, what: 'session expiry' });
     assert.equal(g.members.size, 0);
     assert.equal(g.commitError('', -1), ErrorCode.NONE, 'an empty group takes simple commits');
   });
@@ -121,16 +122,16 @@ describe('kafka: kafkajs consumer groups', function () {
       await c.subscribe({ topic: 'shared', fromBeginning: true });
       await c.run({ eachMessage: async ({ partition, message }) => { seen.get(name)!.add(`${partition}:${message.value}`); } });
     }
-    await eventually(() => (assigned.get('c1')?.length ?? 0) + (assigned.get('c2')?.length ?? 0) === 4 && assigned.get('c1')!.length === 2, 30000, 'both consumers assigned two partitions');
+    await eventually(() => (assigned.get('c1')?.length ?? 0) + (assigned.get('c2')?.length ?? 0) === 4 && assigned.get('c1')!.length === 2, { timeout: 30000, what: 'both consumers assigned two partitions' });
     assert.deepEqual([...assigned.get('c1')!, ...assigned.get('c2')!].sort(), [0, 1, 2, 3]);
     await producer.send({ topic: 'shared', messages: [0, 1, 2, 3].map((p) => ({ partition: p, value: `first-${p}` })) });
-    await eventually(() => seen.get('c1')!.size + seen.get('c2')!.size === 4, 20000, 'first round consumed');
+    await eventually(() => seen.get('c1')!.size + seen.get('c2')!.size === 4, { timeout: 20000, what: 'first round consumed' });
     assert.equal(seen.get('c1')!.size, 2);
 
     await consumers[1].c.disconnect(); // LeaveGroup: c1 takes over everything
-    await eventually(() => assigned.get('c1')!.length === 4, 30000, 'c1 takes all partitions');
+    await eventually(() => assigned.get('c1')!.length === 4, { timeout: 30000, what: 'c1 takes all partitions' });
     await producer.send({ topic: 'shared', messages: [0, 1, 2, 3].map((p) => ({ partition: p, value: `second-${p}` })) });
-    await eventually(() => [...seen.get('c1')!].filter((s) => s.includes('second')).length === 4, 20000, 'c1 consumes every partition');
+    await eventually(() => [...seen.get('c1')!].filter((s) => s.includes('second')).length === 4, { timeout: 20000, what: 'c1 consumes every partition' });
     const described = await admin.describeGroups(['share']);
     assert.equal(described.groups[0].state, 'Stable');
     assert.equal(described.groups[0].members.length, 1);
@@ -148,7 +149,7 @@ describe('kafka: kafkajs consumer groups', function () {
       await c.connect();
       await c.subscribe({ topic: 'r', fromBeginning: true });
       await c.run({ eachMessage: async ({ message }) => { got.push(message.value!.toString()); } });
-      await eventually(() => got.length >= expected, 20000, `${expected} records`);
+      await eventually(() => got.length >= expected, { timeout: 20000, what: `${expected} records` });
       await new Promise((r) => setTimeout(r, 300)); // anything beyond `expected` would show up here
       await c.disconnect();
       return got;

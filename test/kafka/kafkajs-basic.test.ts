@@ -1,6 +1,7 @@
 /** kafkajs against the Kafka adapter: produce, fetch, metadata, ApiVersions end to end. */
 import assert from 'node:assert/strict';
-import { CompressionTypes, kafkajs, startKafka, eventually, type KafkaTestBroker } from './support.js';
+import { CompressionTypes, kafkajs, startKafka, type KafkaTestBroker } from './support.js';
+import { eventually } from '../support/index.js';
 
 describe('kafka: kafkajs produce and consume', function () {
   this.timeout(60000);
@@ -29,7 +30,7 @@ describe('kafka: kafkajs produce and consume', function () {
     await consumer.subscribe({ topic: 'orders', fromBeginning: true });
     const got: string[] = [];
     await consumer.run({ eachMessage: async ({ partition, message }) => { got.push(`${partition}:${message.offset}:${message.key}=${message.value}:${message.headers?.h ?? ''}`); } });
-    await eventually(() => got.length === 3, 20000, 'three records');
+    await eventually(() => got.length === 3, { timeout: 20000, what: 'three records' });
     assert.deepEqual(got.sort(), ['0:0:a=one:v', '1:0:b=two:', '1:1:c=three:']);
     await consumer.disconnect();
     await producer.disconnect();
@@ -42,7 +43,7 @@ describe('kafka: kafkajs produce and consume', function () {
     await producer.connect();
     for (const acks of [1, -1]) await producer.send({ topic: 'auto', acks, messages: [{ value: `acks${acks}` }] });
     await producer.send({ topic: 'auto', acks: 0, messages: [{ value: 'acks0' }] });
-    await eventually(() => b.broker.getStream('auto')!.partition(0)!.highWatermark === 3, 5000, 'acks=0 record stored');
+    await eventually(() => b.broker.getStream('auto')!.partition(0)!.highWatermark === 3, { timeout: 5000, what: 'acks=0 record stored' });
     const admin = k.admin();
     await admin.connect();
     const offsets = await admin.fetchTopicOffsets('auto');
@@ -65,7 +66,7 @@ describe('kafka: kafkajs produce and consume', function () {
       await consumer.subscribe({ topic: `c-${name}`, fromBeginning: true });
       const got: string[] = [];
       await consumer.run({ eachMessage: async ({ message }) => { got.push(message.value!.toString()); } });
-      await eventually(() => got.length === 50, 20000, '50 records');
+      await eventually(() => got.length === 50, { timeout: 20000, what: '50 records' });
       assert.deepEqual(got, messages.map((m) => m.value));
       await consumer.disconnect();
       await producer.disconnect();

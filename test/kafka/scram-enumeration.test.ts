@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { ApiKey } from '../../adapters/kafka/protocol/apis.js';
 import { createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
-import { removeTempDir, startTestBroker, tempDir, type RunningBroker } from '../support/index.js';
+import { removeTempDir, startBroker, tempDir, type RunningBroker } from '../support/index.js';
 import { RawKafkaClient } from './raw-client.js';
 
 interface ServerFirst { nonce: string; salt: Buffer; iterations: number }
@@ -37,7 +37,7 @@ describe('kafka: SCRAM does not reveal which users exist', function () {
   this.timeout(60000);
   let dir: string;
   let users: MemoryUserStore;
-  const start = () => startTestBroker({ dataDir: dir, userStore: users, protocols: ['kafka'] });
+  const start = () => startBroker({ dataDir: dir, userStore: users, protocols: ['kafka'] });
   before(async () => {
     dir = tempDir();
     users = new MemoryUserStore({ alice: await createUserRecord('wonderland', { N: 1024, scramIterations: 4096 }) });

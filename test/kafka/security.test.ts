@@ -8,31 +8,27 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createAuthPlugin, createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
-import type { AuthPlugin } from '../../core/adapter.js';
 import { ApiKey } from '../../adapters/kafka/protocol/apis.js';
-import { DEBIAN_PYTHON, hasDebianClient, requireDebianClient } from '../support/debian.js';
+import { DEBIAN_PYTHON, eventually, requireDebianClient, skipUnlessDebianClient } from '../support/index.js';
 import { RawKafkaClient } from './raw-client.js';
 import { kafkajs, run, startKafka, type KafkaTestBroker } from './support.js';
 
-async function authPlugin(allowAnonymous: boolean, rules: unknown[] = []): Promise<AuthPlugin> {
-  const users = new MemoryUserStore({
-    alice: await createUserRecord('wonderland', { N: 1024, scramIterations: 4096 }),
-    bob: await createUserRecord('builder', { N: 1024, scramIterations: 4096 }),
-  });
-  // No failed-login limit: the clients' wrong-password attempts (librdkafka retries) must not block the loopback address.
-  return createAuthPlugin({ config: { usersFile: null, allowAnonymous, rules, maxFailuresPerMinute: 0 } as never, users });
-}
 
 describe('kafka: SASL and authorisation', function () {
   this.timeout(60000);
   let b: KafkaTestBroker;
   before(async () => {
     b = await startKafka({
-      auth: await authPlugin(false, [
-        { user: 'bob', allow: ['subscribe'], address: '#' },
-        { user: 'alice', allow: ['publish', 'subscribe', 'admin'], address: '#' },
-      ]),
+      auth: {
+        users: { alice: 'wonderland', bob: 'builder' },
+        allowAnonymous: false,
+        // No failed-login limit: the clients' wrong-password attempts (librdkafka retries) must not block the loopback address.
+        maxFailuresPerMinute: 0,
+        rules: [
+          { user: 'bob', allow: ['subscribe'], address: '#' },
+          { user: 'alice', allow: ['publish', 'subscribe', 'admin'], address: '#' },
+        ],
+      },
     });
     await b.broker.createStream('secured', { partitions: 1 });
   });
@@ -73,7 +69,7 @@ describe('kafka: SASL and authorisation', function () {
     await consumer.subscribe({ topic: 'secured', fromBeginning: true });
     let n = 0;
     await consumer.run({ eachMessage: async () => { n++; } });
-    while (n < 3) await new Promise((res) => setTimeout(res, 50));
+    await eventually(() => n >= 3, { timeout: 30000, what: 'bob reads the three messages' });
     await consumer.disconnect();
   });
 
@@ -119,22 +115,22 @@ describe('kafka: TLS listener', function () {
   this.timeout(60000);
   let dir: string;
   let b: KafkaTestBroker;
-  before(function () {
-    if (!hasDebianClient('openssl')) this.skip();
+  let bootstrap: string;
+  before(requireDebianClient('openssl'));
+  before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'junction-kafka-tls-'));
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
       '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+    b = await startKafka({ tls: { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) } });
+    bootstrap = `127.0.0.1:${b.tlsPort}`;
   });
   after(async () => {
     await b?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('serves kafkajs and kcat over TLS, advertising the TLS port', async () => {
-    const cert = readFileSync(join(dir, 'cert.pem'));
-    b = await startKafka({ tls: { cert, key: readFileSync(join(dir, 'key.pem')) } });
-    const bootstrap = `127.0.0.1:${b.tlsPort}`;
-    const k = kafkajs(bootstrap, { ssl: { ca: [cert] } });
+  it('serves kafkajs over TLS, advertising the TLS port', async () => {
+    const k = kafkajs(bootstrap, { ssl: { ca: [readFileSync(join(dir, 'cert.pem'))] } });
     const admin = k.admin();
     await admin.connect();
     await admin.createTopics({ topics: [{ topic: 'tls-topic' }] });
@@ -145,9 +141,14 @@ describe('kafka: TLS listener', function () {
     await producer.connect();
     await producer.send({ topic: 'tls-topic', messages: [{ value: 'secret' }] });
     await producer.disconnect();
-    if (hasDebianClient('kcat')) {
-      const r = await run('kcat', ['-b', bootstrap, '-X', 'security.protocol=SSL', '-X', `ssl.ca.location=${join(dir, 'cert.pem')}`, '-C', '-t', 'tls-topic', '-o', 'beginning', '-e', '-f', '%s\\n']);
-      assert.equal(r.stdout, 'secret\n', r.stderr);
-    }
+  });
+
+  it('serves kcat over TLS: what it produces it reads back', async function () {
+    skipUnlessDebianClient(this, 'kcat', 'kcat');
+    const ssl = ['-b', bootstrap, '-X', 'security.protocol=SSL', '-X', `ssl.ca.location=${join(dir, 'cert.pem')}`, '-t', 'tls-kcat'];
+    const produced = await run('kcat', [...ssl, '-P'], 'secret\n');
+    assert.equal(produced.code, 0, produced.stderr);
+    const r = await run('kcat', [...ssl, '-C', '-o', 'beginning', '-e', '-f', '%s\\n']);
+    assert.equal(r.stdout, 'secret\n', r.stderr);
   });
 });

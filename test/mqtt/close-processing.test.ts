@@ -12,8 +12,8 @@ import mqttPacket from 'mqtt-packet';
 import { WebSocket } from 'ws';
 import { MemoryStore } from '../../core/storage/memory-store.js';
 import type { JournalEntry } from '../../core/store.js';
-import { TEST_HOST } from '../support/index.js';
-import { connectInbox, endAll, eventually, startMqtt, type MqttTestBroker } from './helpers.js';
+import { eventually, TEST_HOST } from '../support/index.js';
+import { connectInbox, endAll, startMqtt, type MqttTestBroker } from './helpers.js';
 
 class SlowStore extends MemoryStore {
   override journal(entries: JournalEntry[]): Promise<void> {
@@ -93,7 +93,7 @@ describe('mqtt: packets read are handled after the client goes away', () => {
     c.socket.write(burst(uniq('p'), topic, 25, { disconnect: false }), () => c.socket.destroy());
     const got = await inbox.waitCount(25);
     assert.deepEqual(got.map((r) => r.payload.toString()), expected(25));
-    await eventually(() => m.adapter().connectionCount === 1, 'the closed connection released');
+    await eventually(() => m.adapter().connectionCount === 1, { what: 'the closed connection released' });
   });
   it('over WebSocket: CONNECT + 25 QoS 1 PUBLISH, then the WebSocket closed: all 25 delivered', async () => {
     const topic = uniq('fin/ws');

@@ -8,8 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqttPacket from 'mqtt-packet';
-import { firstBytes, removeTempDir, requireDebianClient, tempDir, tlsHandshakes, TEST_HOST, upgradeAnswer } from '../support/index.js';
-import { connect, endAll, eventually, Inbox, startMqtt, uid, type MqttTestBroker } from './helpers.js';
+import { eventually, firstBytes, removeTempDir, requireDebianClient, tempDir, TEST_HOST, tlsHandshakes, upgradeAnswer } from '../support/index.js';
+import { connect, endAll, Inbox, startMqtt, uid, type MqttTestBroker } from './helpers.js';
 
 const CONNECT = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'over-the-limit', keepalive: 0 });
 
@@ -47,7 +47,7 @@ describe('mqtt connection limit across listeners', () => {
     assert.deepEqual([(await inbox.next()).payload.toString(), (await inbox.next()).payload.toString()].sort(), ['from tls', 'from ws']);
 
     await ws.endAsync();
-    await eventually(() => t.adapter().connectionCount === 2, 'WebSocket client gone');
+    await eventually(() => t.adapter().connectionCount === 2, { what: 'WebSocket client gone' });
     // The slot is counted out on the socket's close event, which may follow the client's end.
     let again: Awaited<ReturnType<typeof connect>> | undefined;
     for (let i = 0; !again && i < 50; i++) again = await connect(t.url, { clientId: uid('again') }).catch(() => undefined);

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { DEBIAN_PYTHON, requireDebianClient, TEST_HOST } from '../support/index.js';
-import { connect, endAll, eventually, Inbox, startMqtt, uid, type MqttTestBroker } from './helpers.js';
+import { DEBIAN_PYTHON, eventually, requireDebianClient, TEST_HOST } from '../support/index.js';
+import { connect, endAll, Inbox, startMqtt, uid, type MqttTestBroker } from './helpers.js';
 
 const PAHO = String.raw`
 import sys, json
@@ -236,7 +236,7 @@ describe('mqtt with mosquitto-clients', () => {
       await pub.publishAsync(topic, 'retained', { qos: 1, retain: true });
       const id = uid('ms');
       const sub = run('mosquitto_sub', ['-h', TEST_HOST, '-p', String(t.port), '-V', v, '-i', id, '-q', '1', '-t', `${base}/+`, '-C', '2', '-W', '20', '-v']);
-      await eventually(subscribed(t, id), 'mosquitto_sub subscribed', 10_000);
+      await eventually(subscribed(t, id), { timeout: 10_000, what: 'mosquitto_sub subscribed' });
       await pub.publishAsync(topic, 'live', { qos: 1 });
       const r = await sub;
       assert.equal(r.code, 0, r.stderr);
@@ -258,7 +258,7 @@ describe('mqtt with mosquitto-clients', () => {
 
     const id = uid('ms5');
     const sub = run('mosquitto_sub', ['-h', TEST_HOST, '-p', String(t.port), '-V', 'mqttv5', '-i', id, '-q', '1', '-t', topic, '-C', '1', '-W', '20', '-F', '%t|%p|%C|%q']);
-    await eventually(subscribed(t, id), 'mosquitto_sub subscribed', 10_000);
+    await eventually(subscribed(t, id), { timeout: 10_000, what: 'mosquitto_sub subscribed' });
     await c.publishAsync(topic, 'payload', { qos: 1, properties: { contentType: 'application/x' } });
     const out = await sub;
     assert.equal(out.code, 0, out.stderr);

@@ -9,7 +9,7 @@ import { connect as mqttConnect, type IClientOptions, type MqttClient } from 'mq
 import type mqttPacket from 'mqtt-packet';
 import { createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
 import { ScramClient, parseServerFirst, type ScramName } from '../support/scram-client.js';
-import { startTestBroker, TEST_HOST, type RunningBroker } from '../support/index.js';
+import { startBroker, TEST_HOST, type RunningBroker } from '../support/index.js';
 import { raw, uid, type RawClient } from './helpers.js';
 
 const CONTINUE = 0x18;
@@ -51,7 +51,7 @@ describe('mqtt 5 enhanced authentication (SCRAM in CONNECT and AUTH)', function 
   let port: number;
   before(async () => {
     const users = new MemoryUserStore({ alice: await createUserRecord('wonderland', { N: 1024 }) });
-    b = await startTestBroker({ protocols: ['mqtt'], userStore: users, auth: { allowAnonymous: false, maxFailuresPerMinute: 0 } } as never);
+    b = await startBroker({ protocols: ['mqtt'], userStore: users, auth: { allowAnonymous: false, maxFailuresPerMinute: 0 } } as never);
     port = b.ports.mqtt!;
   });
   after(async () => { await b?.close(); });
@@ -106,7 +106,7 @@ describe('mqtt 5 enhanced authentication (SCRAM in CONNECT and AUTH)', function 
       r.close();
       return parseServerFirst((reply as mqttPacket.IAuthPacket).properties!.authenticationData!).salt;
     };
-    const other = await startTestBroker({ protocols: ['mqtt'], userStore: new MemoryUserStore(), auth: { allowAnonymous: false } } as never);
+    const other = await startBroker({ protocols: ['mqtt'], userStore: new MemoryUserStore(), auth: { allowAnonymous: false } } as never);
     try {
       const here = await salt(port);
       assert.deepEqual(await salt(port), here, 'stable on one broker');

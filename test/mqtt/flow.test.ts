@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import type mqttPacket from 'mqtt-packet';
 import type { JournalEntry } from '../../core/store.js';
 import { MemoryStore } from '../../core/storage/memory-store.js';
-import { connect, endAll, eventually, Inbox, rawConnected, sleep, startMqtt, uid } from './helpers.js';
+import { connect, endAll, Inbox, rawConnected, sleep, startMqtt, uid } from './helpers.js';
+import { eventually } from '../support/index.js';
 
 class GatedStore extends MemoryStore {
   gate: Promise<void> | null = null;
@@ -28,11 +29,11 @@ describe('mqtt flow control', () => {
       const payload = Buffer.alloc(1024, 1);
       for (let i = 1; i <= 2000; i++) r.send({ cmd: 'publish', topic: 'disk/x', payload, qos: 1, messageId: i, retain: false, dup: false } as mqttPacket.IPublishPacket);
       const q = t.b.broker.getQueue('slowdisk')!;
-      await eventually(() => q.messageCount > 0, 'first messages');
+      await eventually(() => q.messageCount > 0, { what: 'first messages' });
       await sleep(300);
       assert.ok(q.messageCount < 500, `reading paused: ${q.messageCount} taken while the store is stuck`);
       release();
-      await eventually(() => q.messageCount === 2000, 'all 2000 stored once the store moves', 10_000);
+      await eventually(() => q.messageCount === 2000, { timeout: 10_000, what: 'all 2000 stored once the store moves' });
       const acks = new Set<number>();
       while (acks.size < 2000) acks.add((await r.nextPacket()).messageId!);
       r.close();

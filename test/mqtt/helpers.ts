@@ -8,7 +8,7 @@ import mqtt, { type IClientOptions, type IConnackPacket, type IClientPublishOpti
 import mqttPacket from 'mqtt-packet';
 import { MemoryStore } from '../../core/storage/memory-store.js';
 import { MqttAdapter } from '../../adapters/mqtt/index.js';
-import { recordingLogger, startTestBroker, TEST_HOST, type LogRecord, type RunningBroker, type StartOptions } from '../support/index.js';
+import { recordingLogger, startBroker, TEST_HOST, type LogRecord, type RunningBroker, type StartOptions } from '../support/index.js';
 
 export { recordingLogger, type LogRecord };
 
@@ -30,7 +30,7 @@ export async function startMqtt(options: StartOptions & { store?: MemoryStore } 
   const store = options.dataDir === undefined ? (options.store ?? new MemoryStore()) : undefined;
   const logs: LogRecord[] = [];
   const adapter = new MqttAdapter();
-  const b = await startTestBroker({ protocols: [], extraAdapters: [adapter], logger: recordingLogger(logs), ...options, store });
+  const b = await startBroker({ protocols: [], extraAdapters: [adapter], logger: recordingLogger(logs), ...options, store });
   const port = b.ports.mqtt!;
   const me: MqttTestBroker = {
     b,
@@ -145,15 +145,6 @@ export class Inbox {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Polls until `cond` is true (no timing assertion: the deadline only bounds a hang). */
-export async function eventually(cond: () => boolean | Promise<boolean>, what = 'condition', timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 export function publish(c: MqttClient, topic: string, payload: string | Buffer, opts: IClientPublishOptions = {}): Promise<unknown> {

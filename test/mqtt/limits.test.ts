@@ -1,14 +1,15 @@
 /** Configurable limits: connections, subscriptions per session, maximum QoS, retain availability. */
 import assert from 'node:assert/strict';
 import type mqttPacket from 'mqtt-packet';
-import { connect, connectRefused, endAll, eventually, rawConnected, startMqtt, type MqttTestBroker } from './helpers.js';
+import { connect, connectRefused, endAll, rawConnected, startMqtt, type MqttTestBroker } from './helpers.js';
+import { eventually } from '../support/index.js';
 
 describe('mqtt limits', () => {
   let t: MqttTestBroker;
   before(async () => { t = await startMqtt({ mqtt: { maxConnections: 2, maxSubscriptionsPerSession: 2, maxQos: 1, retainAvailable: false } }); });
   afterEach(async () => {
     await endAll();
-    await eventually(() => t.adapter().connectionCount === 0, 'connections closed');
+    await eventually(() => t.adapter().connectionCount === 0, { what: 'connections closed' });
   });
   after(async () => { await t.close(); });
 

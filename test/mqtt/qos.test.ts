@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import type mqttPacket from 'mqtt-packet';
 import type { JournalEntry } from '../../core/store.js';
 import { MemoryStore } from '../../core/storage/memory-store.js';
-import { connect, endAll, eventually, Inbox, raw, rawConnected, startMqtt, uid, type MqttTestBroker } from './helpers.js';
+import { connect, endAll, Inbox, raw, rawConnected, startMqtt, uid, type MqttTestBroker } from './helpers.js';
+import { eventually } from '../support/index.js';
 
 describe('mqtt QoS flows', () => {
   let t: MqttTestBroker;
@@ -163,7 +164,7 @@ describe('mqtt acknowledgement after storage', () => {
       store.gate = new Promise((r) => (release = r));
       const r = await rawConnected(t.port);
       r.send({ cmd: 'publish', topic: 'gate/1', payload: Buffer.from('x'), qos: 1, messageId: 3, retain: false, dup: false } as mqttPacket.IPublishPacket);
-      await eventually(() => t.b.broker.getQueue('stored')!.messageCount === 1, 'message queued');
+      await eventually(() => t.b.broker.getQueue('stored')!.messageCount === 1, { what: 'message queued' });
       await assert.rejects(r.nextPacket(200), /no packet/);
       release();
       const ack = await r.nextPacket();

@@ -1,7 +1,8 @@
 /** Retained messages (in the core, across restarts) and last will (with MQTT 5 will delay). */
 import assert from 'node:assert/strict';
 import type mqttPacket from 'mqtt-packet';
-import { connect, connectInbox, endAll, eventually, Inbox, rawConnected, startMqtt, uid, type MqttTestBroker } from './helpers.js';
+import { connect, connectInbox, endAll, Inbox, rawConnected, startMqtt, uid, type MqttTestBroker } from './helpers.js';
+import { eventually } from '../support/index.js';
 
 describe('mqtt retained messages', () => {
   let t: MqttTestBroker;
@@ -110,7 +111,7 @@ describe('mqtt last will', () => {
     const topic = `willret/${uid()}`;
     const c = await connect(t.url, { will: { topic, payload: Buffer.from('offline'), qos: 1, retain: true } });
     (c.stream as unknown as { destroy(): void }).destroy();
-    await eventually(() => t.b.broker.retained.get(topic.replaceAll('/', '.'))?.payload.toString() === 'offline', 'retained will');
+    await eventually(() => t.b.broker.retained.get(topic.replaceAll('/', '.'))?.payload.toString() === 'offline', { what: 'retained will' });
   });
 
   it('MQTT 5 will properties reach the subscriber', async () => {

@@ -1,8 +1,8 @@
 /** Persistent sessions, restart, takeover, keep-alive, session expiry, bounded offline queues. */
 import assert from 'node:assert/strict';
 import type mqttPacket from 'mqtt-packet';
-import { removeTempDir, tempDir } from '../support/index.js';
-import { connect, connectInbox, endAll, eventually, Inbox, raw, rawConnected, sleep, startMqtt, uid, type MqttTestBroker } from './helpers.js';
+import { eventually, removeTempDir, tempDir } from '../support/index.js';
+import { connect, connectInbox, endAll, Inbox, raw, rawConnected, sleep, startMqtt, uid, type MqttTestBroker } from './helpers.js';
 
 const pub1 = (topic: string, payload: string, messageId: number, qos: 1 | 2 = 1): mqttPacket.IPublishPacket =>
   ({ cmd: 'publish', topic, payload: Buffer.from(payload), qos, messageId, retain: false, dup: false });
@@ -230,7 +230,7 @@ describe('mqtt session expiry', () => {
     await c.subscribeAsync(`exp/${clientId}`, { qos: 1 });
     await c.endAsync();
     assert.ok(t.b.broker.getQueue(`mqtt.session.${clientId}`));
-    await eventually(() => t.b.broker.getQueue(`mqtt.session.${clientId}`) === undefined, 'session queue deleted', 5000);
+    await eventually(() => t.b.broker.getQueue(`mqtt.session.${clientId}`) === undefined, { timeout: 5000, what: 'session queue deleted' });
     const { connack } = await connectInbox(t.url, { protocolVersion: 5, clientId, clean: false, properties: { sessionExpiryInterval: 1 } });
     assert.equal(connack.sessionPresent, false);
   });
@@ -240,7 +240,7 @@ describe('mqtt session expiry', () => {
     const c = await connect(t.url, { protocolVersion: 5, clientId, clean: false });
     await c.subscribeAsync(`exp0/${clientId}`, { qos: 1 });
     await c.endAsync();
-    await eventually(() => t.b.broker.getQueue(`mqtt.session.${clientId}`) === undefined, 'session queue deleted');
+    await eventually(() => t.b.broker.getQueue(`mqtt.session.${clientId}`) === undefined, { what: 'session queue deleted' });
   });
 
   it('DISCONNECT may shorten the expiry; raising it from 0 is a protocol error', async () => {
@@ -248,7 +248,7 @@ describe('mqtt session expiry', () => {
     const c = await connect(t.url, { protocolVersion: 5, clientId, clean: false, properties: { sessionExpiryInterval: 3600 } });
     await c.subscribeAsync(`expd/${clientId}`, { qos: 1 });
     await c.endAsync(false, { reasonCode: 0, properties: { sessionExpiryInterval: 0 } });
-    await eventually(() => t.b.broker.getQueue(`mqtt.session.${clientId}`) === undefined, 'session ended on DISCONNECT');
+    await eventually(() => t.b.broker.getQueue(`mqtt.session.${clientId}`) === undefined, { what: 'session ended on DISCONNECT' });
     const r = await rawConnected(t.port, 5, { clientId: uid('ed0') });
     r.send({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 10 } } as mqttPacket.IDisconnectPacket);
     const d = await r.nextPacket() as mqttPacket.IDisconnectPacket;

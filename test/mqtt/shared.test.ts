@@ -1,7 +1,8 @@
 /** Shared subscriptions $share/<group>/<filter>: competing consumers on one core queue. */
 import assert from 'node:assert/strict';
 import type mqttPacket from 'mqtt-packet';
-import { connect, connectInbox, endAll, eventually, Inbox, rawConnected, startMqtt, uid, type MqttTestBroker } from './helpers.js';
+import { connect, connectInbox, endAll, Inbox, rawConnected, startMqtt, uid, type MqttTestBroker } from './helpers.js';
+import { eventually } from '../support/index.js';
 
 describe('mqtt shared subscriptions', () => {
   let t: MqttTestBroker;
@@ -22,7 +23,7 @@ describe('mqtt shared subscriptions', () => {
       assert.equal(queue.consumers.length, 2);
       const pub = await connect(t.url);
       for (let i = 0; i < 20; i++) await pub.publishAsync(topic, `${i}`, { qos: 1 });
-      await eventually(() => ia.messages.length + ib.messages.length === 20, '20 deliveries');
+      await eventually(() => ia.messages.length + ib.messages.length === 20, { what: '20 deliveries' });
       const all = [...ia.messages, ...ib.messages].map((m) => Number(m.payload.toString())).sort((x, y) => x - y);
       assert.deepEqual(all, Array.from({ length: 20 }, (_, i) => i));
       assert.ok(ia.messages.length > 0 && ib.messages.length > 0, 'both members got work');
@@ -62,7 +63,7 @@ describe('mqtt shared subscriptions', () => {
     r.close();
     assert.equal((await inbox.next()).payload.toString(), 'held');
     await other.unsubscribeAsync(`$share/g/${topic}`);
-    await eventually(() => t.b.broker.getQueue(queueName) === undefined, 'shared queue deleted');
+    await eventually(() => t.b.broker.getQueue(queueName) === undefined, { what: 'shared queue deleted' });
   });
 
   it('a persistent member keeps its place across a restart (durable shared queue)', async () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { readPackageVersion } from '../../plugins/admin/index.js';
-import { requireDebianClient, startTestBroker, TEST_HOST, type RunningBroker } from '../support/index.js';
+import { requireDebianClient, startBroker, TEST_HOST, type RunningBroker } from '../support/index.js';
 import { RawStomp } from '../stomp/helpers.js';
 import { connect, connectInbox, endAll } from './helpers.js';
 
@@ -34,7 +34,7 @@ describe('mqtt: $SYS topics', function () {
   this.timeout(60000);
   before(requireDebianClient('mosquitto-clients', 'mosquitto_sub'));
   let b: RunningBroker;
-  beforeEach(async () => { b = await startTestBroker({ sys: { intervalSeconds: 1 } }); });
+  beforeEach(async () => { b = await startBroker({ sys: { intervalSeconds: 1 } }); });
   afterEach(async () => {
     await endAll();
     await b.close();
@@ -101,7 +101,7 @@ describe('mqtt: $SYS topics', function () {
 
   it('sys.intervalSeconds 0 publishes nothing', async () => {
     await b.close();
-    b = await startTestBroker({ sys: { intervalSeconds: 0 } });
+    b = await startBroker({ sys: { intervalSeconds: 0 } });
     const { client, inbox } = await connectInbox(`mqtt://${TEST_HOST}:${b.ports.mqtt}`);
     await client.subscribeAsync(['$SYS/#', 'mark'], { qos: 1 });
     await client.publishAsync('mark', 'x', { qos: 1 });

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { AuthConfig, AuthRule } from '../../config/schema.js';
 import type { Logger } from '../../core/adapter.js';
 import { createAuthPlugin, createUserRecord, FileUserStore, LoginFailures, MemoryUserStore, type UserRecord } from '../../plugins/auth/index.js';
-import { removeTempDir, startTestBroker, tempDir, type RunningBroker } from '../support/index.js';
+import { removeTempDir, startBroker, tempDir, type RunningBroker } from '../support/index.js';
 
 const FAST = { N: 1024, scramIterations: 4096 };
 const BIN = join(fileURLToPath(new URL('../../../', import.meta.url)), 'bin', 'junction.js');
@@ -130,7 +130,7 @@ describe('platform/auth: admin flag end to end', function () {
     // Changing root's password without a flag keeps it an admin.
     assert.equal(spawnSync(process.execPath, [BIN, 'passwd', file, 'root'], { input: 'root-pw\n', encoding: 'utf8', timeout: 60000 }).status, 0);
     assert.equal((await new FileUserStore(file).load()).get('root')?.admin, true);
-    b = await startTestBroker({ protocols: [], auth: { usersFile: file } });
+    b = await startBroker({ protocols: [], auth: { usersFile: file } });
   });
   after(async () => {
     await b.close();

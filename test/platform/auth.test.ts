@@ -19,7 +19,7 @@ import {
   verifyPassword,
   type ScramMechanism,
 } from '../../plugins/auth/index.js';
-import { removeTempDir, startTestBroker, tempDir } from '../support/index.js';
+import { removeTempDir, startBroker, tempDir } from '../support/index.js';
 
 const FAST = { N: 1024, scramIterations: 4096 };
 const cfg = (over: Partial<AuthConfig> = {}): AuthConfig => ({ usersFile: null, allowAnonymous: true, rules: [], ...over });
@@ -127,7 +127,7 @@ describe('platform/auth: authentication', () => {
   });
 
   it('keeps run-time registrations in the broker metadata when no users file is configured', async () => {
-    const b = await startTestBroker({ protocols: [] });
+    const b = await startBroker({ protocols: [] });
     try {
       await b.auth.register!('carol', 'pw1');
       assert.ok(b.broker.metadata.entries('auth.user').has('carol'));
@@ -168,7 +168,7 @@ describe('platform/auth: users file', () => {
   it('a broker with a users file refuses anonymous clients', async () => {
     const path = join(dir, 'broker-users.yaml');
     await new FileUserStore(path, true).put('alice', await createUserRecord('wonder', FAST));
-    const b = await startTestBroker({ protocols: [], auth: { usersFile: path } });
+    const b = await startBroker({ protocols: [], auth: { usersFile: path } });
     try {
       assert.equal(b.auth.anonymousAllowed, false);
       assert.equal(await b.auth.authenticate('mqtt', undefined, undefined), null);

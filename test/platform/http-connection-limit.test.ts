@@ -14,7 +14,8 @@ import { pino } from 'pino';
 import type { Logger } from '../../core/adapter.js';
 import { HttpListener } from '../../plugins/http/index.js';
 import { requireDebianClient } from '../support/debian.js';
-import { startTestBroker, TEST_HOST } from '../support/broker.js';
+import { startBroker, TEST_HOST } from '../support/broker.js';
+import { eventually } from '../support/index.js';
 
 const silent = pino({ level: 'silent' }) as unknown as Logger;
 const CONFIG = { port: 0, maxHeaderBytes: 16384, headersTimeoutMs: 10000, requestTimeoutMs: 30000, keepAliveTimeoutMs: 30000, maxWebSocketMessageBytes: 1 << 20 };
@@ -57,10 +58,6 @@ function plain(port: number): Promise<KeepAlive> {
   });
 }
 
-async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setTimeout(r, 10));
-}
-
 describe('http: connection limit', function () {
   this.timeout(30000);
 
@@ -76,7 +73,7 @@ describe('http: connection limit', function () {
       assert.equal(http.connections.refused, 1);
       for (const c of open) assert.equal(await c.get('/healthz'), 200);
       open[0].socket.destroy();
-      await until(() => http.connections.count === 2);
+      await eventually(() => http.connections.count === 2);
       const again = await plain(port);
       assert.equal(await again.get('/healthz'), 200);
       again.socket.destroy();
@@ -122,7 +119,7 @@ describe('http: connection limit', function () {
   });
 
   it('the broker\'s HTTP listener takes limits.maxConnections', async () => {
-    const b = await startTestBroker({ protocols: [], limits: { maxConnections: 2 } });
+    const b = await startBroker({ protocols: [], limits: { maxConnections: 2 } });
     try {
       const port = b.ports.http!;
       const open = [await plain(port), await plain(port)];

@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { WebSocket } from 'ws';
 import type { AdapterContext, ListenerInfo, ProtocolAdapter } from '../../core/adapter.js';
 import type { HttpListener } from '../../plugins/http/index.js';
-import { startTestBroker, TEST_HOST, type RunningBroker } from '../support/index.js';
+import { startBroker, TEST_HOST, type RunningBroker } from '../support/index.js';
 
 /** A stand-in adapter that mounts WebSocket endpoints and routes, as real adapters do. */
 class EchoAdapter implements ProtocolAdapter {
@@ -64,7 +64,7 @@ describe('platform/http', () => {
   let b: RunningBroker;
   let port: number;
   before(async () => {
-    b = await startTestBroker({ protocols: [], extraAdapters: [new EchoAdapter()] });
+    b = await startBroker({ protocols: [], extraAdapters: [new EchoAdapter()] });
     port = b.ports.http!;
   });
   after(() => b.close());
@@ -135,7 +135,7 @@ describe('platform/http', () => {
 
 describe('platform/http: shutdown', () => {
   it('closes WebSocket clients with 1001 when the broker stops', async () => {
-    const b = await startTestBroker({ protocols: [], extraAdapters: [new EchoAdapter()] });
+    const b = await startBroker({ protocols: [], extraAdapters: [new EchoAdapter()] });
     const ws = await openWs(b.ports.http!, '/echo', ['v12.stomp']);
     assert.ok(ws instanceof WebSocket);
     const closed = once(ws, 'close');

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ADAPTER_NAMES, adapterFactories, loadAdapters } from '../../adapters/index.js';
 import { ConfigError } from '../../config/load.js';
 import type { AdapterContext, ListenerInfo, ProtocolAdapter } from '../../core/adapter.js';
-import { removeTempDir, startTestBroker, tempDir, TEST_HOST } from '../support/index.js';
+import { removeTempDir, startBroker, tempDir, TEST_HOST } from '../support/index.js';
 
 /** A fake protocol adapter that records its lifecycle and listens where ctx.listen says. */
 class FakeAdapter implements ProtocolAdapter {
@@ -46,7 +46,7 @@ describe('platform/lifecycle', () => {
   it('hands adapters the core, config, auth, logger, HTTP host and resolved listen settings', async () => {
     const mqtt = new FakeAdapter('mqtt');
     const kafka = new FakeAdapter('kafka');
-    const b = await startTestBroker({ protocols: [], extraAdapters: [mqtt, kafka], ports: { kafka: 0 } });
+    const b = await startBroker({ protocols: [], extraAdapters: [mqtt, kafka], ports: { kafka: 0 } });
     try {
       assert.deepEqual(mqtt.events, ['init', 'start']);
       assert.equal(mqtt.ctx.broker, b.broker);
@@ -69,7 +69,7 @@ describe('platform/lifecycle', () => {
 
   it('/readyz is 503 while adapters start and while they stop', async () => {
     const a = new FakeAdapter('mqtt');
-    const b = await startTestBroker({ protocols: [], extraAdapters: [a] });
+    const b = await startBroker({ protocols: [], extraAdapters: [a] });
     assert.equal(a.readyDuringStart, 503);
     assert.equal((await fetch(`http://${TEST_HOST}:${b.ports.http}/readyz`)).status, 200);
     await b.close();
@@ -77,7 +77,7 @@ describe('platform/lifecycle', () => {
   });
 
   it('close() is idempotent', async () => {
-    const b = await startTestBroker({ protocols: [] });
+    const b = await startBroker({ protocols: [] });
     const first = b.close();
     assert.equal(b.close(), first);
     await first;
@@ -86,13 +86,13 @@ describe('platform/lifecycle', () => {
   it('a failing adapter start stops what had started and rejects', async () => {
     const good = new FakeAdapter('mqtt');
     const bad = new FakeAdapter('amqp', { failStart: true });
-    await assert.rejects(startTestBroker({ protocols: [], extraAdapters: [good, bad] }), /amqp cannot start/);
+    await assert.rejects(startBroker({ protocols: [], extraAdapters: [good, bad] }), /amqp cannot start/);
     assert.deepEqual(good.events, ['init', 'start', 'stop']);
     assert.equal(good.server?.listening, false);
   });
 
   it('port 0 disables the HTTP listener', async () => {
-    const b = await startTestBroker({ protocols: [], ports: { http: 0 } });
+    const b = await startBroker({ protocols: [], ports: { http: 0 } });
     try {
       assert.equal(b.http, null);
       assert.equal(b.ports.http, undefined);
@@ -102,17 +102,17 @@ describe('platform/lifecycle', () => {
   });
 
   it('a bad option rejects with a ConfigError before anything listens', async () => {
-    await assert.rejects(startTestBroker({ storage: { fsync: 'sometimes' as 'always' } }), (e: unknown) => e instanceof ConfigError && e.key === 'storage.fsync');
+    await assert.rejects(startBroker({ storage: { fsync: 'sometimes' as 'always' } }), (e: unknown) => e instanceof ConfigError && e.key === 'storage.fsync');
   });
 
   it('keeps the embedded store in dataDir', async () => {
     const dir = tempDir();
     try {
-      const b = await startTestBroker({ dataDir: join(dir, 'data'), protocols: [] });
+      const b = await startBroker({ dataDir: join(dir, 'data'), protocols: [] });
       await b.broker.metadata.put('test', 'k', Buffer.from('v'));
       await b.close();
       assert.ok(existsSync(join(dir, 'data')));
-      const again = await startTestBroker({ dataDir: join(dir, 'data'), protocols: [] });
+      const again = await startBroker({ dataDir: join(dir, 'data'), protocols: [] });
       assert.equal(again.broker.metadata.get('test', 'k')?.toString(), 'v', 'metadata survived the restart');
       await again.close();
     } finally {
@@ -146,13 +146,13 @@ describe('platform/lifecycle: adapter configuration errors', () => {
       start: async () => [],
       stop: async () => undefined,
     };
-    await assert.rejects(startTestBroker({ protocols: [], extraAdapters: [widget], ...({ widget: { widgets: 0 } } as object) }), (e: unknown) => e instanceof ConfigError && e.message === 'widget.widgets: must be an integer >= 1 (got 0)');
+    await assert.rejects(startBroker({ protocols: [], extraAdapters: [widget], ...({ widget: { widgets: 0 } } as object) }), (e: unknown) => e instanceof ConfigError && e.message === 'widget.widgets: must be an integer >= 1 (got 0)');
     await assert.rejects(
-      startTestBroker({ protocols: [], extraAdapters: [widget], ...({ widget: { gadgets: 1 } } as object) }),
+      startBroker({ protocols: [], extraAdapters: [widget], ...({ widget: { gadgets: 1 } } as object) }),
       (e: unknown) => e instanceof ConfigError && e.message === 'widget.gadgets: unknown key (allowed in widget: widgets, label)',
     );
     assert.deepEqual(seen, [], 'init never ran with a bad section');
-    const b = await startTestBroker({ protocols: [], extraAdapters: [widget] });
+    const b = await startBroker({ protocols: [], extraAdapters: [widget] });
     await b.close();
     assert.deepEqual(seen, [{ widgets: 3, label: 'w' }]);
   });

@@ -13,9 +13,8 @@ import rhea from 'rhea';
 import { AdapterListeners, ConnectionRateLimiter } from '../../plugins/listeners/index.js';
 import { ConnectionGate } from '../../core/connection-gate.js';
 import { createTestPki, type TestPki } from '../support/certificates.js';
-import { firstBytes, removeTempDir, requireDebianClient, startTestBroker, tempDir, TEST_HOST, type RunningBroker } from '../support/index.js';
+import { eventually, firstBytes, removeTempDir, requireDebianClient, type RunningBroker, startBroker, tempDir, TEST_HOST } from '../support/index.js';
 import { call } from '../admin/helpers.js';
-import { eventually } from '../mqtt/helpers.js';
 
 const MQTT_CONNECT = (id: string) => mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: id, keepalive: 0 });
 
@@ -35,7 +34,7 @@ describe('platform/listener service', function () {
     before(async () => {
       dir = tempDir('junction-listeners-');
       pki = createTestPki(dir);
-      b = await startTestBroker({ tls: { cert: pki.serverCert, key: pki.serverKey }, xmpp: { tlsPort: -1 } });
+      b = await startBroker({ tls: { cert: pki.serverCert, key: pki.serverKey }, xmpp: { tlsPort: -1 } });
     });
     after(async () => {
       await b?.close();
@@ -92,7 +91,7 @@ describe('platform/listener service', function () {
 
     it('an address past its burst is closed without a byte on every listener (one budget for the process), counted in /metrics; an exempt one is not limited', async () => {
       // 0.001 per second: no refill while the test runs.
-      b = await startTestBroker({ limits: { connectionRate: { perSecond: 0.001, burst: 3, exempt: ['127.0.0.2'] } } as never });
+      b = await startBroker({ limits: { connectionRate: { perSecond: 0.001, burst: 3, exempt: ['127.0.0.2'] } } as never });
       const admitted = await Promise.all([1, 2, 3].map((i) => mqttAnswer(b.ports.mqtt!, `rate-${i}`)));
       for (const a of admitted) assert.equal(a.charCodeAt(0), 0x20, 'CONNACK');
       assert.equal(await mqttAnswer(b.ports.mqtt!, 'rate-4'), '', 'MQTT: the fourth from the address is refused');
@@ -112,7 +111,7 @@ describe('platform/listener service', function () {
     });
 
     it('loopback is exempt by default, so local tools and tests are not limited', async () => {
-      b = await startTestBroker({ limits: { connectionRate: { perSecond: 0.001, burst: 1 } } as never });
+      b = await startBroker({ limits: { connectionRate: { perSecond: 0.001, burst: 1 } } as never });
       assert.deepEqual(b.config.limits.connectionRate.exempt, ['127.0.0.1', '::1']);
       for (let i = 0; i < 5; i++) assert.equal((await mqttAnswer(b.ports.mqtt!, `loop-${i}`)).charCodeAt(0), 0x20);
     });
@@ -148,7 +147,7 @@ describe('platform/listener service', function () {
     it('a socket on a TLS listener that never finishes its handshake is closed after the adapter\'s handshake time', async () => {
       dir = tempDir('junction-tls-deadline-');
       const pki = createTestPki(dir);
-      b = await startTestBroker({ protocols: ['mqtt'], mqtt: { connectTimeoutMs: 300, tls: { cert: pki.serverCert, key: pki.serverKey } } as never });
+      b = await startBroker({ protocols: ['mqtt'], mqtt: { connectTimeoutMs: 300, tls: { cert: pki.serverCert, key: pki.serverKey } } as never });
       const closed = await new Promise<boolean>((resolve) => {
         const s = netConnect({ host: TEST_HOST, port: b.ports['mqtt-tls']! });
         s.on('error', () => undefined);

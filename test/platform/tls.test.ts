@@ -7,7 +7,7 @@ import { ConfigError, loadConfig } from '../../config/load.js';
 import type { JunctionConfig } from '../../config/schema.js';
 import type { AdapterContext, ProtocolAdapter } from '../../core/adapter.js';
 import { createTlsResolver, loadTlsOptions } from '../../plugins/tls.js';
-import { removeTempDir, requireDebianClient, startTestBroker, tempDir, TEST_HOST } from '../support/index.js';
+import { removeTempDir, requireDebianClient, startBroker, tempDir, TEST_HOST } from '../support/index.js';
 
 function withTls(over: Record<string, unknown>): JunctionConfig {
   return loadConfig({ overrides: over });
@@ -79,7 +79,7 @@ describe('platform/tls', () => {
       start: async () => [],
       stop: async () => undefined,
     });
-    const b = await startTestBroker({ tls: { cert, key }, stomp: { tls: { cert: null } }, protocols: [], extraAdapters: [probe('mqtt'), probe('stomp'), probe('xmpp')] });
+    const b = await startBroker({ tls: { cert, key }, stomp: { tls: { cert: null } }, protocols: [], extraAdapters: [probe('mqtt'), probe('stomp'), probe('xmpp')] });
     await b.close();
     assert.deepEqual(seen.mqtt, { host: TEST_HOST, port: 0, tlsPort: 0 });
     assert.equal(seen.stomp.tlsPort, null);
@@ -87,7 +87,7 @@ describe('platform/tls', () => {
   });
 
   it('the HTTP listener serves HTTPS with its own certificate', async () => {
-    const b = await startTestBroker({ protocols: [], http: { tls: { cert, key } } });
+    const b = await startBroker({ protocols: [], http: { tls: { cert, key } } });
     try {
       assert.equal(b.listeners.find((l) => l.name === 'http')?.tls, true);
       const status = await new Promise<number>((resolve, reject) => {

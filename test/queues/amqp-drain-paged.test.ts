@@ -4,7 +4,7 @@
  * back. Also a browse (distribution-mode: copy) of paged messages drained the same way. rhea.
  */
 import assert from 'node:assert/strict';
-import { removeTempDir, startTestBroker, tempDir, type RunningBroker } from '../support/broker.js';
+import { removeTempDir, startBroker, tempDir, type RunningBroker } from '../support/broker.js';
 import { close, connect, drain as drainBy, openReceiver } from '../amqp/helpers.js';
 import { createMessage } from '../../core/message.js';
 
@@ -29,11 +29,11 @@ describe('queues: AMQP drain of paged messages', function () {
 
   it('a drain after a restart (everything paged) gets the messages, in order, for its credit', async () => {
     const options = { dataDir: dir, queues: { memoryBytes: 0 }, protocols: ['amqp'] };
-    b = await startTestBroker(options);
+    b = await startBroker(options);
     await b.broker.declareQueue('pull', { durable: true });
     for (let i = 0; i < 50; i++) await b.broker.sendToQueue('pull', createMessage({ topic: 'pull', payload: Buffer.from(`m${i}`), durable: true }));
     await b.close();
-    b = await startTestBroker(options);
+    b = await startBroker(options);
     assert.equal(b.broker.queueMemory.pagedMessages, 50);
 
     const c = await connect(b.ports.amqp!);

@@ -10,6 +10,7 @@ import { TEST_HOST } from '../support/broker.js';
 import { startJunctionProcess, type JunctionProcess } from '../support/junction-process.js';
 import { close as closeAmqp, connect as connectAmqp, openReceiver } from '../amqp/helpers.js';
 import { stompjs } from '../stomp/helpers.js';
+import { eventually } from '../support/index.js';
 
 const BUDGET = 64 * 1024;
 const N = 3000;
@@ -25,14 +26,6 @@ async function metric(node: JunctionProcess, metricName: string, labels = ''): P
   const line = text.split('\n').find((l) => l.startsWith(`${metricName}${labels} `) || l.startsWith(`${metricName}${labels}{`));
   assert.ok(line, `metric ${metricName}${labels} in /metrics`);
   return Number(line.slice(line.lastIndexOf(' ') + 1));
-}
-
-async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const stompUrl = (node: JunctionProcess) => `ws://${TEST_HOST}:${node.ports.http}/stomp`;
@@ -77,7 +70,7 @@ describe('queues: a deep queue past queues.memoryBytes, across kill -9 and a res
       if (m.headers['browser'] === 'end') ended = true;
       else browsed.push(name(m.body));
     }, { browser: 'true' });
-    await until(() => ended, 'browser:end');
+    await eventually(() => ended, { what: 'browser:end' });
     browse.unsubscribe();
     assert.deepEqual(browsed, EXPECTED);
     assert.equal(await metric(node, 'junction_queue_messages_ready', '{queue="deep"}'), N);
@@ -102,10 +95,10 @@ describe('queues: a deep queue past queues.memoryBytes, across kill -9 and a res
         m.ack();
       }
     }, { ack: 'client-individual', 'prefetch-count': '20' });
-    await until(async () => {
+    await eventually(async () => {
       peak = Math.max(peak, await metric(node!, 'junction_queue_memory_bytes'));
       return first.length >= third;
-    }, 'the first third');
+    }, { what: 'the first third' });
     sub.unsubscribe();
     await client.deactivate();
     assert.deepEqual(first, EXPECTED.slice(0, third));
@@ -113,7 +106,7 @@ describe('queues: a deep queue past queues.memoryBytes, across kill -9 and a res
     assert.ok(peak <= BUDGET + 512 * 400, `peak bodies in memory while draining: ${peak}`);
 
     // A clean restart, then the rest over AMQP, still in order (unacked prefetched ones came back first).
-    await until(async () => (await metric(node!, 'junction_queue_messages_ready', '{queue="deep"}')) === N - third, 'the acks');
+    await eventually(async () => (await metric(node!, 'junction_queue_messages_ready', '{queue="deep"}')) === N - third, { what: 'the acks' });
     await node.restart();
     const amqp = await connectAmqp(node.ports.amqp);
     const receiver = await openReceiver(amqp, { source: '/queue/deep', credit_window: 100, autoaccept: true });
@@ -123,11 +116,11 @@ describe('queues: a deep queue past queues.memoryBytes, across kill -9 and a res
       const text = typeof body === 'string' ? body : Buffer.isBuffer(body) ? body.toString() : Buffer.from(body.content).toString();
       rest.push(name(text));
     });
-    await until(() => rest.length >= N - third, 'the rest over AMQP');
+    await eventually(() => rest.length >= N - third, { what: 'the rest over AMQP' });
     assert.deepEqual(rest, EXPECTED.slice(third));
     await closeAmqp(amqp);
-    await until(async () => (await metric(node!, 'junction_queue_messages_ready', '{queue="deep"}')) === 0
-      && (await metric(node!, 'junction_queue_messages_unacked', '{queue="deep"}')) === 0, 'an empty queue');
+    await eventually(async () => (await metric(node!, 'junction_queue_messages_ready', '{queue="deep"}')) === 0
+      && (await metric(node!, 'junction_queue_messages_unacked', '{queue="deep"}')) === 0, { what: 'an empty queue' });
     assert.equal(await metric(node, 'junction_queue_paged_messages'), 0);
   });
 });

@@ -8,6 +8,7 @@ import type { Client, IMessage } from '@stomp/stompjs';
 import { TEST_HOST } from '../support/broker.js';
 import { startJunctionProcess, type JunctionProcess } from '../support/junction-process.js';
 import { stompjs } from '../stomp/helpers.js';
+import { eventually } from '../support/index.js';
 
 async function metric(node: JunctionProcess, name: string): Promise<number> {
   const text = await (await fetch(`http://${TEST_HOST}:${node.ports.http}/metrics`)).text();
@@ -43,19 +44,18 @@ describe('queues: delivery counts across kill -9 (child process, STOMP)', functi
       assert.equal(m.body, 'poison');
       seen.push(m.headers.redelivered);
       // The delivery is journaled in the background: wait until the store has written everything, then crash.
-      while ((await metric(node, 'junction_store_pending_bytes')) > 0) await new Promise((r) => setTimeout(r, 10));
+      await eventually(async () => (await metric(node!, 'junction_store_pending_bytes')) === 0, { what: 'the store written through' });
       await node.kill();
       await node.restart();
       client = await stompjs(`ws://${TEST_HOST}:${node.ports.http}/stomp`);
     }
     assert.deepEqual(seen, [undefined, 'true', 'true'], 'redelivered after each crash');
     // Three deliveries failed (each by a crash): the message is in the dead-letter queue, not delivered a fourth time.
-    let peeked: { messages: Array<{ headers: Record<string, unknown> }> } = { messages: [] };
-    for (let i = 0; i < 500 && peeked.messages.length === 0; i++) {
-      const res = await fetch(`http://${TEST_HOST}:${node.ports.http}/api/queues/poison.dlq/messages`);
-      if (res.status === 200) peeked = await res.json() as typeof peeked;
-      else await new Promise((r) => setTimeout(r, 10));
-    }
+    const peeked = await eventually(async () => {
+      const res = await fetch(`http://${TEST_HOST}:${node!.ports.http}/api/queues/poison.dlq/messages`);
+      const body = res.status === 200 ? await res.json() as { messages: Array<{ headers: Record<string, unknown> }> } : null;
+      return body?.messages.length ? body : null;
+    }, { what: 'the message in poison.dlq' });
     assert.equal(peeked.messages[0]?.headers['x-delivery-count'], 3);
     const dead = await firstMessage(client, '/queue/poison.dlq');
     assert.equal(dead.body, 'poison');

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
-import { removeTempDir, startTestBroker, tempDir, TEST_HOST, type RunningBroker } from '../support/broker.js';
+import { removeTempDir, startBroker, tempDir, TEST_HOST, type RunningBroker } from '../support/broker.js';
 import { close as closeAmqp, connect as connectAmqp, openReceiver, openSender, receive, send, sendable } from '../amqp/helpers.js';
 import { stompjs } from '../stomp/helpers.js';
 
@@ -30,7 +30,7 @@ describe('queues: storage.maxDiskBytes answered with each protocol\'s refusal', 
     removeTempDir(dir);
   });
 
-  const start = async () => (b = await startTestBroker({ dataDir: dir, storage: { maxDiskBytes: CAP }, queues: { memoryBytes: 16 * 1024 } }));
+  const start = async () => (b = await startBroker({ dataDir: dir, storage: { maxDiskBytes: CAP }, queues: { memoryBytes: 16 * 1024 } }));
 
   it('refuses new messages at the cap over AMQP, STOMP and MQTT 5, loses nothing acknowledged, and takes messages again once drained', async () => {
     await start();

@@ -11,8 +11,8 @@ import { StompParser } from '../../adapters/stomp/parser.js';
 import type { StompFrame } from '../../adapters/stomp/frame.js';
 import { MemoryStore } from '../../core/storage/memory-store.js';
 import type { JournalEntry } from '../../core/store.js';
-import { TEST_HOST } from '../support/index.js';
-import { RawStomp, startStomp, until, type StompBroker } from './helpers.js';
+import { eventually, TEST_HOST } from '../support/index.js';
+import { RawStomp, startStomp, type StompBroker } from './helpers.js';
 
 /** A store in memory whose journal writes complete after a short delay, like a disk's. */
 class SlowStore extends MemoryStore {
@@ -43,7 +43,7 @@ function rawClient(port: number): Promise<{ socket: Socket; frames: StompFrame[]
 async function connected(port: number) {
   const c = await rawClient(port);
   c.socket.write('CONNECT\naccept-version:1.2\nhost:/\n\n\0');
-  await until(() => c.frames.length > 0, 'CONNECTED');
+  await eventually(() => c.frames.length > 0, { what: 'CONNECTED' });
   assert.equal(c.frames.shift()!.command, 'CONNECTED');
   return c;
 }
@@ -106,7 +106,7 @@ describe('STOMP: frames read are processed after the client half-closes or close
     for (let i = 0; i < 1000; i++) wire += sendFrame(`/queue/${q}`, `m${i}`);
     await new Promise<void>((resolve) => c.socket.write(wire, () => resolve()));
     c.socket.destroy();
-    await until(() => s.b.broker.getQueue(q)?.messageCount === 1000, 'all 1,000 stored', 20000);
+    await eventually(() => s.b.broker.getQueue(q)?.messageCount === 1000, { timeout: 20000, what: 'all 1,000 stored' });
   });
 
   it('1,000 pipelined SENDs with receipts then a full close before reading any: all 1,000 are stored', async () => {
@@ -116,7 +116,7 @@ describe('STOMP: frames read are processed after the client half-closes or close
     for (let i = 0; i < 1000; i++) wire += sendFrame(`/queue/${q}`, `m${i}`, `receipt:r${i}\n`);
     await new Promise<void>((resolve) => c.socket.write(wire, () => resolve()));
     c.socket.destroy();
-    await until(() => s.b.broker.getQueue(q)?.messageCount === 1000, 'all 1,000 stored', 20000);
+    await eventually(() => s.b.broker.getQueue(q)?.messageCount === 1000, { timeout: 20000, what: 'all 1,000 stored' });
   });
 
   it('CONNECT pipelined with SENDs and a FIN: the SENDs wait for the login, then are stored', async () => {

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { connect as netConnect } from 'node:net';
-import { TEST_HOST } from '../support/index.js';
-import { RawStomp, startStomp, until, type StompBroker } from './helpers.js';
+import { eventually, TEST_HOST } from '../support/index.js';
+import { RawStomp, startStomp, type StompBroker } from './helpers.js';
 
 const CONNECT = 'CONNECT\naccept-version:1.2\nhost:/\n\n\0';
 // An unknown login with anonymous access allowed: the password check runs (a few ms of scrypt),
@@ -50,8 +50,8 @@ describe('STOMP: a close racing a SUBSCRIBE leaves no temporary queue', function
       runs.push(writeAndDestroy(subscribes(200 + i), true, s.port));
     }
     await Promise.all(runs);
-    await until(() => temporaryQueues(s).length === 0, `no temporary queues (left: ${temporaryQueues(s).join(', ')})`, 10000);
-    await until(() => (s.b.broker.getQueue('race-durable')?.consumers.length ?? 0) === 0, 'no consumer left on the durable queue');
+    await eventually(() => temporaryQueues(s).length === 0, { timeout: 10000, what: `no temporary queues (left: ${temporaryQueues(s).join(', ')})` });
+    await eventually(() => (s.b.broker.getQueue('race-durable')?.consumers.length ?? 0) === 0, { what: 'no consumer left on the durable queue' });
     // A message published now has nowhere to go but the durable queue (which nothing consumes).
     const c = await RawStomp.connect(s.port);
     await c.sendWithReceipt('SEND', { destination: '/topic/race.x' }, 'after');
@@ -72,8 +72,8 @@ describe('STOMP: a close racing a SUBSCRIBE leaves no temporary queue', function
         }));
       }
       await Promise.all(runs);
-      await until(() => temporaryQueues(t).length === 0, `no temporary queues (left: ${temporaryQueues(t).join(', ')})`, 10000);
-      await until(() => (t.b.broker.getQueue('race-durable')?.consumers.length ?? 0) === 0, 'no consumer left on the durable queue');
+      await eventually(() => temporaryQueues(t).length === 0, { timeout: 10000, what: `no temporary queues (left: ${temporaryQueues(t).join(', ')})` });
+      await eventually(() => (t.b.broker.getQueue('race-durable')?.consumers.length ?? 0) === 0, { what: 'no consumer left on the durable queue' });
     } finally {
       await t.close();
     }

@@ -1,8 +1,8 @@
 /** Durable topic subscriptions (RabbitMQ and ActiveMQ styles) across a broker restart, and x-stream-offset. */
 import assert from 'node:assert/strict';
 import { StreamCursor } from '../../core/stream/stream-cursor.js';
-import { removeTempDir, tempDir } from '../support/index.js';
-import { RawStomp, startStomp, until, type StompBroker } from './helpers.js';
+import { eventually, removeTempDir, tempDir } from '../support/index.js';
+import { RawStomp, startStomp, type StompBroker } from './helpers.js';
 
 describe('STOMP durable subscriptions across a restart', function () {
   let dir: string;
@@ -182,6 +182,6 @@ describe('STOMP x-stream-offset on a stream (a Kafka topic)', function () {
     c.send('SUBSCRIBE', { id: 'r', destination: '/topic/not.a.stream', 'x-stream-offset': 'first' });
     assert.match((await c.expect('ERROR')).headers.message, /no stream/);
     await c.closed;
-    await until(() => true);
+    await eventually(() => true);
   });
 });

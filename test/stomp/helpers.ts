@@ -1,13 +1,13 @@
 /**
- * STOMP test helpers: a broker with only the STOMP adapter (startTestBroker), a log recorder, a raw
+ * STOMP test helpers: a broker with only the STOMP adapter (startBroker), a log recorder, a raw
  * TCP STOMP client for codec and edge cases, and @stomp/stompjs over WebSocket (ws).
  */
 import { connect as netConnect, type Socket } from 'node:net';
-import { Client, type IFrame, type StompConfig } from '@stomp/stompjs';
+import { Client, type IFrame, type IMessage, type StompConfig, type StompSubscription } from '@stomp/stompjs';
 import { WebSocket } from 'ws';
 import { StompParser } from '../../adapters/stomp/parser.js';
 import type { StompFrame, StompVersion } from '../../adapters/stomp/frame.js';
-import { recordingLogger, startTestBroker, TEST_HOST, type LogRecord, type RunningBroker, type StartOptions } from '../support/index.js';
+import { recordingLogger, startBroker, TEST_HOST, type LogRecord, type RunningBroker, type StartOptions } from '../support/index.js';
 
 export { recordingLogger, type LogRecord };
 
@@ -21,7 +21,7 @@ export interface StompBroker {
 
 export async function startStomp(options: StartOptions = {}): Promise<StompBroker> {
   const logger = recordingLogger();
-  const b = await startTestBroker({ protocols: ['stomp'], logger, ...options });
+  const b = await startBroker({ protocols: ['stomp'], logger, ...options });
   return {
     b,
     port: b.ports.stomp!,
@@ -33,15 +33,6 @@ export async function startStomp(options: StartOptions = {}): Promise<StompBroke
 
 export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Polls `cond` until true (bounded). */
-export async function until(cond: () => boolean, what = 'condition', timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await delay(5);
-  }
 }
 
 /** A raw STOMP client over TCP: writes bytes as given, reads frames with the adapter's parser. */
@@ -169,6 +160,17 @@ export class RawStomp {
 }
 
 /** @stomp/stompjs over WebSocket, resolved once CONNECTED. */
+/** A stompjs SUBSCRIBE with a receipt: resolves once the broker has the subscription. */
+export function subscribed(client: Client, destination: string, onMessage: (m: IMessage) => void, headers: Record<string, string> = {}): Promise<StompSubscription> {
+  const receipt = `sub-${++receipts}`;
+  return new Promise((resolve) => {
+    let sub: StompSubscription;
+    client.watchForReceipt(receipt, () => resolve(sub));
+    sub = client.subscribe(destination, onMessage, { ...headers, receipt });
+  });
+}
+let receipts = 0;
+
 export function stompjs(url: string, config: StompConfig = {}): Promise<Client> {
   return new Promise((resolve, reject) => {
     const client = new Client({

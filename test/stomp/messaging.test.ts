@@ -1,6 +1,7 @@
 /** STOMP messaging over raw TCP: destinations, ack modes, NACK, prefetch, transactions, temp queues, flow control. */
 import assert from 'node:assert/strict';
-import { delay, RawStomp, startStomp, until, type StompBroker } from './helpers.js';
+import { delay, RawStomp, startStomp, type StompBroker } from './helpers.js';
+import { eventually } from '../support/index.js';
 
 describe('STOMP messaging (TCP)', function () {
   let s: StompBroker;
@@ -102,7 +103,7 @@ describe('STOMP messaging (TCP)', function () {
       await a.sendWithReceipt('SUBSCRIBE', { id: '1', destination: `/queue/${q}` });
       await b.sendWithReceipt('SUBSCRIBE', { id: '1', destination: `/queue/${q}` });
       for (let i = 0; i < 10; i++) a.send('SEND', { destination: `/queue/${q}` }, String(i));
-      await until(() => a.frames.length + b.frames.length === 10, '10 messages');
+      await eventually(() => a.frames.length + b.frames.length === 10, { what: '10 messages' });
       assert.equal(a.frames.length, 5);
       assert.equal(b.frames.length, 5);
       await a.disconnect();
@@ -117,7 +118,7 @@ describe('STOMP messaging (TCP)', function () {
       await c.sendWithReceipt('SUBSCRIBE', { id: 'exact', destination: `/topic/${p}.room1.temp` });
       await c.sendWithReceipt('SEND', { destination: `/topic/${p}.room1.temp` }, '21');
       await c.sendWithReceipt('SEND', { destination: `/topic/${p}.room1.hum` }, '40');
-      await until(() => c.frames.filter((f) => f.command === 'MESSAGE').length === 4, '4 copies');
+      await eventually(() => c.frames.filter((f) => f.command === 'MESSAGE').length === 4, { what: '4 copies' });
       const got = c.frames.filter((f) => f.command === 'MESSAGE').map((f) => `${f.headers.subscription}:${f.headers.destination}:${f.body}`).sort();
       assert.deepEqual(got, [
         `exact:/topic/${p}.room1.temp:21`, `hash:/topic/${p}.room1.hum:40`, `hash:/topic/${p}.room1.temp:21`, `star:/topic/${p}.room1.temp:21`,
@@ -136,7 +137,7 @@ describe('STOMP messaging (TCP)', function () {
       assert.equal(q.options.durable, false);
       assert.equal(q.options.autoDelete, true);
       await c.sendWithReceipt('UNSUBSCRIBE', { id: '1' });
-      await until(() => names().length === 0, 'subscription queue deleted');
+      await eventually(() => names().length === 0, { what: 'subscription queue deleted' });
       await c.disconnect();
     });
 
@@ -189,7 +190,7 @@ describe('STOMP messaging (TCP)', function () {
       assert.equal(s.b.broker.getQueue(q)!.unackedMessageCount, 2);
       await c.disconnect();
       // Unacknowledged messages go back to the queue when the connection ends.
-      await until(() => s.b.broker.getQueue(q)!.messageCount === 2, 'requeued');
+      await eventually(() => s.b.broker.getQueue(q)!.messageCount === 2, { what: 'requeued' });
     });
 
     it('STOMP 1.1: ACK with message-id and subscription (no ack header on MESSAGE)', async () => {
@@ -224,7 +225,7 @@ describe('STOMP messaging (TCP)', function () {
       await a.sendWithReceipt('SUBSCRIBE', { id: '1', destination: `/queue/${q}`, ack: 'client-individual', 'prefetch-count': '1' });
       await b.sendWithReceipt('SUBSCRIBE', { id: '1', destination: `/queue/${q}`, ack: 'client-individual', 'prefetch-count': '1' });
       await a.sendWithReceipt('SEND', { destination: `/queue/${q}` }, 'work');
-      await until(() => a.frames.length + b.frames.length === 1, 'first delivery');
+      await eventually(() => a.frames.length + b.frames.length === 1, { what: 'first delivery' });
       const [first, other] = a.frames.length === 1 ? [a, b] : [b, a];
       const m = await first.expect('MESSAGE');
       await first.sendWithReceipt('NACK', { id: m.headers.ack });
@@ -261,7 +262,7 @@ describe('STOMP messaging (TCP)', function () {
       const c = await RawStomp.connect(s.port);
       for (let i = 0; i < 5; i++) c.send('SEND', { destination: `/queue/${q}` }, String(i));
       await c.sendWithReceipt('SUBSCRIBE', { id: '1', destination: `/queue/${q}`, ack: 'client-individual', 'prefetch-count': '2' });
-      await until(() => c.frames.length === 2, 'two messages');
+      await eventually(() => c.frames.length === 2, { what: 'two messages' });
       await delay(100);
       assert.equal(c.frames.length, 2);
       await c.sendWithReceipt('ACK', { id: c.frames.shift()!.headers.ack });
@@ -395,7 +396,7 @@ describe('STOMP messaging (TCP)', function () {
       responder.send('SUBSCRIBE', { id: 'steal', destination: req.headers['reply-to'] });
       assert.match((await responder.expect('ERROR')).headers.message, /exclusive/);
       await requester.disconnect();
-      await until(() => s.b.broker.getQueue(real) === undefined, 'temp queue deleted with its connection');
+      await eventually(() => s.b.broker.getQueue(real) === undefined, { what: 'temp queue deleted with its connection' });
       // A late reply to the gone temp queue is dropped (receipted), not declared as a new queue.
       const late = await RawStomp.connect(s.port);
       await late.sendWithReceipt('SEND', { destination: req.headers['reply-to'] }, 'too late');
@@ -430,10 +431,10 @@ describe('STOMP messaging (TCP)', function () {
       const total = 2000;
       for (let i = 0; i < total; i++) writer.send('SEND', { destination: `/queue/${q}` }, body);
       await writer.sendWithReceipt('SEND', { destination: `/queue/${q}` }, 'last');
-      await until(() => (s.b.broker.getQueue(q)?.messageCount ?? 0) > 0, 'messages held in the queue');
+      await eventually(() => (s.b.broker.getQueue(q)?.messageCount ?? 0) > 0, { what: 'messages held in the queue' });
       assert.ok(s.b.broker.getQueue(q)!.messageCount > 0);
       reader.socket.resume();
-      await until(() => reader.frames.length === total + 1, 'every message', 20000);
+      await eventually(() => reader.frames.length === total + 1, { timeout: 20000, what: 'every message' });
       await reader.disconnect();
       await writer.disconnect();
     });
@@ -443,13 +444,13 @@ describe('STOMP messaging (TCP)', function () {
       await s.b.broker.declareQueue(q, { durable: true, maxLength: 5, overflow: 'block' });
       const c = await RawStomp.connect(s.port);
       for (let i = 0; i < 10; i++) c.send('SEND', { destination: `/queue/${q}`, receipt: `r${i}` }, String(i));
-      await until(() => c.frames.length >= 5, 'receipts for the first messages');
+      await eventually(() => c.frames.length >= 5, { what: 'receipts for the first messages' });
       await c.quiet(100).catch(() => undefined);
       const before = c.frames.filter((f) => f.command === 'RECEIPT').length;
       assert.ok(before < 10, `some receipts withheld (${before})`);
       const consumer = await RawStomp.connect(s.port);
       await consumer.sendWithReceipt('SUBSCRIBE', { id: '1', destination: `/queue/${q}` });
-      await until(() => c.frames.filter((f) => f.command === 'RECEIPT').length === 10, 'all receipts');
+      await eventually(() => c.frames.filter((f) => f.command === 'RECEIPT').length === 10, { what: 'all receipts' });
       await c.disconnect();
       await consumer.disconnect();
     });

@@ -1,7 +1,8 @@
 /** STOMP over raw TCP: CONNECT and versions, heart-beats, receipts, DISCONNECT, auth, and bad input. */
 import assert from 'node:assert/strict';
 import { MemoryUserStore, createUserRecord } from '../../index.js';
-import { delay, RawStomp, startStomp, until, type StompBroker } from './helpers.js';
+import { delay, RawStomp, startStomp, type StompBroker } from './helpers.js';
+import { eventually } from '../support/index.js';
 
 describe('STOMP protocol (TCP)', function () {
   let s: StompBroker;
@@ -61,7 +62,7 @@ describe('STOMP protocol (TCP)', function () {
       c.send('CONNECT', { 'accept-version': '1.2', 'heart-beat': '0,20' });
       const f = await c.expect('CONNECTED');
       assert.equal(f.headers['heart-beat'], '50,50');
-      await until(() => c.heartbeats >= 2, 'server heart-beats');
+      await eventually(() => c.heartbeats >= 2, { what: 'server heart-beats' });
       await c.disconnect();
     });
 
@@ -175,7 +176,7 @@ describe('STOMP protocol (TCP)', function () {
       const e = await c.expect('ERROR');
       assert.match(e.headers.message, pattern);
       await c.closed;
-      await until(() => s.logs.filter((r) => r.level === 'warn' || r.level === 'error').length > warnsBefore, 'a log line');
+      await eventually(() => s.logs.filter((r) => r.level === 'warn' || r.level === 'error').length > warnsBefore, { what: 'a log line' });
       await delay(20);
       const added = s.logs.filter((r) => r.level === 'warn' || r.level === 'error').slice(warnsBefore);
       assert.equal(added.length, 1, `logged once: ${JSON.stringify(added)}`);

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import rhea from 'rhea';
 import { close as closeAmqp, connect as connectAmqp, openReceiver, receive } from '../amqp/helpers.js';
-import { removeTempDir, tempDir } from '../support/index.js';
-import { RawStomp, startStomp, stompjs, until, type StompBroker } from './helpers.js';
+import { eventually, removeTempDir, tempDir } from '../support/index.js';
+import { RawStomp, startStomp, stompjs, type StompBroker } from './helpers.js';
 
 describe('STOMP queue priorities, browsing, selectors and expiry to the dead-letter queue', function () {
   let s: StompBroker;
@@ -22,7 +22,7 @@ describe('STOMP queue priorities, browsing, selectors and expiry to the dead-let
     const c = await stompjs(s.wsUrl);
     const sends: Array<[string, string | undefined]> = [['a-def', undefined], ['b-1', '1'], ['c-9', '9'], ['d-def', undefined], ['e-9', '9'], ['f-1', '1'], ['g-6', '6']];
     for (const [body, priority] of sends) c.publish({ destination: `/queue/${q}`, body, headers: priority ? { priority } : {} });
-    await until(() => s.b.broker.getQueue(q)?.messageCount === sends.length, 'messages queued');
+    await eventually(() => s.b.broker.getQueue(q)?.messageCount === sends.length, { what: 'messages queued' });
     await c.deactivate();
     const a = await connectAmqp(s.b.ports.amqp!);
     const r = await openReceiver(a, { source: `/queue/${q}`, autoaccept: true });
@@ -38,7 +38,7 @@ describe('STOMP queue priorities, browsing, selectors and expiry to the dead-let
     const sender = a.open_sender({ target: `/queue/${q}` });
     await new Promise((r) => sender.once('sendable', r));
     for (const [body, priority] of [['low', 0], ['mid-a', 5], ['high', 8], ['mid-b', 5]] as const) sender.send({ body, priority });
-    await until(() => s.b.broker.getQueue(q)?.messageCount === 4, 'messages queued');
+    await eventually(() => s.b.broker.getQueue(q)?.messageCount === 4, { what: 'messages queued' });
     const c = await RawStomp.connect(s.port);
     await c.sendWithReceipt('SUBSCRIBE', { id: '1', destination: `/queue/${q}` });
     const frames = [await c.expect('MESSAGE'), await c.expect('MESSAGE'), await c.expect('MESSAGE'), await c.expect('MESSAGE')];
@@ -102,10 +102,10 @@ describe('STOMP queue priorities, browsing, selectors and expiry to the dead-let
     const q = uniq('browse-js');
     const client = await stompjs(s.wsUrl);
     for (const [body, kind] of [['a', 'x'], ['b', 'y'], ['c', 'x']] as const) client.publish({ destination: `/queue/${q}`, body, headers: { kind } });
-    await until(() => s.b.broker.getQueue(q)?.messageCount === 3, 'messages queued');
+    await eventually(() => s.b.broker.getQueue(q)?.messageCount === 3, { what: 'messages queued' });
     const seen: Array<{ body: string; end?: string }> = [];
     client.subscribe(`/queue/${q}`, (m) => seen.push({ body: m.body, end: m.headers.browser }), { browser: 'true', selector: "kind = 'x'" });
-    await until(() => seen.some((m) => m.end === 'end'), 'browser:end');
+    await eventually(() => seen.some((m) => m.end === 'end'), { what: 'browser:end' });
     assert.deepEqual(seen, [{ body: 'a', end: undefined }, { body: 'c', end: undefined }, { body: '', end: 'end' }]);
     assert.equal(s.b.broker.getQueue(q)!.messageCount, 3);
     await client.deactivate();
@@ -167,7 +167,7 @@ describe('STOMP queue priorities, browsing, selectors and expiry to the dead-let
       client.watchForReceipt('sub-1', () => resolve());
     });
     for (const level of ['low', 'high', 'medium', 'critical']) client.publish({ destination: '/topic/alerts.disk', body: level, headers: { level } });
-    await until(() => got.length === 2, 'two alerts');
+    await eventually(() => got.length === 2, { what: 'two alerts' });
     assert.deepEqual(got, ['high', 'critical']);
     await client.deactivate();
   });

@@ -4,11 +4,13 @@ import { Client, Versions, type IMessage } from '@stomp/stompjs';
 import { WebSocket } from 'ws';
 import { StompParser } from '../../adapters/stomp/parser.js';
 import type { StompFrame } from '../../adapters/stomp/frame.js';
-import { delay, startStomp, stompjs, until, type StompBroker } from './helpers.js';
+import { delay, startStomp, stompjs, subscribed, type StompBroker } from './helpers.js';
+import { eventually } from '../support/index.js';
 
-function collect(client: Client, destination: string, headers: Record<string, string> = {}): IMessage[] {
+/** Subscribes (confirmed by a receipt) and collects what arrives. */
+async function collect(client: Client, destination: string, headers: Record<string, string> = {}): Promise<IMessage[]> {
   const got: IMessage[] = [];
-  client.subscribe(destination, (m) => got.push(m), headers);
+  await subscribed(client, destination, (m) => got.push(m), headers);
   return got;
 }
 
@@ -28,12 +30,12 @@ describe('STOMP over WebSocket', function () {
 
   it('topic publish/subscribe with wildcards and headers', async () => {
     const c = await stompjs(s.wsUrl);
-    const got = collect(c, '/topic/ws.*.temp');
+    const got = await collect(c, '/topic/ws.*.temp');
     const receipt = new Promise<void>((r) => c.watchForReceipt('sub-ok', () => r()));
     c.subscribe('/topic/ws.none', () => undefined, { receipt: 'sub-ok' });
     await receipt;
     c.publish({ destination: '/topic/ws.room.temp', body: '21.5', headers: { 'x-unit': 'C', 'content-type': 'text/plain' } });
-    await until(() => got.length === 1, 'message');
+    await eventually(() => got.length === 1, { what: 'message' });
     assert.equal(got[0].body, '21.5');
     assert.equal(got[0].headers['x-unit'], 'C');
     assert.equal(got[0].headers.destination, '/topic/ws.room.temp');
@@ -42,11 +44,10 @@ describe('STOMP over WebSocket', function () {
 
   it('binary bodies with NUL bytes (binaryBody) arrive intact', async () => {
     const c = await stompjs(s.wsUrl);
-    const got = collect(c, '/queue/ws.bin');
-    await delay(50);
+    const got = await collect(c, '/queue/ws.bin');
     const bytes = new Uint8Array([0, 1, 2, 0, 10, 10, 255, 0]);
     c.publish({ destination: '/queue/ws.bin', binaryBody: bytes, headers: { 'content-type': 'application/octet-stream' } });
-    await until(() => got.length === 1, 'binary message');
+    await eventually(() => got.length === 1, { what: 'binary message' });
     assert.deepEqual(Buffer.from(got[0].binaryBody), Buffer.from(bytes));
     await c.deactivate();
   });
@@ -56,31 +57,29 @@ describe('STOMP over WebSocket', function () {
     const b = await stompjs(s.wsUrl);
     const gotA: IMessage[] = [];
     const gotB: IMessage[] = [];
-    a.subscribe('/queue/ws.work', (m) => gotA.push(m), { ack: 'client-individual', 'prefetch-count': '1' });
-    b.subscribe('/queue/ws.work', (m) => gotB.push(m), { ack: 'client-individual', 'prefetch-count': '1' });
-    await delay(50);
+    await subscribed(a, '/queue/ws.work', (m) => gotA.push(m), { ack: 'client-individual', 'prefetch-count': '1' });
+    await subscribed(b, '/queue/ws.work', (m) => gotB.push(m), { ack: 'client-individual', 'prefetch-count': '1' });
     a.publish({ destination: '/queue/ws.work', body: 'job' });
-    await until(() => gotA.length + gotB.length === 1, 'delivery');
+    await eventually(() => gotA.length + gotB.length === 1, { what: 'delivery' });
     const [first, second] = gotA.length ? [gotA, gotB] : [gotB, gotA];
     first[0].nack();
-    await until(() => second.length === 1, 'redelivery to the other consumer');
+    await eventually(() => second.length === 1, { what: 'redelivery to the other consumer' });
     assert.equal(second[0].headers.redelivered, 'true');
     second[0].ack();
-    await until(() => s.b.broker.getQueue('ws.work')!.unackedMessageCount === 0, 'acked');
+    await eventually(() => s.b.broker.getQueue('ws.work')!.unackedMessageCount === 0, { what: 'acked' });
     await a.deactivate();
     await b.deactivate();
   });
 
   it('transactions: SEND and ACK committed together; abort discards', async () => {
     const c = await stompjs(s.wsUrl);
-    const got = collect(c, '/queue/ws.tx', { ack: 'client-individual' });
-    await delay(50);
+    const got = await collect(c, '/queue/ws.tx', { ack: 'client-individual' });
     const tx = c.begin();
     c.publish({ destination: '/queue/ws.tx', body: 'in-tx', headers: { transaction: tx.id } });
     await delay(100);
     assert.equal(got.length, 0);
     tx.commit();
-    await until(() => got.length === 1, 'committed message');
+    await eventually(() => got.length === 1, { what: 'committed message' });
     const tx2 = c.begin();
     got[0].ack({ transaction: tx2.id });
     tx2.abort();
@@ -89,7 +88,7 @@ describe('STOMP over WebSocket', function () {
     const tx3 = c.begin();
     got[0].ack({ transaction: tx3.id });
     tx3.commit();
-    await until(() => s.b.broker.getQueue('ws.tx')!.unackedMessageCount === 0, 'ack committed');
+    await eventually(() => s.b.broker.getQueue('ws.tx')!.unackedMessageCount === 0, { what: 'ack committed' });
     await c.deactivate();
   });
 
@@ -97,10 +96,9 @@ describe('STOMP over WebSocket', function () {
     const server = await stompjs(s.wsUrl);
     server.subscribe('/queue/ws.rpc', (m) => server.publish({ destination: m.headers['reply-to'], body: m.body.toUpperCase(), headers: { 'correlation-id': m.headers['correlation-id'] } }));
     const client = await stompjs(s.wsUrl);
-    const replies = collect(client, '/temp-queue/rpc-replies');
-    await delay(50);
+    const replies = await collect(client, '/temp-queue/rpc-replies');
     client.publish({ destination: '/queue/ws.rpc', body: 'hello', headers: { 'reply-to': '/temp-queue/rpc-replies', 'correlation-id': '7' } });
-    await until(() => replies.length === 1, 'reply');
+    await eventually(() => replies.length === 1, { what: 'reply' });
     assert.equal(replies[0].body, 'HELLO');
     assert.equal(replies[0].headers['correlation-id'], '7');
     await client.deactivate();
@@ -111,9 +109,9 @@ describe('STOMP over WebSocket', function () {
     await s.b.broker.createStream('ws.stream', { partitions: 1 });
     const p = await stompjs(s.wsUrl);
     for (let i = 0; i < 3; i++) p.publish({ destination: '/topic/ws.stream', body: `r${i}` });
-    await until(() => (s.b.broker.getStream('ws.stream')!.partitions[0].highWatermark) === 3, 'records stored');
-    const got = collect(p, '/topic/ws.stream', { 'x-stream-offset': 'first', ack: 'client', 'prefetch-count': '10' });
-    await until(() => got.length === 3, 'replay');
+    await eventually(() => (s.b.broker.getStream('ws.stream')!.partitions[0].highWatermark) === 3, { what: 'records stored' });
+    const got = await collect(p, '/topic/ws.stream', { 'x-stream-offset': 'first', ack: 'client', 'prefetch-count': '10' });
+    await eventually(() => got.length === 3, { what: 'replay' });
     assert.deepEqual(got.map((m) => m.body), ['r0', 'r1', 'r2']);
     assert.deepEqual(got.map((m) => m.headers['x-stream-offset']), ['0', '1', '2']);
     await p.deactivate();
@@ -154,7 +152,7 @@ describe('STOMP over WebSocket', function () {
     it('several frames in one WebSocket message', async () => {
       const { ws, frames } = await open();
       ws.send('CONNECT\naccept-version:1.2\nhost:/\n\n\0SUBSCRIBE\nid:1\ndestination:/queue/ws.multi\n\n\0SEND\ndestination:/queue/ws.multi\n\none\0SEND\ndestination:/queue/ws.multi\n\ntwo\0');
-      await until(() => frames.filter((f) => f.command === 'MESSAGE').length === 2, 'two messages');
+      await eventually(() => frames.filter((f) => f.command === 'MESSAGE').length === 2, { what: 'two messages' });
       assert.equal(frames[0].command, 'CONNECTED');
       assert.deepEqual(frames.filter((f) => f.command === 'MESSAGE').map((f) => f.body.toString()), ['one', 'two']);
       ws.close();
@@ -167,7 +165,7 @@ describe('STOMP over WebSocket', function () {
       ws.send('nation:/queue/ws.split\n\n\0SEND\ndestination:/queue/ws.split\ncontent-length:2\n\n');
       ws.send(Buffer.from([0xff, 0x00, 0x00]));
       ws.send('SEND\ndestination:/queue/ws.split\n\ntext\0');
-      await until(() => frames.filter((f) => f.command === 'MESSAGE').length === 2, 'two messages');
+      await eventually(() => frames.filter((f) => f.command === 'MESSAGE').length === 2, { what: 'two messages' });
       const ms = frames.filter((f) => f.command === 'MESSAGE');
       assert.deepEqual(ms[0].body, Buffer.from([0xff, 0x00]));
       assert.equal(ms[1].body.toString(), 'text');

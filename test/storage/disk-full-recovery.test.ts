@@ -13,6 +13,7 @@ import { decodeRecords, encodeBatch } from '../../core/stream/record-codec.js';
 import type { FileStore } from '../../core/storage/file-store.js';
 import { StorageFailedError } from '../../core/storage/segment-writer.js';
 import { ack, captureLog, enqueue, plain, POLICY, put, reopen, store, tempDir } from './helpers.js';
+import { eventually } from '../support/index.js';
 
 type Fn = (this: unknown, ...args: unknown[]) => Promise<unknown>;
 const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
@@ -62,8 +63,7 @@ async function untilAccepted<T>(attempt: () => Promise<T>): Promise<{ value: T; 
 /** Waits until the store's probe has run while still failing, so refusals seen next are not a race with it. */
 async function probedWhileFull(s: FileStore, fault: { failures: number }): Promise<void> {
   const before = fault.failures;
-  for (let i = 0; i < 200 && fault.failures === before; i++) await sleep(10);
-  assert.ok(fault.failures > before, 'the probe tried to write');
+  await eventually(() => fault.failures > before, { what: 'the probe trying to write' });
   assert.ok(s.offlineLogs > 0, 'a log is offline');
 }
 

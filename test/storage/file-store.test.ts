@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { appendMany, batchAt, enqueue, POLICY, put, reopen, store, tempDir } from './helpers.js';
+import { eventually } from '../support/index.js';
 
 type Proto = { datasync: () => Promise<void> };
 const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -22,10 +23,6 @@ async function countSyncs(dir: string, fn: (syncs: () => number) => Promise<void
     proto.datasync = original;
   }
   return n;
-}
-
-async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await wait(10);
 }
 
 describe('storage/file store', () => {
@@ -70,7 +67,7 @@ describe('storage/file store', () => {
       const parts = await Promise.all(Array.from({ length: 50 }, (_, i) => s.openPartition('many', i, POLICY)));
       const syncs = await countSyncs(t.dir, async (count) => {
         await Promise.all([s.journal([enqueue(1, [1])]), ...parts.map((p) => appendMany(p, 2, 2))]);
-        await until(() => count() >= 51);
+        await eventually(() => count() >= 51);
       });
       assert.ok(syncs >= 51, `the timer synced ${syncs} files`);
       assert.equal(mostAlive, 1, 'one timer for the whole store');

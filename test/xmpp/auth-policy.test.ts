@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { deriveScram as deriveScramKeys } from '../../plugins/auth/index.js';
 import { createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
-import { removeTempDir, startTestBroker, tempDir, type RunningBroker, type StartOptions } from '../support/index.js';
+import { removeTempDir, startBroker, tempDir, type RunningBroker, type StartOptions } from '../support/index.js';
 import { HEADER, RawClient } from './helpers.js';
 
 const REGISTER_FEATURE = /<register xmlns=['"]http:\/\/jabber.org\/features\/iq-register['"]/;
@@ -18,7 +18,7 @@ async function users(): Promise<MemoryUserStore> {
 }
 
 function start(options: StartOptions): Promise<RunningBroker> {
-  return startTestBroker({ protocols: ['xmpp'], ...options });
+  return startBroker({ protocols: ['xmpp'], ...options });
 }
 
 async function features(port: number): Promise<{ c: RawClient; text: string }> {

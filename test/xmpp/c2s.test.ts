@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import type { Client } from '@xmpp/client';
 import { collect, delay, DOMAIN, type Harness, HEADER, login, nextStanza, RawClient, rawLogin, startXmpp, stopAll, xmlEl } from './helpers.js';
+import { eventually } from '../support/index.js';
 import { deriveScram as deriveScramKeys } from '../../plugins/auth/index.js';
 
 describe('xmpp c2s', function () {
@@ -151,10 +152,8 @@ describe('xmpp c2s', function () {
     it('keeps messages for offline users and delivers them at the next login (XEP-0160)', async () => {
       const a = track(await login(h.port, 'alice', 'alice-pw', { presence: true }));
       for (let i = 0; i < 3; i++) await a.send(xmlEl('message', { to: 'carol@localhost', type: 'chat', id: `off${i}` }, xmlEl('body', null, `offline ${i}`)));
-      await delay(100);
-      const q = h.broker.getQueue('xmpp.offline.carol@localhost');
-      assert.ok(q, 'offline queue exists');
-      assert.equal(q.messageCount, 3);
+      const q = await eventually(() => h.broker.getQueue('xmpp.offline.carol@localhost'), { what: 'the offline queue' });
+      await eventually(() => q.messageCount === 3, { what: 'three messages kept offline' });
       const [m] = q.peekEntries(1);
       assert.equal(m.message!.contentType, 'application/xmpp+xml');
       assert.equal(m.message!.durable, true);
@@ -165,8 +164,7 @@ describe('xmpp c2s', function () {
       assert.deepEqual(msgs.map((s) => s.getChildText('body')), ['offline 0', 'offline 1', 'offline 2']);
       assert.equal(msgs[0].attrs.from, `alice@localhost/${a.jid!.toString().split('/')[1]}`);
       assert.ok(msgs[0].getChild('delay', 'urn:xmpp:delay'), 'delay stamp');
-      await delay(50);
-      assert.equal(q.messageCount, 0);
+      await eventually(() => q.messageCount === 0, { what: 'the offline queue emptied by the delivery' });
     });
   });
 
@@ -218,7 +216,7 @@ describe('xmpp c2s', function () {
     it('delivers a subscription request made while the contact was offline at its next presence', async () => {
       const a = track(await login(h.port, 'alice', 'alice-pw', { presence: true }));
       await a.send(xmlEl('presence', { to: 'carol@localhost', type: 'subscribe' }));
-      await delay(100);
+      await eventually(() => h.broker.metadata.getJson<{ pending: Record<string, true> }>('xmpp-roster', 'carol@localhost')?.pending['alice@localhost'], { what: "alice's request kept for carol" });
       const c = track(await login(h.port, 'carol', 'carol-pw'));
       const req = nextStanza(c, (s) => s.name === 'presence' && s.attrs.type === 'subscribe' && s.attrs.from === 'alice@localhost');
       await c.send(xmlEl('presence'));
@@ -253,8 +251,7 @@ describe('xmpp c2s', function () {
   describe('stream management (XEP-0198)', () => {
     it('enables SM and answers ack requests', async () => {
       const a = track(await login(h.port, 'alice', 'alice-pw', { presence: true }));
-      await delay(50);
-      assert.equal(a.streamManagement.enabled, true);
+      await eventually(() => a.streamManagement.enabled, { what: 'stream management enabled' });
       assert.ok(a.streamManagement.id);
       await a.send(xmlEl('presence', null, xmlEl('status', null, 'counted')));
       const ack = new Promise<number>((resolve) => a.on('nonza', (n: { name: string; attrs: Record<string, string> }) => { if (n.name === 'a') resolve(Number(n.attrs.h)); }));

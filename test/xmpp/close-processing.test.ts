@@ -5,7 +5,6 @@
  * roster write makes the messages behind it wait in the connection when the end arrives.
  */
 import assert from 'node:assert/strict';
-import { Broker } from '../../core/broker.js';
 import { MemoryStore } from '../../core/storage/memory-store.js';
 import type { JournalEntry } from '../../core/store.js';
 import { collect, type Harness, login, rawLogin, startXmpp, stopAll } from './helpers.js';
@@ -53,15 +52,11 @@ const expected = (tag: string, n: number) => Array.from({ length: n }, (_, i) =>
 
 describe('xmpp: stanzas read are handled after the client goes away', () => {
   let h: Harness;
-  let broker: Broker;
   before(async () => {
-    broker = new Broker(new SlowStore());
-    await broker.open();
-    h = await startXmpp({ broker, users: { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw', dave: 'dave-pw', erin: 'erin-pw' } });
+    h = await startXmpp({ store: new SlowStore(), auth: { users: { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw', dave: 'dave-pw', erin: 'erin-pw' } } });
   });
   after(async () => {
     await h?.close();
-    await broker?.close();
   });
 
   async function offlineDelivered(user: string, tag: string, n: number): Promise<void> {

@@ -1,14 +1,15 @@
 /**
- * XMPP test harness: a broker in memory with the XMPP adapter on ephemeral ports, the auth plugin
- * with an in-memory user store (so in-band registration works), a tiny HTTP host for the
- * WebSocket endpoint, @xmpp/client logins, and a raw-socket client for bad input.
+ * XMPP test harness: a broker with only the XMPP adapter started through the platform (test/support
+ * startBroker; users in memory, so in-band registration works; the WebSocket endpoint on the HTTP
+ * listener), @xmpp/client logins, and a raw-socket client for bad input.
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import type { SecureContextOptions } from 'node:tls';
 import { client, type Client, type XmlElement } from '@xmpp/client';
-import { WebSocket as WsClient, WebSocketServer, type WebSocket } from 'ws';
+import { WebSocket as WsClient } from 'ws';
+import type { Broker } from '../../core/broker.js';
+import type { JunctionAuth } from '../../plugins/auth/index.js';
+import { startBroker, TEST_HOST, type TestBrokerOptions } from '../support/index.js';
 
 // @xmpp/websocket uses the global WebSocket, which Node 20 does not have: provided (from ws)
 // only while such a client connects, so other suites see the global they expect.
@@ -23,142 +24,36 @@ async function withGlobalWebSocket<T>(fn: () => Promise<T>): Promise<T> {
     if (!had) delete g.WebSocket; else g.WebSocket = prev;
   }
 }
-import type { HttpHost, Logger } from '../../core/adapter.js';
-import { Broker } from '../../core/broker.js';
-import { MemoryStore } from '../../core/storage/memory-store.js';
-import { XmppAdapter } from '../../adapters/xmpp/index.js';
-import { createAuthPlugin, createSaslService, MemoryUserStore, type JunctionAuth } from '../../plugins/auth/index.js';
 
-export const HOST = '127.0.0.1';
+export const HOST = TEST_HOST;
 export const DOMAIN = 'localhost';
-
-function makeLogger(): Logger {
-  const level = process.env.JUNCTION_TEST_LOG;
-  const print = (lvl: string) => (obj: unknown, msg?: string) => {
-    if (level) process.stderr.write(`[${lvl}] ${msg ?? ''} ${JSON.stringify(obj)}\n`);
-  };
-  const l: Logger = { info: print('info'), warn: print('warn'), error: print('error'), debug: level === 'debug' ? print('debug') : () => {}, child: () => l };
-  return l;
-}
-
-/** A minimal HttpHost: node:http plus one ws server per endpoint. */
-export class TinyHttpHost implements HttpHost {
-  readonly server: Server;
-  private readonly endpoints = new Map<string, WebSocketServer>();
-
-  constructor() {
-    this.server = createServer((_req, res) => {
-      res.statusCode = 404;
-      res.end();
-    });
-    this.server.on('upgrade', (req, socket, head) => {
-      const path = new URL(req.url ?? '/', 'http://x').pathname;
-      const wss = this.endpoints.get(path);
-      if (!wss) {
-        socket.destroy();
-        return;
-      }
-      const admit = this.admits.get(path);
-      if (admit && !admit(socket as import('node:net').Socket)) {
-        socket.destroy();
-        return;
-      }
-      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
-    });
-  }
-
-  bound: { host: string; port: number; tls: boolean } | null = null;
-  private readonly admits = new Map<string, (socket: import('node:net').Socket) => boolean>();
-
-  websocket(
-    path: string, protocols: string[], onConnection: (ws: WebSocket, req: import('node:http').IncomingMessage) => void,
-    options: { admit?: (socket: import('node:net').Socket) => boolean } = {},
-  ): void {
-    if (options.admit) this.admits.set(path, options.admit);
-    const wss = new WebSocketServer({
-      noServer: true,
-      handleProtocols: (offered) => protocols.find((p) => offered.has(p)) ?? false,
-    });
-    wss.on('connection', onConnection);
-    this.endpoints.set(path, wss);
-  }
-
-  route(): void {}
-
-  listen(): Promise<number> {
-    return new Promise((resolve) => this.server.listen(0, HOST, () => {
-      const port = (this.server.address() as { port: number }).port;
-      this.bound = { host: HOST, port, tls: false };
-      resolve(port);
-    }));
-  }
-
-  close(): Promise<void> {
-    for (const wss of this.endpoints.values()) for (const c of wss.clients) c.terminate();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 export interface Harness {
   broker: Broker;
-  adapter: XmppAdapter;
   auth: JunctionAuth;
   port: number;
+  /** The HTTP listener, where the WebSocket endpoint /xmpp is. */
   httpPort: number;
-  /** The direct TLS listener, when asked for. */
+  /** The direct TLS listener (opened with a certificate and `xmpp.tlsPort`, e.g. -1). */
   tlsPort?: number;
   close(): Promise<void>;
 }
 
-export interface HarnessOptions {
-  xmpp?: Record<string, unknown>;
-  users?: Record<string, string>;
-  tls?: SecureContextOptions | null;
-  anonymous?: boolean;
-  rules?: unknown[];
-  broker?: Broker;
-  /** limits.maxConnections (the adapter's ConnectionGate). */
-  maxConnections?: number;
-  /** Also open the direct TLS listener (needs `tls`). */
-  directTls?: boolean;
-}
+/** The users every harness has unless `auth.users` says otherwise. */
+const USERS = { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw' };
 
-export async function startXmpp(opts: HarnessOptions = {}): Promise<Harness> {
-  const broker = opts.broker ?? new Broker(new MemoryStore());
-  if (!opts.broker) await broker.open();
-  const store = new MemoryUserStore();
-  const auth = await createAuthPlugin({
-    config: { usersFile: null, allowAnonymous: opts.anonymous ?? false, rules: (opts.rules ?? []) as never },
-    users: store,
-    registrations: store,
-    hashOptions: { N: 1024, scramIterations: 4096 },
+/**
+ * A broker with only the XMPP adapter (test/support startBroker): domain localhost, in-band
+ * registration on, alice, bob and carol as users, anonymous refused unless `auth` says otherwise.
+ */
+export async function startXmpp(options: TestBrokerOptions = {}): Promise<Harness> {
+  const b = await startBroker({
+    ...options,
+    protocols: ['xmpp'],
+    auth: { users: USERS, allowAnonymous: false, ...options.auth },
+    xmpp: { domain: DOMAIN, registration: true, ...options.xmpp },
   });
-  for (const [u, p] of Object.entries(opts.users ?? { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw' })) await auth.register!(u, p);
-  const http = new TinyHttpHost();
-  const httpPort = await http.listen();
-  const adapter = new XmppAdapter();
-  await adapter.init(withListeners({
-    broker,
-    // The harness configures users, so registration is off unless enabled; most suites register.
-    config: { xmpp: { domain: DOMAIN, registration: true, ...opts.xmpp } },
-    auth,
-    sasl: createSaslService(auth, () => opts.tls ?? null),
-    log: makeLogger(),
-    http,
-    tls: () => opts.tls ?? null,
-    listen: { host: HOST, port: -1, tlsPort: opts.directTls ? -1 : null },
-  }, 'xmpp', opts.maxConnections ?? 10000));
-  const listeners = await adapter.start();
-  const l = listeners.find((x) => x.name === 'xmpp')!;
-  const secure = listeners.find((x) => x.name === 'xmpp-tls');
-  return {
-    broker, adapter, auth, port: l.port, httpPort, tlsPort: secure?.port,
-    async close() {
-      await adapter.stop();
-      await http.close();
-      if (!opts.broker) await broker.close();
-    },
-  };
+  return { broker: b.broker, auth: b.auth, port: b.ports.xmpp!, httpPort: b.ports.http!, tlsPort: b.ports['xmpp-tls'], close: () => b.close() };
 }
 
 // ---- @xmpp/client ---------------------------------------------------------------------------
@@ -190,7 +85,6 @@ export async function login(port: number, username: string, password: string, o:
 
 export { xml as xmlEl } from '@xmpp/client';
 import { xml as xmlEl } from '@xmpp/client';
-import { withListeners } from '../../plugins/listeners/index.js';
 
 export async function stopAll(...clients: Array<Client | undefined>): Promise<void> {
   await Promise.all(clients.map(async (c) => {

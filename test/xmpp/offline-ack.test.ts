@@ -6,10 +6,10 @@
  * released, and the <a/> must not come before that.
  */
 import assert from 'node:assert/strict';
-import { Broker } from '../../core/broker.js';
 import { MemoryStore } from '../../core/storage/memory-store.js';
 import type { JournalEntry } from '../../core/store.js';
 import { rawLogin, startXmpp, type Harness } from './helpers.js';
+import { eventually } from '../support/index.js';
 
 /** A MemoryStore whose journal writes of durable messages wait until release(). */
 class GatedStore extends MemoryStore {
@@ -36,13 +36,10 @@ describe('xmpp: stream management acknowledges offline messages only once stored
 
   beforeEach(async () => {
     store = new GatedStore();
-    const broker = new Broker(store);
-    await broker.open();
-    h = await startXmpp({ broker });
+    h = await startXmpp({ store });
   });
   afterEach(async () => {
     await h.close();
-    await h.broker.close();
   });
 
   it('answers <r/> after the offline message is stored, not before', async () => {
@@ -53,8 +50,9 @@ describe('xmpp: stream management acknowledges offline messages only once stored
       await c.waitFor(/<enabled[^>]*\/?>/, 5000, mark);
       const before = c.buf.length;
       c.send(`<message to='bob@localhost' type='chat' id='m1'><body>kept</body></message><r xmlns='urn:xmpp:sm:3'/>`);
-      // Wait until the write is held by the store, then give the server time to (wrongly) answer.
-      for (let i = 0; i < 200 && store.held === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      // Wait until the write is held by the store, then give the server time to (wrongly) answer:
+      // an absence, which no event can announce.
+      await eventually(() => store.held > 0, { what: 'the offline message reaching the store' });
       assert.equal(store.held, 1, 'the offline message reached the store');
       await new Promise((r) => setTimeout(r, 200));
       assert.doesNotMatch(c.buf.slice(before), /<a xmlns='urn:xmpp:sm:3'/, 'no <a/> while the message is not stored');
