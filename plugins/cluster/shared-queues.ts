@@ -42,7 +42,7 @@ import type { QueueEntry, QueueOptions } from '../../core/queue-types.js';
 import { CHECK_MS, KvFollower, readBucket, RetryLog, StallWatch, storeRefused, withTimeout } from './resilient.js';
 import { rankNodes } from './leadership.js';
 import type { Membership } from './membership.js';
-import { ownerKey, queueOfOwnerKey, queueOfSubject, queueSubject, QUEUE_SUBJECTS, QUEUES_STREAM } from './names.js';
+import { dedupeMsgId, ownerKey, queueOfOwnerKey, queueOfSubject, queueSubject, QUEUE_SUBJECTS, QUEUES_STREAM } from './names.js';
 
 /** Deliveries an owner forwards to one node ahead of its acknowledgements. */
 const REMOTE_WINDOW = 64;
@@ -185,7 +185,8 @@ export class JetStreamSharedQueues implements SharedQueues {
   }
 
   append(queue: string, message: Message): Promise<void> {
-    return this.js.publish(queueSubject(queue), encodeMessage(message), { timeout: REQUEST_TIMEOUT_MS }).then(() => undefined, storeRefused);
+    const msgID = dedupeMsgId(message.publishId, queue);
+    return this.js.publish(queueSubject(queue), encodeMessage(message), { timeout: REQUEST_TIMEOUT_MS, msgID }).then(() => undefined, storeRefused);
   }
 
   owns(queue: string): boolean {
