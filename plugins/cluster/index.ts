@@ -39,8 +39,13 @@ export class ClusterUnavailableError extends Error {
 const JOIN_TIMEOUT_MS = 60_000;
 const JOIN_RETRY_MS = 1000;
 
+/**
+ * Reads go to each bucket's stream leader (no direct get): a direct get may be answered by a
+ * replica still catching up after a nats-server restart, and a claim that re-reads a record after
+ * losing a compare-and-set must see the record that beat it, or it loses the same race forever.
+ */
 async function openBucket(nc: NatsConnection, name: string, replicas: number): Promise<KV> {
-  return new Kvm(nc).create(name, { replicas, history: 1 });
+  return new Kvm(nc).create(name, { replicas, history: 1, allow_direct: false });
 }
 
 export class ClusterNode implements ClusterView {

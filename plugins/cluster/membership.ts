@@ -69,10 +69,14 @@ export class Membership {
         if (e.operation !== 'PUT') this.seen.delete(id);
         else {
           const record = e.json<NodeRecord>();
-          // A record loaded at start counts from its write time, so long-dead nodes are not live.
+          // A record loaded at start, or replayed by a watch that resumes after a stall, counts from
+          // its write time, so long-dead nodes are not live. This node's own records count the same
+          // way: during a replay the others' records are judged against this node's record of the
+          // same moment, not against the present (which would declare every other node dead until
+          // the replay reached its last records).
           const at = e.isUpdate ? Date.now() : Math.min(Date.now(), e.created.getTime());
           this.seen.set(id, { record, at });
-          if (record.id === this.nodeId && record.instance === this.instance) this.selfSeenAt = Date.now();
+          if (record.id === this.nodeId && record.instance === this.instance) this.selfSeenAt = Math.max(this.selfSeenAt, at);
         }
         this.checkChange();
       },

@@ -298,6 +298,9 @@ export class JetStreamSharedQueues implements SharedQueues {
       await withTimeout(fn(), OPERATION_TIMEOUT_MS, `claim or attachment of queue ${name}`);
     } catch (err) {
       this.retries.note({ queue: name, err: (err as Error).message }, 'cluster: queue claim did not complete (retried)');
+      // A claim that hangs is no longer current: the next reconcile claims afresh.
+      this.claims.delete(name);
+      this.loading.delete(name);
     } finally {
       this.busy.delete(name);
     }
@@ -316,7 +319,7 @@ export class JetStreamSharedQueues implements SharedQueues {
       this.declaredHere.delete(name);
       // A replay that hangs (JetStream calls that never answer) is given up; the next claim replays again.
       await withTimeout(this.load(q, () => this.claims.get(name) === claim), OPERATION_TIMEOUT_MS, `replay of queue ${name}`);
-      this.log.info({ queue: name, epoch: rec.epoch }, 'cluster: owning queue');
+      if (this.owned.has(name)) this.log.info({ queue: name, epoch: rec.epoch }, 'cluster: owning queue');
     } catch (err) {
       this.retries.note({ queue: name, err: (err as Error).message }, 'cluster: queue claim did not complete (retried)');
       // The update may have been stored though its answer was lost (a timeout): the retry needs the
