@@ -174,6 +174,11 @@ export class RetryLog {
     if (/wrong last sequence|key exists/i.test(String(obj.err))) this.log.debug(obj, msg);
     else this.limited.info(obj, msg);
   }
+
+  /** A retry that would meet the same conditions: always worth a (rate-limited) line. */
+  stuck(obj: Record<string, unknown>, msg: string): void {
+    this.limited.warn(obj, msg);
+  }
 }
 
 /**

@@ -320,12 +320,17 @@ export class JetStreamSharedQueues implements SharedQueues {
       // A replay that hangs (JetStream calls that never answer) is given up; the next claim replays again.
       await withTimeout(this.load(q, () => this.claims.get(name) === claim), OPERATION_TIMEOUT_MS, `replay of queue ${name}`);
       if (this.owned.has(name)) this.log.info({ queue: name, epoch: rec.epoch }, 'cluster: owning queue');
+      else this.retries.stuck({ queue: name, epoch: rec.epoch }, 'cluster: queue claimed but its replay was given up (claimed again)');
     } catch (err) {
       this.retries.note({ queue: name, err: (err as Error).message }, 'cluster: queue claim did not complete (retried)');
       // The update may have been stored though its answer was lost (a timeout): the retry needs the
       // record as it is now, whatever the watch has delivered so far.
       const now = await this.kv.get(ownerKey(name)).catch(() => undefined);
       if (now !== undefined) this.ownerRecord(name, now?.operation === 'PUT' ? { rec: now.json<OwnerRecord>(), revision: now.revision } : null);
+      if (now === undefined || (now !== null && now.revision <= (entry?.revision ?? 0))) {
+        // Failover diagnostics: a retry with the same view would fail the same way.
+        this.retries.stuck({ queue: name, err: (err as Error).message, knownRevision: entry?.revision ?? 0, readRevision: now === undefined ? 'read failed' : now.revision }, 'cluster: queue claim failed and the owner record read back is no newer');
+      }
     } finally {
       if (this.claims.get(name) === claim) {
         this.claims.delete(name);
