@@ -86,7 +86,9 @@ export class ClusterStore implements Store {
     await follower.start();
     this.watchStop = () => follower.stop();
     for (const ns of SHARED_NAMESPACES) recovery.metadata.delete(ns);
-    for (const entry of await readBucket(this.deps.meta, 'metadata', this.deps.log)) {
+    const entries = await readBucket(this.deps.meta, 'metadata', this.deps.log);
+    this.deps.log.info({ keys: entries.length }, 'cluster: shared metadata loaded');
+    for (const entry of entries) {
       const parsed = parseMetaKey(entry.key);
       if (!parsed || !SHARED_NAMESPACES.has(parsed.ns)) continue;
       let m = recovery.metadata.get(parsed.ns);

@@ -118,6 +118,8 @@ export class ClusterNode implements ClusterView {
   /** Starts leading partitions once the broker has opened (its streams are known). */
   async start(broker: Broker): Promise<void> {
     this.broker = broker;
+    const t0 = Date.now();
+    this.log.info({ streams: [...broker.streams()].length }, 'cluster: streams opened; starting the fan-out, leadership and shared queues');
     await this.peers.start(broker);
     const fenced = (stream: string, p: number) => this.store.partitions.get(`${stream}\u0000${p}`)?.isFenced ?? false;
     this.leadership = new Leadership(this.leaders, this.membership, () => this.broker, fenced, this.log, this.settings.rebalanceDelayMs ?? 0);
@@ -127,6 +129,7 @@ export class ClusterNode implements ClusterView {
     // partitions and queues to be taken over or replayed; clients meanwhile get NOT_LEADER or wait.
     void this.leadership.reconcile();
     await this.sharedQueues.start(broker, interval);
+    this.log.info({ ms: Date.now() - t0 }, 'cluster: node started');
   }
 
   /** Publishes this node's listeners (`kafka` at its advertised address) to the other nodes. */

@@ -700,12 +700,14 @@ export class JetStreamSharedQueues implements SharedQueues {
   private async readBack(q: Queue, bound: number): Promise<void> {
     const held = new Set([...q.allEntries().map((e) => e.seq), ...(this.deleting.get(q.name) ?? [])]);
     let taken = 0;
+    // From now on the feed leaves sequences up to `bound` to this read (a slow feed delivering
+    // them meanwhile would enqueue them twice).
+    this.repairedUpTo.set(q.name, Math.max(bound, this.repairedUpTo.get(q.name) ?? 0));
     await this.readSubject(q.name, bound, (seq, data) => {
       if (held.has(seq) || !this.owned.has(q.name)) return;
       this.enqueue(q, seq, data, 0, false);
       taken++;
     });
-    this.repairedUpTo.set(q.name, bound);
     if (taken > 0) this.log.warn({ queue: q.name, messages: taken }, 'cluster: queue was missing stored messages; read them back from the stream');
   }
 
