@@ -478,7 +478,7 @@ export class Session {
     }
     Promise.all([acked, this.ctx.store.released(this.clientId, id)]).then(() => {
       if (!this.detached && this.outbound.get(id) === o) this.link.write(encodeAck('pubrel', id, this.v5));
-    }, (err) => this.ctx.log.error({ err, clientId: this.clientId }, 'mqtt: storing QoS 2 state failed'));
+    }, (err: Error) => this.ctx.log.warn({ err: err.message, clientId: this.clientId }, 'mqtt: storing QoS 2 state failed'));
     return true;
   }
 

@@ -68,6 +68,7 @@ export class ClusterStore implements Store {
 
   async open(): Promise<StoreRecovery> {
     const recovery = await this.deps.local.open();
+    this.deps.log.info('cluster: local store opened; loading the shared metadata');
     // Watch first, then read every key: a change made meanwhile is seen twice, never missed.
     const follower = new KvFollower(this.deps.meta, {
       include: KvWatchInclude.UpdatesOnly, what: 'metadata', log: this.deps.log,

@@ -18,6 +18,8 @@ import { StorageFailedError } from '../../core/storage/segment-writer.js';
 /** How often a follower is compared with its source, and after how many checks behind and not moving it is replaced. */
 export const CHECK_MS = 1000;
 const STALL_CHECKS = 3;
+const WATCH_START_MS = 15_000;
+const WATCH_START_TRIES = 4;
 
 /**
  * Says when a follower (a watch, a feed) stays behind its source without moving for STALL_CHECKS
@@ -63,7 +65,18 @@ export class KvFollower {
   constructor(private readonly kv: KV, private readonly o: KvFollowerOptions) {}
 
   async start(): Promise<void> {
-    await this.watch({ include: this.o.include });
+    // Creating the watch can hang while JetStream elects leaders (a nats-server just restarted).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await withTimeout(this.watch({ include: this.o.include }), WATCH_START_MS, `starting the ${this.o.what} watch`);
+        break;
+      } catch (err) {
+        this.generation++;
+        this.stopWatch?.();
+        if (attempt >= WATCH_START_TRIES) throw err;
+        this.o.log.warn({ err: (err as Error).message, attempt }, `cluster: ${this.o.what} watch not started (retrying)`);
+      }
+    }
     this.timer = setInterval(() => void this.check().catch(() => undefined), CHECK_MS);
     this.timer.unref();
   }

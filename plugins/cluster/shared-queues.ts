@@ -53,6 +53,8 @@ const OPERATION_TIMEOUT_MS = 30_000;
 const REPAIR_CHECK_MS = 5000;
 /** A forwarded delivery unacknowledged this long is checked with its node (lost on the way?). */
 const UNACKED_CHECK_MS = 5000;
+/** How long the deletion of a settled message is retried while JetStream is unavailable. */
+const DELETE_RETRY_MS = 20_000;
 
 interface OwnerRecord { node: number; epoch: number }
 interface RemoteConsumer {
@@ -92,6 +94,8 @@ export class JetStreamSharedQueues implements SharedQueues {
   private repairing = false;
   /** Per queue: sequences up to which a repair read the subject back (the feed skips them). */
   private readonly repairedUpTo = new Map<string, number>();
+  /** Per queue being read back: the sequences the read and the feed enqueued meanwhile. */
+  private readonly readingBack = new Map<string, Set<number>>();
   /** `queue \0 seq` of settlements on their way to an owner (a `check` counts them as held). */
   private readonly settling = new Set<string>();
   /** On the owner: consumers standing for other nodes, by `node \0 queue`. */
@@ -218,7 +222,8 @@ export class JetStreamSharedQueues implements SharedQueues {
     const key = `${queue.name}\u0000${entry.seq}`;
     this.settling.add(key);
     try {
-      await this.request(owner, { op: reason === 'dead-lettered' ? 'reject' : 'ack', queue: queue.name, node: this.self, seq: entry.seq });
+      // The owner retries the deletion while JetStream is unavailable: wait for it.
+      await this.request(owner, { op: reason === 'dead-lettered' ? 'reject' : 'ack', queue: queue.name, node: this.self, seq: entry.seq }, DELETE_RETRY_MS + REQUEST_TIMEOUT_MS);
     } finally {
       this.settling.delete(key);
     }
@@ -466,6 +471,9 @@ export class JetStreamSharedQueues implements SharedQueues {
         else if (m.seq <= (this.repairedUpTo.get(name) ?? 0)) continue; // read back by a repair already
         else if (this.owned.has(name)) {
           const q = this.known.get(name);
+          const readBack = this.readingBack.get(name);
+          if (readBack?.has(m.seq)) continue; // the read-back has it
+          readBack?.add(m.seq);
           if (q && !q.deleted) this.enqueue(q, m.seq, m.data, 0, false);
         }
       }
@@ -641,10 +649,19 @@ export class JetStreamSharedQueues implements SharedQueues {
     if (!pending) this.deleting.set(queue, (pending = new Set()));
     pending.add(seq);
     try {
-      await this.jsm.streams.deleteMessage(QUEUES_STREAM, seq, false);
-    } catch (err) {
-      // Already gone (settled twice after a takeover, or the queue was purged).
-      if (!/no message found|not found/i.test((err as Error).message)) throw err;
+      // Retried while JetStream is unavailable (a nats-server just died): the settlement waits,
+      // rather than failing and leaving the consumer's ack undone.
+      for (let attempt = 0, start = Date.now(); ; attempt++) {
+        try {
+          await this.jsm.streams.deleteMessage(QUEUES_STREAM, seq, false);
+          break;
+        } catch (err) {
+          // Already gone (settled twice after a takeover, or the queue was purged).
+          if (/no message found|not found/i.test((err as Error).message)) break;
+          if (this.stopped || Date.now() - start >= DELETE_RETRY_MS) throw storeRefused(err);
+          await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+        }
+      }
     } finally {
       pending.delete(seq);
       if (pending.size === 0 && this.deleting.get(queue) === pending) this.deleting.delete(queue);
@@ -699,20 +716,25 @@ export class JetStreamSharedQueues implements SharedQueues {
   /** Takes from the stream the queue's messages up to `bound` that it does not hold. */
   private async readBack(q: Queue, bound: number): Promise<void> {
     const held = new Set([...q.allEntries().map((e) => e.seq), ...(this.deleting.get(q.name) ?? [])]);
-    let taken = 0;
-    // From now on the feed leaves sequences up to `bound` to this read (a slow feed delivering
-    // them meanwhile would enqueue them twice).
-    this.repairedUpTo.set(q.name, Math.max(bound, this.repairedUpTo.get(q.name) ?? 0));
-    await this.readSubject(q.name, bound, (seq, data) => {
-      if (held.has(seq) || !this.owned.has(q.name)) return;
-      this.enqueue(q, seq, data, 0, false);
-      taken++;
-    });
-    if (taken > 0) this.log.warn({ queue: q.name, messages: taken }, 'cluster: queue was missing stored messages; read them back from the stream');
+    // What this read and the feed enqueue meanwhile: a slow feed delivering the same sequences must
+    // not enqueue them twice. A read that hangs is given up; the next check reads again.
+    const taken = new Set<number>();
+    this.readingBack.set(q.name, taken);
+    try {
+      await withTimeout(this.readSubject(q.name, bound, (seq, data) => {
+        if (held.has(seq) || taken.has(seq) || !this.owned.has(q.name) || this.readingBack.get(q.name) !== taken) return;
+        taken.add(seq);
+        this.enqueue(q, seq, data, 0, false);
+      }), OPERATION_TIMEOUT_MS, `read-back of queue ${q.name}`);
+      this.repairedUpTo.set(q.name, Math.max(bound, this.repairedUpTo.get(q.name) ?? 0));
+    } finally {
+      if (this.readingBack.get(q.name) === taken) this.readingBack.delete(q.name);
+    }
+    if (taken.size > 0) this.log.warn({ queue: q.name, messages: taken.size }, 'cluster: queue was missing stored messages; read them back from the stream');
   }
 
-  private async request(node: number, c: Control): Promise<void> {
-    const reply = await this.nc.request(`junction.qctl.${node}`, JSON.stringify(c), { timeout: REQUEST_TIMEOUT_MS });
+  private async request(node: number, c: Control, timeout = REQUEST_TIMEOUT_MS): Promise<void> {
+    const reply = await this.nc.request(`junction.qctl.${node}`, JSON.stringify(c), { timeout });
     const text = reply.string();
     if (text !== '') throw new Error(`node ${node}: ${text}`);
   }
