@@ -330,11 +330,17 @@ export class JetStreamSharedQueues implements SharedQueues {
       this.retries.note({ queue: name, err: (err as Error).message }, 'cluster: queue claim did not complete (retried)');
       // The update may have been stored though its answer was lost (a timeout): the retry needs the
       // record as it is now, whatever the watch has delivered so far.
+      // The leader's answer is the truth, even when it is older than the revision this node knew:
+      // seen after nats-server kills, a record whose write was acknowledged and then not kept.
       const now = await this.kv.get(ownerKey(name)).catch(() => undefined);
-      if (now !== undefined) this.ownerRecord(name, now?.operation === 'PUT' ? { rec: now.json<OwnerRecord>(), revision: now.revision } : null);
-      if (now === undefined || (now !== null && now.revision <= (entry?.revision ?? 0))) {
-        // Failover diagnostics: a retry with the same view would fail the same way.
-        this.retries.stuck({ queue: name, err: (err as Error).message, knownRevision: entry?.revision ?? 0, readRevision: now === undefined ? 'read failed' : now.revision }, 'cluster: queue claim failed and the owner record read back is no newer');
+      if (now === undefined) {
+        this.retries.stuck({ queue: name, err: (err as Error).message }, 'cluster: queue claim failed and the owner record could not be read back');
+      } else {
+        if (now !== null && now.revision < (this.owners.get(name)?.revision ?? 0)) {
+          this.retries.stuck({ queue: name, knownRevision: this.owners.get(name)?.revision, storedRevision: now.revision }, 'cluster: the stored owner record is older than the one this node knew; using the stored one');
+        }
+        this.owners.delete(name);
+        this.ownerRecord(name, now?.operation === 'PUT' ? { rec: now.json<OwnerRecord>(), revision: now.revision } : null);
       }
     } finally {
       if (this.claims.get(name) === claim) {
