@@ -53,6 +53,8 @@ const OPERATION_TIMEOUT_MS = 30_000;
 const REPAIR_CHECK_MS = 5000;
 /** A forwarded delivery unacknowledged this long is checked with its node (lost on the way?). */
 const UNACKED_CHECK_MS = 5000;
+/** How often a node confirms each of its attachments with the queue's owner. */
+const PROBE_MS = 5000;
 /** How long the deletion of a settled message is retried while JetStream is unavailable. */
 const DELETE_RETRY_MS = 20_000;
 
@@ -64,7 +66,7 @@ interface RemoteConsumer {
   tags: Map<number, { tag: number; at: number }>;
   checking: boolean;
 }
-type Control = { op: 'attach' | 'detach' | 'ack' | 'reject' | 'check'; queue: string; node: number; seq?: number; seqs?: number[] };
+type Control = { op: 'attach' | 'detach' | 'ack' | 'reject' | 'check' | 'probe'; queue: string; node: number; seq?: number; seqs?: number[] };
 
 function bytes(data: Uint8Array): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
@@ -84,6 +86,8 @@ export class JetStreamSharedQueues implements SharedQueues {
   private readonly declaredHere = new Set<string>();
   /** Owner each of this node's consumed-but-not-owned queues is attached to. */
   private readonly attached = new Map<string, number>();
+  /** When each attachment was last made or confirmed. */
+  private readonly probedAt = new Map<string, number>();
   /** Claims and attachments that failed and are retried: rate-limited lines, so a stuck one shows. */
   private readonly retries: RetryLog;
   /** Per queue: stream messages being deleted (settled, the deletion not yet answered). */
@@ -407,6 +411,7 @@ export class JetStreamSharedQueues implements SharedQueues {
     this.repairedUpTo.delete(name);
     this.owned.delete(name);
     this.attached.delete(name);
+    this.probedAt.delete(name);
     this.declaredHere.delete(name);
     for (const key of [...this.remotes.keys()]) if (key.endsWith(`\u0000${name}`)) this.remotes.delete(key);
   }
@@ -418,14 +423,36 @@ export class JetStreamSharedQueues implements SharedQueues {
     const owner = this.liveOwner(q.name);
     const at = this.attached.get(q.name);
     if (at !== undefined && (!want || at !== owner)) await this.detach(q);
+    if (at !== undefined && want && at === owner) await this.probeAttachment(q, owner);
     if (!want || owner < 0 || owner === this.self || this.attached.has(q.name)) return;
     this.attached.set(q.name, owner);
+    this.probedAt.set(q.name, Date.now());
     try {
       await this.request(owner, { op: 'attach', queue: q.name, node: this.self });
     } catch (err) {
       if (this.attached.get(q.name) === owner) this.attached.delete(q.name);
       this.retries.note({ queue: q.name, owner, err: (err as Error).message }, 'cluster: attach to queue owner failed (retried)');
     }
+  }
+
+  /**
+   * Every PROBE_MS an attachment is confirmed with its owner: an owner that dropped it (it judged
+   * this node dead for a moment, or restarted) would otherwise never forward again while this
+   * node waits. A lost attachment is made again; what was forwarded under it went back to the queue.
+   */
+  private async probeAttachment(q: Queue, owner: number): Promise<void> {
+    if (Date.now() - (this.probedAt.get(q.name) ?? 0) < PROBE_MS) return;
+    this.probedAt.set(q.name, Date.now());
+    let reply: string;
+    try {
+      reply = (await this.nc.request(`junction.qctl.${owner}`, JSON.stringify({ op: 'probe', queue: q.name, node: this.self } satisfies Control), { timeout: REQUEST_TIMEOUT_MS })).string();
+    } catch {
+      return; // unanswered: asked again at the next probe
+    }
+    if (reply === '' || this.attached.get(q.name) !== owner) return;
+    this.log.warn({ queue: q.name, owner, reply }, 'cluster: queue owner had lost this node\'s attachment; attaching again');
+    this.attached.delete(q.name);
+    q.takeReady();
   }
 
   /** Gives the forwarded deliveries not yet taken back to the owner (they are requeued there). */
@@ -550,6 +577,10 @@ export class JetStreamSharedQueues implements SharedQueues {
     }
     if (!q || !this.owned.has(c.queue)) {
       m.respond(`not the owner of queue ${c.queue}`);
+      return;
+    }
+    if (c.op === 'probe') {
+      m.respond(this.remotes.has(`${c.node}\u0000${q.name}`) ? '' : 'not attached');
       return;
     }
     try {
