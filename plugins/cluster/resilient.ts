@@ -126,10 +126,10 @@ const GET_BATCH = 100;
  * which can stall like a watch: a try that makes no progress for READ_IDLE_MS is given up and
  * made again, so a node starting right after a nats-server kill does not wait forever.
  */
-export async function readBucket(kv: KV, what: string, log: Logger): Promise<KvEntry[]> {
+export async function readBucket(kv: KV, what: string, log: Logger, progress?: (phase: string) => void): Promise<KvEntry[]> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await readOnce(kv);
+      return await readOnce(kv, progress);
     } catch (err) {
       if (attempt >= READ_TRIES) throw err;
       log.warn({ err: (err as Error).message, attempt }, `cluster: reading ${what} failed (retrying)`);
@@ -137,7 +137,8 @@ export async function readBucket(kv: KV, what: string, log: Logger): Promise<KvE
   }
 }
 
-async function readOnce(kv: KV): Promise<KvEntry[]> {
+async function readOnce(kv: KV, report?: (phase: string) => void): Promise<KvEntry[]> {
+  report?.('listing the keys');
   const keys = await kv.keys();
   let idle: NodeJS.Timeout | undefined;
   let stall!: (err: Error) => void;
@@ -162,6 +163,7 @@ async function readOnce(kv: KV): Promise<KvEntry[]> {
     })(), stalled]);
     const entries: KvEntry[] = [];
     for (let i = 0; i < names.length; i += GET_BATCH) {
+      report?.(`reading values ${i}/${names.length}`);
       const got = await Promise.race([Promise.all(names.slice(i, i + GET_BATCH).map((k) => kv.get(k))), stalled]);
       progress();
       for (const e of got) if (e !== null && e.operation === 'PUT') entries.push(e);
