@@ -24,6 +24,7 @@ import { AppendResult } from './stream/partition.js';
 import { decodeRecordsAsync, recordToMessage } from './stream/record-codec.js';
 import type { Stream, StreamConfig } from './stream/stream.js';
 import { DEFAULT_STREAM_CONFIG, DEFAULT_STREAM_LIMITS, StreamRegistry, type StreamLimits } from './stream/stream-registry.js';
+import { RecentPublishes } from './recent-publishes.js';
 import { Transaction } from './transaction.js';
 
 export interface BrokerOptions {
@@ -94,6 +95,7 @@ export class Broker extends EventEmitter {
   private deadLetterTail: Promise<void> = RESOLVED;
   /** Queues every node of the cluster shares (empty on a single node). */
   private readonly sharedSet = new Set<Queue>();
+  private readonly recentPublishes = new RecentPublishes();
   /** The interest advertisement being stored, and the one that follows it (advertiseInterest). */
   private interestNow: Promise<void> | null = null;
   private interestNext: Promise<void> | null = null;
@@ -461,12 +463,12 @@ export class Broker extends EventEmitter {
     let toPage: QueueEntry[] | null = null;
     // Inside a transaction the group is written at commit: its messages stay in memory.
     const pageable = this.queueMemory.enabled && this.collecting === null;
+    // A repeat of a publish routed here already (Message.publishId): this node's own queues have
+    // it, or will once the first attempt is stored; shared queues and streams are written again (a
+    // shared queue's store drops the repeat).
+    const firstAttempt = message.publishId === undefined ? undefined : this.recentPublishes.get(message.publishId);
     for (const q of queues) {
-      const shared = this.sharedOf(q);
-      if (shared) {
-        (waits ??= []).push(shared.append(q.name, message));
-        continue;
-      }
+      if (firstAttempt || this.sharedOf(q)) continue;
       const persisted = message.durable && q.options.durable;
       const entry: QueueEntry = {
         seq, message, deliveryCount: 0, redelivered: false, persisted, size,
@@ -485,6 +487,12 @@ export class Broker extends EventEmitter {
         stored.then(() => { for (const e of paging) this.queueMemory.pageOut(e); }, () => undefined);
       }
       (waits ??= []).push(stored);
+    }
+    if (firstAttempt) (waits ??= []).push(firstAttempt);
+    else if (message.publishId !== undefined) this.recentPublishes.add(message.publishId, waits ? Promise.all(waits).then(() => undefined) : RESOLVED);
+    for (const q of queues) {
+      const shared = this.sharedOf(q);
+      if (shared) (waits ??= []).push(shared.append(q.name, message));
     }
     for (const s of streams) (waits ??= []).push(this.appendToStream(s, [message]));
     if (!waits) return RESOLVED;

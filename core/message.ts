@@ -33,6 +33,13 @@ export interface Message {
   /** Connection that published it, for no-local subscriptions. Not stored. */
   origin?: string;
   /**
+   * The publisher's idempotency key, for a publish the publisher may repeat without knowing whether
+   * the first attempt was stored (MQTT QoS 2 resent after a failure): a repeat within two minutes
+   * is stored once (this node's queues: RecentPublishes; a cluster's shared queues and fan-out:
+   * JetStream's duplicate window). Not stored.
+   */
+  publishId?: string;
+  /**
    * Protocol-specific extras that have no core field, kept for same-protocol round trips
    * (for example an AMQP body that is not a single data section). Keys are prefixed by protocol.
    */

@@ -5,7 +5,8 @@
  * - namespace `mqtt-session`, key = client id: JSON SessionRecord (subscriptions with their
  *   options, session expiry interval, when the client disconnected);
  * - namespace `mqtt-inflight`, key = `<client id>\0<kind><packet id>`: kind `i` = an incoming
- *   QoS 2 PUBLISH received (PUBREC sent, PUBREL awaited), `o` = an outgoing QoS 2 PUBLISH sent
+ *   QoS 2 PUBLISH received (PUBREL awaited; value: the publish's Message.publishId, so a resend
+ *   after a failure is stored once), `o` = an outgoing QoS 2 PUBLISH sent
  *   (value: the core sequence number of the message, so a resend keeps its packet id), `r` = an
  *   outgoing PUBREL pending (PUBCOMP awaited).
  *
@@ -44,7 +45,8 @@ export interface SessionRecord {
 export type InflightKind = 'i' | 'o' | 'r';
 
 export interface InflightState {
-  inbound: number[];
+  /** packet id -> publishId ('' in records written before publish ids). */
+  inbound: Map<number, string>;
   pubrel: number[];
   /** packet id -> core sequence number. */
   outbound: Map<number, number>;
@@ -80,22 +82,23 @@ export class SessionStore {
   }
 
   inflight(clientId: string): InflightState {
-    const state: InflightState = { inbound: [], pubrel: [], outbound: new Map() };
+    const state: InflightState = { inbound: new Map(), pubrel: [], outbound: new Map() };
     const prefix = `${clientId}\u0000`;
     for (const [key, value] of this.metadata.entries(NS_INFLIGHT)) {
       if (!key.startsWith(prefix)) continue;
       const kind = key.charAt(prefix.length);
       const id = Number(key.slice(prefix.length + 1));
       if (!(id >= 1 && id <= 65535)) continue;
-      if (kind === 'i') state.inbound.push(id);
+      if (kind === 'i') state.inbound.set(id, value.toString('utf8'));
       else if (kind === 'r') state.pubrel.push(id);
       else if (kind === 'o') state.outbound.set(id, Number(value.toString('utf8')));
     }
     return state;
   }
 
-  putInflight(clientId: string, kind: InflightKind, id: number, seq?: number): Promise<void> {
-    return this.metadata.put(NS_INFLIGHT, key(clientId, kind, id), seq === undefined ? EMPTY : Buffer.from(String(seq)));
+  /** `value`: the core sequence number of an `o` record, the publish id of an `i` record. */
+  putInflight(clientId: string, kind: InflightKind, id: number, value?: number | string): Promise<void> {
+    return this.metadata.put(NS_INFLIGHT, key(clientId, kind, id), value === undefined ? EMPTY : Buffer.from(String(value)));
   }
 
   deleteInflight(clientId: string, kind: InflightKind, id: number): Promise<void> {

@@ -36,6 +36,14 @@ export interface SessionLink {
   sessionCancelled(): void;
 }
 
+/** An incoming QoS 2 PUBLISH whose PUBREL has not arrived. */
+export interface InboundQos2 {
+  /** Message.publishId of its publish: a resend not yet stored is published again under it. */
+  publishId: string;
+  /** Stored and PUBREC sent: a resend is acknowledged again, not published. */
+  stored: boolean;
+}
+
 interface Outbound {
   qos: 1 | 2;
   state: 'pub' | 'rel';
@@ -54,8 +62,8 @@ const MAX_MATCH_CACHE = 10_000;
 export class Session {
   readonly queueName: string;
   readonly subs = new Map<string, Subscription>();
-  /** Incoming QoS 2 packet ids whose PUBREL has not arrived. */
-  readonly inboundQos2 = new Set<number>();
+  /** Incoming QoS 2 exchanges whose PUBREL has not arrived, by packet id. */
+  readonly inboundQos2 = new Map<number, InboundQos2>();
   private queue: Queue | undefined;
   private main: Consumer | undefined;
   /** Consumers of shared-subscription queues, by filter (made on first use). */
@@ -115,7 +123,10 @@ export class Session {
     }
     if (this.durable) {
       const inflight = this.ctx.store.inflight(this.clientId);
-      for (const id of inflight.inbound) this.inboundQos2.add(id);
+      // In a cluster the record is written before the publish, which may not have been stored
+      // (the node died meanwhile): a resend is published again under the same id (stored once).
+      const clustered = this.ctx.broker.cluster.clustered;
+      for (const [id, publishId] of inflight.inbound) this.inboundQos2.set(id, { publishId, stored: !clustered || publishId === '' });
       for (const id of inflight.pubrel) this.outbound.set(id, { qos: 2, state: 'rel', consumer: null, tag: 0 });
       if (inflight.outbound.size > 0) {
         // In a cluster the queue's messages may be on its owner node: every reservation is kept.
@@ -467,7 +478,7 @@ export class Session {
     }
     Promise.all([acked, this.ctx.store.released(this.clientId, id)]).then(() => {
       if (!this.detached && this.outbound.get(id) === o) this.link.write(encodeAck('pubrel', id, this.v5));
-    }, (err) => this.ctx.log.error({ err, clientId: this.clientId }, 'mqtt: storing QoS 2 state failed'));
+    }, (err: Error) => this.ctx.log.warn({ err: err.message, clientId: this.clientId }, 'mqtt: storing QoS 2 state failed'));
     return true;
   }
 

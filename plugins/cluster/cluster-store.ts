@@ -68,6 +68,20 @@ export class ClusterStore implements Store {
 
   async open(): Promise<StoreRecovery> {
     const recovery = await this.deps.local.open();
+    this.deps.log.info('cluster: local store opened; loading the shared metadata');
+    // Start-up diagnostics: where loading stands, every 10 s until it is done.
+    let phase = 'starting the metadata watch';
+    const startedAt = Date.now();
+    const watchdog = setInterval(() => this.deps.log.warn({ phase, ms: Date.now() - startedAt }, 'cluster: still loading the shared metadata'), 10_000);
+    watchdog.unref();
+    try {
+      return await this.loadShared(recovery, (p) => { phase = p; });
+    } finally {
+      clearInterval(watchdog);
+    }
+  }
+
+  private async loadShared(recovery: StoreRecovery, progress: (phase: string) => void): Promise<StoreRecovery> {
     // Watch first, then read every key: a change made meanwhile is seen twice, never missed.
     const follower = new KvFollower(this.deps.meta, {
       include: KvWatchInclude.UpdatesOnly, what: 'metadata', log: this.deps.log,
@@ -86,7 +100,9 @@ export class ClusterStore implements Store {
     await follower.start();
     this.watchStop = () => follower.stop();
     for (const ns of SHARED_NAMESPACES) recovery.metadata.delete(ns);
-    for (const entry of await readBucket(this.deps.meta, 'metadata', this.deps.log)) {
+    const entries = await readBucket(this.deps.meta, 'metadata', this.deps.log, progress);
+    this.deps.log.info({ keys: entries.length }, 'cluster: shared metadata loaded');
+    for (const entry of entries) {
       const parsed = parseMetaKey(entry.key);
       if (!parsed || !SHARED_NAMESPACES.has(parsed.ns)) continue;
       let m = recovery.metadata.get(parsed.ns);

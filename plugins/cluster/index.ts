@@ -39,8 +39,13 @@ export class ClusterUnavailableError extends Error {
 const JOIN_TIMEOUT_MS = 60_000;
 const JOIN_RETRY_MS = 1000;
 
+/**
+ * Reads go to each bucket's stream leader (no direct get): a direct get may be answered by a
+ * replica still catching up after a nats-server restart, and a claim that re-reads a record after
+ * losing a compare-and-set must see the record that beat it, or it loses the same race forever.
+ */
 async function openBucket(nc: NatsConnection, name: string, replicas: number): Promise<KV> {
-  return new Kvm(nc).create(name, { replicas, history: 1 });
+  return new Kvm(nc).create(name, { replicas, history: 1, allow_direct: false });
 }
 
 export class ClusterNode implements ClusterView {
@@ -113,6 +118,8 @@ export class ClusterNode implements ClusterView {
   /** Starts leading partitions once the broker has opened (its streams are known). */
   async start(broker: Broker): Promise<void> {
     this.broker = broker;
+    const t0 = Date.now();
+    this.log.info({ streams: [...broker.streams()].length }, 'cluster: streams opened; starting the fan-out, leadership and shared queues');
     await this.peers.start(broker);
     const fenced = (stream: string, p: number) => this.store.partitions.get(`${stream}\u0000${p}`)?.isFenced ?? false;
     this.leadership = new Leadership(this.leaders, this.membership, () => this.broker, fenced, this.log, this.settings.rebalanceDelayMs ?? 0);
@@ -122,6 +129,7 @@ export class ClusterNode implements ClusterView {
     // partitions and queues to be taken over or replayed; clients meanwhile get NOT_LEADER or wait.
     void this.leadership.reconcile();
     await this.sharedQueues.start(broker, interval);
+    this.log.info({ ms: Date.now() - t0 }, 'cluster: node started');
   }
 
   /** Publishes this node's listeners (`kafka` at its advertised address) to the other nodes. */

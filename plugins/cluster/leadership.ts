@@ -154,8 +154,9 @@ export class Leadership {
       revision = entry ? await this.kv.update(key, value, entry.revision) : await this.kv.create(key, value);
     } catch (err) {
       // Stored though its answer was lost, or beaten by another node: the retry needs the record as it is now.
+      // The stored record wins even over a newer revision this node knew (see shared-queues.ts).
       const now = await this.kv.get(key).catch(() => null);
-      if (now?.operation === 'PUT' && now.revision > (this.records.get(key)?.revision ?? 0)) this.records.set(key, { rec: now.json<LeaderRecord>(), revision: now.revision });
+      if (now?.operation === 'PUT') this.records.set(key, { rec: now.json<LeaderRecord>(), revision: now.revision });
       throw err;
     }
     this.records.set(key, { rec, revision });

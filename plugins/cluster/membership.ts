@@ -6,9 +6,10 @@
  * starts at once instead of after the timeout.
  *
  * This node's own heartbeats come back through the same watch: another node is dead only once this
- * node has seen its own heartbeats arrive for `nodeTimeoutMs` after that node's last one. While
- * the watch or JetStream is stalled (a nats-server was killed), nothing arrives, the view stays as
- * it was, and no node takes over what the others hold because of a hiccup on its own side.
+ * node has seen its own heartbeats arrive for `nodeTimeoutMs` after that node's last one, without
+ * a gap. While the watch or JetStream is stalled (a nats-server was killed), nothing arrives, the
+ * view stays as it was, and no node takes over what the others hold because of a hiccup on its
+ * own side; when heartbeats flow again, every node has a full timeout to be heard from.
  */
 import { randomUUID } from 'node:crypto';
 import { KvWatchInclude, type KV } from '@nats-io/kv';
@@ -37,6 +38,8 @@ export class Membership {
   private follower: KvFollower | null = null;
   /** When this node's watch last brought back one of its own heartbeats. */
   private selfSeenAt = 0;
+  /** Since when its own heartbeats have come back without a gap of half a node timeout. */
+  private selfSteadySince = 0;
   private beat = 0;
   private lastLive = '';
   private readonly listeners: Array<() => void> = [];
@@ -61,7 +64,7 @@ export class Membership {
         throw new NodeIdInUseError(`node id ${this.nodeId} is in use by another running node`);
       }
     }
-    this.selfSeenAt = Date.now();
+    this.selfSeenAt = this.selfSteadySince = Date.now();
     const follower = new KvFollower(this.kv, {
       include: KvWatchInclude.LastValue, what: 'membership', log: this.log,
       onEntry: (e) => {
@@ -69,10 +72,14 @@ export class Membership {
         if (e.operation !== 'PUT') this.seen.delete(id);
         else {
           const record = e.json<NodeRecord>();
-          // A record loaded at start counts from its write time, so long-dead nodes are not live.
+          // A record loaded at start, or replayed by a watch that resumes after a stall, counts from
+          // its write time, so long-dead nodes are not live. This node's own records count the same
+          // way: during a replay the others' records are judged against this node's record of the
+          // same moment, not against the present (which would declare every other node dead until
+          // the replay reached its last records).
           const at = e.isUpdate ? Date.now() : Math.min(Date.now(), e.created.getTime());
           this.seen.set(id, { record, at });
-          if (record.id === this.nodeId && record.instance === this.instance) this.selfSeenAt = Date.now();
+          if (record.id === this.nodeId && record.instance === this.instance) this.ownHeartbeat(at);
         }
         this.checkChange();
       },
@@ -105,10 +112,13 @@ export class Membership {
 
   live(): NodeInfo[] {
     // Judged by this node's own heartbeats coming back, not by the wall clock alone (see above).
+    // After a gap in them (JetStream was unavailable), nobody is judged dead until they have come
+    // back steadily for a node timeout: the others' first heartbeats after the gap may land later.
     const now = Math.min(Date.now(), this.selfSeenAt);
+    const judging = now - this.selfSteadySince >= this.nodeTimeoutMs;
     const out: NodeInfo[] = [];
     for (const { record, at } of this.seen.values()) {
-      if (record.id === this.nodeId || now - at < this.nodeTimeoutMs) out.push({ id: record.id, endpoints: record.endpoints, startedAt: record.startedAt });
+      if (record.id === this.nodeId || !judging || now - at < this.nodeTimeoutMs) out.push({ id: record.id, endpoints: record.endpoints, startedAt: record.startedAt });
     }
     if (!out.some((n) => n.id === this.nodeId)) out.push({ id: this.nodeId, endpoints: this.endpoints, startedAt: this.startedAt });
     return out.sort((a, b) => a.id - b.id);
@@ -122,6 +132,11 @@ export class Membership {
     clearInterval(this.timer);
     this.follower?.stop();
     await this.kv.delete(String(this.nodeId)).catch(() => undefined);
+  }
+
+  private ownHeartbeat(at: number): void {
+    if (at - this.selfSeenAt > this.nodeTimeoutMs / 2) this.selfSteadySince = at;
+    this.selfSeenAt = Math.max(this.selfSeenAt, at);
   }
 
   private async heartbeat(): Promise<void> {

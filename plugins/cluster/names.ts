@@ -2,6 +2,7 @@
  * How Junction names map onto JetStream: stream names allow no '.', '*', '>' or spaces, KV keys
  * only `[-/_=.a-zA-Z0-9]`. Every encoding here is reversible and collision-free.
  */
+import { createHash } from 'node:crypto';
 
 export const BUCKET_META = 'junction-meta';
 export const BUCKET_NODES = 'junction-nodes';
@@ -82,4 +83,13 @@ export function queueOfOwnerKey(key: string): string {
 /** KV key of a partition's leader record. */
 export function leaderKey(stream: string, partition: number): string {
   return `${b64(stream)}.${partition}`;
+}
+
+/**
+ * The JetStream message id of a publish that carries a publisher's idempotency key
+ * (Message.publishId), per place it is written (a shared queue, the fan-out): JetStream drops a
+ * repeat within its duplicate window (two minutes).
+ */
+export function dedupeMsgId(publishId: string | undefined, place: string): string | undefined {
+  return publishId === undefined ? undefined : createHash('sha256').update(`${publishId}\u0000${place}`).digest('base64url');
 }

@@ -17,12 +17,15 @@ import { NotLeaderError, type PeerLink } from '../../core/cluster.js';
 import type { Message } from '../../core/message.js';
 import { decodeMessage, encodeMessage } from '../../core/message-codec.js';
 import type { Interest } from './interest.js';
+import { dedupeMsgId } from './names.js';
 import { storeRefused } from './resilient.js';
 
 const FANOUT_STREAM = 'JUNCTION_FANOUT';
 const DURABLE_SUBJECT = 'junction.fanout.durable';
 const TRANSIENT_SUBJECT = 'junction.fanout.transient';
 const ORIGIN = 'Junction-Origin';
+/** Message.publishId (URI-encoded): the receiving node skips a repeat routed to it already. */
+const PUBLISH_ID = 'Junction-Publish-Id';
 /** Requests to put a message into a queue only one node has (temporary reply queues). */
 const TO_QUEUE_SUBJECT = 'junction.toqueue';
 const TO_QUEUE_TIMEOUT_MS = 3000;
@@ -74,7 +77,7 @@ export class NatsPeerLink implements PeerLink {
           continue;
         }
         // Enqueued now, in arrival order; acknowledged once this node stored it.
-        this.deliver(broker, m.data).then(() => m.ack(), (err: Error) => {
+        this.deliver(broker, m.data, m.headers?.get(PUBLISH_ID)).then(() => m.ack(), (err: Error) => {
           this.log.warn({ err: err.message }, 'cluster: a fanned-out message could not be stored here; redelivered later');
           m.nak(1000);
         });
@@ -84,7 +87,7 @@ export class NatsPeerLink implements PeerLink {
     this.subs.push(this.nc.subscribe(TRANSIENT_SUBJECT, {
       callback: (err, m) => {
         if (err || Number(m.headers?.get(ORIGIN)) === this.nodeId) return;
-        this.deliver(broker, m.data).catch((e: Error) => this.log.debug({ err: e.message }, 'cluster: transient message dropped'));
+        this.deliver(broker, m.data, m.headers?.get(PUBLISH_ID)).catch((e: Error) => this.log.debug({ err: e.message }, 'cluster: transient message dropped'));
       },
     }));
     this.subs.push(this.nc.subscribe(TO_QUEUE_SUBJECT, {
@@ -126,12 +129,13 @@ export class NatsPeerLink implements PeerLink {
   fanout(message: Message): Promise<void> {
     const h = natsHeaders();
     h.set(ORIGIN, String(this.nodeId));
+    if (message.publishId !== undefined) h.set(PUBLISH_ID, encodeURIComponent(message.publishId));
     const bytes = encodeMessage(message);
     if (!message.durable) {
       this.nc.publish(TRANSIENT_SUBJECT, bytes, { headers: h });
       return Promise.resolve();
     }
-    return this.js.publish(DURABLE_SUBJECT, bytes, { headers: h, timeout: 10_000 }).then(() => undefined, storeRefused);
+    return this.js.publish(DURABLE_SUBJECT, bytes, { headers: h, timeout: 10_000, msgID: dedupeMsgId(message.publishId, 'fanout') }).then(() => undefined, storeRefused);
   }
 
   async sendToQueue(queue: string, message: Message): Promise<boolean> {
@@ -163,8 +167,10 @@ export class NatsPeerLink implements PeerLink {
     await this.interest.stop();
   }
 
-  private deliver(broker: Broker, data: Uint8Array): Promise<void> {
-    return broker.publishFromPeer(decodeMessage(Buffer.from(data.buffer, data.byteOffset, data.byteLength)));
+  private deliver(broker: Broker, data: Uint8Array, publishId: string | undefined): Promise<void> {
+    const message = decodeMessage(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    if (publishId) message.publishId = decodeURIComponent(publishId);
+    return broker.publishFromPeer(message);
   }
 }
 

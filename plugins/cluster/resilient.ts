@@ -18,6 +18,8 @@ import { StorageFailedError } from '../../core/storage/segment-writer.js';
 /** How often a follower is compared with its source, and after how many checks behind and not moving it is replaced. */
 export const CHECK_MS = 1000;
 const STALL_CHECKS = 3;
+const WATCH_START_MS = 15_000;
+const WATCH_START_TRIES = 4;
 
 /**
  * Says when a follower (a watch, a feed) stays behind its source without moving for STALL_CHECKS
@@ -63,7 +65,18 @@ export class KvFollower {
   constructor(private readonly kv: KV, private readonly o: KvFollowerOptions) {}
 
   async start(): Promise<void> {
-    await this.watch({ include: this.o.include });
+    // Creating the watch can hang while JetStream elects leaders (a nats-server just restarted).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await withTimeout(this.watch({ include: this.o.include }), WATCH_START_MS, `starting the ${this.o.what} watch`);
+        break;
+      } catch (err) {
+        this.generation++;
+        this.stopWatch?.();
+        if (attempt >= WATCH_START_TRIES) throw err;
+        this.o.log.warn({ err: (err as Error).message, attempt }, `cluster: ${this.o.what} watch not started (retrying)`);
+      }
+    }
     this.timer = setInterval(() => void this.check().catch(() => undefined), CHECK_MS);
     this.timer.unref();
   }
@@ -113,10 +126,10 @@ const GET_BATCH = 100;
  * which can stall like a watch: a try that makes no progress for READ_IDLE_MS is given up and
  * made again, so a node starting right after a nats-server kill does not wait forever.
  */
-export async function readBucket(kv: KV, what: string, log: Logger): Promise<KvEntry[]> {
+export async function readBucket(kv: KV, what: string, log: Logger, progress?: (phase: string) => void): Promise<KvEntry[]> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await readOnce(kv);
+      return await readOnce(kv, progress);
     } catch (err) {
       if (attempt >= READ_TRIES) throw err;
       log.warn({ err: (err as Error).message, attempt }, `cluster: reading ${what} failed (retrying)`);
@@ -124,7 +137,8 @@ export async function readBucket(kv: KV, what: string, log: Logger): Promise<KvE
   }
 }
 
-async function readOnce(kv: KV): Promise<KvEntry[]> {
+async function readOnce(kv: KV, report?: (phase: string) => void): Promise<KvEntry[]> {
+  report?.('listing the keys');
   const keys = await kv.keys();
   let idle: NodeJS.Timeout | undefined;
   let stall!: (err: Error) => void;
@@ -149,6 +163,7 @@ async function readOnce(kv: KV): Promise<KvEntry[]> {
     })(), stalled]);
     const entries: KvEntry[] = [];
     for (let i = 0; i < names.length; i += GET_BATCH) {
+      report?.(`reading values ${i}/${names.length}`);
       const got = await Promise.race([Promise.all(names.slice(i, i + GET_BATCH).map((k) => kv.get(k))), stalled]);
       progress();
       for (const e of got) if (e !== null && e.operation === 'PUT') entries.push(e);
@@ -173,6 +188,11 @@ export class RetryLog {
   note(obj: Record<string, unknown>, msg: string): void {
     if (/wrong last sequence|key exists/i.test(String(obj.err))) this.log.debug(obj, msg);
     else this.limited.info(obj, msg);
+  }
+
+  /** A retry that would meet the same conditions: always worth a (rate-limited) line. */
+  stuck(obj: Record<string, unknown>, msg: string): void {
+    this.limited.warn(obj, msg);
   }
 }
 

@@ -42,7 +42,7 @@ import type { QueueEntry, QueueOptions } from '../../core/queue-types.js';
 import { CHECK_MS, KvFollower, readBucket, RetryLog, StallWatch, storeRefused, withTimeout } from './resilient.js';
 import { rankNodes } from './leadership.js';
 import type { Membership } from './membership.js';
-import { ownerKey, queueOfOwnerKey, queueOfSubject, queueSubject, QUEUE_SUBJECTS, QUEUES_STREAM } from './names.js';
+import { dedupeMsgId, ownerKey, queueOfOwnerKey, queueOfSubject, queueSubject, QUEUE_SUBJECTS, QUEUES_STREAM } from './names.js';
 
 /** Deliveries an owner forwards to one node ahead of its acknowledgements. */
 const REMOTE_WINDOW = 64;
@@ -53,6 +53,10 @@ const OPERATION_TIMEOUT_MS = 30_000;
 const REPAIR_CHECK_MS = 5000;
 /** A forwarded delivery unacknowledged this long is checked with its node (lost on the way?). */
 const UNACKED_CHECK_MS = 5000;
+/** How often a node confirms each of its attachments with the queue's owner. */
+const PROBE_MS = 5000;
+/** How long the deletion of a settled message is retried while JetStream is unavailable. */
+const DELETE_RETRY_MS = 20_000;
 
 interface OwnerRecord { node: number; epoch: number }
 interface RemoteConsumer {
@@ -62,7 +66,7 @@ interface RemoteConsumer {
   tags: Map<number, { tag: number; at: number }>;
   checking: boolean;
 }
-type Control = { op: 'attach' | 'detach' | 'ack' | 'reject' | 'check'; queue: string; node: number; seq?: number; seqs?: number[] };
+type Control = { op: 'attach' | 'detach' | 'ack' | 'reject' | 'check' | 'probe'; queue: string; node: number; seq?: number; seqs?: number[] };
 
 function bytes(data: Uint8Array): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
@@ -82,6 +86,8 @@ export class JetStreamSharedQueues implements SharedQueues {
   private readonly declaredHere = new Set<string>();
   /** Owner each of this node's consumed-but-not-owned queues is attached to. */
   private readonly attached = new Map<string, number>();
+  /** When each attachment was last made or confirmed. */
+  private readonly probedAt = new Map<string, number>();
   /** Claims and attachments that failed and are retried: rate-limited lines, so a stuck one shows. */
   private readonly retries: RetryLog;
   /** Per queue: stream messages being deleted (settled, the deletion not yet answered). */
@@ -92,6 +98,8 @@ export class JetStreamSharedQueues implements SharedQueues {
   private repairing = false;
   /** Per queue: sequences up to which a repair read the subject back (the feed skips them). */
   private readonly repairedUpTo = new Map<string, number>();
+  /** Per queue being read back: the sequences the read and the feed enqueued meanwhile. */
+  private readonly readingBack = new Map<string, Set<number>>();
   /** `queue \0 seq` of settlements on their way to an owner (a `check` counts them as held). */
   private readonly settling = new Set<string>();
   /** On the owner: consumers standing for other nodes, by `node \0 queue`. */
@@ -185,7 +193,8 @@ export class JetStreamSharedQueues implements SharedQueues {
   }
 
   append(queue: string, message: Message): Promise<void> {
-    return this.js.publish(queueSubject(queue), encodeMessage(message), { timeout: REQUEST_TIMEOUT_MS }).then(() => undefined, storeRefused);
+    const msgID = dedupeMsgId(message.publishId, queue);
+    return this.js.publish(queueSubject(queue), encodeMessage(message), { timeout: REQUEST_TIMEOUT_MS, msgID }).then(() => undefined, storeRefused);
   }
 
   owns(queue: string): boolean {
@@ -217,7 +226,8 @@ export class JetStreamSharedQueues implements SharedQueues {
     const key = `${queue.name}\u0000${entry.seq}`;
     this.settling.add(key);
     try {
-      await this.request(owner, { op: reason === 'dead-lettered' ? 'reject' : 'ack', queue: queue.name, node: this.self, seq: entry.seq });
+      // The owner retries the deletion while JetStream is unavailable: wait for it.
+      await this.request(owner, { op: reason === 'dead-lettered' ? 'reject' : 'ack', queue: queue.name, node: this.self, seq: entry.seq }, DELETE_RETRY_MS + REQUEST_TIMEOUT_MS);
     } finally {
       this.settling.delete(key);
     }
@@ -297,6 +307,9 @@ export class JetStreamSharedQueues implements SharedQueues {
       await withTimeout(fn(), OPERATION_TIMEOUT_MS, `claim or attachment of queue ${name}`);
     } catch (err) {
       this.retries.note({ queue: name, err: (err as Error).message }, 'cluster: queue claim did not complete (retried)');
+      // A claim that hangs is no longer current: the next reconcile claims afresh.
+      this.claims.delete(name);
+      this.loading.delete(name);
     } finally {
       this.busy.delete(name);
     }
@@ -315,13 +328,24 @@ export class JetStreamSharedQueues implements SharedQueues {
       this.declaredHere.delete(name);
       // A replay that hangs (JetStream calls that never answer) is given up; the next claim replays again.
       await withTimeout(this.load(q, () => this.claims.get(name) === claim), OPERATION_TIMEOUT_MS, `replay of queue ${name}`);
-      this.log.info({ queue: name, epoch: rec.epoch }, 'cluster: owning queue');
+      if (this.owned.has(name)) this.log.info({ queue: name, epoch: rec.epoch }, 'cluster: owning queue');
+      else this.retries.stuck({ queue: name, epoch: rec.epoch }, 'cluster: queue claimed but its replay was given up (claimed again)');
     } catch (err) {
       this.retries.note({ queue: name, err: (err as Error).message }, 'cluster: queue claim did not complete (retried)');
       // The update may have been stored though its answer was lost (a timeout): the retry needs the
       // record as it is now, whatever the watch has delivered so far.
+      // The leader's answer is the truth, even when it is older than the revision this node knew:
+      // seen after nats-server kills, a record whose write was acknowledged and then not kept.
       const now = await this.kv.get(ownerKey(name)).catch(() => undefined);
-      if (now !== undefined) this.ownerRecord(name, now?.operation === 'PUT' ? { rec: now.json<OwnerRecord>(), revision: now.revision } : null);
+      if (now === undefined) {
+        this.retries.stuck({ queue: name, err: (err as Error).message }, 'cluster: queue claim failed and the owner record could not be read back');
+      } else {
+        if (now !== null && now.revision < (this.owners.get(name)?.revision ?? 0)) {
+          this.retries.stuck({ queue: name, knownRevision: this.owners.get(name)?.revision, storedRevision: now.revision }, 'cluster: the stored owner record is older than the one this node knew; using the stored one');
+        }
+        this.owners.delete(name);
+        this.ownerRecord(name, now?.operation === 'PUT' ? { rec: now.json<OwnerRecord>(), revision: now.revision } : null);
+      }
     } finally {
       if (this.claims.get(name) === claim) {
         this.claims.delete(name);
@@ -387,6 +411,7 @@ export class JetStreamSharedQueues implements SharedQueues {
     this.repairedUpTo.delete(name);
     this.owned.delete(name);
     this.attached.delete(name);
+    this.probedAt.delete(name);
     this.declaredHere.delete(name);
     for (const key of [...this.remotes.keys()]) if (key.endsWith(`\u0000${name}`)) this.remotes.delete(key);
   }
@@ -398,14 +423,36 @@ export class JetStreamSharedQueues implements SharedQueues {
     const owner = this.liveOwner(q.name);
     const at = this.attached.get(q.name);
     if (at !== undefined && (!want || at !== owner)) await this.detach(q);
+    if (at !== undefined && want && at === owner) await this.probeAttachment(q, owner);
     if (!want || owner < 0 || owner === this.self || this.attached.has(q.name)) return;
     this.attached.set(q.name, owner);
+    this.probedAt.set(q.name, Date.now());
     try {
       await this.request(owner, { op: 'attach', queue: q.name, node: this.self });
     } catch (err) {
       if (this.attached.get(q.name) === owner) this.attached.delete(q.name);
       this.retries.note({ queue: q.name, owner, err: (err as Error).message }, 'cluster: attach to queue owner failed (retried)');
     }
+  }
+
+  /**
+   * Every PROBE_MS an attachment is confirmed with its owner: an owner that dropped it (it judged
+   * this node dead for a moment, or restarted) would otherwise never forward again while this
+   * node waits. A lost attachment is made again; what was forwarded under it went back to the queue.
+   */
+  private async probeAttachment(q: Queue, owner: number): Promise<void> {
+    if (Date.now() - (this.probedAt.get(q.name) ?? 0) < PROBE_MS) return;
+    this.probedAt.set(q.name, Date.now());
+    let reply: string;
+    try {
+      reply = (await this.nc.request(`junction.qctl.${owner}`, JSON.stringify({ op: 'probe', queue: q.name, node: this.self } satisfies Control), { timeout: REQUEST_TIMEOUT_MS })).string();
+    } catch {
+      return; // unanswered: asked again at the next probe
+    }
+    if (reply === '' || this.attached.get(q.name) !== owner) return;
+    this.log.warn({ queue: q.name, owner, reply }, 'cluster: queue owner had lost this node\'s attachment; attaching again');
+    this.attached.delete(q.name);
+    q.takeReady();
   }
 
   /** Gives the forwarded deliveries not yet taken back to the owner (they are requeued there). */
@@ -457,6 +504,9 @@ export class JetStreamSharedQueues implements SharedQueues {
         else if (m.seq <= (this.repairedUpTo.get(name) ?? 0)) continue; // read back by a repair already
         else if (this.owned.has(name)) {
           const q = this.known.get(name);
+          const readBack = this.readingBack.get(name);
+          if (readBack?.has(m.seq)) continue; // the read-back has it
+          readBack?.add(m.seq);
           if (q && !q.deleted) this.enqueue(q, m.seq, m.data, 0, false);
         }
       }
@@ -527,6 +577,10 @@ export class JetStreamSharedQueues implements SharedQueues {
     }
     if (!q || !this.owned.has(c.queue)) {
       m.respond(`not the owner of queue ${c.queue}`);
+      return;
+    }
+    if (c.op === 'probe') {
+      m.respond(this.remotes.has(`${c.node}\u0000${q.name}`) ? '' : 'not attached');
       return;
     }
     try {
@@ -632,10 +686,19 @@ export class JetStreamSharedQueues implements SharedQueues {
     if (!pending) this.deleting.set(queue, (pending = new Set()));
     pending.add(seq);
     try {
-      await this.jsm.streams.deleteMessage(QUEUES_STREAM, seq, false);
-    } catch (err) {
-      // Already gone (settled twice after a takeover, or the queue was purged).
-      if (!/no message found|not found/i.test((err as Error).message)) throw err;
+      // Retried while JetStream is unavailable (a nats-server just died): the settlement waits,
+      // rather than failing and leaving the consumer's ack undone.
+      for (let attempt = 0, start = Date.now(); ; attempt++) {
+        try {
+          await this.jsm.streams.deleteMessage(QUEUES_STREAM, seq, false);
+          break;
+        } catch (err) {
+          // Already gone (settled twice after a takeover, or the queue was purged).
+          if (/no message found|not found/i.test((err as Error).message)) break;
+          if (this.stopped || Date.now() - start >= DELETE_RETRY_MS) throw storeRefused(err);
+          await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+        }
+      }
     } finally {
       pending.delete(seq);
       if (pending.size === 0 && this.deleting.get(queue) === pending) this.deleting.delete(queue);
@@ -690,18 +753,25 @@ export class JetStreamSharedQueues implements SharedQueues {
   /** Takes from the stream the queue's messages up to `bound` that it does not hold. */
   private async readBack(q: Queue, bound: number): Promise<void> {
     const held = new Set([...q.allEntries().map((e) => e.seq), ...(this.deleting.get(q.name) ?? [])]);
-    let taken = 0;
-    await this.readSubject(q.name, bound, (seq, data) => {
-      if (held.has(seq) || !this.owned.has(q.name)) return;
-      this.enqueue(q, seq, data, 0, false);
-      taken++;
-    });
-    this.repairedUpTo.set(q.name, bound);
-    if (taken > 0) this.log.warn({ queue: q.name, messages: taken }, 'cluster: queue was missing stored messages; read them back from the stream');
+    // What this read and the feed enqueue meanwhile: a slow feed delivering the same sequences must
+    // not enqueue them twice. A read that hangs is given up; the next check reads again.
+    const taken = new Set<number>();
+    this.readingBack.set(q.name, taken);
+    try {
+      await withTimeout(this.readSubject(q.name, bound, (seq, data) => {
+        if (held.has(seq) || taken.has(seq) || !this.owned.has(q.name) || this.readingBack.get(q.name) !== taken) return;
+        taken.add(seq);
+        this.enqueue(q, seq, data, 0, false);
+      }), OPERATION_TIMEOUT_MS, `read-back of queue ${q.name}`);
+      this.repairedUpTo.set(q.name, Math.max(bound, this.repairedUpTo.get(q.name) ?? 0));
+    } finally {
+      if (this.readingBack.get(q.name) === taken) this.readingBack.delete(q.name);
+    }
+    if (taken.size > 0) this.log.warn({ queue: q.name, messages: taken.size }, 'cluster: queue was missing stored messages; read them back from the stream');
   }
 
-  private async request(node: number, c: Control): Promise<void> {
-    const reply = await this.nc.request(`junction.qctl.${node}`, JSON.stringify(c), { timeout: REQUEST_TIMEOUT_MS });
+  private async request(node: number, c: Control, timeout = REQUEST_TIMEOUT_MS): Promise<void> {
+    const reply = await this.nc.request(`junction.qctl.${node}`, JSON.stringify(c), { timeout });
     const text = reply.string();
     if (text !== '') throw new Error(`node ${node}: ${text}`);
   }

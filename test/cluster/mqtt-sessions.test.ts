@@ -9,6 +9,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { startJunctionProcess, type JunctionProcess } from '../support/junction-process.js';
 import { requireNatsServer, startNatsCluster, type TestNatsCluster } from '../support/nats-cluster.js';
 import { eventually } from '../support/index.js';
+import { rawConnected } from '../mqtt/helpers.js';
 
 const CLUSTER_ARGS = ['--set', 'cluster.heartbeatMs=250', '--set', 'cluster.nodeTimeoutMs=5000'];
 
@@ -84,6 +85,36 @@ describe('cluster: MQTT persistent sessions', function () {
     await publishAll(procs[2], 'twin/inbox', ['hello']);
     await eventually(() => got.length >= 1, { timeout: 20000, what: 'a message on the new connection' });
     assert.deepEqual(got, ['hello']);
+  });
+
+  it('a QoS 2 PUBLISH resent on another node after its PUBREC was lost is delivered once (MQTT 3.1.1, persistent and clean subscribers)', async () => {
+    const kept = await connect(procs[2], { clientId: 'qos2-kept', clean: false, protocolVersion: 4 });
+    const passing = await connect(procs[1], { clientId: 'qos2-passing', clean: true, protocolVersion: 4 });
+    open.push(kept.client, passing.client);
+    await kept.client.subscribeAsync('meter/+', { qos: 2 });
+    await passing.client.subscribeAsync('meter/+', { qos: 2 });
+    const gotKept = received(kept.client);
+    const gotPassing = received(passing.client);
+    const publish = { cmd: 'publish', topic: 'meter/7', payload: Buffer.from('reading-42'), qos: 2, messageId: 7, retain: false, dup: false } as const;
+    // Stored and PUBREC sent, but the client never reads it: its node "died" first.
+    const first = await rawConnected(procs[0].ports.mqtt, 4, { clientId: 'qos2-resender', clean: false });
+    first.send(publish);
+    assert.equal((await first.nextPacket(10000)).cmd, 'pubrec');
+    first.close();
+    // The client resends on another node, as MQTT asks after a reconnect, and completes the exchange.
+    const again = await rawConnected(procs[1].ports.mqtt, 4, { clientId: 'qos2-resender', clean: false });
+    again.send({ ...publish, dup: true });
+    assert.equal((await again.nextPacket(10000)).cmd, 'pubrec');
+    again.send({ cmd: 'pubrel', messageId: 7 });
+    assert.equal((await again.nextPacket(10000)).cmd, 'pubcomp');
+    again.send({ ...publish, payload: Buffer.from('marker'), messageId: 8 });
+    assert.equal((await again.nextPacket(10000)).cmd, 'pubrec');
+    again.send({ cmd: 'pubrel', messageId: 8 });
+    assert.equal((await again.nextPacket(10000)).cmd, 'pubcomp');
+    again.close();
+    await eventually(() => gotKept.includes('marker') && gotPassing.includes('marker'), { timeout: 30000, what: () => `the marker on both subscribers (${gotKept} / ${gotPassing})` });
+    assert.deepEqual(gotKept, ['reading-42', 'marker']);
+    assert.deepEqual(gotPassing, ['reading-42', 'marker']);
   });
 
   it('a client whose node was killed (kill -9) finds its session and every QoS 1 message on another node', async () => {

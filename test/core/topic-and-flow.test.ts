@@ -35,6 +35,20 @@ describe('core/broker: topics, no-local, transactions and flow control', () => {
     await broker.close();
   });
 
+  it('stores a repeated publish with the same publishId once, and a different id again', async () => {
+    const broker = await openBroker();
+    const q = await broker.declareQueue('once', { durable: true });
+    await broker.bindQueue('once', 'meter.#');
+    const got: Delivery[] = [];
+    q.consume({ prefetch: 0, autoAck: true, creditMode: false }, (d) => got.push(d));
+    await broker.publish(msg('meter.7', 'r1', { durable: true, publishId: 'client-a/7/n1' }));
+    await broker.publish(msg('meter.7', 'r1', { durable: true, publishId: 'client-a/7/n1' }));
+    await broker.publish(msg('meter.7', 'r1', { durable: true, publishId: 'client-a/7/n2' }));
+    await broker.publish(msg('meter.7', 'r2', { durable: true }));
+    assert.deepEqual(bodies(got), ['r1', 'r1', 'r2']);
+    await broker.close();
+  });
+
   it('commits staged sends and acks together, and rollback leaves both undone', async () => {
     const broker = await openBroker();
     const q = await broker.declareQueue('tx', { durable: true });

@@ -4,10 +4,12 @@
  * as its durability asks, in the order the PUBLISHes arrived.
  */
 import { isUtf8 } from 'node:buffer';
+import { createHash, randomBytes } from 'node:crypto';
 import type { IPublishPacket } from 'mqtt-packet';
 import { QueueFullError } from '../../../core/queue-types.js';
 import { encodeAck } from '../codec.js';
 import type { PacketContext } from '../packet-context.js';
+import type { InboundQos2 } from '../session.js';
 import { checkPublishProperties, publishToMessage } from '../mqtt-message.js';
 import { RC } from '../reason-codes.js';
 import { checkPublishTopic } from '../topics.js';
@@ -48,12 +50,13 @@ export function handlePublish(conn: PacketContext, p: IPublishPacket): void {
   const session = conn.session!;
   const ackType = qos === 1 ? 'puback' : 'pubrec';
 
-  if (qos === 2 && session.inboundQos2.has(id)) {
+  const prior = qos === 2 ? session.inboundQos2.get(id) : undefined;
+  if (prior?.stored) {
     // A resent QoS 2 PUBLISH: acknowledged again, not published twice.
     conn.fillAck(conn.ackSlot(), encodeAck('pubrec', id, v5));
     return;
   }
-  if (qos > 0 && v5 && s.enforceReceiveMaximum && conn.inboundQos1 + session.inboundQos2.size >= s.receiveMaximum) {
+  if (qos > 0 && !prior && v5 && s.enforceReceiveMaximum && conn.inboundQos1 + session.inboundQos2.size >= s.receiveMaximum) {
     return conn.fail(RC.ReceiveMaximumExceeded, 'receive maximum exceeded');
   }
   if (problem === 'unsupported') return refuse(conn, qos, id, RC.TopicNameInvalid, `topic name "${topic}" has no core form ('*' or too many levels)`);
@@ -63,19 +66,24 @@ export function handlePublish(conn: PacketContext, p: IPublishPacket): void {
   if (props?.payloadFormatIndicator && !isUtf8(payload)) return refuse(conn, qos, id, RC.PayloadFormatInvalid, 'payload is not UTF-8');
 
   const message = publishToMessage(coreTopic, payload, qos, p.retain, props, conn.clientId, Date.now());
+  const exchange = qos === 2 ? inboundExchange(conn, id, prior, coreTopic, payload) : undefined;
+  if (exchange) message.publishId = exchange.publishId;
+  const publish = (): Promise<unknown> => {
+    const published = ctx.broker.publish(message);
+    return p.retain ? Promise.all([published, ctx.broker.retained.set(coreTopic, message)]) : published;
+  };
   let done: Promise<unknown>;
   let noSubscribers = false;
+  const clustered = ctx.broker.cluster.clustered;
   try {
     if (v5 && qos > 0) noSubscribers = !ctx.broker.hasRoute(coreTopic);
-    done = ctx.broker.publish(message);
-    if (p.retain) done = Promise.all([done, ctx.broker.retained.set(coreTopic, message)]);
+    // In a cluster the exchange's record is stored first: a client that resends to another node
+    // after this one died has its message published again under the same id, and stored once.
+    done = exchange && session.durable && clustered ? ctx.store.putInflight(conn.clientId, 'i', id, exchange.publishId).then(publish) : publish();
   } catch (err) {
     return refuse(conn, qos, id, RC.TopicNameInvalid, (err as Error).message);
   }
-  if (qos === 2) {
-    session.inboundQos2.add(id);
-    if (session.durable) done = Promise.all([done, ctx.store.putInflight(conn.clientId, 'i', id)]);
-  }
+  if (exchange && session.durable && !clustered) done = Promise.all([done, ctx.store.putInflight(conn.clientId, 'i', id, exchange.publishId)]);
   conn.publishStarted();
   if (qos === 0) {
     const [ok, failed] = conn.qos0Settle();
@@ -87,12 +95,17 @@ export function handlePublish(conn: PacketContext, p: IPublishPacket): void {
   done.then(() => {
     conn.publishSettled();
     if (qos === 1) conn.inboundQos1--;
+    if (exchange) exchange.stored = true;
     conn.fillAck(slot, encodeAck(ackType, id, v5, noSubscribers ? RC.NoMatchingSubscribers : 0));
   }, (err: Error) => {
     conn.publishSettled();
     if (qos === 1) conn.inboundQos1--;
-    if (qos === 2) {
-      session.inboundQos2.delete(id);
+    // An MQTT 5 client is told and the exchange ends; an MQTT 3.1.1 client resends the PUBLISH
+    // after reconnecting, and the exchange stays to publish it under the same id. Its record stays
+    // in a cluster (written first: it may have been stored); a single node's record is written
+    // after the message in the journal, so on restart it means "stored": it goes.
+    if (exchange && session.inboundQos2.get(id) === exchange && (v5 || (session.durable && !clustered))) {
+      if (v5) session.inboundQos2.delete(id);
       if (session.durable) void ctx.store.deleteInflight(conn.clientId, 'i', id).catch(() => undefined);
     }
     if (v5) {
@@ -117,4 +130,21 @@ function refuse(conn: PacketContext, qos: number, id: number, rc: number, reason
   const type = qos === 1 ? 'puback' : 'pubrec';
   if (conn.v5) conn.fillAck(conn.ackSlot(), encodeAck(type, id, true, rc, conn.problemInfo ? reason : undefined));
   else conn.fillAck(conn.ackSlot(), encodeAck(type, id, false));
+}
+
+/**
+ * The QoS 2 exchange a PUBLISH starts, or the unstored one it resends (same packet id, same topic
+ * and payload): its publishId names the client, the packet id, a nonce (a new exchange may reuse
+ * the packet id) and a digest of the content (a client that reuses the id for another message is
+ * not taken for a resend).
+ */
+const NONCE_PREFIX = randomBytes(9).toString('base64url');
+let nonces = 0;
+
+function inboundExchange(conn: PacketContext, id: number, prior: InboundQos2 | undefined, topic: string, payload: Buffer): InboundQos2 {
+  const digest = createHash('sha256').update(topic).update('\u0000').update(payload).digest('base64url').slice(0, 22);
+  if (prior && prior.publishId.endsWith(`/${digest}`)) return prior;
+  const exchange: InboundQos2 = { publishId: `mqtt/${conn.clientId}/${id}/${NONCE_PREFIX}${(++nonces).toString(36)}/${digest}`, stored: false };
+  conn.session!.inboundQos2.set(id, exchange);
+  return exchange;
 }
