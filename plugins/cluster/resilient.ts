@@ -139,7 +139,8 @@ export async function readBucket(kv: KV, what: string, log: Logger, progress?: (
 
 async function readOnce(kv: KV, report?: (phase: string) => void): Promise<KvEntry[]> {
   report?.('listing the keys');
-  const keys = await kv.keys();
+  // Creating the listing's consumer can hang too (seen right after a nats-server restart).
+  const keys = await withTimeout(kv.keys(), READ_IDLE_MS, 'starting the key listing');
   let idle: NodeJS.Timeout | undefined;
   let stall!: (err: Error) => void;
   const stalled = new Promise<never>((_, reject) => (stall = reject));
