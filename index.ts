@@ -108,6 +108,7 @@ export function brokerOptions(config: JunctionConfig): Partial<BrokerOptions> {
     },
     deadLetterSuffix: config.queues.deadLetterSuffix,
     queueMemoryBytes: config.queues.memoryBytes,
+    outboundMemoryBytes: limit(config.limits.outboundMemoryBytes),
     limits: {
       maxStreams: limit(config.limits.maxStreams),
       maxPartitions: limit(config.limits.maxPartitions),
@@ -159,7 +160,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   const servers = clusterServers(config.cluster);
   const cluster = servers.length > 0 ? await ClusterNode.join({ ...config.cluster, servers }, store, log.child({ component: 'cluster' })) : null;
   if (cluster) store = cluster.store;
-  const broker = new Broker(store, { ...brokerOptions(config), ...(cluster ? { cluster } : {}) });
+  const broker = new Broker(store, { ...brokerOptions(config), log: log.child({ component: 'broker' }), ...(cluster ? { cluster } : {}) });
   try {
     await broker.open();
     await cluster?.start(broker);

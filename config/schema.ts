@@ -50,6 +50,8 @@ export interface LimitsConfig {
   maxPartitionsPerTopic: number;
   /** Queues in the broker (dead-letter queues count but are always created); -1 = no limit. */
   maxQueues: number;
+  /** Queued message bodies that cannot page, held in memory across all queues; past it publishers to the largest queues wait; -1 = no bound. */
+  outboundMemoryBytes: number;
   /** New connections per client address, every listener together (plugins/listeners/connection-rate.ts). */
   connectionRate: {
     /** Connections per second once the burst is used; 0 = no rate limit. */
@@ -191,6 +193,7 @@ export const configSchema = {
       maxPartitions: { ...countLimit, default: 10000 },
       maxPartitionsPerTopic: { ...countLimit, default: 1000 },
       maxQueues: { ...countLimit, default: 100000 },
+      outboundMemoryBytes: { ...countLimit, default: 268435456 },
       connectionRate: section({
         perSecond: { type: 'number', minimum: 0, 'x-hint': 'a number >= 0', default: 100 },
         burst: { ...positiveInt, default: 500 },

@@ -8,12 +8,14 @@
  * publishes per connection slows its publishers end to end.
  */
 import { EventEmitter } from 'node:events';
+import type { Logger } from './adapter.js';
 import { type ClusterView, type SharedQueues, SingleNode } from './cluster.js';
 import { GroupOffsets } from './group-offsets.js';
 import { decodeMessage, encodeMessage, summarizeMessage } from './message-codec.js';
 import { Message, messageSize } from './message.js';
 import { MetadataStore } from './metadata.js';
 import { checkTopicName, InvalidNameError } from './names.js';
+import { OutboundMemory } from './outbound-memory.js';
 import { Queue, QueueHost, RemovalReason } from './queue.js';
 import { QueueMemory } from './queue-memory.js';
 import { DEFAULT_QUEUE_OPTIONS, QueueEntry, QueueFullError, QueueNotFoundError, QueueOptions, removeInBackground } from './queue-types.js';
@@ -43,9 +45,17 @@ export interface BrokerOptions {
    * and are read back as consumers catch up (core/queue-memory.ts). Needs a store with readMessages.
    */
   queueMemoryBytes: number;
+  /**
+   * Bytes of queued bodies that cannot page kept in memory across all queues; past it publishers
+   * to the largest queues wait (core/outbound-memory.ts). 0 = no bound.
+   */
+  outboundMemoryBytes: number;
+  /** Where the core logs what operators must know (the outbound memory bound). */
+  log?: Logger;
 }
 
 export const DEFAULT_QUEUE_MEMORY_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_OUTBOUND_MEMORY_BYTES = 256 * 1024 * 1024;
 
 export interface BrokerLimits extends StreamLimits {
   /** Queues; dead-letter queues count, but one is always created when a message is dead-lettered. */
@@ -87,6 +97,8 @@ export class Broker extends EventEmitter {
   private readonly host: QueueHost;
   /** The memory budget of queued bodies: what pages out and what is read back. */
   readonly queueMemory: QueueMemory;
+  /** Queued bodies that cannot page, across all queues: the broker-wide bound for slow consumers. */
+  readonly outboundMemory: OutboundMemory;
   /** Delivery records waiting for the next tick's journal group (journalDelivery). */
   private deliveries: JournalEntry[] = [];
   /** Dead-letter moves waiting for a paged body, and the last of them (later moves queue behind). */
@@ -115,12 +127,16 @@ export class Broker extends EventEmitter {
       cluster: options.cluster ?? new SingleNode(),
       limits: { ...DEFAULT_BROKER_LIMITS, ...options.limits },
       queueMemoryBytes: options.queueMemoryBytes ?? DEFAULT_QUEUE_MEMORY_BYTES,
+      outboundMemoryBytes: options.outboundMemoryBytes ?? DEFAULT_OUTBOUND_MEMORY_BYTES,
+      log: options.log,
     };
+    this.outboundMemory = new OutboundMemory(this.options.outboundMemoryBytes, options.log);
     this.queueMemory = new QueueMemory(this.options.queueMemoryBytes, store.readMessages ? (seqs) => store.readMessages!(seqs) : undefined);
     const memory = this.queueMemory;
     this.host = {
       removed: (q, e, reason) => this.entryRemoved(q, e, reason),
       deadLetter: (q, e, reason) => this.deadLetter(q, e, reason),
+      released: (e) => this.release(e),
       unused: (q) => void this.deleteQueue(q.name),
       consumersChanged: (q) => this.sharedOf(q)?.consumersChanged(q),
       delivered: (e) => {
@@ -284,7 +300,7 @@ export class Broker extends EventEmitter {
       const acks: JournalEntry[] = entries.filter((e) => e.persisted).map((e) => ({ kind: 'ack', seq: e.seq, queue: q.id }));
       if (acks.length) await this.store.journal(acks);
     }
-    for (const e of entries) this.queueMemory.released(e);
+    for (const e of entries) this.release(e);
     return true;
   }
 
@@ -473,9 +489,13 @@ export class Broker extends EventEmitter {
         priority: message.priority, expiry: message.expiry, pageable: persisted && pageable,
       };
       if (entry.pageable && this.queueMemory.admit(entry)) (toPage ??= []).push(entry);
-      if (!q.enqueue(entry)) this.queueMemory.released(entry);
+      // Counted before enqueue: a consumer may take and acknowledge it inside enqueue.
+      this.outboundMemory.admit(q, entry);
+      if (!q.enqueue(entry)) this.release(entry);
       if (persisted) (durableIds ??= []).push(q.id);
       if (q.isBlocked()) (waits ??= []).push(q.whenWritable());
+      const room = this.outboundMemory.whenRoom(q);
+      if (room) (waits ??= []).push(room);
     }
     if (durableIds) {
       const stored = this.write({ kind: 'enqueue', seq, queues: durableIds, message: encodeMessage(message) });
@@ -531,8 +551,14 @@ export class Broker extends EventEmitter {
     return this.store.journal([entry]);
   }
 
-  private entryRemoved(queue: Queue, entry: QueueEntry, reason: RemovalReason): Promise<void> {
+  /** The entry left the broker: neither memory account holds its body any more. */
+  private release(entry: QueueEntry): void {
     this.queueMemory.released(entry);
+    this.outboundMemory.released(entry);
+  }
+
+  private entryRemoved(queue: Queue, entry: QueueEntry, reason: RemovalReason): Promise<void> {
+    this.release(entry);
     const shared = this.sharedOf(queue);
     if (shared) return shared.removed(queue, entry, reason);
     if (!entry.persisted) return RESOLVED;
@@ -587,13 +613,14 @@ export class Broker extends EventEmitter {
     }
     const seq = this.nextSeq++;
     const persisted = entry.persisted && dlq.options.durable;
-    this.queueMemory.released(entry);
+    this.release(entry);
     const moved: QueueEntry = {
       seq, message, deliveryCount: 0, redelivered: false, persisted, size: entry.size,
       priority: message.priority, expiry: message.expiry, pageable: persisted && this.queueMemory.enabled && this.collecting === null,
     };
     const page = moved.pageable === true && this.queueMemory.admit(moved);
-    if (!dlq.enqueue(moved)) this.queueMemory.released(moved);
+    this.outboundMemory.admit(dlq, moved);
+    if (!dlq.enqueue(moved)) this.release(moved);
     const group: JournalEntry[] = [];
     if (persisted) group.push({ kind: 'enqueue', seq, queues: [dlq.id], message: encodeMessage(message) });
     if (entry.persisted) group.push({ kind: 'ack', seq: entry.seq, queue: queue.id });

@@ -62,6 +62,14 @@ export interface QueueEntry {
   size: number;
   /** Consumers this entry must not go to again (AMQP modified undeliverable-here). */
   avoid?: Set<number>;
+  /** The queue whose outbound memory counts this body (core/outbound-memory.ts); unset once released or when it can page. */
+  heldBy?: OutboundHolder;
+}
+
+/** What the broker-wide outbound memory bound counts per queue (a Queue is one). */
+export interface OutboundHolder {
+  readonly name: string;
+  outboundBytes: number;
 }
 
 export interface Delivery {
