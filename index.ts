@@ -77,6 +77,8 @@ export interface RunningBroker {
   listeners: ListenerInfo[];
   http: HttpListener | null;
   log: Logger;
+  /** Every client connection of every protocol (the admin API's list; per-user counts). */
+  clients: ConnectionRegistry;
   /** Graceful shutdown: readiness off, adapters stop accepting and close, HTTP closes, store flushes. */
   close(): Promise<void>;
 }
@@ -175,7 +177,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   let management: { close(): void } | null = null;
   const listeners: ListenerInfo[] = [];
   const gates: ConnectionGate[] = [];
-  const clients = new ConnectionRegistry();
+  const clients = new ConnectionRegistry({ maxConnectionsPerUser: Math.max(0, config.limits.maxConnectionsPerUser), log: log.child({ component: 'connections' }) });
   let sys: SysTopics | null = null;
   try {
     for (const [i, d] of config.streams.declare.entries()) {
@@ -261,7 +263,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     let closing: Promise<void> | undefined;
     const stopSys = sys;
     const close = () => (closing ??= stopSys.stop().then(() => shutdown(log, broker, http, started, cluster)).finally(() => management?.close()));
-    return { broker, config, auth, ports, listeners, http, log, close };
+    return { broker, config, auth, ports, listeners, http, log, clients, close };
   } catch (err) {
     await sys?.stop();
     await shutdown(log, broker, http, started, cluster).catch(() => undefined);

@@ -39,6 +39,8 @@ export interface StorageConfig {
 export interface LimitsConfig {
   /** Connections per adapter, counted across its plain, TLS and WebSocket listeners. */
   maxConnections: number;
+  /** Connections one authenticated user may have open, every protocol together; -1 = no limit. */
+  maxConnectionsPerUser: number;
   /** Largest protocol frame / packet / stanza / request accepted by any listener. */
   maxFrameBytes: number;
   maxSubscriptionsPerConnection: number;
@@ -187,6 +189,7 @@ export const configSchema = {
     }),
     limits: section({
       maxConnections: { ...positiveInt, default: 10000 },
+      maxConnectionsPerUser: { ...countLimit, default: -1 },
       maxFrameBytes: { type: 'integer', minimum: 1024, 'x-hint': 'an integer >= 1024', default: 16777216 },
       maxSubscriptionsPerConnection: { ...positiveInt, default: 10000 },
       maxStreams: { ...countLimit, default: 10000 },
