@@ -115,6 +115,7 @@ export function brokerOptions(config: JunctionConfig): Partial<BrokerOptions> {
       maxStreams: limit(config.limits.maxStreams),
       maxPartitions: limit(config.limits.maxPartitions),
       maxPartitionsPerTopic: limit(config.limits.maxPartitionsPerTopic),
+      maxPartitionsPerUser: limit(config.limits.maxPartitionsPerUser),
       maxQueues: limit(config.limits.maxQueues),
     },
     streamDefaults: {

@@ -50,6 +50,8 @@ export interface LimitsConfig {
   maxPartitions: number;
   /** Partitions of one stream; -1 = no limit. */
   maxPartitionsPerTopic: number;
+  /** Partitions of the streams one user's clients created, all together; -1 = no limit. */
+  maxPartitionsPerUser: number;
   /** Queues in the broker (dead-letter queues count but are always created); -1 = no limit. */
   maxQueues: number;
   /** Queued message bodies that cannot page, held in memory across all queues; past it publishers to the largest queues wait; -1 = no bound. */
@@ -195,6 +197,7 @@ export const configSchema = {
       maxStreams: { ...countLimit, default: 10000 },
       maxPartitions: { ...countLimit, default: 10000 },
       maxPartitionsPerTopic: { ...countLimit, default: 1000 },
+      maxPartitionsPerUser: { ...countLimit, default: -1 },
       maxQueues: { ...countLimit, default: 100000 },
       outboundMemoryBytes: { ...countLimit, default: 268435456 },
       connectionRate: section({

@@ -700,6 +700,11 @@ export class Broker extends EventEmitter {
     return this.streamRegistry.delete(name);
   }
 
+  /** Partitions of the streams `owner`'s clients created (limits.maxPartitionsPerUser). */
+  partitionsOwnedBy(owner: string): number {
+    return this.streamRegistry.partitionsOwnedBy(owner);
+  }
+
   addPartitions(name: string, total: number): Promise<void> {
     return this.streamRegistry.addPartitions(name, total);
   }
