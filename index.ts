@@ -117,6 +117,7 @@ export function brokerOptions(config: JunctionConfig): Partial<BrokerOptions> {
       maxPartitionsPerTopic: limit(config.limits.maxPartitionsPerTopic),
       maxPartitionsPerUser: limit(config.limits.maxPartitionsPerUser),
       maxQueues: limit(config.limits.maxQueues),
+      maxQueuesPerUser: limit(config.limits.maxQueuesPerUser),
     },
     streamDefaults: {
       partitions: config.streams.defaultPartitions,

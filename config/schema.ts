@@ -54,6 +54,8 @@ export interface LimitsConfig {
   maxPartitionsPerUser: number;
   /** Queues in the broker (dead-letter queues count but are always created); -1 = no limit. */
   maxQueues: number;
+  /** Durable queues one user's STOMP and AMQP clients created by naming them; -1 = no limit. */
+  maxQueuesPerUser: number;
   /** Queued message bodies that cannot page, held in memory across all queues; past it publishers to the largest queues wait; -1 = no bound. */
   outboundMemoryBytes: number;
   /** New connections per client address, every listener together (plugins/listeners/connection-rate.ts). */
@@ -199,6 +201,7 @@ export const configSchema = {
       maxPartitionsPerTopic: { ...countLimit, default: 1000 },
       maxPartitionsPerUser: { ...countLimit, default: -1 },
       maxQueues: { ...countLimit, default: 100000 },
+      maxQueuesPerUser: { ...countLimit, default: -1 },
       outboundMemoryBytes: { ...countLimit, default: 268435456 },
       connectionRate: section({
         perSecond: { type: 'number', minimum: 0, 'x-hint': 'a number >= 0', default: 100 },

@@ -60,9 +60,11 @@ export const DEFAULT_OUTBOUND_MEMORY_BYTES = 256 * 1024 * 1024;
 export interface BrokerLimits extends StreamLimits {
   /** Queues; dead-letter queues count, but one is always created when a message is dead-lettered. */
   maxQueues: number;
+  /** Queues declared with labels.owner naming one user (the durable queues its clients created). */
+  maxQueuesPerUser: number;
 }
 
-export const DEFAULT_BROKER_LIMITS: BrokerLimits = { ...DEFAULT_STREAM_LIMITS, maxQueues: 100000 };
+export const DEFAULT_BROKER_LIMITS: BrokerLimits = { ...DEFAULT_STREAM_LIMITS, maxQueues: 100000, maxQueuesPerUser: 0 };
 
 /**
  * A declare past limits.maxQueues. It keeps QueueFullError's name so adapters that map a full queue
@@ -85,6 +87,8 @@ export class Broker extends EventEmitter {
   readonly options: BrokerOptions;
   private readonly router = new TopicRouter<Target>();
   private readonly queueMap = new Map<string, Queue>();
+  /** Queues per owner (labels.owner), for limits.maxQueuesPerUser. */
+  private readonly ownedQueues = new Map<string, number>();
   private metadataStore!: MetadataStore;
   private streamRegistry!: StreamRegistry;
   private retainedMessages!: RetainedMessages;
@@ -180,7 +184,7 @@ export class Broker extends EventEmitter {
     for (const [name, bytes] of this.metadataStore.entries(NS_QUEUE)) {
       const def = JSON.parse(bytes.toString('utf8')) as { id: number; options: QueueOptions };
       const q = new Queue(name, def.id, def.options, this.host);
-      this.queueMap.set(name, q);
+      this.putQueue(name, q);
       byId.set(def.id, q);
       this.nextQueueId = Math.max(this.nextQueueId, def.id + 1);
     }
@@ -250,6 +254,11 @@ export class Broker extends EventEmitter {
     if (existing) return existing;
     const max = this.options.limits.maxQueues;
     if (max > 0 && this.queueMap.size >= max) throw new QueueLimitError(`queue ${name} not created: the broker has its maximum of ${max} queues (limits.maxQueues)`);
+    const owner = options.labels?.owner;
+    const perUser = this.options.limits.maxQueuesPerUser;
+    if (owner !== undefined && perUser > 0 && this.queuesOwnedBy(owner) >= perUser) {
+      throw new QueueLimitError(`queue ${name} not created: user ${owner} has its maximum of ${perUser} queues (limits.maxQueuesPerUser)`);
+    }
     return this.addQueue(name, options);
   }
 
@@ -267,13 +276,33 @@ export class Broker extends EventEmitter {
     }
     const id = merged.durable ? this.nextQueueId++ : 0;
     const q = new Queue(name, id, merged, this.host);
-    this.queueMap.set(name, q);
+    this.putQueue(name, q);
     if (merged.durable) await this.metadataStore.putJson(NS_QUEUE, name, { id, options: merged });
     return q;
   }
 
   getQueue(name: string): Queue | undefined {
     return this.queueMap.get(name);
+  }
+
+  /** Queues whose definition names `owner` (labels.owner: the user whose client created them; limits.maxQueuesPerUser). */
+  queuesOwnedBy(owner: string): number {
+    return this.ownedQueues.get(owner) ?? 0;
+  }
+
+  private putQueue(name: string, q: Queue): void {
+    this.queueMap.set(name, q);
+    const owner = q.options.labels?.owner;
+    if (owner !== undefined) this.ownedQueues.set(owner, (this.ownedQueues.get(owner) ?? 0) + 1);
+  }
+
+  private dropQueue(name: string): void {
+    const owner = this.queueMap.get(name)?.options.labels?.owner;
+    this.queueMap.delete(name);
+    if (owner === undefined) return;
+    const n = (this.ownedQueues.get(owner) ?? 1) - 1;
+    if (n <= 0) this.ownedQueues.delete(owner);
+    else this.ownedQueues.set(owner, n);
   }
 
   queues(): IterableIterator<Queue> {
@@ -283,7 +312,7 @@ export class Broker extends EventEmitter {
   async deleteQueue(name: string): Promise<boolean> {
     const q = this.queueMap.get(name);
     if (!q) return false;
-    this.queueMap.delete(name);
+    this.dropQueue(name);
     const entries = q.allEntries();
     q.closeAll();
     this.router.unbindAll(`q:${name}`);
@@ -639,7 +668,7 @@ export class Broker extends EventEmitter {
 
   private addSharedQueue(name: string, options: QueueOptions): Queue {
     const q = new Queue(name, 0, options, this.host);
-    this.queueMap.set(name, q);
+    this.putQueue(name, q);
     this.sharedSet.add(q);
     this.cluster.sharedQueues!.declared(q);
     return q;
@@ -659,7 +688,7 @@ export class Broker extends EventEmitter {
       const q = this.queueMap.get(name);
       if (value && !q) this.addSharedQueue(name, JSON.parse(value.toString('utf8')) as QueueOptions);
       if (!value && q && this.sharedSet.has(q)) {
-        this.queueMap.delete(name);
+        this.dropQueue(name);
         this.sharedSet.delete(q);
         q.closeAll();
         this.router.unbindAll(`q:${name}`);

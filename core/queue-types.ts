@@ -25,7 +25,7 @@ export interface QueueOptions {
   deadLetterOnExpiry?: boolean;
   /** Deliver higher `priority` first (FIFO within one); default true, false = plain FIFO (docs/queues.md). */
   priorities?: boolean;
-  /** Free-form labels for adapters (e.g. which protocol made it); persisted with the definition. */
+  /** Free-form labels for adapters (e.g. which protocol made it); persisted with the definition. `owner`: the user whose client created it (limits.maxQueuesPerUser). */
   labels?: Record<string, string>;
 }
 
@@ -108,6 +108,11 @@ export interface NackOptions {
   failed: boolean;
   /** Never give it to this consumer again (AMQP undeliverable-here). */
   avoidConsumer?: boolean;
+}
+
+/** The owner label of a queue a client creates: its user, or `anonymous` for every anonymous client. */
+export function ownerOf(principal: { user: string; anonymous: boolean } | null | undefined): string {
+  return principal && !principal.anonymous ? principal.user : 'anonymous';
 }
 
 export class QueueFullError extends Error {

@@ -9,23 +9,23 @@ import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
 import rhea from 'rhea';
 import { MemoryUserStore, createUserRecord } from '../../plugins/auth/index.js';
-import { connect as amqpConnect, close as amqpClose } from '../amqp/helpers.js';
+import { connect as amqpConnect, close as amqpClose, openSender } from '../amqp/helpers.js';
 import { startTestBroker, TEST_HOST, type RunningBroker } from '../support/broker.js';
 import { recordingLogger, type LogRecord } from '../support/logger.js';
 import { kafkajs } from '../kafka/support.js';
-import { stompjs, until } from '../stomp/helpers.js';
+import { RawStomp, stompjs, until } from '../stomp/helpers.js';
 import { login as xmppLogin, stopAll } from '../xmpp/helpers.js';
 
-describe('platform: limits.maxConnectionsPerUser across protocols', function () {
+describe('platform: limits per user across protocols', function () {
   this.timeout(60_000);
   let b: RunningBroker;
   const records: LogRecord[] = [];
   before(async () => {
     const rec = await createUserRecord('pw', { N: 1024, scramIterations: 4096 });
     b = await startTestBroker({
-      userStore: new MemoryUserStore({ alice: rec, bob: rec, carol: rec }),
+      userStore: new MemoryUserStore({ alice: rec, bob: rec, carol: rec, dave: rec }),
       auth: { allowAnonymous: false },
-      limits: { maxConnectionsPerUser: 2 },
+      limits: { maxConnectionsPerUser: 2, maxQueuesPerUser: 2 },
       logger: recordingLogger(records),
     });
   });
@@ -105,5 +105,35 @@ describe('platform: limits.maxConnectionsPerUser across protocols', function () 
     await ok.disconnect();
     await stopAll(x1);
     await until(() => counted('carol') === 0, 'every place freed');
+  });
+
+  it('limits.maxQueuesPerUser: durable queues a user creates by naming them, over STOMP and AMQP together', async () => {
+    const stomp = await RawStomp.connect(b.ports.stomp!, { 'accept-version': '1.2', host: '/', login: 'dave', passcode: 'pw' });
+    await stomp.sendWithReceipt('SEND', { destination: '/queue/dave.1' }, 'one');
+    const amqp = await amqpLogin('dave');
+    await openSender(amqp, '/queue/dave.2');
+    assert.equal(b.broker.queuesOwnedBy('dave'), 2);
+
+    // A third, on either protocol, is refused in its terms; the queues that exist still take messages.
+    await assert.rejects(openSender(amqp, '/queue/dave.3'), (err: { condition?: string }) => err.condition === 'amqp:resource-limit-exceeded');
+    await assert.rejects(stomp.sendWithReceipt('SEND', { destination: '/queue/dave.4' }, 'four'), /limits\.maxQueuesPerUser/);
+    assert.equal(b.broker.getQueue('dave.3'), undefined);
+    assert.equal(b.broker.getQueue('dave.4'), undefined);
+    // The STOMP ERROR ended that connection, which frees one of dave's two connection places.
+    await until(() => counted('dave') === 1, 'the STOMP connection to be released');
+    const again = await RawStomp.connect(b.ports.stomp!, { 'accept-version': '1.2', host: '/', login: 'dave', passcode: 'pw' });
+    await again.sendWithReceipt('SEND', { destination: '/queue/dave.1' }, 'still taken');
+    assert.equal(b.broker.getQueue('dave.1')!.messageCount, 2);
+
+    // Another user has a count of his own; deleting one of dave's queues frees a place.
+    const bob = await RawStomp.connect(b.ports.stomp!, { 'accept-version': '1.2', host: '/', login: 'bob', passcode: 'pw' });
+    await bob.sendWithReceipt('SEND', { destination: '/queue/bob.1' }, 'bob');
+    assert.equal(b.broker.queuesOwnedBy('bob'), 1);
+    await b.broker.deleteQueue('dave.2');
+    await again.sendWithReceipt('SEND', { destination: '/queue/dave.3' }, 'three');
+    assert.equal(b.broker.queuesOwnedBy('dave'), 2);
+    await again.disconnect();
+    await bob.disconnect();
+    await amqpClose(amqp);
   });
 });
