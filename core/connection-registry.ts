@@ -96,12 +96,14 @@ export class ClientConnection {
   /**
    * Counts this connection for `user` (null: anonymous, not counted). False when the user has
    * limits.maxConnectionsPerUser connections already: the caller refuses the login its own way.
+   * `replacing`: this connection takes over one of the user's (an MQTT client id reconnecting), so
+   * it is counted even at the limit; the one it replaces is about to close.
    */
-  claimUser(user: string | null): boolean {
+  claimUser(user: string | null, replacing = false): boolean {
     if (this.gone || user === this.counted) return true;
     this.releaseUser();
     if (user === null) return true;
-    if (!this.owner.registry.countUser(user, this)) return false;
+    if (!this.owner.registry.countUser(user, this, replacing)) return false;
     this.counted = user;
     return true;
   }
@@ -286,10 +288,10 @@ export class ConnectionRegistry {
   }
 
   /** @internal ClientConnection.claimUser */
-  countUser(user: string, c: ClientConnection): boolean {
+  countUser(user: string, c: ClientConnection, replacing: boolean): boolean {
     const n = this.perUser.get(user) ?? 0;
     const max = this.maxConnectionsPerUser;
-    if (max > 0 && n >= max) {
+    if (max > 0 && n >= max && !replacing) {
       this.refusedOverUserLimit++;
       this.refusedSinceLog++;
       const now = Date.now();

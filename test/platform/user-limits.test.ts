@@ -58,14 +58,20 @@ describe('platform: limits per user across protocols', function () {
     assert.equal(await amqpRefusal('alice'), 'amqp:resource-limit-exceeded', 'AMQP: open answered by a close with amqp:resource-limit-exceeded');
     assert.equal(counted('alice'), 2, 'refused logins hold no place');
 
+    // A client id reconnecting while its old connection is still open takes it over: accepted at the limit.
+    const m1again = await mqtt.connectAsync(mqttUrl(), { username: 'alice', password: 'pw', protocolVersion: 5, reconnectPeriod: 0, clientId: m1.options.clientId });
+    await until(() => !m1.connected, 'the old connection to be taken over');
+    await until(() => counted('alice') === 2, 'alice to count two connections again');
+    await m1.endAsync(true);
+
     // bob has places of his own, on any protocol.
     const s2 = await stompLogin('bob');
     const m2 = await mqttLogin('bob');
     assert.equal(counted('bob'), 2);
 
     // alice's connections still work: MQTT publish and subscribe.
-    const got = new Promise<string>((resolve) => m1.on('message', (_t, p) => resolve(p.toString())));
-    await m1.subscribeAsync('user-limits/check', { qos: 1 });
+    const got = new Promise<string>((resolve) => m1again.on('message', (_t, p) => resolve(p.toString())));
+    await m1again.subscribeAsync('user-limits/check', { qos: 1 });
     await m2.publishAsync('user-limits/check', 'still here', { qos: 1 });
     assert.equal(await got, 'still here');
 
@@ -81,7 +87,7 @@ describe('platform: limits per user across protocols', function () {
 
     await s1.deactivate();
     await s2.deactivate();
-    await m1.endAsync();
+    await m1again.endAsync();
     await m2.endAsync();
     await until(() => counted('alice') === 0 && counted('bob') === 0, 'every place freed');
   });

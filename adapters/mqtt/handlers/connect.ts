@@ -94,7 +94,9 @@ export async function handleConnect(conn: PacketContext, p: IConnectPacket & Pac
 
   const accept = async (principal: Principal, authData?: Buffer): Promise<void> => {
     // Counted for its user before CONNACK (limits.maxConnectionsPerUser); the registry logs refusals.
-    if (!conn.client.claimUser(principal.anonymous ? null : principal.user)) return refuse(v5 ? RC.QuotaExceeded : RC.ServerUnavailable, 'too many connections for this user', null);
+    // A client id reconnecting while its old connection is open takes that one over: not refused.
+    const takesOver = ctx.sessions.connections.get(clientId)?.principal?.user === principal.user;
+    if (!conn.client.claimUser(principal.anonymous ? null : principal.user, takesOver)) return refuse(v5 ? RC.QuotaExceeded : RC.ServerUnavailable, 'too many connections for this user', null);
     return acceptConnect(conn, p, clientId, assigned, principal, authData);
   };
   // MQTT 5 enhanced authentication: a SASL exchange in CONNECT and AUTH packets (handlers/auth.ts).
