@@ -79,6 +79,8 @@ export interface RunningBroker {
   listeners: ListenerInfo[];
   http: HttpListener | null;
   log: Logger;
+  /** Every client connection of every protocol (the admin API's list; per-user counts). */
+  clients: ConnectionRegistry;
   /** Graceful shutdown: readiness off, adapters stop accepting and close, HTTP closes, store flushes. */
   close(): Promise<void>;
 }
@@ -110,11 +112,14 @@ export function brokerOptions(config: JunctionConfig): Partial<BrokerOptions> {
     },
     deadLetterSuffix: config.queues.deadLetterSuffix,
     queueMemoryBytes: config.queues.memoryBytes,
+    outboundMemoryBytes: limit(config.limits.outboundMemoryBytes),
     limits: {
       maxStreams: limit(config.limits.maxStreams),
       maxPartitions: limit(config.limits.maxPartitions),
       maxPartitionsPerTopic: limit(config.limits.maxPartitionsPerTopic),
+      maxPartitionsPerUser: limit(config.limits.maxPartitionsPerUser),
       maxQueues: limit(config.limits.maxQueues),
+      maxQueuesPerUser: limit(config.limits.maxQueuesPerUser),
     },
     streamDefaults: {
       partitions: config.streams.defaultPartitions,
@@ -161,7 +166,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   const servers = clusterServers(config.cluster);
   const cluster = servers.length > 0 ? await ClusterNode.join({ ...config.cluster, servers }, store, log.child({ component: 'cluster' })) : null;
   if (cluster) store = cluster.store;
-  const broker = new Broker(store, { ...brokerOptions(config), ...(cluster ? { cluster } : {}), ...options.coreOptions });
+  const broker = new Broker(store, { ...brokerOptions(config), log: log.child({ component: 'broker' }), ...(cluster ? { cluster } : {}), ...options.coreOptions });
   try {
     await broker.open();
     await cluster?.start(broker);
@@ -176,7 +181,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   let management: { close(): void } | null = null;
   const listeners: ListenerInfo[] = [];
   const gates: ConnectionGate[] = [];
-  const clients = new ConnectionRegistry();
+  const clients = new ConnectionRegistry({ maxConnectionsPerUser: Math.max(0, config.limits.maxConnectionsPerUser), log: log.child({ component: 'connections' }) });
   let sys: SysTopics | null = null;
   try {
     for (const [i, d] of config.streams.declare.entries()) {
@@ -262,7 +267,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     let closing: Promise<void> | undefined;
     const stopSys = sys;
     const close = () => (closing ??= stopSys.stop().then(() => shutdown(log, broker, http, started, cluster)).finally(() => management?.close()));
-    return { broker, config, auth, ports, listeners, http, log, close };
+    return { broker, config, auth, ports, listeners, http, log, clients, close };
   } catch (err) {
     await sys?.stop();
     await shutdown(log, broker, http, started, cluster).catch(() => undefined);

@@ -39,6 +39,8 @@ export interface StorageConfig {
 export interface LimitsConfig {
   /** Connections per adapter, counted across its plain, TLS and WebSocket listeners. */
   maxConnections: number;
+  /** Connections one authenticated user may have open, every protocol together; -1 = no limit. */
+  maxConnectionsPerUser: number;
   /** Largest protocol frame / packet / stanza / request accepted by any listener. */
   maxFrameBytes: number;
   maxSubscriptionsPerConnection: number;
@@ -48,8 +50,14 @@ export interface LimitsConfig {
   maxPartitions: number;
   /** Partitions of one stream; -1 = no limit. */
   maxPartitionsPerTopic: number;
+  /** Partitions of the streams one user's clients created, all together; -1 = no limit. */
+  maxPartitionsPerUser: number;
   /** Queues in the broker (dead-letter queues count but are always created); -1 = no limit. */
   maxQueues: number;
+  /** Durable queues one user's STOMP and AMQP clients created by naming them; -1 = no limit. */
+  maxQueuesPerUser: number;
+  /** Queued message bodies that cannot page, held in memory across all queues; past it publishers to the largest queues wait; -1 = no bound. */
+  outboundMemoryBytes: number;
   /** New connections per client address, every listener together (plugins/listeners/connection-rate.ts). */
   connectionRate: {
     /** Connections per second once the burst is used; 0 = no rate limit. */
@@ -185,12 +193,16 @@ export const configSchema = {
     }),
     limits: section({
       maxConnections: { ...positiveInt, default: 10000 },
+      maxConnectionsPerUser: { ...countLimit, default: -1 },
       maxFrameBytes: { type: 'integer', minimum: 1024, 'x-hint': 'an integer >= 1024', default: 16777216 },
       maxSubscriptionsPerConnection: { ...positiveInt, default: 10000 },
       maxStreams: { ...countLimit, default: 10000 },
       maxPartitions: { ...countLimit, default: 10000 },
       maxPartitionsPerTopic: { ...countLimit, default: 1000 },
+      maxPartitionsPerUser: { ...countLimit, default: -1 },
       maxQueues: { ...countLimit, default: 100000 },
+      maxQueuesPerUser: { ...countLimit, default: -1 },
+      outboundMemoryBytes: { ...countLimit, default: 268435456 },
       connectionRate: section({
         perSecond: { type: 'number', minimum: 0, 'x-hint': 'a number >= 0', default: 100 },
         burst: { ...positiveInt, default: 500 },

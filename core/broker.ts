@@ -8,12 +8,14 @@
  * publishes per connection slows its publishers end to end.
  */
 import { EventEmitter } from 'node:events';
+import type { Logger } from './adapter.js';
 import { type ClusterView, type SharedQueues, SingleNode } from './cluster.js';
 import { GroupOffsets } from './group-offsets.js';
 import { decodeMessage, encodeMessage, summarizeMessage } from './message-codec.js';
 import { Message, messageSize } from './message.js';
 import { MetadataStore } from './metadata.js';
 import { checkTopicName, InvalidNameError } from './names.js';
+import { OutboundMemory } from './outbound-memory.js';
 import { Queue, QueueHost, RemovalReason } from './queue.js';
 import { QueueMemory } from './queue-memory.js';
 import { DEFAULT_QUEUE_OPTIONS, QueueEntry, QueueFullError, QueueNotFoundError, QueueOptions, removeInBackground } from './queue-types.js';
@@ -44,16 +46,26 @@ export interface BrokerOptions {
    * and are read back as consumers catch up (core/queue-memory.ts). Needs a store with readMessages.
    */
   queueMemoryBytes: number;
+  /**
+   * Bytes of queued bodies that cannot page kept in memory across all queues; past it publishers
+   * to the largest queues wait (core/outbound-memory.ts). 0 = no bound.
+   */
+  outboundMemoryBytes: number;
+  /** Where the core logs what operators must know (the outbound memory bound). */
+  log?: Logger;
 }
 
 export const DEFAULT_QUEUE_MEMORY_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_OUTBOUND_MEMORY_BYTES = 256 * 1024 * 1024;
 
 export interface BrokerLimits extends StreamLimits {
   /** Queues; dead-letter queues count, but one is always created when a message is dead-lettered. */
   maxQueues: number;
+  /** Queues declared with labels.owner naming one user (the durable queues its clients created). */
+  maxQueuesPerUser: number;
 }
 
-export const DEFAULT_BROKER_LIMITS: BrokerLimits = { ...DEFAULT_STREAM_LIMITS, maxQueues: 100000 };
+export const DEFAULT_BROKER_LIMITS: BrokerLimits = { ...DEFAULT_STREAM_LIMITS, maxQueues: 100000, maxQueuesPerUser: 0 };
 
 /**
  * A declare past limits.maxQueues. It keeps QueueFullError's name so adapters that map a full queue
@@ -76,6 +88,8 @@ export class Broker extends EventEmitter {
   readonly options: BrokerOptions;
   private readonly router = new TopicRouter<Target>();
   private readonly queueMap = new Map<string, Queue>();
+  /** Queues per owner (labels.owner), for limits.maxQueuesPerUser. */
+  private readonly ownedQueues = new Map<string, number>();
   private metadataStore!: MetadataStore;
   private streamRegistry!: StreamRegistry;
   private retainedMessages!: RetainedMessages;
@@ -88,6 +102,8 @@ export class Broker extends EventEmitter {
   private readonly host: QueueHost;
   /** The memory budget of queued bodies: what pages out and what is read back. */
   readonly queueMemory: QueueMemory;
+  /** Queued bodies that cannot page, across all queues: the broker-wide bound for slow consumers. */
+  readonly outboundMemory: OutboundMemory;
   /** Delivery records waiting for the next tick's journal group (journalDelivery). */
   private deliveries: JournalEntry[] = [];
   /** Dead-letter moves waiting for a paged body, and the last of them (later moves queue behind). */
@@ -117,12 +133,16 @@ export class Broker extends EventEmitter {
       cluster: options.cluster ?? new SingleNode(),
       limits: { ...DEFAULT_BROKER_LIMITS, ...options.limits },
       queueMemoryBytes: options.queueMemoryBytes ?? DEFAULT_QUEUE_MEMORY_BYTES,
+      outboundMemoryBytes: options.outboundMemoryBytes ?? DEFAULT_OUTBOUND_MEMORY_BYTES,
+      log: options.log,
     };
+    this.outboundMemory = new OutboundMemory(this.options.outboundMemoryBytes, options.log);
     this.queueMemory = new QueueMemory(this.options.queueMemoryBytes, store.readMessages ? (seqs) => store.readMessages!(seqs) : undefined);
     const memory = this.queueMemory;
     this.host = {
       removed: (q, e, reason) => this.entryRemoved(q, e, reason),
       deadLetter: (q, e, reason) => this.deadLetter(q, e, reason),
+      released: (e) => this.release(e),
       unused: (q) => void this.deleteQueue(q.name),
       consumersChanged: (q) => this.sharedOf(q)?.consumersChanged(q),
       delivered: (e) => {
@@ -166,7 +186,7 @@ export class Broker extends EventEmitter {
     for (const [name, bytes] of this.metadataStore.entries(NS_QUEUE)) {
       const def = JSON.parse(bytes.toString('utf8')) as { id: number; options: QueueOptions };
       const q = new Queue(name, def.id, def.options, this.host);
-      this.queueMap.set(name, q);
+      this.putQueue(name, q);
       byId.set(def.id, q);
       this.nextQueueId = Math.max(this.nextQueueId, def.id + 1);
     }
@@ -236,6 +256,11 @@ export class Broker extends EventEmitter {
     if (existing) return existing;
     const max = this.options.limits.maxQueues;
     if (max > 0 && this.queueMap.size >= max) throw new QueueLimitError(`queue ${name} not created: the broker has its maximum of ${max} queues (limits.maxQueues)`);
+    const owner = options.labels?.owner;
+    const perUser = this.options.limits.maxQueuesPerUser;
+    if (owner !== undefined && perUser > 0 && this.queuesOwnedBy(owner) >= perUser) {
+      throw new QueueLimitError(`queue ${name} not created: user ${owner} has its maximum of ${perUser} queues (limits.maxQueuesPerUser)`);
+    }
     return this.addQueue(name, options);
   }
 
@@ -253,13 +278,33 @@ export class Broker extends EventEmitter {
     }
     const id = merged.durable ? this.nextQueueId++ : 0;
     const q = new Queue(name, id, merged, this.host);
-    this.queueMap.set(name, q);
+    this.putQueue(name, q);
     if (merged.durable) await this.metadataStore.putJson(NS_QUEUE, name, { id, options: merged });
     return q;
   }
 
   getQueue(name: string): Queue | undefined {
     return this.queueMap.get(name);
+  }
+
+  /** Queues whose definition names `owner` (labels.owner: the user whose client created them; limits.maxQueuesPerUser). */
+  queuesOwnedBy(owner: string): number {
+    return this.ownedQueues.get(owner) ?? 0;
+  }
+
+  private putQueue(name: string, q: Queue): void {
+    this.queueMap.set(name, q);
+    const owner = q.options.labels?.owner;
+    if (owner !== undefined) this.ownedQueues.set(owner, (this.ownedQueues.get(owner) ?? 0) + 1);
+  }
+
+  private dropQueue(name: string): void {
+    const owner = this.queueMap.get(name)?.options.labels?.owner;
+    this.queueMap.delete(name);
+    if (owner === undefined) return;
+    const n = (this.ownedQueues.get(owner) ?? 1) - 1;
+    if (n <= 0) this.ownedQueues.delete(owner);
+    else this.ownedQueues.set(owner, n);
   }
 
   queues(): IterableIterator<Queue> {
@@ -269,7 +314,7 @@ export class Broker extends EventEmitter {
   async deleteQueue(name: string): Promise<boolean> {
     const q = this.queueMap.get(name);
     if (!q) return false;
-    this.queueMap.delete(name);
+    this.dropQueue(name);
     const entries = q.allEntries();
     q.closeAll();
     this.router.unbindAll(`q:${name}`);
@@ -286,7 +331,7 @@ export class Broker extends EventEmitter {
       const acks: JournalEntry[] = entries.filter((e) => e.persisted).map((e) => ({ kind: 'ack', seq: e.seq, queue: q.id }));
       if (acks.length) await this.store.journal(acks);
     }
-    for (const e of entries) this.queueMemory.released(e);
+    for (const e of entries) this.release(e);
     return true;
   }
 
@@ -475,9 +520,13 @@ export class Broker extends EventEmitter {
         priority: message.priority, expiry: message.expiry, pageable: persisted && pageable,
       };
       if (entry.pageable && this.queueMemory.admit(entry)) (toPage ??= []).push(entry);
-      if (!q.enqueue(entry)) this.queueMemory.released(entry);
+      // Counted before enqueue: a consumer may take and acknowledge it inside enqueue.
+      this.outboundMemory.admit(q, entry);
+      if (!q.enqueue(entry)) this.release(entry);
       if (persisted) (durableIds ??= []).push(q.id);
       if (q.isBlocked()) (waits ??= []).push(q.whenWritable());
+      const room = this.outboundMemory.whenRoom(q);
+      if (room) (waits ??= []).push(room);
     }
     if (durableIds) {
       const stored = this.write({ kind: 'enqueue', seq, queues: durableIds, message: encodeMessage(message) });
@@ -539,8 +588,14 @@ export class Broker extends EventEmitter {
     return this.store.journal([entry]);
   }
 
-  private entryRemoved(queue: Queue, entry: QueueEntry, reason: RemovalReason): Promise<void> {
+  /** The entry left the broker: neither memory account holds its body any more. */
+  private release(entry: QueueEntry): void {
     this.queueMemory.released(entry);
+    this.outboundMemory.released(entry);
+  }
+
+  private entryRemoved(queue: Queue, entry: QueueEntry, reason: RemovalReason): Promise<void> {
+    this.release(entry);
     const shared = this.sharedOf(queue);
     if (shared) return shared.removed(queue, entry, reason);
     if (!entry.persisted) return RESOLVED;
@@ -595,13 +650,14 @@ export class Broker extends EventEmitter {
     }
     const seq = this.nextSeq++;
     const persisted = entry.persisted && dlq.options.durable;
-    this.queueMemory.released(entry);
+    this.release(entry);
     const moved: QueueEntry = {
       seq, message, deliveryCount: 0, redelivered: false, persisted, size: entry.size,
       priority: message.priority, expiry: message.expiry, pageable: persisted && this.queueMemory.enabled && this.collecting === null,
     };
     const page = moved.pageable === true && this.queueMemory.admit(moved);
-    if (!dlq.enqueue(moved)) this.queueMemory.released(moved);
+    this.outboundMemory.admit(dlq, moved);
+    if (!dlq.enqueue(moved)) this.release(moved);
     const group: JournalEntry[] = [];
     if (persisted) group.push({ kind: 'enqueue', seq, queues: [dlq.id], message: encodeMessage(message) });
     if (entry.persisted) group.push({ kind: 'ack', seq: entry.seq, queue: queue.id });
@@ -620,7 +676,7 @@ export class Broker extends EventEmitter {
 
   private addSharedQueue(name: string, options: QueueOptions): Queue {
     const q = new Queue(name, 0, options, this.host);
-    this.queueMap.set(name, q);
+    this.putQueue(name, q);
     this.sharedSet.add(q);
     this.cluster.sharedQueues!.declared(q);
     return q;
@@ -640,7 +696,7 @@ export class Broker extends EventEmitter {
       const q = this.queueMap.get(name);
       if (value && !q) this.addSharedQueue(name, JSON.parse(value.toString('utf8')) as QueueOptions);
       if (!value && q && this.sharedSet.has(q)) {
-        this.queueMap.delete(name);
+        this.dropQueue(name);
         this.sharedSet.delete(q);
         q.closeAll();
         this.router.unbindAll(`q:${name}`);
@@ -679,6 +735,11 @@ export class Broker extends EventEmitter {
     this.router.unbindAll(`s:${name}`);
     await this.groupOffsets.deleteStream(name);
     return this.streamRegistry.delete(name);
+  }
+
+  /** Partitions of the streams `owner`'s clients created (limits.maxPartitionsPerUser). */
+  partitionsOwnedBy(owner: string): number {
+    return this.streamRegistry.partitionsOwnedBy(owner);
   }
 
   addPartitions(name: string, total: number): Promise<void> {

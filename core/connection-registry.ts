@@ -7,6 +7,12 @@
  *
  *   const c = ctx.connections.clients.open({ listener: 'mqtt', remote, transport: socket, close: (r) => ... });
  *   c.identify(clientId, user);   c.messagesIn++;   c.closed('client disconnected');
+ *
+ * Per-user connection limit (`limits.maxConnectionsPerUser`, every protocol together): a
+ * connection counts for its user from `claimUser` (an adapter calls it before it answers the login,
+ * so it can refuse in its protocol's terms) or at the latest from `identify`, which closes a
+ * connection over the limit the protocol's way (`close`) instead. Anonymous connections count
+ * under the per-protocol limit only.
  */
 import type { Logger } from './adapter.js';
 
@@ -64,6 +70,8 @@ export class ClientConnection {
   readonly since = Date.now();
   private known = false;
   private gone = false;
+  /** The user this connection counts for (per-user limit), once claimed. */
+  private counted: string | null = null;
   private finalBytesIn = 0;
   private finalBytesOut = 0;
 
@@ -85,9 +93,36 @@ export class ClientConnection {
     return this.gone;
   }
 
-  /** Who the client is, once known (after its login); logged once as "client connected". */
+  /**
+   * Counts this connection for `user` (null: anonymous, not counted). False when the user has
+   * limits.maxConnectionsPerUser connections already: the caller refuses the login its own way.
+   * `replacing`: this connection takes over one of the user's (an MQTT client id reconnecting), so
+   * it is counted even at the limit; the one it replaces is about to close.
+   */
+  claimUser(user: string | null, replacing = false): boolean {
+    if (this.gone || user === this.counted) return true;
+    this.releaseUser();
+    if (user === null) return true;
+    if (!this.owner.registry.countUser(user, this, replacing)) return false;
+    this.counted = user;
+    return true;
+  }
+
+  private releaseUser(): void {
+    if (this.counted !== null) this.owner.registry.uncountUser(this.counted);
+    this.counted = null;
+  }
+
+  /**
+   * Who the client is, once known (after its login); logged once as "client connected". A user
+   * over its connection limit that was not claimed before is closed here.
+   */
   identify(clientId: string | null, user: string | null): void {
     if (this.gone) return;
+    if (!this.claimUser(user)) {
+      this.kick(`too many connections for user ${user} (limits.maxConnectionsPerUser)`);
+      return;
+    }
     this.clientId = clientId;
     this.user = user;
     if (!this.known) {
@@ -101,6 +136,7 @@ export class ClientConnection {
     if (this.gone) return;
     this.finalBytesIn = this.bytesIn;
     this.finalBytesOut = this.bytesOut;
+    this.releaseUser();
     this.gone = true;
     this.owner.remove(this, reason, this.known);
   }
@@ -147,7 +183,7 @@ export class ProtocolConnections {
   private moreClosed = 0;
   private summaryTimer?: NodeJS.Timeout;
 
-  constructor(readonly protocol: string, private readonly registry: ConnectionRegistry, private readonly log?: Logger) {}
+  constructor(readonly protocol: string, readonly registry: ConnectionRegistry, private readonly log?: Logger) {}
 
   open(opts: ConnectionOptions): ClientConnection {
     const c = new ClientConnection(this.registry.nextId(this.protocol), this, opts);
@@ -223,10 +259,59 @@ export class ProtocolConnections {
 }
 
 /** Every protocol's connections, looked up by id for the admin API. */
+export interface RegistryOptions {
+  /** Connections one user may have open, every protocol together; 0 = no limit. */
+  maxConnectionsPerUser?: number;
+  /** Where refusals over the per-user limit are logged (at most once a second). */
+  log?: Logger;
+}
+
 export class ConnectionRegistry {
   private readonly byId = new Map<string, ClientConnection>();
   private readonly protocols = new Map<string, ProtocolConnections>();
+  private readonly perUser = new Map<string, number>();
   private seq = 0;
+  private lastRefusalLog = 0;
+  private refusedSinceLog = 0;
+  /** Logins refused over limits.maxConnectionsPerUser since start. */
+  refusedOverUserLimit = 0;
+
+  constructor(private readonly options: RegistryOptions = {}) {}
+
+  get maxConnectionsPerUser(): number {
+    return this.options.maxConnectionsPerUser ?? 0;
+  }
+
+  /** Connections counted for `user` now. */
+  userConnections(user: string): number {
+    return this.perUser.get(user) ?? 0;
+  }
+
+  /** @internal ClientConnection.claimUser */
+  countUser(user: string, c: ClientConnection, replacing: boolean): boolean {
+    const n = this.perUser.get(user) ?? 0;
+    const max = this.maxConnectionsPerUser;
+    if (max > 0 && n >= max && !replacing) {
+      this.refusedOverUserLimit++;
+      this.refusedSinceLog++;
+      const now = Date.now();
+      if (now - this.lastRefusalLog >= 1000) {
+        this.options.log?.warn({ user, protocol: c.protocol, conn: c.id, limit: max, refused: this.refusedSinceLog }, 'login refused: too many connections for this user');
+        this.lastRefusalLog = now;
+        this.refusedSinceLog = 0;
+      }
+      return false;
+    }
+    this.perUser.set(user, n + 1);
+    return true;
+  }
+
+  /** @internal */
+  uncountUser(user: string): void {
+    const n = (this.perUser.get(user) ?? 1) - 1;
+    if (n <= 0) this.perUser.delete(user);
+    else this.perUser.set(user, n);
+  }
 
   /** The protocol's part (made on first use; the logger of the first call is kept). */
   forProtocol(protocol: string, log?: Logger): ProtocolConnections {

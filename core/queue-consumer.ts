@@ -61,6 +61,7 @@ export class Consumer {
     if (this.options.autoAck) {
       this.queue.stats.acked++;
       if (entry.persisted) removeInBackground(this.queue.host.removed(this.queue, entry, 'acked'));
+      else this.queue.host.released?.(entry);
     } else {
       this.unacked.set(tag, entry);
       this.queue.adjustUnacked(1);
@@ -74,7 +75,9 @@ export class Consumer {
     const entry = this.take(tag);
     if (!entry) return RESOLVED;
     this.queue.stats.acked++;
-    const done = entry.persisted ? this.queue.host.removed(this.queue, entry, 'acked') : RESOLVED;
+    let done = RESOLVED;
+    if (entry.persisted) done = this.queue.host.removed(this.queue, entry, 'acked');
+    else this.queue.host.released?.(entry);
     this.queue.dispatch();
     return done;
   }
@@ -181,7 +184,11 @@ export class Consumer {
     this.unacked.clear();
     this.queue.adjustUnacked(-entries.length);
     this.queue.detach(this);
-    if (this.queue.deleted) return;
+    if (this.queue.deleted) {
+      // Its queue went with it (an auto-delete queue's last consumer), after listing its entries.
+      for (const e of entries) this.queue.host.released?.(e);
+      return;
+    }
     if (requeue) {
       const keep: QueueEntry[] = [];
       const limit = this.queue.options.maxDeliveries;

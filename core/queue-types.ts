@@ -25,7 +25,7 @@ export interface QueueOptions {
   deadLetterOnExpiry?: boolean;
   /** Deliver higher `priority` first (FIFO within one); default true, false = plain FIFO (docs/queues.md). */
   priorities?: boolean;
-  /** Free-form labels for adapters (e.g. which protocol made it); persisted with the definition. */
+  /** Free-form labels for adapters (e.g. which protocol made it); persisted with the definition. `owner`: the user whose client created it (limits.maxQueuesPerUser). */
   labels?: Record<string, string>;
 }
 
@@ -62,6 +62,14 @@ export interface QueueEntry {
   size: number;
   /** Consumers this entry must not go to again (AMQP modified undeliverable-here). */
   avoid?: Set<number>;
+  /** The queue whose outbound memory counts this body (core/outbound-memory.ts); unset once released or when it can page. */
+  heldBy?: OutboundHolder;
+}
+
+/** What the broker-wide outbound memory bound counts per queue (a Queue is one). */
+export interface OutboundHolder {
+  readonly name: string;
+  outboundBytes: number;
 }
 
 export interface Delivery {
@@ -100,6 +108,11 @@ export interface NackOptions {
   failed: boolean;
   /** Never give it to this consumer again (AMQP undeliverable-here). */
   avoidConsumer?: boolean;
+}
+
+/** The owner label of a queue a client creates: its user, or `anonymous` for every anonymous client. */
+export function ownerOf(principal: { user: string; anonymous: boolean } | null | undefined): string {
+  return principal && !principal.anonymous ? principal.user : 'anonymous';
 }
 
 export class QueueFullError extends Error {

@@ -22,6 +22,8 @@ export interface QueueHost {
   deadLetter(queue: Queue, entry: QueueEntry, reason: 'rejected' | 'expired' | 'delivery-limit'): Promise<void>;
   /** The last consumer of an auto-delete queue left. */
   unused(queue: Queue): void;
+  /** An entry left the queue without a removal to journal (a non-persisted one acknowledged). */
+  released?(entry: QueueEntry): void;
   /** A consumer attached or left (a cluster forwards a shared queue's deliveries to the nodes with consumers). */
   consumersChanged?(queue: Queue): void;
   /** An entry was handed to a consumer (the broker's traffic counters). */
@@ -86,6 +88,8 @@ export class Queue {
   /** A read-ahead batch is in flight (or waiting to retry after a failure). */
   private loading = false;
   private unackedCount = 0;
+  /** Bytes of this queue's unpageable bodies in memory, kept by the broker (core/outbound-memory.ts). */
+  outboundBytes = 0;
   deleted = false;
   readonly stats: QueueStats = { published: 0, delivered: 0, acked: 0, redelivered: 0, dropped: 0, expired: 0, deadLettered: 0 };
 

@@ -207,6 +207,10 @@ export class AmqpConnection implements LinkContext {
       if (!this.rt.auth.anonymousAllowed) throw new AmqpConditionError(COND.unauthorized, 'authentication required');
       this.principal = { user: 'anonymous', anonymous: true };
     }
+    // Counted for its user before the open is answered (limits.maxConnectionsPerUser); the registry logs refusals.
+    if (!this.client.claimUser(this.principal.anonymous ? null : this.principal.user)) {
+      throw new AmqpConditionError(COND.resourceLimit, 'too many connections for this user');
+    }
     this.opened = true;
     this.client.identify(this.remoteContainerId || null, this.principal.anonymous ? null : this.principal.user);
     this.log.debug({ container: this.remoteContainerId, user: this.principal.user }, 'AMQP connection open');

@@ -19,6 +19,7 @@ import { decodeAmqpMessage } from './amqp-message.js';
 import type { LinkContext } from './link-context.js';
 import { capabilitiesOf, terminusOf, type IncomingHandler } from './link-handler.js';
 import type { Message } from '../../core/message.js';
+import { ownerOf } from '../../core/queue-types.js';
 import type { RDelivery, RLink, RTyped } from './rhea-internals.js';
 import {
   ACCEPTED, AmqpConditionError, COND, conditionOf, parseOutcome, rejected, transactionalState,
@@ -118,7 +119,7 @@ export class IncomingLink implements IncomingHandler {
       if (node.mustExist || !settings.autoCreateQueues || node.name.startsWith('tmp.')) {
         throw new AmqpConditionError(COND.notFound, `queue ${node.name} does not exist`);
       }
-      return broker.declareQueue(node.name, { durable: true, labels: { protocol: 'amqp' } }).then(() => undefined);
+      return broker.declareQueue(node.name, { durable: true, labels: { protocol: 'amqp', owner: ownerOf(this.conn.principal) } }).then(() => undefined);
     }
     return undefined;
   }

@@ -28,7 +28,7 @@ import { checkTopicPattern } from '../../core/names.js';
 import type { Queue } from '../../core/queue.js';
 import type { QueueBrowser } from '../../core/queue-browser.js';
 import type { Consumer } from '../../core/queue-consumer.js';
-import type { Delivery } from '../../core/queue-types.js';
+import { ownerOf, type Delivery } from '../../core/queue-types.js';
 import { compileSelector, SelectorError, type Selector } from '../../core/selector.js';
 import { parseAddress } from './address.js';
 import { encodeAmqpMessage } from './amqp-message.js';
@@ -174,7 +174,7 @@ export class OutgoingLink implements LinkHandler {
       if (node.mustExist || !settings.autoCreateQueues || node.name.startsWith('tmp.')) {
         throw new AmqpConditionError(COND.notFound, `queue ${node.name} does not exist`);
       }
-      return broker.declareQueue(node.name, { durable: true, labels: { protocol: 'amqp' } });
+      return broker.declareQueue(node.name, { durable: true, labels: { protocol: 'amqp', owner: ownerOf(this.conn.principal) } });
     }
 
     if (this.browsing) throw new AmqpConditionError(COND.notImplemented, 'distribution-mode copy (browsing) works on queues only');

@@ -118,13 +118,14 @@ export class Topics {
     return Math.min(3, this.broker.cluster.maxReplicationFactor);
   }
 
-  async create(name: string, partitions: number, configs: Array<{ name: string; value: string | null }>, validateOnly = false, replicationFactor = this.defaultReplicationFactor()): Promise<Stream | null> {
+  /** `owner`: the user whose client asks; the topic's partitions count for them (limits.maxPartitionsPerUser). */
+  async create(name: string, partitions: number, configs: Array<{ name: string; value: string | null }>, validateOnly = false, replicationFactor = this.defaultReplicationFactor(), owner?: string): Promise<Stream | null> {
     const under = this.creating.get(name);
     if (under) {
       await under.catch(() => null);
       if (this.broker.getStream(name)) throw new TopicError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic ${name} already exists`);
     }
-    const creation = this.createNow(name, partitions, configs, validateOnly, replicationFactor);
+    const creation = this.createNow(name, partitions, configs, validateOnly, replicationFactor, owner);
     this.creating.set(name, creation);
     try {
       return await creation;
@@ -133,7 +134,7 @@ export class Topics {
     }
   }
 
-  private async createNow(name: string, partitions: number, configs: Array<{ name: string; value: string | null }>, validateOnly: boolean, replicationFactor: number): Promise<Stream | null> {
+  private async createNow(name: string, partitions: number, configs: Array<{ name: string; value: string | null }>, validateOnly: boolean, replicationFactor: number, owner: string | undefined): Promise<Stream | null> {
     const problem = topicNameProblem(name);
     if (problem) throw new TopicError(ErrorCode.INVALID_TOPIC_EXCEPTION, problem);
     if (this.broker.getStream(name)) throw new TopicError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic ${name} already exists`);
@@ -143,11 +144,11 @@ export class Topics {
     const patch: Partial<StreamConfig> & { extra: Record<string, string> } = { extra: {} };
     applyTopicConfigs(configs, this.streamDefaults(), patch);
     if (validateOnly) {
-      this.checkLimits(name, partitions, partitions, 1);
+      this.checkLimits(name, partitions, partitions, 1, owner);
       return null;
     }
     try {
-      const stream = await this.broker.createStream(name, { ...patch, partitions, replicationFactor });
+      const stream = await this.broker.createStream(name, { ...patch, partitions, replicationFactor, owner });
       await this.topicId(name);
       await this.leadersElected(stream);
       return stream;
@@ -171,7 +172,7 @@ export class Topics {
   /** Grows a topic to `total` partitions (the core enforces the partition limits). */
   async addPartitions(name: string, total: number, validateOnly: boolean): Promise<void> {
     const current = this.broker.getStream(name)?.partitions.length ?? 0;
-    if (validateOnly) return this.checkLimits(name, total, total - current, 0);
+    if (validateOnly) return this.checkLimits(name, total, total - current, 0, this.broker.getStream(name)?.config.owner);
     try {
       await this.broker.addPartitions(name, total);
     } catch (err) {
@@ -180,8 +181,8 @@ export class Topics {
   }
 
   /** The core's limits checked without creating anything (validate_only requests). */
-  private checkLimits(name: string, total: number, added: number, newStreams: number): void {
-    const { maxPartitionsPerTopic, maxPartitions, maxStreams } = this.broker.options.limits;
+  private checkLimits(name: string, total: number, added: number, newStreams: number, owner: string | undefined): void {
+    const { maxPartitionsPerTopic, maxPartitions, maxStreams, maxPartitionsPerUser } = this.broker.options.limits;
     let streams = 0;
     let inUse = 0;
     for (const s of this.broker.streams()) {
@@ -197,6 +198,9 @@ export class Topics {
     if (maxStreams > 0 && streams + newStreams > maxStreams) {
       throw new TopicError(ErrorCode.POLICY_VIOLATION, `the broker has its maximum of ${maxStreams} topics (limits.maxStreams)`);
     }
+    if (owner !== undefined && maxPartitionsPerUser > 0 && this.broker.partitionsOwnedBy(owner) + added > maxPartitionsPerUser) {
+      throw new TopicError(ErrorCode.POLICY_VIOLATION, `${added} more partitions would exceed user ${owner}'s maximum of ${maxPartitionsPerUser} partitions (limits.maxPartitionsPerUser)`);
+    }
   }
 
   /**
@@ -205,11 +209,11 @@ export class Topics {
    * (a Metadata request allowing it, or a Produce), for the log line.
    * Throws TopicError (POLICY_VIOLATION, INVALID_PARTITIONS) when a broker limit refuses the creation.
    */
-  async getOrCreate(name: string, allowCreate: boolean, via = 'metadata'): Promise<Stream | undefined> {
+  async getOrCreate(name: string, allowCreate: boolean, via = 'metadata', owner?: string): Promise<Stream | undefined> {
     const existing = this.broker.getStream(name);
     if (existing || !allowCreate || !this.settings.autoCreateTopics || topicNameProblem(name)) return existing;
     try {
-      const created = (await this.create(name, this.settings.defaultPartitions, [])) ?? undefined;
+      const created = (await this.create(name, this.settings.defaultPartitions, [], false, this.defaultReplicationFactor(), owner)) ?? undefined;
       if (created) this.log?.info({ topic: name, partitions: created.partitions.length, via }, 'kafka topic auto-created');
       return created;
     } catch (err) {

@@ -14,6 +14,7 @@ import type { Duplex } from 'node:stream';
 import type { AcceptedConnection, Principal } from '../../core/adapter.js';
 import type { ByteCounters, ClientConnection } from '../../core/connection-registry.js';
 import type { Message } from '../../core/message.js';
+import { isStoreRefusal } from '../../core/store-refusal-log.js';
 import {
   createParser, Framer, frameProblem, generate, MAX_REMAINING_LENGTH, parseAckFast, parseEmptyFast, parsePublishFast,
   type FrameError, type Packet, type PacketFlags, type PacketParser,
@@ -268,7 +269,8 @@ export class MqttConnection implements PacketContext {
       () => this.publishSettled(),
       (err: unknown) => {
         this.publishSettled();
-        this.ctx.log.debug({ err, clientId: this.clientId }, 'mqtt: QoS 0 publish failed');
+        if (!isStoreRefusal(err)) this.ctx.log.debug({ err: (err as Error).message, clientId: this.clientId }, 'mqtt: QoS 0 publish failed');
+        else this.ctx.storeError(err, { clientId: this.clientId }, '');
       },
     ]);
   }
@@ -434,7 +436,7 @@ export class MqttConnection implements PacketContext {
   }
 
   internalError(err: unknown): void {
-    this.ctx.log.error({ err, conn: this.id, clientId: this.clientId }, 'mqtt: internal error, closing connection');
+    this.ctx.storeError(err, { conn: this.id, clientId: this.clientId }, 'mqtt: internal error, closing connection');
     this.fail(RC.UnspecifiedError, 'internal error', 'debug');
   }
 

@@ -35,6 +35,12 @@ export interface MqttContext {
   clients: ProtocolConnections;
   /** Logs bad input at warn, at most a few lines a second (a flood is summarised). */
   warnLimited(obj: Record<string, unknown>, msg: string): void;
+  /**
+   * A store write failed. A refusal of the store (a full disk, storage.maxDiskBytes) is counted and
+   * logged once a minute at warn without a stack (core/store-refusal-log.ts); anything else is
+   * logged at error with `msg`. True when it was a refusal.
+   */
+  storeError(err: unknown, obj: Record<string, unknown>, msg: string): boolean;
 }
 
 /** A timer for delays longer than setTimeout allows (session expiry can be 136 years). Unref'd. */

@@ -12,6 +12,7 @@ import type { MqttContext, MqttStats } from './context.js';
 import { SessionManager } from './sessions.js';
 import { SessionStore } from './session-store.js';
 import { RateLimitedLog } from '../../core/rate-limited-log.js';
+import { StoreRefusalLog } from '../../core/store-refusal-log.js';
 
 export { mqttSchema, resolveMqttSettings, MQTT_DEFAULTS, type MqttSettings } from './config.js';
 export type { MqttStats } from './context.js';
@@ -31,6 +32,7 @@ export class MqttAdapter implements ProtocolAdapter {
   async init(actx: AdapterContext): Promise<void> {
     this.actx = actx;
     const log = actx.log; // the platform's child logger already says adapter: mqtt
+    const refusals = new StoreRefusalLog(log, 'mqtt');
     const ctx: MqttContext = {
       broker: actx.broker,
       settings: resolveMqttSettings(actx.config),
@@ -42,6 +44,11 @@ export class MqttAdapter implements ProtocolAdapter {
       stats: this.stats,
       clients: actx.clients,
       warnLimited: (obj, msg) => this.warnLimited(obj, msg),
+      storeError: (err, obj, msg) => {
+        if (refusals.note(err, obj)) return true;
+        log.error({ err, ...obj }, msg);
+        return false;
+      },
     };
     ctx.sessions = new SessionManager(ctx);
     this.ctx = ctx;

@@ -478,7 +478,7 @@ export class Session {
     }
     Promise.all([acked, this.ctx.store.released(this.clientId, id)]).then(() => {
       if (!this.detached && this.outbound.get(id) === o) this.link.write(encodeAck('pubrel', id, this.v5));
-    }, (err: Error) => this.ctx.log.warn({ err: err.message, clientId: this.clientId }, 'mqtt: storing QoS 2 state failed'));
+    }, (err) => this.ctx.storeError(err, { clientId: this.clientId }, 'mqtt: storing QoS 2 state failed'));
     return true;
   }
 
@@ -518,5 +518,5 @@ export class Session {
 
 /** Attaches a rejection handler: a failed background store write is logged, never unhandled. */
 export function ignore(p: Promise<unknown>, ctx: MqttContext): void {
-  p.catch((err: unknown) => ctx.log.error({ err }, 'mqtt: background operation failed'));
+  p.catch((err: unknown) => ctx.storeError(err, {}, 'mqtt: background operation failed'));
 }

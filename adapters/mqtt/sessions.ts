@@ -18,6 +18,8 @@ export interface SessionHolder {
   /** The same, for a connection on another node of a cluster: the session record is that node's now. */
   takenOverElsewhere(): Promise<void>;
   readonly session: { persist(): Promise<void> } | null;
+  /** Who logged in on it (a takeover by the same user is not refused by limits.maxConnectionsPerUser). */
+  readonly principal?: { user: string } | null;
 }
 
 interface PendingWill {

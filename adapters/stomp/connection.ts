@@ -153,7 +153,12 @@ export class StompConnection implements SubscriptionOwner, StompContext {
       result.then(() => {
         this.busy = false;
         this.drainBacklog();
-      }, (err: Error) => this.fatal(err, frame));
+      }, (err: Error) => {
+        // Not busy any more, or the close that follows would wait for this frame forever and
+        // the connection would never be released (it stayed counted against the limits).
+        this.busy = false;
+        this.fatal(err, frame);
+      });
     }
   }
 

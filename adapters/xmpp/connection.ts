@@ -162,6 +162,7 @@ export class Connection implements SessionLink {
       streamError: (c, t) => this.streamError(c, t),
       continueParsing: (restart) => this.continueParsing(restart),
       authenticated: (principal, local, data) => this.authenticated(principal, local, data),
+      claimUser: (user) => this.client.claimUser(user),
     }, deps.sasl, s, deps.accounts, this.remote);
     this.sm = {
       hub: deps.hub,

@@ -28,6 +28,8 @@ export interface SaslHost {
   continueParsing(restart: boolean): void;
   /** Authenticated as `principal` with the local part `local`; `data` is the success's additional data. */
   authenticated(principal: Principal, local: string, data: Buffer | undefined): void;
+  /** Counts the connection for its user (limits.maxConnectionsPerUser); false at the limit. */
+  claimUser(user: string | null): boolean;
 }
 
 export class SaslNegotiation {
@@ -89,6 +91,8 @@ export class SaslNegotiation {
     // Anonymous clients get a fresh local part each (RFC 4505 section 3 leaves the identity to the server).
     const local = principal.anonymous ? `anon-${randomBytes(6).toString('hex')}` : normaliseLocal(principal.user);
     if (!local) return this.failure('not-authorized');
+    // Counted under the name the connection list shows; the registry logs refusals.
+    if (!host.claimUser(principal.anonymous ? null : local)) return this.failure('temporary-auth-failure', false, 'too many connections for this user');
     host.authenticated({ user: principal.anonymous ? local : principal.user, anonymous: principal.anonymous }, local, outcome.data);
   }
 

@@ -36,9 +36,11 @@ export interface StreamLimits {
   /** Partitions of all streams together. */
   maxPartitions: number;
   maxPartitionsPerTopic: number;
+  /** Partitions of the streams one user's clients created (StreamConfig.owner), all together. */
+  maxPartitionsPerUser: number;
 }
 
-export const DEFAULT_STREAM_LIMITS: StreamLimits = { maxStreams: 10000, maxPartitions: 10000, maxPartitionsPerTopic: 1000 };
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { maxStreams: 10000, maxPartitions: 10000, maxPartitionsPerTopic: 1000, maxPartitionsPerUser: 0 };
 
 export class StreamExistsError extends Error {
   override readonly name = 'StreamExistsError';
@@ -58,6 +60,8 @@ export class StreamRegistry {
   private readonly creating = new Set<string>();
   /** Partitions of every stream plus those being created or added (reserved before their awaits). */
   private partitionCount = 0;
+  /** Partitions reserved per owner by creations and increases under way (before their awaits). */
+  private readonly ownerReserved = new Map<string, number>();
 
   /** Remote changes are applied one at a time, in the order they arrive. */
   private remoteChain: Promise<void> = Promise.resolve();
@@ -151,9 +155,11 @@ export class StreamRegistry {
     if (maxStreams > 0 && this.streams.size + this.creating.size >= maxStreams) {
       throw new StreamLimitError('maxStreams', `stream ${name} not created: the broker has its maximum of ${maxStreams} streams (limits.maxStreams)`);
     }
-    this.checkPartitions(name, full.partitions, full.partitions);
+    if (full.owner === undefined) delete full.owner;
+    this.checkPartitions(name, full.partitions, full.partitions, full.owner);
     this.creating.add(name);
     this.partitionCount += full.partitions;
+    this.reserve(full.owner, full.partitions);
     let stream: Stream | undefined;
     try {
       stream = await this.build(name, full);
@@ -162,18 +168,39 @@ export class StreamRegistry {
       return stream;
     } finally {
       this.creating.delete(name);
+      this.reserve(full.owner, -full.partitions);
       if (!stream) this.partitionCount -= full.partitions;
     }
   }
 
-  /** Throws StreamLimitError if `name` may not have `total` partitions, `added` of them new. */
-  private checkPartitions(name: string, total: number, added: number): void {
-    const { maxPartitionsPerTopic, maxPartitions } = this.limits;
+  /** Partitions of the streams `owner` created, and of its creations under way. */
+  partitionsOwnedBy(owner: string): number {
+    let n = this.ownerReserved.get(owner) ?? 0;
+    for (const s of this.streams.values()) if (s.config.owner === owner) n += s.partitions.length;
+    return n;
+  }
+
+  private reserve(owner: string | undefined, n: number): void {
+    if (owner === undefined) return;
+    const left = (this.ownerReserved.get(owner) ?? 0) + n;
+    if (left === 0) this.ownerReserved.delete(owner);
+    else this.ownerReserved.set(owner, left);
+  }
+
+  /** Throws StreamLimitError if `name` may not have `total` partitions, `added` of them new (counted for `owner`). */
+  private checkPartitions(name: string, total: number, added: number, owner: string | undefined): void {
+    const { maxPartitionsPerTopic, maxPartitions, maxPartitionsPerUser } = this.limits;
     if (maxPartitionsPerTopic > 0 && total > maxPartitionsPerTopic) {
       throw new StreamLimitError('maxPartitionsPerTopic', `stream ${name} may not have ${total} partitions: at most ${maxPartitionsPerTopic} per stream (limits.maxPartitionsPerTopic)`);
     }
     if (maxPartitions > 0 && this.partitionCount + added > maxPartitions) {
       throw new StreamLimitError('maxPartitions', `${added} more partitions for ${name} would exceed the broker's maximum of ${maxPartitions} partitions (limits.maxPartitions; ${this.partitionCount} in use)`);
+    }
+    if (owner !== undefined && maxPartitionsPerUser > 0) {
+      const owned = this.partitionsOwnedBy(owner);
+      if (owned + added > maxPartitionsPerUser) {
+        throw new StreamLimitError('maxPartitionsPerUser', `${added} more partitions for ${name} would exceed user ${owner}'s maximum of ${maxPartitionsPerUser} partitions (limits.maxPartitionsPerUser; ${owned} in use)`);
+      }
     }
   }
 
@@ -181,13 +208,20 @@ export class StreamRegistry {
     const stream = this.require(name);
     if (total <= stream.partitions.length) throw new RangeError(`stream ${name} already has ${stream.partitions.length} partitions`);
     const added = total - stream.partitions.length;
-    this.checkPartitions(name, total, added);
+    // A stream's partitions count for the user who created it, whoever adds them.
+    const owner = stream.config.owner;
+    this.checkPartitions(name, total, added, owner);
     this.partitionCount += added;
+    this.reserve(owner, added);
     const before = stream.partitions.length;
     try {
-      for (let p = stream.partitions.length; p < total; p++) stream.partitions.push(await this.openPartition(stream.name, p, () => stream.config.logAppendTime, stream.config));
+      for (let p = stream.partitions.length; p < total; p++) {
+        stream.partitions.push(await this.openPartition(stream.name, p, () => stream.config.logAppendTime, stream.config));
+        this.reserve(owner, -1); // now counted in the stream
+      }
     } finally {
       this.partitionCount -= added - (stream.partitions.length - before);
+      this.reserve(owner, -(added - (stream.partitions.length - before)));
     }
     stream.config = { ...stream.config, partitions: total };
     await this.metadata.putJson(NS, name, stream.config);

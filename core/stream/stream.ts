@@ -19,6 +19,8 @@ export interface StreamConfig extends RetentionPolicy {
   extra: Record<string, string>;
   /** Copies of each partition the store keeps (the cluster backend; 1 on a single node). */
   replicationFactor: number;
+  /** The user whose client created it (limits.maxPartitionsPerUser counts its partitions); absent: configuration or an administrator. */
+  owner?: string;
 }
 
 export class Stream {

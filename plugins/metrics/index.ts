@@ -51,6 +51,10 @@ export function writeBrokerMetrics(w: ExpositionWriter, ctx: AdminContext): void
   w.single('junction_queue_paged_messages', 'gauge', 'Queued messages whose body is on disk only now.', memory.pagedMessages);
   w.single('junction_queue_paged_out_total', 'counter', 'Queued message bodies dropped from memory past the budget.', memory.pagedOut);
   w.single('junction_queue_paged_in_total', 'counter', 'Paged message bodies read back from disk (delivery, browsing, dead-lettering).', memory.pagedIn);
+  const outbound = broker.outboundMemory;
+  w.single('junction_outbound_memory_bytes', 'gauge', 'Bytes of queued message bodies that cannot page held in memory, all queues together (limits.outboundMemoryBytes bounds them).', outbound.heldBytes);
+  w.single('junction_outbound_memory_limit_bytes', 'gauge', 'The limits.outboundMemoryBytes bound (0 = none).', Math.max(0, outbound.limitBytes));
+  w.single('junction_outbound_memory_held_publishes_total', 'counter', 'Publishes that waited because the outbound memory bound was passed.', outbound.heldBack);
   writeConnectionMetrics(w, ctx.connections, ctx.auth);
 
   const perQueue = (f: (q: (typeof queues)[number]) => number): Sample[] => queues.map((q) => ({ labels: { queue: q.name }, value: f(q) }));

@@ -61,6 +61,46 @@ describe('kafka: topic and partition limits', function () {
     assert.equal((await createTopics(creatable('b', 10)))[0].errorCode, 0, 'exactly up to the total');
   });
 
+  it('limits.maxPartitionsPerUser: each SASL user (kafkajs admin) has its own count for CreateTopics and CreatePartitions', async () => {
+    b = await startKafka({
+      auth: { users: { alice: 'pw', bob: 'pw' }, allowAnonymous: false, maxFailuresPerMinute: 0, rules: [{ user: '*', allow: ['publish', 'subscribe', 'admin'], address: '#' }] },
+      limits: { maxPartitionsPerUser: 10 },
+    });
+    const admin = (user: string) => kafkajs(b.bootstrap, { sasl: { mechanism: 'plain', username: user, password: 'pw' } as never, retry: { retries: 0 } }).admin();
+    const alice = admin('alice');
+    const bob = admin('bob');
+    await alice.connect();
+    await bob.connect();
+    assert.equal(await alice.createTopics({ topics: [{ topic: 'alice.a', numPartitions: 8 }] }), true);
+    // kafkajs sends CreateTopics v0 (no error message): the code says which limit (the others are far away).
+    const policy = (err: { type?: string; errors?: Array<{ type?: string }> }) => (err.type ?? err.errors?.[0]?.type) === 'POLICY_VIOLATION';
+    await assert.rejects(alice.createTopics({ topics: [{ topic: 'alice.b', numPartitions: 3 }] }), policy, 'a ninth to eleventh partition of alice');
+    await assert.rejects(alice.createTopics({ topics: [{ topic: 'alice.b', numPartitions: 3 }], validateOnly: true }), policy, 'validate_only checks it too');
+    await assert.rejects(bob.createPartitions({ topicPartitions: [{ topic: 'alice.a', count: 11 }] }), policy, "partitions added to alice's topic count for alice");
+    assert.equal(b.broker.getStream('alice.b'), undefined);
+    await alice.createPartitions({ topicPartitions: [{ topic: 'alice.a', count: 10 }] });
+    assert.equal(await bob.createTopics({ topics: [{ topic: 'bob.a', numPartitions: 10 }] }), true, 'bob has a count of his own');
+    assert.equal(b.broker.getStream('alice.a')!.config.owner, 'alice');
+    assert.equal(b.broker.partitionsOwnedBy('alice'), 10);
+    // Deleting a topic frees its partitions.
+    await alice.deleteTopics({ topics: ['alice.a'] });
+    assert.equal(await alice.createTopics({ topics: [{ topic: 'alice.c', numPartitions: 10 }] }), true);
+    await alice.disconnect();
+    await bob.disconnect();
+  });
+
+  it('limits.maxPartitionsPerUser: anonymous clients share one count (auto-creation on Metadata too)', async () => {
+    b = await startKafka({ limits: { maxPartitionsPerUser: 3 }, kafka: { defaultPartitions: 2 } });
+    c = await RawKafkaClient.connect(b.port);
+    assert.equal((await createTopics(creatable('anon.a', 2)))[0].errorCode, 0);
+    const other = await RawKafkaClient.connect(b.port);
+    const r = await other.request(ApiKey.Metadata, 4, { topics: [{ name: 'anon.auto' }], allowAutoTopicCreation: true });
+    other.close();
+    const t = (r.topics as Array<{ name: string; errorCode: number }>).find((x) => x.name === 'anon.auto')!;
+    assert.equal(t.errorCode, ErrorCode.POLICY_VIOLATION, 'two more would make four');
+    assert.equal(b.broker.getStream('anon.auto'), undefined);
+  });
+
   it('auto-creation past limits.maxStreams answers POLICY_VIOLATION in Metadata', async () => {
     b = await startKafka({ limits: { maxStreams: 2 } });
     c = await RawKafkaClient.connect(b.port);

@@ -74,6 +74,25 @@ describe('STOMP limits', function () {
     });
   });
 
+  describe('a SEND whose queue may not be created (limits.maxQueues)', () => {
+    let s: StompBroker;
+    before(async () => { s = await startStomp({ limits: { maxQueues: 1 } }); });
+    after(async () => s?.close());
+
+    it('gets an ERROR, and the connection is released (it used to stay counted against the connection limits)', async () => {
+      const c = await RawStomp.connect(s.port);
+      await c.sendWithReceipt('SEND', { destination: '/queue/only-one' }, 'one');
+      await assert.rejects(c.sendWithReceipt('SEND', { destination: '/queue/one-too-many' }, 'two'), /limits\.maxQueues/);
+      await c.closed;
+      let open = s.b.clients.list().length;
+      for (let i = 0; i < 200 && open > 0; i++) {
+        await delay(10);
+        open = s.b.clients.list().length;
+      }
+      assert.equal(open, 0, 'no STOMP connection left in the registry');
+    });
+  });
+
   describe('a subscriber that never reads', () => {
     const QUEUE_BOUND = 8 * 1024 * 1024;
     let s: StompBroker;

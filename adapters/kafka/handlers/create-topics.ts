@@ -4,7 +4,7 @@
  * the default), explicit assignments only onto this node when alone, topic configs validated
  * (cleanup.policy=delete only), validate_only.
  */
-import { allowed, type Handler, type RequestContext } from '../context.js';
+import { allowed, principalOf, type Handler, type RequestContext } from '../context.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { Struct } from '../protocol/schema.js';
 import { TopicError } from '../topics.js';
@@ -51,7 +51,7 @@ async function createOne(ctx: RequestContext, t: CreatableTopic, validateOnly: b
     names.add(c.name);
   }
   try {
-    const stream = await topics.create(t.name, partitions, t.configs, validateOnly, replicationFactor);
+    const stream = await topics.create(t.name, partitions, t.configs, validateOnly, replicationFactor, principalOf(ctx).user);
     const describeStream = stream ?? undefined;
     return {
       ...base,

@@ -4,7 +4,7 @@
  * for are auto-created when the request and the configuration allow it (created synchronously,
  * returned ready with error 0, which every client accepts).
  */
-import { allowed, type Handler, type RequestContext } from '../context.js';
+import { allowed, principalOf, type Handler, type RequestContext } from '../context.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { Struct } from '../protocol/schema.js';
 import { TopicError, topicNameProblem } from '../topics.js';
@@ -72,7 +72,7 @@ export const handleMetadata: Handler = async (ctx, req) => {
       const mayCreate = req.allowAutoTopicCreation !== false && (allowed(ctx, 'admin', name) || allowed(ctx, 'publish', name));
       let stream;
       try {
-        stream = await topics.getOrCreate(name, mayCreate);
+        stream = await topics.getOrCreate(name, mayCreate, 'metadata', principalOf(ctx).user);
       } catch (err) {
         if (!(err instanceof TopicError)) throw err;
         ctx.services.log.info({ conn: ctx.conn.id, topic: name, err: err.message }, 'kafka topic not auto-created');

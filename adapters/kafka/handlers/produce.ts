@@ -8,7 +8,7 @@ import { AppendError, type AppendResult } from '../../../core/stream/partition.j
 import { ATTR_CONTROL, ATTR_TRANSACTIONAL, BATCH_HEADER_SIZE, batchSizeAt, Compression, type InvalidBatchError } from '../../../core/stream/batch-header.js';
 import { upconvertMessageSet } from '../legacy-message-set.js';
 import { leaderError } from '../cluster-routing.js';
-import { allowed, type Handler, type RequestContext } from '../context.js';
+import { allowed, principalOf, type Handler, type RequestContext } from '../context.js';
 import { TopicError } from '../topics.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { Struct } from '../protocol/schema.js';
@@ -122,7 +122,7 @@ export const handleProduce: Handler = async (ctx, req) => {
     let notCreated: TopicError | null = null;
     if (!ctx.services.topics.get(t.name) && allowed(ctx, 'publish', t.name) && req.transactionalId === null) {
       try {
-        await ctx.services.topics.getOrCreate(t.name, true, 'produce');
+        await ctx.services.topics.getOrCreate(t.name, true, 'produce', principalOf(ctx).user);
       } catch (err) {
         if (!(err instanceof TopicError)) throw err;
         notCreated = err;

@@ -37,13 +37,23 @@ async function saslStep(conn: ConnectionState, token: Buffer): Promise<SaslOutco
   return s.exchange.start(s.mechanism, token);
 }
 
-/** Applies an outcome: the principal on success, the end of the exchange unless it continues. */
-function settle(services: KafkaServices, conn: ConnectionState, outcome: SaslOutcome): void {
-  if (outcome.kind === 'challenge') return;
+/**
+ * Applies an outcome: the principal on success, the end of the exchange unless it continues.
+ * A success for a user at limits.maxConnectionsPerUser becomes a failure (the registry logs it).
+ */
+function settle(services: KafkaServices, conn: ConnectionState, outcome: SaslOutcome): SaslOutcome {
+  if (outcome.kind === 'challenge') return outcome;
   conn.sasl = null;
-  if (outcome.kind === 'success') conn.principal = outcome.principal;
+  if (outcome.kind === 'success') {
+    if (conn.client.claimUser(outcome.principal.anonymous ? null : outcome.principal.user)) {
+      conn.principal = outcome.principal;
+      return outcome;
+    }
+    return { kind: 'failure', reason: 'not-authorized', message: 'too many connections for this user' };
+  }
   // A refused login: the auth plugin logged it.
-  else services.log.debug({ conn: conn.id, client: conn.clientHost, reason: outcome.message }, 'kafka SASL authentication failed');
+  services.log.debug({ conn: conn.id, client: conn.clientHost, reason: outcome.message }, 'kafka SASL authentication failed');
+  return outcome;
 }
 
 export const handleSaslAuthenticate: Handler = async (ctx, req) => {
@@ -54,8 +64,7 @@ export const handleSaslAuthenticate: Handler = async (ctx, req) => {
     return { errorCode, errorMessage, authBytes: Buffer.alloc(0), sessionLifetimeMs: 0 };
   };
   if (!conn.sasl) return fail(ErrorCode.ILLEGAL_SASL_STATE, 'SaslAuthenticate before SaslHandshake');
-  const outcome = await saslStep(conn, req.authBytes as Buffer);
-  settle(ctx.services, conn, outcome);
+  const outcome = settle(ctx.services, conn, await saslStep(conn, req.authBytes as Buffer));
   if (outcome.kind === 'failure') return fail(ErrorCode.SASL_AUTHENTICATION_FAILED, outcome.message);
   return { errorCode: ErrorCode.NONE, errorMessage: null, authBytes: outcome.data ?? Buffer.alloc(0), sessionLifetimeMs: 0 };
 };
@@ -66,8 +75,7 @@ export async function handleRawSaslToken(services: KafkaServices, conn: Connecti
     conn.closeAfterResponses('SASL token without a handshake');
     return null;
   }
-  const outcome = await saslStep(conn, token);
-  settle(services, conn, outcome);
+  const outcome = settle(services, conn, await saslStep(conn, token));
   if (outcome.kind === 'failure') {
     conn.closeAfterResponses(outcome.message);
     return null;

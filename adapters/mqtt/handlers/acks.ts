@@ -41,7 +41,7 @@ export function handlePubrel(conn: PacketContext, p: IPubrelPacket | Packet): vo
   }
   conn.ctx.store.deleteInflight(conn.clientId, 'i', id).then(
     () => conn.write(encodeAck('pubcomp', id, conn.v5)),
-    (err: Error) => conn.ctx.log.warn({ err: err.message, clientId: conn.clientId }, 'mqtt: storing QoS 2 state failed'),
+    (err: unknown) => conn.ctx.storeError(err, { clientId: conn.clientId }, 'mqtt: storing QoS 2 state failed'),
   );
 }
 

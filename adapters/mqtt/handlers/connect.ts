@@ -29,9 +29,10 @@ export async function handleConnect(conn: PacketContext, p: IConnectPacket & Pac
   conn.version = p.protocolVersion ?? 4;
   const v5 = conn.v5;
 
-  const refuse = (rc: number, reason: string, warn = true): void => {
+  /** `warn` null: logged elsewhere already. */
+  const refuse = (rc: number, reason: string, warn: boolean | null = true): void => {
     if (warn) ctx.warnLimited({ conn: conn.id, remote: conn.remote, clientId: p.clientId, reasonCode: rc, reason }, 'mqtt: connection refused');
-    else ctx.log.info({ conn: conn.id, remote: conn.remote, clientId: p.clientId, reason }, 'mqtt: connection refused');
+    else if (warn === false) ctx.log.info({ conn: conn.id, remote: conn.remote, clientId: p.clientId, reason }, 'mqtt: connection refused');
     if (v5) {
       conn.sendPacket({ cmd: 'connack', reasonCode: rc, sessionPresent: false, properties: { reasonString: reason } } as Packet);
     } else {
@@ -91,7 +92,13 @@ export async function handleConnect(conn: PacketContext, p: IConnectPacket & Pac
     return refuse(v5 ? RC.QuotaExceeded : RC.ServerUnavailable, 'too many connections');
   }
 
-  const accept = (principal: Principal, authData?: Buffer) => acceptConnect(conn, p, clientId, assigned, principal, authData);
+  const accept = async (principal: Principal, authData?: Buffer): Promise<void> => {
+    // Counted for its user before CONNACK (limits.maxConnectionsPerUser); the registry logs refusals.
+    // A client id reconnecting while its old connection is open takes that one over: not refused.
+    const takesOver = ctx.sessions.connections.get(clientId)?.principal?.user === principal.user;
+    if (!conn.client.claimUser(principal.anonymous ? null : principal.user, takesOver)) return refuse(v5 ? RC.QuotaExceeded : RC.ServerUnavailable, 'too many connections for this user', null);
+    return acceptConnect(conn, p, clientId, assigned, principal, authData);
+  };
   // MQTT 5 enhanced authentication: a SASL exchange in CONNECT and AUTH packets (handlers/auth.ts).
   if (props?.authenticationMethod !== undefined) {
     // A refused login is logged by the auth plugin; a protocol problem is logged here.

@@ -98,6 +98,8 @@ export function handlePublish(conn: PacketContext, p: IPublishPacket): void {
     if (exchange) exchange.stored = true;
     conn.fillAck(slot, encodeAck(ackType, id, v5, noSubscribers ? RC.NoMatchingSubscribers : 0));
   }, (err: Error) => {
+    // A store that refuses writes (a full disk) is logged once a minute, not once per PUBLISH.
+    const refused = ctx.storeError(err, { clientId: conn.clientId }, 'mqtt: publish failed');
     conn.publishSettled();
     if (qos === 1) conn.inboundQos1--;
     // An MQTT 5 client is told and the exchange ends; an MQTT 3.1.1 client resends the PUBLISH
@@ -114,7 +116,7 @@ export function handlePublish(conn: PacketContext, p: IPublishPacket): void {
     } else {
       // MQTT 3.1.1 has no negative acknowledgement: the client resends after reconnecting.
       conn.fillAck(slot, null);
-      conn.fail(RC.UnspecifiedError, `publish failed: ${err.message}`);
+      conn.fail(RC.UnspecifiedError, `publish failed: ${err.message}`, refused ? 'debug' : 'warn');
     }
   });
 }

@@ -68,7 +68,7 @@ export async function handleSubscribe(conn: PacketContext, p: ISubscribePacket):
     try {
       retained = await session.subscribe(accepted);
     } catch (err) {
-      ctx.log.error({ err, clientId: conn.clientId }, 'mqtt: subscribe failed');
+      ctx.storeError(err, { clientId: conn.clientId }, 'mqtt: subscribe failed');
       for (const a of accepted) codes[a.index] = failure || RC.UnspecifiedError;
     }
   }

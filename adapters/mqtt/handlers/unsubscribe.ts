@@ -11,7 +11,7 @@ export async function handleUnsubscribe(conn: PacketContext, p: IUnsubscribePack
   try {
     codes = await conn.session!.unsubscribe(p.unsubscriptions);
   } catch (err) {
-    conn.ctx.log.error({ err, clientId: conn.clientId }, 'mqtt: unsubscribe failed');
+    conn.ctx.storeError(err, { clientId: conn.clientId }, 'mqtt: unsubscribe failed');
     codes = p.unsubscriptions.map(() => RC.UnspecifiedError);
   }
   if (conn.state !== 'connected') return;

@@ -43,6 +43,8 @@ export async function connect(conn: StompContext, frame: StompFrame): Promise<vo
   if (conn.state !== 'connecting') return;
   if (!principal) throw new StompLoginRefused('access refused', 'bad login or passcode');
   conn.principal = principal;
+  // Counted for its user before CONNECTED (limits.maxConnectionsPerUser); the registry logs refusals.
+  if (!conn.client.claimUser(principal.anonymous ? null : principal.user)) throw new StompLoginRefused('too many connections', 'too many connections for this user');
   const clientId = h['client-id'];
   if (clientId !== undefined && clientId !== '') {
     if (!conn.adapter.claimClientId(clientId, conn)) throw new StompError('client-id in use', `client-id "${clientId.slice(0, 128)}" is connected already`);

@@ -1,6 +1,6 @@
 /** SEND: to a topic (broker.publish) or a queue (broker.sendToQueue); RECEIPT once stored. */
 import { checkTopicName } from '../../../core/names.js';
-import { QueueNotFoundError } from '../../../core/queue-types.js';
+import { ownerOf, QueueNotFoundError } from '../../../core/queue-types.js';
 import type { StompFrame } from '../frame.js';
 import type { StompContext } from '../context.js';
 import { StompError } from '../errors.js';
@@ -72,7 +72,7 @@ function sendWith(conn: StompContext, frame: StompFrame, reply: string | undefin
           return;
         }
         if (d.kind === 'amq-queue') throw new StompError(`no queue "${d.name.slice(0, 256)}"`, `/amq/queue/ names an existing queue; ${d.name} does not exist`);
-        return broker.declareQueue(d.name, { durable: true }).then(() => enqueue(conn, frame, d.name, m, t));
+        return broker.declareQueue(d.name, { durable: true, labels: { owner: ownerOf(conn.principal) } }).then(() => enqueue(conn, frame, d.name, m, t));
       }
       enqueue(conn, frame, d.name, m, t);
       return;

@@ -6,6 +6,7 @@
 import type { Message } from '../../../core/message.js';
 import { checkTopicPattern } from '../../../core/names.js';
 import type { Queue } from '../../../core/queue.js';
+import { ownerOf } from '../../../core/queue-types.js';
 import { compileSelector, SelectorError } from '../../../core/selector.js';
 import { StreamCursor, type StreamStart } from '../../../core/stream/stream-cursor.js';
 import type { StompFrame } from '../frame.js';
@@ -124,7 +125,7 @@ async function subscribeBrowser(
   let queue = conn.broker.getQueue(d.name);
   if (!queue) {
     if (d.kind === 'amq-queue') throw new StompError(`no queue "${d.name.slice(0, 256)}"`, `/amq/queue/ names an existing queue; ${d.name} does not exist`);
-    queue = await conn.broker.declareQueue(d.name, { durable: true });
+    queue = await conn.broker.declareQueue(d.name, { durable: true, labels: { owner: ownerOf(conn.principal) } });
   }
   if (!conn.live) return null;
   let sub: BrowseSubscription | undefined;
@@ -162,7 +163,7 @@ async function subscribeQueue(
   switch (d.kind) {
     case 'queue':
       conn.authorise('consume', d.name);
-      queue = broker.getQueue(d.name) ?? await broker.declareQueue(d.name, { durable: true });
+      queue = broker.getQueue(d.name) ?? await broker.declareQueue(d.name, { durable: true, labels: { owner: ownerOf(conn.principal) } });
       break;
     case 'amq-queue':
       conn.authorise('consume', d.name);
