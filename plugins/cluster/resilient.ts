@@ -155,12 +155,18 @@ async function readOnce(kv: KV, report?: (phase: string) => void): Promise<KvEnt
   try {
     progress();
     const names = await Promise.race([(async () => {
-      const out: string[] = [];
+      // The listing is an ordered consumer: one that resets (a nats-server restarting) starts again
+      // from the first key and would go round for ever. A key seen twice ends this try.
+      const out = new Set<string>();
       for await (const k of keys) {
-        out.push(k);
+        if (out.has(k)) {
+          keys.stop();
+          throw new Error('the key listing started over');
+        }
+        out.add(k);
         progress();
       }
-      return out;
+      return [...out];
     })(), stalled]);
     const entries: KvEntry[] = [];
     for (let i = 0; i < names.length; i += GET_BATCH) {
