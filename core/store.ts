@@ -65,8 +65,13 @@ export interface StoreRecovery {
   metadata: Map<string, Map<string, Buffer>>;
   /** Messages not yet acked from every queue, in seq order. */
   messages: RecoveredMessage[];
-  /** With OpenOptions.summarize: the same messages without their bodies, in seq order (`messages` is then empty). */
-  paged?: PagedMessage[];
+  /**
+   * With OpenOptions.summarize: the same messages without their bodies, in seq order (`messages` is
+   * then empty). Iterated once: each item is made as it is asked for, not held in an array.
+   */
+  paged?: Iterable<PagedMessage>;
+  /** How the journal's index was rebuilt: from its snapshot plus the tail written after it, or by scanning it all. */
+  journalIndex?: 'snapshot' | 'scan';
   /** Streams found in the store, with their partition counts. */
   streams: Map<string, number>;
 }
