@@ -189,9 +189,12 @@ export class Broker extends EventEmitter {
       rec.queues.forEach((id, i) => {
         const q = byId.get(id);
         if (!q) return;
-        const entry: QueueEntry = { seq: rec.seq, message: undefined, deliveryCount: 0, redelivered: false, persisted: true, size, priority, expiry, pageable: true };
         this.queueMemory.addPaged();
-        this.requeueRecovered(q, entry, rec.deliveryCounts?.[i] ?? 0);
+        const count = rec.deliveryCounts?.[i] ?? 0;
+        // Never delivered: packed straight into the queue's paged runs, no object per message.
+        if (count === 0) return q.enqueuePaged(rec.seq, size, priority, expiry);
+        const entry: QueueEntry = { seq: rec.seq, message: undefined, deliveryCount: 0, redelivered: false, persisted: true, size, priority, expiry, pageable: true };
+        this.requeueRecovered(q, entry, count);
       });
     }
     this.housekeeping = setInterval(() => void this.runHousekeeping(), this.options.housekeepingIntervalMs);

@@ -141,10 +141,29 @@ export class Queue {
         if (m !== undefined) entry.message = { ...m, expiry: ttlExpiry };
       }
     }
-    this.stats.published++;
     this.ready.push(entry);
-    this.readyBytesCount += entry.size;
-    if (o.overflow === 'drop-head') {
+    this.added(entry.size);
+    return true;
+  }
+
+  /**
+   * Adds a recovered paged message (body on disk, never delivered) without an entry object: it is
+   * packed at once (core/paged-run.ts), so recovering a deep queue allocates nothing per message.
+   */
+  enqueuePaged(seq: number, size: number, priority: number | undefined, expiry: number | undefined): void {
+    const ttl = this.options.messageTtl;
+    if (ttl > 0) {
+      const ttlExpiry = Date.now() + ttl;
+      if (expiry === undefined || expiry > ttlExpiry) expiry = ttlExpiry;
+    }
+    this.ready.pushPaged(seq, size, priority, expiry);
+    this.added(size);
+  }
+
+  private added(size: number): void {
+    this.stats.published++;
+    this.readyBytesCount += size;
+    if (this.options.overflow === 'drop-head') {
       while (this.isOverBound() && this.ready.length > 0) {
         const dropped = this.ready.shiftLowest()!;
         this.readyBytesCount -= dropped.size;
@@ -153,7 +172,6 @@ export class Queue {
       }
     }
     if (this.consumerList.length > 0) this.dispatch();
-    return true;
   }
 
   /** True when publishers to this queue should wait (policy 'block' and over the bound). */
@@ -299,7 +317,7 @@ export class Queue {
     const limit = this.host.readAheadLimit?.() ?? READ_AHEAD;
     const batch: QueueEntry[] = [];
     let bytes = 0;
-    for (const e of this.ready.slice(0, limit.count)) {
+    for (const e of this.ready.headWindow(limit.count)) {
       if (e.message !== undefined) continue;
       batch.push(e);
       bytes += e.size;
@@ -307,7 +325,9 @@ export class Queue {
     }
     if (batch.length === 0) return;
     this.loading = true;
+    for (const e of batch) e.reading = true;
     const resume = (): void => {
+      for (const e of batch) e.reading = false;
       this.loading = false;
       if (this.deleted || this.consumerList.length === 0) return;
       this.dispatch();
