@@ -461,7 +461,7 @@ export class Broker extends EventEmitter {
     const size = messageSize(message);
     let durableIds: number[] | null = null;
     let waits: Promise<void>[] | null = null;
-    let toPage: QueueEntry[] | null = null;
+    let toPage: Array<[Queue, QueueEntry]> | null = null;
     // Inside a transaction the group is written at commit: its messages stay in memory.
     const pageable = this.queueMemory.enabled && this.collecting === null;
     for (const q of queues) {
@@ -475,7 +475,7 @@ export class Broker extends EventEmitter {
         seq, message, deliveryCount: 0, redelivered: false, persisted, size,
         priority: message.priority, expiry: message.expiry, pageable: persisted && pageable,
       };
-      if (entry.pageable && this.queueMemory.admit(entry)) (toPage ??= []).push(entry);
+      if (entry.pageable && this.queueMemory.admit(entry)) (toPage ??= []).push([q, entry]);
       if (!q.enqueue(entry)) this.queueMemory.released(entry);
       if (persisted) (durableIds ??= []).push(q.id);
       if (q.isBlocked()) (waits ??= []).push(q.whenWritable());
@@ -485,7 +485,9 @@ export class Broker extends EventEmitter {
       // Past the memory budget the body stays on disk only, once the journal has it.
       if (toPage) {
         const paging = toPage;
-        stored.then(() => { for (const e of paging) this.queueMemory.pageOut(e); }, () => undefined);
+        stored.then(() => {
+          for (const [q, e] of paging) if (this.queueMemory.pageOut(e)) q.packPaged();
+        }, () => undefined);
       }
       (waits ??= []).push(stored);
     }
@@ -604,7 +606,7 @@ export class Broker extends EventEmitter {
     else {
       await creating;
       if (group.length) await this.store.journal(group);
-      if (page) this.queueMemory.pageOut(moved);
+      if (page && this.queueMemory.pageOut(moved)) dlq.packPaged();
     }
   }
 

@@ -65,15 +65,16 @@ export class QueueMemory {
   }
 
   /**
-   * Drops the entry's body: it is in the journal. Not once it was delivered: a delivered entry
+   * Drops the entry's body: it is in the journal (true if it did). Not once it was delivered: a delivered entry
    * (unacked, or given back) keeps its body, so settling it (reject, a transaction) never waits on disk.
    */
-  pageOut(entry: QueueEntry): void {
-    if (!entry.pageable || entry.message === undefined || entry.redelivered) return;
+  pageOut(entry: QueueEntry): boolean {
+    if (!entry.pageable || entry.message === undefined || entry.redelivered) return false;
     entry.message = undefined;
     this.heldBytes -= entry.size;
     this.pagedMessages++;
     this.pagedOut++;
+    return true;
   }
 
   /** The entry left the broker (acked, expired, dropped, dead-lettered, its queue deleted). Idempotent. */

@@ -85,6 +85,8 @@ export class Queue {
   private writableWaiters: Array<() => void> = [];
   /** A read-ahead batch is in flight (or waiting to retry after a failure). */
   private loading = false;
+  /** A pack of paged-out entries is scheduled (packPaged). */
+  private packing = false;
   private unackedCount = 0;
   deleted = false;
   readonly stats: QueueStats = { published: 0, delivered: 0, acked: 0, redelivered: 0, dropped: 0, expired: 0, deadLettered: 0 };
@@ -158,6 +160,19 @@ export class Queue {
     }
     this.ready.pushPaged(seq, size, priority, expiry);
     this.added(size);
+  }
+
+  /**
+   * Entries of this queue have just paged out (their bodies dropped): pack them into runs at the
+   * next turn of the event loop, once for all those stored in this one (core/ready-entries.ts).
+   */
+  packPaged(): void {
+    if (this.packing) return;
+    this.packing = true;
+    setImmediate(() => {
+      this.packing = false;
+      if (!this.deleted) this.ready.pack();
+    });
   }
 
   private added(size: number): void {

@@ -6,8 +6,8 @@
  *
  * A level holds QueueEntry objects and PagedRuns (core/paged-run.ts): the paged backlog of a deep
  * queue is packed into runs, about 8 bytes a message instead of an object each. Entries pushed
- * as objects are packed once they have paged out (PACK_LAG pushes later, when the journal has long
- * stored them); recovery pushes paged entries straight into runs. Whatever reaches the head, is
+ * as objects are packed once they have paged out (the queue calls pack() after the journal stored
+ * them and their bodies were dropped); recovery pushes paged entries straight into runs. Whatever reaches the head, is
  * taken, or is read ahead becomes an object again, in place, so the queue holds the same object
  * from read-ahead to delivery.
  */
@@ -18,8 +18,8 @@ import type { QueueEntry } from './queue-types.js';
 /** JMS / AMQP priorities are 0..9; a message without one has 4. */
 export const DEFAULT_PRIORITY = 4;
 const LEVELS = 10;
-/** The newest entries pushed as objects are left alone this long (their page-out may still wait on the journal). */
-const PACK_LAG = 1024;
+/** Objects at a level's tail a pack looks at, at most (the newest). */
+const PACK_WINDOW = 4096;
 /** A new run starts only for this many packable entries in a row (a short run costs more than objects). */
 const MIN_RUN = 32;
 
@@ -28,8 +28,6 @@ type Item = QueueEntry | PagedRun;
 class Level {
   readonly items = new Deque<Item>();
   count = 0;
-  /** Pageable entries pushed since the last pack. */
-  sincePack = 0;
 }
 
 export class ReadyEntries {
@@ -63,7 +61,6 @@ export class ReadyEntries {
     l.items.push(entry);
     l.count++;
     this.count++;
-    if (entry.pageable && ++l.sincePack >= PACK_LAG) this.pack(l);
   }
 
   /** Appends a paged entry without making an object of it (recovery of a deep queue). */
@@ -264,27 +261,31 @@ export class ReadyEntries {
     this.count = 0;
   }
 
+  /** Packs paged-out objects at the tail of every level into runs (after their bodies were dropped). */
+  pack(): void {
+    for (const l of this.levels) if (l && l.count > 0) this.packLevel(l);
+  }
+
   /**
-   * Packs the level's paged-out objects into runs: among the objects at its tail (after its last
-   * run), all but the newest PACK_LAG, in order; an entry that cannot be packed stays an object
-   * where it is, and a run goes on after it only from MIN_RUN packable entries in a row.
+   * Packs the objects after the level's last run (the newest PACK_WINDOW at most), in order: a
+   * packable one joins the run before it, or starts a run if MIN_RUN packable ones follow in a
+   * row; any other stays an object where it is (and is looked at again by the next pack while no
+   * run follows it).
    */
-  private pack(l: Level): void {
-    l.sincePack = 0;
+  private packLevel(l: Level): void {
     const tail: QueueEntry[] = [];
-    while (tail.length < 2 * PACK_LAG && l.items.length > 0 && !(l.items.last() instanceof PagedRun)) tail.push(l.items.pop() as QueueEntry);
+    while (tail.length < PACK_WINDOW && l.items.length > 0 && !(l.items.last() instanceof PagedRun)) tail.push(l.items.pop() as QueueEntry);
     tail.reverse();
-    const settled = tail.length - PACK_LAG;
     const last = l.items.last();
     let run = last instanceof PagedRun ? last : null;
     for (let i = 0; i < tail.length; i++) {
       const e = tail[i];
-      if (i < settled && isPackable(e)) {
+      if (isPackable(e)) {
         if (run && run.accepts(e.seq, e.priority)) {
           run.add(e.seq, e.size, e.expiry);
           continue;
         }
-        if (i + MIN_RUN <= settled && tail.slice(i, i + MIN_RUN).every(isPackable)) {
+        if (i + MIN_RUN <= tail.length && startsRun(tail, i)) {
           l.items.push((run = new PagedRun(e.seq, e.priority)));
           run.add(e.seq, e.size, e.expiry);
           continue;
@@ -294,4 +295,10 @@ export class ReadyEntries {
       run = null;
     }
   }
+}
+
+/** MIN_RUN packable entries of one priority from `i` on. */
+function startsRun(tail: QueueEntry[], i: number): boolean {
+  for (let k = i; k < i + MIN_RUN; k++) if (!isPackable(tail[k]) || tail[k].priority !== tail[i].priority) return false;
+  return true;
 }
