@@ -104,6 +104,8 @@ export class Broker extends EventEmitter {
    * counted as received.
    */
   readonly traffic = { messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0 };
+  /** How the store rebuilt its journal index at open (docs/storage.md): from its snapshot, or by a full scan. */
+  journalIndex: 'snapshot' | 'scan' | undefined;
 
   constructor(readonly store: Store, options: Partial<BrokerOptions> = {}) {
     super();
@@ -147,6 +149,7 @@ export class Broker extends EventEmitter {
     // A store that reads bodies back recovers queued messages without them: memory grows with the
     // number of messages, not their bytes, and bodies are read as consumers need them.
     const recovery = await this.store.open(this.queueMemory.enabled ? { summarize: summarizeMessage } : undefined);
+    this.journalIndex = recovery.journalIndex;
     this.metadataStore = new MetadataStore(this.store, recovery.metadata);
     this.retainedMessages = new RetainedMessages(this.metadataStore);
     this.groupOffsets = new GroupOffsets(this.metadataStore);

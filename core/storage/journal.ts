@@ -81,6 +81,8 @@ export class Journal implements RecoverableLog {
   private readonly segments: JournalSegment[] = [];
   private live = new LiveRecordIndex();
   private compaction: Promise<void> | null = null;
+  /** A compaction was asked for while one ran. */
+  private compactAgain = false;
   private recovering: Promise<void> | null = null;
   private failure: Error | null = null;
   private closing = false;
@@ -464,7 +466,13 @@ export class Journal implements RecoverableLog {
   }
 
   private scheduleCompaction(): void {
-    if (this.compaction || this.closing || this.failure) return;
+    if (this.closing || this.failure) return;
+    if (this.compaction) {
+      // One is running (or just decided there was nothing to do, in this same tick): look again after it.
+      this.compactAgain = true;
+      return;
+    }
+    this.compactAgain = false;
     this.compaction = (async () => {
       while (!this.closing && !this.failure && this.worthCompacting()) {
         if (!(await this.compactOldest())) break;
@@ -474,6 +482,7 @@ export class Journal implements RecoverableLog {
       if (!this.failure) this.o.logger.warn({ err }, 'journal compaction failed');
     }).finally(() => {
       this.compaction = null;
+      if (this.compactAgain) this.scheduleCompaction();
     });
   }
 
