@@ -105,6 +105,11 @@ export class Queue {
     return this.ready.length + this.parked.length;
   }
 
+  /** Ready entries packed in runs (paged out, no object each: core/paged-run.ts). */
+  get packedMessageCount(): number {
+    return this.ready.packed;
+  }
+
   get unackedMessageCount(): number {
     return this.unackedCount;
   }

@@ -35,12 +35,19 @@ export class ReadyEntries {
   /** Highest level that may hold entries (levels above it are empty). */
   private top = 0;
   private count = 0;
+  /** Entries packed in runs now. */
+  private packedCount = 0;
 
   /** With `byPriority` false every entry goes to one level: plain FIFO (a queue that opted out). */
   constructor(private readonly byPriority: boolean) {}
 
   get length(): number {
     return this.count;
+  }
+
+  /** Entries held packed in runs (no object each). */
+  get packed(): number {
+    return this.packedCount;
   }
 
   private levelOfPriority(p: number | undefined): number {
@@ -73,6 +80,7 @@ export class ReadyEntries {
     run.add(seq, size, expiry);
     l.count++;
     this.count++;
+    this.packedCount++;
   }
 
   /** Puts an entry back at the head of its priority (requeue). */
@@ -109,6 +117,7 @@ export class ReadyEntries {
     const first = l.items.peek()!;
     if (!(first instanceof PagedRun)) return first;
     const e = first.shift()!;
+    this.packedCount--;
     if (first.length === 0) l.items.shift();
     l.items.unshift(e);
     return e;
@@ -218,6 +227,7 @@ export class ReadyEntries {
       const run = l.items.shift() as PagedRun;
       const taken: QueueEntry[] = [];
       while (taken.length < count - j && run.length > 0) taken.push(run.shift()!);
+      this.packedCount -= taken.length;
       if (run.length > 0) l.items.unshift(run);
       for (let k = taken.length - 1; k >= 0; k--) l.items.unshift(taken[k]);
       for (let k = before.length - 1; k >= 0; k--) l.items.unshift(before[k]);
@@ -235,6 +245,7 @@ export class ReadyEntries {
         let found: QueueEntry | undefined;
         if (it instanceof PagedRun) {
           found = it.remove(seq);
+          if (found) this.packedCount--;
           if (found && it.length === 0) l.items.removeAt(j);
         } else if (it.seq === seq) {
           found = it;
@@ -259,6 +270,7 @@ export class ReadyEntries {
     this.levels.fill(undefined);
     this.top = 0;
     this.count = 0;
+    this.packedCount = 0;
   }
 
   /** Packs paged-out objects at the tail of every level into runs (after their bodies were dropped). */
@@ -283,11 +295,13 @@ export class ReadyEntries {
       if (isPackable(e)) {
         if (run && run.accepts(e.seq, e.priority)) {
           run.add(e.seq, e.size, e.expiry);
+          this.packedCount++;
           continue;
         }
         if (i + MIN_RUN <= tail.length && startsRun(tail, i)) {
           l.items.push((run = new PagedRun(e.seq, e.priority)));
           run.add(e.seq, e.size, e.expiry);
+          this.packedCount++;
           continue;
         }
       }
