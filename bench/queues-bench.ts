@@ -10,7 +10,9 @@
  *     everything in memory, for comparison.
  * The load generator is bench/stomp-loadgen.ts (raw TCP STOMP 1.2, receipts, a window of 500).
  * QUEUES_BENCH_N sets N (default 1,000,000: each phase runs 15-40 s on a 2-core VM, the whole
- * bench about three minutes; the issue's 20 million would take over half an hour per run here).
+ * bench about five minutes; the issue's 20 million would take over half an hour per run here).
+ * QUEUES_BENCH_PAGED_ONLY=1 skips the in-memory comparison and the delivery-record cost (for a
+ * large N: the in-memory node would need about 1.2 KB of RAM per message).
  *
  *   npm run bench -- queues      or      node dist/bench/queues-bench.js
  */
@@ -30,6 +32,8 @@ import { jsonLineChild, runLoad } from './peers.js';
 
 const LOADGEN = fileURLToPath(new URL('./stomp-loadgen.js', import.meta.url));
 const N = Number(process.env.QUEUES_BENCH_N ?? '1000000') || 1_000_000;
+/** QUEUES_BENCH_PAGED_ONLY=1: only the paged run (a larger N without the in-memory comparison, which needs the RAM). */
+const PAGED_ONLY = process.env.QUEUES_BENCH_PAGED_ONLY === '1';
 const SIZE = 100;
 const PRODUCERS = 2;
 const DEST = '/queue/bench.deep';
@@ -249,6 +253,18 @@ export async function runQueuesBench(): Promise<void> {
   const empty = await emptyStart();
   console.log(`  start of an empty node (for reference): ${(empty / 1000).toFixed(2)} s`);
   const paged = await run('paged (queues.memoryBytes 64 MiB, default)', 64 * MiB, true);
+  if (PAGED_ONLY) {
+    console.log('\n| figure | paged (64 MiB budget) |');
+    console.log('|---|---|');
+    console.log(`| publish rate, no consumer | ${Math.round(paged.publishRate)} msg/s |`);
+    console.log(`| peak broker RSS while filling | ${paged.peakRssMiB.toFixed(0)} MiB |`);
+    console.log(`| restart after a clean stop (index snapshot): time to ready | ${(paged.restartMs! / 1000).toFixed(2)} s (empty node: ${(empty / 1000).toFixed(2)} s) |`);
+    console.log(`| restart after kill -9 (full journal scan): time to ready | ${(paged.crashRestartMs! / 1000).toFixed(2)} s |`);
+    console.log(`| RSS / V8 heap after the restart | ${paged.rssAfterRestartMiB!.toFixed(0)} MiB / ${paged.heapAfterRestartMiB!.toFixed(0)} MiB |`);
+    console.log(`| memory per queued paged message (heap + array buffers after GC) | ${paged.indexBytesPerMessage!.toFixed(1)} bytes |`);
+    console.log(`| drain rate (from disk) | ${Math.round(paged.drainRate)} msg/s |`);
+    return;
+  }
   const inMemory = await run('in memory (queues.memoryBytes 8 GiB)', 8 * 1024 * MiB, false);
   const deliveries = await deliveryRecordCost();
   console.log('\n| figure | paged (64 MiB budget) | in memory |');
