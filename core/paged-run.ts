@@ -10,7 +10,7 @@ import type { QueueEntry } from './queue-types.js';
 
 /** Entries per run at most (a new run starts after). */
 const RUN_MAX = 65536;
-const FIRST_CAPACITY = 256;
+const FIRST_CAPACITY = 16;
 /** `sizes` value of an entry taken out of the middle. */
 const HOLE = 0xffffffff;
 const TWO_32 = 2 ** 32;
