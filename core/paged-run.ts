@@ -1,6 +1,6 @@
 /**
  * A run of paged-out queue entries packed into typed arrays: seq (as an offset from the run's
- * first), size, and expiry only when one of them has one; all of one priority. A deep queue keeps
+ * first), size, and expiry only when one of them has one; all of one priority level (ready-entries.ts). A deep queue keeps
  * its paged backlog as runs (8 bytes a message, 16 with expiries) instead of an object each; an
  * entry becomes a QueueEntry again only when it nears the head (read-ahead, delivery, expiry) or
  * is looked at (browsing, the admin API). Only plain paged entries are packed: durable, body on

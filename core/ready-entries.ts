@@ -55,6 +55,14 @@ export class ReadyEntries {
     return p === undefined ? DEFAULT_PRIORITY : p < 0 ? 0 : p >= LEVELS ? LEVELS - 1 : p;
   }
 
+  /**
+   * The priority a run keeps for its entries: their level (so that messages without a priority and
+   * with the default one share runs), none in a queue without priorities (where it orders nothing).
+   */
+  private runPriority(p: number | undefined): number | undefined {
+    return this.byPriority ? this.levelOfPriority(p) : undefined;
+  }
+
   private level(index: number): Level {
     let l = this.levels[index];
     if (!l) this.levels[index] = l = new Level();
@@ -74,9 +82,10 @@ export class ReadyEntries {
   pushPaged(seq: number, size: number, priority: number | undefined, expiry: number | undefined): void {
     const l = this.level(this.levelOfPriority(priority));
     const tail = l.items.last();
+    const p = this.runPriority(priority);
     let run: PagedRun;
-    if (tail instanceof PagedRun && tail.accepts(seq, priority)) run = tail;
-    else l.items.push((run = new PagedRun(seq, priority)));
+    if (tail instanceof PagedRun && tail.accepts(seq, p)) run = tail;
+    else l.items.push((run = new PagedRun(seq, p)));
     run.add(seq, size, expiry);
     l.count++;
     this.count++;
@@ -293,13 +302,13 @@ export class ReadyEntries {
     for (let i = 0; i < tail.length; i++) {
       const e = tail[i];
       if (isPackable(e)) {
-        if (run && run.accepts(e.seq, e.priority)) {
+        if (run && run.accepts(e.seq, this.runPriority(e.priority))) {
           run.add(e.seq, e.size, e.expiry);
           this.packedCount++;
           continue;
         }
         if (i + MIN_RUN <= tail.length && startsRun(tail, i)) {
-          l.items.push((run = new PagedRun(e.seq, e.priority)));
+          l.items.push((run = new PagedRun(e.seq, this.runPriority(e.priority))));
           run.add(e.seq, e.size, e.expiry);
           this.packedCount++;
           continue;
@@ -311,8 +320,8 @@ export class ReadyEntries {
   }
 }
 
-/** MIN_RUN packable entries of one priority from `i` on. */
+/** MIN_RUN packable entries from `i` on (all of the level's, so of one run priority). */
 function startsRun(tail: QueueEntry[], i: number): boolean {
-  for (let k = i; k < i + MIN_RUN; k++) if (!isPackable(tail[k]) || tail[k].priority !== tail[i].priority) return false;
+  for (let k = i; k < i + MIN_RUN; k++) if (!isPackable(tail[k])) return false;
   return true;
 }
