@@ -186,19 +186,22 @@ export class Broker extends EventEmitter {
         if (q) this.requeueRecovered(q, entry, rec.deliveryCounts?.[i] ?? 0);
       });
     }
-    for (const rec of recovery.paged ?? []) {
-      this.nextSeq = Math.max(this.nextSeq, rec.seq + 1);
-      const { size, priority, expiry } = rec.summary;
-      rec.queues.forEach((id, i) => {
-        const q = byId.get(id);
-        if (!q) return;
-        this.queueMemory.addPaged();
-        const count = rec.deliveryCounts?.[i] ?? 0;
-        // Never delivered: packed straight into the queue's paged runs, no object per message.
-        if (count === 0) return q.enqueuePaged(rec.seq, size, priority, expiry);
-        const entry: QueueEntry = { seq: rec.seq, message: undefined, deliveryCount: 0, redelivered: false, persisted: true, size, priority, expiry, pageable: true };
-        this.requeueRecovered(q, entry, count);
-      });
+    const recoverPaged = (seq: number, id: number, size: number, priority: number | undefined, expiry: number | undefined, count: number): void => {
+      if (seq >= this.nextSeq) this.nextSeq = seq + 1;
+      const q = byId.get(id);
+      if (!q) return;
+      this.queueMemory.addPaged();
+      // Never delivered: packed straight into the queue's paged runs, no object per message.
+      if (count === 0) return q.enqueuePaged(seq, size, priority, expiry);
+      const entry: QueueEntry = { seq, message: undefined, deliveryCount: 0, redelivered: false, persisted: true, size, priority, expiry, pageable: true };
+      this.requeueRecovered(q, entry, count);
+    };
+    if (recovery.eachPaged) recovery.eachPaged(recoverPaged);
+    else {
+      for (const rec of recovery.paged ?? []) {
+        const { size, priority, expiry } = rec.summary;
+        rec.queues.forEach((id, i) => recoverPaged(rec.seq, id, size, priority, expiry, rec.deliveryCounts?.[i] ?? 0));
+      }
     }
     this.housekeeping = setInterval(() => void this.runHousekeeping(), this.options.housekeepingIntervalMs);
     this.housekeeping.unref();

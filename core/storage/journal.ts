@@ -6,7 +6,7 @@
  */
 import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FsyncPolicy, JournalEntry, MessageSummary, PagedMessage, RecoveredMessage } from '../store.js';
+import type { FsyncPolicy, JournalEntry, MessageSummary, PagedMessage, PagedVisitor, RecoveredMessage } from '../store.js';
 import {
   decodeGroup, encodeGroup, enqueueBodyAt, entrySize, GROUP_ENTRIES_AT, parseSegmentFileName, RECORD_GROUP, RECORD_HEADER, scanRecords, segmentFileName,
 } from './journal-format.js';
@@ -32,6 +32,8 @@ export interface JournalRecovery {
   messages: RecoveredMessage[];
   /** With a `summarize` function: live messages without their bodies, in seq order (`messages` is then empty). */
   paged?: Iterable<PagedMessage>;
+  /** The same, faster (StoreRecovery.eachPaged). */
+  eachPaged?: (fn: PagedVisitor) => void;
   /** How the index was rebuilt: from the snapshot plus the journal written after it, or by scanning every segment. */
   recoveredFrom: 'snapshot' | 'scan';
 }
@@ -150,7 +152,7 @@ export class Journal implements RecoverableLog {
         }
       },
     };
-    return { metadata, messages: [], paged, recoveredFrom };
+    return { metadata, messages: [], paged, eachPaged: (fn) => index.eachMessage(fn), recoveredFrom };
   }
 
   private async segmentIdsOnDisk(): Promise<number[]> {

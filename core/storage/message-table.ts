@@ -283,6 +283,27 @@ export class MessageTable {
     }
   }
 
+  /**
+   * Calls `fn` for every live message in seq order and each of its queues, reading the columns in
+   * place (recovery of a deep backlog: nothing allocated per message in one queue).
+   */
+  forEach(fn: (seq: number, queue: number, size: number, priority: number | undefined, expiry: number | undefined) => void): void {
+    const keys = [...this.chunks.keys()].sort((a, b) => a - b);
+    const hasExpiries = this.expiries.size > 0;
+    for (const key of keys) {
+      const c = this.chunks.get(key)!;
+      for (let i = 0; i < c.n; i++) {
+        const q = c.queue[i];
+        if (q === DEAD) continue;
+        const seq = c.base + c.off[i];
+        const prio = c.prio[i] === NO_PRIORITY ? undefined : c.prio[i];
+        const expiry = hasExpiries ? this.expiries.get(seq) : undefined;
+        if (q !== MULTI) fn(seq, q, c.size[i], prio, expiry);
+        else for (const fq of this.fanout.get(seq)!.queues) fn(seq, fq, c.size[i], prio, expiry);
+      }
+    }
+  }
+
   /** Heap the table holds (typed arrays and side maps, roughly): for the docs and the bench. */
   get packedBytes(): number {
     let n = 0;

@@ -138,6 +138,19 @@ export class LiveRecordIndex {
   }
 
   /** Every live message in seq order, with its summary (recovery, snapshots). */
+  /** Every live message and queue in seq order with its summary and delivery count there (recovery, no allocation per message). */
+  eachMessage(fn: (seq: number, queue: number, size: number, priority: number | undefined, expiry: number | undefined, deliveryCount: number) => void): void {
+    const counts = this.counts;
+    this.messages.forEach((seq, queue, size, priority, expiry) => {
+      let count = 0;
+      if (counts.size > 0) {
+        const pairs = counts.get(seq);
+        if (pairs) for (let k = 0; k < pairs.length; k += 2) if (pairs[k] === queue) count = pairs[k + 1];
+      }
+      fn(seq, queue, size, priority, expiry, count);
+    });
+  }
+
   liveMessages(): Generator<TableMessage> {
     return this.messages.entries();
   }
