@@ -14,10 +14,10 @@
  * renamed over the previous one.
  */
 import { crc32 } from '@node-rs/crc32';
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LiveRecordIndex } from './segment-liveness.js';
-import { segmentFileName } from './journal-format.js';
+import { decodeGroup, RECORD_HEADER, segmentFileName } from './journal-format.js';
 import { SNAPSHOT_SUPPORTED, SnapshotReader, SnapshotWriter } from './snapshot-codec.js';
 import type { MessageSummary } from '../store.js';
 
@@ -155,4 +155,55 @@ export async function readSnapshot(
 /** Removes the snapshot (a damaged or stale one, or a test simulating its absence). */
 export async function removeSnapshot(dir: string): Promise<void> {
   await unlink(join(dir, SNAPSHOT_FILE)).catch(() => undefined);
+}
+
+/**
+ * The value of every current metadata key, read from the record that holds it (the index keeps
+ * only locations; the snapshot carries the values so that open need not read them).
+ */
+export async function readKeyValues(
+  keys: Iterable<{ ns: string; key: string; seg: number; pos: number }>, pathOf: (seg: number) => string | undefined,
+): Promise<Map<string, Map<string, Buffer>>> {
+  const bySeg = new Map<number, Map<number, Array<{ ns: string; key: string }>>>();
+  for (const k of keys) {
+    let byPos = bySeg.get(k.seg);
+    if (!byPos) bySeg.set(k.seg, (byPos = new Map()));
+    let list = byPos.get(k.pos);
+    if (!list) byPos.set(k.pos, (list = []));
+    list.push({ ns: k.ns, key: k.key });
+  }
+  const out = new Map<string, Map<string, Buffer>>();
+  for (const [seg, byPos] of bySeg) {
+    const path = pathOf(seg);
+    if (!path) throw new Error(`journal: segment ${seg} of a live key is gone`);
+    const fh = await open(path, 'r');
+    try {
+      for (const pos of [...byPos.keys()].sort((a, b) => a - b)) {
+        const header = Buffer.allocUnsafe(RECORD_HEADER);
+        await readFully(fh, header, pos);
+        const body = Buffer.allocUnsafe(header.readUInt32BE(0) + 1);
+        await readFully(fh, body, pos + 8);
+        const puts = new Map<string, Buffer>();
+        for (const e of decodeGroup(body.subarray(1))) if (e.kind === 'put') puts.set(`${e.ns}\u0000${e.key}`, e.value);
+        for (const { ns, key } of byPos.get(pos)!) {
+          const value = puts.get(`${ns}\u0000${key}`);
+          if (!value) throw new Error(`journal: the record of key ${ns}/${key} does not hold it`);
+          let m = out.get(ns);
+          if (!m) out.set(ns, (m = new Map()));
+          m.set(key, value);
+        }
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+  return out;
+}
+
+async function readFully(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
+  for (let got = 0; got < buf.length;) {
+    const { bytesRead } = await fh.read(buf, got, buf.length - got, position + got);
+    if (bytesRead === 0) throw new Error('journal: segment ends inside a record');
+    got += bytesRead;
+  }
 }

@@ -8,9 +8,9 @@ import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FsyncPolicy, JournalEntry, MessageSummary, PagedMessage, PagedVisitor, RecoveredMessage } from '../store.js';
 import {
-  decodeGroup, encodeGroup, enqueueBodyAt, entrySize, GROUP_ENTRIES_AT, parseSegmentFileName, RECORD_GROUP, RECORD_HEADER, scanRecords, segmentFileName,
+  decodeGroup, encodeGroup, enqueueBodyAt, entrySize, GROUP_ENTRIES_AT, parseSegmentFileName, RECORD_GROUP, scanRecords, segmentFileName,
 } from './journal-format.js';
-import { readSnapshot, removeSnapshot, writeSnapshot, type SnapshotSegment } from './journal-snapshot.js';
+import { readKeyValues, readSnapshot, removeSnapshot, writeSnapshot, type SnapshotSegment } from './journal-snapshot.js';
 import { LiveRecordIndex } from './segment-liveness.js';
 import { makeDirectory, PendingBytes, SegmentWriter, StorageLogger, StoreClosedError, SyncScheduler } from './segment-writer.js';
 import type { RecoverableLog, StorageRecovery } from './storage-recovery.js';
@@ -357,51 +357,13 @@ export class Journal implements RecoverableLog {
   /** Writes the index snapshot a clean close leaves (journal-snapshot.ts); a failure only costs the next open a full scan. */
   private async writeSnapshot(): Promise<void> {
     try {
-      const values = await this.currentValues();
+      const values = await readKeyValues(this.live.keyLocations(), (id) => this.segments.find((s) => s.id === id)?.path);
       const segments: SnapshotSegment[] = this.segments.map((s) => ({ id: s.id, size: s.size }));
       await writeSnapshot(this.dir, segments, this.live, (ns, key) => values.get(ns)!.get(key)!);
     } catch (err) {
       await removeSnapshot(this.dir);
       this.o.logger.warn({ err }, 'journal: writing the index snapshot failed; the next start scans the journal');
     }
-  }
-
-  /** The value of every current metadata key, read from the record that holds it. */
-  private async currentValues(): Promise<Map<string, Map<string, Buffer>>> {
-    const bySeg = new Map<number, Map<number, Array<{ ns: string; key: string }>>>();
-    for (const k of this.live.keyLocations()) {
-      let byPos = bySeg.get(k.seg);
-      if (!byPos) bySeg.set(k.seg, (byPos = new Map()));
-      let list = byPos.get(k.pos);
-      if (!list) byPos.set(k.pos, (list = []));
-      list.push({ ns: k.ns, key: k.key });
-    }
-    const out = new Map<string, Map<string, Buffer>>();
-    for (const [segId, byPos] of bySeg) {
-      const seg = this.segments.find((s) => s.id === segId);
-      if (!seg) throw new Error(`journal: segment ${segId} of a live key is gone`);
-      const fh = await open(seg.path, 'r');
-      try {
-        for (const pos of [...byPos.keys()].sort((a, b) => a - b)) {
-          const header = Buffer.allocUnsafe(RECORD_HEADER);
-          await readFully(fh, header, pos);
-          const body = Buffer.allocUnsafe(header.readUInt32BE(0) + 1);
-          await readFully(fh, body, pos + 8);
-          const puts = new Map<string, Buffer>();
-          for (const e of decodeGroup(body.subarray(1))) if (e.kind === 'put') puts.set(`${e.ns}\u0000${e.key}`, e.value);
-          for (const { ns, key } of byPos.get(pos)!) {
-            const value = puts.get(`${ns}\u0000${key}`);
-            if (!value) throw new Error(`journal: the record of key ${ns}/${key} does not hold it`);
-            let m = out.get(ns);
-            if (!m) out.set(ns, (m = new Map()));
-            m.set(key, value);
-          }
-        }
-      } finally {
-        await fh.close();
-      }
-    }
-    return out;
   }
 
   /**
@@ -599,13 +561,5 @@ function replay(e: JournalEntry, change: 'gone' | 'moved' | undefined, { metadat
       else bodies.set(e.seq, Buffer.from(e.message)); // copy: the read chunk is not kept alive
       break;
     case 'ack': if (change === 'gone') bodies?.delete(e.seq); break;
-  }
-}
-
-async function readFully(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
-  for (let got = 0; got < buf.length;) {
-    const { bytesRead } = await fh.read(buf, got, buf.length - got, position + got);
-    if (bytesRead === 0) throw new Error('journal: segment ends inside a record');
-    got += bytesRead;
   }
 }
