@@ -5,8 +5,9 @@
  * loads it and scans only what was written after it (the rest of the segment that was the head,
  * and newer segments), so a restart does not rescan a deep backlog. Written at clean close only:
  * after a crash the newest snapshot is older than the journal's tail, which is fine as long as
- * the segments it describes are still the same files; when they are not (compaction deleted one,
- * a file is shorter or its bytes differ) or the snapshot is damaged, recovery scans every segment.
+ * the segments it describes are still the same files, or were compacted away (then nothing live
+ * may be left in them after the replay); when the head it names is gone, a file is shorter or its
+ * bytes differ, or the snapshot is damaged, recovery scans every segment.
  *
  * Layout: u32 magic | u32 version | u32 segmentCount, then per segment f64 id | f64 size |
  * u32 CRC-32 of the segment's last (up to) 4 KiB before `size` | the index (segment-liveness.ts
@@ -36,6 +37,12 @@ export interface LoadedSnapshot {
   live: LiveRecordIndex;
   metadata: Map<string, Map<string, Buffer>>;
   segments: SnapshotSegment[];
+  /**
+   * Segments it names that compaction deleted since: allowed, since every record of theirs that
+   * was live in the snapshot was copied or removed by a record written after it; open checks that
+   * nothing live is left in them once the journal after the snapshot is replayed.
+   */
+  gone: number[];
   /** Bytes of the snapshot file (logs, tests). */
   bytes: number;
 }
@@ -135,10 +142,17 @@ export async function readSnapshot(
     const newest = segments[segments.length - 1].id;
     const named = new Set(segments.map((s) => s.id));
     if (ids.some((id) => id <= newest && !named.has(id))) return { problem: 'a segment on disk is not in the snapshot' };
+    const gone: number[] = [];
     for (let i = 0; i < segments.length; i++) {
       const s = segments[i];
       const path = join(dir, segmentFileName(s.id));
       const size = await stat(path).then((st) => st.size, () => -1);
+      // Older segments may have been compacted away (oldest first); the one that was the head holds
+      // the start of the journal written after the snapshot and must still be there.
+      if (size < 0 && i < segments.length - 1) {
+        gone.push(s.id);
+        continue;
+      }
       if (size < s.size) return { problem: `segment ${s.id} is missing or shorter than the snapshot says` };
       if ((await tailCrc(path, s.size)) !== crcs[i]) return { problem: `segment ${s.id} differs from the snapshot` };
     }
@@ -146,7 +160,7 @@ export async function readSnapshot(
     const metadata = new Map<string, Map<string, Buffer>>();
     live.readFrom(r, metadata);
     if (!r.done) return { problem: 'trailing bytes' };
-    return { live, metadata, segments, bytes: buf.length };
+    return { live, metadata, segments, gone, bytes: buf.length };
   } catch (err) {
     return { problem: (err as Error).message };
   }

@@ -115,8 +115,8 @@ export class Journal implements RecoverableLog {
     this.summarize = summarize;
     const into: Replay = { metadata: new Map(), bodies: summarize ? null : new Map() };
     let start: ScanStart | undefined;
+    const snap = summarize ? await readSnapshot(this.dir, await this.segmentIdsOnDisk(), summarize) : null;
     if (summarize) {
-      const snap = await readSnapshot(this.dir, await this.segmentIdsOnDisk(), summarize);
       if (snap && 'problem' in snap) {
         this.o.logger.warn({ problem: snap.problem }, 'journal: index snapshot not usable; scanning every segment');
         await removeSnapshot(this.dir);
@@ -125,7 +125,18 @@ export class Journal implements RecoverableLog {
         start = { live: snap.live, covered: new Map(snap.segments.map((s) => [s.id, s.size])) };
       }
     }
-    const { segments, live } = await this.scan(into, start);
+    let { segments, live } = await this.scan(into, start);
+    if (snap && !('problem' in snap)) {
+      // Segments compacted away since the snapshot: the journal after it must have moved or removed all they held.
+      const left = snap.gone.filter((id) => live.liveIn(id) !== 0);
+      if (left.length > 0) {
+        this.o.logger.warn({ segments: left }, 'journal: index snapshot not usable (live records in deleted segments); scanning every segment');
+        await removeSnapshot(this.dir);
+        into.metadata = new Map();
+        start = undefined;
+        ({ segments, live } = await this.scan(into));
+      } else for (const id of snap.gone) live.forgetSegment(id);
+    }
     this.segments.push(...segments);
     this.live = live;
     this.head.writer = this.openWriter(this.head);

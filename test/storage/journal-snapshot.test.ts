@@ -148,12 +148,13 @@ describe('storage/journal index snapshot', () => {
     assert.equal((await openState(t.dir)).how, 'scan');
   });
 
-  it('falls back to a full scan when a segment it describes was compacted away or changed', async () => {
+  it('is still used after kill -9 once compaction deleted older segments it names (its head still there), recovering what a full scan recovers', async () => {
     const SEG = 16 * 1024;
     const s = store(t.dir, { journalSegmentBytes: SEG });
     await s.open({ summarize });
     await fill(s);
     await s.close();
+    const named = readdirSync(join(t.dir, 'journal')).filter((f) => f.endsWith('.seg')).sort();
     const s2 = store(t.dir, { journalSegmentBytes: SEG });
     assert.equal((await s2.open({ summarize })).journalIndex, 'snapshot');
     // Ack almost everything: compaction deletes the oldest segments the snapshot names.
@@ -163,22 +164,52 @@ describe('storage/journal index snapshot', () => {
       if (seq % 5 === 0) acks.push(ack(seq, 2));
     }
     await s2.journal(acks);
-    for (let i = 0; i < 100 && existsSync(join(t.dir, 'journal', '00000000000000000000.seg')); i++) {
+    for (let i = 0; i < 100 && existsSync(join(t.dir, 'journal', named[0])); i++) {
       await s2.flush();
       await new Promise((r) => setTimeout(r, 10));
     }
-    assert.ok(!existsSync(join(t.dir, 'journal', '00000000000000000000.seg')), 'oldest segment compacted away');
+    assert.ok(!existsSync(join(t.dir, 'journal', named[0])), 'oldest segment compacted away');
     await crashCopy(s2, t.dir, u.dir);
     await s2.close();
+    assert.ok(existsSync(join(u.dir, 'journal', named[named.length - 1])), 'the head the snapshot names is still there');
     const crashed = await openState(u.dir, { journalSegmentBytes: SEG });
-    assert.equal(crashed.how, 'scan');
-    assert.deepEqual(crashed.state, (await openState(t.dir, { journalSegmentBytes: SEG })).state);
+    assert.equal(crashed.how, 'snapshot');
+    rmSync(SNAP(u.dir), { force: true });
+    const scanned = await openState(u.dir, { journalSegmentBytes: SEG });
+    assert.equal(scanned.how, 'scan');
+    assert.deepEqual(crashed.state, scanned.state);
+    assert.deepEqual((crashed.state as { paged: Array<{ seq: number }> }).paged.map((m) => m.seq), [2991, 2992, 2993, 2994, 2995, 2996, 2997, 2998, 2999, 3000]);
+  });
 
-    // A segment shorter than the snapshot says (bytes it describes are gone): a full scan too.
+  it('falls back to a full scan when a deleted segment it names still held live records, or its head or a segment changed', async () => {
+    const SEG = 16 * 1024;
+    const s = store(t.dir, { journalSegmentBytes: SEG });
+    await s.open({ summarize });
+    await fill(s);
+    await s.close();
     const segs = readdirSync(join(t.dir, 'journal')).filter((f) => f.endsWith('.seg')).sort();
-    const head = join(t.dir, 'journal', segs[segs.length - 1]);
-    truncateSync(head, 10);
-    const cut = await openState(t.dir, { journalSegmentBytes: SEG });
-    assert.equal(cut.how, 'scan');
+    assert.ok(segs.length >= 3);
+    const copy = (): string => {
+      rmSync(join(u.dir, 'journal'), { recursive: true, force: true });
+      cpSync(join(t.dir, 'journal'), join(u.dir, 'journal'), { recursive: true });
+      return join(u.dir, 'journal');
+    };
+    // An old segment gone while its messages were live (not compacted: lost): the snapshot is refused.
+    rmSync(join(copy(), segs[0]));
+    const lost = await openState(u.dir, { journalSegmentBytes: SEG });
+    assert.equal(lost.how, 'scan');
+    assert.deepEqual(lost.warnings, ['journal: index snapshot not usable (live records in deleted segments); scanning every segment']);
+    // The head it names gone: refused.
+    rmSync(join(copy(), segs[segs.length - 1]));
+    assert.equal((await openState(u.dir, { journalSegmentBytes: SEG })).how, 'scan');
+    // A segment shorter than it says: refused.
+    truncateSync(join(copy(), segs[1]), 10);
+    assert.equal((await openState(u.dir, { journalSegmentBytes: SEG })).how, 'scan');
+    // A segment with other bytes where it ends: refused.
+    const path = join(copy(), segs[1]);
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 20] ^= 0xff;
+    writeFileSync(path, bytes);
+    assert.equal((await openState(u.dir, { journalSegmentBytes: SEG })).how, 'scan');
   });
 });
