@@ -16,15 +16,20 @@ const HOLE = 0xffffffff;
 const TWO_32 = 2 ** 32;
 
 export class PagedRun {
-  private seqs: Uint32Array = new Uint32Array(FIRST_CAPACITY);
-  private sizes: Uint32Array = new Uint32Array(FIRST_CAPACITY);
+  private seqs: Uint32Array;
+  private sizes: Uint32Array;
   /** NaN: no expiry. Allocated at the first entry with one. */
   private expiries: Float64Array | null = null;
   private head = 0;
   private n = 0;
   private live = 0;
 
-  constructor(private readonly base: number, readonly priority: number | undefined) {}
+  /** `capacity`: entries expected (recovery knows how many a queue gets), else it starts small and doubles. */
+  constructor(private readonly base: number, readonly priority: number | undefined, capacity = FIRST_CAPACITY) {
+    const cap = Math.min(RUN_MAX, Math.max(FIRST_CAPACITY, capacity));
+    this.seqs = new Uint32Array(cap);
+    this.sizes = new Uint32Array(cap);
+  }
 
   /** Entries in the run. */
   get length(): number {
@@ -104,6 +109,17 @@ export class PagedRun {
       else hi = mid - 1;
     }
     return undefined;
+  }
+
+  /** Gives back room reserved beyond what the run holds (after recovery reserved it). */
+  trim(): void {
+    const keep = this.n - this.head;
+    if (this.seqs.length <= Math.max(FIRST_CAPACITY, keep * 2)) return;
+    this.seqs = this.seqs.slice(this.head, this.n);
+    this.sizes = this.sizes.slice(this.head, this.n);
+    if (this.expiries) this.expiries = this.expiries.slice(this.head, this.n);
+    this.head = 0;
+    this.n = keep;
   }
 
   private skipHoles(): void {

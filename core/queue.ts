@@ -167,6 +167,15 @@ export class Queue {
     this.added(size);
   }
 
+  /** Recovery: how many paged messages enqueuePaged will bring, and that it is done (sizes the runs once). */
+  expectPaged(n: number): void {
+    this.ready.expectPaged(n);
+  }
+
+  recoveredPaged(): void {
+    this.ready.trimPaged();
+  }
+
   /**
    * Entries of this queue have just paged out (their bodies dropped): pack them into runs at the
    * next turn of the event loop, once for all those stored in this one (core/ready-entries.ts).

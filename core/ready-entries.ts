@@ -37,6 +37,8 @@ export class ReadyEntries {
   private count = 0;
   /** Entries packed in runs now. */
   private packedCount = 0;
+  /** Paged entries recovery still expects to push (sizes new runs: no doubling per queue). */
+  private expected = 0;
 
   /** With `byPriority` false every entry goes to one level: plain FIFO (a queue that opted out). */
   constructor(private readonly byPriority: boolean) {}
@@ -78,6 +80,23 @@ export class ReadyEntries {
     this.count++;
   }
 
+  /** Recovery will push `n` paged entries: new runs are made that big at once (trimPaged gives back the rest). */
+  expectPaged(n: number): void {
+    this.expected = n;
+  }
+
+  /** After recovery: runs give back room reserved beyond what they hold. */
+  trimPaged(): void {
+    this.expected = 0;
+    for (const l of this.levels) {
+      if (!l) continue;
+      for (let j = 0; j < l.items.length; j++) {
+        const it = l.items.at(j);
+        if (it instanceof PagedRun) it.trim();
+      }
+    }
+  }
+
   /** Appends a paged entry without making an object of it (recovery of a deep queue). */
   pushPaged(seq: number, size: number, priority: number | undefined, expiry: number | undefined): void {
     const l = this.level(this.levelOfPriority(priority));
@@ -85,7 +104,8 @@ export class ReadyEntries {
     const p = this.runPriority(priority);
     let run: PagedRun;
     if (tail instanceof PagedRun && tail.accepts(seq, p)) run = tail;
-    else l.items.push((run = new PagedRun(seq, p)));
+    else l.items.push((run = new PagedRun(seq, p, this.expected)));
+    if (this.expected > 0) this.expected--;
     run.add(seq, size, expiry);
     l.count++;
     this.count++;

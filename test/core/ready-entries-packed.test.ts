@@ -62,6 +62,12 @@ describe('core/ready-entries: packed paged runs', () => {
     assert.deepEqual(expired, [3, 6, 9, 12, 15, 2, 4, 5, 7, 8, 10, 11, 13, 14]);
     assert.deepEqual(byPriority.toArray().map((e) => [e.seq, e.expiry]).slice(0, 6), [[18, undefined], [21, undefined], [24, undefined], [27, undefined], [30, 1030], [16, undefined]]);
     byPriority.clear();
+    // Recovery sizes runs from the count it expects, and gives back what it did not use.
+    const sized = new ReadyEntries(true);
+    sized.expectPaged(1000);
+    for (let s = 1; s <= 600; s++) sized.pushPaged(s, 1, s <= 300 ? 9 : 1, undefined);
+    sized.trimPaged();
+    assert.deepEqual([sized.length, sized.packed, sized.shift()!.seq, sized.slice(299, 2).map((e) => e.seq)], [600, 600, 1, [301, 302]]);
     assert.equal(byPriority.length + byPriority.packed, 0);
   });
 });
