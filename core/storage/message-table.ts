@@ -304,13 +304,6 @@ export class MessageTable {
     }
   }
 
-  /** Heap the table holds (typed arrays and side maps, roughly): for the docs and the bench. */
-  get packedBytes(): number {
-    let n = 0;
-    for (const c of this.chunks.values()) n += c.capacity * 23 + 400;
-    return n + this.fanout.size * 120 + this.expiries.size * 40;
-  }
-
   /** Writes the table (index snapshot, journal-snapshot.ts). */
   writeTo(w: SnapshotWriter): void {
     const keys = [...this.chunks.keys()].sort((a, b) => a - b);
