@@ -10,7 +10,9 @@
  *     everything in memory, for comparison.
  * The load generator is bench/stomp-loadgen.ts (raw TCP STOMP 1.2, receipts, a window of 500).
  * QUEUES_BENCH_N sets N (default 1,000,000: each phase runs 15-40 s on a 2-core VM, the whole
- * bench about three minutes; the issue's 20 million would take over half an hour per run here).
+ * bench about five minutes; the issue's 20 million would take over half an hour per run here).
+ * QUEUES_BENCH_PAGED_ONLY=1 skips the in-memory comparison and the delivery-record cost (for a
+ * large N: the in-memory node would need about 1.2 KB of RAM per message).
  *
  *   npm run bench -- queues      or      node dist/bench/queues-bench.js
  */
@@ -30,6 +32,8 @@ import { jsonLineChild, runLoad } from './peers.js';
 
 const LOADGEN = fileURLToPath(new URL('./stomp-loadgen.js', import.meta.url));
 const N = Number(process.env.QUEUES_BENCH_N ?? '1000000') || 1_000_000;
+/** QUEUES_BENCH_PAGED_ONLY=1: only the paged run (a larger N without the in-memory comparison, which needs the RAM). */
+const PAGED_ONLY = process.env.QUEUES_BENCH_PAGED_ONLY === '1';
 const SIZE = 100;
 const PRODUCERS = 2;
 const DEST = '/queue/bench.deep';
@@ -49,24 +53,44 @@ interface Figures {
   /** V8 heap a recovered queued message costs (measured in this process, after a full GC). */
   indexBytesPerMessage?: number;
   recoverMs?: number;
+  recoveredFrom?: string;
+  /** Time to ready after kill -9 (no snapshot newer than the backlog: a full scan). */
+  crashRestartMs?: number;
 }
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-/** Opens the store in this process: heap the recovered backlog holds (after a full GC) and the time to open. */
-async function measureIndex(dir: string): Promise<{ bytesPerMessage: number; ms: number; paged: number }> {
+/** V8 heap plus typed-array backing stores (the packed index lives in the latter). */
+function heapAndArrays(): number {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+/**
+ * Opens the store in this process: memory the recovered backlog holds (V8 heap and array buffers
+ * after a full GC), the time to open, and how the journal's index was rebuilt.
+ */
+async function measureIndex(dir: string): Promise<{ bytesPerMessage: number; ms: number; paged: number; from: string }> {
   gc();
-  const before = process.memoryUsage().heapUsed;
+  const before = heapAndArrays();
   const t0 = performance.now();
-  const broker = new Broker(new FileStore({ dir, fsync: 'interval' }));
+  const store = new FileStore({ dir, fsync: 'interval' });
+  const open = store.open.bind(store);
+  let from = '?';
+  store.open = async (o) => {
+    const r = await open(o);
+    from = r.journalIndex ?? '?';
+    return r;
+  };
+  const broker = new Broker(store);
   await broker.open();
   const ms = performance.now() - t0;
   gc();
-  const after = process.memoryUsage().heapUsed;
+  const after = heapAndArrays();
   const paged = broker.queueMemory.pagedMessages;
   await broker.close();
-  return { bytesPerMessage: (after - before) / N, ms, paged };
+  return { bytesPerMessage: (after - before) / N, ms, paged, from };
 }
 
 function procStatus(pid: number, field: 'VmHWM' | 'VmRSS'): number {
@@ -139,6 +163,11 @@ async function run(label: string, memoryBytes: number, restart: boolean): Promis
     const out: Figures = { publishRate, peakRssMiB, diskBytesPerMessage, drainRate: 0, drainPeakRssMiB: 0 };
     console.log(`  ${label}: filled ${N} messages at ${Math.round(publishRate)} msg/s, peak RSS ${peakRssMiB.toFixed(0)} MiB, ${diskBytesPerMessage.toFixed(1)} bytes on disk per message`);
     if (restart) {
+      // kill -9 first: no snapshot describes this backlog, recovery scans the whole journal.
+      await node.kill('SIGKILL');
+      out.crashRestartMs = await timedStart(node);
+      console.log(`  ${label}: restart after kill -9 (full scan of the journal) ready in ${(out.crashRestartMs / 1000).toFixed(2)} s, RSS ${procStatus(node.pid!, 'VmRSS').toFixed(0)} MiB`);
+      // Then a clean stop (index snapshot written) and a start that loads it.
       await node.stop();
       out.restartMs = await timedStart(node);
       out.rssAfterRestartMiB = procStatus(node.pid!, 'VmRSS');
@@ -150,7 +179,8 @@ async function run(label: string, memoryBytes: number, restart: boolean): Promis
       const index = await measureIndex(dir);
       out.indexBytesPerMessage = index.bytesPerMessage;
       out.recoverMs = index.ms;
-      console.log(`  ${label}: in this process, opening the store recovers ${index.paged} paged messages in ${(index.ms / 1000).toFixed(2)} s; they hold ${index.bytesPerMessage.toFixed(0)} bytes of heap each after a full GC`);
+      out.recoveredFrom = index.from;
+      console.log(`  ${label}: in this process, opening the store recovers ${index.paged} paged messages in ${(index.ms / 1000).toFixed(2)} s (index from the ${index.from}); they hold ${index.bytesPerMessage.toFixed(1)} bytes of heap and array buffers each after a full GC`);
       await node.start();
     }
     out.drainRate = await drain(node.ports.stomp);
@@ -223,6 +253,18 @@ export async function runQueuesBench(): Promise<void> {
   const empty = await emptyStart();
   console.log(`  start of an empty node (for reference): ${(empty / 1000).toFixed(2)} s`);
   const paged = await run('paged (queues.memoryBytes 64 MiB, default)', 64 * MiB, true);
+  if (PAGED_ONLY) {
+    console.log('\n| figure | paged (64 MiB budget) |');
+    console.log('|---|---|');
+    console.log(`| publish rate, no consumer | ${Math.round(paged.publishRate)} msg/s |`);
+    console.log(`| peak broker RSS while filling | ${paged.peakRssMiB.toFixed(0)} MiB |`);
+    console.log(`| restart after a clean stop (index snapshot): time to ready | ${(paged.restartMs! / 1000).toFixed(2)} s (empty node: ${(empty / 1000).toFixed(2)} s) |`);
+    console.log(`| restart after kill -9 (full journal scan): time to ready | ${(paged.crashRestartMs! / 1000).toFixed(2)} s |`);
+    console.log(`| RSS / V8 heap after the restart | ${paged.rssAfterRestartMiB!.toFixed(0)} MiB / ${paged.heapAfterRestartMiB!.toFixed(0)} MiB |`);
+    console.log(`| memory per queued paged message (heap + array buffers after GC) | ${paged.indexBytesPerMessage!.toFixed(1)} bytes |`);
+    console.log(`| drain rate (from disk) | ${Math.round(paged.drainRate)} msg/s |`);
+    return;
+  }
   const inMemory = await run('in memory (queues.memoryBytes 8 GiB)', 8 * 1024 * MiB, false);
   const deliveries = await deliveryRecordCost();
   console.log('\n| figure | paged (64 MiB budget) | in memory |');
@@ -230,10 +272,11 @@ export async function runQueuesBench(): Promise<void> {
   console.log(`| publish rate, no consumer | ${Math.round(paged.publishRate)} msg/s | ${Math.round(inMemory.publishRate)} msg/s |`);
   console.log(`| peak broker RSS while filling | ${paged.peakRssMiB.toFixed(0)} MiB | ${inMemory.peakRssMiB.toFixed(0)} MiB |`);
   console.log(`| bytes on disk per message (journal) | ${paged.diskBytesPerMessage.toFixed(1)} | ${inMemory.diskBytesPerMessage.toFixed(1)} |`);
-  console.log(`| restart with the backlog: time to ready | ${(paged.restartMs! / 1000).toFixed(2)} s (empty node: ${(empty / 1000).toFixed(2)} s) | |`);
+  console.log(`| restart after a clean stop (index snapshot): time to ready | ${(paged.restartMs! / 1000).toFixed(2)} s (empty node: ${(empty / 1000).toFixed(2)} s) | |`);
+  console.log(`| restart after kill -9 (full journal scan): time to ready | ${(paged.crashRestartMs! / 1000).toFixed(2)} s | |`);
   console.log(`| RSS / V8 heap after the restart | ${paged.rssAfterRestartMiB!.toFixed(0)} MiB / ${paged.heapAfterRestartMiB!.toFixed(0)} MiB | |`);
-  console.log(`| memory per queued paged message (index, heap after GC) | ${paged.indexBytesPerMessage!.toFixed(0)} bytes | |`);
-  console.log(`| recovery of the backlog (store + broker open, in process) | ${(paged.recoverMs! / 1000).toFixed(2)} s | |`);
+  console.log(`| memory per queued paged message (index: heap + array buffers after GC) | ${paged.indexBytesPerMessage!.toFixed(1)} bytes | |`);
+  console.log(`| recovery of the backlog (store + broker open, in process, index from the ${paged.recoveredFrom}) | ${(paged.recoverMs! / 1000).toFixed(2)} s | |`);
   console.log(`| drain rate | ${Math.round(paged.drainRate)} msg/s (from disk, after the restart) | ${Math.round(inMemory.drainRate)} msg/s |`);
   console.log(`| paged drain / in-memory drain | ${((100 * paged.drainRate) / inMemory.drainRate).toFixed(0)}% | |`);
   console.log(`\ndelivery records (delivery counts across restarts), in process, 200,000 acked deliveries: ${Math.round(deliveries.withRecords)} msg/s with them, ${Math.round(deliveries.without)} msg/s without (${(100 - (100 * deliveries.withRecords) / deliveries.without).toFixed(0)}% slower)`);

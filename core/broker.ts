@@ -122,6 +122,8 @@ export class Broker extends EventEmitter {
    * counted as received.
    */
   readonly traffic = { messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0 };
+  /** How the store rebuilt its journal index at open (docs/storage.md): from its snapshot, or by a full scan. */
+  journalIndex: 'snapshot' | 'scan' | undefined;
 
   constructor(readonly store: Store, options: Partial<BrokerOptions> = {}) {
     super();
@@ -169,6 +171,7 @@ export class Broker extends EventEmitter {
     // A store that reads bodies back recovers queued messages without them: memory grows with the
     // number of messages, not their bytes, and bodies are read as consumers need them.
     const recovery = await this.store.open(this.queueMemory.enabled ? { summarize: summarizeMessage } : undefined);
+    this.journalIndex = recovery.journalIndex;
     this.metadataStore = new MetadataStore(this.store, recovery.metadata);
     this.retainedMessages = new RetainedMessages(this.metadataStore);
     this.groupOffsets = new GroupOffsets(this.metadataStore);
@@ -205,16 +208,29 @@ export class Broker extends EventEmitter {
         if (q) this.requeueRecovered(q, entry, rec.deliveryCounts?.[i] ?? 0);
       });
     }
-    for (const rec of recovery.paged ?? []) {
-      this.nextSeq = Math.max(this.nextSeq, rec.seq + 1);
-      const { size, priority, expiry } = rec.summary;
-      rec.queues.forEach((id, i) => {
-        const q = byId.get(id);
-        if (!q) return;
-        const entry: QueueEntry = { seq: rec.seq, message: undefined, deliveryCount: 0, redelivered: false, persisted: true, size, priority, expiry, pageable: true };
-        this.queueMemory.addPaged();
-        this.requeueRecovered(q, entry, rec.deliveryCounts?.[i] ?? 0);
-      });
+    const recoverPaged = (seq: number, id: number, size: number, priority: number | undefined, expiry: number | undefined, count: number): void => {
+      if (seq >= this.nextSeq) this.nextSeq = seq + 1;
+      const q = byId.get(id);
+      if (!q) return;
+      this.queueMemory.addPaged();
+      // Never delivered: packed straight into the queue's paged runs, no object per message.
+      if (count === 0) return q.enqueuePaged(seq, size, priority, expiry);
+      const entry: QueueEntry = { seq, message: undefined, deliveryCount: 0, redelivered: false, persisted: true, size, priority, expiry, pageable: true };
+      this.requeueRecovered(q, entry, count);
+    };
+    if (recovery.eachPaged) {
+      // Count first (a sequential pass over the packed index), so that each queue's runs are made
+      // at their size once instead of doubling per queue: thousands of session queues recover faster.
+      const counts = new Map<number, number>();
+      recovery.eachPaged((_seq, id) => counts.set(id, (counts.get(id) ?? 0) + 1));
+      for (const [id, n] of counts) byId.get(id)?.expectPaged(n);
+      recovery.eachPaged(recoverPaged);
+      for (const id of counts.keys()) byId.get(id)?.recoveredPaged();
+    } else {
+      for (const rec of recovery.paged ?? []) {
+        const { size, priority, expiry } = rec.summary;
+        rec.queues.forEach((id, i) => recoverPaged(rec.seq, id, size, priority, expiry, rec.deliveryCounts?.[i] ?? 0));
+      }
     }
     this.housekeeping = setInterval(() => void this.runHousekeeping(), this.options.housekeepingIntervalMs);
     this.housekeeping.unref();
@@ -505,7 +521,7 @@ export class Broker extends EventEmitter {
     const size = messageSize(message);
     let durableIds: number[] | null = null;
     let waits: Promise<void>[] | null = null;
-    let toPage: QueueEntry[] | null = null;
+    let toPage: Array<[Queue, QueueEntry]> | null = null;
     // Inside a transaction the group is written at commit: its messages stay in memory.
     const pageable = this.queueMemory.enabled && this.collecting === null;
     // A repeat of a publish routed here already (Message.publishId): this node's own queues have
@@ -519,7 +535,7 @@ export class Broker extends EventEmitter {
         seq, message, deliveryCount: 0, redelivered: false, persisted, size,
         priority: message.priority, expiry: message.expiry, pageable: persisted && pageable,
       };
-      if (entry.pageable && this.queueMemory.admit(entry)) (toPage ??= []).push(entry);
+      if (entry.pageable && this.queueMemory.admit(entry)) (toPage ??= []).push([q, entry]);
       // Counted before enqueue: a consumer may take and acknowledge it inside enqueue.
       this.outboundMemory.admit(q, entry);
       if (!q.enqueue(entry)) this.release(entry);
@@ -533,7 +549,9 @@ export class Broker extends EventEmitter {
       // Past the memory budget the body stays on disk only, once the journal has it.
       if (toPage) {
         const paging = toPage;
-        stored.then(() => { for (const e of paging) this.queueMemory.pageOut(e); }, () => undefined);
+        stored.then(() => {
+          for (const [q, e] of paging) if (this.queueMemory.pageOut(e)) q.packPaged();
+        }, () => undefined);
       }
       (waits ??= []).push(stored);
     }
@@ -665,7 +683,7 @@ export class Broker extends EventEmitter {
     else {
       await creating;
       if (group.length) await this.store.journal(group);
-      if (page) this.queueMemory.pageOut(moved);
+      if (page && this.queueMemory.pageOut(moved)) dlq.packPaged();
     }
   }
 

@@ -30,6 +30,31 @@ export class Deque<T> {
     return item;
   }
 
+  /** Takes the last item. */
+  pop(): T | undefined {
+    if (this.count === 0) return undefined;
+    const i = (this.head + this.count - 1) & (this.items.length - 1);
+    const item = this.items[i];
+    this.items[i] = undefined;
+    this.count--;
+    return item;
+  }
+
+  last(): T | undefined {
+    return this.count === 0 ? undefined : this.items[(this.head + this.count - 1) & (this.items.length - 1)];
+  }
+
+  /** Takes the item at `index` out (O(n): for rare removals from the middle). */
+  removeAt(index: number): T | undefined {
+    if (index < 0 || index >= this.count) return undefined;
+    const mask = this.items.length - 1;
+    const item = this.items[(this.head + index) & mask];
+    for (let i = index; i < this.count - 1; i++) this.items[(this.head + i) & mask] = this.items[(this.head + i + 1) & mask];
+    this.items[(this.head + this.count - 1) & mask] = undefined;
+    this.count--;
+    return item;
+  }
+
   peek(): T | undefined {
     return this.count === 0 ? undefined : this.items[this.head];
   }

@@ -10,8 +10,9 @@
  * the index fields, so they hold for paged messages too.
  *
  * Accounting: `heldBytes` counts, per queue entry, the size of each pageable body in memory
- * (ready, parked or delivered and unacknowledged); a body shared by several queues counts once
- * per queue. Bodies that cannot page (non-durable messages or queues, a cluster's shared queues,
+ * (ready, parked or delivered and unacknowledged) plus HELD_OVERHEAD for the objects that hold it
+ * (entry, message, buffer), so that the budget is close to the memory it costs even for small
+ * messages; a body shared by several queues counts once per queue. Bodies that cannot page (non-durable messages or queues, a cluster's shared queues,
  * a store without readMessages) are bounded by the queues' own maxLength / maxBytes instead.
  */
 import { decodeMessage } from './message-codec.js';
@@ -27,6 +28,12 @@ export type ReadBodies = (seqs: number[]) => Promise<Array<Buffer | undefined>>;
  */
 const READ_AHEAD = { count: 512, bytes: 1024 * 1024 };
 const READ_AHEAD_OVER_BUDGET = { count: 32, bytes: 64 * 1024 };
+
+/** What a held body costs besides its size: its queue entry, message object and buffer (measured: 130-200 bytes). */
+export const HELD_OVERHEAD = 128;
+
+/** Bytes an entry's body counts against the budget while it is held. */
+const held = (entry: QueueEntry): number => entry.size + HELD_OVERHEAD;
 
 export class QueueMemory {
   /** Bytes of pageable bodies held by queue entries now. */
@@ -55,7 +62,7 @@ export class QueueMemory {
    * pages it out (pageOut) once the journal has stored it.
    */
   admit(entry: QueueEntry): boolean {
-    this.heldBytes += entry.size;
+    this.heldBytes += held(entry);
     return this.heldBytes > this.budgetBytes;
   }
 
@@ -65,22 +72,23 @@ export class QueueMemory {
   }
 
   /**
-   * Drops the entry's body: it is in the journal. Not once it was delivered: a delivered entry
+   * Drops the entry's body: it is in the journal (true if it did). Not once it was delivered: a delivered entry
    * (unacked, or given back) keeps its body, so settling it (reject, a transaction) never waits on disk.
    */
-  pageOut(entry: QueueEntry): void {
-    if (!entry.pageable || entry.message === undefined || entry.redelivered) return;
+  pageOut(entry: QueueEntry): boolean {
+    if (!entry.pageable || entry.message === undefined || entry.redelivered) return false;
     entry.message = undefined;
-    this.heldBytes -= entry.size;
+    this.heldBytes -= held(entry);
     this.pagedMessages++;
     this.pagedOut++;
+    return true;
   }
 
   /** The entry left the broker (acked, expired, dropped, dead-lettered, its queue deleted). Idempotent. */
   released(entry: QueueEntry): void {
     if (!entry.pageable) return;
     entry.pageable = false;
-    if (entry.message !== undefined) this.heldBytes -= entry.size;
+    if (entry.message !== undefined) this.heldBytes -= held(entry);
     else this.pagedMessages--;
   }
 
@@ -100,7 +108,7 @@ export class QueueMemory {
         continue;
       }
       e.message = m;
-      this.heldBytes += e.size;
+      this.heldBytes += held(e);
       this.pagedMessages--;
     }
     return missing;

@@ -60,6 +60,8 @@ export interface QueueEntry {
   /** Journaled: an ack must be journaled too. */
   persisted: boolean;
   size: number;
+  /** Its body is being read back (read-ahead): it must stay this object, not be packed (core/ready-entries.ts). */
+  reading?: boolean;
   /** Consumers this entry must not go to again (AMQP modified undeliverable-here). */
   avoid?: Set<number>;
   /** The queue whose outbound memory counts this body (core/outbound-memory.ts); unset once released or when it can page. */

@@ -87,6 +87,8 @@ export class Queue {
   private writableWaiters: Array<() => void> = [];
   /** A read-ahead batch is in flight (or waiting to retry after a failure). */
   private loading = false;
+  /** A pack of paged-out entries is scheduled (packPaged). */
+  private packing = false;
   private unackedCount = 0;
   /** Bytes of this queue's unpageable bodies in memory, kept by the broker (core/outbound-memory.ts). */
   outboundBytes = 0;
@@ -105,6 +107,11 @@ export class Queue {
 
   get messageCount(): number {
     return this.ready.length + this.parked.length;
+  }
+
+  /** Ready entries packed in runs (paged out, no object each: core/paged-run.ts). */
+  get packedMessageCount(): number {
+    return this.ready.packed;
   }
 
   get unackedMessageCount(): number {
@@ -145,10 +152,51 @@ export class Queue {
         if (m !== undefined) entry.message = { ...m, expiry: ttlExpiry };
       }
     }
-    this.stats.published++;
     this.ready.push(entry);
-    this.readyBytesCount += entry.size;
-    if (o.overflow === 'drop-head') {
+    this.added(entry.size);
+    return true;
+  }
+
+  /**
+   * Adds a recovered paged message (body on disk, never delivered) without an entry object: it is
+   * packed at once (core/paged-run.ts), so recovering a deep queue allocates nothing per message.
+   */
+  enqueuePaged(seq: number, size: number, priority: number | undefined, expiry: number | undefined): void {
+    const ttl = this.options.messageTtl;
+    if (ttl > 0) {
+      const ttlExpiry = Date.now() + ttl;
+      if (expiry === undefined || expiry > ttlExpiry) expiry = ttlExpiry;
+    }
+    this.ready.pushPaged(seq, size, priority, expiry);
+    this.added(size);
+  }
+
+  /** Recovery: how many paged messages enqueuePaged will bring, and that it is done (sizes the runs once). */
+  expectPaged(n: number): void {
+    this.ready.expectPaged(n);
+  }
+
+  recoveredPaged(): void {
+    this.ready.trimPaged();
+  }
+
+  /**
+   * Entries of this queue have just paged out (their bodies dropped): pack them into runs at the
+   * next turn of the event loop, once for all those stored in this one (core/ready-entries.ts).
+   */
+  packPaged(): void {
+    if (this.packing) return;
+    this.packing = true;
+    setImmediate(() => {
+      this.packing = false;
+      if (!this.deleted) this.ready.pack();
+    });
+  }
+
+  private added(size: number): void {
+    this.stats.published++;
+    this.readyBytesCount += size;
+    if (this.options.overflow === 'drop-head') {
       while (this.isOverBound() && this.ready.length > 0) {
         const dropped = this.ready.shiftLowest()!;
         this.readyBytesCount -= dropped.size;
@@ -157,7 +205,6 @@ export class Queue {
       }
     }
     if (this.consumerList.length > 0) this.dispatch();
-    return true;
   }
 
   /** True when publishers to this queue should wait (policy 'block' and over the bound). */
@@ -303,7 +350,7 @@ export class Queue {
     const limit = this.host.readAheadLimit?.() ?? READ_AHEAD;
     const batch: QueueEntry[] = [];
     let bytes = 0;
-    for (const e of this.ready.slice(0, limit.count)) {
+    for (const e of this.ready.headWindow(limit.count)) {
       if (e.message !== undefined) continue;
       batch.push(e);
       bytes += e.size;
@@ -311,7 +358,9 @@ export class Queue {
     }
     if (batch.length === 0) return;
     this.loading = true;
+    for (const e of batch) e.reading = true;
     const resume = (): void => {
+      for (const e of batch) e.reading = false;
       this.loading = false;
       if (this.deleted || this.consumerList.length === 0) return;
       this.dispatch();

@@ -3,19 +3,42 @@
  * One Deque per priority level, created when a message of that level first arrives, so a queue
  * whose messages all carry one priority (the usual case: every message has the default) costs
  * one Deque and an index lookup per operation, as the plain FIFO did.
+ *
+ * A level holds QueueEntry objects and PagedRuns (core/paged-run.ts): the paged backlog of a deep
+ * queue is packed into runs, about 8 bytes a message instead of an object each. Entries pushed
+ * as objects are packed once they have paged out (the queue calls pack() after the journal stored
+ * them and their bodies were dropped); recovery pushes paged entries straight into runs. Whatever reaches the head, is
+ * taken, or is read ahead becomes an object again, in place, so the queue holds the same object
+ * from read-ahead to delivery.
  */
 import { Deque } from './deque.js';
+import { isPackable, PagedRun } from './paged-run.js';
 import type { QueueEntry } from './queue-types.js';
 
 /** JMS / AMQP priorities are 0..9; a message without one has 4. */
 export const DEFAULT_PRIORITY = 4;
 const LEVELS = 10;
+/** Objects at a level's tail a pack looks at, at most (the newest). */
+const PACK_WINDOW = 4096;
+/** A new run starts only for this many packable entries in a row (a short run costs more than objects). */
+const MIN_RUN = 32;
+
+type Item = QueueEntry | PagedRun;
+
+class Level {
+  readonly items = new Deque<Item>();
+  count = 0;
+}
 
 export class ReadyEntries {
-  private readonly levels: Array<Deque<QueueEntry> | undefined> = new Array(LEVELS);
+  private readonly levels: Array<Level | undefined> = new Array(LEVELS);
   /** Highest level that may hold entries (levels above it are empty). */
   private top = 0;
   private count = 0;
+  /** Entries packed in runs now. */
+  private packedCount = 0;
+  /** Paged entries recovery still expects to push (sizes new runs: no doubling per queue). */
+  private expected = 0;
 
   /** With `byPriority` false every entry goes to one level: plain FIFO (a queue that opted out). */
   constructor(private readonly byPriority: boolean) {}
@@ -24,51 +47,117 @@ export class ReadyEntries {
     return this.count;
   }
 
-  private levelOf(entry: QueueEntry): number {
+  /** Entries held packed in runs (no object each). */
+  get packed(): number {
+    return this.packedCount;
+  }
+
+  private levelOfPriority(p: number | undefined): number {
     if (!this.byPriority) return 0;
-    const p = entry.priority;
     return p === undefined ? DEFAULT_PRIORITY : p < 0 ? 0 : p >= LEVELS ? LEVELS - 1 : p;
   }
 
-  private deque(level: number): Deque<QueueEntry> {
-    let d = this.levels[level];
-    if (!d) this.levels[level] = d = new Deque<QueueEntry>();
-    if (level > this.top) this.top = level;
-    return d;
+  /**
+   * The priority a run keeps for its entries: their level (so that messages without a priority and
+   * with the default one share runs), none in a queue without priorities (where it orders nothing).
+   */
+  private runPriority(p: number | undefined): number | undefined {
+    return this.byPriority ? this.levelOfPriority(p) : undefined;
+  }
+
+  private level(index: number): Level {
+    let l = this.levels[index];
+    if (!l) this.levels[index] = l = new Level();
+    if (index > this.top) this.top = index;
+    return l;
   }
 
   /** Appends at the tail of the entry's priority. */
   push(entry: QueueEntry): void {
-    this.deque(this.levelOf(entry)).push(entry);
+    const l = this.level(this.levelOfPriority(entry.priority));
+    l.items.push(entry);
+    l.count++;
     this.count++;
+  }
+
+  /** Recovery will push `n` paged entries: new runs are made that big at once (trimPaged gives back the rest). */
+  expectPaged(n: number): void {
+    this.expected = n;
+  }
+
+  /** After recovery: runs give back room reserved beyond what they hold. */
+  trimPaged(): void {
+    this.expected = 0;
+    for (const l of this.levels) {
+      if (!l) continue;
+      for (let j = 0; j < l.items.length; j++) {
+        const it = l.items.at(j);
+        if (it instanceof PagedRun) it.trim();
+      }
+    }
+  }
+
+  /** Appends a paged entry without making an object of it (recovery of a deep queue). */
+  pushPaged(seq: number, size: number, priority: number | undefined, expiry: number | undefined): void {
+    const l = this.level(this.levelOfPriority(priority));
+    const tail = l.items.last();
+    const p = this.runPriority(priority);
+    let run: PagedRun;
+    if (tail instanceof PagedRun && tail.accepts(seq, p)) run = tail;
+    else l.items.push((run = new PagedRun(seq, p, this.expected)));
+    if (this.expected > 0) this.expected--;
+    run.add(seq, size, expiry);
+    l.count++;
+    this.count++;
+    this.packedCount++;
   }
 
   /** Puts an entry back at the head of its priority (requeue). */
   unshift(entry: QueueEntry): void {
-    this.deque(this.levelOf(entry)).unshift(entry);
+    const l = this.level(this.levelOfPriority(entry.priority));
+    l.items.unshift(entry);
+    l.count++;
     this.count++;
   }
 
   /** The entry to deliver next, without taking it. */
   peek(): QueueEntry | undefined {
     if (this.count === 0) return undefined;
-    return this.topDeque().peek();
+    return this.headOf(this.topLevel());
   }
 
   /** Takes the entry to deliver next. */
   shift(): QueueEntry | undefined {
     if (this.count === 0) return undefined;
-    this.count--;
-    return this.topDeque().shift();
+    return this.take(this.topLevel());
   }
 
-  /** The highest non-empty level's deque (count > 0). */
-  private topDeque(): Deque<QueueEntry> {
+  /** The highest non-empty level (count > 0). */
+  private topLevel(): Level {
     for (;;) {
-      const d = this.levels[this.top];
-      if (d && d.length > 0) return d;
+      const l = this.levels[this.top];
+      if (l && l.count > 0) return l;
       this.top--;
     }
+  }
+
+  /** The level's first entry, made an object in place if it was in a run. */
+  private headOf(l: Level): QueueEntry {
+    const first = l.items.peek()!;
+    if (!(first instanceof PagedRun)) return first;
+    const e = first.shift()!;
+    this.packedCount--;
+    if (first.length === 0) l.items.shift();
+    l.items.unshift(e);
+    return e;
+  }
+
+  private take(l: Level): QueueEntry {
+    const e = this.headOf(l);
+    l.items.shift();
+    l.count--;
+    this.count--;
+    return e;
   }
 
   /**
@@ -77,12 +166,9 @@ export class ReadyEntries {
    */
   shiftLowest(): QueueEntry | undefined {
     if (this.count === 0) return undefined;
-    for (let l = 0; l < LEVELS; l++) {
-      const d = this.levels[l];
-      if (d && d.length > 0) {
-        this.count--;
-        return d.shift();
-      }
+    for (let i = 0; i < LEVELS; i++) {
+      const l = this.levels[i];
+      if (l && l.count > 0) return this.take(l);
     }
     return undefined;
   }
@@ -92,62 +178,119 @@ export class ReadyEntries {
    * each level in expiry order (entries arrive and are requeued in time order within a level).
    */
   shiftWhile(take: (head: QueueEntry) => boolean, each: (entry: QueueEntry) => void): void {
-    for (let l = this.top; l >= 0 && this.count > 0; l--) {
-      const d = this.levels[l];
-      if (!d) continue;
-      for (let head = d.peek(); head && take(head); head = d.peek()) {
-        d.shift();
-        this.count--;
-        each(head);
-      }
+    for (let i = this.top; i >= 0 && this.count > 0; i--) {
+      const l = this.levels[i];
+      if (!l) continue;
+      while (l.count > 0 && take(this.headOf(l))) each(this.take(l));
     }
   }
 
-  /** The entry at `index` in delivery order. */
+  /** The entry at `index` in delivery order (a copy when it is packed in a run). */
   at(index: number): QueueEntry | undefined {
     if (index < 0 || index >= this.count) return undefined;
-    for (let l = this.top; l >= 0; l--) {
-      const d = this.levels[l];
-      if (!d) continue;
-      if (index < d.length) return d.at(index);
-      index -= d.length;
-    }
-    return undefined;
+    const out: QueueEntry[] = [];
+    this.collect(index, 1, out);
+    return out[0];
   }
 
-  /** Up to `count` entries from position `from`, in delivery order, without taking them. */
+  /**
+   * Up to `count` entries from position `from`, in delivery order, without taking them. Entries
+   * packed in runs come as copies: for looking (browsing, the admin API), not for changing.
+   */
   slice(from: number, count: number): QueueEntry[] {
     const out: QueueEntry[] = [];
-    for (let l = this.top; l >= 0 && out.length < count; l--) {
-      const d = this.levels[l];
-      if (!d) continue;
-      if (from >= d.length) {
-        from -= d.length;
+    this.collect(from, count, out);
+    return out;
+  }
+
+  private collect(from: number, count: number, out: QueueEntry[]): void {
+    for (let i = this.top; i >= 0 && out.length < count; i--) {
+      const l = this.levels[i];
+      if (!l || l.count === 0) continue;
+      if (from >= l.count) {
+        from -= l.count;
         continue;
       }
-      for (let i = from; i < d.length && out.length < count; i++) out.push(d.at(i)!);
-      from = 0;
+      for (let j = 0; j < l.items.length && out.length < count; j++) {
+        const it = l.items.at(j)!;
+        if (it instanceof PagedRun) {
+          if (from >= it.length) {
+            from -= it.length;
+            continue;
+          }
+          it.entriesFrom(from, count - out.length, out);
+          from = 0;
+        } else if (from > 0) from--;
+        else out.push(it);
+      }
+    }
+  }
+
+  /**
+   * The first `count` entries in delivery order as the queue's own objects (runs at the head are
+   * unpacked in place): the read-ahead loads bodies into them.
+   */
+  headWindow(count: number): QueueEntry[] {
+    const out: QueueEntry[] = [];
+    for (let i = this.top; i >= 0 && out.length < count; i--) {
+      const l = this.levels[i];
+      if (!l || l.count === 0) continue;
+      this.unpackHead(l, Math.min(count - out.length, l.count));
+      for (let j = 0; j < l.items.length && out.length < count; j++) out.push(l.items.at(j) as QueueEntry);
     }
     return out;
   }
 
+  /** Makes the level's first `count` entries objects. */
+  private unpackHead(l: Level, count: number): void {
+    let j = 0;
+    while (j < count) {
+      const it = l.items.at(j);
+      if (it === undefined) return;
+      if (!(it instanceof PagedRun)) {
+        j++;
+        continue;
+      }
+      const before: Item[] = [];
+      for (let k = 0; k < j; k++) before.push(l.items.shift()!);
+      const run = l.items.shift() as PagedRun;
+      const taken: QueueEntry[] = [];
+      while (taken.length < count - j && run.length > 0) taken.push(run.shift()!);
+      this.packedCount -= taken.length;
+      if (run.length > 0) l.items.unshift(run);
+      for (let k = taken.length - 1; k >= 0; k--) l.items.unshift(taken[k]);
+      for (let k = before.length - 1; k >= 0; k--) l.items.unshift(before[k]);
+      j += taken.length;
+    }
+  }
+
   /** Takes the entry with sequence `seq` out, if there is one. */
   removeSeq(seq: number): QueueEntry | undefined {
-    for (let l = this.top; l >= 0; l--) {
-      const d = this.levels[l];
-      if (!d || d.length === 0) continue;
-      const all = d.toArray();
-      const i = all.findIndex((e) => e.seq === seq);
-      if (i < 0) continue;
-      const [entry] = all.splice(i, 1);
-      d.clear();
-      for (const e of all) d.push(e);
-      this.count--;
-      return entry;
+    for (let i = this.top; i >= 0; i--) {
+      const l = this.levels[i];
+      if (!l || l.count === 0) continue;
+      for (let j = 0; j < l.items.length; j++) {
+        const it = l.items.at(j)!;
+        let found: QueueEntry | undefined;
+        if (it instanceof PagedRun) {
+          found = it.remove(seq);
+          if (found) this.packedCount--;
+          if (found && it.length === 0) l.items.removeAt(j);
+        } else if (it.seq === seq) {
+          found = it;
+          l.items.removeAt(j);
+        }
+        if (found) {
+          l.count--;
+          this.count--;
+          return found;
+        }
+      }
     }
     return undefined;
   }
 
+  /** Every entry in delivery order (copies for packed ones). */
   toArray(): QueueEntry[] {
     return this.slice(0, this.count);
   }
@@ -156,5 +299,49 @@ export class ReadyEntries {
     this.levels.fill(undefined);
     this.top = 0;
     this.count = 0;
+    this.packedCount = 0;
   }
+
+  /** Packs paged-out objects at the tail of every level into runs (after their bodies were dropped). */
+  pack(): void {
+    for (const l of this.levels) if (l && l.count > 0) this.packLevel(l);
+  }
+
+  /**
+   * Packs the objects after the level's last run (the newest PACK_WINDOW at most), in order: a
+   * packable one joins the run before it, or starts a run if MIN_RUN packable ones follow in a
+   * row; any other stays an object where it is (and is looked at again by the next pack while no
+   * run follows it).
+   */
+  private packLevel(l: Level): void {
+    const tail: QueueEntry[] = [];
+    while (tail.length < PACK_WINDOW && l.items.length > 0 && !(l.items.last() instanceof PagedRun)) tail.push(l.items.pop() as QueueEntry);
+    tail.reverse();
+    const last = l.items.last();
+    let run = last instanceof PagedRun ? last : null;
+    for (let i = 0; i < tail.length; i++) {
+      const e = tail[i];
+      if (isPackable(e)) {
+        if (run && run.accepts(e.seq, this.runPriority(e.priority))) {
+          run.add(e.seq, e.size, e.expiry);
+          this.packedCount++;
+          continue;
+        }
+        if (i + MIN_RUN <= tail.length && startsRun(tail, i)) {
+          l.items.push((run = new PagedRun(e.seq, this.runPriority(e.priority))));
+          run.add(e.seq, e.size, e.expiry);
+          this.packedCount++;
+          continue;
+        }
+      }
+      l.items.push(e);
+      run = null;
+    }
+  }
+}
+
+/** MIN_RUN packable entries from `i` on (all of the level's, so of one run priority). */
+function startsRun(tail: QueueEntry[], i: number): boolean {
+  for (let k = i; k < i + MIN_RUN; k++) if (!isPackable(tail[k])) return false;
+  return true;
 }

@@ -129,10 +129,10 @@ export class FileStore implements Store {
     this.state = 'opening';
     await mkdir(this.options.dir, { recursive: true });
     await this.lock();
-    const { metadata, messages, paged } = await this.journalLog.open(options.summarize);
+    const { metadata, messages, paged, eachPaged, recoveredFrom } = await this.journalLog.open(options.summarize);
     const streams = await this.findStreams();
     if (this.state === 'opening') this.state = 'open';
-    return { metadata, messages, paged, streams };
+    return { metadata, messages, paged, eachPaged, streams, journalIndex: recoveredFrom };
   }
 
   readMessages(seqs: number[]): Promise<Array<Buffer | undefined>> {

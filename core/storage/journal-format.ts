@@ -164,14 +164,14 @@ export interface RecordScan {
 }
 
 /**
- * Calls `onRecord` for each intact record from the start of a segment, stopping at the first torn
+ * Calls `onRecord` for each intact record from `from` (a record boundary, by default the start of the segment), stopping at the first torn
  * (short) or corrupt (bad CRC, bad length, undecodable) record. `onRecord` throwing counts as corrupt.
  */
 export async function scanRecords(
-  fh: FileHandle, size: number, onRecord: (pos: number, type: number, body: Buffer) => void,
+  fh: FileHandle, size: number, onRecord: (pos: number, type: number, body: Buffer) => void, from = 0,
 ): Promise<RecordScan> {
   const win = new SegmentWindow(fh, size, 4 * 1024 * 1024);
-  let pos = 0;
+  let pos = from;
   while (pos < size) {
     if (!(await win.ensure(pos, RECORD_HEADER))) return { end: pos, problem: 'torn record header' };
     const [buf, at] = win.at(pos);

@@ -6,10 +6,11 @@
  */
 import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FsyncPolicy, JournalEntry, MessageSummary, PagedMessage, RecoveredMessage } from '../store.js';
+import type { FsyncPolicy, JournalEntry, MessageSummary, PagedMessage, PagedVisitor, RecoveredMessage } from '../store.js';
 import {
   decodeGroup, encodeGroup, enqueueBodyAt, entrySize, GROUP_ENTRIES_AT, parseSegmentFileName, RECORD_GROUP, scanRecords, segmentFileName,
 } from './journal-format.js';
+import { readKeyValues, readSnapshot, removeSnapshot, writeSnapshot, type SnapshotSegment } from './journal-snapshot.js';
 import { LiveRecordIndex } from './segment-liveness.js';
 import { makeDirectory, PendingBytes, SegmentWriter, StorageLogger, StoreClosedError, SyncScheduler } from './segment-writer.js';
 import type { RecoverableLog, StorageRecovery } from './storage-recovery.js';
@@ -29,16 +30,25 @@ export interface JournalOptions {
 export interface JournalRecovery {
   metadata: Map<string, Map<string, Buffer>>;
   messages: RecoveredMessage[];
-  /** With a `summarize` function: live messages without their bodies (`messages` is then empty). */
-  paged?: PagedMessage[];
+  /** With a `summarize` function: live messages without their bodies, in seq order (`messages` is then empty). */
+  paged?: Iterable<PagedMessage>;
+  /** The same, faster (StoreRecovery.eachPaged). */
+  eachPaged?: (fn: PagedVisitor) => void;
+  /** How the index was rebuilt: from the snapshot plus the journal written after it, or by scanning every segment. */
+  recoveredFrom: 'snapshot' | 'scan';
 }
 
 /** What open() collects while it replays the segments. */
 interface Replay {
   metadata: Map<string, Map<string, Buffer>>;
-  bodies: Map<number, Buffer>;
-  summaries: Map<number, MessageSummary>;
-  summarize?: (message: Buffer) => MessageSummary;
+  /** Bodies of live messages: only when the journal is opened without `summarize` (nothing pages). */
+  bodies: Map<number, Buffer> | null;
+}
+
+/** Where a scan starts: the index a snapshot gave and how much of each segment it covers. */
+interface ScanStart {
+  live: LiveRecordIndex;
+  covered: Map<number, number>;
 }
 
 interface JournalSegment {
@@ -73,9 +83,13 @@ export class Journal implements RecoverableLog {
   private readonly segments: JournalSegment[] = [];
   private live = new LiveRecordIndex();
   private compaction: Promise<void> | null = null;
+  /** A compaction was asked for while one ran. */
+  private compactAgain = false;
   private recovering: Promise<void> | null = null;
   private failure: Error | null = null;
   private closing = false;
+  /** Set by open(): queued messages keep summaries in the index, and clean close writes a snapshot of it. */
+  private summarize?: (message: Buffer) => MessageSummary;
 
   constructor(private readonly dir: string, private readonly o: JournalOptions) {}
 
@@ -89,29 +103,71 @@ export class Journal implements RecoverableLog {
   }
 
   /**
-   * Replays every segment. With `summarize`, queued messages come back without their bodies (a
-   * summary each, made during the scan): memory then grows with the number of messages, not
-   * their bytes, and readMessages() reads a body back when it is needed.
+   * Rebuilds the index: from the snapshot a clean close wrote plus the records written after it
+   * when it is valid (journal-snapshot.ts), else by replaying every segment. With `summarize`,
+   * queued messages come back without their bodies (a summary each, kept in the index): memory
+   * then grows with the number of messages, not their bytes, and readMessages() reads a body back
+   * when it is needed. Without it (a store that does not page) bodies are recovered and no
+   * snapshot is used.
    */
   async open(summarize?: (message: Buffer) => MessageSummary): Promise<JournalRecovery> {
     await makeDirectory(this.dir, this.o.policy);
-    const into: Replay = { metadata: new Map(), bodies: new Map(), summaries: new Map(), summarize };
-    const { segments, live } = await this.scan(into);
+    this.summarize = summarize;
+    const into: Replay = { metadata: new Map(), bodies: summarize ? null : new Map() };
+    let start: ScanStart | undefined;
+    const snap = summarize ? await readSnapshot(this.dir, await this.segmentIdsOnDisk(), summarize) : null;
+    if (summarize) {
+      if (snap && 'problem' in snap) {
+        this.o.logger.warn({ problem: snap.problem }, 'journal: index snapshot not usable; scanning every segment');
+        await removeSnapshot(this.dir);
+      } else if (snap) {
+        into.metadata = snap.metadata;
+        start = { live: snap.live, covered: new Map(snap.segments.map((s) => [s.id, s.size])) };
+      }
+    }
+    let { segments, live } = await this.scan(into, start);
+    if (snap && !('problem' in snap)) {
+      // Segments compacted away since the snapshot: the journal after it must have moved or removed all they held.
+      const left = snap.gone.filter((id) => live.liveIn(id) !== 0);
+      if (left.length > 0) {
+        this.o.logger.warn({ segments: left }, 'journal: index snapshot not usable (live records in deleted segments); scanning every segment');
+        await removeSnapshot(this.dir);
+        into.metadata = new Map();
+        start = undefined;
+        ({ segments, live } = await this.scan(into));
+      } else for (const id of snap.gone) live.forgetSegment(id);
+    }
     this.segments.push(...segments);
     this.live = live;
     this.head.writer = this.openWriter(this.head);
-    const { metadata, bodies, summaries } = into;
+    const { metadata, bodies } = into;
     for (const [ns, m] of metadata) if (m.size === 0) metadata.delete(ns);
-    const queuesOf = (seq: number): number[] => this.live.messageQueues(seq)!;
-    const counted = <T extends { seq: number }>(m: T): T & { deliveryCounts?: number[] } => {
-      const deliveryCounts = this.live.deliveryCounts(m.seq);
-      return deliveryCounts ? { ...m, deliveryCounts } : m;
-    };
-    const messages = inSeqOrder(bodies).map((seq) => counted({ seq, queues: queuesOf(seq), message: bodies.get(seq)! }));
+    const recoveredFrom = start ? 'snapshot' : 'scan';
     this.scheduleCompaction();
-    if (!summarize) return { metadata, messages };
-    const paged = inSeqOrder(summaries).map((seq) => counted({ seq, queues: queuesOf(seq), summary: summaries.get(seq)! }));
-    return { metadata, messages, paged };
+    if (bodies) {
+      const messages = inSeqOrder(bodies).map((seq) => {
+        const m: RecoveredMessage = { seq, queues: this.live.messageQueues(seq)!, message: bodies.get(seq)! };
+        const deliveryCounts = this.live.deliveryCounts(seq);
+        return deliveryCounts ? { ...m, deliveryCounts } : m;
+      });
+      return { metadata, messages, recoveredFrom };
+    }
+    const index = this.live;
+    const paged = {
+      *[Symbol.iterator](): Generator<PagedMessage> {
+        for (const m of index.liveMessages()) {
+          const deliveryCounts = index.deliveryCounts(m.seq);
+          const p: PagedMessage = { seq: m.seq, queues: m.queues, summary: m.summary };
+          if (deliveryCounts) p.deliveryCounts = deliveryCounts;
+          yield p;
+        }
+      },
+    };
+    return { metadata, messages: [], paged, eachPaged: (fn) => index.eachMessage(fn), recoveredFrom };
+  }
+
+  private async segmentIdsOnDisk(): Promise<number[]> {
+    return (await readdir(this.dir)).map(parseSegmentFileName).filter((id): id is number => id !== null).sort((a, b) => a - b);
   }
 
   /** Live queued messages (the journal's own index of them). */
@@ -210,7 +266,7 @@ export class Journal implements RecoverableLog {
       await this.compaction;
       const writers = this.segments.map((s) => s.appender).filter((w): w is SegmentWriter => w !== null);
       for (const w of writers) await w.cutToAcked();
-      const { segments, live } = await this.scan();
+      const { segments, live } = await this.scan({ metadata: new Map(), bodies: null }, undefined, false);
       if (this.closing) return;
       await Promise.all(writers.map((w) => w.abandon()));
       const old = this.segments.splice(0, this.segments.length, ...segments);
@@ -226,20 +282,26 @@ export class Journal implements RecoverableLog {
   }
 
   /**
-   * Reads every segment: the live-record index, and with `into` the recovered metadata and message
-   * bodies. A torn or corrupt tail of the last segment is cut.
+   * Reads the segments into the live-record index (from `start`'s snapshot on: only what it does
+   * not cover), replaying metadata and (without paging) bodies into `into`; `replayInto` false
+   * builds the index only. A torn or corrupt tail of the last segment is cut.
    */
-  private async scan(into?: Replay): Promise<{ segments: JournalSegment[]; live: LiveRecordIndex }> {
-    const live = new LiveRecordIndex();
+  private async scan(into: Replay, start?: ScanStart, replayInto = true): Promise<{ segments: JournalSegment[]; live: LiveRecordIndex }> {
+    const live = start?.live ?? new LiveRecordIndex(this.summarize);
     const segments: JournalSegment[] = [];
-    const ids = (await readdir(this.dir)).map(parseSegmentFileName).filter((id): id is number => id !== null).sort((a, b) => a - b);
+    const ids = await this.segmentIdsOnDisk();
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
       const last = i === ids.length - 1;
       const path = join(this.dir, segmentFileName(id));
+      const from = start?.covered.get(id) ?? 0;
       const fh = await open(path, last ? 'r+' : 'r');
       try {
         let { size } = await fh.stat();
+        if (from >= size) {
+          segments.push(newSegment(id, path, size));
+          continue;
+        }
         const scan = await scanRecords(fh, size, (pos, type, body) => {
           if (type !== RECORD_GROUP) throw new RangeError(`unknown record type ${type}`);
           // Decoded whole before any entry applies: a group is recovered entirely or not at all.
@@ -248,9 +310,9 @@ export class Journal implements RecoverableLog {
             const size = entrySize(e);
             const change = live.apply(e, size, id, pos, e.kind === 'enqueue' ? at + enqueueBodyAt(e) : -1);
             at += size;
-            if (into) replay(e, change, into);
+            if (replayInto) replay(e, change, into);
           }
-        });
+        }, from);
         if (scan.problem && last) {
           this.o.logger.warn({ segment: path, at: scan.end, dropped: size - scan.end, problem: scan.problem }, 'journal: truncating torn or corrupt tail');
           await fh.truncate(scan.end);
@@ -299,6 +361,20 @@ export class Journal implements RecoverableLog {
     this.o.recovery?.forget(this);
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
+    // Everything is written: the index now is exactly what replaying the segments gives.
+    if (this.summarize && !this.failure) await this.writeSnapshot();
+  }
+
+  /** Writes the index snapshot a clean close leaves (journal-snapshot.ts); a failure only costs the next open a full scan. */
+  private async writeSnapshot(): Promise<void> {
+    try {
+      const values = await readKeyValues(this.live.keyLocations(), (id) => this.segments.find((s) => s.id === id)?.path);
+      const segments: SnapshotSegment[] = this.segments.map((s) => ({ id: s.id, size: s.size }));
+      await writeSnapshot(this.dir, segments, this.live, (ns, key) => values.get(ns)!.get(key)!);
+    } catch (err) {
+      await removeSnapshot(this.dir);
+      this.o.logger.warn({ err }, 'journal: writing the index snapshot failed; the next start scans the journal');
+    }
   }
 
   /**
@@ -365,7 +441,13 @@ export class Journal implements RecoverableLog {
   }
 
   private scheduleCompaction(): void {
-    if (this.compaction || this.closing || this.failure) return;
+    if (this.closing || this.failure) return;
+    if (this.compaction) {
+      // One is running (or just decided there was nothing to do, in this same tick): look again after it.
+      this.compactAgain = true;
+      return;
+    }
+    this.compactAgain = false;
     this.compaction = (async () => {
       while (!this.closing && !this.failure && this.worthCompacting()) {
         if (!(await this.compactOldest())) break;
@@ -375,6 +457,7 @@ export class Journal implements RecoverableLog {
       if (!this.failure) this.o.logger.warn({ err }, 'journal compaction failed');
     }).finally(() => {
       this.compaction = null;
+      if (this.compactAgain) this.scheduleCompaction();
     });
   }
 
@@ -396,7 +479,7 @@ export class Journal implements RecoverableLog {
     await seg.sealed;
     const copies: Promise<void>[] = [];
     let puts = new Map<string, Map<string, { value: Buffer; pos: number }>>();
-    let enqueues = new Map<number, { message: Buffer; pos: number }>();
+    let enqueues = new Map<number, { message: Buffer; at: number }>();
     let candidateBytes = 0;
     const copyLiveCandidates = (): void => {
       // Liveness is checked in the same synchronous step that queues the copy: no group can slip in between.
@@ -405,7 +488,7 @@ export class Journal implements RecoverableLog {
         for (const [key, c] of keys) if (this.live.isCurrentPut(ns, key, seg.id, c.pos)) entries.push({ kind: 'put', ns, key, value: c.value });
       }
       for (const [seq, c] of enqueues) {
-        const queues = this.live.currentQueues(seq, seg.id, c.pos);
+        const queues = this.live.currentQueues(seq, seg.id, c.at);
         if (!queues) continue;
         entries.push({ kind: 'enqueue', seq, queues, message: c.message });
         // The copy resets the message's state: its delivery counts follow it in the same group.
@@ -424,14 +507,17 @@ export class Journal implements RecoverableLog {
       await scanRecords(fh, seg.size, (pos, type, body) => {
         if (this.closing || this.failure) throw new Error('journal closing');
         if (type !== RECORD_GROUP) return;
+        let at = pos + GROUP_ENTRIES_AT;
         for (const e of decodeGroup(body)) {
+          const entryAt = at;
+          at += entrySize(e);
           if (e.kind === 'put') {
             let keys = puts.get(e.ns);
             if (!keys) puts.set(e.ns, (keys = new Map()));
             keys.set(e.key, { value: e.value, pos }); // a later put of the key in this segment supersedes
             candidateBytes += e.value.length;
           } else if (e.kind === 'enqueue') {
-            enqueues.set(e.seq, { message: e.message, pos });
+            enqueues.set(e.seq, { message: e.message, at: entryAt + enqueueBodyAt(e) });
             candidateBytes += e.message.length;
           }
         }
@@ -470,8 +556,8 @@ function newSegment(id: number, path: string, size: number): JournalSegment {
   return { id, path, size, writer: null, appender: null, sealed: RESOLVED, reader: null, reads: 0, readsDone: [] };
 }
 
-/** Applies one recovered entry to the state open() returns; `gone` is what the live index said of it. */
-function replay(e: JournalEntry, change: 'gone' | 'moved' | undefined, { metadata, bodies, summaries, summarize }: Replay): void {
+/** Applies one recovered entry to the state open() returns; `change` is what the live index said of it. */
+function replay(e: JournalEntry, change: 'gone' | 'moved' | undefined, { metadata, bodies }: Replay): void {
   switch (e.kind) {
     case 'put': {
       let ns = metadata.get(e.ns);
@@ -481,13 +567,10 @@ function replay(e: JournalEntry, change: 'gone' | 'moved' | undefined, { metadat
     }
     case 'del': metadata.get(e.ns)?.delete(e.key); break;
     case 'enqueue':
-      if (change === 'moved') break; // a compaction copy: the same bytes are already recovered
-      if (summarize) {
-        if (change === 'gone') summaries.delete(e.seq);
-        else summaries.set(e.seq, summarize(e.message));
-      } else if (change === 'gone') bodies.delete(e.seq);
+      if (!bodies || change === 'moved') break; // paged: the index has it; a copy: the same bytes are already recovered
+      if (change === 'gone') bodies.delete(e.seq);
       else bodies.set(e.seq, Buffer.from(e.message)); // copy: the read chunk is not kept alive
       break;
-    case 'ack': if (change === 'gone') { bodies.delete(e.seq); summaries.delete(e.seq); } break;
+    case 'ack': if (change === 'gone') bodies?.delete(e.seq); break;
   }
 }

@@ -7,21 +7,15 @@
  * reads a message back from the position kept here (core/storage/journal.ts readMessages), so
  * memory stays a few dozen bytes per live record.
  */
-import type { JournalEntry } from '../store.js';
+import type { JournalEntry, MessageSummary } from '../store.js';
+import { MessageTable, type TableMessage } from './message-table.js';
+import type { SnapshotReader, SnapshotWriter } from './snapshot-codec.js';
 
 interface Location {
   seg: number;
   /** Position of the record (one journal group) holding the defining entry. */
   pos: number;
   bytes: number;
-}
-
-interface MessageLocation extends Location {
-  /** Queues the message is still in: one id (the usual case, saving an array per message) or several. */
-  queues: number | number[];
-  /** File position of the message bytes inside the record, and their length: a paged queue reads them back. */
-  at: number;
-  len: number;
 }
 
 /** Where a live message's bytes are: segment id, file position, length. */
@@ -33,7 +27,8 @@ export interface BodyLocation {
 
 export class LiveRecordIndex {
   private readonly keys = new Map<string, Map<string, Location>>();
-  private readonly messages = new Map<number, MessageLocation>();
+  /** Queued messages, packed (message-table.ts): no object per message. */
+  private readonly messages = new MessageTable();
   /**
    * Delivery counts of live messages that were delivered, as [queue, count, queue, count...]: a
    * map of its own, so that the many messages never delivered pay nothing for it.
@@ -42,6 +37,9 @@ export class LiveRecordIndex {
   /** Live bytes per segment (an object each: one map lookup per change). */
   private readonly bytesBySegment = new Map<number, { bytes: number }>();
   private total = 0;
+
+  /** With `summarize`, each enqueue keeps its summary (size, priority, expiry) for recovery and snapshots. */
+  constructor(private readonly summarize?: (message: Buffer) => MessageSummary) {}
 
   /** Live bytes over all segments. */
   get liveBytes(): number {
@@ -77,39 +75,35 @@ export class LiveRecordIndex {
         return undefined;
       }
       case 'enqueue': {
-        // A second enqueue of a seq (a compaction copy) replaces the queue list.
-        const old = this.messages.get(e.seq);
-        if (old) this.drop(old);
+        // A second enqueue of a seq (a compaction copy) replaces the queue list and the location.
         if (e.queues.length === 0) {
-          this.messages.delete(e.seq);
+          const gone = this.messages.removeAll(e.seq);
+          if (gone >= 0) this.sub(this.messages.removedSeg, gone);
           this.counts.delete(e.seq);
           return 'gone';
         }
-        const queues = e.queues.length === 1 ? e.queues[0] : [...e.queues];
-        this.messages.set(e.seq, this.add({ seg, pos, bytes, queues, at, len: e.message.length }));
-        return old ? 'moved' : undefined;
+        const had = this.messages.has(e.seq);
+        const oldSeg = had ? this.messages.location(e.seq)!.seg : -1;
+        const summary = had || !this.summarize ? undefined : this.summarize(e.message);
+        const old = this.messages.set(e.seq, seg, at, e.message.length, e.queues, summary);
+        if (old >= 0) this.sub(oldSeg, old);
+        this.addBytes(seg, bytes);
+        return old >= 0 ? 'moved' : undefined;
       }
       case 'ack': {
-        const m = this.messages.get(e.seq);
-        if (!m) return undefined;
-        const i = indexOfQueue(m.queues, e.queue);
-        if (i < 0) return undefined;
-        if (typeof m.queues !== 'number') {
-          m.queues.splice(i, 1);
-          if (m.queues.length > 0) {
-            this.forgetCount(e.seq, e.queue);
-            return undefined;
-          }
+        const gone = this.messages.removeQueue(e.seq, e.queue);
+        if (gone < 0) return undefined;
+        if (gone === 0) {
+          this.forgetCount(e.seq, e.queue);
+          return undefined;
         }
-        this.drop(m);
-        this.messages.delete(e.seq);
+        this.sub(this.messages.removedSeg, gone);
         this.counts.delete(e.seq);
         return 'gone';
       }
       case 'deliver': {
         // Not live bytes itself: compaction carries the count with the message's copy.
-        const m = this.messages.get(e.seq);
-        if (!m || indexOfQueue(m.queues, e.queue) < 0) return undefined;
+        if (!this.messages.inQueue(e.seq, e.queue)) return undefined;
         const pairs = this.counts.get(e.seq);
         if (!pairs) {
           this.counts.set(e.seq, [e.queue, e.count]);
@@ -133,15 +127,32 @@ export class LiveRecordIndex {
     return loc !== undefined && loc.seg === seg && loc.pos === pos;
   }
 
-  /** Remaining queues of message `seq` if the enqueue in the record at (seg, pos) is its current one. */
-  currentQueues(seq: number, seg: number, pos: number): number[] | null {
-    const loc = this.messages.get(seq);
-    return loc !== undefined && loc.seg === seg && loc.pos === pos ? queueList(loc.queues) : null;
+  /** Remaining queues of message `seq` if its body at (seg, at) is its current copy. */
+  currentQueues(seq: number, seg: number, at: number): number[] | null {
+    return this.messages.isAt(seq, seg, at) ? this.messages.queues(seq)! : null;
   }
 
   /** Where message `seq`'s bytes are now (a compaction copy moves them: always look them up here). */
   bodyLocation(seq: number): BodyLocation | undefined {
-    return this.messages.get(seq);
+    return this.messages.location(seq);
+  }
+
+  /** Every live message in seq order, with its summary (recovery, snapshots). */
+  /** Every live message and queue in seq order with its summary and delivery count there (recovery, no allocation per message). */
+  eachMessage(fn: (seq: number, queue: number, size: number, priority: number | undefined, expiry: number | undefined, deliveryCount: number) => void): void {
+    const counts = this.counts;
+    this.messages.forEach((seq, queue, size, priority, expiry) => {
+      let count = 0;
+      if (counts.size > 0) {
+        const pairs = counts.get(seq);
+        if (pairs) for (let k = 0; k < pairs.length; k += 2) if (pairs[k] === queue) count = pairs[k + 1];
+      }
+      fn(seq, queue, size, priority, expiry, count);
+    });
+  }
+
+  liveMessages(): Generator<TableMessage> {
+    return this.messages.entries();
   }
 
   /** Messages not yet acked from every queue. */
@@ -152,9 +163,9 @@ export class LiveRecordIndex {
   /** Delivery counts of message `seq` aligned with its queues, if it was ever delivered. */
   deliveryCounts(seq: number): number[] | undefined {
     const pairs = this.counts.get(seq);
-    const loc = pairs && this.messages.get(seq);
-    if (!loc) return undefined;
-    return queueList(loc.queues).map((q) => {
+    const queues = pairs && this.messages.queues(seq);
+    if (!queues) return undefined;
+    return queues.map((q) => {
       for (let k = 0; k < pairs!.length; k += 2) if (pairs![k] === q) return pairs![k + 1];
       return 0;
     });
@@ -172,8 +183,7 @@ export class LiveRecordIndex {
   }
 
   messageQueues(seq: number): number[] | undefined {
-    const loc = this.messages.get(seq);
-    return loc && queueList(loc.queues);
+    return this.messages.queues(seq);
   }
 
   forgetSegment(seg: number): void {
@@ -181,26 +191,87 @@ export class LiveRecordIndex {
   }
 
   private add<T extends Location>(loc: T): T {
-    const s = this.bytesBySegment.get(loc.seg);
-    if (s) s.bytes += loc.bytes;
-    else this.bytesBySegment.set(loc.seg, { bytes: loc.bytes });
-    this.total += loc.bytes;
+    this.addBytes(loc.seg, loc.bytes);
     return loc;
   }
 
   private drop(loc: Location): void {
-    const s = this.bytesBySegment.get(loc.seg);
-    if (s) s.bytes -= loc.bytes;
-    else this.bytesBySegment.set(loc.seg, { bytes: -loc.bytes });
-    this.total -= loc.bytes;
+    this.sub(loc.seg, loc.bytes);
   }
-}
 
-/** A fresh array of the queue ids. */
-function queueList(queues: number | number[]): number[] {
-  return typeof queues === 'number' ? [queues] : [...queues];
-}
+  private addBytes(seg: number, bytes: number): void {
+    const s = this.bytesBySegment.get(seg);
+    if (s) s.bytes += bytes;
+    else this.bytesBySegment.set(seg, { bytes });
+    this.total += bytes;
+  }
 
-function indexOfQueue(queues: number | number[], queue: number): number {
-  return typeof queues === 'number' ? (queues === queue ? 0 : -1) : queues.indexOf(queue);
+  private sub(seg: number, bytes: number): void {
+    this.addBytes(seg, -bytes);
+  }
+
+  /** Current metadata keys with where their value is: the snapshot reads the values from there. */
+  *keyLocations(): Generator<{ ns: string; key: string; seg: number; pos: number }> {
+    for (const [ns, keys] of this.keys) for (const [key, loc] of keys) yield { ns, key, seg: loc.seg, pos: loc.pos };
+  }
+
+  /**
+   * Writes the index (journal-snapshot.ts); `valueOf` gives each current key's value, which the
+   * snapshot carries so that recovery need not read the segments for it.
+   */
+  writeTo(w: SnapshotWriter, valueOf: (ns: string, key: string) => Buffer): void {
+    w.u32(this.keys.size);
+    for (const [ns, keys] of this.keys) {
+      w.str(ns);
+      w.u32(keys.size);
+      for (const [key, loc] of keys) {
+        w.str(key);
+        w.f64(loc.seg);
+        w.f64(loc.pos);
+        w.u32(loc.bytes);
+        w.bytes(valueOf(ns, key));
+      }
+    }
+    this.messages.writeTo(w);
+    w.u32(this.counts.size);
+    for (const [seq, pairs] of this.counts) {
+      w.f64(seq);
+      w.u32(pairs.length);
+      for (const v of pairs) w.u32(v);
+    }
+    w.u32(this.bytesBySegment.size);
+    for (const [seg, s] of this.bytesBySegment) {
+      w.f64(seg);
+      w.f64(s.bytes);
+    }
+    w.f64(this.total);
+  }
+
+  /** Reads what writeTo wrote into this (empty) index; the metadata values go to `metadata`. */
+  readFrom(r: SnapshotReader, metadata: Map<string, Map<string, Buffer>>): void {
+    for (let n = r.u32(); n > 0; n--) {
+      const ns = r.str();
+      const keys = new Map<string, Location>();
+      const values = new Map<string, Buffer>();
+      for (let k = r.u32(); k > 0; k--) {
+        const key = r.str();
+        keys.set(key, { seg: r.f64(), pos: r.f64(), bytes: r.u32() });
+        values.set(key, Buffer.from(r.bytes()));
+      }
+      this.keys.set(ns, keys);
+      metadata.set(ns, values);
+    }
+    this.messages.readFrom(r);
+    for (let n = r.u32(); n > 0; n--) {
+      const seq = r.f64();
+      const pairs: number[] = [];
+      for (let k = r.u32(); k > 0; k--) pairs.push(r.u32());
+      this.counts.set(seq, pairs);
+    }
+    for (let n = r.u32(); n > 0; n--) {
+      const seg = r.f64();
+      this.bytesBySegment.set(seg, { bytes: r.f64() });
+    }
+    this.total = r.f64();
+  }
 }

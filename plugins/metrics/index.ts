@@ -46,9 +46,15 @@ export function writeBrokerMetrics(w: ExpositionWriter, ctx: AdminContext): void
   const fsync = broker.store.fsyncSeconds;
   if (fsync) w.histogram('junction_fsync_duration_seconds', 'Duration of each fdatasync of the journal and partition logs.', fsync);
   const memory = broker.queueMemory;
-  w.single('junction_queue_memory_bytes', 'gauge', 'Bytes of durable queued message bodies held in memory (queues.memoryBytes bounds them; past it they page to disk).', memory.heldBytes);
+  w.single('junction_queue_memory_bytes', 'gauge', 'Bytes of durable queued message bodies held in memory, each with 128 bytes for its objects (queues.memoryBytes bounds them; past it they page to disk).', memory.heldBytes);
   w.single('junction_queue_memory_budget_bytes', 'gauge', 'The queues.memoryBytes budget.', memory.budgetBytes);
   w.single('junction_queue_paged_messages', 'gauge', 'Queued messages whose body is on disk only now.', memory.pagedMessages);
+  let packed = 0;
+  for (const q of queues) packed += q.packedMessageCount;
+  w.single('junction_queue_packed_messages', 'gauge', 'Paged queued messages held packed in typed arrays (a few bytes each, no object).', packed);
+  if (broker.journalIndex) {
+    w.single('junction_journal_index_from_snapshot', 'gauge', 'The journal index was loaded from the snapshot of a clean stop at start (1) or rebuilt by scanning the journal (0).', broker.journalIndex === 'snapshot' ? 1 : 0);
+  }
   w.single('junction_queue_paged_out_total', 'counter', 'Queued message bodies dropped from memory past the budget.', memory.pagedOut);
   w.single('junction_queue_paged_in_total', 'counter', 'Paged message bodies read back from disk (delivery, browsing, dead-lettering).', memory.pagedIn);
   const outbound = broker.outboundMemory;

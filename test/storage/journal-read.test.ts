@@ -59,10 +59,11 @@ describe('storage/journal: reading queued messages back', () => {
     const again = store(t.dir);
     const r = await again.open({ summarize: summarizeMessage });
     assert.equal(r.messages.length, 0, 'no bodies recovered');
-    assert.deepEqual(r.paged!.map((m) => m.seq), [2, 3]);
-    assert.deepEqual(r.paged!.map((m) => m.queues), [[7], [7]]);
-    assert.deepEqual(r.paged![0].summary, { size: messageSize(messages[1]), priority: 9 });
-    assert.deepEqual(r.paged![1].summary, { size: messageSize(messages[2]), expiry: now + 60_000 });
+    const paged = [...r.paged!];
+    assert.deepEqual(paged.map((m) => m.seq), [2, 3]);
+    assert.deepEqual(paged.map((m) => m.queues), [[7], [7]]);
+    assert.deepEqual(paged[0].summary, { size: messageSize(messages[1]), priority: 9 });
+    assert.deepEqual(paged[1].summary, { size: messageSize(messages[2]), expiry: now + 60_000 });
     const [two, three] = await again.readMessages([2, 3]);
     assert.ok(two!.equals(encodeMessage(messages[1])) && three!.equals(encodeMessage(messages[2])));
     await again.close();
@@ -159,7 +160,7 @@ describe('storage/journal: delivery counts', () => {
     await s.close();
     const again = store(t.dir, { journalSegmentBytes: SEG });
     const r = await again.open({ summarize: () => ({ size: 1 }) });
-    assert.deepEqual(r.paged!.map((m) => [m.seq, m.queues, m.deliveryCounts]), [[1, [1, 2], [1, 2]]]);
+    assert.deepEqual([...r.paged!].map((m) => [m.seq, m.queues, m.deliveryCounts]), [[1, [1, 2], [1, 2]]]);
     await again.journal([ack(1, 1)]);
     await again.close();
     const third = store(t.dir, { journalSegmentBytes: SEG });

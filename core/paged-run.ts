@@ -1,0 +1,167 @@
+/**
+ * A run of paged-out queue entries packed into typed arrays: seq (as an offset from the run's
+ * first), size, and expiry only when one of them has one; all of one priority level (ready-entries.ts). A deep queue keeps
+ * its paged backlog as runs (8 bytes a message, 16 with expiries) instead of an object each; an
+ * entry becomes a QueueEntry again only when it nears the head (read-ahead, delivery, expiry) or
+ * is looked at (browsing, the admin API). Only plain paged entries are packed: durable, body on
+ * disk, never delivered (ready-entries.ts decides).
+ */
+import type { QueueEntry } from './queue-types.js';
+
+/** Entries per run at most (a new run starts after). */
+const RUN_MAX = 65536;
+const FIRST_CAPACITY = 16;
+/** `sizes` value of an entry taken out of the middle. */
+const HOLE = 0xffffffff;
+const TWO_32 = 2 ** 32;
+
+export class PagedRun {
+  private seqs: Uint32Array;
+  private sizes: Uint32Array;
+  /** NaN: no expiry. Allocated at the first entry with one. */
+  private expiries: Float64Array | null = null;
+  private head = 0;
+  private n = 0;
+  private live = 0;
+
+  /** `capacity`: entries expected (recovery knows how many a queue gets), else it starts small and doubles. */
+  constructor(private readonly base: number, readonly priority: number | undefined, capacity = FIRST_CAPACITY) {
+    const cap = Math.min(RUN_MAX, Math.max(FIRST_CAPACITY, capacity));
+    this.seqs = new Uint32Array(cap);
+    this.sizes = new Uint32Array(cap);
+  }
+
+  /** Entries in the run. */
+  get length(): number {
+    return this.live;
+  }
+
+  /** The entry can go at the end: same priority, a later seq, room left. */
+  accepts(seq: number, priority: number | undefined): boolean {
+    return priority === this.priority && (this.n < RUN_MAX || this.head >= RUN_MAX >> 1) && seq - this.base < TWO_32
+      && (this.n === 0 ? seq >= this.base : seq > this.base + this.seqs[this.n - 1]);
+  }
+
+  add(seq: number, size: number, expiry: number | undefined): void {
+    if (this.n === this.seqs.length) this.grow();
+    this.seqs[this.n] = seq - this.base;
+    this.sizes[this.n] = size;
+    if (expiry !== undefined) {
+      if (!this.expiries) this.expiries = new Float64Array(this.seqs.length).fill(NaN);
+      this.expiries[this.n] = expiry;
+    } else if (this.expiries) this.expiries[this.n] = NaN;
+    this.n++;
+    this.live++;
+  }
+
+  /** Takes the first entry out as a QueueEntry. */
+  shift(): QueueEntry | undefined {
+    this.skipHoles();
+    if (this.head >= this.n) return undefined;
+    const e = this.entry(this.head++);
+    this.live--;
+    return e;
+  }
+
+  /** The k-th entry as a fresh QueueEntry, left in the run (a copy: for looking, not for delivering). */
+  entryAt(k: number): QueueEntry | undefined {
+    if (k < 0 || k >= this.live) return undefined;
+    this.skipHoles();
+    if (this.live === this.n - this.head) return this.entry(this.head + k);
+    for (let i = this.head; i < this.n; i++) {
+      if (this.sizes[i] === HOLE) continue;
+      if (k-- === 0) return this.entry(i);
+    }
+    return undefined;
+  }
+
+  /** Copies of entries from the k-th on, up to `max`. */
+  entriesFrom(k: number, max: number, out: QueueEntry[]): void {
+    for (let i = this.head; i < this.n && max > 0; i++) {
+      if (this.sizes[i] === HOLE) continue;
+      if (k > 0) {
+        k--;
+        continue;
+      }
+      out.push(this.entry(i));
+      max--;
+    }
+  }
+
+  /** Takes the entry with `seq` out; its copy, or undefined if it is not in the run. */
+  remove(seq: number): QueueEntry | undefined {
+    const off = seq - this.base;
+    if (off < 0 || off >= TWO_32) return undefined;
+    let lo = this.head;
+    let hi = this.n - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const v = this.seqs[mid];
+      if (v === off) {
+        if (this.sizes[mid] === HOLE) return undefined;
+        const e = this.entry(mid);
+        this.sizes[mid] = HOLE;
+        this.live--;
+        this.skipHoles();
+        return e;
+      }
+      if (v < off) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
+  }
+
+  /** Gives back room reserved beyond what the run holds (after recovery reserved it). */
+  trim(): void {
+    const keep = this.n - this.head;
+    if (this.seqs.length <= Math.max(FIRST_CAPACITY, keep * 2)) return;
+    this.seqs = this.seqs.slice(this.head, this.n);
+    this.sizes = this.sizes.slice(this.head, this.n);
+    if (this.expiries) this.expiries = this.expiries.slice(this.head, this.n);
+    this.head = 0;
+    this.n = keep;
+  }
+
+  private skipHoles(): void {
+    while (this.head < this.n && this.sizes[this.head] === HOLE) this.head++;
+  }
+
+  private entry(i: number): QueueEntry {
+    const expiry = this.expiries ? this.expiries[i] : NaN;
+    return {
+      seq: this.base + this.seqs[i], message: undefined, priority: this.priority, expiry: Number.isNaN(expiry) ? undefined : expiry,
+      pageable: true, deliveryCount: 0, redelivered: false, persisted: true, size: this.sizes[i],
+    };
+  }
+
+  private grow(): void {
+    if (this.head >= this.seqs.length >> 1) {
+      // Drained from the front while filled at the back: move the rest down instead of growing.
+      const keep = this.n - this.head;
+      this.seqs.copyWithin(0, this.head, this.n);
+      this.sizes.copyWithin(0, this.head, this.n);
+      this.expiries?.copyWithin(0, this.head, this.n);
+      this.head = 0;
+      this.n = keep;
+      return;
+    }
+    const cap = Math.min(RUN_MAX, this.seqs.length * 2);
+    const seqs = new Uint32Array(cap);
+    seqs.set(this.seqs);
+    this.seqs = seqs;
+    const sizes = new Uint32Array(cap);
+    sizes.set(this.sizes);
+    this.sizes = sizes;
+    if (this.expiries) {
+      const expiries = new Float64Array(cap).fill(NaN);
+      expiries.set(this.expiries);
+      this.expiries = expiries;
+    }
+  }
+}
+
+/** An entry that can live in a run: durable, body on disk only, never delivered, nothing special. */
+export function isPackable(e: QueueEntry): boolean {
+  return e.message === undefined && e.pageable === true && e.persisted && !e.redelivered && e.deliveryCount === 0
+    && e.avoid === undefined && e.reading !== true;
+}

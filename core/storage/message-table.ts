@@ -1,0 +1,374 @@
+/**
+ * The journal's index of live queued messages, packed: where each message's bytes are (segment,
+ * file position, length), which queue holds it, and the summary a paged queue needs (size,
+ * priority, expiry). Messages are grouped by seq into chunks of SPAN consecutive seqs; a chunk
+ * keeps its live messages in typed-array columns sorted by seq (23 bytes a message), so a deep
+ * queue costs no JavaScript object and no map entry per message. What is rare lives in side maps:
+ * a message in several queues (fan-out), a message with an expiry.
+ *
+ * Seqs are assigned in order and journaled almost in order, so an enqueue is nearly always an
+ * append to the newest chunk; one out of order (a transaction committed late) is inserted. A
+ * removal marks its slot dead; a chunk squeezes its dead slots out once they are half of it, and
+ * is dropped when its last message goes.
+ */
+import type { MessageSummary } from '../store.js';
+import type { SnapshotReader, SnapshotWriter } from './snapshot-codec.js';
+
+/** Consecutive seqs per chunk (the column `off` is a u16 offset from the chunk's base). */
+const SPAN = 65536;
+const FIRST_CAPACITY = 64;
+/** `queue` column values that are not queue ids (journal queue ids are small positive u32s). */
+const DEAD = 0xffffffff;
+const MULTI = 0xfffffffe;
+/** `prio` column: no priority. */
+const NO_PRIORITY = 255;
+
+/** One enqueue's fixed bytes: kind, seq, queue count, message length (journal-format.ts entrySize). */
+const ENQUEUE_FIXED = 15;
+
+class Chunk {
+  n = 0;
+  live = 0;
+  off: Uint16Array;
+  seg: Uint32Array;
+  at: Uint32Array;
+  len: Uint32Array;
+  queue: Uint32Array;
+  size: Uint32Array;
+  prio: Uint8Array;
+
+  constructor(readonly base: number, capacity = FIRST_CAPACITY) {
+    this.off = new Uint16Array(capacity);
+    this.seg = new Uint32Array(capacity);
+    this.at = new Uint32Array(capacity);
+    this.len = new Uint32Array(capacity);
+    this.queue = new Uint32Array(capacity);
+    this.size = new Uint32Array(capacity);
+    this.prio = new Uint8Array(capacity);
+  }
+
+  get capacity(): number {
+    return this.off.length;
+  }
+
+  /** Slot of `off`, or -1. */
+  find(off: number): number {
+    const n = this.n;
+    if (n > 0 && this.off[n - 1] === off) return n - 1;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const v = this.off[mid];
+      if (v === off) return mid;
+      if (v < off) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /** A new slot for `off` (not present), kept in order. */
+  insert(off: number): number {
+    if (this.n === this.capacity) this.resize(Math.min(SPAN, this.capacity * 2));
+    let i = this.n;
+    if (i > 0 && this.off[i - 1] > off) {
+      // Out of order (rare): shift the later slots up by one.
+      let lo = 0;
+      let hi = i;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (this.off[mid] < off) lo = mid + 1;
+        else hi = mid;
+      }
+      for (const col of this.columns()) col.copyWithin(lo + 1, lo, i);
+      i = lo;
+    }
+    this.off[i] = off;
+    this.n++;
+    return i;
+  }
+
+  /** Squeezes dead slots out (and shrinks the columns when mostly empty). */
+  squeeze(): void {
+    let w = 0;
+    for (let r = 0; r < this.n; r++) {
+      if (this.queue[r] === DEAD) continue;
+      if (w !== r) for (const col of this.columns()) col[w] = col[r];
+      w++;
+    }
+    this.n = w;
+    let cap = this.capacity;
+    while (cap > FIRST_CAPACITY && w * 4 <= cap) cap >>= 1;
+    if (cap !== this.capacity) this.resize(cap);
+  }
+
+  columns(): Array<Uint16Array | Uint32Array | Uint8Array> {
+    return [this.off, this.seg, this.at, this.len, this.queue, this.size, this.prio];
+  }
+
+  resize(capacity: number): void {
+    const grow = <T extends Uint16Array | Uint32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+      const b = make(capacity);
+      b.set(a.subarray(0, Math.min(this.n, capacity)));
+      return b;
+    };
+    this.off = grow(this.off, (n) => new Uint16Array(n));
+    this.seg = grow(this.seg, (n) => new Uint32Array(n));
+    this.at = grow(this.at, (n) => new Uint32Array(n));
+    this.len = grow(this.len, (n) => new Uint32Array(n));
+    this.queue = grow(this.queue, (n) => new Uint32Array(n));
+    this.size = grow(this.size, (n) => new Uint32Array(n));
+    this.prio = grow(this.prio, (n) => new Uint8Array(n));
+  }
+}
+
+/** A message in several queues: its remaining queues and the bytes of its enqueue entry. */
+interface Fanout {
+  queues: number[];
+  bytes: number;
+}
+
+/** One live message, as the table hands it out (a fresh object per call: not kept). */
+export interface TableMessage {
+  seq: number;
+  seg: number;
+  at: number;
+  len: number;
+  /** Bytes of its enqueue entry (what it adds to its segment's live bytes). */
+  bytes: number;
+  queues: number[];
+  summary: MessageSummary;
+}
+
+export class MessageTable {
+  private readonly chunks = new Map<number, Chunk>();
+  private readonly fanout = new Map<number, Fanout>();
+  private readonly expiries = new Map<number, number>();
+  private count = 0;
+  /** Segment of the message the last removal took out. */
+  removedSeg = -1;
+
+  get size(): number {
+    return this.count;
+  }
+
+  private slot(seq: number): [Chunk, number] | null {
+    const c = this.chunks.get(Math.floor(seq / SPAN));
+    if (!c) return null;
+    const i = c.find(seq % SPAN);
+    return i < 0 || c.queue[i] === DEAD ? null : [c, i];
+  }
+
+  has(seq: number): boolean {
+    return this.slot(seq) !== null;
+  }
+
+  /**
+   * Sets message `seq` at (seg, at, len) in `queues`. `summary` undefined keeps the one it has (a
+   * compaction copy: the same message elsewhere). Returns the bytes of the entry it replaced, or
+   * -1 if it was not live.
+   */
+  set(seq: number, seg: number, at: number, len: number, queues: number[], summary: MessageSummary | undefined): number {
+    const key = Math.floor(seq / SPAN);
+    let c = this.chunks.get(key);
+    if (!c) this.chunks.set(key, (c = new Chunk(key * SPAN)));
+    const off = seq % SPAN;
+    let i = c.find(off);
+    let old = -1;
+    if (i >= 0 && c.queue[i] !== DEAD) old = this.bytesAt(c, i, seq);
+    else {
+      if (i < 0) i = c.insert(off);
+      c.live++;
+      this.count++;
+      c.prio[i] = NO_PRIORITY;
+      c.size[i] = 0;
+    }
+    c.seg[i] = seg;
+    c.at[i] = at;
+    c.len[i] = len;
+    if (queues.length === 1) {
+      c.queue[i] = queues[0];
+      this.fanout.delete(seq);
+    } else {
+      c.queue[i] = MULTI;
+      this.fanout.set(seq, { queues: [...queues], bytes: ENQUEUE_FIXED + 4 * queues.length + len });
+    }
+    if (summary) {
+      c.size[i] = summary.size;
+      c.prio[i] = summary.priority === undefined ? NO_PRIORITY : summary.priority;
+      if (summary.expiry !== undefined) this.expiries.set(seq, summary.expiry);
+      else this.expiries.delete(seq);
+    }
+    return old;
+  }
+
+  /** Queues message `seq` is still in (a fresh array), or undefined if it is not live. */
+  queues(seq: number): number[] | undefined {
+    const s = this.slot(seq);
+    if (!s) return undefined;
+    const q = s[0].queue[s[1]];
+    return q === MULTI ? [...this.fanout.get(seq)!.queues] : [q];
+  }
+
+  /** True if message `seq` is live in `queue`. */
+  inQueue(seq: number, queue: number): boolean {
+    const s = this.slot(seq);
+    if (!s) return false;
+    const q = s[0].queue[s[1]];
+    return q === MULTI ? this.fanout.get(seq)!.queues.includes(queue) : q === queue;
+  }
+
+  /**
+   * Takes `queue` off message `seq`. Returns the bytes of its entry if that was its last queue (it is
+   * gone), 0 if it stays in others, -1 if it was not in `queue`.
+   */
+  removeQueue(seq: number, queue: number): number {
+    const s = this.slot(seq);
+    if (!s) return -1;
+    const [c, i] = s;
+    const q = c.queue[i];
+    if (q === MULTI) {
+      const f = this.fanout.get(seq)!;
+      const k = f.queues.indexOf(queue);
+      if (k < 0) return -1;
+      f.queues.splice(k, 1);
+      if (f.queues.length > 0) return 0;
+    } else if (q !== queue) return -1;
+    const bytes = this.bytesAt(c, i, seq);
+    this.kill(c, i, seq);
+    return bytes;
+  }
+
+  /** Takes message `seq` out whatever its queues; returns the bytes of its entry, or -1 if it was not live. */
+  removeAll(seq: number): number {
+    const s = this.slot(seq);
+    if (!s) return -1;
+    const bytes = this.bytesAt(s[0], s[1], seq);
+    this.kill(s[0], s[1], seq);
+    return bytes;
+  }
+
+  location(seq: number): { seg: number; at: number; len: number } | undefined {
+    const s = this.slot(seq);
+    if (!s) return undefined;
+    const [c, i] = s;
+    return { seg: c.seg[i], at: c.at[i], len: c.len[i] };
+  }
+
+  /** Segment and body position of message `seq` (compaction checks it still holds the copy it read). */
+  isAt(seq: number, seg: number, at: number): boolean {
+    const s = this.slot(seq);
+    return s !== null && s[0].seg[s[1]] === seg && s[0].at[s[1]] === at;
+  }
+
+  /** Every live message in seq order (fresh objects: for recovery and snapshots, not hot paths). */
+  *entries(): Generator<TableMessage> {
+    const keys = [...this.chunks.keys()].sort((a, b) => a - b);
+    for (const key of keys) {
+      const c = this.chunks.get(key);
+      if (!c) continue;
+      for (let i = 0; i < c.n; i++) {
+        const q = c.queue[i];
+        if (q === DEAD) continue;
+        const seq = c.base + c.off[i];
+        const summary: MessageSummary = { size: c.size[i] };
+        if (c.prio[i] !== NO_PRIORITY) summary.priority = c.prio[i];
+        const expiry = this.expiries.get(seq);
+        if (expiry !== undefined) summary.expiry = expiry;
+        yield {
+          seq, seg: c.seg[i], at: c.at[i], len: c.len[i], bytes: this.bytesAt(c, i, seq),
+          queues: q === MULTI ? [...this.fanout.get(seq)!.queues] : [q], summary,
+        };
+      }
+    }
+  }
+
+  /**
+   * Calls `fn` for every live message in seq order and each of its queues, reading the columns in
+   * place (recovery of a deep backlog: nothing allocated per message in one queue).
+   */
+  forEach(fn: (seq: number, queue: number, size: number, priority: number | undefined, expiry: number | undefined) => void): void {
+    const keys = [...this.chunks.keys()].sort((a, b) => a - b);
+    const hasExpiries = this.expiries.size > 0;
+    for (const key of keys) {
+      const c = this.chunks.get(key)!;
+      for (let i = 0; i < c.n; i++) {
+        const q = c.queue[i];
+        if (q === DEAD) continue;
+        const seq = c.base + c.off[i];
+        const prio = c.prio[i] === NO_PRIORITY ? undefined : c.prio[i];
+        const expiry = hasExpiries ? this.expiries.get(seq) : undefined;
+        if (q !== MULTI) fn(seq, q, c.size[i], prio, expiry);
+        else for (const fq of this.fanout.get(seq)!.queues) fn(seq, fq, c.size[i], prio, expiry);
+      }
+    }
+  }
+
+  /** Writes the table (index snapshot, journal-snapshot.ts). */
+  writeTo(w: SnapshotWriter): void {
+    const keys = [...this.chunks.keys()].sort((a, b) => a - b);
+    w.u32(keys.length);
+    for (const key of keys) {
+      const c = this.chunks.get(key)!;
+      if (c.live !== c.n) c.squeeze();
+      w.f64(key);
+      w.u32(c.n);
+      for (const col of c.columns()) w.column(col, c.n);
+    }
+    w.u32(this.fanout.size);
+    for (const [seq, f] of this.fanout) {
+      w.f64(seq);
+      w.u32(f.bytes);
+      w.u32(f.queues.length);
+      for (const q of f.queues) w.u32(q);
+    }
+    w.u32(this.expiries.size);
+    for (const [seq, expiry] of this.expiries) {
+      w.f64(seq);
+      w.f64(expiry);
+    }
+  }
+
+  /** Reads what writeTo wrote into an empty table. */
+  readFrom(r: SnapshotReader): void {
+    for (let k = r.u32(); k > 0; k--) {
+      const key = r.f64();
+      const n = r.u32();
+      if (n === 0 || n > SPAN) throw new RangeError('index snapshot: bad chunk');
+      let cap = FIRST_CAPACITY;
+      while (cap < n) cap *= 2;
+      const c = new Chunk(key * SPAN, cap);
+      for (const col of c.columns()) r.column(col, n);
+      c.n = n;
+      c.live = n;
+      this.count += n;
+      this.chunks.set(key, c);
+    }
+    for (let k = r.u32(); k > 0; k--) {
+      const seq = r.f64();
+      const bytes = r.u32();
+      const queues: number[] = [];
+      for (let q = r.u32(); q > 0; q--) queues.push(r.u32());
+      this.fanout.set(seq, { queues, bytes });
+    }
+    for (let k = r.u32(); k > 0; k--) {
+      const seq = r.f64();
+      this.expiries.set(seq, r.f64());
+    }
+  }
+
+  private bytesAt(c: Chunk, i: number, seq: number): number {
+    return c.queue[i] === MULTI ? this.fanout.get(seq)!.bytes : ENQUEUE_FIXED + 4 + c.len[i];
+  }
+
+  private kill(c: Chunk, i: number, seq: number): void {
+    this.removedSeg = c.seg[i];
+    c.queue[i] = DEAD;
+    c.live--;
+    this.count--;
+    this.fanout.delete(seq);
+    this.expiries.delete(seq);
+    if (c.live === 0) this.chunks.delete(Math.floor(c.base / SPAN));
+    else if (c.n >= FIRST_CAPACITY && c.live * 2 < c.n) c.squeeze();
+  }
+}
