@@ -3,7 +3,6 @@
  * input over raw sockets (the AMQP error condition and a close, never a crash, others unaffected).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,7 +11,7 @@ import rhea from 'rhea';
 import {
   close, connect, openReceiver, openSender, receive, refusal, send, startAmqp, tick, type Harness,
 } from './helpers.js';
-import { eventually, startBroker } from '../support/index.js';
+import { eventually, selfSignedCert, startBroker } from '../support/index.js';
 import { requireDebianClient } from '../support/debian.js';
 import { AMQP_HEADER, SASL_HEADER, closeCondition, exchange, frame, opening, parse, rawFrame, saslFrame } from './raw.js';
 
@@ -89,7 +88,7 @@ describe('amqp connections', function () {
       requireDebianClient('openssl').call(this);
       const dir = mkdtempSync(join(tmpdir(), 'amqp-tls-'));
       try {
-        execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+        selfSignedCert(dir);
         const h = await startAmqp({}, { tls: { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) } });
         try {
           assert.ok(h.tlsPort);

@@ -4,7 +4,6 @@
  * claim more elements than their frame has bytes (refused before rhea's decoder allocates them).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import { requireDebianClient } from '../support/debian.js';
 import { recordingLogger, type LogRecord } from '../support/logger.js';
 import { close, connect, openReceiver, openSender, receive, send, startAmqp, type Harness } from './helpers.js';
 import { AMQP_HEADER, closeCondition, exchange, frame, opening, parse, rawFrame, SASL_HEADER } from './raw.js';
-import { eventually } from '../support/index.js';
+import { eventually, selfSignedCert } from '../support/index.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -43,7 +42,7 @@ describe('amqp hardening', () => {
     before(requireDebianClient('openssl', 'openssl'));
     before(async () => {
       dir = mkdtempSync(join(tmpdir(), 'amqp-gate-'));
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+      selfSignedCert(dir);
       h = await startAmqp({}, { limits: { maxConnections: 2 }, tls: { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) } });
     });
     after(async () => {

@@ -4,10 +4,9 @@
  * `--producer-property` / `--consumer-property` flags.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { removeTempDir, requireDebianClient, startBroker, tempDir, type RunningBroker } from '../support/index.js';
+import { removeTempDir, requireDebianClient, type RunningBroker, selfSignedCert, startBroker, tempDir } from '../support/index.js';
 import { junction, oneLineFailure } from './run.js';
 
 describe('cli: Kafka tools over SASL_SSL and SASL_PLAINTEXT (client properties files and flags)', function () {
@@ -19,8 +18,7 @@ describe('cli: Kafka tools over SASL_SSL and SASL_PLAINTEXT (client properties f
   before(async () => {
     dir = tempDir();
     ca = join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', ca, '-days', '2',
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+    selfSignedCert(dir);
     b = await startBroker({ tls: { cert: ca, key: join(dir, 'key.pem') }, auth: { allowAnonymous: false, rules: [{ user: 'dave', allow: ['publish', 'subscribe', 'consume', 'admin'], address: '#' }] }, kafka: { tlsPort: -1, groupInitialRebalanceDelayMs: 0 } } as never);
     await b.auth.register!('dave', 'dave-pw');
   });

@@ -3,9 +3,8 @@
  * (the issue's example first: MQTT in, Kafka out), TLS schemes, and one-line failures.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { removeTempDir, requireDebianClient, startBroker, tempDir, type RunningBroker } from '../support/index.js';
+import { removeTempDir, requireDebianClient, type RunningBroker, selfSignedCert, startBroker, tempDir } from '../support/index.js';
 import { junction, oneLineFailure, start, type CliResult } from './run.js';
 
 const H = '127.0.0.1';
@@ -120,8 +119,7 @@ describe('cli: send and receive over TLS (mqtts, stomps, stomp+ssl, amqps, kafka
   before(async () => {
     dir = tempDir();
     ca = join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', ca, '-days', '2',
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+    selfSignedCert(dir);
     b = await startBroker({ tls: { cert: ca, key: join(dir, 'key.pem') }, xmpp: { tlsPort: -1 }, kafka: { tlsPort: -1, groupInitialRebalanceDelayMs: 0 } } as never);
     p = b.ports as Record<string, number>;
     await b.auth.register!('carol', 'carol-pw');

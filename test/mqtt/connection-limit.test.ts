@@ -4,11 +4,10 @@
  * no answer to the WebSocket upgrade).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqttPacket from 'mqtt-packet';
-import { eventually, firstBytes, removeTempDir, requireDebianClient, tempDir, TEST_HOST, tlsHandshakes, upgradeAnswer } from '../support/index.js';
+import { eventually, firstBytes, removeTempDir, requireDebianClient, selfSignedCert, tempDir, TEST_HOST, tlsHandshakes, upgradeAnswer } from '../support/index.js';
 import { connect, endAll, Inbox, startMqtt, uid, type MqttTestBroker } from './helpers.js';
 
 const CONNECT = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'over-the-limit', keepalive: 0 });
@@ -19,7 +18,7 @@ describe('mqtt connection limit across listeners', () => {
   before(requireDebianClient('openssl', 'openssl'));
   before(async () => {
     dir = tempDir();
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+    selfSignedCert(dir);
     t = await startMqtt({ limits: { maxConnections: 3 } as never, mqtt: { tls: { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') } } });
   });
   afterEach(endAll);

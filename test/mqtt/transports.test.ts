@@ -1,11 +1,10 @@
 /** MQTT over WebSocket (/mqtt on the HTTP listener, subprotocol mqtt) and over TLS; authentication and authorisation. */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { createUserRecord, MemoryUserStore } from '../../plugins/auth/index.js';
-import { removeTempDir, requireDebianClient, tempDir, TEST_HOST } from '../support/index.js';
+import { removeTempDir, requireDebianClient, selfSignedCert, tempDir, TEST_HOST } from '../support/index.js';
 import { connect, connectRefused, endAll, Inbox, rawConnected, startMqtt, uid, type MqttTestBroker } from './helpers.js';
 import type mqttPacket from 'mqtt-packet';
 
@@ -45,10 +44,7 @@ describe('mqtt over TLS', () => {
   before(requireDebianClient('openssl', 'openssl'));
   before(async () => {
     dir = tempDir();
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2',
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ], { stdio: 'ignore' });
+    selfSignedCert(dir);
     t = await startMqtt({ mqtt: { tls: { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') } } });
   });
   afterEach(endAll);

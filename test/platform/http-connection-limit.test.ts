@@ -4,7 +4,6 @@
  * connections already open keep being served; a place freed is taken again.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,7 +14,7 @@ import type { Logger } from '../../core/adapter.js';
 import { HttpListener } from '../../plugins/http/index.js';
 import { requireDebianClient } from '../support/debian.js';
 import { startBroker, TEST_HOST } from '../support/broker.js';
-import { eventually } from '../support/index.js';
+import { eventually, selfSignedCert } from '../support/index.js';
 
 const silent = pino({ level: 'silent' }) as unknown as Logger;
 const CONFIG = { port: 0, maxHeaderBytes: 16384, headersTimeoutMs: 10000, requestTimeoutMs: 30000, keepAliveTimeoutMs: 30000, maxWebSocketMessageBytes: 1 << 20 };
@@ -88,7 +87,7 @@ describe('http: connection limit', function () {
     before(requireDebianClient('openssl', 'openssl'));
     before(() => {
       dir = mkdtempSync(join(tmpdir(), 'http-gate-'));
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+      selfSignedCert(dir);
     });
     after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 

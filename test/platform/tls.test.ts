@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
@@ -7,7 +6,7 @@ import { ConfigError, loadConfig } from '../../config/load.js';
 import type { JunctionConfig } from '../../config/schema.js';
 import type { AdapterContext, ProtocolAdapter } from '../../core/adapter.js';
 import { createTlsResolver, loadTlsOptions } from '../../plugins/tls.js';
-import { removeTempDir, requireDebianClient, startBroker, tempDir, TEST_HOST } from '../support/index.js';
+import { removeTempDir, requireDebianClient, selfSignedCert, startBroker, tempDir, TEST_HOST } from '../support/index.js';
 
 function withTls(over: Record<string, unknown>): JunctionConfig {
   return loadConfig({ overrides: over });
@@ -33,10 +32,7 @@ describe('platform/tls', () => {
     dir = tempDir();
     cert = join(dir, 'cert.pem');
     key = join(dir, 'key.pem');
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2',
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ], { stdio: 'ignore' });
+    selfSignedCert(dir);
   });
   after(() => dir && removeTempDir(dir));
 

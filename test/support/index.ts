@@ -4,3 +4,4 @@ export * from './debian.js';
 export * from './eventually.js';
 export * from './logger.js';
 export * from './refusal.js';
+export * from './certs.js';

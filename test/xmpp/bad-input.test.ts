@@ -4,7 +4,6 @@
  * was connected all along still works afterwards. Also STARTTLS (offered, required, upgraded).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import { connect as tlsConnect } from 'node:tls';
 import type { Client } from '@xmpp/client';
 import { WebSocket } from 'ws';
 import { type Harness, HEADER, login, nextStanza, RawClient, rawLogin, startXmpp, stopAll, xmlEl } from './helpers.js';
-import { eventually, requireDebianClient } from '../support/index.js';
+import { eventually, requireDebianClient, selfSignedCert } from '../support/index.js';
 
 const STREAMS = 'urn:ietf:params:xml:ns:xmpp-streams';
 const streamError = (cond: string) => new RegExp(`<stream:error[^>]*><${cond} xmlns='${STREAMS}'/>`);
@@ -225,8 +224,7 @@ describe('xmpp STARTTLS', function () {
   before(requireDebianClient('openssl'));
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'xmpp-tls-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-      '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+    selfSignedCert(dir);
     tls = { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
   });
   after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });

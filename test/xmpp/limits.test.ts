@@ -1,13 +1,12 @@
 /** limits.maxConnections counts XMPP connections across TCP, direct TLS and WebSocket, before any stream work. */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { WebSocket } from 'ws';
 import { requireDebianClient } from '../support/debian.js';
-import { eventually, firstBytes, tlsHandshakes, upgradeAnswer } from '../support/index.js';
+import { eventually, firstBytes, selfSignedCert, tlsHandshakes, upgradeAnswer } from '../support/index.js';
 import { HEADER, HOST, login, nextStanza, rawLogin, startXmpp, stopAll, type Harness } from './helpers.js';
 
 /** A direct TLS connection that has sent a stream header and got the features; null if the server dropped it. */
@@ -42,7 +41,7 @@ describe('xmpp connection limit across listeners', () => {
   before(requireDebianClient('openssl', 'openssl'));
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'xmpp-gate-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+    selfSignedCert(dir);
     const tls = { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
     h = await startXmpp({ tls, limits: { maxConnections: 3 }, xmpp: { tlsPort: -1 } });
   });
