@@ -332,10 +332,9 @@ export class JetStreamSharedQueues implements SharedQueues {
       else this.retries.stuck({ queue: name, epoch: rec.epoch }, 'cluster: queue claimed but its replay was given up (claimed again)');
     } catch (err) {
       this.retries.note({ queue: name, err: (err as Error).message }, 'cluster: queue claim did not complete (retried)');
-      // The update may have been stored though its answer was lost (a timeout): the retry needs the
-      // record as it is now, whatever the watch has delivered so far.
-      // The leader's answer is the truth, even when it is older than the revision this node knew:
-      // seen after nats-server kills, a record whose write was acknowledged and then not kept.
+      // The update may have been stored though its answer was lost (a timeout), or lost to another
+      // node: the retry needs the record as the stream leader has it now, even when that is older
+      // than the revision this node knew (after nats-server kills, replicas were seen to diverge).
       const now = await this.kv.get(ownerKey(name)).catch(() => undefined);
       if (now === undefined) {
         this.retries.stuck({ queue: name, err: (err as Error).message }, 'cluster: queue claim failed and the owner record could not be read back');
@@ -443,12 +442,7 @@ export class JetStreamSharedQueues implements SharedQueues {
   private async probeAttachment(q: Queue, owner: number): Promise<void> {
     if (Date.now() - (this.probedAt.get(q.name) ?? 0) < PROBE_MS) return;
     this.probedAt.set(q.name, Date.now());
-    let reply: string;
-    try {
-      reply = (await this.nc.request(`junction.qctl.${owner}`, JSON.stringify({ op: 'probe', queue: q.name, node: this.self } satisfies Control), { timeout: REQUEST_TIMEOUT_MS })).string();
-    } catch {
-      return; // unanswered: asked again at the next probe
-    }
+    const reply = await this.ask(owner, { op: 'probe', queue: q.name, node: this.self }).catch(() => ''); // unanswered: asked again at the next probe
     if (reply === '' || this.attached.get(q.name) !== owner) return;
     this.log.warn({ queue: q.name, owner, reply }, 'cluster: queue owner had lost this node\'s attachment; attaching again');
     this.attached.delete(q.name);
@@ -652,9 +646,9 @@ export class JetStreamSharedQueues implements SharedQueues {
       if (seqs.length === 0) continue;
       const queue = key.slice(key.indexOf('\u0000') + 1);
       rc.checking = true;
-      void this.nc.request(`junction.qctl.${rc.node}`, JSON.stringify({ op: 'check', queue, node: this.self, seqs } satisfies Control), { timeout: REQUEST_TIMEOUT_MS })
+      void this.ask(rc.node, { op: 'check', queue, node: this.self, seqs })
         .then(async (reply) => {
-          const held = new Set(JSON.parse(reply.string()) as number[]);
+          const held = new Set(JSON.parse(reply) as number[]);
           let lost = 0;
           for (const seq of seqs) {
             const t = rc.tags.get(seq);
@@ -756,23 +750,29 @@ export class JetStreamSharedQueues implements SharedQueues {
     // What this read and the feed enqueue meanwhile: a slow feed delivering the same sequences must
     // not enqueue them twice. A read that hangs is given up; the next check reads again.
     const taken = new Set<number>();
+    let read = 0;
     this.readingBack.set(q.name, taken);
     try {
       await withTimeout(this.readSubject(q.name, bound, (seq, data) => {
         if (held.has(seq) || taken.has(seq) || !this.owned.has(q.name) || this.readingBack.get(q.name) !== taken) return;
         taken.add(seq);
         this.enqueue(q, seq, data, 0, false);
+        read++;
       }), OPERATION_TIMEOUT_MS, `read-back of queue ${q.name}`);
       this.repairedUpTo.set(q.name, Math.max(bound, this.repairedUpTo.get(q.name) ?? 0));
     } finally {
       if (this.readingBack.get(q.name) === taken) this.readingBack.delete(q.name);
     }
-    if (taken.size > 0) this.log.warn({ queue: q.name, messages: taken.size }, 'cluster: queue was missing stored messages; read them back from the stream');
+    if (read > 0) this.log.warn({ queue: q.name, messages: read }, 'cluster: queue was missing stored messages; read them back from the stream');
+  }
+
+  /** A control request to `node`; resolves with its answer ('' = done). */
+  private async ask(node: number, c: Control, timeout = REQUEST_TIMEOUT_MS): Promise<string> {
+    return (await this.nc.request(`junction.qctl.${node}`, JSON.stringify(c), { timeout })).string();
   }
 
   private async request(node: number, c: Control, timeout = REQUEST_TIMEOUT_MS): Promise<void> {
-    const reply = await this.nc.request(`junction.qctl.${node}`, JSON.stringify(c), { timeout });
-    const text = reply.string();
+    const text = await this.ask(node, c, timeout);
     if (text !== '') throw new Error(`node ${node}: ${text}`);
   }
 }
