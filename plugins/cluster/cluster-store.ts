@@ -17,7 +17,7 @@ import type { JournalEntry, PartitionStore, RemoteChange, RetentionPolicy, Store
 import { JetStreamPartition, jetStreamConfig } from './jetstream-partition.js';
 import { metaKey, parseMetaKey, partitionStreamName, partitionStreamPrefix, partitionSubject } from './names.js';
 import type { LatencyHistogram } from '../../core/latency-histogram.js';
-import { KvFollower, readBucket } from './resilient.js';
+import { KvFollower, readBucket, storeRefused } from './resilient.js';
 
 /** Metadata every node shares; the rest (this node's own queues and bindings, counters) is local. */
 export const SHARED_NAMESPACES = new Set([
@@ -123,7 +123,8 @@ export class ClusterStore implements Store {
     for (const e of entries) {
       if ((e.kind === 'put' || e.kind === 'del') && SHARED_NAMESPACES.has(e.ns)) {
         const key = metaKey(e.ns, e.key);
-        shared.push(e.kind === 'put' ? this.deps.meta.put(key, tagged(this.deps.nodeId, e.value)) : this.deps.meta.delete(key));
+        // A refused or timed-out write is the store error every adapter answers with its refusal.
+        shared.push((e.kind === 'put' ? this.deps.meta.put(key, tagged(this.deps.nodeId, e.value)) : this.deps.meta.delete(key)).then(() => undefined, storeRefused));
       } else {
         local.push(e);
       }
