@@ -81,6 +81,7 @@ export function handlePublish(conn: PacketContext, p: IPublishPacket): void {
     // after this one died has its message published again under the same id, and stored once.
     done = exchange && session.durable && clustered ? ctx.store.putInflight(conn.clientId, 'i', id, exchange.publishId).then(publish) : publish();
   } catch (err) {
+    if (exchange) session.inboundQos2.delete(id);
     return refuse(conn, qos, id, RC.TopicNameInvalid, (err as Error).message);
   }
   if (exchange && session.durable && !clustered) done = Promise.all([done, ctx.store.putInflight(conn.clientId, 'i', id, exchange.publishId)]);
