@@ -5,12 +5,12 @@
  * throughout. Memory is asserted on the broker's own counters (/metrics), not on process RSS.
  */
 import assert from 'node:assert/strict';
-import type { Client, IMessage } from '@stomp/stompjs';
-import { TEST_HOST } from '../support/broker.js';
+import type { IMessage } from '@stomp/stompjs';
 import { startJunctionProcess, type JunctionProcess } from '../support/junction-process.js';
 import { close as closeAmqp, connect as connectAmqp, openReceiver } from '../amqp/helpers.js';
 import { stompjs } from '../stomp/helpers.js';
 import { eventually } from '../support/index.js';
+import { metric, publishWithReceipts, stompUrl } from './child-broker.js';
 
 const BUDGET = 64 * 1024;
 const N = 3000;
@@ -20,31 +20,6 @@ const PAD = 'p'.repeat(150);
 /** Priority 9, then 4, then 1; FIFO within each. */
 const EXPECTED = [9, 4, 1].flatMap((p) => Array.from({ length: N }, (_, i) => i).filter((i) => PRIORITIES[i % 3] === p).map((i) => `m${i}`));
 const name = (body: string) => body.slice(0, body.indexOf('|'));
-
-async function metric(node: JunctionProcess, metricName: string, labels = ''): Promise<number> {
-  const text = await (await fetch(`http://${TEST_HOST}:${node.ports.http}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${metricName}${labels} `) || l.startsWith(`${metricName}${labels}{`));
-  assert.ok(line, `metric ${metricName}${labels} in /metrics`);
-  return Number(line.slice(line.lastIndexOf(' ') + 1));
-}
-
-const stompUrl = (node: JunctionProcess) => `ws://${TEST_HOST}:${node.ports.http}/stomp`;
-
-/** Sends every message with a receipt and resolves once all receipts came back (acknowledged = stored). */
-async function publishAll(client: Client): Promise<void> {
-  const receipts = new Set<string>();
-  const all = new Promise<void>((resolve) => {
-    client.onUnhandledReceipt = (f) => {
-      receipts.delete(f.headers['receipt-id']);
-      if (receipts.size === 0) resolve();
-    };
-  });
-  for (let i = 0; i < N; i++) {
-    receipts.add(`r${i}`);
-    client.publish({ destination: '/queue/deep', body: `m${i}|${PAD}`, headers: { persistent: 'true', priority: String(PRIORITIES[i % 3]), receipt: `r${i}` } });
-  }
-  await all;
-}
 
 describe('queues: a deep queue past queues.memoryBytes, across kill -9 and a restart (child process, real clients)', function () {
   this.timeout(180_000);
@@ -56,7 +31,7 @@ describe('queues: a deep queue past queues.memoryBytes, across kill -9 and a res
   it('fills past the budget, browses, survives kill -9, drains in priority order over STOMP then AMQP', async () => {
     node = await startJunctionProcess({ env: { JUNCTION_QUEUES_MEMORY_BYTES: String(BUDGET) } });
     let client = await stompjs(stompUrl(node));
-    await publishAll(client);
+    await publishWithReceipts(client, N, (i) => ({ destination: '/queue/deep', body: `m${i}|${PAD}`, headers: { persistent: 'true', priority: String(PRIORITIES[i % 3]) } }));
     assert.equal(await metric(node, 'junction_queue_messages_ready', '{queue="deep"}'), N);
     assert.ok(await metric(node, 'junction_queue_memory_bytes') <= BUDGET, 'bodies in memory within the budget');
     assert.equal(await metric(node, 'junction_queue_memory_budget_bytes'), BUDGET);

@@ -9,13 +9,7 @@ import { TEST_HOST } from '../support/broker.js';
 import { startJunctionProcess, type JunctionProcess } from '../support/junction-process.js';
 import { stompjs } from '../stomp/helpers.js';
 import { eventually } from '../support/index.js';
-
-async function metric(node: JunctionProcess, name: string): Promise<number> {
-  const text = await (await fetch(`http://${TEST_HOST}:${node.ports.http}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  assert.ok(line, `metric ${name}`);
-  return Number(line.slice(line.indexOf(' ') + 1));
-}
+import { metric } from './child-broker.js';
 
 /** The first message on `destination` (client-individual, never acknowledged). */
 function firstMessage(client: Client, destination: string): Promise<IMessage> {

@@ -7,12 +7,13 @@
  * journal after it; the rest drained over AMQP, in order throughout.
  */
 import assert from 'node:assert/strict';
-import type { Client, IMessage } from '@stomp/stompjs';
+import type { IMessage } from '@stomp/stompjs';
 import { TEST_HOST } from '../support/broker.js';
 import { startJunctionProcess, type JunctionProcess } from '../support/junction-process.js';
 import { close as closeAmqp, connect as connectAmqp, openReceiver } from '../amqp/helpers.js';
 import { stompjs } from '../stomp/helpers.js';
 import { eventually } from '../support/index.js';
+import { metric, publishWithReceipts, stompUrl } from './child-broker.js';
 
 const BUDGET = 64 * 1024;
 const N = 6000;
@@ -23,33 +24,7 @@ const region = (i: number) => (i % 2 === 0 ? 'eu' : 'us');
 const EXPECTED = [9, 4, 1].flatMap((p) => Array.from({ length: N }, (_, i) => i).filter((i) => PRIORITIES[i % 3] === p));
 const name = (body: string) => Number(body.slice(1, body.indexOf('|')));
 
-async function metric(node: JunctionProcess, metricName: string, labels = ''): Promise<number> {
-  const text = await (await fetch(`http://${TEST_HOST}:${node.ports.http}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${metricName}${labels} `));
-  assert.ok(line, `metric ${metricName}${labels} in /metrics`);
-  return Number(line.slice(line.lastIndexOf(' ') + 1));
-}
-
-const stompUrl = (node: JunctionProcess) => `ws://${TEST_HOST}:${node.ports.http}/stomp`;
 const ready = (node: JunctionProcess) => metric(node, 'junction_queue_messages_ready', '{queue="packed"}');
-
-async function publishAll(client: Client): Promise<void> {
-  const receipts = new Set<string>();
-  const all = new Promise<void>((resolve) => {
-    client.onUnhandledReceipt = (f) => {
-      receipts.delete(f.headers['receipt-id']);
-      if (receipts.size === 0) resolve();
-    };
-  });
-  for (let i = 0; i < N; i++) {
-    receipts.add(`r${i}`);
-    client.publish({
-      destination: '/queue/packed', body: `m${i}|${PAD}`,
-      headers: { persistent: 'true', priority: String(PRIORITIES[i % 3]), region: region(i), receipt: `r${i}` },
-    });
-  }
-  await all;
-}
 
 /** Takes `n` messages over STOMP (client-individual acks), acks them, and unsubscribes. */
 async function take(node: JunctionProcess, n: number, selector?: string): Promise<number[]> {
@@ -76,7 +51,10 @@ describe('queues: a packed paged backlog and the index snapshot across a clean r
   it('packs the paged backlog, serves the admin API, a selector, a snapshot restart and a kill -9 in order', async () => {
     node = await startJunctionProcess({ env: { JUNCTION_QUEUES_MEMORY_BYTES: String(BUDGET) } });
     const client = await stompjs(stompUrl(node));
-    await publishAll(client);
+    await publishWithReceipts(client, N, (i) => ({
+      destination: '/queue/packed', body: `m${i}|${PAD}`,
+      headers: { persistent: 'true', priority: String(PRIORITIES[i % 3]), region: region(i) },
+    }));
     await client.deactivate();
     assert.equal(await ready(node), N);
     // All but the bodies the budget holds page out, and are packed once the journal stored them.
