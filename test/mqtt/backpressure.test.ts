@@ -5,23 +5,9 @@
  * and a canary client keeps working throughout.
  */
 import assert from 'node:assert/strict';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import type mqttPacket from 'mqtt-packet';
 import { connect, endAll, Inbox, rawConnected, startMqtt, uid, type MqttTestBroker, type RawClient } from './helpers.js';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-/** Heap plus Buffer memory after full collections (Buffer memory is released after a GC, not in it). */
-async function liveBytes(): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-}
+import { liveBytes } from '../support/memory.js';
 
 const MiB = 1024 * 1024;
 const QUEUE_BOUND = 8 * MiB;

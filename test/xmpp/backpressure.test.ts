@@ -5,22 +5,10 @@
  * memory stays bounded, and two other clients keep chatting.
  */
 import assert from 'node:assert/strict';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { DOMAIN, login, nextStanza, rawLogin, startXmpp, stopAll, xmlEl, type Harness } from './helpers.js';
+import { liveBytes } from '../support/memory.js';
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 const MiB = 1024 * 1024;
-
-async function liveBytes(): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-}
 
 describe('xmpp: a client that never reads', function () {
   this.timeout(120_000);
