@@ -16,7 +16,7 @@
  *
  *   npm run bench -- queues      or      node dist/bench/queues-bench.js
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -28,6 +28,7 @@ import type { QueueHost } from '../core/queue.js';
 import { FileStore } from '../core/storage/file-store.js';
 import { JunctionNode, LISTENERS, type JunctionPorts } from '../scripts/lib/junction-node.js';
 import { freePorts } from '../scripts/lib/ports.js';
+import { metric, procStatus, timedStart } from './node-probes.js';
 import { jsonLineChild, runLoad } from './peers.js';
 
 const LOADGEN = fileURLToPath(new URL('./stomp-loadgen.js', import.meta.url));
@@ -93,17 +94,6 @@ async function measureIndex(dir: string): Promise<{ bytesPerMessage: number; ms:
   return { bytesPerMessage: (after - before) / N, ms, paged, from };
 }
 
-function procStatus(pid: number, field: 'VmHWM' | 'VmRSS'): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-async function metric(port: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.slice(line.indexOf(' ') + 1)) : NaN;
-}
-
 function dirBytes(dir: string): number {
   let n = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -122,13 +112,6 @@ async function startNode(dataDir: string, memoryBytes: number): Promise<Junction
   }, { readyTimeoutMs: 300_000 });
   await node.start();
   return node;
-}
-
-/** Starts the node and returns how long until /readyz answered. */
-async function timedStart(node: JunctionNode): Promise<number> {
-  const t0 = performance.now();
-  await node.start();
-  return performance.now() - t0;
 }
 
 /** N messages from PRODUCERS producers, no consumer; resolves with messages per second. */

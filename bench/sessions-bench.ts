@@ -11,29 +11,19 @@
  *
  *   npm run bench -- sessions      or      node dist/bench/sessions-bench.js
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { JunctionNode, LISTENERS, type JunctionPorts } from '../scripts/lib/junction-node.js';
 import { freePorts } from '../scripts/lib/ports.js';
+import { metric, procStatus, timedStart } from './node-probes.js';
 import { jsonLineChild } from './peers.js';
 
 const LOADGEN = fileURLToPath(new URL('./mqtt-sessions-loadgen.js', import.meta.url));
 const SESSIONS = Number(process.env.SESSIONS_BENCH_SESSIONS ?? '10000') || 10_000;
 const PER = Number(process.env.SESSIONS_BENCH_PER ?? '100') || 100;
 const MiB = 1024 * 1024;
-
-function procStatus(pid: number, field: 'VmHWM' | 'VmRSS'): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-async function metric(port: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.slice(line.indexOf(' ') + 1)) : NaN;
-}
 
 function phase(args: object): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
@@ -43,12 +33,6 @@ function phase(args: object): Promise<Record<string, unknown>> {
     });
     p.on('exit', (code) => (code || !result ? reject(new Error(`loadgen exited with ${code}`)) : resolve(result)));
   });
-}
-
-async function timedStart(node: JunctionNode): Promise<number> {
-  const t0 = performance.now();
-  await node.start();
-  return performance.now() - t0;
 }
 
 export async function runSessionsBench(): Promise<void> {
