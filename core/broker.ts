@@ -528,8 +528,11 @@ export class Broker extends EventEmitter {
     // it, or will once the first attempt is stored; shared queues and streams are written again (a
     // shared queue's store drops the repeat).
     const firstAttempt = message.publishId === undefined ? undefined : this.recentPublishes.get(message.publishId);
+    let shared: Array<[Queue, SharedQueues]> | null = null;
     for (const q of queues) {
-      if (firstAttempt || this.sharedOf(q)) continue;
+      const sharing = this.sharedOf(q);
+      if (sharing) (shared ??= []).push([q, sharing]);
+      if (sharing || firstAttempt) continue;
       const persisted = message.durable && q.options.durable;
       const entry: QueueEntry = {
         seq, message, deliveryCount: 0, redelivered: false, persisted, size,
@@ -557,10 +560,7 @@ export class Broker extends EventEmitter {
     }
     if (firstAttempt) (waits ??= []).push(firstAttempt);
     else if (message.publishId !== undefined) this.recentPublishes.add(message.publishId, waits ? Promise.all(waits).then(() => undefined) : RESOLVED);
-    for (const q of queues) {
-      const shared = this.sharedOf(q);
-      if (shared) (waits ??= []).push(shared.append(q.name, message));
-    }
+    if (shared) for (const [q, sharing] of shared) (waits ??= []).push(sharing.append(q.name, message));
     for (const s of streams) (waits ??= []).push(this.appendToStream(s, [message]));
     if (!waits) return RESOLVED;
     return waits.length === 1 ? waits[0] : Promise.all(waits).then(() => undefined);
