@@ -23,6 +23,14 @@ export class MetadataStore {
     else this.listeners.set(ns, [listener]);
   }
 
+  /**
+   * Resolves once what other nodes of a cluster wrote before the call is in this copy (read your
+   * peers' writes: a client that moves between nodes finds its state). At once on a single node.
+   */
+  sync(): Promise<void> {
+    return this.store.syncShared?.() ?? Promise.resolve();
+  }
+
   get(ns: string, key: string): Buffer | undefined {
     return this.data.get(ns)?.get(key);
   }

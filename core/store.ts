@@ -167,4 +167,9 @@ export interface Store {
   readonly fsyncSeconds?: LatencyHistogram;
   /** A shared store calls `listener` for metadata other nodes change (after open()). */
   onRemoteChange?(listener: (change: RemoteChange) => void): void;
+  /**
+   * A shared store: resolves once every metadata change other nodes had acknowledged before the
+   * call has reached this node (through `onRemoteChange`); rejects when it cannot tell in time.
+   */
+  syncShared?(): Promise<void>;
 }

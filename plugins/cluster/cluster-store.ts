@@ -18,6 +18,7 @@ import { JetStreamPartition, jetStreamConfig } from './jetstream-partition.js';
 import { metaKey, parseMetaKey, partitionStreamName, partitionStreamPrefix, partitionSubject } from './names.js';
 import type { LatencyHistogram } from '../../core/latency-histogram.js';
 import { KvFollower, readBucket, storeRefused } from './resilient.js';
+import { StorageFailedError } from '../../core/storage/segment-writer.js';
 
 /** Metadata every node shares; the rest (this node's own queues and bindings, counters) is local. */
 export const SHARED_NAMESPACES = new Set([
@@ -26,6 +27,8 @@ export const SHARED_NAMESPACES = new Set([
 ]);
 
 const TAG = 0x4a;
+/** How long syncShared() waits for this node's copy of the metadata to catch up. */
+const SYNC_TIMEOUT_MS = 5000;
 
 function tagged(nodeId: number, value: Buffer): Buffer {
   const out = Buffer.allocUnsafe(5 + value.length);
@@ -53,7 +56,7 @@ export interface ClusterStoreDeps {
 export class ClusterStore implements Store {
   private listener: ((change: RemoteChange) => void) | null = null;
   private readonly early: RemoteChange[] = [];
-  private watchStop: (() => void) | null = null;
+  private follower: KvFollower | null = null;
   readonly partitions = new Map<string, JetStreamPartition>();
 
   constructor(private readonly deps: ClusterStoreDeps) {}
@@ -98,7 +101,7 @@ export class ClusterStore implements Store {
       },
     });
     await follower.start();
-    this.watchStop = () => follower.stop();
+    this.follower = follower;
     for (const ns of SHARED_NAMESPACES) recovery.metadata.delete(ns);
     const entries = await readBucket(this.deps.meta, 'metadata', this.deps.log, progress);
     this.deps.log.info({ keys: entries.length }, 'cluster: shared metadata loaded');
@@ -115,6 +118,14 @@ export class ClusterStore implements Store {
   onRemoteChange(listener: (change: RemoteChange) => void): void {
     this.listener = listener;
     for (const c of this.early.splice(0)) listener(c);
+  }
+
+  async syncShared(): Promise<void> {
+    try {
+      await this.follower!.caughtUp(SYNC_TIMEOUT_MS);
+    } catch (err) {
+      throw new StorageFailedError(`cluster metadata not in sync: ${(err as Error).message}`);
+    }
   }
 
   async journal(entries: JournalEntry[]): Promise<void> {
@@ -165,7 +176,7 @@ export class ClusterStore implements Store {
   }
 
   async close(): Promise<void> {
-    this.watchStop?.();
+    this.follower?.stop();
     await this.deps.local.close();
   }
 }

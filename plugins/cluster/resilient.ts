@@ -10,7 +10,7 @@
  * sequence; behind and not moving for STALL_CHECKS checks in a row, the watch is replaced by one
  * that resumes right after the last revision delivered (nothing skipped, nothing delivered twice).
  */
-import type { KV, KvEntry, KvWatchEntry, KvWatchInclude } from '@nats-io/kv';
+import { KvWatchInclude, type KV, type KvEntry, type KvWatchEntry } from '@nats-io/kv';
 import type { Logger } from '../../core/adapter.js';
 import { RateLimitedLog } from '../../core/rate-limited-log.js';
 import { StorageFailedError } from '../../core/storage/segment-writer.js';
@@ -61,6 +61,11 @@ export class KvFollower {
   private generation = 0;
   private readonly stall = new StallWatch();
   private stopped = false;
+  /** Callers of caughtUp() waiting for revision >= their target. */
+  private readonly waiters: Array<{ target: number; done: () => void }> = [];
+  /** The last bucket-end request made, and the one callers share until it is sent (bucketEnd()). */
+  private sentEnd: Promise<number> | null = null;
+  private queuedEnd: Promise<number> | null = null;
 
   constructor(private readonly kv: KV, private readonly o: KvFollowerOptions) {}
 
@@ -68,7 +73,7 @@ export class KvFollower {
     // Creating the watch can hang while JetStream elects leaders (a nats-server just restarted).
     for (let attempt = 1; ; attempt++) {
       try {
-        await withTimeout(this.watch({ include: this.o.include }), WATCH_START_MS, `starting the ${this.o.what} watch`);
+        await withTimeout(this.watchFromNow(), WATCH_START_MS, `starting the ${this.o.what} watch`);
         break;
       } catch (err) {
         this.generation++;
@@ -88,6 +93,16 @@ export class KvFollower {
     this.stopWatch?.();
   }
 
+  /**
+   * A watch of updates only starts at the bucket's end: what came before counts as delivered (the
+   * caller reads it), so the stall check and caughtUp() measure from there.
+   */
+  private async watchFromNow(): Promise<void> {
+    const end = this.o.include === KvWatchInclude.UpdatesOnly ? (await this.kv.status()).streamInfo.state.last_seq : 0;
+    await this.watch({ include: this.o.include });
+    if (end > this.revision) this.revision = end;
+  }
+
   private async watch(opts: { include?: KvWatchInclude; resumeFromRevision?: number }): Promise<void> {
     const watch = await this.kv.watch(opts);
     const generation = ++this.generation;
@@ -101,10 +116,52 @@ export class KvFollower {
         } catch (err) {
           this.o.log.warn({ err: (err as Error).message, key: e.key }, `cluster: ${this.o.what} entry not applied`);
         }
+        this.wake();
       }
     })().catch((err) => {
       if (generation === this.generation) this.o.log.warn({ err: (err as Error).message }, `cluster: ${this.o.what} watch ended (replaced at the next check)`);
     });
+  }
+
+  /**
+   * Resolves once every change written to the bucket before the call has been delivered here (a
+   * read of the bucket's end from the stream leader, then a wait for the watch to pass it): what
+   * another node wrote and acknowledged is then visible in this node's copy. Gives up after
+   * `timeoutMs` (JetStream unavailable) by rejecting.
+   */
+  async caughtUp(timeoutMs: number): Promise<void> {
+    const target = await withTimeout(this.bucketEnd(), timeoutMs, `reading the ${this.o.what} bucket's end`);
+    if (this.revision >= target) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve, reject) => {
+      const waiter = { target, done: resolve };
+      this.waiters.push(waiter);
+      timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        reject(new Error(`the ${this.o.what} watch is ${target - this.revision} changes behind after ${timeoutMs} ms`));
+      }, timeoutMs);
+    }).finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * The bucket's last revision as its stream leader has it. One request at a time: callers that
+   * arrive while one is out share the next one, sent when it returns (its answer may predate them).
+   */
+  private bucketEnd(): Promise<number> {
+    if (!this.queuedEnd) {
+      const next = (this.sentEnd ?? Promise.resolve(0)).catch(() => 0).then(async () => {
+        this.queuedEnd = null;
+        return (await this.kv.status()).streamInfo.state.last_seq;
+      });
+      this.queuedEnd = this.sentEnd = next;
+    }
+    return this.queuedEnd;
+  }
+
+  private wake(): void {
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      if (this.revision >= this.waiters[i].target) this.waiters.splice(i, 1)[0].done();
+    }
   }
 
   private async check(): Promise<void> {

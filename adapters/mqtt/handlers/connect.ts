@@ -146,6 +146,9 @@ async function acceptConnect(
     if (conn.state !== 'connecting') return;
     const old = ctx.sessions.connections.get(clientId);
     if (old && old !== conn) await old.takeover();
+    // In a cluster the session may have been made or changed on another node a moment ago.
+    await broker.metadata.sync();
+    if (conn.state !== 'connecting') return;
     let record = ctx.store.get(clientId);
     let present = false;
     if (cleanStart || !record) {
