@@ -25,9 +25,10 @@
  *   for it with how many the queue holds (ready, delivered, being deleted); a queue short of the
  *   stream at two checks in a row (its feed missed messages: a consumer that stalled when a
  *   nats-server died) reads its subject back and takes what it lacks, up to the stream's end at the
- *   previous check. Whatever a feed or a forward loses, a stored message is delivered in the end.
+ *   previous check, from the stream leader by sequence (a consumer can sit on a replica that lacks
+ *   messages). Whatever a feed or a forward loses, a stored message is delivered in the end.
  */
-import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type MsgRequest } from '@nats-io/jetstream';
 import { KvWatchInclude, type KV } from '@nats-io/kv';
 import { headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Logger } from '../../core/adapter.js';
@@ -55,6 +56,8 @@ const REPAIR_CHECK_MS = 5000;
 const UNACKED_CHECK_MS = 5000;
 /** How often a node confirms each of its attachments with the queue's owner. */
 const PROBE_MS = 5000;
+/** Gaps a repair read-back searches at once (one get request each in flight). */
+const READ_BACK_PARALLEL = 32;
 /** How long the deletion of a settled message is retried while JetStream is unavailable. */
 const DELETE_RETRY_MS = 20_000;
 
@@ -67,6 +70,15 @@ interface RemoteConsumer {
   checking: boolean;
 }
 type Control = { op: 'attach' | 'detach' | 'ack' | 'reject' | 'check' | 'probe'; queue: string; node: number; seq?: number; seqs?: number[] };
+
+/** Runs `fn` over `items`, at most `parallel` at a time; rejects with the first failure. */
+async function forEachParallel<T>(items: T[], parallel: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, items.length) }, worker));
+}
 
 function bytes(data: Uint8Array): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
@@ -744,26 +756,47 @@ export class JetStreamSharedQueues implements SharedQueues {
     }
   }
 
-  /** Takes from the stream the queue's messages up to `bound` that it does not hold. */
+  /**
+   * Takes from the stream the queue's messages up to `bound` that it does not hold. They are read
+   * from the stream leader, one get per message (`next_by_subj`), not through a consumer: after
+   * nats-server kills a replica can lack messages the leader has, and a consumer placed on it
+   * would never see them (the feed missed them that way). Every gap between the sequences the
+   * queue holds is searched, READ_BACK_PARALLEL gaps at a time.
+   */
   private async readBack(q: Queue, bound: number): Promise<void> {
-    const held = new Set([...q.allEntries().map((e) => e.seq), ...(this.deleting.get(q.name) ?? [])]);
-    // What this read and the feed enqueue meanwhile: a slow feed delivering the same sequences must
-    // not enqueue them twice. A read that hangs is given up; the next check reads again.
+    const held = [...new Set([...q.allEntries().map((e) => e.seq), ...(this.deleting.get(q.name) ?? [])])].filter((s) => s <= bound).sort((a, b) => a - b);
+    const gaps: Array<[number, number]> = [];
+    let from = 1;
+    for (const seq of [...held, bound + 1]) {
+      if (seq > from) gaps.push([from, seq - 1]);
+      from = seq + 1;
+    }
+    // What the feed enqueues meanwhile: a slow feed delivering the same sequences must not enqueue
+    // them twice. A read that hangs is given up; the next check reads again.
     const taken = new Set<number>();
-    let read = 0;
     this.readingBack.set(q.name, taken);
+    const found: Array<{ seq: number; data: Uint8Array }> = [];
     try {
-      await withTimeout(this.readSubject(q.name, bound, (seq, data) => {
-        if (held.has(seq) || taken.has(seq) || !this.owned.has(q.name) || this.readingBack.get(q.name) !== taken) return;
+      await withTimeout(forEachParallel(gaps, READ_BACK_PARALLEL, async ([first, last]) => {
+        for (let at = first; at <= last;) {
+          const m = await this.jsm.streams.getMessage(QUEUES_STREAM, { seq: at, next_by_subj: queueSubject(q.name) } as unknown as MsgRequest);
+          if (!m || m.seq > last) return;
+          found.push({ seq: m.seq, data: m.data });
+          at = m.seq + 1;
+        }
+      }), OPERATION_TIMEOUT_MS, `read-back of queue ${q.name}`);
+      let read = 0;
+      for (const { seq, data } of found.sort((a, b) => a.seq - b.seq)) {
+        if (taken.has(seq) || !this.owned.has(q.name) || this.readingBack.get(q.name) !== taken) continue;
         taken.add(seq);
         this.enqueue(q, seq, data, 0, false);
         read++;
-      }), OPERATION_TIMEOUT_MS, `read-back of queue ${q.name}`);
+      }
       this.repairedUpTo.set(q.name, Math.max(bound, this.repairedUpTo.get(q.name) ?? 0));
+      if (read > 0) this.log.warn({ queue: q.name, messages: read }, 'cluster: queue was missing stored messages; read them back from the stream leader');
     } finally {
       if (this.readingBack.get(q.name) === taken) this.readingBack.delete(q.name);
     }
-    if (read > 0) this.log.warn({ queue: q.name, messages: read }, 'cluster: queue was missing stored messages; read them back from the stream');
   }
 
   /** A control request to `node`; resolves with its answer ('' = done). */
