@@ -46,7 +46,8 @@ export function onSm(host: SmHost, s: Session, el: XElement): void {
     case 'a': {
       const h = Number(el.attr('h'));
       if (!s.smEnabled || !Number.isInteger(h) || h < 0) return;
-      if (!s.acknowledge(h)) host.streamError('undefined-condition', 'acknowledged more stanzas than were sent');
+      // XEP-0198 section 4: the stream ends, with both counts for the client's logs.
+      if (!s.acknowledge(h)) host.streamError('undefined-condition', `You acknowledged ${h} stanzas, but I only sent you ${s.outH} so far.`);
       return;
     }
     case 'enable': {

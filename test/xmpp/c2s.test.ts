@@ -307,6 +307,18 @@ describe('xmpp c2s', function () {
       await r.waitFor(/<failed xmlns='urn:xmpp:sm:3'><item-not-found/);
       r.destroy();
     });
+
+    it('ends the stream with undefined-condition and both counts when the client acknowledges more than was sent', async () => {
+      const raw = await rawLogin(h.port, 'carol', 'carol-pw', 'PLAIN', 'over-ack');
+      const mark = raw.buf.length;
+      raw.send(`<enable xmlns='urn:xmpp:sm:3'/>`);
+      await raw.waitFor(/<enabled xmlns='urn:xmpp:sm:3'\/>/, 5000, mark);
+      raw.send(`<iq type='get' id='p1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`);
+      await raw.waitFor(/id='p1'/, 5000, mark);
+      raw.send(`<a xmlns='urn:xmpp:sm:3' h='5'/>`);
+      await raw.waitFor(/<undefined-condition[\s\S]*You acknowledged 5 stanzas, but I only sent you 1 so far\./, 5000, mark);
+      raw.destroy();
+    });
   });
 
   describe('WebSocket (RFC 7395)', () => {
