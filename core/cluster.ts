@@ -69,6 +69,8 @@ export interface SharedQueues {
   removed(queue: Queue, entry: QueueEntry, reason: RemovalReason): Promise<void>;
   /** True when this node holds the queue's messages. */
   owns(queue: string): boolean;
+  /** The queue's owner node as this node knows it (undefined: none yet). */
+  ownerOf(queue: string): number | undefined;
   /** A shared queue appeared (declared here or elsewhere, or recovered), went away, or its local consumers changed. */
   declared(queue: Queue): void;
   deleted(queue: Queue): Promise<void>;

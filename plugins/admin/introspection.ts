@@ -15,6 +15,8 @@ export interface QueueSummary {
   messagesUnacked: number;
   readyBytes: number;
   consumers: number;
+  /** In a cluster, for a shared queue: the node that holds its messages (as this node knows it). */
+  ownerNode?: number;
   options: {
     maxLength: number;
     maxBytes: number;
@@ -32,6 +34,7 @@ export interface QueueSummary {
 
 export function summariseQueue(broker: Broker, q: Queue): QueueSummary {
   const o = q.options;
+  const shared = broker.cluster.sharedQueues;
   return {
     name: q.name,
     durable: o.durable,
@@ -41,6 +44,7 @@ export function summariseQueue(broker: Broker, q: Queue): QueueSummary {
     messagesUnacked: q.unackedMessageCount,
     readyBytes: q.readyBytes,
     consumers: q.consumers.length,
+    ...(shared?.shares(o) ? { ownerNode: shared.ownerOf(q.name) } : {}),
     options: {
       maxLength: o.maxLength,
       maxBytes: o.maxBytes,

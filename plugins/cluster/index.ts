@@ -16,6 +16,7 @@ import { Membership } from './membership.js';
 import { NatsPeerLink } from './peer-link.js';
 import { Interest } from './interest.js';
 import { BUCKET_INTEREST, BUCKET_LEADERS, BUCKET_META, BUCKET_NODES, BUCKET_QUEUE_OWNERS } from './names.js';
+import { NoRespondersWatch } from './resilient.js';
 import { JetStreamSharedQueues } from './shared-queues.js';
 
 export { NodeIdInUseError } from './membership.js';
@@ -105,6 +106,9 @@ export class ClusterNode implements ClusterView {
     );
     const membership = new Membership(nodes, settings.nodeId, settings.heartbeatMs, settings.nodeTimeoutMs, log);
     await membership.start();
+    // A quarter of the node timeout: the others still count this node live after the switch.
+    const noResponders = new NoRespondersWatch(nc, Math.max(250, settings.nodeTimeoutMs / 4), log);
+    membership.onHeartbeat = (err) => noResponders.heartbeat(err);
     const store = new ClusterStore({ local, meta, js, jsm, nodeId: settings.nodeId, log });
     const peers = new NatsPeerLink(nc, js, jsm, settings.nodeId, replicas, new Interest(nc, interest, settings.nodeId, () => membership.liveIds(), log), log);
     const queues = new JetStreamSharedQueues(nc, js, jsm, owners, membership, replicas, log);

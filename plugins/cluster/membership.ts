@@ -43,6 +43,8 @@ export class Membership {
   private beat = 0;
   private lastLive = '';
   private readonly listeners: Array<() => void> = [];
+  /** Told how each periodic heartbeat went (null: stored). */
+  onHeartbeat: (err: unknown) => void = () => undefined;
 
   constructor(
     private readonly kv: KV,
@@ -93,7 +95,10 @@ export class Membership {
       throw err;
     }
     this.timer = setInterval(() => {
-      void this.heartbeat().catch((err) => this.log.warn({ err: (err as Error).message }, 'cluster: heartbeat failed'));
+      void this.heartbeat().then(() => this.onHeartbeat(null), (err) => {
+        this.log.warn({ err: (err as Error).message }, 'cluster: heartbeat failed');
+        this.onHeartbeat(err);
+      });
       this.checkChange();
     }, this.heartbeatMs);
     this.timer.unref();

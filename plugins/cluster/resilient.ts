@@ -1,6 +1,9 @@
 /**
  * Working through JetStream's hiccups (a nats-server killed: watches and consumers that go silent,
- * requests that hang): KvFollower, readBucket, withTimeout and RetryLog.
+ * requests that hang, a restarted server without JetStream): KvFollower, readBucket, withTimeout,
+ * RetryLog and NoRespondersWatch.
+ *
+ * NoRespondersWatch leaves a NATS server that answers no JetStream request for another.
  *
  * KvFollower follows a KV bucket's changes and keeps following them through nats-server failures. A KV watch
  * is an ordered consumer on one server; when that server is killed, nats-server 2.9 with
@@ -11,6 +14,7 @@
  * that resumes right after the last revision delivered (nothing skipped, nothing delivered twice).
  */
 import { KvWatchInclude, type KV, type KvEntry, type KvWatchEntry } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../core/adapter.js';
 import { RateLimitedLog } from '../../core/rate-limited-log.js';
 import { StorageFailedError } from '../../core/storage/segment-writer.js';
@@ -278,4 +282,33 @@ export function withTimeout<T>(work: Promise<T>, ms: number, what: string): Prom
  */
 export function storeRefused(err: unknown): never {
   throw new StorageFailedError(`cluster storage unavailable: ${(err as Error).message}`, { cause: err });
+}
+
+/**
+ * A nats-server that was just restarted accepts clients before it has rejoined its cluster: every
+ * JetStream request through it then finds no responders (JetStreamNotEnabled) for seconds. A node
+ * whose connection landed there stops heartbeating and is judged dead by the others, though two
+ * good servers are up. Told of every heartbeat's outcome, this leaves such a server for the next
+ * one in the pool (nats.js reconnects round-robin) once its requests have found no responders for
+ * `afterMs` in a row; at most once per `afterMs`.
+ */
+export class NoRespondersWatch {
+  private since = 0;
+  private switchedAt = 0;
+
+  constructor(private readonly nc: NatsConnection, private readonly afterMs: number, private readonly log: Logger) {}
+
+  heartbeat(err: unknown): void {
+    if (!(err instanceof Error) || err.name !== 'JetStreamNotEnabled') {
+      this.since = 0;
+      return;
+    }
+    const now = Date.now();
+    if (this.since === 0) this.since = now;
+    if (now - this.since < this.afterMs || now - this.switchedAt < this.afterMs) return;
+    this.since = 0;
+    this.switchedAt = now;
+    this.log.warn({ server: this.nc.getServer(), ms: this.afterMs }, 'cluster: the NATS server answers no JetStream request (not back in its cluster yet); connecting to another');
+    void this.nc.reconnect().catch((e: Error) => this.log.warn({ err: e.message }, 'cluster: reconnecting to another NATS server failed'));
+  }
 }

@@ -1,99 +1,59 @@
 /**
  * Queues every node shares (core/cluster.ts SharedQueues) on JetStream:
- * - every message of every shared queue is one message of the R3 stream `JUNCTION_QUEUES`, on the
- *   subject `junction.q.<queue>`, published by whichever node received it and acknowledged to the
- *   client once stored on a quorum; settling it (ack, expiry, dead-lettering) deletes it from the
- *   stream, so the stream always holds exactly what the queues hold;
+ * - every message of every shared queue is one message of the R3 stream `JUNCTION_QUEUES`
+ *   (queue-stream.ts: writes, deletes of settled messages, the per-node feed, the repair check);
  * - one owner node per queue, recorded in the KV bucket `junction-queue-owners` as
  *   `{ node, epoch }` and changed by compare-and-set: the node that declares a queue first owns
  *   it; when the owner dies, the live node that rendezvous hashing ranks first takes it over and
  *   replays the queue's subject from the stream before it delivers (skipping what its own
- *   consumers still hold);
- * - the owner reads new messages from one ordered consumer over the whole stream (one per node,
- *   not one per queue: queues cost no Raft group of their own) and runs the core Queue: delivery
- *   order, competing consumers, credit, nack / requeue, delivery counts, dead-lettering, TTL;
+ *   consumers still hold). The owner runs the core Queue: delivery order, competing consumers,
+ *   credit, nack / requeue, delivery counts, dead-lettering, TTL;
  * - a node with consumers of a queue it does not own attaches to the owner
- *   (`junction.qctl.<owner>`): the owner adds a consumer standing for that node with a window of
- *   REMOTE_WINDOW deliveries, forwards them to `junction.qd.<node>`, where they wait in the
- *   node's Queue object for its local consumers, and takes their acks, rejects and detaches back.
- *   A node that dies has its deliveries requeued by the owner (as a consumer that went away).
- *   Deliveries cross on a plain subject, at most once: one lost on the way (a nats-server killed
- *   with it in flight) would hold a window slot for ever, so the owner asks the node about
- *   deliveries unacknowledged for UNACKED_CHECK_MS (`check`), and requeues those the node does not
- *   hold (nor is acknowledging).
- * - every REPAIR_CHECK_MS the owner compares, per queue it owns, how many messages the stream holds
- *   for it with how many the queue holds (ready, delivered, being deleted); a queue short of the
- *   stream at two checks in a row (its feed missed messages: a consumer that stalled when a
- *   nats-server died) reads its subject back and takes what it lacks, up to the stream's end at the
- *   previous check, from the stream leader by sequence (a consumer can sit on a replica that lacks
- *   messages). Whatever a feed or a forward loses, a stored message is delivered in the end.
+ *   (`junction.qctl.<owner>`; the owner's side is remote-consumers.ts): forwarded deliveries arrive
+ *   on `junction.qd.<node>` and wait in the node's Queue object for its local consumers; their
+ *   acks and rejects go back to the owner. Each attachment is confirmed every PROBE_MS.
  */
-import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type MsgRequest } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { KvWatchInclude, type KV } from '@nats-io/kv';
-import { headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from '../../core/adapter.js';
 import type { Broker } from '../../core/broker.js';
 import type { SharedQueues } from '../../core/cluster.js';
 import type { Message } from '../../core/message.js';
 import { messageSize } from '../../core/message.js';
-import { decodeMessage, encodeMessage } from '../../core/message-codec.js';
+import { decodeMessage } from '../../core/message-codec.js';
 import type { Queue, RemovalReason } from '../../core/queue.js';
-import type { Consumer } from '../../core/queue-consumer.js';
 import type { QueueEntry, QueueOptions } from '../../core/queue-types.js';
-import { CHECK_MS, KvFollower, readBucket, RetryLog, StallWatch, storeRefused, withTimeout } from './resilient.js';
+import { CHECK_MS, KvFollower, readBucket, RetryLog, withTimeout } from './resilient.js';
 import { rankNodes } from './leadership.js';
 import type { Membership } from './membership.js';
-import { dedupeMsgId, ownerKey, queueOfOwnerKey, queueOfSubject, queueSubject, QUEUE_SUBJECTS, QUEUES_STREAM } from './names.js';
+import { ownerKey, queueOfOwnerKey } from './names.js';
+import { DELETE_RETRY_MS, QueueStream, type QueueTable, type StoredQueueMessage } from './queue-stream.js';
+import { RemoteConsumers } from './remote-consumers.js';
 
-/** Deliveries an owner forwards to one node ahead of its acknowledgements. */
-const REMOTE_WINDOW = 64;
 const REQUEST_TIMEOUT_MS = 10_000;
 /** A claim or attachment not done in this time is given up and tried again. */
 const OPERATION_TIMEOUT_MS = 30_000;
-/** How often an owner compares its queues with what the stream holds for them. */
-const REPAIR_CHECK_MS = 5000;
-/** A forwarded delivery unacknowledged this long is checked with its node (lost on the way?). */
-const UNACKED_CHECK_MS = 5000;
 /** How often a node confirms each of its attachments with the queue's owner. */
 const PROBE_MS = 5000;
-/** Gaps a repair read-back searches at once (one get request each in flight). */
-const READ_BACK_PARALLEL = 32;
-/** How long the deletion of a settled message is retried while JetStream is unavailable. */
-const DELETE_RETRY_MS = 20_000;
 
 interface OwnerRecord { node: number; epoch: number }
-interface RemoteConsumer {
-  node: number;
-  consumer: Consumer;
-  /** Forwarded and not settled: sequence -> delivery tag and when it was sent. */
-  tags: Map<number, { tag: number; at: number }>;
-  checking: boolean;
-}
 type Control = { op: 'attach' | 'detach' | 'ack' | 'reject' | 'check' | 'probe'; queue: string; node: number; seq?: number; seqs?: number[] };
-
-/** Runs `fn` over `items`, at most `parallel` at a time; rejects with the first failure. */
-async function forEachParallel<T>(items: T[], parallel: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(parallel, items.length) }, worker));
-}
 
 function bytes(data: Uint8Array): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 
-export class JetStreamSharedQueues implements SharedQueues {
+export class JetStreamSharedQueues implements SharedQueues, QueueTable {
   private broker: Broker | null = null;
   /** Every shared queue this node knows, by name. */
-  private readonly known = new Map<string, Queue>();
+  readonly known = new Map<string, Queue>();
   private readonly owners = new Map<string, { rec: OwnerRecord; revision: number }>();
   /** Queues this node owns and has loaded. */
-  private readonly owned = new Set<string>();
+  readonly owned = new Set<string>();
   /** Queues being claimed and loaded: live messages that arrive meanwhile. */
-  private readonly loading = new Map<string, Array<{ seq: number; data: Uint8Array }>>();
+  readonly loading = new Map<string, StoredQueueMessage[]>();
   /** Queues this node declared first: it claims them without waiting for the ranking. */
   private readonly declaredHere = new Set<string>();
   /** Owner each of this node's consumed-but-not-owned queues is attached to. */
@@ -102,20 +62,12 @@ export class JetStreamSharedQueues implements SharedQueues {
   private readonly probedAt = new Map<string, number>();
   /** Claims and attachments that failed and are retried: rate-limited lines, so a stuck one shows. */
   private readonly retries: RetryLog;
-  /** Per queue: stream messages being deleted (settled, the deletion not yet answered). */
-  private readonly deleting = new Map<string, Set<number>>();
-  /** Queues short of the stream at the last repair check, and the stream's last sequence then. */
-  private short = new Set<string>();
-  private repairBound = 0;
-  private repairing = false;
-  /** Per queue: sequences up to which a repair read the subject back (the feed skips them). */
-  private readonly repairedUpTo = new Map<string, number>();
-  /** Per queue being read back: the sequences the read and the feed enqueued meanwhile. */
-  private readonly readingBack = new Map<string, Set<number>>();
+  /** The stream journaling every shared queue's messages. */
+  private readonly stream: QueueStream;
   /** `queue \0 seq` of settlements on their way to an owner (a `check` counts them as held). */
   private readonly settling = new Set<string>();
-  /** On the owner: consumers standing for other nodes, by `node \0 queue`. */
-  private readonly remotes = new Map<string, RemoteConsumer>();
+  /** On the owner: consumers standing for other nodes. */
+  private readonly remotes: RemoteConsumers;
   private readonly subs: Subscription[] = [];
   private readonly stops: Array<() => void> = [];
   private timer?: NodeJS.Timeout;
@@ -126,25 +78,19 @@ export class JetStreamSharedQueues implements SharedQueues {
   /** Queues with a claim or attachment under way (reconcile). */
   private readonly busy = new Set<string>();
   private stopped = false;
-  /** Stream sequence of the last message the feed delivered. */
-  private feedSeq = 0;
-  /** Closes the current feed (its loop then starts a new one after the last message seen). */
-  private closeFeed?: () => void;
-  /** Bumped for every new feed: a replaced feed's loop stops at its next message and starts nothing. */
-  private feedGen = 0;
-  /** The feed watchdog: feedSeq behind the stream and not moving. */
-  private readonly feedStall = new StallWatch();
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly js: JetStreamClient,
-    private readonly jsm: JetStreamManager,
+    js: JetStreamClient,
+    jsm: JetStreamManager,
     private readonly kv: KV,
     private readonly membership: Membership,
     private readonly replicas: number,
     private readonly log: Logger,
   ) {
     this.retries = new RetryLog(log);
+    this.stream = new QueueStream(js, jsm, this, log);
+    this.remotes = new RemoteConsumers(nc, membership.nodeId, async (node, queue, seqs) => JSON.parse(await this.ask(node, { op: 'check', queue, node: this.self, seqs })) as number[], log);
   }
 
   private get self(): number {
@@ -152,16 +98,8 @@ export class JetStreamSharedQueues implements SharedQueues {
   }
 
   async start(broker: Broker, intervalMs: number): Promise<void> {
-    try {
-      await this.jsm.streams.info(QUEUES_STREAM);
-    } catch {
-      await this.jsm.streams.add({ name: QUEUES_STREAM, subjects: [QUEUE_SUBJECTS], num_replicas: this.replicas })
-        .catch(() => this.jsm.streams.info(QUEUES_STREAM));
-    }
-    // The feed starts after what is stored now (replays at claim time read the rest), so the
-    // stall watchdog compares it with later messages only.
-    this.feedSeq = (await this.jsm.streams.info(QUEUES_STREAM)).state.last_seq;
-    await this.follow();
+    await this.stream.start(this.replicas);
+    this.stops.push(() => this.stream.stop());
     void this.followReconnects().catch(() => undefined);
     const owners = new KvFollower(this.kv, {
       include: KvWatchInclude.LastValue, what: 'queue owner', log: this.log,
@@ -173,21 +111,15 @@ export class JetStreamSharedQueues implements SharedQueues {
     this.subs.push(this.nc.subscribe(`junction.qctl.${this.self}`, { callback: (err, m) => { if (!err) void this.control(m); } }));
     this.broker = broker;
     this.membership.onChange(() => {
-      this.dropDeadRemotes();
+      this.remotes.dropDead(this.membership.liveIds());
       void this.reconcile();
       void this.checkOrphans().catch((err: Error) => this.log.debug({ err: err.message }, 'cluster: owner records not read'));
     });
     this.timer = setInterval(() => void this.reconcile(), intervalMs);
     this.timer.unref();
-    const watchdog = setInterval(() => {
-      void this.watchFeed().catch(() => undefined);
-      this.checkRemotes();
-    }, CHECK_MS);
-    watchdog.unref();
-    this.stops.push(() => clearInterval(watchdog));
-    const repair = setInterval(() => void this.repair().catch((err: Error) => this.log.debug({ err: err.message }, 'cluster: queue repair check failed')), REPAIR_CHECK_MS);
-    repair.unref();
-    this.stops.push(() => clearInterval(repair));
+    const unacked = setInterval(() => this.remotes.checkUnacked(), CHECK_MS);
+    unacked.unref();
+    this.stops.push(() => clearInterval(unacked));
     void this.reconcile();
   }
 
@@ -205,12 +137,15 @@ export class JetStreamSharedQueues implements SharedQueues {
   }
 
   append(queue: string, message: Message): Promise<void> {
-    const msgID = dedupeMsgId(message.publishId, queue);
-    return this.js.publish(queueSubject(queue), encodeMessage(message), { timeout: REQUEST_TIMEOUT_MS, msgID }).then(() => undefined, storeRefused);
+    return this.stream.append(queue, message);
   }
 
   owns(queue: string): boolean {
     return this.owned.has(queue);
+  }
+
+  ownerOf(queue: string): number | undefined {
+    return this.owners.get(queue)?.rec.node;
   }
 
   declared(queue: Queue): void {
@@ -222,7 +157,7 @@ export class JetStreamSharedQueues implements SharedQueues {
 
   async deleted(queue: Queue): Promise<void> {
     this.forget(queue.name);
-    await this.jsm.streams.purge(QUEUES_STREAM, { filter: queueSubject(queue.name) }).catch((err: Error) => this.log.warn({ queue: queue.name, err: err.message }, 'cluster: deleted queue not purged'));
+    await this.stream.purge(queue.name);
     await this.kv.delete(ownerKey(queue.name)).catch(() => undefined);
   }
 
@@ -232,7 +167,7 @@ export class JetStreamSharedQueues implements SharedQueues {
 
   async removed(queue: Queue, entry: QueueEntry, reason: RemovalReason): Promise<void> {
     // Also while this node loads a queue it just claimed: its consumers get the replay as it comes.
-    if (this.owned.has(queue.name) || this.owners.get(queue.name)?.rec.node === this.self) return this.deleteMessage(queue.name, entry.seq);
+    if (this.owned.has(queue.name) || this.owners.get(queue.name)?.rec.node === this.self) return this.stream.remove(queue.name, entry.seq);
     const owner = this.attached.get(queue.name) ?? this.liveOwner(queue.name);
     if (owner < 0) throw new Error(`queue ${queue.name} has no owner node right now; the message stays queued`);
     const key = `${queue.name}\u0000${entry.seq}`;
@@ -372,7 +307,7 @@ export class JetStreamSharedQueues implements SharedQueues {
   private async load(q: Queue, current: () => boolean): Promise<void> {
     const name = q.name;
     await this.detach(q);
-    const fetched: Array<{ seq: number; data: Uint8Array }> = [];
+    const fetched: StoredQueueMessage[] = [];
     let last = 0;
     const add = (seq: number, data: Uint8Array) => {
       if (seq <= last && last > 0) return;
@@ -381,13 +316,13 @@ export class JetStreamSharedQueues implements SharedQueues {
     };
     // null when the queue has no message; any other failure (JetStream unavailable) fails the claim,
     // which is retried: taking it for an empty queue would leave every stored message undelivered.
-    const lastMsg = await this.jsm.streams.getMessage(QUEUES_STREAM, { last_by_subj: queueSubject(name) });
+    const lastSeq = await this.stream.lastSeq(name);
     // Up to the newest message seen at the start; later ones come through the feed into `loading`.
-    if (lastMsg) await this.readSubject(name, lastMsg.seq, add);
+    if (lastSeq !== null) await this.stream.readSubject(name, lastSeq, add);
     if (!current()) return; // given up (timed out): a later claim replays again
     for (const { seq, data } of this.loading.get(name) ?? []) if (seq > last) add(seq, data);
     const held = new Set(q.allEntries().map((e) => e.seq));
-    for (const { seq, data } of fetched) if (!held.has(seq)) this.enqueue(q, seq, data, 0, false);
+    for (const { seq, data } of fetched) if (!held.has(seq)) this.enqueue(q, seq, data);
     this.owned.add(name);
   }
 
@@ -407,7 +342,7 @@ export class JetStreamSharedQueues implements SharedQueues {
     if (this.owned.has(name) && owner !== this.self) {
       this.log.warn({ queue: name, owner }, 'cluster: queue taken over by another node');
       this.owned.delete(name);
-      for (const [key, rc] of this.remotes) if (key.endsWith(`\u0000${name}`)) { rc.consumer.pause(); this.remotes.delete(key); }
+      this.remotes.dropQueue(name, true);
       q?.takeReady();
     }
     if (q && !this.owned.has(name) && this.attached.has(name) && this.attached.get(name) !== owner) {
@@ -419,12 +354,12 @@ export class JetStreamSharedQueues implements SharedQueues {
 
   private forget(name: string): void {
     this.known.delete(name);
-    this.repairedUpTo.delete(name);
+    this.stream.forget(name);
     this.owned.delete(name);
     this.attached.delete(name);
     this.probedAt.delete(name);
     this.declaredHere.delete(name);
-    for (const key of [...this.remotes.keys()]) if (key.endsWith(`\u0000${name}`)) this.remotes.delete(key);
+    this.remotes.dropQueue(name, false);
   }
 
   // ---- a node with consumers of a queue it does not own -------------------------------------
@@ -481,73 +416,11 @@ export class JetStreamSharedQueues implements SharedQueues {
     this.enqueue(q, Number(m.headers!.get('S')), m.data, Number(m.headers!.get('D')), m.headers!.get('R') === '1');
   }
 
-  private enqueue(q: Queue, seq: number, data: Uint8Array, deliveryCount: number, redelivered: boolean): void {
+  /** A stored or forwarded message into the node's Queue object. */
+  enqueue(q: Queue, seq: number, data: Uint8Array, deliveryCount = 0, redelivered = false): void {
     const message = decodeMessage(Buffer.from(bytes(data)));
     // Acknowledged to its publisher already: kept even past a 'reject' bound (bounds apply on the owner only).
     q.enqueue({ seq, message, deliveryCount, redelivered, persisted: true, size: messageSize(message) }, true);
-  }
-
-  // ---- the owner ----------------------------------------------------------------------------
-
-  /**
-   * New messages of every shared queue, from one ordered consumer: the owner enqueues them. Should
-   * the consumer end (JetStream unavailable for too long), it starts again after the last message seen.
-   */
-  private async follow(): Promise<void> {
-    const oc = await this.js.consumers.get(QUEUES_STREAM, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.feedSeq + 1 });
-    const messages = await oc.consume({ max_messages: 1000 });
-    const gen = ++this.feedGen;
-    this.closeFeed = () => void messages.close();
-    this.stops.push(() => void messages.close());
-    void (async () => {
-      for await (const m of messages) {
-        if (gen !== this.feedGen) break;
-        this.feedSeq = m.seq;
-        const name = queueOfSubject(m.subject);
-        if (name === null) continue;
-        const buffer = this.loading.get(name);
-        if (buffer) buffer.push({ seq: m.seq, data: m.data });
-        else if (m.seq <= (this.repairedUpTo.get(name) ?? 0)) continue; // read back by a repair already
-        else if (this.owned.has(name)) {
-          const q = this.known.get(name);
-          const readBack = this.readingBack.get(name);
-          if (readBack?.has(m.seq)) continue; // the read-back has it
-          readBack?.add(m.seq);
-          if (q && !q.deleted) this.enqueue(q, m.seq, m.data, 0, false);
-        }
-      }
-    })().catch((err) => this.log.warn({ err: (err as Error).message }, 'cluster: shared queue feed ended'))
-      .finally(() => {
-        if (gen === this.feedGen) this.restartFeed();
-      });
-  }
-
-  /** Starts the feed again after the last message seen, retrying every second until it starts. */
-  private restartFeed(): void {
-    if (this.stopped) return;
-    setTimeout(() => void this.follow().catch((err: Error) => {
-      this.log.warn({ err: err.message }, 'cluster: shared queue feed not restarted yet');
-      this.restartFeed();
-    }), 1000).unref();
-  }
-
-  /**
-   * The feed's ordered consumer can stall for good after a nats-server is killed (seen with
-   * nats-server 2.9 and @nats-io/jetstream 3: no error, no message, while the stream grows), and
-   * every queue this node owns then stops receiving. Checked every few intervals: a feed that stays
-   * behind the stream's last sequence without moving is closed, and starts again after the last
-   * message it saw.
-   */
-  private async watchFeed(): Promise<void> {
-    if (this.stopped || !this.closeFeed || this.owned.size === 0) return;
-    const last = (await this.jsm.streams.info(QUEUES_STREAM)).state.last_seq;
-    if (!this.feedStall.stalled(this.feedSeq, last)) return;
-    this.log.warn({ feedSeq: this.feedSeq, streamLastSeq: last }, 'cluster: shared queue feed stalled; restarting it');
-    const close = this.closeFeed;
-    this.closeFeed = undefined;
-    this.feedGen++;
-    close();
-    this.restartFeed();
   }
 
   /**
@@ -565,6 +438,8 @@ export class JetStreamSharedQueues implements SharedQueues {
       }
     }
   }
+
+  // ---- control requests (to the owner; `check` to an attached node) --------------------------
 
   private async control(m: Msg): Promise<void> {
     let c: Control;
@@ -586,7 +461,7 @@ export class JetStreamSharedQueues implements SharedQueues {
       return;
     }
     if (c.op === 'probe') {
-      m.respond(this.remotes.has(`${c.node}\u0000${q.name}`) ? '' : 'not attached');
+      m.respond(this.remotes.has(c.node, q.name) ? '' : 'not attached');
       return;
     }
     try {
@@ -598,204 +473,19 @@ export class JetStreamSharedQueues implements SharedQueues {
   }
 
   private async apply(q: Queue, c: Control): Promise<void> {
-    const key = `${c.node}\u0000${q.name}`;
-    const rc = this.remotes.get(key);
     switch (c.op) {
-      case 'attach': {
-        if (rc) return;
-        const tags = new Map<number, { tag: number; at: number }>();
-        const subject = `junction.qd.${c.node}`;
-        const consumer = q.consume({ prefetch: REMOTE_WINDOW, autoAck: false, creditMode: false }, (d) => {
-          tags.set(d.seq, { tag: d.tag, at: Date.now() });
-          const h = natsHeaders();
-          h.set('Q', q.name);
-          h.set('O', String(this.self));
-          h.set('S', String(d.seq));
-          h.set('D', String(d.deliveryCount));
-          h.set('R', d.redelivered ? '1' : '0');
-          this.nc.publish(subject, encodeMessage(d.message), { headers: h });
-        });
-        this.remotes.set(key, { node: c.node, consumer, tags, checking: false });
-        return;
-      }
-      case 'detach': {
-        if (!rc) return;
-        this.remotes.delete(key);
-        for (const tag of rc.consumer.unackedTags()) await rc.consumer.nack(tag, { requeue: true, failed: false });
-        rc.consumer.close(false);
-        return;
-      }
+      case 'attach': return this.remotes.attach(q, c.node);
+      case 'detach': return this.remotes.detach(q, c.node);
       case 'ack':
       case 'reject': {
         const seq = c.seq ?? -1;
-        const tag = rc?.tags.get(seq)?.tag;
-        if (rc && tag !== undefined && rc.consumer.isUnacked(tag)) {
-          rc.tags.delete(seq);
-          return c.op === 'ack' ? rc.consumer.ack(tag) : rc.consumer.reject(tag);
-        }
+        if (await this.remotes.settle(q, c.node, seq, c.op === 'reject')) return;
         // Forwarded by a previous owner: settle it wherever it is now.
         const entry = q.takeReadyBySeq(seq);
         if (entry && c.op === 'reject') return q.deadLetterEntry(entry, 'rejected');
         if (entry) q.stats.acked++;
-        return this.deleteMessage(q.name, seq);
+        return this.stream.remove(q.name, seq);
       }
-    }
-  }
-
-  /**
-   * Deliveries forwarded to another node and unacknowledged for UNACKED_CHECK_MS: the node says
-   * which it holds; the others were lost on the way and go back to the queue (delivered again).
-   */
-  private checkRemotes(): void {
-    const old = Date.now() - UNACKED_CHECK_MS;
-    for (const [key, rc] of this.remotes) {
-      if (rc.checking) continue;
-      const seqs: number[] = [];
-      for (const [seq, t] of rc.tags) {
-        if (!rc.consumer.isUnacked(t.tag)) rc.tags.delete(seq);
-        else if (t.at < old) seqs.push(seq);
-      }
-      if (seqs.length === 0) continue;
-      const queue = key.slice(key.indexOf('\u0000') + 1);
-      rc.checking = true;
-      void this.ask(rc.node, { op: 'check', queue, node: this.self, seqs })
-        .then(async (reply) => {
-          const held = new Set(JSON.parse(reply) as number[]);
-          let lost = 0;
-          for (const seq of seqs) {
-            const t = rc.tags.get(seq);
-            if (held.has(seq) || !t || !rc.consumer.isUnacked(t.tag) || this.remotes.get(key) !== rc) continue;
-            rc.tags.delete(seq);
-            await rc.consumer.nack(t.tag, { requeue: true, failed: false });
-            lost++;
-          }
-          if (lost > 0) this.log.warn({ queue, node: rc.node, lost }, 'cluster: deliveries lost on the way to a node were requeued');
-          for (const seq of held) { const t = rc.tags.get(seq); if (t) t.at = Date.now(); }
-        })
-        .catch(() => undefined)
-        .finally(() => { rc.checking = false; });
-    }
-  }
-
-  /** Consumers standing for nodes that died: their deliveries go back to the queue. */
-  private dropDeadRemotes(): void {
-    const live = this.membership.liveIds();
-    for (const [key, rc] of this.remotes) {
-      if (live.has(rc.node)) continue;
-      this.remotes.delete(key);
-      rc.consumer.close(true);
-    }
-  }
-
-  private async deleteMessage(queue: string, seq: number): Promise<void> {
-    let pending = this.deleting.get(queue);
-    if (!pending) this.deleting.set(queue, (pending = new Set()));
-    pending.add(seq);
-    try {
-      // Retried while JetStream is unavailable (a nats-server just died): the settlement waits,
-      // rather than failing and leaving the consumer's ack undone.
-      for (let attempt = 0, start = Date.now(); ; attempt++) {
-        try {
-          await this.jsm.streams.deleteMessage(QUEUES_STREAM, seq, false);
-          break;
-        } catch (err) {
-          // Already gone (settled twice after a takeover, or the queue was purged).
-          if (/no message found|not found/i.test((err as Error).message)) break;
-          if (this.stopped || Date.now() - start >= DELETE_RETRY_MS) throw storeRefused(err);
-          await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
-        }
-      }
-    } finally {
-      pending.delete(seq);
-      if (pending.size === 0 && this.deleting.get(queue) === pending) this.deleting.delete(queue);
-    }
-  }
-
-  /** The repair check (see the header): queues short of the stream twice in a row read their subject back. */
-  private async repair(): Promise<void> {
-    if (this.repairing || this.stopped || this.owned.size === 0) return;
-    this.repairing = true;
-    try {
-      const info = await this.jsm.streams.info(QUEUES_STREAM, { subjects_filter: QUEUE_SUBJECTS });
-      const bound = this.repairBound;
-      this.repairBound = info.state.last_seq;
-      const counts = info.state.subjects ?? {};
-      const short = new Set<string>();
-      for (const name of this.owned) {
-        const q = this.known.get(name);
-        if (!q || q.deleted || this.loading.has(name)) continue;
-        const held = q.messageCount + q.unackedMessageCount + (this.deleting.get(name)?.size ?? 0);
-        if ((counts[queueSubject(name)] ?? 0) <= held) continue;
-        short.add(name);
-        if (this.short.has(name) && bound > 0) await this.readBack(q, bound);
-      }
-      this.short = short;
-    } finally {
-      this.repairing = false;
-    }
-  }
-
-  /**
-   * The stored messages of `queue` with sequences up to `upTo`, in order: an ordered consumer over
-   * its subject, read in batches until `upTo` (or nothing is pending, or a batch comes back empty).
-   */
-  private async readSubject(queue: string, upTo: number, each: (seq: number, data: Uint8Array) => void): Promise<void> {
-    const oc = await this.js.consumers.get(QUEUES_STREAM, { filter_subjects: queueSubject(queue), deliver_policy: DeliverPolicy.All });
-    for (let done = false; !done;) {
-      let n = 0;
-      for await (const m of await oc.fetch({ max_messages: 1000, expires: 2000 })) {
-        n++;
-        if (m.seq > upTo) {
-          done = true;
-          break;
-        }
-        each(m.seq, m.data);
-        if (m.seq >= upTo || m.info.pending === 0) done = true;
-      }
-      if (n === 0) done = true;
-    }
-  }
-
-  /**
-   * Takes from the stream the queue's messages up to `bound` that it does not hold. They are read
-   * from the stream leader, one get per message (`next_by_subj`), not through a consumer: after
-   * nats-server kills a replica can lack messages the leader has, and a consumer placed on it
-   * would never see them (the feed missed them that way). Every gap between the sequences the
-   * queue holds is searched, READ_BACK_PARALLEL gaps at a time.
-   */
-  private async readBack(q: Queue, bound: number): Promise<void> {
-    const held = [...new Set([...q.allEntries().map((e) => e.seq), ...(this.deleting.get(q.name) ?? [])])].filter((s) => s <= bound).sort((a, b) => a - b);
-    const gaps: Array<[number, number]> = [];
-    let from = 1;
-    for (const seq of [...held, bound + 1]) {
-      if (seq > from) gaps.push([from, seq - 1]);
-      from = seq + 1;
-    }
-    // What the feed enqueues meanwhile: a slow feed delivering the same sequences must not enqueue
-    // them twice. A read that hangs is given up; the next check reads again.
-    const taken = new Set<number>();
-    this.readingBack.set(q.name, taken);
-    const found: Array<{ seq: number; data: Uint8Array }> = [];
-    try {
-      await withTimeout(forEachParallel(gaps, READ_BACK_PARALLEL, async ([first, last]) => {
-        for (let at = first; at <= last;) {
-          const m = await this.jsm.streams.getMessage(QUEUES_STREAM, { seq: at, next_by_subj: queueSubject(q.name) } as unknown as MsgRequest);
-          if (!m || m.seq > last) return;
-          found.push({ seq: m.seq, data: m.data });
-          at = m.seq + 1;
-        }
-      }), OPERATION_TIMEOUT_MS, `read-back of queue ${q.name}`);
-      let read = 0;
-      for (const { seq, data } of found.sort((a, b) => a.seq - b.seq)) {
-        if (taken.has(seq) || !this.owned.has(q.name) || this.readingBack.get(q.name) !== taken) continue;
-        taken.add(seq);
-        this.enqueue(q, seq, data, 0, false);
-        read++;
-      }
-      this.repairedUpTo.set(q.name, Math.max(bound, this.repairedUpTo.get(q.name) ?? 0));
-      if (read > 0) this.log.warn({ queue: q.name, messages: read }, 'cluster: queue was missing stored messages; read them back from the stream leader');
-    } finally {
-      if (this.readingBack.get(q.name) === taken) this.readingBack.delete(q.name);
     }
   }
 

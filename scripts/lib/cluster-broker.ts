@@ -237,8 +237,8 @@ export class ClusterBroker implements BrokerUnderTest {
     return Promise.all(this.nodes.map(async (n) => {
       try {
         const res = await fetch(`http://${this.host}:${n.ports.http}/api/queues?name=${encodeURIComponent(part)}`, { signal: AbortSignal.timeout(5000) });
-        const body = await res.json() as { queues: Array<{ name: string; messagesReady: number; messagesUnacked: number; consumers: number }> };
-        return `${n.name}: ${body.queues.map((q) => `${q.name} ready ${q.messagesReady} unacked ${q.messagesUnacked} consumers ${q.consumers}`).join('; ') || 'none'}`;
+        const body = await res.json() as { queues: Array<{ name: string; messagesReady: number; messagesUnacked: number; consumers: number; ownerNode?: number; stats: { published: number; delivered: number; acked: number } }> };
+        return `${n.name}: ${body.queues.map((q) => `${q.name} owner ${q.ownerNode ?? '?'} ready ${q.messagesReady} unacked ${q.messagesUnacked} consumers ${q.consumers} published ${q.stats.published} delivered ${q.stats.delivered} acked ${q.stats.acked}`).join('; ') || 'none'}`;
       } catch (err) {
         return `${n.name}: not readable (${(err as Error).message})`;
       }
