@@ -103,7 +103,8 @@ export async function startRabbitmq(dir: string, options: RabbitOptions): Promis
     if (await canConnect(port)) {
       if (options.settleMs) await new Promise((r) => setTimeout(r, options.settleMs));
       // The pid file holds the Erlang VM's pid (the script's child), written during boot.
-      const pid = Number(readFileSync(join(dir, 'pid'), 'utf8').trim()) || undefined;
+      let pid: number | undefined;
+      try { pid = Number(readFileSync(join(dir, 'pid'), 'utf8').trim()) || undefined; } catch { /* not written */ }
       return { port, stop, pid, ctl };
     }
     await new Promise((r) => setTimeout(r, 500));

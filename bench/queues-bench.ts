@@ -208,7 +208,8 @@ async function runRabbit(kind: RabbitKind): Promise<PeerFigures | null> {
     const rabbit = await startRabbitmq(dir, { plugin: 'rabbitmq_stomp', listenerKey: 'stomp.listeners.tcp.1' });
     if (!rabbit) return null;
     try {
-      const pid = rabbit.pid!;
+      const pid = rabbit.pid;
+      if (!pid) throw new Error('no pid in the node\'s pid file: cannot read its RSS');
       const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
       if (kind.policy) await rabbit.ctl!(...kind.policy);
       const startRssMiB = procStatus(pid, 'VmRSS');
