@@ -211,6 +211,8 @@ async function runRabbit(kind: RabbitKind): Promise<PeerFigures | null> {
       const pid = rabbit.pid;
       if (!pid) throw new Error('no pid in the node\'s pid file: cannot read its RSS');
       const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      // The STOMP port opens before the node's boot ends; rabbitmqctl commands need it ended.
+      await rabbit.ctl!('await_startup');
       if (kind.policy) await rabbit.ctl!(...kind.policy);
       const startRssMiB = procStatus(pid, 'VmRSS');
       const idleDisk = dirBytes(join(dir, 'mnesia'));
