@@ -3,7 +3,7 @@
  * report JSON lines, and RabbitMQ started as a peer on temporary directories and ports.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -40,9 +40,17 @@ export function jsonLineChild(script: string, args: object, onLine: (o: Record<s
   return p;
 }
 
-export interface Peer { port: number; stop(): Promise<void> }
+export interface Peer {
+  port: number;
+  stop(): Promise<void>;
+  /** The server's OS process (RabbitMQ: beam.smp, from its pid file), for its RSS. */
+  pid?: number;
+  /** RabbitMQ: runs `rabbitmqctl ARGS` against this node; resolves with its output, rejects when it fails. */
+  ctl?(...args: string[]): Promise<string>;
+}
 
 const RABBIT = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+const RABBITMQCTL = '/usr/lib/rabbitmq/bin/rabbitmqctl';
 export const RABBIT_MISSING = 'rabbitmq-server not installed (apt-get install -y rabbitmq-server): RabbitMQ figures skipped';
 
 export interface RabbitOptions {
@@ -76,6 +84,15 @@ export async function startRabbitmq(dir: string, options: RabbitOptions): Promis
   epmdProc.on('error', () => undefined);
   await new Promise((r) => setTimeout(r, 300));
   const p = spawn(RABBIT, [], { env, detached: true, stdio: 'ignore' });
+  const ctl = (...args: string[]) => new Promise<string>((resolve, reject) => {
+    const c = spawn(RABBITMQCTL, ['-n', env.RABBITMQ_NODENAME, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    c.stdout!.on('data', (d) => { out += d; });
+    c.stderr!.on('data', (d) => { err += d; });
+    c.on('error', reject);
+    c.on('exit', (code) => (code ? reject(new Error(`rabbitmqctl ${args.join(' ')} exited with ${code}: ${err.trim()}`)) : resolve(out)));
+  });
   const stop = async () => {
     try { process.kill(-p.pid!, 'SIGTERM'); } catch { /* gone */ }
     await new Promise((r) => setTimeout(r, 2000));
@@ -85,7 +102,10 @@ export async function startRabbitmq(dir: string, options: RabbitOptions): Promis
   for (let i = 0; i < 180; i++) {
     if (await canConnect(port)) {
       if (options.settleMs) await new Promise((r) => setTimeout(r, options.settleMs));
-      return { port, stop };
+      // The pid file holds the Erlang VM's pid (the script's child), written during boot.
+      let pid: number | undefined;
+      try { pid = Number(readFileSync(join(dir, 'pid'), 'utf8').trim()) || undefined; } catch { /* not written */ }
+      return { port, stop, pid, ctl };
     }
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -107,12 +127,14 @@ export interface LoadPlan {
   doneReports?: number;
   /** What the rate counts (messages or deliveries). */
   deliveries: number;
+  /** Fails the run after this long (default 300 s). */
+  timeoutMs?: number;
 }
 
 /**
  * Runs one load: consumers first, then producers; the clock runs from the producers' start until
  * the consumers have everything. Returns deliveries per second; fails when a child exits with an
- * error or after 300 s.
+ * error or after `timeoutMs` (300 s).
  */
 export async function runLoad(plan: LoadPlan): Promise<number> {
   const procs: ChildProcess[] = [];
@@ -143,7 +165,8 @@ export async function runLoad(plan: LoadPlan): Promise<number> {
     p.on('exit', (code) => { if (code) fail(new Error(`${what} exited with ${code}`)); });
     procs.push(p);
   };
-  const timer = setTimeout(() => fail(new Error(`${plan.name}: no result within 300 s`)), 300_000);
+  const timeoutMs = plan.timeoutMs ?? 300_000;
+  const timer = setTimeout(() => fail(new Error(`${plan.name}: no result within ${timeoutMs / 1000} s`)), timeoutMs);
   try {
     for (const args of plan.consumers) start(args, 'consumer', onLine);
     await readyP;

@@ -8,15 +8,22 @@
  *     message costs in memory when its body is on disk);
  *   - drain rate from the paged queue, then the same fill and drain on a node whose budget holds
  *     everything in memory, for comparison.
+ * Then the same fill and drain, with the same load generator, against RabbitMQ's STOMP plugin when
+ * Debian's rabbitmq-server is installed (a fresh node on temporary ports and directories for each
+ * queue kind): a durable classic queue in lazy mode (a policy, `queue-mode: lazy`; the 3.10 STOMP
+ * plugin takes no `x-queue-mode` header) and a quorum queue (`x-queue-type:quorum` on SEND and
+ * SUBSCRIBE); publish rate, peak RSS of the Erlang VM (beam.smp), bytes on disk, drain rate.
  * The load generator is bench/stomp-loadgen.ts (raw TCP STOMP 1.2, receipts, a window of 500).
  * QUEUES_BENCH_N sets N (default 1,000,000: each phase runs 15-40 s on a 2-core VM, the whole
- * bench about five minutes; the issue's 20 million would take over half an hour per run here).
- * QUEUES_BENCH_PAGED_ONLY=1 skips the in-memory comparison and the delivery-record cost (for a
- * large N: the in-memory node would need about 1.2 KB of RAM per message).
+ * bench about five minutes without RabbitMQ; the issue's 20 million would take over half an hour
+ * per run here). QUEUES_BENCH_PAGED_ONLY=1 skips the in-memory comparison and the delivery-record
+ * cost (for a large N: the in-memory node would need about 1.2 KB of RAM per message).
+ * QUEUES_BENCH_RABBITMQ picks the RabbitMQ queue kinds: `lazy,quorum` (default), one of them, or
+ * `none`.
  *
  *   npm run bench -- queues      or      node dist/bench/queues-bench.js
  */
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -29,7 +36,7 @@ import { FileStore } from '../core/storage/file-store.js';
 import { JunctionNode, LISTENERS, type JunctionPorts } from '../scripts/lib/junction-node.js';
 import { freePorts } from '../scripts/lib/ports.js';
 import { metric, procStatus, timedStart } from './node-probes.js';
-import { jsonLineChild, runLoad } from './peers.js';
+import { jsonLineChild, RABBIT_MISSING, runLoad, startRabbitmq } from './peers.js';
 
 const LOADGEN = fileURLToPath(new URL('./stomp-loadgen.js', import.meta.url));
 const N = Number(process.env.QUEUES_BENCH_N ?? '1000000') || 1_000_000;
@@ -39,6 +46,38 @@ const SIZE = 100;
 const PRODUCERS = 2;
 const DEST = '/queue/bench.deep';
 const MiB = 1024 * 1024;
+/** Fill and drain give up after this long (a broker that blocks publishers would hang the bench). */
+const PHASE_TIMEOUT_MS = Math.max(900_000, N);
+
+interface RabbitKind {
+  key: string;
+  label: string;
+  dest: string;
+  /** Headers on every SEND and SUBSCRIBE (they declare the queue). */
+  headers: Record<string, string>;
+  /** `rabbitmqctl set_policy` arguments applied before the fill. */
+  policy?: string[];
+}
+
+const RABBIT_KINDS: RabbitKind[] = [
+  {
+    key: 'lazy', label: 'RabbitMQ classic queue, lazy', dest: '/queue/bench.deep.lazy', headers: {},
+    policy: ['set_policy', '--apply-to', 'queues', 'bench-lazy', '^bench\\.deep\\.lazy$', '{"queue-mode":"lazy"}'],
+  },
+  { key: 'quorum', label: 'RabbitMQ quorum queue', dest: '/queue/bench.deep.quorum', headers: { 'x-queue-type': 'quorum' } },
+];
+const RABBIT_WANTED = (process.env.QUEUES_BENCH_RABBITMQ ?? 'lazy,quorum').split(',').map((k) => k.trim());
+
+/** What the RabbitMQ runs measure (the same phases as Junction's, without the restarts). */
+interface PeerFigures {
+  publishRate: number;
+  /** RSS of the idle node before the fill. */
+  startRssMiB: number;
+  peakRssMiB: number;
+  diskBytesPerMessage: number;
+  drainRate: number;
+  drainPeakRssMiB: number;
+}
 
 interface Figures {
   publishRate: number;
@@ -115,23 +154,121 @@ async function startNode(dataDir: string, memoryBytes: number): Promise<Junction
 }
 
 /** N messages from PRODUCERS producers, no consumer; resolves with messages per second. */
-async function fill(port: number): Promise<number> {
+async function fill(port: number, dest = DEST, headers: Record<string, string> = {}): Promise<number> {
   const per = Math.ceil(N / PRODUCERS);
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: PRODUCERS }, () => new Promise<void>((resolve, reject) => {
-    const p = jsonLineChild(LOADGEN, { role: 'producer', port, dest: DEST, count: per, size: SIZE, persistent: true, window: 500, ack: 'client-individual', prefetch: 0, conns: 1 }, (o) => {
-      if (o.done) resolve();
-    });
-    p.on('exit', (code) => (code ? reject(new Error(`producer exited with ${code}`)) : resolve()));
-  })));
+  const children: ReturnType<typeof jsonLineChild>[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      Promise.all(Array.from({ length: PRODUCERS }, () => new Promise<void>((resolve, reject) => {
+        const p = jsonLineChild(LOADGEN, { role: 'producer', port, dest, count: per, size: SIZE, persistent: true, window: 500, ack: 'client-individual', prefetch: 0, conns: 1, headers }, (o) => {
+          if (o.done) resolve();
+        });
+        children.push(p);
+        p.on('exit', (code) => (code ? reject(new Error(`producer exited with ${code}`)) : resolve()));
+      }))),
+      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`fill: not done within ${PHASE_TIMEOUT_MS / 1000} s`)), PHASE_TIMEOUT_MS); }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    for (const p of children) if (p.exitCode === null) p.kill('SIGKILL');
+  }
   return (per * PRODUCERS) / ((performance.now() - t0) / 1000);
 }
 
-async function drain(port: number): Promise<number> {
+async function drain(port: number, dest = DEST, headers: Record<string, string> = {}): Promise<number> {
   return runLoad({
     name: 'drain', script: LOADGEN, producers: [], total: Math.ceil(N / PRODUCERS) * PRODUCERS, deliveries: Math.ceil(N / PRODUCERS) * PRODUCERS,
-    consumers: [{ role: 'consumer', port, dest: DEST, count: 0, size: SIZE, persistent: true, window: 0, ack: 'client-individual', prefetch: 1000, conns: 1 }],
+    consumers: [{ role: 'consumer', port, dest, count: 0, size: SIZE, persistent: true, window: 0, ack: 'client-individual', prefetch: 1000, conns: 1, headers }],
+    timeoutMs: PHASE_TIMEOUT_MS,
   });
+}
+
+/** Versions for the figures: RabbitMQ from its install directory, Erlang/OTP from its release file. */
+function rabbitVersions(): string {
+  let rabbit = '?';
+  let otp = '?';
+  try {
+    const d = readdirSync('/usr/lib/rabbitmq/lib').find((x) => x.startsWith('rabbitmq_server-'));
+    if (d) rabbit = d.slice('rabbitmq_server-'.length);
+    const rel = readdirSync('/usr/lib/erlang/releases').find((x) => existsSync(join('/usr/lib/erlang/releases', x, 'OTP_VERSION')));
+    if (rel) otp = readFileSync(join('/usr/lib/erlang/releases', rel, 'OTP_VERSION'), 'utf8').trim();
+  } catch { /* not installed */ }
+  return `RabbitMQ ${rabbit}, Erlang/OTP ${otp}`;
+}
+
+/**
+ * One RabbitMQ queue kind on a fresh node (so VmHWM is this run's): fill with no consumer, then one
+ * consumer drains. Null when rabbitmq-server is not installed.
+ */
+async function runRabbit(kind: RabbitKind): Promise<PeerFigures | null> {
+  const dir = mkdtempSync(join(tmpdir(), 'junction-queues-bench-rabbit-'));
+  try {
+    const rabbit = await startRabbitmq(dir, { plugin: 'rabbitmq_stomp', listenerKey: 'stomp.listeners.tcp.1' });
+    if (!rabbit) return null;
+    try {
+      const pid = rabbit.pid;
+      if (!pid) throw new Error('no pid in the node\'s pid file: cannot read its RSS');
+      const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      // The STOMP port opens before the node's boot ends; rabbitmqctl commands need it ended.
+      await rabbit.ctl!('await_startup');
+      if (kind.policy) await rabbit.ctl!(...kind.policy);
+      const startRssMiB = procStatus(pid, 'VmRSS');
+      const idleDisk = dirBytes(join(dir, 'mnesia'));
+      const publishRate = await fill(rabbit.port, kind.dest, kind.headers);
+      const peakRssMiB = procStatus(pid, 'VmHWM');
+      // What the fill added to the node's directory (schema, logs and the empty node's files excluded).
+      const diskBytesPerMessage = (dirBytes(join(dir, 'mnesia')) - idleDisk) / N;
+      console.log(`  ${kind.label}: filled ${N} messages at ${Math.round(publishRate)} msg/s, peak RSS (${comm}, pid ${pid}) ${peakRssMiB.toFixed(0)} MiB (idle node: ${startRssMiB.toFixed(0)} MiB), ${diskBytesPerMessage.toFixed(1)} bytes on disk per message`);
+      // What the queue really is (type, policy applied, depth).
+      const queues = await rabbit.ctl!('list_queues', '--no-table-headers', '--quiet', 'name', 'type', 'durable', 'policy', 'messages');
+      console.log(`  ${kind.label}: rabbitmqctl list_queues name type durable policy messages: ${queues.trim().replace(/\s+/g, ' ')}`);
+      const drainRate = await drain(rabbit.port, kind.dest, kind.headers);
+      const drainPeakRssMiB = procStatus(pid, 'VmHWM');
+      console.log(`  ${kind.label}: drained at ${Math.round(drainRate)} msg/s (peak RSS of the process ${drainPeakRssMiB.toFixed(0)} MiB)`);
+      return { publishRate, startRssMiB, peakRssMiB, diskBytesPerMessage, drainRate, drainPeakRssMiB };
+    } finally {
+      await rabbit.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Every wanted RabbitMQ queue kind; a failed one is reported and skipped. */
+async function runRabbits(): Promise<Array<[RabbitKind, PeerFigures]>> {
+  const out: Array<[RabbitKind, PeerFigures]> = [];
+  const kinds = RABBIT_KINDS.filter((k) => RABBIT_WANTED.includes(k.key));
+  if (kinds.length === 0) return out;
+  console.log(`  the same load against ${rabbitVersions()} (rabbitmq_stomp), one fresh node per queue kind:`);
+  for (const kind of kinds) {
+    try {
+      const f = await runRabbit(kind);
+      if (!f) {
+        console.log(`  ${RABBIT_MISSING}`);
+        return out;
+      }
+      out.push([kind, f]);
+    } catch (err) {
+      console.log(`  ${kind.label}: failed: ${(err as Error).message}`);
+    }
+  }
+  return out;
+}
+
+/** Junction against RabbitMQ: the figures both runs have. */
+function printComparison(junction: Array<[string, Figures]>, rabbits: Array<[RabbitKind, PeerFigures]>): void {
+  if (rabbits.length === 0) return;
+  const cols = [...junction.map(([l, f]) => [l, f] as const), ...rabbits.map(([k, f]) => [k.label, f] as const)];
+  const rate = (x: number) => `${Math.round(x).toLocaleString('en-US')} msg/s`;
+  console.log(`\n| figure (${N.toLocaleString('en-US')} x ${SIZE} B, same load generator) | ${cols.map(([l]) => l).join(' | ')} |`);
+  console.log(`|---|${cols.map(() => '---|').join('')}`);
+  console.log(`| publish rate, no consumer | ${cols.map(([, f]) => rate(f.publishRate)).join(' | ')} |`);
+  console.log(`| peak broker RSS while filling | ${cols.map(([, f]) => `${f.peakRssMiB.toFixed(0)} MiB`).join(' | ')} |`);
+  console.log(`| bytes on disk per message (Junction: journal; RabbitMQ: node directory growth) | ${cols.map(([, f]) => f.diskBytesPerMessage.toFixed(1)).join(' | ')} |`);
+  console.log(`| drain rate | ${cols.map(([, f]) => rate(f.drainRate)).join(' | ')} |`);
+  console.log(`| peak RSS of the draining process (since it started) | ${cols.map(([, f]) => `${f.drainPeakRssMiB.toFixed(0)} MiB`).join(' | ')} |`);
 }
 
 async function run(label: string, memoryBytes: number, restart: boolean): Promise<Figures> {
@@ -246,6 +383,7 @@ export async function runQueuesBench(): Promise<void> {
     console.log(`| RSS / V8 heap after the restart | ${paged.rssAfterRestartMiB!.toFixed(0)} MiB / ${paged.heapAfterRestartMiB!.toFixed(0)} MiB |`);
     console.log(`| memory per queued paged message (heap + array buffers after GC) | ${paged.indexBytesPerMessage!.toFixed(1)} bytes |`);
     console.log(`| drain rate (from disk) | ${Math.round(paged.drainRate)} msg/s |`);
+    printComparison([['Junction, paged', paged]], await runRabbits());
     return;
   }
   const inMemory = await run('in memory (queues.memoryBytes 8 GiB)', 8 * 1024 * MiB, false);
@@ -263,6 +401,7 @@ export async function runQueuesBench(): Promise<void> {
   console.log(`| drain rate | ${Math.round(paged.drainRate)} msg/s (from disk, after the restart) | ${Math.round(inMemory.drainRate)} msg/s |`);
   console.log(`| paged drain / in-memory drain | ${((100 * paged.drainRate) / inMemory.drainRate).toFixed(0)}% | |`);
   console.log(`\ndelivery records (delivery counts across restarts), in process, 200,000 acked deliveries: ${Math.round(deliveries.withRecords)} msg/s with them, ${Math.round(deliveries.without)} msg/s without (${(100 - (100 * deliveries.withRecords) / deliveries.without).toFixed(0)}% slower)`);
+  printComparison([['Junction, paged', paged], ['Junction, in memory', inMemory]], await runRabbits());
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) await runQueuesBench();

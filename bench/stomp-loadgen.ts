@@ -1,11 +1,12 @@
 /**
  * STOMP load generator (a child process of bench/stomp-bench.ts): raw TCP STOMP 1.2, the same
  * code against every broker. One JSON argument:
- *   { role: 'producer' | 'consumer', port, dest, count, size, persistent, window, ack, prefetch, conns }
+ *   { role: 'producer' | 'consumer', port, dest, count, size, persistent, window, ack, prefetch, conns, headers? }
  * A producer sends `count` messages with a receipt on each, at most `window` unanswered, then
  * prints {"done":true,...}. A consumer opens `conns` subscriptions (one socket each), prints
  * {"ready":true} once subscribed, ACKs each message (client-individual) and prints {"done":true}
- * when every socket has received `count` messages.
+ * when every socket has received `count` messages. `headers` go on every SEND and SUBSCRIBE (e.g.
+ * RabbitMQ's `x-queue-type:quorum`, which declares the queue the same way from both sides).
  */
 import { connect, type Socket } from 'node:net';
 import { StompParser } from '../adapters/stomp/parser.js';
@@ -22,9 +23,11 @@ interface Args {
   ack: 'auto' | 'client-individual';
   prefetch: number;
   conns: number;
+  headers?: Record<string, string>;
 }
 
 const args = JSON.parse(process.argv[2]) as Args;
+const extra = Object.entries(args.headers ?? {}).map(([k, v]) => `${k}:${v}\n`).join('');
 
 function print(o: object): void {
   process.stdout.write(JSON.stringify(o) + '\n');
@@ -58,7 +61,7 @@ async function producer(): Promise<void> {
   let confirmed = 0;
   let socket!: Socket;
   const start = Date.now();
-  const head = `SEND\ndestination:${args.dest}\n${args.persistent ? 'persistent:true\n' : ''}content-length:${args.size}\nreceipt:`;
+  const head = `SEND\ndestination:${args.dest}\n${extra}${args.persistent ? 'persistent:true\n' : ''}content-length:${args.size}\nreceipt:`;
   const pump = () => {
     const chunks: Buffer[] = [];
     while (sent < args.count && sent - confirmed < args.window) {
@@ -126,7 +129,7 @@ async function consumer(): Promise<void> {
     });
     sockets.push(s);
     const prefetch = args.ack === 'auto' ? '' : `prefetch-count:${args.prefetch}\n`;
-    s.write(`SUBSCRIBE\nid:${i}\ndestination:${args.dest}\nack:${args.ack}\n${prefetch}receipt:sub-${i}\n\n\0`);
+    s.write(`SUBSCRIBE\nid:${i}\ndestination:${args.dest}\n${extra}ack:${args.ack}\n${prefetch}receipt:sub-${i}\n\n\0`);
   }
 }
 
