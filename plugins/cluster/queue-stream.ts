@@ -17,8 +17,8 @@
  */
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type MsgRequest } from '@nats-io/jetstream';
 import type { Logger } from '../../core/adapter.js';
-import type { Message } from '../../core/message.js';
-import { encodeMessage } from '../../core/message-codec.js';
+import { messageSize, type Message } from '../../core/message.js';
+import { decodeMessage, encodeMessage } from '../../core/message-codec.js';
 import type { Queue } from '../../core/queue.js';
 import { CHECK_MS, StallWatch, storeRefused, withTimeout } from './resilient.js';
 import { dedupeMsgId, queueOfSubject, queueSubject, QUEUE_SUBJECTS, QUEUES_STREAM } from './names.js';
@@ -46,6 +46,15 @@ export interface QueueTable {
   readonly loading: ReadonlyMap<string, StoredQueueMessage[]>;
   /** Puts a stored message into the queue (never delivered before: count 0). */
   enqueue(q: Queue, seq: number, data: Uint8Array): void;
+}
+
+/**
+ * Puts a message the stream (or an owner's forward) gave into a node's Queue object. Acknowledged
+ * to its publisher already: kept even past a 'reject' bound (bounds apply on the owner only).
+ */
+export function enqueueStored(q: Queue, seq: number, data: Uint8Array, deliveryCount = 0, redelivered = false): void {
+  const message = decodeMessage(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  q.enqueue({ seq, message, deliveryCount, redelivered, persisted: true, size: messageSize(message) }, true);
 }
 
 /** Runs `fn` over `items`, at most `parallel` at a time; rejects with the first failure. */

@@ -20,15 +20,13 @@ import type { Logger } from '../../core/adapter.js';
 import type { Broker } from '../../core/broker.js';
 import type { SharedQueues } from '../../core/cluster.js';
 import type { Message } from '../../core/message.js';
-import { messageSize } from '../../core/message.js';
-import { decodeMessage } from '../../core/message-codec.js';
 import type { Queue, RemovalReason } from '../../core/queue.js';
 import type { QueueEntry, QueueOptions } from '../../core/queue-types.js';
 import { CHECK_MS, KvFollower, readBucket, RetryLog, withTimeout } from './resilient.js';
 import { rankNodes } from './leadership.js';
 import type { Membership } from './membership.js';
 import { ownerKey, queueOfOwnerKey } from './names.js';
-import { DELETE_RETRY_MS, QueueStream, type QueueTable, type StoredQueueMessage } from './queue-stream.js';
+import { DELETE_RETRY_MS, enqueueStored, QueueStream, type QueueTable, type StoredQueueMessage } from './queue-stream.js';
 import { RemoteConsumers } from './remote-consumers.js';
 
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -39,11 +37,6 @@ const PROBE_MS = 5000;
 
 interface OwnerRecord { node: number; epoch: number }
 type Control = { op: 'attach' | 'detach' | 'ack' | 'reject' | 'check' | 'probe'; queue: string; node: number; seq?: number; seqs?: number[] };
-
-function bytes(data: Uint8Array): Buffer {
-  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-}
-
 
 export class JetStreamSharedQueues implements SharedQueues, QueueTable {
   private broker: Broker | null = null;
@@ -418,9 +411,7 @@ export class JetStreamSharedQueues implements SharedQueues, QueueTable {
 
   /** A stored or forwarded message into the node's Queue object. */
   enqueue(q: Queue, seq: number, data: Uint8Array, deliveryCount = 0, redelivered = false): void {
-    const message = decodeMessage(Buffer.from(bytes(data)));
-    // Acknowledged to its publisher already: kept even past a 'reject' bound (bounds apply on the owner only).
-    q.enqueue({ seq, message, deliveryCount, redelivered, persisted: true, size: messageSize(message) }, true);
+    enqueueStored(q, seq, data, deliveryCount, redelivered);
   }
 
   /**
