@@ -3,13 +3,18 @@
  * file position, length), which queue holds it, and the summary a paged queue needs (size,
  * priority, expiry). Messages are grouped by seq into chunks of SPAN consecutive seqs; a chunk
  * keeps its live messages in typed-array columns sorted by seq (23 bytes a message), so a deep
- * queue costs no JavaScript object and no map entry per message. What is rare lives in side maps:
- * a message in several queues (fan-out), a message with an expiry.
+ * queue costs no JavaScript object and no map entry per message. What is rare lives in side maps
+ * of its chunk: a message in several queues (fan-out), a message with an expiry.
  *
  * Seqs are assigned in order and journaled almost in order, so an enqueue is nearly always an
  * append to the newest chunk; one out of order (a transaction committed late) is inserted. A
  * removal marks its slot dead; a chunk squeezes its dead slots out once they are half of it, and
  * is dropped when its last message goes.
+ *
+ * Copy-on-write for the index snapshot (journal-snapshot.ts): capture() marks every chunk shared
+ * and hands them out as they are; a change to a shared chunk while the snapshot is written goes to
+ * a copy of it, which replaces it in the table. Capturing costs one pass over the chunks (not the
+ * messages), and the snapshot is encoded in the background from chunks that no longer change.
  */
 import type { MessageSummary } from '../store.js';
 import type { SnapshotReader, SnapshotWriter } from './snapshot-codec.js';
@@ -29,6 +34,12 @@ const ENQUEUE_FIXED = 15;
 class Chunk {
   n = 0;
   live = 0;
+  /** Messages of the chunk in several queues, by seq. */
+  fanout: Map<number, Fanout> | null = null;
+  /** Expiries of the chunk's messages that have one, by seq. */
+  expiries: Map<number, number> | null = null;
+  /** Held by a snapshot being written: the table changes a copy instead. */
+  shared = false;
   off: Uint16Array;
   seg: Uint32Array;
   at: Uint32Array;
@@ -49,6 +60,23 @@ class Chunk {
 
   get capacity(): number {
     return this.off.length;
+  }
+
+  /** A private copy (copy-on-write, and squeezed copies for a snapshot). */
+  clone(): Chunk {
+    const c = new Chunk(this.base, 0);
+    c.n = this.n;
+    c.live = this.live;
+    c.off = this.off.slice();
+    c.seg = this.seg.slice();
+    c.at = this.at.slice();
+    c.len = this.len.slice();
+    c.queue = this.queue.slice();
+    c.size = this.size.slice();
+    c.prio = this.prio.slice();
+    if (this.fanout) c.fanout = new Map([...this.fanout].map(([seq, f]) => [seq, { queues: [...f.queues], bytes: f.bytes }]));
+    if (this.expiries) c.expiries = new Map(this.expiries);
+    return c;
   }
 
   /** Slot of `off`, or -1. */
@@ -128,6 +156,11 @@ interface Fanout {
   bytes: number;
 }
 
+/** A table frozen for a snapshot (MessageTable.capture). */
+export interface TableCapture {
+  readonly chunks: readonly Chunk[];
+}
+
 /** One live message, as the table hands it out (a fresh object per call: not kept). */
 export interface TableMessage {
   seq: number;
@@ -142,8 +175,6 @@ export interface TableMessage {
 
 export class MessageTable {
   private readonly chunks = new Map<number, Chunk>();
-  private readonly fanout = new Map<number, Fanout>();
-  private readonly expiries = new Map<number, number>();
   private count = 0;
   /** Segment of the message the last removal took out. */
   removedSeg = -1;
@@ -163,6 +194,14 @@ export class MessageTable {
     return this.slot(seq) !== null;
   }
 
+  /** The chunk itself, or its copy in its place if a snapshot being written holds it. */
+  private own(c: Chunk): Chunk {
+    if (!c.shared) return c;
+    const copy = c.clone();
+    this.chunks.set(Math.floor(c.base / SPAN), copy);
+    return copy;
+  }
+
   /**
    * Sets message `seq` at (seg, at, len) in `queues`. `summary` undefined keeps the one it has (a
    * compaction copy: the same message elsewhere). Returns the bytes of the entry it replaced, or
@@ -172,6 +211,7 @@ export class MessageTable {
     const key = Math.floor(seq / SPAN);
     let c = this.chunks.get(key);
     if (!c) this.chunks.set(key, (c = new Chunk(key * SPAN)));
+    else c = this.own(c);
     const off = seq % SPAN;
     let i = c.find(off);
     let old = -1;
@@ -188,16 +228,16 @@ export class MessageTable {
     c.len[i] = len;
     if (queues.length === 1) {
       c.queue[i] = queues[0];
-      this.fanout.delete(seq);
+      c.fanout?.delete(seq);
     } else {
       c.queue[i] = MULTI;
-      this.fanout.set(seq, { queues: [...queues], bytes: ENQUEUE_FIXED + 4 * queues.length + len });
+      (c.fanout ??= new Map()).set(seq, { queues: [...queues], bytes: ENQUEUE_FIXED + 4 * queues.length + len });
     }
     if (summary) {
       c.size[i] = summary.size;
       c.prio[i] = summary.priority === undefined ? NO_PRIORITY : summary.priority;
-      if (summary.expiry !== undefined) this.expiries.set(seq, summary.expiry);
-      else this.expiries.delete(seq);
+      if (summary.expiry !== undefined) (c.expiries ??= new Map()).set(seq, summary.expiry);
+      else c.expiries?.delete(seq);
     }
     return old;
   }
@@ -207,7 +247,7 @@ export class MessageTable {
     const s = this.slot(seq);
     if (!s) return undefined;
     const q = s[0].queue[s[1]];
-    return q === MULTI ? [...this.fanout.get(seq)!.queues] : [q];
+    return q === MULTI ? [...s[0].fanout!.get(seq)!.queues] : [q];
   }
 
   /** True if message `seq` is live in `queue`. */
@@ -215,7 +255,7 @@ export class MessageTable {
     const s = this.slot(seq);
     if (!s) return false;
     const q = s[0].queue[s[1]];
-    return q === MULTI ? this.fanout.get(seq)!.queues.includes(queue) : q === queue;
+    return q === MULTI ? s[0].fanout!.get(seq)!.queues.includes(queue) : q === queue;
   }
 
   /**
@@ -225,15 +265,15 @@ export class MessageTable {
   removeQueue(seq: number, queue: number): number {
     const s = this.slot(seq);
     if (!s) return -1;
-    const [c, i] = s;
-    const q = c.queue[i];
+    const i = s[1];
+    const q = s[0].queue[i];
+    if (q === MULTI ? !s[0].fanout!.get(seq)!.queues.includes(queue) : q !== queue) return -1;
+    const c = this.own(s[0]);
     if (q === MULTI) {
-      const f = this.fanout.get(seq)!;
-      const k = f.queues.indexOf(queue);
-      if (k < 0) return -1;
-      f.queues.splice(k, 1);
+      const f = c.fanout!.get(seq)!;
+      f.queues.splice(f.queues.indexOf(queue), 1);
       if (f.queues.length > 0) return 0;
-    } else if (q !== queue) return -1;
+    }
     const bytes = this.bytesAt(c, i, seq);
     this.kill(c, i, seq);
     return bytes;
@@ -243,8 +283,9 @@ export class MessageTable {
   removeAll(seq: number): number {
     const s = this.slot(seq);
     if (!s) return -1;
-    const bytes = this.bytesAt(s[0], s[1], seq);
-    this.kill(s[0], s[1], seq);
+    const c = this.own(s[0]);
+    const bytes = this.bytesAt(c, s[1], seq);
+    this.kill(c, s[1], seq);
     return bytes;
   }
 
@@ -273,11 +314,11 @@ export class MessageTable {
         const seq = c.base + c.off[i];
         const summary: MessageSummary = { size: c.size[i] };
         if (c.prio[i] !== NO_PRIORITY) summary.priority = c.prio[i];
-        const expiry = this.expiries.get(seq);
+        const expiry = c.expiries?.get(seq);
         if (expiry !== undefined) summary.expiry = expiry;
         yield {
           seq, seg: c.seg[i], at: c.at[i], len: c.len[i], bytes: this.bytesAt(c, i, seq),
-          queues: q === MULTI ? [...this.fanout.get(seq)!.queues] : [q], summary,
+          queues: q === MULTI ? [...c.fanout!.get(seq)!.queues] : [q], summary,
         };
       }
     }
@@ -289,47 +330,84 @@ export class MessageTable {
    */
   forEach(fn: (seq: number, queue: number, size: number, priority: number | undefined, expiry: number | undefined) => void): void {
     const keys = [...this.chunks.keys()].sort((a, b) => a - b);
-    const hasExpiries = this.expiries.size > 0;
     for (const key of keys) {
       const c = this.chunks.get(key)!;
+      const expiries = c.expiries;
       for (let i = 0; i < c.n; i++) {
         const q = c.queue[i];
         if (q === DEAD) continue;
         const seq = c.base + c.off[i];
         const prio = c.prio[i] === NO_PRIORITY ? undefined : c.prio[i];
-        const expiry = hasExpiries ? this.expiries.get(seq) : undefined;
+        const expiry = expiries ? expiries.get(seq) : undefined;
         if (q !== MULTI) fn(seq, q, c.size[i], prio, expiry);
-        else for (const fq of this.fanout.get(seq)!.queues) fn(seq, fq, c.size[i], prio, expiry);
+        else for (const fq of c.fanout!.get(seq)!.queues) fn(seq, fq, c.size[i], prio, expiry);
       }
     }
   }
 
-  /** Writes the table (index snapshot, journal-snapshot.ts). */
-  writeTo(w: SnapshotWriter): void {
-    const keys = [...this.chunks.keys()].sort((a, b) => a - b);
-    w.u32(keys.length);
-    for (const key of keys) {
-      const c = this.chunks.get(key)!;
-      if (c.live !== c.n) c.squeeze();
-      w.f64(key);
+  /**
+   * The table as it stands, for an index snapshot written in the background: its chunks, marked
+   * shared so that later changes go to copies (copy-on-write). Costs one step per chunk. Give it
+   * back with release() once written.
+   */
+  capture(): TableCapture {
+    const chunks = [...this.chunks.values()].sort((a, b) => a.base - b.base);
+    for (const c of chunks) c.shared = true;
+    return { chunks };
+  }
+
+  /** The snapshot is written (or abandoned): its chunks may change in place again. */
+  release(capture: TableCapture): void {
+    for (const c of capture.chunks) c.shared = false;
+  }
+
+  /**
+   * Writes a captured table (index snapshot, journal-snapshot.ts), yielding after each chunk so that
+   * the caller can write what is encoded and let the event loop run.
+   */
+  static *encode(capture: TableCapture, w: SnapshotWriter): Generator<void> {
+    w.u32(capture.chunks.length);
+    let fanouts = 0;
+    let expiries = 0;
+    for (const shared of capture.chunks) {
+      // Dead slots are left out (the reader takes every slot for live): squeezed in a copy, the captured chunk stays as it was.
+      let c = shared;
+      if (c.live !== c.n) {
+        c = shared.clone();
+        c.squeeze();
+      }
+      w.f64(Math.floor(c.base / SPAN));
       w.u32(c.n);
       for (const col of c.columns()) w.column(col, c.n);
+      fanouts += c.fanout?.size ?? 0;
+      expiries += c.expiries?.size ?? 0;
+      yield;
     }
-    w.u32(this.fanout.size);
-    for (const [seq, f] of this.fanout) {
-      w.f64(seq);
-      w.u32(f.bytes);
-      w.u32(f.queues.length);
-      for (const q of f.queues) w.u32(q);
+    w.u32(fanouts);
+    for (const c of capture.chunks) {
+      if (c.fanout) {
+        for (const [seq, f] of c.fanout) {
+          w.f64(seq);
+          w.u32(f.bytes);
+          w.u32(f.queues.length);
+          for (const q of f.queues) w.u32(q);
+        }
+        yield;
+      }
     }
-    w.u32(this.expiries.size);
-    for (const [seq, expiry] of this.expiries) {
-      w.f64(seq);
-      w.f64(expiry);
+    w.u32(expiries);
+    for (const c of capture.chunks) {
+      if (c.expiries) {
+        for (const [seq, expiry] of c.expiries) {
+          w.f64(seq);
+          w.f64(expiry);
+        }
+        yield;
+      }
     }
   }
 
-  /** Reads what writeTo wrote into an empty table. */
+  /** Reads what encode() wrote into an empty table. */
   readFrom(r: SnapshotReader): void {
     for (let k = r.u32(); k > 0; k--) {
       const key = r.f64();
@@ -344,30 +422,36 @@ export class MessageTable {
       this.count += n;
       this.chunks.set(key, c);
     }
+    const chunkOf = (seq: number): Chunk => {
+      const c = this.chunks.get(Math.floor(seq / SPAN));
+      if (!c) throw new RangeError('index snapshot: a fan-out or expiry of no message');
+      return c;
+    };
     for (let k = r.u32(); k > 0; k--) {
       const seq = r.f64();
       const bytes = r.u32();
       const queues: number[] = [];
       for (let q = r.u32(); q > 0; q--) queues.push(r.u32());
-      this.fanout.set(seq, { queues, bytes });
+      (chunkOf(seq).fanout ??= new Map()).set(seq, { queues, bytes });
     }
     for (let k = r.u32(); k > 0; k--) {
       const seq = r.f64();
-      this.expiries.set(seq, r.f64());
+      (chunkOf(seq).expiries ??= new Map()).set(seq, r.f64());
     }
   }
 
   private bytesAt(c: Chunk, i: number, seq: number): number {
-    return c.queue[i] === MULTI ? this.fanout.get(seq)!.bytes : ENQUEUE_FIXED + 4 + c.len[i];
+    return c.queue[i] === MULTI ? c.fanout!.get(seq)!.bytes : ENQUEUE_FIXED + 4 + c.len[i];
   }
 
+  /** Takes slot `i` of `c` (a chunk the table owns: not shared) out. */
   private kill(c: Chunk, i: number, seq: number): void {
     this.removedSeg = c.seg[i];
     c.queue[i] = DEAD;
     c.live--;
     this.count--;
-    this.fanout.delete(seq);
-    this.expiries.delete(seq);
+    c.fanout?.delete(seq);
+    c.expiries?.delete(seq);
     if (c.live === 0) this.chunks.delete(Math.floor(c.base / SPAN));
     else if (c.n >= FIRST_CAPACITY && c.live * 2 < c.n) c.squeeze();
   }
