@@ -427,7 +427,8 @@ export class Journal implements RecoverableLog {
     const capture = live.capture();
     const segs = this.deleting ? [this.deleting, ...this.segments] : [...this.segments];
     const covered: SnapshotSegment[] = segs.map((s) => ({ id: s.id, size: s.size }));
-    const durable = Promise.all(segs.map((s) => (s.writer ? s.writer.flush() : s.sealed)));
+    // Only the bytes it describes: a steady flood of appends never lets the head's writer drain.
+    const durable = Promise.all(segs.map((s) => (s.writer ? s.writer.flushTo(s.size) : s.sealed)));
     for (const s of segs) s.reads++;
     const failures = this.failures;
     this.schedule.captured();
