@@ -1,7 +1,8 @@
 /**
  * A run of paged-out queue entries packed into typed arrays: seq (as an offset from the run's
- * first), size, and expiry only when one of them has one; all of one priority level (ready-entries.ts). A deep queue keeps
- * its paged backlog as runs (8 bytes a message, 16 with expiries) instead of an object each; an
+ * first, u32), size (u16; one of 65,534 bytes or more is kept in a side map), and expiry only when
+ * one of them has one; all of one priority level (ready-entries.ts). A deep queue keeps its paged
+ * backlog as runs (6 bytes a message, 14 with expiries) instead of an object each; an
  * entry becomes a QueueEntry again only when it nears the head (read-ahead, delivery, expiry) or
  * is looked at (browsing, the admin API). Only plain paged entries are packed: durable, body on
  * disk, never delivered (ready-entries.ts decides).
@@ -12,12 +13,16 @@ import type { QueueEntry } from './queue-types.js';
 const RUN_MAX = 65536;
 const FIRST_CAPACITY = 16;
 /** `sizes` value of an entry taken out of the middle. */
-const HOLE = 0xffffffff;
+const HOLE = 0xffff;
+/** `sizes` value of an entry whose size is in `longSizes`. */
+const LONG = 0xfffe;
 const TWO_32 = 2 ** 32;
 
 export class PagedRun {
   private seqs: Uint32Array;
-  private sizes: Uint32Array;
+  private sizes: Uint16Array;
+  /** Sizes of LONG or more, by seq offset. */
+  private longSizes: Map<number, number> | null = null;
   /** NaN: no expiry. Allocated at the first entry with one. */
   private expiries: Float64Array | null = null;
   private head = 0;
@@ -28,7 +33,7 @@ export class PagedRun {
   constructor(private readonly base: number, readonly priority: number | undefined, capacity = FIRST_CAPACITY) {
     const cap = Math.min(RUN_MAX, Math.max(FIRST_CAPACITY, capacity));
     this.seqs = new Uint32Array(cap);
-    this.sizes = new Uint32Array(cap);
+    this.sizes = new Uint16Array(cap);
   }
 
   /** Entries in the run. */
@@ -45,7 +50,11 @@ export class PagedRun {
   add(seq: number, size: number, expiry: number | undefined): void {
     if (this.n === this.seqs.length) this.grow();
     this.seqs[this.n] = seq - this.base;
-    this.sizes[this.n] = size;
+    if (size < LONG) this.sizes[this.n] = size;
+    else {
+      this.sizes[this.n] = LONG;
+      (this.longSizes ??= new Map()).set(seq - this.base, size);
+    }
     if (expiry !== undefined) {
       if (!this.expiries) this.expiries = new Float64Array(this.seqs.length).fill(NaN);
       this.expiries[this.n] = expiry;
@@ -58,7 +67,9 @@ export class PagedRun {
   shift(): QueueEntry | undefined {
     this.skipHoles();
     if (this.head >= this.n) return undefined;
-    const e = this.entry(this.head++);
+    const e = this.entry(this.head);
+    if (this.sizes[this.head] === LONG) this.longSizes!.delete(this.seqs[this.head]);
+    this.head++;
     this.live--;
     return e;
   }
@@ -100,6 +111,7 @@ export class PagedRun {
       if (v === off) {
         if (this.sizes[mid] === HOLE) return undefined;
         const e = this.entry(mid);
+        if (this.sizes[mid] === LONG) this.longSizes!.delete(off);
         this.sizes[mid] = HOLE;
         this.live--;
         this.skipHoles();
@@ -130,7 +142,8 @@ export class PagedRun {
     const expiry = this.expiries ? this.expiries[i] : NaN;
     return {
       seq: this.base + this.seqs[i], message: undefined, priority: this.priority, expiry: Number.isNaN(expiry) ? undefined : expiry,
-      pageable: true, deliveryCount: 0, redelivered: false, persisted: true, size: this.sizes[i],
+      pageable: true, deliveryCount: 0, redelivered: false, persisted: true,
+      size: this.sizes[i] === LONG ? this.longSizes!.get(this.seqs[i])! : this.sizes[i],
     };
   }
 
@@ -149,7 +162,7 @@ export class PagedRun {
     const seqs = new Uint32Array(cap);
     seqs.set(this.seqs);
     this.seqs = seqs;
-    const sizes = new Uint32Array(cap);
+    const sizes = new Uint16Array(cap);
     sizes.set(this.sizes);
     this.sizes = sizes;
     if (this.expiries) {

@@ -29,7 +29,8 @@ const TMP_FILE = `${SNAPSHOT_FILE}.tmp`;
 /** Encoded bytes gathered before they are written (and the event loop runs again). */
 const WRITE_BYTES = 1024 * 1024;
 const MAGIC = 0x4a534e31; // "JSN1"
-const VERSION = 1;
+/** 2: the packed table with u16 segment indexes, lengths and sizes (a version 1 snapshot is refused: the journal is scanned once). */
+const VERSION = 2;
 const TAIL_CHECK_BYTES = 4096;
 
 export interface SnapshotSegment {

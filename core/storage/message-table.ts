@@ -2,9 +2,11 @@
  * The journal's index of live queued messages, packed: where each message's bytes are (segment,
  * file position, length), which queue holds it, and the summary a paged queue needs (size,
  * priority, expiry). Messages are grouped by seq into chunks of SPAN consecutive seqs; a chunk
- * keeps its live messages in typed-array columns sorted by seq (23 bytes a message), so a deep
- * queue costs no JavaScript object and no map entry per message. What is rare lives in side maps
- * of its chunk: a message in several queues (fan-out), a message with an expiry.
+ * keeps its live messages in typed-array columns sorted by seq (17 bytes a message: u16 seq offset,
+ * u16 index into the chunk's list of segment ids, u32 position, u16 length, u32 queue, u16 size,
+ * u8 priority), so a deep queue costs no JavaScript object and no map entry per message. What is
+ * rare lives in side maps of its chunk: a message in several queues (fan-out), a message with an
+ * expiry, a length or size of 65,535 bytes or more (the u16 column then holds ESCAPE).
  *
  * Seqs are assigned in order and journaled almost in order, so an enqueue is nearly always an
  * append to the newest chunk; one out of order (a transaction committed late) is inserted. A
@@ -27,6 +29,10 @@ const DEAD = 0xffffffff;
 const MULTI = 0xfffffffe;
 /** `prio` column: no priority. */
 const NO_PRIORITY = 255;
+/** `len` and `size` columns: the value is in the chunk's side map (65,535 or more). */
+const ESCAPE = 0xffff;
+/** Segment ids a chunk's list may hold (its `seg` column is a u16 index into it). */
+const MAX_SEGMENTS = 0xffff;
 
 /** One enqueue's fixed bytes: kind, seq, queue count, message length (journal-format.ts entrySize). */
 const ENQUEUE_FIXED = 15;
@@ -38,24 +44,97 @@ class Chunk {
   fanout: Map<number, Fanout> | null = null;
   /** Expiries of the chunk's messages that have one, by seq. */
   expiries: Map<number, number> | null = null;
+  /** Lengths and sizes of ESCAPE or more, by seq. */
+  longLen: Map<number, number> | null = null;
+  longSize: Map<number, number> | null = null;
   /** Held by a snapshot being written: the table changes a copy instead. */
   shared = false;
+  /** Segment ids the chunk's messages are in (a few: messages of neighbouring seqs are journaled together). */
+  segs: number[] = [];
   off: Uint16Array;
-  seg: Uint32Array;
+  /** Index into `segs`. */
+  seg: Uint16Array;
   at: Uint32Array;
-  len: Uint32Array;
+  len: Uint16Array;
   queue: Uint32Array;
-  size: Uint32Array;
+  size: Uint16Array;
   prio: Uint8Array;
 
   constructor(readonly base: number, capacity = FIRST_CAPACITY) {
     this.off = new Uint16Array(capacity);
-    this.seg = new Uint32Array(capacity);
+    this.seg = new Uint16Array(capacity);
     this.at = new Uint32Array(capacity);
-    this.len = new Uint32Array(capacity);
+    this.len = new Uint16Array(capacity);
     this.queue = new Uint32Array(capacity);
-    this.size = new Uint32Array(capacity);
+    this.size = new Uint16Array(capacity);
     this.prio = new Uint8Array(capacity);
+  }
+
+  segAt(i: number): number {
+    return this.segs[this.seg[i]];
+  }
+
+  lenAt(i: number, seq: number): number {
+    const v = this.len[i];
+    return v === ESCAPE ? this.longLen!.get(seq)! : v;
+  }
+
+  sizeAt(i: number, seq: number): number {
+    const v = this.size[i];
+    return v === ESCAPE ? this.longSize!.get(seq)! : v;
+  }
+
+  /** Sets slot `i`'s segment (nearly always the newest in the list: an append, or a compaction copy to the head). */
+  setSeg(i: number, seg: number): void {
+    const segs = this.segs;
+    let k = segs.length - 1;
+    if (k < 0 || segs[k] !== seg) {
+      k = segs.lastIndexOf(seg);
+      if (k < 0) {
+        if (segs.length >= MAX_SEGMENTS) this.compactSegs(i);
+        // 65,535 segments each holding a live message of these 65,536 seqs: some 4 TB of journal.
+        if (this.segs.length >= MAX_SEGMENTS) throw new RangeError('journal index: a chunk of seqs spans too many segments');
+        k = this.segs.push(seg) - 1;
+      }
+    }
+    this.seg[i] = k;
+  }
+
+  setLen(i: number, seq: number, len: number): void {
+    if (len < ESCAPE) {
+      if (this.len[i] === ESCAPE) this.longLen?.delete(seq);
+      this.len[i] = len;
+    } else {
+      this.len[i] = ESCAPE;
+      (this.longLen ??= new Map()).set(seq, len);
+    }
+  }
+
+  setSize(i: number, seq: number, size: number): void {
+    if (size < ESCAPE) {
+      if (this.size[i] === ESCAPE) this.longSize?.delete(seq);
+      this.size[i] = size;
+    } else {
+      this.size[i] = ESCAPE;
+      (this.longSize ??= new Map()).set(seq, size);
+    }
+  }
+
+  /** Drops segment ids no live slot uses any more (compaction moved their messages); slot `skip` is being set. */
+  compactSegs(skip = -1): void {
+    const map = new Map<number, number>();
+    const segs: number[] = [];
+    for (let i = 0; i < this.n; i++) {
+      if (i === skip || this.queue[i] === DEAD) continue;
+      const id = this.segs[this.seg[i]];
+      let k = map.get(id);
+      if (k === undefined) {
+        k = segs.push(id) - 1;
+        map.set(id, k);
+      }
+      this.seg[i] = k;
+    }
+    this.segs = segs;
   }
 
   get capacity(): number {
@@ -74,6 +153,9 @@ class Chunk {
     c.queue = this.queue.slice();
     c.size = this.size.slice();
     c.prio = this.prio.slice();
+    c.segs = [...this.segs];
+    if (this.longLen) c.longLen = new Map(this.longLen);
+    if (this.longSize) c.longSize = new Map(this.longSize);
     if (this.fanout) c.fanout = new Map([...this.fanout].map(([seq, f]) => [seq, { queues: [...f.queues], bytes: f.bytes }]));
     if (this.expiries) c.expiries = new Map(this.expiries);
     return c;
@@ -125,6 +207,7 @@ class Chunk {
       w++;
     }
     this.n = w;
+    this.compactSegs();
     let cap = this.capacity;
     while (cap > FIRST_CAPACITY && w * 4 <= cap) cap >>= 1;
     if (cap !== this.capacity) this.resize(cap);
@@ -141,11 +224,11 @@ class Chunk {
       return b;
     };
     this.off = grow(this.off, (n) => new Uint16Array(n));
-    this.seg = grow(this.seg, (n) => new Uint32Array(n));
+    this.seg = grow(this.seg, (n) => new Uint16Array(n));
     this.at = grow(this.at, (n) => new Uint32Array(n));
-    this.len = grow(this.len, (n) => new Uint32Array(n));
+    this.len = grow(this.len, (n) => new Uint16Array(n));
     this.queue = grow(this.queue, (n) => new Uint32Array(n));
-    this.size = grow(this.size, (n) => new Uint32Array(n));
+    this.size = grow(this.size, (n) => new Uint16Array(n));
     this.prio = grow(this.prio, (n) => new Uint8Array(n));
   }
 }
@@ -222,10 +305,11 @@ export class MessageTable {
       this.count++;
       c.prio[i] = NO_PRIORITY;
       c.size[i] = 0;
+      c.len[i] = 0;
     }
-    c.seg[i] = seg;
+    c.setSeg(i, seg);
     c.at[i] = at;
-    c.len[i] = len;
+    c.setLen(i, seq, len);
     if (queues.length === 1) {
       c.queue[i] = queues[0];
       c.fanout?.delete(seq);
@@ -234,7 +318,7 @@ export class MessageTable {
       (c.fanout ??= new Map()).set(seq, { queues: [...queues], bytes: ENQUEUE_FIXED + 4 * queues.length + len });
     }
     if (summary) {
-      c.size[i] = summary.size;
+      c.setSize(i, seq, summary.size);
       c.prio[i] = summary.priority === undefined ? NO_PRIORITY : summary.priority;
       if (summary.expiry !== undefined) (c.expiries ??= new Map()).set(seq, summary.expiry);
       else c.expiries?.delete(seq);
@@ -293,13 +377,13 @@ export class MessageTable {
     const s = this.slot(seq);
     if (!s) return undefined;
     const [c, i] = s;
-    return { seg: c.seg[i], at: c.at[i], len: c.len[i] };
+    return { seg: c.segAt(i), at: c.at[i], len: c.lenAt(i, seq) };
   }
 
   /** Segment and body position of message `seq` (compaction checks it still holds the copy it read). */
   isAt(seq: number, seg: number, at: number): boolean {
     const s = this.slot(seq);
-    return s !== null && s[0].seg[s[1]] === seg && s[0].at[s[1]] === at;
+    return s !== null && s[0].segAt(s[1]) === seg && s[0].at[s[1]] === at;
   }
 
   /** Every live message in seq order (fresh objects: for recovery and snapshots, not hot paths). */
@@ -312,12 +396,12 @@ export class MessageTable {
         const q = c.queue[i];
         if (q === DEAD) continue;
         const seq = c.base + c.off[i];
-        const summary: MessageSummary = { size: c.size[i] };
+        const summary: MessageSummary = { size: c.sizeAt(i, seq) };
         if (c.prio[i] !== NO_PRIORITY) summary.priority = c.prio[i];
         const expiry = c.expiries?.get(seq);
         if (expiry !== undefined) summary.expiry = expiry;
         yield {
-          seq, seg: c.seg[i], at: c.at[i], len: c.len[i], bytes: this.bytesAt(c, i, seq),
+          seq, seg: c.segAt(i), at: c.at[i], len: c.lenAt(i, seq), bytes: this.bytesAt(c, i, seq),
           queues: q === MULTI ? [...c.fanout!.get(seq)!.queues] : [q], summary,
         };
       }
@@ -339,8 +423,9 @@ export class MessageTable {
         const seq = c.base + c.off[i];
         const prio = c.prio[i] === NO_PRIORITY ? undefined : c.prio[i];
         const expiry = expiries ? expiries.get(seq) : undefined;
-        if (q !== MULTI) fn(seq, q, c.size[i], prio, expiry);
-        else for (const fq of c.fanout!.get(seq)!.queues) fn(seq, fq, c.size[i], prio, expiry);
+        const size = c.size[i] === ESCAPE ? c.longSize!.get(seq)! : c.size[i];
+        if (q !== MULTI) fn(seq, q, size, prio, expiry);
+        else for (const fq of c.fanout!.get(seq)!.queues) fn(seq, fq, size, prio, expiry);
       }
     }
   }
@@ -369,6 +454,8 @@ export class MessageTable {
     w.u32(capture.chunks.length);
     let fanouts = 0;
     let expiries = 0;
+    let longLens = 0;
+    let longSizes = 0;
     for (const shared of capture.chunks) {
       // Dead slots are left out (the reader takes every slot for live): squeezed in a copy, the captured chunk stays as it was.
       let c = shared;
@@ -378,9 +465,13 @@ export class MessageTable {
       }
       w.f64(Math.floor(c.base / SPAN));
       w.u32(c.n);
+      w.u32(c.segs.length);
+      for (const id of c.segs) w.f64(id);
       for (const col of c.columns()) w.column(col, c.n);
       fanouts += c.fanout?.size ?? 0;
       expiries += c.expiries?.size ?? 0;
+      longLens += c.longLen?.size ?? 0;
+      longSizes += c.longSize?.size ?? 0;
       yield;
     }
     w.u32(fanouts);
@@ -405,6 +496,20 @@ export class MessageTable {
         yield;
       }
     }
+    w.u32(longLens);
+    for (const c of capture.chunks) {
+      for (const [seq, len] of c.longLen ?? []) {
+        w.f64(seq);
+        w.f64(len);
+      }
+    }
+    w.u32(longSizes);
+    for (const c of capture.chunks) {
+      for (const [seq, size] of c.longSize ?? []) {
+        w.f64(seq);
+        w.f64(size);
+      }
+    }
   }
 
   /** Reads what encode() wrote into an empty table. */
@@ -416,7 +521,9 @@ export class MessageTable {
       let cap = FIRST_CAPACITY;
       while (cap < n) cap *= 2;
       const c = new Chunk(key * SPAN, cap);
+      for (let k = r.u32(); k > 0; k--) c.segs.push(r.f64());
       for (const col of c.columns()) r.column(col, n);
+      for (let i = 0; i < n; i++) if (c.seg[i] >= c.segs.length) throw new RangeError('index snapshot: bad segment index');
       c.n = n;
       c.live = n;
       this.count += n;
@@ -438,20 +545,30 @@ export class MessageTable {
       const seq = r.f64();
       (chunkOf(seq).expiries ??= new Map()).set(seq, r.f64());
     }
+    for (let k = r.u32(); k > 0; k--) {
+      const seq = r.f64();
+      (chunkOf(seq).longLen ??= new Map()).set(seq, r.f64());
+    }
+    for (let k = r.u32(); k > 0; k--) {
+      const seq = r.f64();
+      (chunkOf(seq).longSize ??= new Map()).set(seq, r.f64());
+    }
   }
 
   private bytesAt(c: Chunk, i: number, seq: number): number {
-    return c.queue[i] === MULTI ? c.fanout!.get(seq)!.bytes : ENQUEUE_FIXED + 4 + c.len[i];
+    return c.queue[i] === MULTI ? c.fanout!.get(seq)!.bytes : ENQUEUE_FIXED + 4 + c.lenAt(i, seq);
   }
 
   /** Takes slot `i` of `c` (a chunk the table owns: not shared) out. */
   private kill(c: Chunk, i: number, seq: number): void {
-    this.removedSeg = c.seg[i];
+    this.removedSeg = c.segAt(i);
     c.queue[i] = DEAD;
     c.live--;
     this.count--;
     c.fanout?.delete(seq);
     c.expiries?.delete(seq);
+    if (c.len[i] === ESCAPE) c.longLen!.delete(seq);
+    if (c.size[i] === ESCAPE) c.longSize!.delete(seq);
     if (c.live === 0) this.chunks.delete(Math.floor(c.base / SPAN));
     else if (c.n >= FIRST_CAPACITY && c.live * 2 < c.n) c.squeeze();
   }

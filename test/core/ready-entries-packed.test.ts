@@ -70,4 +70,19 @@ describe('core/ready-entries: packed paged runs', () => {
     assert.deepEqual([sized.length, sized.packed, sized.shift()!.seq, sized.slice(299, 2).map((e) => e.seq)], [600, 600, 1, [301, 302]]);
     assert.equal(byPriority.length + byPriority.packed, 0);
   });
+
+  it('keeps sizes of 65,534 bytes and more exactly (u16 column, side map), through slices, removal, drop-head and shifts', () => {
+    const sizes = [0, 1, 65_533, 65_534, 65_535, 65_536, 1_000_000, 4_294_967_295];
+    const r = new ReadyEntries(true);
+    for (let s = 1; s <= 400; s++) r.pushPaged(s, sizes[s % sizes.length], 4, undefined);
+    const expected = (seq: number) => sizes[seq % sizes.length];
+    assert.deepEqual(r.slice(100, 16).map((e) => e.size), Array.from({ length: 16 }, (_, i) => expected(101 + i)));
+    assert.equal(r.removeSeq(205)!.size, expected(205));
+    assert.equal(r.removeSeq(205), undefined);
+    assert.equal(r.shiftLowest()!.size, expected(1));
+    const rest = r.toArray().map((e) => [e.seq, e.size]);
+    assert.deepEqual(rest, Array.from({ length: 400 }, (_, i) => i + 1).filter((s) => s !== 1 && s !== 205).map((s) => [s, expected(s)]));
+    for (const [seq, size] of rest) assert.deepEqual([r.shift()!.seq, size], [seq, expected(seq)]);
+    assert.equal(r.length, 0);
+  });
 });

@@ -206,11 +206,14 @@ describe('storage/message table capture (copy-on-write)', () => {
   }
   const dump = (t: MessageTable) => [...t.entries()];
 
-  it('a capture stays as it was while the table changes: adds, acks, fan-out, expiries, squeezes, emptied chunks', () => {
+  it('a capture stays as it was while the table changes: adds, acks, fan-out, expiries, long lengths and sizes, segments moved, squeezes, emptied chunks', () => {
     const t = new MessageTable();
     for (let seq = 1; seq <= 200_000; seq += 7) {
       const expiry = seq % 11 === 0 ? { expiry: 2_000_000_000_000 + seq } : {};
-      t.set(seq, Math.floor(seq / 50_000), seq * 3, 40, seq % 13 === 0 ? [1, 2, 3] : [1], { size: 40, priority: seq % 10, ...expiry });
+      // Lengths and sizes past the u16 columns now and then (kept in side maps).
+      const len = seq % 17 === 0 ? 65_535 + seq : 40;
+      const size = seq % 19 === 0 ? 70_000 + seq : seq % 23 === 0 ? 65_534 : 40;
+      t.set(seq, Math.floor(seq / 50_000), seq * 3, len, seq % 13 === 0 ? [1, 2, 3] : [1], { size, priority: seq % 10, ...expiry });
     }
     const before = dump(t);
     const capture = t.capture();
@@ -218,7 +221,7 @@ describe('storage/message table capture (copy-on-write)', () => {
     for (let seq = 1; seq <= 200_000; seq += 7) {
       if (seq % 2 === 0) t.removeQueue(seq, 1);
       else if (seq % 13 === 0) t.removeQueue(seq, 2);
-      else if (seq % 5 === 0) t.set(seq, 9, 1, 40, [4, 5], undefined); // a compaction copy, now in two queues
+      else if (seq % 5 === 0) t.set(seq, 9 + (seq % 3), 1, seq % 3 === 0 ? 100_000 : 40, [4, 5], undefined); // a compaction copy, now in two queues
     }
     for (let seq = 1; seq < 65536; seq += 7) t.removeAll(seq); // the first chunk emptied (dropped)
     for (let seq = 200_001; seq <= 210_000; seq++) t.set(seq, 5, seq, 10, [1], { size: 10 });
