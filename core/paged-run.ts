@@ -1,8 +1,10 @@
 /**
  * A run of paged-out queue entries packed into typed arrays: seq (as an offset from the run's
- * first, u32), size (u16; one of 65,534 bytes or more is kept in a side map), and expiry only when
- * one of them has one; all of one priority level (ready-entries.ts). A deep queue keeps its paged
- * backlog as runs (6 bytes a message, 14 with expiries) instead of an object each; an
+ * first: u16 while the run spans fewer than 65,536 seqs, else u32), size (u16; one of 65,534 bytes
+ * or more is kept in a side map), and expiry only when one of them has one; all of one priority
+ * level (ready-entries.ts). A deep queue keeps its paged backlog as runs (4 bytes a message when
+ * its seqs are close, as in a queue filled in a row; 6 when they are spread, as in many queues
+ * filled in turn; 8 more with expiries) instead of an object each; an
  * entry becomes a QueueEntry again only when it nears the head (read-ahead, delivery, expiry) or
  * is looked at (browsing, the admin API). Only plain paged entries are packed: durable, body on
  * disk, never delivered (ready-entries.ts decides).
@@ -17,9 +19,16 @@ const HOLE = 0xffff;
 /** `sizes` value of an entry whose size is in `longSizes`. */
 const LONG = 0xfffe;
 const TWO_32 = 2 ** 32;
+const TWO_16 = 65536;
+/**
+ * A run with u16 offsets that holds this many entries starts a new run rather than widen to u32
+ * when a seq is too far (so a deep queue keeps 2-byte offsets); a smaller one widens (a queue whose
+ * seqs are spread, one message in thousands, would otherwise pay a run per few messages).
+ */
+const NARROW_KEEP = 1024;
 
 export class PagedRun {
-  private seqs: Uint32Array;
+  private seqs: Uint16Array | Uint32Array;
   private sizes: Uint16Array;
   /** Sizes of LONG or more, by seq offset. */
   private longSizes: Map<number, number> | null = null;
@@ -32,7 +41,7 @@ export class PagedRun {
   /** `capacity`: entries expected (recovery knows how many a queue gets), else it starts small and doubles. */
   constructor(private readonly base: number, readonly priority: number | undefined, capacity = FIRST_CAPACITY) {
     const cap = Math.min(RUN_MAX, Math.max(FIRST_CAPACITY, capacity));
-    this.seqs = new Uint32Array(cap);
+    this.seqs = new Uint16Array(cap);
     this.sizes = new Uint16Array(cap);
   }
 
@@ -44,11 +53,13 @@ export class PagedRun {
   /** The entry can go at the end: same priority, a later seq, room left. */
   accepts(seq: number, priority: number | undefined): boolean {
     return priority === this.priority && (this.n < RUN_MAX || this.head >= RUN_MAX >> 1) && seq - this.base < TWO_32
+      && (seq - this.base < TWO_16 || this.seqs instanceof Uint32Array || this.n < NARROW_KEEP)
       && (this.n === 0 ? seq >= this.base : seq > this.base + this.seqs[this.n - 1]);
   }
 
   add(seq: number, size: number, expiry: number | undefined): void {
     if (this.n === this.seqs.length) this.grow();
+    if (seq - this.base >= TWO_16 && this.seqs instanceof Uint16Array) this.seqs = Uint32Array.from(this.seqs);
     this.seqs[this.n] = seq - this.base;
     if (size < LONG) this.sizes[this.n] = size;
     else {
@@ -159,7 +170,7 @@ export class PagedRun {
       return;
     }
     const cap = Math.min(RUN_MAX, this.seqs.length * 2);
-    const seqs = new Uint32Array(cap);
+    const seqs = this.seqs instanceof Uint16Array ? new Uint16Array(cap) : new Uint32Array(cap);
     seqs.set(this.seqs);
     this.seqs = seqs;
     const sizes = new Uint16Array(cap);
