@@ -2,9 +2,10 @@
  * The journal's index of live queued messages, packed: where each message's bytes are (segment,
  * file position, length), which queue holds it, and the summary a paged queue needs (size,
  * priority, expiry). Messages are grouped by seq into chunks of SPAN consecutive seqs; a chunk
- * keeps its live messages in typed-array columns sorted by seq (17 bytes a message: u16 seq offset,
- * u16 index into the chunk's list of segment ids, u32 position, u16 length, u32 queue, u16 size,
- * u8 priority), so a deep queue costs no JavaScript object and no map entry per message. What is
+ * keeps its live messages in typed-array columns sorted by seq (15 bytes a message: u16 seq offset,
+ * u16 index into the chunk's list of segment ids, u32 position, u16 length, u16 queue id (u32 in
+ * a chunk holding an id past 65,533), u16 size, u8 priority), so a deep queue costs no JavaScript
+ * object and no map entry per message. What is
  * rare lives in side maps of its chunk: a message in several queues (fan-out), a message with an
  * expiry, a length or size of 65,535 bytes or more (the u16 column then holds ESCAPE).
  *
@@ -24,9 +25,15 @@ import type { SnapshotReader, SnapshotWriter } from './snapshot-codec.js';
 /** Consecutive seqs per chunk (the column `off` is a u16 offset from the chunk's base). */
 const SPAN = 65536;
 const FIRST_CAPACITY = 64;
-/** `queue` column values that are not queue ids (journal queue ids are small positive u32s). */
-const DEAD = 0xffffffff;
-const MULTI = 0xfffffffe;
+/**
+ * `queue` column values that are not queue ids; a queue id is stored plus QUEUE_BASE. Journal queue
+ * ids count up from 1 (never reused), so the column is u16 until one passes 65,533, after which a
+ * chunk that holds one widens to u32.
+ */
+const DEAD = 0;
+const MULTI = 1;
+const QUEUE_BASE = 2;
+const NARROW_QUEUE_MAX = 0xffff - QUEUE_BASE;
 /** `prio` column: no priority. */
 const NO_PRIORITY = 255;
 /** `len` and `size` columns: the value is in the chunk's side map (65,535 or more). */
@@ -56,18 +63,25 @@ class Chunk {
   seg: Uint16Array;
   at: Uint32Array;
   len: Uint16Array;
-  queue: Uint32Array;
+  /** Queue id + QUEUE_BASE, or DEAD, or MULTI (the queues are in `fanout`). */
+  queue: Uint16Array | Uint32Array;
   size: Uint16Array;
   prio: Uint8Array;
 
-  constructor(readonly base: number, capacity = FIRST_CAPACITY) {
+  constructor(readonly base: number, capacity = FIRST_CAPACITY, wideQueues = false) {
     this.off = new Uint16Array(capacity);
     this.seg = new Uint16Array(capacity);
     this.at = new Uint32Array(capacity);
     this.len = new Uint16Array(capacity);
-    this.queue = new Uint32Array(capacity);
+    this.queue = wideQueues ? new Uint32Array(capacity) : new Uint16Array(capacity);
     this.size = new Uint16Array(capacity);
     this.prio = new Uint8Array(capacity);
+  }
+
+  /** Sets slot `i`'s single queue (widening the column for an id past u16). */
+  setQueue(i: number, queue: number): void {
+    if (queue > NARROW_QUEUE_MAX && this.queue instanceof Uint16Array) this.queue = Uint32Array.from(this.queue);
+    this.queue[i] = queue + QUEUE_BASE;
   }
 
   segAt(i: number): number {
@@ -227,7 +241,7 @@ class Chunk {
     this.seg = grow(this.seg, (n) => new Uint16Array(n));
     this.at = grow(this.at, (n) => new Uint32Array(n));
     this.len = grow(this.len, (n) => new Uint16Array(n));
-    this.queue = grow(this.queue, (n) => new Uint32Array(n));
+    this.queue = grow<Uint16Array | Uint32Array>(this.queue, (n) => (this.queue instanceof Uint16Array ? new Uint16Array(n) : new Uint32Array(n)));
     this.size = grow(this.size, (n) => new Uint16Array(n));
     this.prio = grow(this.prio, (n) => new Uint8Array(n));
   }
@@ -311,7 +325,7 @@ export class MessageTable {
     c.at[i] = at;
     c.setLen(i, seq, len);
     if (queues.length === 1) {
-      c.queue[i] = queues[0];
+      c.setQueue(i, queues[0]);
       c.fanout?.delete(seq);
     } else {
       c.queue[i] = MULTI;
@@ -331,7 +345,7 @@ export class MessageTable {
     const s = this.slot(seq);
     if (!s) return undefined;
     const q = s[0].queue[s[1]];
-    return q === MULTI ? [...s[0].fanout!.get(seq)!.queues] : [q];
+    return q === MULTI ? [...s[0].fanout!.get(seq)!.queues] : [q - QUEUE_BASE];
   }
 
   /** True if message `seq` is live in `queue`. */
@@ -339,7 +353,7 @@ export class MessageTable {
     const s = this.slot(seq);
     if (!s) return false;
     const q = s[0].queue[s[1]];
-    return q === MULTI ? s[0].fanout!.get(seq)!.queues.includes(queue) : q === queue;
+    return q === MULTI ? s[0].fanout!.get(seq)!.queues.includes(queue) : q - QUEUE_BASE === queue;
   }
 
   /**
@@ -351,7 +365,7 @@ export class MessageTable {
     if (!s) return -1;
     const i = s[1];
     const q = s[0].queue[i];
-    if (q === MULTI ? !s[0].fanout!.get(seq)!.queues.includes(queue) : q !== queue) return -1;
+    if (q === MULTI ? !s[0].fanout!.get(seq)!.queues.includes(queue) : q - QUEUE_BASE !== queue) return -1;
     const c = this.own(s[0]);
     if (q === MULTI) {
       const f = c.fanout!.get(seq)!;
@@ -402,7 +416,7 @@ export class MessageTable {
         if (expiry !== undefined) summary.expiry = expiry;
         yield {
           seq, seg: c.segAt(i), at: c.at[i], len: c.lenAt(i, seq), bytes: this.bytesAt(c, i, seq),
-          queues: q === MULTI ? [...c.fanout!.get(seq)!.queues] : [q], summary,
+          queues: q === MULTI ? [...c.fanout!.get(seq)!.queues] : [q - QUEUE_BASE], summary,
         };
       }
     }
@@ -424,7 +438,7 @@ export class MessageTable {
         const prio = c.prio[i] === NO_PRIORITY ? undefined : c.prio[i];
         const expiry = expiries ? expiries.get(seq) : undefined;
         const size = c.size[i] === ESCAPE ? c.longSize!.get(seq)! : c.size[i];
-        if (q !== MULTI) fn(seq, q, size, prio, expiry);
+        if (q !== MULTI) fn(seq, q - QUEUE_BASE, size, prio, expiry);
         else for (const fq of c.fanout!.get(seq)!.queues) fn(seq, fq, size, prio, expiry);
       }
     }
@@ -465,6 +479,7 @@ export class MessageTable {
       }
       w.f64(Math.floor(c.base / SPAN));
       w.u32(c.n);
+      w.u8(c.queue.BYTES_PER_ELEMENT);
       w.u32(c.segs.length);
       for (const id of c.segs) w.f64(id);
       for (const col of c.columns()) w.column(col, c.n);
@@ -520,7 +535,9 @@ export class MessageTable {
       if (n === 0 || n > SPAN) throw new RangeError('index snapshot: bad chunk');
       let cap = FIRST_CAPACITY;
       while (cap < n) cap *= 2;
-      const c = new Chunk(key * SPAN, cap);
+      const width = r.u8();
+      if (width !== 2 && width !== 4) throw new RangeError('index snapshot: bad queue column');
+      const c = new Chunk(key * SPAN, cap, width === 4);
       for (let k = r.u32(); k > 0; k--) c.segs.push(r.f64());
       for (const col of c.columns()) r.column(col, n);
       for (let i = 0; i < n; i++) if (c.seg[i] >= c.segs.length) throw new RangeError('index snapshot: bad segment index');

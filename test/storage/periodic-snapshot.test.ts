@@ -213,7 +213,9 @@ describe('storage/message table capture (copy-on-write)', () => {
       // Lengths and sizes past the u16 columns now and then (kept in side maps).
       const len = seq % 17 === 0 ? 65_535 + seq : 40;
       const size = seq % 19 === 0 ? 70_000 + seq : seq % 23 === 0 ? 65_534 : 40;
-      t.set(seq, Math.floor(seq / 50_000), seq * 3, len, seq % 13 === 0 ? [1, 2, 3] : [1], { size, priority: seq % 10, ...expiry });
+      // Queue ids past u16 in the last chunk (its column widened), then in the others while captured.
+      const queue = seq > 196_608 && seq % 3 === 0 ? 70_000 : 1;
+      t.set(seq, Math.floor(seq / 50_000), seq * 3, len, seq % 13 === 0 ? [1, 2, 3] : [queue], { size, priority: seq % 10, ...expiry });
     }
     const before = dump(t);
     const capture = t.capture();
@@ -222,6 +224,7 @@ describe('storage/message table capture (copy-on-write)', () => {
       if (seq % 2 === 0) t.removeQueue(seq, 1);
       else if (seq % 13 === 0) t.removeQueue(seq, 2);
       else if (seq % 5 === 0) t.set(seq, 9 + (seq % 3), 1, seq % 3 === 0 ? 100_000 : 40, [4, 5], undefined); // a compaction copy, now in two queues
+      else if (seq % 3 === 0) t.set(seq, 12, 2, 40, [80_000 + seq], undefined);
     }
     for (let seq = 1; seq < 65536; seq += 7) t.removeAll(seq); // the first chunk emptied (dropped)
     for (let seq = 200_001; seq <= 210_000; seq++) t.set(seq, 5, seq, 10, [1], { size: 10 });
