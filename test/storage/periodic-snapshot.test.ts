@@ -8,7 +8,8 @@
  * store is open, everything flushed (as kill -9 leaves them).
  */
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileStore } from '../../core/storage/file-store.js';
 import { MessageTable } from '../../core/storage/message-table.js';
@@ -63,6 +64,24 @@ async function recoverBothWays(dir: string, options = {}): Promise<{ how: string
   } finally {
     copy.remove();
   }
+}
+
+/** While `full` is true every FileHandle writev and write fails with ENOSPC (a full disk: journal, snapshot and probe alike). */
+async function diskFull(dir: string): Promise<{ full: boolean; restore: () => void }> {
+  type Fn = (this: unknown, ...args: unknown[]) => Promise<unknown>;
+  const probe = await open(join(dir, 'probe-handle'), 'w');
+  const proto = Object.getPrototypeOf(probe) as Record<string, Fn>;
+  await probe.close();
+  rmSync(join(dir, 'probe-handle'));
+  const saved = (['writev', 'write'] as const).map((m) => [m, proto[m]] as const);
+  const fault = { full: false, restore: () => { for (const [m, fn] of saved) proto[m] = fn; } };
+  for (const [m, fn] of saved) {
+    proto[m] = async function (...args: unknown[]) {
+      if (fault.full) throw Object.assign(new Error(`ENOSPC: no space left on device, ${m}`), { code: 'ENOSPC' });
+      return fn.apply(this, args);
+    };
+  }
+  return fault;
 }
 
 /** Resolves once no snapshot was written for 300 ms (none is in flight: they start only on writes). */
@@ -168,6 +187,45 @@ describe('storage/periodic index snapshot', () => {
     await s.close();
     assert.ok(!existsSync(TMP(t.dir)));
     assert.equal((await recoverBothWays(t.dir)).how, 'snapshot');
+  });
+
+  it('a full disk while snapshots are due: nothing refused gets into one, writes come back, and a crash after recovers what a full scan recovers', async () => {
+    const s = store(t.dir, { snapshotEveryBytes: 16 * 1024, recoveryProbeMs: 20 });
+    await s.open({ summarize });
+    await fill(s, 1, 1000);
+    await eventually(() => s.indexSnapshots >= 1, { what: 'a periodic snapshot' });
+    const fault = await diskFull(t.dir);
+    let refused = 0;
+    try {
+      fault.full = true;
+      // Groups in flight together: the first write error refuses them all; snapshots due meanwhile are not committed.
+      const groups = [];
+      for (let n = 1001; n <= 1400; n += 10) groups.push(s.journal(Array.from({ length: 10 }, (_, k) => enqueue(n + k, [1], body(n + k)))).catch(() => refused++));
+      await Promise.all(groups);
+      assert.equal(refused, 40, 'every group refused');
+      fault.full = false;
+      await eventually(async () => {
+        try {
+          await s.journal([put('back', 'yes')]);
+          return true;
+        } catch {
+          return false;
+        }
+      }, { what: 'the journal taking writes again' });
+    } finally {
+      fault.restore();
+    }
+    const before = s.indexSnapshots;
+    await fill(s, 1401, 3000);
+    await eventually(() => s.indexSnapshots > before, { what: 'a snapshot after the recovery' });
+    await settled(s);
+    await crashCopy(s, t.dir, u.dir);
+    await s.close();
+    const crashed = await recoverBothWays(u.dir);
+    assert.equal(crashed.how, 'snapshot');
+    const { paged, metadata } = crashed.state as { paged: Array<{ seq: number }>; metadata: unknown };
+    assert.deepEqual(paged.map((m) => m.seq), [...Array.from({ length: 1000 }, (_, i) => i + 1), ...Array.from({ length: 1600 }, (_, i) => 1401 + i)]);
+    assert.deepEqual(metadata, [['meta', [['back', 'yes']]]]);
   });
 
   it('with compaction deleting segments meanwhile, every crash point recovers what a full scan recovers, mostly from a snapshot', async () => {
