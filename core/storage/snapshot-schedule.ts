@@ -3,7 +3,7 @@
  * docs/storage.md): once the bytes journaled since the last one reach both that setting and the
  * size of the last snapshot. The first bound keeps the journal a crash restart must replay short;
  * the second keeps the snapshots' own writing at most about the journal's (a snapshot rewrites
- * the whole index, about 23 bytes per queued message, however little changed). A snapshot is also
+ * the whole index, about 15 bytes per queued message, however little changed). A snapshot is also
  * due as soon as compaction deleted the segment the newest one names as its head: that snapshot
  * can no longer be used, and a crash would scan every segment.
  */
