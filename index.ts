@@ -136,6 +136,7 @@ function createStore(config: JunctionConfig, log: Logger): Store {
     dir: resolve(config.dataDir), fsync: config.storage.fsync, fsyncIntervalMs: config.storage.fsyncIntervalMs,
     maxOpenFiles: config.storage.maxOpenFiles, logger: log,
     maxDiskBytes: config.storage.maxDiskBytes > 0 ? config.storage.maxDiskBytes : undefined,
+    snapshotEveryBytes: config.storage.snapshotEveryBytes,
   });
 }
 

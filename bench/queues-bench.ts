@@ -4,8 +4,9 @@
  * `interval`, queues.memoryBytes 64 MiB; the queue bounds maxLength / maxBytes lifted so depth is
  * limited by disk only):
  *   - publish rate, peak broker RSS (VmHWM), bytes on disk per message;
- *   - restart with that backlog: time to ready, RSS and V8 heap after it (the index: what a queued
- *     message costs in memory when its body is on disk);
+ *   - restart with that backlog after kill -9 (from the newest periodic index snapshot, then with
+ *     that snapshot removed: a full scan) and after a clean stop: time to ready, RSS and V8 heap
+ *     after it (the index: what a queued message costs in memory when its body is on disk);
  *   - drain rate from the paged queue, then the same fill and drain on a node whose budget holds
  *     everything in memory, for comparison.
  * Then the same fill and drain, with the same load generator, against RabbitMQ's STOMP plugin when
@@ -94,8 +95,13 @@ interface Figures {
   indexBytesPerMessage?: number;
   recoverMs?: number;
   recoveredFrom?: string;
-  /** Time to ready after kill -9 (no snapshot newer than the backlog: a full scan). */
+  /** Time to ready after kill -9: the newest periodic index snapshot plus the journal written after it. */
   crashRestartMs?: number;
+  /** How that start rebuilt the index (snapshot or scan), and the snapshots taken while filling. */
+  crashRestartFrom?: string;
+  snapshotsWhileFilling?: number;
+  /** Time to ready after kill -9 with the snapshot removed: a full scan of the journal (as before periodic snapshots). */
+  fullScanRestartMs?: number;
 }
 
 setFlagsFromString('--expose-gc');
@@ -283,10 +289,17 @@ async function run(label: string, memoryBytes: number, restart: boolean): Promis
     const out: Figures = { publishRate, peakRssMiB, diskBytesPerMessage, drainRate: 0, drainPeakRssMiB: 0 };
     console.log(`  ${label}: filled ${N} messages at ${Math.round(publishRate)} msg/s, peak RSS ${peakRssMiB.toFixed(0)} MiB, ${diskBytesPerMessage.toFixed(1)} bytes on disk per message`);
     if (restart) {
-      // kill -9 first: no snapshot describes this backlog, recovery scans the whole journal.
+      // kill -9 first: the newest periodic index snapshot (storage.snapshotEveryBytes) plus the journal written after it.
+      out.snapshotsWhileFilling = await metric(node.ports.http, 'junction_journal_index_snapshots_total');
       await node.kill('SIGKILL');
       out.crashRestartMs = await timedStart(node);
-      console.log(`  ${label}: restart after kill -9 (full scan of the journal) ready in ${(out.crashRestartMs / 1000).toFixed(2)} s, RSS ${procStatus(node.pid!, 'VmRSS').toFixed(0)} MiB`);
+      out.crashRestartFrom = (await metric(node.ports.http, 'junction_journal_index_from_snapshot')) === 1 ? 'snapshot' : 'scan';
+      console.log(`  ${label}: restart after kill -9 (${out.snapshotsWhileFilling} periodic snapshots taken while filling; index from the ${out.crashRestartFrom}) ready in ${(out.crashRestartMs / 1000).toFixed(2)} s, RSS ${procStatus(node.pid!, 'VmRSS').toFixed(0)} MiB`);
+      // kill -9 again with the snapshot removed: a full scan, as every crash restart was before periodic snapshots.
+      await node.kill('SIGKILL');
+      rmSync(join(dir, 'journal', 'index.snap'), { force: true });
+      out.fullScanRestartMs = await timedStart(node);
+      console.log(`  ${label}: restart after kill -9 with no snapshot (full scan of the journal) ready in ${(out.fullScanRestartMs / 1000).toFixed(2)} s`);
       // Then a clean stop (index snapshot written) and a start that loads it.
       await node.stop();
       out.restartMs = await timedStart(node);
@@ -379,7 +392,8 @@ export async function runQueuesBench(): Promise<void> {
     console.log(`| publish rate, no consumer | ${Math.round(paged.publishRate)} msg/s |`);
     console.log(`| peak broker RSS while filling | ${paged.peakRssMiB.toFixed(0)} MiB |`);
     console.log(`| restart after a clean stop (index snapshot): time to ready | ${(paged.restartMs! / 1000).toFixed(2)} s (empty node: ${(empty / 1000).toFixed(2)} s) |`);
-    console.log(`| restart after kill -9 (full journal scan): time to ready | ${(paged.crashRestartMs! / 1000).toFixed(2)} s |`);
+    console.log(`| restart after kill -9 (periodic snapshot + replay): time to ready | ${(paged.crashRestartMs! / 1000).toFixed(2)} s (index from the ${paged.crashRestartFrom}) |`);
+    console.log(`| restart after kill -9 with no snapshot (full journal scan): time to ready | ${(paged.fullScanRestartMs! / 1000).toFixed(2)} s |`);
     console.log(`| RSS / V8 heap after the restart | ${paged.rssAfterRestartMiB!.toFixed(0)} MiB / ${paged.heapAfterRestartMiB!.toFixed(0)} MiB |`);
     console.log(`| memory per queued paged message (heap + array buffers after GC) | ${paged.indexBytesPerMessage!.toFixed(1)} bytes |`);
     console.log(`| drain rate (from disk) | ${Math.round(paged.drainRate)} msg/s |`);
@@ -394,7 +408,8 @@ export async function runQueuesBench(): Promise<void> {
   console.log(`| peak broker RSS while filling | ${paged.peakRssMiB.toFixed(0)} MiB | ${inMemory.peakRssMiB.toFixed(0)} MiB |`);
   console.log(`| bytes on disk per message (journal) | ${paged.diskBytesPerMessage.toFixed(1)} | ${inMemory.diskBytesPerMessage.toFixed(1)} |`);
   console.log(`| restart after a clean stop (index snapshot): time to ready | ${(paged.restartMs! / 1000).toFixed(2)} s (empty node: ${(empty / 1000).toFixed(2)} s) | |`);
-  console.log(`| restart after kill -9 (full journal scan): time to ready | ${(paged.crashRestartMs! / 1000).toFixed(2)} s | |`);
+  console.log(`| restart after kill -9 (periodic snapshot + replay): time to ready | ${(paged.crashRestartMs! / 1000).toFixed(2)} s (index from the ${paged.crashRestartFrom}) | |`);
+  console.log(`| restart after kill -9 with no snapshot (full journal scan): time to ready | ${(paged.fullScanRestartMs! / 1000).toFixed(2)} s | |`);
   console.log(`| RSS / V8 heap after the restart | ${paged.rssAfterRestartMiB!.toFixed(0)} MiB / ${paged.heapAfterRestartMiB!.toFixed(0)} MiB | |`);
   console.log(`| memory per queued paged message (index: heap + array buffers after GC) | ${paged.indexBytesPerMessage!.toFixed(1)} bytes | |`);
   console.log(`| recovery of the backlog (store + broker open, in process, index from the ${paged.recoveredFrom}) | ${(paged.recoverMs! / 1000).toFixed(2)} s | |`);

@@ -34,6 +34,8 @@ export interface StorageConfig {
   maxOpenFiles: number;
   /** Bytes the data directory may hold (journal and stream partitions); past it, new messages are refused (-1 = up to the free space). */
   maxDiskBytes: number;
+  /** Bytes journaled between index snapshots taken while running (bounds what a restart after a crash replays); 0 = only at a clean stop. */
+  snapshotEveryBytes: number;
 }
 
 export interface LimitsConfig {
@@ -182,6 +184,7 @@ export const configSchema = {
       fsyncIntervalMs: { ...positiveInt, default: 200 },
       maxOpenFiles: { ...positiveInt, default: 1024 },
       maxDiskBytes: { ...limitInt, default: -1 },
+      snapshotEveryBytes: { ...nonNegativeInt, default: 67108864 },
     }),
     log: section({
       level: {

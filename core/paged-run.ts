@@ -1,7 +1,10 @@
 /**
  * A run of paged-out queue entries packed into typed arrays: seq (as an offset from the run's
- * first), size, and expiry only when one of them has one; all of one priority level (ready-entries.ts). A deep queue keeps
- * its paged backlog as runs (8 bytes a message, 16 with expiries) instead of an object each; an
+ * first: u16 while the run spans fewer than 65,536 seqs, else u32), size (u16; one of 65,534 bytes
+ * or more is kept in a side map), and expiry only when one of them has one; all of one priority
+ * level (ready-entries.ts). A deep queue keeps its paged backlog as runs (4 bytes a message when
+ * its seqs are close, as in a queue filled in a row; 6 when they are spread, as in many queues
+ * filled in turn; 8 more with expiries) instead of an object each; an
  * entry becomes a QueueEntry again only when it nears the head (read-ahead, delivery, expiry) or
  * is looked at (browsing, the admin API). Only plain paged entries are packed: durable, body on
  * disk, never delivered (ready-entries.ts decides).
@@ -12,12 +15,23 @@ import type { QueueEntry } from './queue-types.js';
 const RUN_MAX = 65536;
 const FIRST_CAPACITY = 16;
 /** `sizes` value of an entry taken out of the middle. */
-const HOLE = 0xffffffff;
+const HOLE = 0xffff;
+/** `sizes` value of an entry whose size is in `longSizes`. */
+const LONG = 0xfffe;
 const TWO_32 = 2 ** 32;
+const TWO_16 = 65536;
+/**
+ * A run with u16 offsets that holds this many entries starts a new run rather than widen to u32
+ * when a seq is too far (so a deep queue keeps 2-byte offsets); a smaller one widens (a queue whose
+ * seqs are spread, one message in thousands, would otherwise pay a run per few messages).
+ */
+const NARROW_KEEP = 1024;
 
 export class PagedRun {
-  private seqs: Uint32Array;
-  private sizes: Uint32Array;
+  private seqs: Uint16Array | Uint32Array;
+  private sizes: Uint16Array;
+  /** Sizes of LONG or more, by seq offset. */
+  private longSizes: Map<number, number> | null = null;
   /** NaN: no expiry. Allocated at the first entry with one. */
   private expiries: Float64Array | null = null;
   private head = 0;
@@ -27,8 +41,8 @@ export class PagedRun {
   /** `capacity`: entries expected (recovery knows how many a queue gets), else it starts small and doubles. */
   constructor(private readonly base: number, readonly priority: number | undefined, capacity = FIRST_CAPACITY) {
     const cap = Math.min(RUN_MAX, Math.max(FIRST_CAPACITY, capacity));
-    this.seqs = new Uint32Array(cap);
-    this.sizes = new Uint32Array(cap);
+    this.seqs = new Uint16Array(cap);
+    this.sizes = new Uint16Array(cap);
   }
 
   /** Entries in the run. */
@@ -39,13 +53,19 @@ export class PagedRun {
   /** The entry can go at the end: same priority, a later seq, room left. */
   accepts(seq: number, priority: number | undefined): boolean {
     return priority === this.priority && (this.n < RUN_MAX || this.head >= RUN_MAX >> 1) && seq - this.base < TWO_32
+      && (seq - this.base < TWO_16 || this.seqs instanceof Uint32Array || this.n < NARROW_KEEP)
       && (this.n === 0 ? seq >= this.base : seq > this.base + this.seqs[this.n - 1]);
   }
 
   add(seq: number, size: number, expiry: number | undefined): void {
     if (this.n === this.seqs.length) this.grow();
+    if (seq - this.base >= TWO_16 && this.seqs instanceof Uint16Array) this.seqs = Uint32Array.from(this.seqs);
     this.seqs[this.n] = seq - this.base;
-    this.sizes[this.n] = size;
+    if (size < LONG) this.sizes[this.n] = size;
+    else {
+      this.sizes[this.n] = LONG;
+      (this.longSizes ??= new Map()).set(seq - this.base, size);
+    }
     if (expiry !== undefined) {
       if (!this.expiries) this.expiries = new Float64Array(this.seqs.length).fill(NaN);
       this.expiries[this.n] = expiry;
@@ -58,7 +78,9 @@ export class PagedRun {
   shift(): QueueEntry | undefined {
     this.skipHoles();
     if (this.head >= this.n) return undefined;
-    const e = this.entry(this.head++);
+    const e = this.entry(this.head);
+    if (this.sizes[this.head] === LONG) this.longSizes!.delete(this.seqs[this.head]);
+    this.head++;
     this.live--;
     return e;
   }
@@ -100,6 +122,7 @@ export class PagedRun {
       if (v === off) {
         if (this.sizes[mid] === HOLE) return undefined;
         const e = this.entry(mid);
+        if (this.sizes[mid] === LONG) this.longSizes!.delete(off);
         this.sizes[mid] = HOLE;
         this.live--;
         this.skipHoles();
@@ -130,7 +153,8 @@ export class PagedRun {
     const expiry = this.expiries ? this.expiries[i] : NaN;
     return {
       seq: this.base + this.seqs[i], message: undefined, priority: this.priority, expiry: Number.isNaN(expiry) ? undefined : expiry,
-      pageable: true, deliveryCount: 0, redelivered: false, persisted: true, size: this.sizes[i],
+      pageable: true, deliveryCount: 0, redelivered: false, persisted: true,
+      size: this.sizes[i] === LONG ? this.longSizes!.get(this.seqs[i])! : this.sizes[i],
     };
   }
 
@@ -146,10 +170,10 @@ export class PagedRun {
       return;
     }
     const cap = Math.min(RUN_MAX, this.seqs.length * 2);
-    const seqs = new Uint32Array(cap);
+    const seqs = this.seqs instanceof Uint16Array ? new Uint16Array(cap) : new Uint32Array(cap);
     seqs.set(this.seqs);
     this.seqs = seqs;
-    const sizes = new Uint32Array(cap);
+    const sizes = new Uint16Array(cap);
     sizes.set(this.sizes);
     this.sizes = sizes;
     if (this.expiries) {

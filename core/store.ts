@@ -165,6 +165,8 @@ export interface Store {
   readonly pendingBytes: number;
   /** Durations of the store's fdatasync calls (absent for a store that never syncs). */
   readonly fsyncSeconds?: LatencyHistogram;
+  /** Index snapshots the store wrote since it opened (the embedded store's journal, docs/storage.md). */
+  readonly indexSnapshots?: number;
   /** A shared store calls `listener` for metadata other nodes change (after open()). */
   onRemoteChange?(listener: (change: RemoteChange) => void): void;
   /**

@@ -42,6 +42,8 @@ export interface FileStoreOptions {
   recoveryProbeMs?: number;
   /** Bytes the journal and partitions may hold; past it new messages are refused (disk-limit.ts). Default: no cap. */
   maxDiskBytes?: number;
+  /** Journal bytes between index snapshots taken while running (snapshot-schedule.ts); 0 = only at close. Default 64 MiB. */
+  snapshotEveryBytes?: number;
 }
 
 export const DEFAULT_MAX_OPEN_FILES = 1024;
@@ -87,6 +89,7 @@ export class FileStore implements Store {
       pending: this.pending,
       logger: this.logger,
       recovery: this.recovery,
+      snapshotEveryBytes: options.snapshotEveryBytes,
     });
   }
 
@@ -117,6 +120,11 @@ export class FileStore implements Store {
     let n = this.journalLog.liveBytes;
     for (const log of this.openLogs) n += log.sizeBytes;
     return n;
+  }
+
+  /** Index snapshots of the journal written since open, periodic and at close (metrics, tests). */
+  get indexSnapshots(): number {
+    return this.journalLog.snapshotsWritten;
   }
 
   /** Journal segment ids on disk, oldest first (tests, admin API). */

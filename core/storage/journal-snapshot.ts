@@ -1,30 +1,40 @@
 /**
  * The journal's index snapshot (`<journal>/index.snap`): the live-record index (message locations
  * and summaries, metadata key locations with their values, delivery counts, live bytes per
- * segment) as it stood when the journal closed cleanly, with the segments it describes. Opening
- * loads it and scans only what was written after it (the rest of the segment that was the head,
- * and newer segments), so a restart does not rescan a deep backlog. Written at clean close only:
- * after a crash the newest snapshot is older than the journal's tail, which is fine as long as
- * the segments it describes are still the same files, or were compacted away (then nothing live
- * may be left in them after the replay); when the head it names is gone, a file is shorter or its
- * bytes differ, or the snapshot is damaged, recovery scans every segment.
+ * segment) as it stood at one point of the journal, with the segments it describes and how many
+ * bytes of each. Opening loads it and scans only what was written after it (the rest of the
+ * segment that was the head, and newer segments), so a restart does not rescan a deep backlog.
+ * Written at clean close and periodically while the journal runs (journal.ts): after a crash the
+ * newest snapshot is older than the journal's tail, which is fine as long as the segments it
+ * describes are still the same files, or were compacted away (then nothing live may be left in
+ * them after the replay); when the head it names is gone, a file is shorter or its bytes differ,
+ * or the snapshot is damaged, recovery scans every segment.
  *
  * Layout: u32 magic | u32 version | u32 segmentCount, then per segment f64 id | f64 size |
  * u32 CRC-32 of the segment's last (up to) 4 KiB before `size` | the index (segment-liveness.ts
- * writeTo) | u32 CRC-32 of everything before it. Written to a temporary file, fdatasynced, then
- * renamed over the previous one.
+ * encode) | u32 CRC-32 of everything before it. Streamed to a temporary file, fdatasynced, then
+ * renamed over the previous one and the directory fsynced: a crash at any point leaves the
+ * previous snapshot or the new one, never a mix (a leftover temporary file is removed at open).
  */
 import { crc32 } from '@node-rs/crc32';
 import { open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LiveRecordIndex } from './segment-liveness.js';
+import { LiveRecordIndex, type IndexCapture } from './segment-liveness.js';
 import { decodeGroup, RECORD_HEADER, segmentFileName } from './journal-format.js';
 import { SNAPSHOT_SUPPORTED, SnapshotReader, SnapshotWriter } from './snapshot-codec.js';
 import type { MessageSummary } from '../store.js';
 
 export const SNAPSHOT_FILE = 'index.snap';
+const TMP_FILE = `${SNAPSHOT_FILE}.tmp`;
+/**
+ * Encoded bytes gathered before they are written in one writev (and the event loop runs again).
+ * Gathering costs little (large columns are views, not copies; the CRC runs at GB/s), while each
+ * write waits a turn of an event loop that may be busy with a flood of publishes: few, large steps.
+ */
+const WRITE_BYTES = 8 * 1024 * 1024;
 const MAGIC = 0x4a534e31; // "JSN1"
-const VERSION = 1;
+/** 2: the packed table with u16 segment indexes, lengths and sizes (a version 1 snapshot is refused: the journal is scanned once). */
+const VERSION = 2;
 const TAIL_CHECK_BYTES = 4096;
 
 export interface SnapshotSegment {
@@ -65,12 +75,29 @@ async function tailCrc(path: string, size: number): Promise<number> {
   return crc32(buf) >>> 0;
 }
 
+/** A snapshot given up before it replaced the previous one (the journal closing, or a write error since its capture). */
+export class SnapshotAbandoned extends Error {
+  override readonly name = 'SnapshotAbandoned';
+}
+
+export interface SnapshotWriteControl {
+  /** Checked between steps of the encoding: true stops it (the temporary file is removed). */
+  abandon?: () => boolean;
+  /** Checked after the file is synced, just before the rename: false keeps the previous snapshot. */
+  commit?: () => boolean;
+}
+
 /**
- * Writes the snapshot of `live` describing `segments` (every segment of the journal, written and
- * closed). `valueOf` gives each current metadata key's value.
+ * Writes the snapshot of the captured index `capture` describing `segments` (every segment of the
+ * journal when it was captured, whose described bytes are written and synced by now). `valueOf`
+ * gives each current metadata key's value. The encoding is streamed to the file 8 MiB at a time
+ * (one writev each), so the event loop runs between steps and memory does not hold a second copy
+ * of the index.
+ * Returns the snapshot's bytes.
  */
 export async function writeSnapshot(
-  dir: string, segments: SnapshotSegment[], live: LiveRecordIndex, valueOf: (ns: string, key: string) => Buffer,
+  dir: string, segments: SnapshotSegment[], capture: IndexCapture, valueOf: (ns: string, key: string) => Buffer,
+  control: SnapshotWriteControl = {},
 ): Promise<number> {
   if (!SNAPSHOT_SUPPORTED) return 0;
   const w = new SnapshotWriter();
@@ -82,24 +109,45 @@ export async function writeSnapshot(
     w.f64(s.size);
     w.u32(await tailCrc(join(dir, segmentFileName(s.id)), s.size));
   }
-  live.writeTo(w, valueOf);
-  const parts = w.finish();
-  let crc = 0;
-  for (const p of parts) crc = crc32(p, crc);
-  const trailer = Buffer.allocUnsafe(4);
-  trailer.writeUInt32LE(crc >>> 0, 0);
-  parts.push(trailer);
-  const tmp = join(dir, `${SNAPSHOT_FILE}.tmp`);
+  const tmp = join(dir, TMP_FILE);
   const fh = await open(tmp, 'w');
   let bytes = 0;
-  try {
+  let crc = 0;
+  const writeOut = async (): Promise<void> => {
+    let parts = w.take();
+    let left = 0;
     for (const p of parts) {
-      await fh.write(p);
-      bytes += p.length;
+      crc = crc32(p, crc);
+      left += p.length;
     }
+    while (left > 0) {
+      const { bytesWritten } = await fh.writev(parts, bytes);
+      if (bytesWritten <= 0) throw new Error('index snapshot: short write');
+      bytes += bytesWritten;
+      left -= bytesWritten;
+      parts = dropBytes(parts, bytesWritten);
+    }
+  };
+  try {
+    for (const _ of LiveRecordIndex.encode(capture, w, valueOf)) {
+      if (control.abandon?.()) throw new SnapshotAbandoned('index snapshot abandoned');
+      if (w.buffered >= WRITE_BYTES) await writeOut();
+    }
+    await writeOut();
+    const trailer = Buffer.allocUnsafe(4);
+    trailer.writeUInt32LE(crc >>> 0, 0);
+    await fh.write(trailer, 0, 4, bytes);
+    bytes += 4;
     await fh.datasync();
-  } finally {
-    await fh.close();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
+  if (control.commit && !control.commit()) {
+    await unlink(tmp).catch(() => undefined);
+    throw new SnapshotAbandoned('index snapshot abandoned: the journal failed a write since it was taken');
   }
   await rename(tmp, join(dir, SNAPSHOT_FILE));
   const d = await open(dir, 'r');
@@ -109,6 +157,13 @@ export async function writeSnapshot(
     await d.close();
   }
   return bytes;
+}
+
+/** `parts` without their first `n` bytes (after a short writev). */
+function dropBytes(parts: Buffer[], n: number): Buffer[] {
+  let i = 0;
+  while (i < parts.length && n >= parts[i].length) n -= parts[i++].length;
+  return i < parts.length ? [parts[i].subarray(n), ...parts.slice(i + 1)] : [];
 }
 
 /**
@@ -169,6 +224,11 @@ export async function readSnapshot(
 /** Removes the snapshot (a damaged or stale one, or a test simulating its absence). */
 export async function removeSnapshot(dir: string): Promise<void> {
   await unlink(join(dir, SNAPSHOT_FILE)).catch(() => undefined);
+}
+
+/** Removes what a crash in the middle of writing a snapshot left (the previous snapshot, if any, is intact). */
+export async function removeSnapshotLeftover(dir: string): Promise<void> {
+  await unlink(join(dir, TMP_FILE)).catch(() => undefined);
 }
 
 /**

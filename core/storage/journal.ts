@@ -10,8 +10,12 @@ import type { FsyncPolicy, JournalEntry, MessageSummary, PagedMessage, PagedVisi
 import {
   decodeGroup, encodeGroup, enqueueBodyAt, entrySize, GROUP_ENTRIES_AT, parseSegmentFileName, RECORD_GROUP, scanRecords, segmentFileName,
 } from './journal-format.js';
-import { readKeyValues, readSnapshot, removeSnapshot, writeSnapshot, type SnapshotSegment } from './journal-snapshot.js';
+import {
+  readKeyValues, readSnapshot, removeSnapshot, removeSnapshotLeftover, SnapshotAbandoned, writeSnapshot, type SnapshotSegment,
+} from './journal-snapshot.js';
 import { LiveRecordIndex } from './segment-liveness.js';
+import { SNAPSHOT_SUPPORTED } from './snapshot-codec.js';
+import { SnapshotSchedule } from './snapshot-schedule.js';
 import { makeDirectory, PendingBytes, SegmentWriter, StorageLogger, StoreClosedError, SyncScheduler } from './segment-writer.js';
 import type { RecoverableLog, StorageRecovery } from './storage-recovery.js';
 
@@ -25,7 +29,11 @@ export interface JournalOptions {
   logger: StorageLogger;
   /** Brings the journal back after a write error; without it the journal stays offline until reopened. */
   recovery?: StorageRecovery;
+  /** Bytes journaled between index snapshots taken while running (snapshot-schedule.ts); 0 = only at clean close. Default 64 MiB. */
+  snapshotEveryBytes?: number;
 }
+
+export const DEFAULT_SNAPSHOT_EVERY_BYTES = 64 * 1024 * 1024;
 
 export interface JournalRecovery {
   metadata: Map<string, Map<string, Buffer>>;
@@ -81,6 +89,8 @@ const RESOLVED = Promise.resolve();
 export class Journal implements RecoverableLog {
   readonly label = 'journal';
   private readonly segments: JournalSegment[] = [];
+  /** The segment compaction is deleting: out of `segments`, still on disk. */
+  private deleting: JournalSegment | null = null;
   private live = new LiveRecordIndex();
   private compaction: Promise<void> | null = null;
   /** A compaction was asked for while one ran. */
@@ -90,6 +100,14 @@ export class Journal implements RecoverableLog {
   private closing = false;
   /** Set by open(): queued messages keep summaries in the index, and clean close writes a snapshot of it. */
   private summarize?: (message: Buffer) => MessageSummary;
+  private schedule = new SnapshotSchedule(0, false);
+  /** The index snapshot being written (at most one). */
+  private snapshotting: Promise<void> | null = null;
+  private snapshotSoon: NodeJS.Immediate | null = null;
+  /** Write failures so far: a snapshot captured before one is not committed. */
+  private failures = 0;
+  /** Index snapshots written since open, periodic and at close (metrics, tests). */
+  snapshotsWritten = 0;
 
   constructor(private readonly dir: string, private readonly o: JournalOptions) {}
 
@@ -113,6 +131,7 @@ export class Journal implements RecoverableLog {
   async open(summarize?: (message: Buffer) => MessageSummary): Promise<JournalRecovery> {
     await makeDirectory(this.dir, this.o.policy);
     this.summarize = summarize;
+    await removeSnapshotLeftover(this.dir);
     const into: Replay = { metadata: new Map(), bodies: summarize ? null : new Map() };
     let start: ScanStart | undefined;
     const snap = summarize ? await readSnapshot(this.dir, await this.segmentIdsOnDisk(), summarize) : null;
@@ -125,7 +144,7 @@ export class Journal implements RecoverableLog {
         start = { live: snap.live, covered: new Map(snap.segments.map((s) => [s.id, s.size])) };
       }
     }
-    let { segments, live } = await this.scan(into, start);
+    let { segments, live, scanned } = await this.scan(into, start);
     if (snap && !('problem' in snap)) {
       // Segments compacted away since the snapshot: the journal after it must have moved or removed all they held.
       const left = snap.gone.filter((id) => live.liveIn(id) !== 0);
@@ -134,9 +153,11 @@ export class Journal implements RecoverableLog {
         await removeSnapshot(this.dir);
         into.metadata = new Map();
         start = undefined;
-        ({ segments, live } = await this.scan(into));
+        ({ segments, live, scanned } = await this.scan(into));
       } else for (const id of snap.gone) live.forgetSegment(id);
     }
+    this.schedule = new SnapshotSchedule(this.o.snapshotEveryBytes ?? DEFAULT_SNAPSHOT_EVERY_BYTES, summarize !== undefined && SNAPSHOT_SUPPORTED);
+    this.schedule.opened(scanned, start && snap && !('problem' in snap) ? { bytes: snap.bytes, head: snap.segments[snap.segments.length - 1].id } : undefined);
     this.segments.push(...segments);
     this.live = live;
     this.head.writer = this.openWriter(this.head);
@@ -144,6 +165,8 @@ export class Journal implements RecoverableLog {
     for (const [ns, m] of metadata) if (m.size === 0) metadata.delete(ns);
     const recoveredFrom = start ? 'snapshot' : 'scan';
     this.scheduleCompaction();
+    // A start that scanned much (no usable snapshot, or a long tail after it) takes one soon, so the next crash does not scan it again.
+    this.maybeSnapshot();
     if (bodies) {
       const messages = inSeqOrder(bodies).map((seq) => {
         const m: RecoveredMessage = { seq, queues: this.live.messageQueues(seq)!, message: bodies.get(seq)! };
@@ -286,9 +309,10 @@ export class Journal implements RecoverableLog {
    * not cover), replaying metadata and (without paging) bodies into `into`; `replayInto` false
    * builds the index only. A torn or corrupt tail of the last segment is cut.
    */
-  private async scan(into: Replay, start?: ScanStart, replayInto = true): Promise<{ segments: JournalSegment[]; live: LiveRecordIndex }> {
+  private async scan(into: Replay, start?: ScanStart, replayInto = true): Promise<{ segments: JournalSegment[]; live: LiveRecordIndex; scanned: number }> {
     const live = start?.live ?? new LiveRecordIndex(this.summarize);
     const segments: JournalSegment[] = [];
+    let scanned = 0;
     const ids = await this.segmentIdsOnDisk();
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
@@ -302,6 +326,7 @@ export class Journal implements RecoverableLog {
           segments.push(newSegment(id, path, size));
           continue;
         }
+        scanned += size - from;
         const scan = await scanRecords(fh, size, (pos, type, body) => {
           if (type !== RECORD_GROUP) throw new RangeError(`unknown record type ${type}`);
           // Decoded whole before any entry applies: a group is recovered entirely or not at all.
@@ -327,7 +352,7 @@ export class Journal implements RecoverableLog {
       }
     }
     if (segments.length === 0) segments.push(newSegment(0, join(this.dir, segmentFileName(0)), 0));
-    return { segments, live };
+    return { segments, live, scanned };
   }
 
   /** Writes the entries as one atomic record; resolves per the fsync policy. */
@@ -353,7 +378,10 @@ export class Journal implements RecoverableLog {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    if (this.snapshotSoon) clearImmediate(this.snapshotSoon);
+    this.snapshotSoon = null;
     await this.recovering?.catch(() => undefined);
+    await this.snapshotting; // a periodic one in flight gives up at its next step
     await this.compaction;
     const results = await Promise.allSettled(this.segments.map((s) => (s.writer ? s.writer.seal() : s.sealed)));
     await Promise.all(this.segments.map((s) => this.closeReader(s)));
@@ -365,15 +393,64 @@ export class Journal implements RecoverableLog {
     if (this.summarize && !this.failure) await this.writeSnapshot();
   }
 
-  /** Writes the index snapshot a clean close leaves (journal-snapshot.ts); a failure only costs the next open a full scan. */
+  /** Writes the index snapshot a clean close leaves (journal-snapshot.ts); a failure only costs the next open a longer scan. */
   private async writeSnapshot(): Promise<void> {
+    await this.snapshot(false);
+  }
+
+  /** Starts a periodic snapshot in a turn of its own (not inside a caller's write) unless one is in flight. */
+  private maybeSnapshot(): void {
+    if (this.snapshotting || this.snapshotSoon || this.closing || this.failure || !this.schedule.due) return;
+    this.snapshotSoon = setImmediate(() => {
+      this.snapshotSoon = null;
+      if (this.snapshotting || this.closing || this.failure || !this.schedule.due) return;
+      this.snapshotting = this.snapshot(true).finally(() => {
+        this.snapshotting = null;
+        this.maybeSnapshot();
+      });
+    });
+  }
+
+  /**
+   * Takes an index snapshot (journal-snapshot.ts). This synchronous step captures the index
+   * (copy-on-write for the message table: segment-liveness.ts capture) with every segment and
+   * its size, counting groups accepted and not yet written: state and sizes describe the same
+   * point of the journal, since write() updates both in one step. Then, in the background: the
+   * bytes it describes are made durable (a snapshot never describes bytes a crash could lose),
+   * the values of metadata keys are read, and the snapshot is encoded and written. Its segments
+   * stay pinned meanwhile, as readMessages pins them: compaction deletes none of them before it
+   * is written. A periodic one gives up when the journal closes; none is committed after a write
+   * failure since its capture (the index then counted groups that were refused and cut).
+   */
+  private async snapshot(periodic: boolean): Promise<void> {
+    const live = this.live;
+    const capture = live.capture();
+    const segs = this.deleting ? [this.deleting, ...this.segments] : [...this.segments];
+    const covered: SnapshotSegment[] = segs.map((s) => ({ id: s.id, size: s.size }));
+    // Only the bytes it describes: a steady flood of appends never lets the head's writer drain.
+    const durable = Promise.all(segs.map((s) => (s.writer ? s.writer.flushTo(s.size) : s.sealed)));
+    for (const s of segs) s.reads++;
+    const failures = this.failures;
+    this.schedule.captured();
     try {
-      const values = await readKeyValues(this.live.keyLocations(), (id) => this.segments.find((s) => s.id === id)?.path);
-      const segments: SnapshotSegment[] = this.segments.map((s) => ({ id: s.id, size: s.size }));
-      await writeSnapshot(this.dir, segments, this.live, (ns, key) => values.get(ns)!.get(key)!);
+      await durable;
+      const values = await readKeyValues(capture.keys, (id) => segs.find((s) => s.id === id)?.path);
+      const bytes = await writeSnapshot(this.dir, covered, capture, (ns, key) => values.get(ns)!.get(key)!, {
+        abandon: () => periodic && this.closing,
+        commit: () => this.failures === failures,
+      });
+      this.schedule.taken(bytes, covered[covered.length - 1].id);
+      this.snapshotsWritten++;
     } catch (err) {
-      await removeSnapshot(this.dir);
-      this.o.logger.warn({ err }, 'journal: writing the index snapshot failed; the next start scans the journal');
+      this.schedule.failed();
+      if (!(err instanceof SnapshotAbandoned) && this.failures === failures) {
+        this.o.logger.warn({ err }, periodic
+          ? 'journal: writing a periodic index snapshot failed; the previous one stays'
+          : 'journal: writing the index snapshot failed; the next start scans the journal after the previous one');
+      }
+    } finally {
+      live.release(capture);
+      for (const s of segs) if (--s.reads === 0) for (const wake of s.readsDone.splice(0)) wake();
     }
   }
 
@@ -395,6 +472,7 @@ export class Journal implements RecoverableLog {
       if (e.kind === 'ack' || e.kind === 'del') removes = true;
     }
     const stored = head.writer!.append(record);
+    if (this.schedule.journaled(record.length)) this.maybeSnapshot();
     // A drained queue frees its space without waiting for the next roll: the oldest segment is
     // deleted once nothing in it is live (a deep queue's consumers catching up, a full disk cap).
     if (removes && this.segments.length > 1 && this.live.liveIn(this.segments[0].id) === 0) this.scheduleCompaction();
@@ -428,6 +506,7 @@ export class Journal implements RecoverableLog {
   private fail(err: Error): void {
     if (this.failure) return;
     this.failure = err;
+    this.failures++;
     if (this.o.recovery) this.o.recovery.offline(this, err);
     else this.o.logger.warn({ err }, 'journal is offline after a write failure; reopen to recover from disk');
   }
@@ -537,9 +616,15 @@ export class Journal implements RecoverableLog {
     }
     this.segments.shift();
     this.live.forgetSegment(seg.id);
-    // A paged queue may still be reading a message from its old place (it looked it up before the copy).
+    // A paged queue may still be reading a message from its old place (it looked it up before the
+    // copy), or a snapshot captured meanwhile names and pins it (the file is on disk until unlinked).
+    this.deleting = seg;
     await this.closeReader(seg);
+    this.deleting = null;
     await unlink(seg.path);
+    // The newest snapshot named it as its head: it can no longer be used; take another.
+    this.schedule.segmentDeleted(seg.id);
+    this.maybeSnapshot();
     this.o.logger.info({ segment: seg.path, bytes: seg.size, copies: copies.length }, 'journal: compacted segment');
     return true;
   }

@@ -2,14 +2,22 @@
  * The journal's index of live queued messages, packed: where each message's bytes are (segment,
  * file position, length), which queue holds it, and the summary a paged queue needs (size,
  * priority, expiry). Messages are grouped by seq into chunks of SPAN consecutive seqs; a chunk
- * keeps its live messages in typed-array columns sorted by seq (23 bytes a message), so a deep
- * queue costs no JavaScript object and no map entry per message. What is rare lives in side maps:
- * a message in several queues (fan-out), a message with an expiry.
+ * keeps its live messages in typed-array columns sorted by seq (15 bytes a message: u16 seq offset,
+ * u16 index into the chunk's list of segment ids, u32 position, u16 length, u16 queue id (u32 in
+ * a chunk holding an id past 65,533), u16 size, u8 priority), so a deep queue costs no JavaScript
+ * object and no map entry per message. What is
+ * rare lives in side maps of its chunk: a message in several queues (fan-out), a message with an
+ * expiry, a length or size of 65,535 bytes or more (the u16 column then holds ESCAPE).
  *
  * Seqs are assigned in order and journaled almost in order, so an enqueue is nearly always an
  * append to the newest chunk; one out of order (a transaction committed late) is inserted. A
  * removal marks its slot dead; a chunk squeezes its dead slots out once they are half of it, and
  * is dropped when its last message goes.
+ *
+ * Copy-on-write for the index snapshot (journal-snapshot.ts): capture() marks every chunk shared
+ * and hands them out as they are; a change to a shared chunk while the snapshot is written goes to
+ * a copy of it, which replaces it in the table. Capturing costs one pass over the chunks (not the
+ * messages), and the snapshot is encoded in the background from chunks that no longer change.
  */
 import type { MessageSummary } from '../store.js';
 import type { SnapshotReader, SnapshotWriter } from './snapshot-codec.js';
@@ -17,11 +25,21 @@ import type { SnapshotReader, SnapshotWriter } from './snapshot-codec.js';
 /** Consecutive seqs per chunk (the column `off` is a u16 offset from the chunk's base). */
 const SPAN = 65536;
 const FIRST_CAPACITY = 64;
-/** `queue` column values that are not queue ids (journal queue ids are small positive u32s). */
-const DEAD = 0xffffffff;
-const MULTI = 0xfffffffe;
+/**
+ * `queue` column values that are not queue ids; a queue id is stored plus QUEUE_BASE. Journal queue
+ * ids count up from 1 (never reused), so the column is u16 until one passes 65,533, after which a
+ * chunk that holds one widens to u32.
+ */
+const DEAD = 0;
+const MULTI = 1;
+const QUEUE_BASE = 2;
+const NARROW_QUEUE_MAX = 0xffff - QUEUE_BASE;
 /** `prio` column: no priority. */
 const NO_PRIORITY = 255;
+/** `len` and `size` columns: the value is in the chunk's side map (65,535 or more). */
+const ESCAPE = 0xffff;
+/** Segment ids a chunk's list may hold (its `seg` column is a u16 index into it). */
+const MAX_SEGMENTS = 0xffff;
 
 /** One enqueue's fixed bytes: kind, seq, queue count, message length (journal-format.ts entrySize). */
 const ENQUEUE_FIXED = 15;
@@ -29,26 +47,132 @@ const ENQUEUE_FIXED = 15;
 class Chunk {
   n = 0;
   live = 0;
+  /** Messages of the chunk in several queues, by seq. */
+  fanout: Map<number, Fanout> | null = null;
+  /** Expiries of the chunk's messages that have one, by seq. */
+  expiries: Map<number, number> | null = null;
+  /** Lengths and sizes of ESCAPE or more, by seq. */
+  longLen: Map<number, number> | null = null;
+  longSize: Map<number, number> | null = null;
+  /** Held by a snapshot being written: the table changes a copy instead. */
+  shared = false;
+  /** Segment ids the chunk's messages are in (a few: messages of neighbouring seqs are journaled together). */
+  segs: number[] = [];
   off: Uint16Array;
-  seg: Uint32Array;
+  /** Index into `segs`. */
+  seg: Uint16Array;
   at: Uint32Array;
-  len: Uint32Array;
-  queue: Uint32Array;
-  size: Uint32Array;
+  len: Uint16Array;
+  /** Queue id + QUEUE_BASE, or DEAD, or MULTI (the queues are in `fanout`). */
+  queue: Uint16Array | Uint32Array;
+  size: Uint16Array;
   prio: Uint8Array;
 
-  constructor(readonly base: number, capacity = FIRST_CAPACITY) {
+  constructor(readonly base: number, capacity = FIRST_CAPACITY, wideQueues = false) {
     this.off = new Uint16Array(capacity);
-    this.seg = new Uint32Array(capacity);
+    this.seg = new Uint16Array(capacity);
     this.at = new Uint32Array(capacity);
-    this.len = new Uint32Array(capacity);
-    this.queue = new Uint32Array(capacity);
-    this.size = new Uint32Array(capacity);
+    this.len = new Uint16Array(capacity);
+    this.queue = wideQueues ? new Uint32Array(capacity) : new Uint16Array(capacity);
+    this.size = new Uint16Array(capacity);
     this.prio = new Uint8Array(capacity);
+  }
+
+  /** Sets slot `i`'s single queue (widening the column for an id past u16). */
+  setQueue(i: number, queue: number): void {
+    if (queue > NARROW_QUEUE_MAX && this.queue instanceof Uint16Array) this.queue = Uint32Array.from(this.queue);
+    this.queue[i] = queue + QUEUE_BASE;
+  }
+
+  segAt(i: number): number {
+    return this.segs[this.seg[i]];
+  }
+
+  lenAt(i: number, seq: number): number {
+    const v = this.len[i];
+    return v === ESCAPE ? this.longLen!.get(seq)! : v;
+  }
+
+  sizeAt(i: number, seq: number): number {
+    const v = this.size[i];
+    return v === ESCAPE ? this.longSize!.get(seq)! : v;
+  }
+
+  /** Sets slot `i`'s segment (nearly always the newest in the list: an append, or a compaction copy to the head). */
+  setSeg(i: number, seg: number): void {
+    const segs = this.segs;
+    let k = segs.length - 1;
+    if (k < 0 || segs[k] !== seg) {
+      k = segs.lastIndexOf(seg);
+      if (k < 0) {
+        if (segs.length >= MAX_SEGMENTS) this.compactSegs(i);
+        // 65,535 segments each holding a live message of these 65,536 seqs: some 4 TB of journal.
+        if (this.segs.length >= MAX_SEGMENTS) throw new RangeError('journal index: a chunk of seqs spans too many segments');
+        k = this.segs.push(seg) - 1;
+      }
+    }
+    this.seg[i] = k;
+  }
+
+  setLen(i: number, seq: number, len: number): void {
+    if (len < ESCAPE) {
+      if (this.len[i] === ESCAPE) this.longLen?.delete(seq);
+      this.len[i] = len;
+    } else {
+      this.len[i] = ESCAPE;
+      (this.longLen ??= new Map()).set(seq, len);
+    }
+  }
+
+  setSize(i: number, seq: number, size: number): void {
+    if (size < ESCAPE) {
+      if (this.size[i] === ESCAPE) this.longSize?.delete(seq);
+      this.size[i] = size;
+    } else {
+      this.size[i] = ESCAPE;
+      (this.longSize ??= new Map()).set(seq, size);
+    }
+  }
+
+  /** Drops segment ids no live slot uses any more (compaction moved their messages); slot `skip` is being set. */
+  compactSegs(skip = -1): void {
+    const map = new Map<number, number>();
+    const segs: number[] = [];
+    for (let i = 0; i < this.n; i++) {
+      if (i === skip || this.queue[i] === DEAD) continue;
+      const id = this.segs[this.seg[i]];
+      let k = map.get(id);
+      if (k === undefined) {
+        k = segs.push(id) - 1;
+        map.set(id, k);
+      }
+      this.seg[i] = k;
+    }
+    this.segs = segs;
   }
 
   get capacity(): number {
     return this.off.length;
+  }
+
+  /** A private copy (copy-on-write, and squeezed copies for a snapshot). */
+  clone(): Chunk {
+    const c = new Chunk(this.base, 0);
+    c.n = this.n;
+    c.live = this.live;
+    c.off = this.off.slice();
+    c.seg = this.seg.slice();
+    c.at = this.at.slice();
+    c.len = this.len.slice();
+    c.queue = this.queue.slice();
+    c.size = this.size.slice();
+    c.prio = this.prio.slice();
+    c.segs = [...this.segs];
+    if (this.longLen) c.longLen = new Map(this.longLen);
+    if (this.longSize) c.longSize = new Map(this.longSize);
+    if (this.fanout) c.fanout = new Map([...this.fanout].map(([seq, f]) => [seq, { queues: [...f.queues], bytes: f.bytes }]));
+    if (this.expiries) c.expiries = new Map(this.expiries);
+    return c;
   }
 
   /** Slot of `off`, or -1. */
@@ -97,6 +221,7 @@ class Chunk {
       w++;
     }
     this.n = w;
+    this.compactSegs();
     let cap = this.capacity;
     while (cap > FIRST_CAPACITY && w * 4 <= cap) cap >>= 1;
     if (cap !== this.capacity) this.resize(cap);
@@ -113,11 +238,11 @@ class Chunk {
       return b;
     };
     this.off = grow(this.off, (n) => new Uint16Array(n));
-    this.seg = grow(this.seg, (n) => new Uint32Array(n));
+    this.seg = grow(this.seg, (n) => new Uint16Array(n));
     this.at = grow(this.at, (n) => new Uint32Array(n));
-    this.len = grow(this.len, (n) => new Uint32Array(n));
-    this.queue = grow(this.queue, (n) => new Uint32Array(n));
-    this.size = grow(this.size, (n) => new Uint32Array(n));
+    this.len = grow(this.len, (n) => new Uint16Array(n));
+    this.queue = grow<Uint16Array | Uint32Array>(this.queue, (n) => (this.queue instanceof Uint16Array ? new Uint16Array(n) : new Uint32Array(n)));
+    this.size = grow(this.size, (n) => new Uint16Array(n));
     this.prio = grow(this.prio, (n) => new Uint8Array(n));
   }
 }
@@ -126,6 +251,11 @@ class Chunk {
 interface Fanout {
   queues: number[];
   bytes: number;
+}
+
+/** A table frozen for a snapshot (MessageTable.capture). */
+export interface TableCapture {
+  readonly chunks: readonly Chunk[];
 }
 
 /** One live message, as the table hands it out (a fresh object per call: not kept). */
@@ -142,8 +272,6 @@ export interface TableMessage {
 
 export class MessageTable {
   private readonly chunks = new Map<number, Chunk>();
-  private readonly fanout = new Map<number, Fanout>();
-  private readonly expiries = new Map<number, number>();
   private count = 0;
   /** Segment of the message the last removal took out. */
   removedSeg = -1;
@@ -163,6 +291,14 @@ export class MessageTable {
     return this.slot(seq) !== null;
   }
 
+  /** The chunk itself, or its copy in its place if a snapshot being written holds it. */
+  private own(c: Chunk): Chunk {
+    if (!c.shared) return c;
+    const copy = c.clone();
+    this.chunks.set(Math.floor(c.base / SPAN), copy);
+    return copy;
+  }
+
   /**
    * Sets message `seq` at (seg, at, len) in `queues`. `summary` undefined keeps the one it has (a
    * compaction copy: the same message elsewhere). Returns the bytes of the entry it replaced, or
@@ -172,6 +308,7 @@ export class MessageTable {
     const key = Math.floor(seq / SPAN);
     let c = this.chunks.get(key);
     if (!c) this.chunks.set(key, (c = new Chunk(key * SPAN)));
+    else c = this.own(c);
     const off = seq % SPAN;
     let i = c.find(off);
     let old = -1;
@@ -182,22 +319,23 @@ export class MessageTable {
       this.count++;
       c.prio[i] = NO_PRIORITY;
       c.size[i] = 0;
+      c.len[i] = 0;
     }
-    c.seg[i] = seg;
+    c.setSeg(i, seg);
     c.at[i] = at;
-    c.len[i] = len;
+    c.setLen(i, seq, len);
     if (queues.length === 1) {
-      c.queue[i] = queues[0];
-      this.fanout.delete(seq);
+      c.setQueue(i, queues[0]);
+      c.fanout?.delete(seq);
     } else {
       c.queue[i] = MULTI;
-      this.fanout.set(seq, { queues: [...queues], bytes: ENQUEUE_FIXED + 4 * queues.length + len });
+      (c.fanout ??= new Map()).set(seq, { queues: [...queues], bytes: ENQUEUE_FIXED + 4 * queues.length + len });
     }
     if (summary) {
-      c.size[i] = summary.size;
+      c.setSize(i, seq, summary.size);
       c.prio[i] = summary.priority === undefined ? NO_PRIORITY : summary.priority;
-      if (summary.expiry !== undefined) this.expiries.set(seq, summary.expiry);
-      else this.expiries.delete(seq);
+      if (summary.expiry !== undefined) (c.expiries ??= new Map()).set(seq, summary.expiry);
+      else c.expiries?.delete(seq);
     }
     return old;
   }
@@ -207,7 +345,7 @@ export class MessageTable {
     const s = this.slot(seq);
     if (!s) return undefined;
     const q = s[0].queue[s[1]];
-    return q === MULTI ? [...this.fanout.get(seq)!.queues] : [q];
+    return q === MULTI ? [...s[0].fanout!.get(seq)!.queues] : [q - QUEUE_BASE];
   }
 
   /** True if message `seq` is live in `queue`. */
@@ -215,7 +353,7 @@ export class MessageTable {
     const s = this.slot(seq);
     if (!s) return false;
     const q = s[0].queue[s[1]];
-    return q === MULTI ? this.fanout.get(seq)!.queues.includes(queue) : q === queue;
+    return q === MULTI ? s[0].fanout!.get(seq)!.queues.includes(queue) : q - QUEUE_BASE === queue;
   }
 
   /**
@@ -225,15 +363,15 @@ export class MessageTable {
   removeQueue(seq: number, queue: number): number {
     const s = this.slot(seq);
     if (!s) return -1;
-    const [c, i] = s;
-    const q = c.queue[i];
+    const i = s[1];
+    const q = s[0].queue[i];
+    if (q === MULTI ? !s[0].fanout!.get(seq)!.queues.includes(queue) : q - QUEUE_BASE !== queue) return -1;
+    const c = this.own(s[0]);
     if (q === MULTI) {
-      const f = this.fanout.get(seq)!;
-      const k = f.queues.indexOf(queue);
-      if (k < 0) return -1;
-      f.queues.splice(k, 1);
+      const f = c.fanout!.get(seq)!;
+      f.queues.splice(f.queues.indexOf(queue), 1);
       if (f.queues.length > 0) return 0;
-    } else if (q !== queue) return -1;
+    }
     const bytes = this.bytesAt(c, i, seq);
     this.kill(c, i, seq);
     return bytes;
@@ -243,8 +381,9 @@ export class MessageTable {
   removeAll(seq: number): number {
     const s = this.slot(seq);
     if (!s) return -1;
-    const bytes = this.bytesAt(s[0], s[1], seq);
-    this.kill(s[0], s[1], seq);
+    const c = this.own(s[0]);
+    const bytes = this.bytesAt(c, s[1], seq);
+    this.kill(c, s[1], seq);
     return bytes;
   }
 
@@ -252,13 +391,13 @@ export class MessageTable {
     const s = this.slot(seq);
     if (!s) return undefined;
     const [c, i] = s;
-    return { seg: c.seg[i], at: c.at[i], len: c.len[i] };
+    return { seg: c.segAt(i), at: c.at[i], len: c.lenAt(i, seq) };
   }
 
   /** Segment and body position of message `seq` (compaction checks it still holds the copy it read). */
   isAt(seq: number, seg: number, at: number): boolean {
     const s = this.slot(seq);
-    return s !== null && s[0].seg[s[1]] === seg && s[0].at[s[1]] === at;
+    return s !== null && s[0].segAt(s[1]) === seg && s[0].at[s[1]] === at;
   }
 
   /** Every live message in seq order (fresh objects: for recovery and snapshots, not hot paths). */
@@ -271,13 +410,13 @@ export class MessageTable {
         const q = c.queue[i];
         if (q === DEAD) continue;
         const seq = c.base + c.off[i];
-        const summary: MessageSummary = { size: c.size[i] };
+        const summary: MessageSummary = { size: c.sizeAt(i, seq) };
         if (c.prio[i] !== NO_PRIORITY) summary.priority = c.prio[i];
-        const expiry = this.expiries.get(seq);
+        const expiry = c.expiries?.get(seq);
         if (expiry !== undefined) summary.expiry = expiry;
         yield {
-          seq, seg: c.seg[i], at: c.at[i], len: c.len[i], bytes: this.bytesAt(c, i, seq),
-          queues: q === MULTI ? [...this.fanout.get(seq)!.queues] : [q], summary,
+          seq, seg: c.segAt(i), at: c.at[i], len: c.lenAt(i, seq), bytes: this.bytesAt(c, i, seq),
+          queues: q === MULTI ? [...c.fanout!.get(seq)!.queues] : [q - QUEUE_BASE], summary,
         };
       }
     }
@@ -289,47 +428,106 @@ export class MessageTable {
    */
   forEach(fn: (seq: number, queue: number, size: number, priority: number | undefined, expiry: number | undefined) => void): void {
     const keys = [...this.chunks.keys()].sort((a, b) => a - b);
-    const hasExpiries = this.expiries.size > 0;
     for (const key of keys) {
       const c = this.chunks.get(key)!;
+      const expiries = c.expiries;
       for (let i = 0; i < c.n; i++) {
         const q = c.queue[i];
         if (q === DEAD) continue;
         const seq = c.base + c.off[i];
         const prio = c.prio[i] === NO_PRIORITY ? undefined : c.prio[i];
-        const expiry = hasExpiries ? this.expiries.get(seq) : undefined;
-        if (q !== MULTI) fn(seq, q, c.size[i], prio, expiry);
-        else for (const fq of this.fanout.get(seq)!.queues) fn(seq, fq, c.size[i], prio, expiry);
+        const expiry = expiries ? expiries.get(seq) : undefined;
+        const size = c.size[i] === ESCAPE ? c.longSize!.get(seq)! : c.size[i];
+        if (q !== MULTI) fn(seq, q - QUEUE_BASE, size, prio, expiry);
+        else for (const fq of c.fanout!.get(seq)!.queues) fn(seq, fq, size, prio, expiry);
       }
     }
   }
 
-  /** Writes the table (index snapshot, journal-snapshot.ts). */
-  writeTo(w: SnapshotWriter): void {
-    const keys = [...this.chunks.keys()].sort((a, b) => a - b);
-    w.u32(keys.length);
-    for (const key of keys) {
-      const c = this.chunks.get(key)!;
-      if (c.live !== c.n) c.squeeze();
-      w.f64(key);
+  /**
+   * The table as it stands, for an index snapshot written in the background: its chunks, marked
+   * shared so that later changes go to copies (copy-on-write). Costs one step per chunk. Give it
+   * back with release() once written.
+   */
+  capture(): TableCapture {
+    const chunks = [...this.chunks.values()].sort((a, b) => a.base - b.base);
+    for (const c of chunks) c.shared = true;
+    return { chunks };
+  }
+
+  /** The snapshot is written (or abandoned): its chunks may change in place again. */
+  release(capture: TableCapture): void {
+    for (const c of capture.chunks) c.shared = false;
+  }
+
+  /**
+   * Writes a captured table (index snapshot, journal-snapshot.ts), yielding after each chunk so that
+   * the caller can write what is encoded and let the event loop run.
+   */
+  static *encode(capture: TableCapture, w: SnapshotWriter): Generator<void> {
+    w.u32(capture.chunks.length);
+    let fanouts = 0;
+    let expiries = 0;
+    let longLens = 0;
+    let longSizes = 0;
+    for (const shared of capture.chunks) {
+      // Dead slots are left out (the reader takes every slot for live): squeezed in a copy, the captured chunk stays as it was.
+      let c = shared;
+      if (c.live !== c.n) {
+        c = shared.clone();
+        c.squeeze();
+      }
+      w.f64(Math.floor(c.base / SPAN));
       w.u32(c.n);
+      w.u8(c.queue.BYTES_PER_ELEMENT);
+      w.u32(c.segs.length);
+      for (const id of c.segs) w.f64(id);
       for (const col of c.columns()) w.column(col, c.n);
+      fanouts += c.fanout?.size ?? 0;
+      expiries += c.expiries?.size ?? 0;
+      longLens += c.longLen?.size ?? 0;
+      longSizes += c.longSize?.size ?? 0;
+      yield;
     }
-    w.u32(this.fanout.size);
-    for (const [seq, f] of this.fanout) {
-      w.f64(seq);
-      w.u32(f.bytes);
-      w.u32(f.queues.length);
-      for (const q of f.queues) w.u32(q);
+    w.u32(fanouts);
+    for (const c of capture.chunks) {
+      if (c.fanout) {
+        for (const [seq, f] of c.fanout) {
+          w.f64(seq);
+          w.u32(f.bytes);
+          w.u32(f.queues.length);
+          for (const q of f.queues) w.u32(q);
+        }
+        yield;
+      }
     }
-    w.u32(this.expiries.size);
-    for (const [seq, expiry] of this.expiries) {
-      w.f64(seq);
-      w.f64(expiry);
+    w.u32(expiries);
+    for (const c of capture.chunks) {
+      if (c.expiries) {
+        for (const [seq, expiry] of c.expiries) {
+          w.f64(seq);
+          w.f64(expiry);
+        }
+        yield;
+      }
+    }
+    w.u32(longLens);
+    for (const c of capture.chunks) {
+      for (const [seq, len] of c.longLen ?? []) {
+        w.f64(seq);
+        w.f64(len);
+      }
+    }
+    w.u32(longSizes);
+    for (const c of capture.chunks) {
+      for (const [seq, size] of c.longSize ?? []) {
+        w.f64(seq);
+        w.f64(size);
+      }
     }
   }
 
-  /** Reads what writeTo wrote into an empty table. */
+  /** Reads what encode() wrote into an empty table. */
   readFrom(r: SnapshotReader): void {
     for (let k = r.u32(); k > 0; k--) {
       const key = r.f64();
@@ -337,37 +535,57 @@ export class MessageTable {
       if (n === 0 || n > SPAN) throw new RangeError('index snapshot: bad chunk');
       let cap = FIRST_CAPACITY;
       while (cap < n) cap *= 2;
-      const c = new Chunk(key * SPAN, cap);
+      const width = r.u8();
+      if (width !== 2 && width !== 4) throw new RangeError('index snapshot: bad queue column');
+      const c = new Chunk(key * SPAN, cap, width === 4);
+      for (let k = r.u32(); k > 0; k--) c.segs.push(r.f64());
       for (const col of c.columns()) r.column(col, n);
+      for (let i = 0; i < n; i++) if (c.seg[i] >= c.segs.length) throw new RangeError('index snapshot: bad segment index');
       c.n = n;
       c.live = n;
       this.count += n;
       this.chunks.set(key, c);
     }
+    const chunkOf = (seq: number): Chunk => {
+      const c = this.chunks.get(Math.floor(seq / SPAN));
+      if (!c) throw new RangeError('index snapshot: a fan-out or expiry of no message');
+      return c;
+    };
     for (let k = r.u32(); k > 0; k--) {
       const seq = r.f64();
       const bytes = r.u32();
       const queues: number[] = [];
       for (let q = r.u32(); q > 0; q--) queues.push(r.u32());
-      this.fanout.set(seq, { queues, bytes });
+      (chunkOf(seq).fanout ??= new Map()).set(seq, { queues, bytes });
     }
     for (let k = r.u32(); k > 0; k--) {
       const seq = r.f64();
-      this.expiries.set(seq, r.f64());
+      (chunkOf(seq).expiries ??= new Map()).set(seq, r.f64());
+    }
+    for (let k = r.u32(); k > 0; k--) {
+      const seq = r.f64();
+      (chunkOf(seq).longLen ??= new Map()).set(seq, r.f64());
+    }
+    for (let k = r.u32(); k > 0; k--) {
+      const seq = r.f64();
+      (chunkOf(seq).longSize ??= new Map()).set(seq, r.f64());
     }
   }
 
   private bytesAt(c: Chunk, i: number, seq: number): number {
-    return c.queue[i] === MULTI ? this.fanout.get(seq)!.bytes : ENQUEUE_FIXED + 4 + c.len[i];
+    return c.queue[i] === MULTI ? c.fanout!.get(seq)!.bytes : ENQUEUE_FIXED + 4 + c.lenAt(i, seq);
   }
 
+  /** Takes slot `i` of `c` (a chunk the table owns: not shared) out. */
   private kill(c: Chunk, i: number, seq: number): void {
-    this.removedSeg = c.seg[i];
+    this.removedSeg = c.segAt(i);
     c.queue[i] = DEAD;
     c.live--;
     this.count--;
-    this.fanout.delete(seq);
-    this.expiries.delete(seq);
+    c.fanout?.delete(seq);
+    c.expiries?.delete(seq);
+    if (c.len[i] === ESCAPE) c.longLen!.delete(seq);
+    if (c.size[i] === ESCAPE) c.longSize!.delete(seq);
     if (c.live === 0) this.chunks.delete(Math.floor(c.base / SPAN));
     else if (c.n >= FIRST_CAPACITY && c.live * 2 < c.n) c.squeeze();
   }

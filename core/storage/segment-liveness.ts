@@ -8,7 +8,7 @@
  * memory stays a few dozen bytes per live record.
  */
 import type { JournalEntry, MessageSummary } from '../store.js';
-import { MessageTable, type TableMessage } from './message-table.js';
+import { MessageTable, type TableCapture, type TableMessage } from './message-table.js';
 import type { SnapshotReader, SnapshotWriter } from './snapshot-codec.js';
 
 interface Location {
@@ -16,6 +16,19 @@ interface Location {
   /** Position of the record (one journal group) holding the defining entry. */
   pos: number;
   bytes: number;
+}
+
+/**
+ * The index as it stood at one moment, for a snapshot written in the background: the message table
+ * copy-on-write (message-table.ts), the rest (metadata key locations, delivery counts, live bytes
+ * per segment: small next to the messages) copied.
+ */
+export interface IndexCapture {
+  keys: Array<{ ns: string; key: string; seg: number; pos: number; bytes: number }>;
+  table: TableCapture;
+  counts: Array<[number, number[]]>;
+  bytesBySegment: Array<[number, number]>;
+  total: number;
 }
 
 /** Where a live message's bytes are: segment id, file position, length. */
@@ -137,7 +150,6 @@ export class LiveRecordIndex {
     return this.messages.location(seq);
   }
 
-  /** Every live message in seq order, with its summary (recovery, snapshots). */
   /** Every live message and queue in seq order with its summary and delivery count there (recovery, no allocation per message). */
   eachMessage(fn: (seq: number, queue: number, size: number, priority: number | undefined, expiry: number | undefined, deliveryCount: number) => void): void {
     const counts = this.counts;
@@ -210,44 +222,67 @@ export class LiveRecordIndex {
     this.addBytes(seg, -bytes);
   }
 
-  /** Current metadata keys with where their value is: the snapshot reads the values from there. */
-  *keyLocations(): Generator<{ ns: string; key: string; seg: number; pos: number }> {
-    for (const [ns, keys] of this.keys) for (const [key, loc] of keys) yield { ns, key, seg: loc.seg, pos: loc.pos };
+  /**
+   * The index now, for a snapshot (IndexCapture): in one synchronous step, costing one step per
+   * table chunk, metadata key and delivered message. Release it with release() once written.
+   */
+  capture(): IndexCapture {
+    const keys: IndexCapture['keys'] = [];
+    for (const [ns, m] of this.keys) for (const [key, loc] of m) keys.push({ ns, key, seg: loc.seg, pos: loc.pos, bytes: loc.bytes });
+    return {
+      keys,
+      table: this.messages.capture(),
+      counts: [...this.counts].map(([seq, pairs]) => [seq, [...pairs]]),
+      bytesBySegment: [...this.bytesBySegment].map(([seg, s]) => [seg, s.bytes]),
+      total: this.total,
+    };
+  }
+
+  release(capture: IndexCapture): void {
+    this.messages.release(capture.table);
   }
 
   /**
-   * Writes the index (journal-snapshot.ts); `valueOf` gives each current key's value, which the
-   * snapshot carries so that recovery need not read the segments for it.
+   * Writes a captured index (journal-snapshot.ts), yielding between chunks of work; `valueOf` gives
+   * each key's value, which the snapshot carries so that recovery need not read the segments for it.
    */
-  writeTo(w: SnapshotWriter, valueOf: (ns: string, key: string) => Buffer): void {
-    w.u32(this.keys.size);
-    for (const [ns, keys] of this.keys) {
+  static *encode(c: IndexCapture, w: SnapshotWriter, valueOf: (ns: string, key: string) => Buffer): Generator<void> {
+    const byNs = new Map<string, IndexCapture['keys']>();
+    for (const k of c.keys) {
+      let list = byNs.get(k.ns);
+      if (!list) byNs.set(k.ns, (list = []));
+      list.push(k);
+    }
+    w.u32(byNs.size);
+    for (const [ns, keys] of byNs) {
       w.str(ns);
-      w.u32(keys.size);
-      for (const [key, loc] of keys) {
-        w.str(key);
-        w.f64(loc.seg);
-        w.f64(loc.pos);
-        w.u32(loc.bytes);
-        w.bytes(valueOf(ns, key));
+      w.u32(keys.length);
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i];
+        w.str(k.key);
+        w.f64(k.seg);
+        w.f64(k.pos);
+        w.u32(k.bytes);
+        w.bytes(valueOf(ns, k.key));
+        if (i % 4096 === 4095) yield;
       }
     }
-    this.messages.writeTo(w);
-    w.u32(this.counts.size);
-    for (const [seq, pairs] of this.counts) {
+    yield* MessageTable.encode(c.table, w);
+    w.u32(c.counts.length);
+    for (const [seq, pairs] of c.counts) {
       w.f64(seq);
       w.u32(pairs.length);
       for (const v of pairs) w.u32(v);
     }
-    w.u32(this.bytesBySegment.size);
-    for (const [seg, s] of this.bytesBySegment) {
+    w.u32(c.bytesBySegment.length);
+    for (const [seg, bytes] of c.bytesBySegment) {
       w.f64(seg);
-      w.f64(s.bytes);
+      w.f64(bytes);
     }
-    w.f64(this.total);
+    w.f64(c.total);
   }
 
-  /** Reads what writeTo wrote into this (empty) index; the metadata values go to `metadata`. */
+  /** Reads what encode() wrote into this (empty) index; the metadata values go to `metadata`. */
   readFrom(r: SnapshotReader, metadata: Map<string, Map<string, Buffer>>): void {
     for (let n = r.u32(); n > 0; n--) {
       const ns = r.str();

@@ -119,6 +119,8 @@ export class SegmentWriter implements Syncable {
   private unwritten = 0;
   private running = false;
   private idle: Array<() => void> = [];
+  /** Woken after each group written (or a failure): flushTo() waiting for its bytes. */
+  private progress: Array<() => void> = [];
   private failure: Error | null = null;
   private sealing: Promise<void> | null = null;
   private closed = false;
@@ -202,6 +204,21 @@ export class SegmentWriter implements Syncable {
   drain(): Promise<void> {
     if (!this.running) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  /**
+   * The file's first `end` bytes are written and fdatasynced, whatever the policy. Unlike flush()
+   * it does not wait for appends made after them: under a steady flood the writer never drains.
+   */
+  async flushTo(end: number): Promise<void> {
+    while (this.written < end) {
+      if (this.failure) throw this.failure;
+      if (!this.running) throw new Error(`segment writer: ${end} bytes asked for, ${this.written} written and nothing queued`);
+      await new Promise<void>((resolve) => this.progress.push(resolve));
+    }
+    if (this.failure) throw this.failure;
+    await this.syncNow();
+    if (this.failure) throw this.failure;
   }
 
   /** Everything appended so far is written and fdatasynced, whatever the policy. */
@@ -308,6 +325,7 @@ export class SegmentWriter implements Syncable {
           this.ackedEnd = this.written;
           for (const w of waiters) w.resolve();
         }
+        for (const wake of this.progress.splice(0)) wake();
       }
     } catch (err) {
       this.fail(err as Error);
@@ -316,6 +334,7 @@ export class SegmentWriter implements Syncable {
     if (this.failure && this.written > this.ackedEnd) await this.cutRefused();
     this.running = false;
     for (const wake of this.idle.splice(0)) wake();
+    for (const wake of this.progress.splice(0)) wake();
   }
 
   private async cutRefused(): Promise<void> {

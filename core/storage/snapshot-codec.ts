@@ -11,6 +11,8 @@ export class SnapshotWriter {
   private readonly parts: Buffer[] = [];
   private cur = Buffer.allocUnsafe(64 * 1024);
   private p = 0;
+  /** Bytes in `parts`. */
+  private taken = 0;
 
   private room(n: number): void {
     if (this.p + n <= this.cur.length) return;
@@ -19,7 +21,10 @@ export class SnapshotWriter {
   }
 
   private flushPart(): void {
-    if (this.p > 0) this.parts.push(Buffer.from(this.cur.subarray(0, this.p)));
+    if (this.p > 0) {
+      this.parts.push(Buffer.from(this.cur.subarray(0, this.p)));
+      this.taken += this.p;
+    }
     this.p = 0;
   }
 
@@ -38,25 +43,44 @@ export class SnapshotWriter {
     this.bytes(Buffer.from(s, 'utf8'));
   }
 
-  /** A typed array's first `n` items, as stored in memory. */
+  /**
+   * A typed array's first `n` items, as stored in memory. A large one is kept as a view, not
+   * copied: the caller does not change it until the parts are written (a captured chunk).
+   */
   column(a: Uint8Array | Uint16Array | Uint32Array, n: number): void {
-    this.raw(new Uint8Array(a.buffer, a.byteOffset, n * a.BYTES_PER_ELEMENT));
+    const b = Buffer.from(a.buffer, a.byteOffset, n * a.BYTES_PER_ELEMENT);
+    if (b.length > 64 * 1024) {
+      this.flushPart();
+      this.parts.push(b);
+      this.taken += b.length;
+      return;
+    }
+    this.raw(b);
+  }
+
+  /** Bytes encoded and not yet taken. */
+  get buffered(): number {
+    return this.taken + this.p;
+  }
+
+  /** The parts encoded so far (to be written); the writer goes on with the next. */
+  take(): Buffer[] {
+    this.flushPart();
+    const parts = this.parts.splice(0);
+    this.taken = 0;
+    return parts;
   }
 
   private raw(b: Uint8Array): void {
     if (b.length > 64 * 1024) {
       this.flushPart();
       this.parts.push(Buffer.from(b));
+      this.taken += b.length;
       return;
     }
     this.room(b.length);
     this.cur.set(b, this.p);
     this.p += b.length;
-  }
-
-  finish(): Buffer[] {
-    this.flushPart();
-    return this.parts;
   }
 }
 

@@ -53,8 +53,10 @@ export function writeBrokerMetrics(w: ExpositionWriter, ctx: AdminContext): void
   for (const q of queues) packed += q.packedMessageCount;
   w.single('junction_queue_packed_messages', 'gauge', 'Paged queued messages held packed in typed arrays (a few bytes each, no object).', packed);
   if (broker.journalIndex) {
-    w.single('junction_journal_index_from_snapshot', 'gauge', 'The journal index was loaded from the snapshot of a clean stop at start (1) or rebuilt by scanning the journal (0).', broker.journalIndex === 'snapshot' ? 1 : 0);
+    w.single('junction_journal_index_from_snapshot', 'gauge', 'The journal index was loaded from its snapshot at start, plus the journal written after it (1), or rebuilt by scanning the whole journal (0).', broker.journalIndex === 'snapshot' ? 1 : 0);
   }
+  const snapshots = broker.store.indexSnapshots;
+  if (snapshots !== undefined) w.single('junction_journal_index_snapshots_total', 'counter', 'Index snapshots of the journal written since start (periodic, storage.snapshotEveryBytes, and at a clean stop).', snapshots);
   w.single('junction_queue_paged_out_total', 'counter', 'Queued message bodies dropped from memory past the budget.', memory.pagedOut);
   w.single('junction_queue_paged_in_total', 'counter', 'Paged message bodies read back from disk (delivery, browsing, dead-lettering).', memory.pagedIn);
   const outbound = broker.outboundMemory;

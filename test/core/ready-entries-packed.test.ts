@@ -70,4 +70,34 @@ describe('core/ready-entries: packed paged runs', () => {
     assert.deepEqual([sized.length, sized.packed, sized.shift()!.seq, sized.slice(299, 2).map((e) => e.seq)], [600, 600, 1, [301, 302]]);
     assert.equal(byPriority.length + byPriority.packed, 0);
   });
+
+  it('keeps sizes of 65,534 bytes and more exactly (u16 column, side map), through slices, removal, drop-head and shifts', () => {
+    const sizes = [0, 1, 65_533, 65_534, 65_535, 65_536, 1_000_000, 4_294_967_295];
+    const r = new ReadyEntries(true);
+    for (let s = 1; s <= 400; s++) r.pushPaged(s, sizes[s % sizes.length], 4, undefined);
+    const expected = (seq: number) => sizes[seq % sizes.length];
+    assert.deepEqual(r.slice(100, 16).map((e) => e.size), Array.from({ length: 16 }, (_, i) => expected(101 + i)));
+    assert.equal(r.removeSeq(205)!.size, expected(205));
+    assert.equal(r.removeSeq(205), undefined);
+    assert.equal(r.shiftLowest()!.size, expected(1));
+    const rest = r.toArray().map((e) => [e.seq, e.size]);
+    assert.deepEqual(rest, Array.from({ length: 400 }, (_, i) => i + 1).filter((s) => s !== 1 && s !== 205).map((s) => [s, expected(s)]));
+    for (const [seq, size] of rest) assert.deepEqual([r.shift()!.seq, size], [seq, expected(seq)]);
+    assert.equal(r.length, 0);
+  });
+
+  it('keeps seqs exactly whether close (u16 offsets, a new run past 65,536 seqs) or spread (a short run widens to u32)', () => {
+    const close = Array.from({ length: 3000 }, (_, i) => 1 + i * 50); // 1,310 per 65,536 seqs: a new run after that
+    const spread = Array.from({ length: 3000 }, (_, i) => 200_000 + i * 10_007); // a few per 65,536 seqs: the run widens
+    const far = [2 ** 33, 2 ** 33 + 1, 2 ** 33 + 70_000]; // past 2^32 from the previous run's first: a new run
+    const all = [...close, ...spread, ...far];
+    const r = new ReadyEntries(false);
+    for (const seq of all) r.pushPaged(seq, seq % 1000, 4, undefined);
+    assert.deepEqual(r.toArray().map((e) => [e.seq, e.size]), all.map((seq) => [seq, seq % 1000]));
+    for (const seq of [close[2000], spread[5], spread[2999], far[2]]) assert.equal(r.removeSeq(seq)!.seq, seq);
+    const left = all.filter((seq) => ![close[2000], spread[5], spread[2999], far[2]].includes(seq));
+    assert.deepEqual(r.slice(1990, 20).map((e) => e.seq), left.slice(1990, 2010));
+    for (const seq of left) assert.equal(r.shift()!.seq, seq);
+    assert.equal(r.length, 0);
+  });
 });

@@ -124,7 +124,7 @@ describe('platform/config', () => {
   });
 
   it('unknown keys, variables and options are refused', () => {
-    assert.equal(configError({ argv: ['--set', 'storage.foo=1'] }).message, 'storage.foo: unknown key (allowed in storage: engine, fsync, fsyncIntervalMs, maxOpenFiles, maxDiskBytes)');
+    assert.equal(configError({ argv: ['--set', 'storage.foo=1'] }).message, 'storage.foo: unknown key (allowed in storage: engine, fsync, fsyncIntervalMs, maxOpenFiles, maxDiskBytes, snapshotEveryBytes)');
     assert.match(configError({ env: { JUNCTION_NOPE: '1' } }).message, /^environment variable JUNCTION_NOPE names no configuration key/);
     assert.match(configError({ argv: ['--mqtt'] }).message, /^unknown option --mqtt/);
     assert.match(configError({ argv: ['--data-dir'] }).message, /^option --data-dir needs a value/);

@@ -30,7 +30,16 @@ function state(r: StoreRecovery): object {
 /** Copies the journal as a kill -9 would leave it (the store open, everything written to the OS). */
 async function crashCopy(s: FileStore, from: string, to: string): Promise<void> {
   await s.flush();
-  cpSync(join(from, 'journal'), join(to, 'journal'), { recursive: true });
+  // Compaction may delete a segment while the copy runs (its unlink is not stopped by a synchronous copy): copy again.
+  for (let attempt = 0; ; attempt++) {
+    rmSync(join(to, 'journal'), { recursive: true, force: true });
+    try {
+      cpSync(join(from, 'journal'), join(to, 'journal'), { recursive: true });
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw err;
+    }
+  }
 }
 
 async function openState(dir: string, options = {}): Promise<{ how: string | undefined; state: object; warnings: string[] }> {
