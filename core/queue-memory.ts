@@ -12,9 +12,11 @@
  * Accounting: `heldBytes` counts, per queue entry, the size of each pageable body in memory
  * (ready, parked or delivered and unacknowledged) plus HELD_OVERHEAD for the objects that hold it
  * (entry, message, buffer), so that the budget is close to the memory it costs even for small
- * messages; a body shared by several queues counts once per queue. Bodies that cannot page (non-durable messages or queues, a cluster's shared queues,
+ * messages; a body shared by several queues counts once per queue. A body kept in memory is
+ * copied out of the buffer the adapter sliced it from (held-bodies.ts). Bodies that cannot page (non-durable messages or queues, a cluster's shared queues,
  * a store without readMessages) are bounded by the queues' own maxLength / maxBytes instead.
  */
+import { holdCopy } from './held-bodies.js';
 import { decodeMessage } from './message-codec.js';
 import type { Message } from './message.js';
 import type { QueueEntry } from './queue-types.js';
@@ -29,8 +31,12 @@ export type ReadBodies = (seqs: number[]) => Promise<Array<Buffer | undefined>>;
 const READ_AHEAD = { count: 512, bytes: 1024 * 1024 };
 const READ_AHEAD_OVER_BUDGET = { count: 32, bytes: 64 * 1024 };
 
-/** What a held body costs besides its size: its queue entry, message object and buffer (measured: 130-200 bytes). */
-export const HELD_OVERHEAD = 128;
+/**
+ * What a held body costs besides its size: its queue entry, message object, buffer object and
+ * index (measured in process: about 400 bytes for a 100-byte message, once its body is a copy
+ * that keeps nothing else alive: held-bodies.ts).
+ */
+export const HELD_OVERHEAD = 384;
 
 /** Bytes an entry's body counts against the budget while it is held. */
 const held = (entry: QueueEntry): number => entry.size + HELD_OVERHEAD;
@@ -63,7 +69,10 @@ export class QueueMemory {
    */
   admit(entry: QueueEntry): boolean {
     this.heldBytes += held(entry);
-    return this.heldBytes > this.budgetBytes;
+    if (this.heldBytes > this.budgetBytes) return true;
+    // Kept: its body must not keep the buffer it was sliced from alive (held-bodies.ts).
+    if (entry.message) entry.message.payload = holdCopy(entry.message.payload);
+    return false;
   }
 
   /** A recovered entry without its body. */

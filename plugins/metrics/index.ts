@@ -46,7 +46,7 @@ export function writeBrokerMetrics(w: ExpositionWriter, ctx: AdminContext): void
   const fsync = broker.store.fsyncSeconds;
   if (fsync) w.histogram('junction_fsync_duration_seconds', 'Duration of each fdatasync of the journal and partition logs.', fsync);
   const memory = broker.queueMemory;
-  w.single('junction_queue_memory_bytes', 'gauge', 'Bytes of durable queued message bodies held in memory, each with 128 bytes for its objects (queues.memoryBytes bounds them; past it they page to disk).', memory.heldBytes);
+  w.single('junction_queue_memory_bytes', 'gauge', 'Bytes of durable queued message bodies held in memory, each with 384 bytes for its objects (queues.memoryBytes bounds them; past it they page to disk).', memory.heldBytes);
   w.single('junction_queue_memory_budget_bytes', 'gauge', 'The queues.memoryBytes budget.', memory.budgetBytes);
   w.single('junction_queue_paged_messages', 'gauge', 'Queued messages whose body is on disk only now.', memory.pagedMessages);
   let packed = 0;

@@ -8,11 +8,13 @@ import assert from 'node:assert/strict';
 import type { Broker } from '../../core/broker.js';
 import type { Delivery } from '../../core/queue-types.js';
 import type { Queue } from '../../core/queue.js';
+import { HELD_OVERHEAD } from '../../core/queue-memory.js';
 import { store as fileStore, tempDir } from '../storage/helpers.js';
 import { msg, openBroker, tick } from './helpers.js';
 import { eventually } from '../support/index.js';
+import { liveBytes } from '../support/memory.js';
 
-/** Room for about 13 messages of 100 bytes (messageSize counts 64 bytes and the topic on top; the budget 128 more per held body). */
+/** Room for about 7 messages of 100 bytes (messageSize counts 64 bytes and the topic on top; the budget HELD_OVERHEAD more per held body). */
 const BUDGET = 4000;
 const PAYLOAD = 'x'.repeat(90);
 
@@ -65,8 +67,8 @@ describe('core/queue paging: deep queues past queues.memoryBytes', () => {
     let peak = 0;
     const got = await drainAll(q, n, () => (peak = Math.max(peak, mem.heldBytes)));
     assert.deepEqual(got.map(body), expectedOrder(n));
-    // Read-ahead brings at most one batch (512 messages, 1 MiB) on top of the budget (each counting its size and 128 bytes).
-    assert.ok(peak <= BUDGET + 512 * 300, `peak bodies in memory while draining: ${peak}`);
+    // Read-ahead brings at most one batch (512 messages, 1 MiB) on top of the budget (each counting its size and HELD_OVERHEAD).
+    assert.ok(peak <= BUDGET + 512 * (175 + HELD_OVERHEAD), `peak bodies in memory while draining: ${peak}`);
     await eventually(() => mem.heldBytes === 0 && mem.pagedMessages === 0, { what: 'counters back to 0' });
     assert.ok(mem.pagedIn >= n - 25);
   });
@@ -199,5 +201,25 @@ describe('core/queue paging: deep queues past queues.memoryBytes', () => {
     await broker!.close();
     await open();
     assert.equal(broker!.getQueue('a')!.messageCount, 0);
+  });
+
+  it('keeps a held body without the larger buffer an adapter sliced it from', async () => {
+    broker = await openBroker(fileStore(t.dir), { queueMemoryBytes: 64 * 1024 * 1024 });
+    await broker.declareQueue('held', { durable: true });
+    const n = 500;
+    const before = await liveBytes();
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < n; i++) {
+      // As a socket read hands it over: 100 bytes of a 64 KiB chunk.
+      const chunk = Buffer.alloc(64 * 1024, i % 256);
+      sends.push(broker.sendToQueue('held', msg('held', '', { durable: true, payload: chunk.subarray(0, 100) })));
+    }
+    await Promise.all(sends);
+    assert.equal(broker.queueMemory.pagedMessages, 0, 'every body held');
+    const grown = (await liveBytes()) - before;
+    // 500 chunks would be 32 MiB; the held copies are 100 bytes each plus their objects.
+    assert.ok(grown < 4 * 1024 * 1024, `memory grew by ${grown} bytes for ${n} held 100-byte bodies`);
+    const got = await drainAll(broker.getQueue('held')!, n);
+    assert.deepEqual(got.map((d) => d.message.payload[0]), Array.from({ length: n }, (_, i) => i % 256));
   });
 });
