@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readBatchHeader, setBaseOffset } from '../../core/stream/batch-header.js';
@@ -10,12 +10,33 @@ export const POLICIES: FsyncPolicy[] = ['always', 'interval', 'never'];
 
 /**
  * A fresh directory under the OS temp dir, removed by the returned function. The removal retries
- * ENOTEMPTY: about 1 run in 20, a journal test's cleanup finds a file created in the directory
- * while it was being removed (seen before and after the paging change; cause not found yet).
+ * ENOTEMPTY for up to 2 s, naming what it found on stderr: about 1 run in 20, a journal test's
+ * cleanup finds a file created in the directory while it was being removed (seen before and after
+ * the paging change, and in a clean-clone run of the suite; cause not found yet).
  */
 export function tempDir(label: string): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), `junction-${label}-`));
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 }) };
+  const remove = (): void => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY' || attempt >= 20) throw err;
+        process.stderr.write(`tempDir: ${dir} was not empty when removed (${listTree(dir).join(', ')}); removing again\n`);
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+      }
+    }
+  };
+  return { dir, remove };
+}
+
+function listTree(dir: string): string[] {
+  try {
+    return readdirSync(dir, { recursive: true }).map(String);
+  } catch {
+    return [];
+  }
 }
 
 export interface CapturedLog {
