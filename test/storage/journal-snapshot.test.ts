@@ -9,47 +9,9 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FileStore } from '../../core/storage/file-store.js';
-import type { StoreRecovery } from '../../core/store.js';
-import { captureLog, store, tempDir } from './helpers.js';
+import { ack, del, enqueue, put, store, tempDir } from './helpers.js';
+import { crashCopy, deliver, openState, SNAP, summarize } from './snapshot-helpers.js';
 
-const SNAP = (dir: string) => join(dir, 'journal', 'index.snap');
-const enqueue = (seq: number, queues: number[], body: string) => ({ kind: 'enqueue' as const, seq, queues, message: Buffer.from(body) });
-const ack = (seq: number, queue: number) => ({ kind: 'ack' as const, seq, queue });
-const deliver = (seq: number, queue: number, count: number) => ({ kind: 'deliver' as const, seq, queue, count });
-const put = (key: string, value: string) => ({ kind: 'put' as const, ns: 'meta', key, value: Buffer.from(value) });
-const summarize = (m: Buffer) => ({ size: m.length, ...(m[0] === 0x68 ? { priority: 7 } : {}), ...(m[0] === 0x65 ? { expiry: 1_900_000_000_000 } : {}) });
-
-/** What a recovery says, comparable across paths. */
-function state(r: StoreRecovery): object {
-  return {
-    metadata: [...r.metadata].map(([ns, m]) => [ns, [...m].map(([k, v]) => [k, v.toString()]).sort()]),
-    paged: [...r.paged!].map((m) => ({ ...m })),
-  };
-}
-
-/** Copies the journal as a kill -9 would leave it (the store open, everything written to the OS). */
-async function crashCopy(s: FileStore, from: string, to: string): Promise<void> {
-  await s.flush();
-  // Compaction may delete a segment while the copy runs (its unlink is not stopped by a synchronous copy): copy again.
-  for (let attempt = 0; ; attempt++) {
-    rmSync(join(to, 'journal'), { recursive: true, force: true });
-    try {
-      cpSync(join(from, 'journal'), join(to, 'journal'), { recursive: true });
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw err;
-    }
-  }
-}
-
-async function openState(dir: string, options = {}): Promise<{ how: string | undefined; state: object; warnings: string[] }> {
-  const log = captureLog();
-  const s = store(dir, { logger: log.logger, ...options });
-  const r = await s.open({ summarize });
-  const out = { how: r.journalIndex, state: state(r), warnings: log.warnings };
-  await s.close();
-  return out;
-}
 
 /** 3,000 messages in two queues (some in both, some with a priority or an expiry), acks, deliveries, metadata. */
 async function fill(s: FileStore): Promise<void> {
@@ -61,8 +23,8 @@ async function fill(s: FileStore): Promise<void> {
     }
     await s.journal(group);
   }
-  await s.journal([ack(2, 1), ack(5, 1), ack(10, 2), deliver(3, 1, 2), deliver(15, 2, 1), put('a', 'one'), put('b', 'two')]);
-  await s.journal([put('a', 'three'), { kind: 'del', ns: 'meta', key: 'b' }, put('c', 'x'.repeat(5000))]);
+  await s.journal([ack(2, 1), ack(5, 1), ack(10, 2), deliver(3, 1, 2), deliver(15, 2, 1), put('meta', 'a', 'one'), put('meta', 'b', 'two')]);
+  await s.journal([put('meta', 'a', 'three'), del('meta', 'b'), put('meta', 'c', 'x'.repeat(5000))]);
 }
 
 describe('storage/journal index snapshot', () => {
@@ -125,7 +87,7 @@ describe('storage/journal index snapshot', () => {
     const acks = [];
     for (let seq = 100; seq < 600; seq++) acks.push(ack(seq, 1));
     await s2.journal(acks);
-    await s2.journal([enqueue(5000, [2], 'm5000'), deliver(1, 1, 4), put('d', 'after'), { kind: 'del', ns: 'meta', key: 'a' }]);
+    await s2.journal([enqueue(5000, [2], 'm5000'), deliver(1, 1, 4), put('meta', 'd', 'after'), del('meta', 'a')]);
     await crashCopy(s2, t.dir, u.dir);
     await s2.close();
     const crashed = await openState(u.dir);

@@ -14,48 +14,12 @@ import { join } from 'node:path';
 import type { FileStore } from '../../core/storage/file-store.js';
 import { MessageTable } from '../../core/storage/message-table.js';
 import { SnapshotReader, SnapshotWriter } from '../../core/storage/snapshot-codec.js';
-import type { StoreRecovery } from '../../core/store.js';
 import { eventually } from '../support/index.js';
-import { captureLog, store, tempDir } from './helpers.js';
+import { ack, del, enqueue, put, store, tempDir } from './helpers.js';
+import { crashCopy, deliver, openState, SNAP, summarize } from './snapshot-helpers.js';
 
-const SNAP = (dir: string) => join(dir, 'journal', 'index.snap');
 const TMP = (dir: string) => join(dir, 'journal', 'index.snap.tmp');
-const enqueue = (seq: number, queues: number[], body: string) => ({ kind: 'enqueue' as const, seq, queues, message: Buffer.from(body) });
-const ack = (seq: number, queue: number) => ({ kind: 'ack' as const, seq, queue });
-const deliver = (seq: number, queue: number, count: number) => ({ kind: 'deliver' as const, seq, queue, count });
-const put = (key: string, value: string) => ({ kind: 'put' as const, ns: 'meta', key, value: Buffer.from(value) });
-const summarize = (m: Buffer) => ({ size: m.length, ...(m[0] === 0x68 ? { priority: 7 } : {}), ...(m[0] === 0x65 ? { expiry: 1_900_000_000_000 } : {}) });
 const body = (seq: number) => `${seq % 7 === 0 ? 'h' : seq % 11 === 0 ? 'e' : 'm'}${seq}|${'p'.repeat(40)}`;
-
-function state(r: StoreRecovery): object {
-  return {
-    metadata: [...r.metadata].map(([ns, m]) => [ns, [...m].map(([k, v]) => [k, v.toString()]).sort()]),
-    paged: [...r.paged!].map((m) => ({ ...m })),
-  };
-}
-
-async function crashCopy(s: FileStore, from: string, to: string): Promise<void> {
-  await s.flush();
-  // Compaction may delete a segment while the copy runs (its unlink is not stopped by a synchronous copy): copy again.
-  for (let attempt = 0; ; attempt++) {
-    rmSync(join(to, 'journal'), { recursive: true, force: true });
-    try {
-      cpSync(join(from, 'journal'), join(to, 'journal'), { recursive: true });
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw err;
-    }
-  }
-}
-
-async function openState(dir: string, options = {}): Promise<{ how: string | undefined; state: object; warnings: string[] }> {
-  const log = captureLog();
-  const s = store(dir, { logger: log.logger, snapshotEveryBytes: 0, ...options });
-  const r = await s.open({ summarize });
-  const out = { how: r.journalIndex, state: state(r), warnings: log.warnings };
-  await s.close();
-  return out;
-}
 
 /** What the crashed copy recovers from its snapshot, checked against a full scan of the same files. */
 async function recoverBothWays(dir: string, options = {}): Promise<{ how: string | undefined; state: object }> {
@@ -63,8 +27,8 @@ async function recoverBothWays(dir: string, options = {}): Promise<{ how: string
   try {
     cpSync(join(dir, 'journal'), join(copy.dir, 'journal'), { recursive: true });
     rmSync(SNAP(copy.dir), { force: true });
-    const fromSnapshot = await openState(dir, options);
-    const scanned = await openState(copy.dir, options);
+    const fromSnapshot = await openState(dir, { snapshotEveryBytes: 0, ...options });
+    const scanned = await openState(copy.dir, { snapshotEveryBytes: 0, ...options });
     assert.equal(scanned.how, 'scan');
     assert.deepEqual(fromSnapshot.warnings, []);
     assert.deepEqual(fromSnapshot.state, scanned.state, 'the snapshot plus the replay recovers what a full scan recovers');
@@ -124,7 +88,7 @@ describe('storage/periodic index snapshot', () => {
   it('is taken while the journal runs; after kill -9 the newest one plus the journal after it recovers everything, acks and metadata included', async () => {
     const s = store(t.dir, { snapshotEveryBytes: 32 * 1024 });
     await s.open({ summarize });
-    await s.journal([put('a', 'one'), put('b', 'two')]);
+    await s.journal([put('meta', 'a', 'one'), put('meta', 'b', 'two')]);
     await fill(s, 1, 3000);
     await eventually(() => s.indexSnapshots >= 1, { what: 'a periodic snapshot' });
     assert.ok(existsSync(SNAP(t.dir)), 'written without a close');
@@ -137,7 +101,7 @@ describe('storage/periodic index snapshot', () => {
     const acks = [];
     for (let seq = 100; seq < 300; seq++) acks.push(ack(seq, 1));
     await s2.journal(acks);
-    await s2.journal([enqueue(9000, [2], 'm9000'), deliver(1, 1, 3), deliver(97, 2, 2), put('a', 'three'), { kind: 'del', ns: 'meta', key: 'b' }]);
+    await s2.journal([enqueue(9000, [2], 'm9000'), deliver(1, 1, 3), deliver(97, 2, 2), put('meta', 'a', 'three'), del('meta', 'b')]);
     await fill(s2, 3001, 3100);
     const v = tempDir('periodic-again');
     try {
@@ -183,7 +147,7 @@ describe('storage/periodic index snapshot', () => {
     await s.open({ summarize });
     await fill(s, 1, 3000);
     await eventually(() => s.indexSnapshots >= 1, { what: 'a periodic snapshot' });
-    await s.journal([ack(5, 1), put('k', 'after')]);
+    await s.journal([ack(5, 1), put('meta', 'k', 'after')]);
     await crashCopy(s, t.dir, u.dir);
     // What a crash in the middle of the next one leaves: its temporary file, cut anywhere.
     writeFileSync(TMP(u.dir), Buffer.alloc(5000, 7));
@@ -214,7 +178,7 @@ describe('storage/periodic index snapshot', () => {
       fault.full = false;
       await eventually(async () => {
         try {
-          await s.journal([put('back', 'yes')]);
+          await s.journal([put('meta', 'back', 'yes')]);
           return true;
         } catch {
           return false;
@@ -251,7 +215,7 @@ describe('storage/periodic index snapshot', () => {
       const acks = [];
       for (; from < next - 150; from++) if (from % 3 !== 0) acks.push(ack(from, 1));
       await s.journal(acks);
-      await s.journal([put(`r${round % 4}`, `round ${round}`), deliver(next - 1, 1, round + 1)]);
+      await s.journal([put('meta', `r${round % 4}`, `round ${round}`), deliver(next - 1, 1, round + 1)]);
       await new Promise((r) => setTimeout(r, round * 7));
       await crashCopy(s, t.dir, u.dir);
       ways.push((await recoverBothWays(u.dir, { journalSegmentBytes: SEG })).how!);
