@@ -44,6 +44,24 @@ const MAX_SEGMENTS = 0xffff;
 /** One enqueue's fixed bytes: kind, seq, queue count, message length (journal-format.ts entrySize). */
 const ENQUEUE_FIXED = 15;
 
+/** Slot `i` of a u16 column whose values of ESCAPE or more live in `long`, by seq. */
+function escapedAt(col: Uint16Array, long: Map<number, number> | null, i: number, seq: number): number {
+  const v = col[i];
+  return v === ESCAPE ? long!.get(seq)! : v;
+}
+
+/** Writes `value` into slot `i` of such a column, or ESCAPE there and the value in `long` (made when needed); returns `long`. */
+function setEscaped(col: Uint16Array, long: Map<number, number> | null, i: number, seq: number, value: number): Map<number, number> | null {
+  if (value < ESCAPE) {
+    if (col[i] === ESCAPE) long?.delete(seq);
+    col[i] = value;
+    return long;
+  }
+  col[i] = ESCAPE;
+  (long ??= new Map()).set(seq, value);
+  return long;
+}
+
 class Chunk {
   n = 0;
   live = 0;
@@ -89,13 +107,11 @@ class Chunk {
   }
 
   lenAt(i: number, seq: number): number {
-    const v = this.len[i];
-    return v === ESCAPE ? this.longLen!.get(seq)! : v;
+    return escapedAt(this.len, this.longLen, i, seq);
   }
 
   sizeAt(i: number, seq: number): number {
-    const v = this.size[i];
-    return v === ESCAPE ? this.longSize!.get(seq)! : v;
+    return escapedAt(this.size, this.longSize, i, seq);
   }
 
   /** Sets slot `i`'s segment (nearly always the newest in the list: an append, or a compaction copy to the head). */
@@ -115,23 +131,11 @@ class Chunk {
   }
 
   setLen(i: number, seq: number, len: number): void {
-    if (len < ESCAPE) {
-      if (this.len[i] === ESCAPE) this.longLen?.delete(seq);
-      this.len[i] = len;
-    } else {
-      this.len[i] = ESCAPE;
-      (this.longLen ??= new Map()).set(seq, len);
-    }
+    this.longLen = setEscaped(this.len, this.longLen, i, seq, len);
   }
 
   setSize(i: number, seq: number, size: number): void {
-    if (size < ESCAPE) {
-      if (this.size[i] === ESCAPE) this.longSize?.delete(seq);
-      this.size[i] = size;
-    } else {
-      this.size[i] = ESCAPE;
-      (this.longSize ??= new Map()).set(seq, size);
-    }
+    this.longSize = setEscaped(this.size, this.longSize, i, seq, size);
   }
 
   /** Drops segment ids no live slot uses any more (compaction moved their messages); slot `skip` is being set. */
@@ -437,7 +441,7 @@ export class MessageTable {
         const seq = c.base + c.off[i];
         const prio = c.prio[i] === NO_PRIORITY ? undefined : c.prio[i];
         const expiry = expiries ? expiries.get(seq) : undefined;
-        const size = c.size[i] === ESCAPE ? c.longSize!.get(seq)! : c.size[i];
+        const size = c.sizeAt(i, seq);
         if (q !== MULTI) fn(seq, q - QUEUE_BASE, size, prio, expiry);
         else for (const fq of c.fanout!.get(seq)!.queues) fn(seq, fq, size, prio, expiry);
       }
