@@ -88,8 +88,8 @@ describe('amqp connections', function () {
       requireDebianClient('openssl').call(this);
       const dir = mkdtempSync(join(tmpdir(), 'amqp-tls-'));
       try {
-        selfSignedCert(dir);
-        const h = await startAmqp({}, { tls: { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) } });
+        const { cert, key } = selfSignedCert(dir);
+        const h = await startAmqp({}, { tls: { cert: readFileSync(cert), key: readFileSync(key) } });
         try {
           assert.ok(h.tlsPort);
           const c = await connect(h.tlsPort!, { transport: 'tls', rejectUnauthorized: false, servername: 'localhost' });

@@ -42,8 +42,8 @@ describe('amqp hardening', () => {
     before(requireDebianClient('openssl', 'openssl'));
     before(async () => {
       dir = mkdtempSync(join(tmpdir(), 'amqp-gate-'));
-      selfSignedCert(dir);
-      h = await startAmqp({}, { limits: { maxConnections: 2 }, tls: { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) } });
+      const { cert, key } = selfSignedCert(dir);
+      h = await startAmqp({}, { limits: { maxConnections: 2 }, tls: { cert: readFileSync(cert), key: readFileSync(key) } });
     });
     after(async () => {
       await h?.stop();

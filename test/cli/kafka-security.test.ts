@@ -17,9 +17,9 @@ describe('cli: Kafka tools over SASL_SSL and SASL_PLAINTEXT (client properties f
   before(requireDebianClient('openssl'));
   before(async () => {
     dir = tempDir();
-    ca = join(dir, 'cert.pem');
-    selfSignedCert(dir);
-    b = await startBroker({ tls: { cert: ca, key: join(dir, 'key.pem') }, auth: { allowAnonymous: false, rules: [{ user: 'dave', allow: ['publish', 'subscribe', 'consume', 'admin'], address: '#' }] }, kafka: { tlsPort: -1, groupInitialRebalanceDelayMs: 0 } } as never);
+    const tls = selfSignedCert(dir);
+    ca = tls.cert;
+    b = await startBroker({ tls, auth: { allowAnonymous: false, rules: [{ user: 'dave', allow: ['publish', 'subscribe', 'consume', 'admin'], address: '#' }] }, kafka: { tlsPort: -1, groupInitialRebalanceDelayMs: 0 } } as never);
     await b.auth.register!('dave', 'dave-pw');
   });
   after(async () => {

@@ -3,7 +3,6 @@
  * (the issue's example first: MQTT in, Kafka out), TLS schemes, and one-line failures.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { removeTempDir, requireDebianClient, type RunningBroker, selfSignedCert, startBroker, tempDir } from '../support/index.js';
 import { junction, oneLineFailure, start, type CliResult } from './run.js';
 
@@ -118,9 +117,9 @@ describe('cli: send and receive over TLS (mqtts, stomps, stomp+ssl, amqps, kafka
   before(requireDebianClient('openssl'));
   before(async () => {
     dir = tempDir();
-    ca = join(dir, 'cert.pem');
-    selfSignedCert(dir);
-    b = await startBroker({ tls: { cert: ca, key: join(dir, 'key.pem') }, xmpp: { tlsPort: -1 }, kafka: { tlsPort: -1, groupInitialRebalanceDelayMs: 0 } } as never);
+    const tls = selfSignedCert(dir);
+    ca = tls.cert;
+    b = await startBroker({ tls, xmpp: { tlsPort: -1 }, kafka: { tlsPort: -1, groupInitialRebalanceDelayMs: 0 } } as never);
     p = b.ports as Record<string, number>;
     await b.auth.register!('carol', 'carol-pw');
   });

@@ -18,8 +18,7 @@ describe('mqtt connection limit across listeners', () => {
   before(requireDebianClient('openssl', 'openssl'));
   before(async () => {
     dir = tempDir();
-    selfSignedCert(dir);
-    t = await startMqtt({ limits: { maxConnections: 3 } as never, mqtt: { tls: { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') } } });
+    t = await startMqtt({ limits: { maxConnections: 3 } as never, mqtt: { tls: selfSignedCert(dir) } });
   });
   afterEach(endAll);
   after(async () => {

@@ -44,8 +44,7 @@ describe('mqtt over TLS', () => {
   before(requireDebianClient('openssl', 'openssl'));
   before(async () => {
     dir = tempDir();
-    selfSignedCert(dir);
-    t = await startMqtt({ mqtt: { tls: { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') } } });
+    t = await startMqtt({ mqtt: { tls: selfSignedCert(dir) } });
   });
   afterEach(endAll);
   after(async () => {

@@ -84,17 +84,18 @@ describe('http: connection limit', function () {
 
   describe('over TLS', () => {
     let dir: string;
+    let pem: { cert: string; key: string };
     before(requireDebianClient('openssl', 'openssl'));
     before(() => {
       dir = mkdtempSync(join(tmpdir(), 'http-gate-'));
-      selfSignedCert(dir);
+      pem = selfSignedCert(dir);
     });
     after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 
     it('past the limit the socket is closed before the TLS handshake; the open ones keep working', async () => {
       const http = new HttpListener({
         config: CONFIG, host: TEST_HOST, port: 0, maxConnections: 2, log: silent,
-        tls: { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) },
+        tls: { cert: readFileSync(pem.cert), key: readFileSync(pem.key) },
       });
       const { port } = await http.start();
       const secure = (): Promise<KeepAlive | null> => new Promise((resolve) => {

@@ -30,9 +30,7 @@ describe('platform/tls', () => {
   before(requireDebianClient('openssl', 'openssl'));
   before(() => {
     dir = tempDir();
-    cert = join(dir, 'cert.pem');
-    key = join(dir, 'key.pem');
-    selfSignedCert(dir);
+    ({ cert, key } = selfSignedCert(dir));
   });
   after(() => dir && removeTempDir(dir));
 

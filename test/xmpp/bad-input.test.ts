@@ -224,8 +224,8 @@ describe('xmpp STARTTLS', function () {
   before(requireDebianClient('openssl'));
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'xmpp-tls-'));
-    selfSignedCert(dir);
-    tls = { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
+    const { cert, key } = selfSignedCert(dir);
+    tls = { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') };
   });
   after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 

@@ -41,8 +41,8 @@ describe('xmpp connection limit across listeners', () => {
   before(requireDebianClient('openssl', 'openssl'));
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'xmpp-gate-'));
-    selfSignedCert(dir);
-    const tls = { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
+    const { cert, key } = selfSignedCert(dir);
+    const tls = { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') };
     h = await startXmpp({ tls, limits: { maxConnections: 3 }, xmpp: { tlsPort: -1 } });
   });
   after(async () => {
