@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import rhea from 'rhea';
 import { createMessage } from '../../core/message.js';
 import { StreamCursor } from '../../core/stream/stream-cursor.js';
-import { brokerPerTest, close, type Harness, openReceiver, openSender, receive, send } from './helpers.js';
+import { brokerPerTest, type Harness, openReceiver, openSender, receive, send } from './helpers.js';
 import { eventually } from '../support/index.js';
 
 describe('amqp cross-protocol paths', function () {

@@ -5,10 +5,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { WebSocket } from 'ws';
 import { firstBytes, removeTempDir, requireDebianClient, tempDir, tlsHandshakes, TEST_HOST, upgradeAnswer } from '../support/index.js';
 import { delay, RawStomp, startStomp, stompjs, type StompBroker } from './helpers.js';
 
