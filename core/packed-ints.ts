@@ -26,6 +26,16 @@ function bitsFor(range: number): number {
   return bits;
 }
 
+/** A PackedInts' arrays, as an index snapshot stores them. */
+export interface PackedParts {
+  length: number;
+  base: Float64Array;
+  slope: Int32Array;
+  width: Uint8Array;
+  bitAt: Uint32Array;
+  words: Uint32Array;
+}
+
 export class PackedInts {
   private constructor(
     readonly length: number,
@@ -78,6 +88,25 @@ export class PackedInts {
       }
     }
     return new PackedInts(n, base, slope, width, bitAt, words);
+  }
+
+  /** Its arrays (shared, not copied: they never change). */
+  parts(): PackedParts {
+    return { length: this.length, base: this.base, slope: this.slope, width: this.width, bitAt: this.bitAt, words: this.words };
+  }
+
+  /** A column from parts() (read from a snapshot); RangeError if they do not fit together. */
+  static fromParts(p: PackedParts): PackedInts {
+    const blocks = Math.ceil(p.length / PACK_BLOCK);
+    if (p.base.length !== blocks || p.slope.length !== blocks || p.width.length !== blocks || p.bitAt.length !== blocks) {
+      throw new RangeError('packed column: block arrays do not match its length');
+    }
+    for (let b = 0; b < blocks; b++) {
+      const count = Math.min(PACK_BLOCK, p.length - b * PACK_BLOCK);
+      // get() reads the word after a value's last one.
+      if (p.width[b] > 32 || p.bitAt[b] + p.width[b] * count > (p.words.length - 1) * 32) throw new RangeError('packed column: bits past its words');
+    }
+    return new PackedInts(p.length, p.base, p.slope, p.width, p.bitAt, p.words);
   }
 
   get(i: number): number {

@@ -21,7 +21,7 @@ import { open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/p
 import { join } from 'node:path';
 import { LiveRecordIndex, type IndexCapture } from './segment-liveness.js';
 import { decodeGroup, RECORD_HEADER, segmentFileName } from './journal-format.js';
-import { SNAPSHOT_SUPPORTED, SnapshotReader, SnapshotWriter } from './snapshot-codec.js';
+import { SNAPSHOT_SUPPORTED, SNAPSHOT_VERSION as VERSION, SnapshotReader, SnapshotWriter } from './snapshot-codec.js';
 import type { MessageSummary } from '../store.js';
 
 export const SNAPSHOT_FILE = 'index.snap';
@@ -33,8 +33,8 @@ const TMP_FILE = `${SNAPSHOT_FILE}.tmp`;
  */
 const WRITE_BYTES = 8 * 1024 * 1024;
 const MAGIC = 0x4a534e31; // "JSN1"
-/** 2: the packed table with u16 segment indexes, lengths and sizes (a version 1 snapshot is refused: the journal is scanned once). */
-const VERSION = 2;
+/** Version 2 (every chunk of the message table as plain columns) is still read; 1 is refused (the journal is scanned once). */
+const OLDEST_READ = 2;
 const TAIL_CHECK_BYTES = 4096;
 
 export interface SnapshotSegment {
@@ -186,7 +186,8 @@ export async function readSnapshot(
     if ((crc32(buf.subarray(0, buf.length - 4)) >>> 0) !== buf.readUInt32LE(buf.length - 4)) return { problem: 'checksum mismatch' };
     const r = new SnapshotReader(buf.subarray(0, buf.length - 4));
     r.u32();
-    if (r.u32() !== VERSION) return { problem: 'unknown snapshot version' };
+    const version = r.u32();
+    if (version < OLDEST_READ || version > VERSION) return { problem: 'unknown snapshot version' };
     const segments: SnapshotSegment[] = [];
     const crcs: number[] = [];
     for (let n = r.u32(); n > 0; n--) {
@@ -213,7 +214,7 @@ export async function readSnapshot(
     }
     const live = new LiveRecordIndex(summarize);
     const metadata = new Map<string, Map<string, Buffer>>();
-    live.readFrom(r, metadata);
+    live.readFrom(r, metadata, version);
     if (!r.done) return { problem: 'trailing bytes' };
     return { live, metadata, segments, gone, bytes: buf.length };
   } catch (err) {

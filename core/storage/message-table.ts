@@ -14,13 +14,21 @@
  * removal marks its slot dead; a chunk squeezes its dead slots out once they are half of it, and
  * is dropped when its last message goes.
  *
+ * A chunk the newest seqs have moved past is frozen: its columns become bit-packed (packed-ints.ts),
+ * which for messages journaled in a row (steady seqs and file positions, one queue, one size)
+ * takes about a byte a message instead of 15, and removals mark a bit per slot. Whatever else
+ * would change a frozen chunk (a compaction moving a message, a late insert, half of it dead) thaws
+ * it back into plain columns first; cold chunks are frozen again when the next chunk starts and
+ * when a snapshot is captured.
+ *
  * Copy-on-write for the index snapshot (journal-snapshot.ts): capture() marks every chunk shared
  * and hands them out as they are; a change to a shared chunk while the snapshot is written goes to
  * a copy of it, which replaces it in the table. Capturing costs one pass over the chunks (not the
  * messages), and the snapshot is encoded in the background from chunks that no longer change.
  */
+import { PackedInts, type PackedParts } from '../packed-ints.js';
 import type { MessageSummary } from '../store.js';
-import type { SnapshotReader, SnapshotWriter } from './snapshot-codec.js';
+import { SNAPSHOT_VERSION, type Column, type SnapshotReader, type SnapshotWriter } from './snapshot-codec.js';
 
 /** Consecutive seqs per chunk (the column `off` is a u16 offset from the chunk's base). */
 const SPAN = 65536;
@@ -41,12 +49,14 @@ const ESCAPE = 0xffff;
 /** Segment ids a chunk's list may hold (its `seg` column is a u16 index into it). */
 const MAX_SEGMENTS = 0xffff;
 
+/** A chunk is frozen only with this many live messages (packing a few costs more than it saves). */
+const MIN_FREEZE = 256;
+
 /** One enqueue's fixed bytes: kind, seq, queue count, message length (journal-format.ts entrySize). */
 const ENQUEUE_FIXED = 15;
 
-/** Slot `i` of a u16 column whose values of ESCAPE or more live in `long`, by seq. */
-function escapedAt(col: Uint16Array, long: Map<number, number> | null, i: number, seq: number): number {
-  const v = col[i];
+/** A u16 column's value `v` for `seq`, whose values of ESCAPE or more live in `long`. */
+function unescaped(v: number, long: Map<number, number> | null, seq: number): number {
   return v === ESCAPE ? long!.get(seq)! : v;
 }
 
@@ -60,6 +70,22 @@ function setEscaped(col: Uint16Array, long: Map<number, number> | null, i: numbe
   col[i] = ESCAPE;
   (long ??= new Map()).set(seq, value);
   return long;
+}
+
+/** How a snapshot (version 3 on) stores a chunk. */
+const PLAIN_CHUNK = 0;
+const PACKED_CHUNK = 1;
+const PACKED_NAMES = ['off', 'seg', 'at', 'len', 'queue', 'size', 'prio'] as const;
+
+/** A frozen chunk's columns (Chunk's, bit-packed). */
+interface PackedColumns {
+  off: PackedInts;
+  seg: PackedInts;
+  at: PackedInts;
+  len: PackedInts;
+  queue: PackedInts;
+  size: PackedInts;
+  prio: PackedInts;
 }
 
 class Chunk {
@@ -85,6 +111,9 @@ class Chunk {
   queue: Uint16Array | Uint32Array;
   size: Uint16Array;
   prio: Uint8Array;
+  /** Frozen: the columns above are empty, these hold them; `dead` has a bit per slot taken out. */
+  packed: PackedColumns | null = null;
+  dead: Uint8Array | null = null;
 
   constructor(readonly base: number, capacity = FIRST_CAPACITY, wideQueues = false) {
     this.off = new Uint16Array(capacity);
@@ -102,16 +131,89 @@ class Chunk {
     this.queue[i] = queue + QUEUE_BASE;
   }
 
+  offAt(i: number): number {
+    return this.packed ? this.packed.off.get(i) : this.off[i];
+  }
+
+  atAt(i: number): number {
+    return this.packed ? this.packed.at.get(i) : this.at[i];
+  }
+
+  /** Queue id + QUEUE_BASE, DEAD or MULTI. */
+  queueAt(i: number): number {
+    if (!this.packed) return this.queue[i];
+    return (this.dead![i >> 3] & (1 << (i & 7))) !== 0 ? DEAD : this.packed.queue.get(i);
+  }
+
+  prioAt(i: number): number {
+    return this.packed ? this.packed.prio.get(i) : this.prio[i];
+  }
+
   segAt(i: number): number {
-    return this.segs[this.seg[i]];
+    return this.segs[this.packed ? this.packed.seg.get(i) : this.seg[i]];
   }
 
   lenAt(i: number, seq: number): number {
-    return escapedAt(this.len, this.longLen, i, seq);
+    return unescaped(this.packed ? this.packed.len.get(i) : this.len[i], this.longLen, seq);
   }
 
   sizeAt(i: number, seq: number): number {
-    return escapedAt(this.size, this.longSize, i, seq);
+    return unescaped(this.packed ? this.packed.size.get(i) : this.size[i], this.longSize, seq);
+  }
+
+  /** Marks slot `i` taken out. */
+  setDead(i: number): void {
+    if (this.packed) this.dead![i >> 3] |= 1 << (i & 7);
+    else this.queue[i] = DEAD;
+  }
+
+  /** Packs the columns (squeezing dead slots out first). A chunk the table owns (not shared). */
+  freeze(): void {
+    if (this.packed) return;
+    if (this.live !== this.n) this.squeeze();
+    const n = this.n;
+    this.packed = {
+      off: PackedInts.from(this.off, n), seg: PackedInts.from(this.seg, n), at: PackedInts.from(this.at, n),
+      len: PackedInts.from(this.len, n), queue: PackedInts.from(this.queue, n), size: PackedInts.from(this.size, n),
+      prio: PackedInts.from(this.prio, n),
+    };
+    this.dead = new Uint8Array((n + 7) >> 3);
+    this.off = this.seg = this.len = this.size = new Uint16Array(0);
+    this.at = new Uint32Array(0);
+    this.queue = this.queue instanceof Uint16Array ? new Uint16Array(0) : new Uint32Array(0);
+    this.prio = new Uint8Array(0);
+  }
+
+  /** Plain columns again, holding the live slots only. A chunk the table owns (not shared). */
+  thaw(): void {
+    const p = this.packed;
+    if (!p) return;
+    let cap = FIRST_CAPACITY;
+    while (cap < this.live) cap *= 2;
+    this.off = new Uint16Array(cap);
+    this.seg = new Uint16Array(cap);
+    this.at = new Uint32Array(cap);
+    this.len = new Uint16Array(cap);
+    this.queue = this.queue instanceof Uint16Array ? new Uint16Array(cap) : new Uint32Array(cap);
+    this.size = new Uint16Array(cap);
+    this.prio = new Uint8Array(cap);
+    let w = 0;
+    for (let r = 0; r < this.n; r++) {
+      const q = this.queueAt(r);
+      if (q === DEAD) continue;
+      this.off[w] = p.off.get(r);
+      this.seg[w] = p.seg.get(r);
+      this.at[w] = p.at.get(r);
+      this.len[w] = p.len.get(r);
+      this.queue[w] = q;
+      this.size[w] = p.size.get(r);
+      this.prio[w] = p.prio.get(r);
+      w++;
+    }
+    this.packed = null;
+    this.dead = null;
+    this.n = w;
+    this.compactSegs();
   }
 
   /** Sets slot `i`'s segment (nearly always the newest in the list: an append, or a compaction copy to the head). */
@@ -143,7 +245,7 @@ class Chunk {
     const map = new Map<number, number>();
     const segs: number[] = [];
     for (let i = 0; i < this.n; i++) {
-      if (i === skip || this.queue[i] === DEAD) continue;
+      if (i === skip || this.queue[i] === DEAD) continue; // plain columns only (frozen chunks thaw first)
       const id = this.segs[this.seg[i]];
       let k = map.get(id);
       if (k === undefined) {
@@ -159,9 +261,20 @@ class Chunk {
     return this.off.length;
   }
 
-  /** A private copy (copy-on-write, and squeezed copies for a snapshot). */
+  /** Bytes its columns hold (side maps not counted). */
+  get columnBytes(): number {
+    let bytes = this.columns().reduce((sum, col) => sum + col.byteLength, 0);
+    if (this.packed) for (const col of Object.values(this.packed)) bytes += col.byteLength;
+    return bytes + (this.dead?.byteLength ?? 0);
+  }
+
+  /** A private copy (copy-on-write, and squeezed copies for a snapshot); a frozen one shares the packed columns. */
   clone(): Chunk {
     const c = new Chunk(this.base, 0);
+    if (this.packed) {
+      c.packed = this.packed;
+      c.dead = this.dead!.slice();
+    }
     c.n = this.n;
     c.live = this.live;
     c.off = this.off.slice();
@@ -182,12 +295,12 @@ class Chunk {
   /** Slot of `off`, or -1. */
   find(off: number): number {
     const n = this.n;
-    if (n > 0 && this.off[n - 1] === off) return n - 1;
+    if (n > 0 && this.offAt(n - 1) === off) return n - 1;
     let lo = 0;
     let hi = n - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      const v = this.off[mid];
+      const v = this.offAt(mid);
       if (v === off) return mid;
       if (v < off) lo = mid + 1;
       else hi = mid - 1;
@@ -251,6 +364,36 @@ class Chunk {
   }
 }
 
+/** A chunk's count, queue column width and segment list (both kinds of chunk). */
+function writeHead(w: SnapshotWriter, c: Chunk): void {
+  w.u32(c.n);
+  w.u8(c.queue.BYTES_PER_ELEMENT);
+  w.u32(c.segs.length);
+  for (const id of c.segs) w.f64(id);
+}
+
+function writePacked(w: SnapshotWriter, col: PackedInts): void {
+  const p = col.parts();
+  w.u32(p.length);
+  w.u32(p.words.length);
+  const blocks = p.base.length;
+  for (const a of [p.base, p.slope, p.width, p.bitAt] as Column[]) w.column(a, blocks);
+  w.column(p.words, p.words.length);
+}
+
+function readPacked(r: SnapshotReader): PackedInts {
+  const length = r.u32();
+  const words = r.u32();
+  if (length > SPAN || words > SPAN * 2 + 1) throw new RangeError('index snapshot: bad packed column');
+  const blocks = Math.ceil(length / 256);
+  const parts: PackedParts = {
+    length, base: r.column(new Float64Array(blocks), blocks), slope: r.column(new Int32Array(blocks), blocks),
+    width: r.column(new Uint8Array(blocks), blocks), bitAt: r.column(new Uint32Array(blocks), blocks), words: new Uint32Array(words),
+  };
+  r.column(parts.words, words);
+  return PackedInts.fromParts(parts);
+}
+
 /** A message in several queues: its remaining queues and the bytes of its enqueue entry. */
 interface Fanout {
   queues: number[];
@@ -284,11 +427,18 @@ export class MessageTable {
     return this.count;
   }
 
+  /** Bytes the chunks' columns hold (what a queued message costs here, side maps aside). */
+  get columnBytes(): number {
+    let bytes = 0;
+    for (const c of this.chunks.values()) bytes += c.columnBytes;
+    return bytes;
+  }
+
   private slot(seq: number): [Chunk, number] | null {
     const c = this.chunks.get(Math.floor(seq / SPAN));
     if (!c) return null;
     const i = c.find(seq % SPAN);
-    return i < 0 || c.queue[i] === DEAD ? null : [c, i];
+    return i < 0 || c.queueAt(i) === DEAD ? null : [c, i];
   }
 
   has(seq: number): boolean {
@@ -311,8 +461,13 @@ export class MessageTable {
   set(seq: number, seg: number, at: number, len: number, queues: number[], summary: MessageSummary | undefined): number {
     const key = Math.floor(seq / SPAN);
     let c = this.chunks.get(key);
-    if (!c) this.chunks.set(key, (c = new Chunk(key * SPAN)));
-    else c = this.own(c);
+    if (!c) {
+      this.chunks.set(key, (c = new Chunk(key * SPAN)));
+      this.freezeCold(key);
+    } else {
+      c = this.own(c);
+      c.thaw();
+    }
     const off = seq % SPAN;
     let i = c.find(off);
     let old = -1;
@@ -348,7 +503,7 @@ export class MessageTable {
   queues(seq: number): number[] | undefined {
     const s = this.slot(seq);
     if (!s) return undefined;
-    const q = s[0].queue[s[1]];
+    const q = s[0].queueAt(s[1]);
     return q === MULTI ? [...s[0].fanout!.get(seq)!.queues] : [q - QUEUE_BASE];
   }
 
@@ -356,7 +511,7 @@ export class MessageTable {
   inQueue(seq: number, queue: number): boolean {
     const s = this.slot(seq);
     if (!s) return false;
-    const q = s[0].queue[s[1]];
+    const q = s[0].queueAt(s[1]);
     return q === MULTI ? s[0].fanout!.get(seq)!.queues.includes(queue) : q - QUEUE_BASE === queue;
   }
 
@@ -368,7 +523,7 @@ export class MessageTable {
     const s = this.slot(seq);
     if (!s) return -1;
     const i = s[1];
-    const q = s[0].queue[i];
+    const q = s[0].queueAt(i);
     if (q === MULTI ? !s[0].fanout!.get(seq)!.queues.includes(queue) : q - QUEUE_BASE !== queue) return -1;
     const c = this.own(s[0]);
     if (q === MULTI) {
@@ -395,13 +550,13 @@ export class MessageTable {
     const s = this.slot(seq);
     if (!s) return undefined;
     const [c, i] = s;
-    return { seg: c.segAt(i), at: c.at[i], len: c.lenAt(i, seq) };
+    return { seg: c.segAt(i), at: c.atAt(i), len: c.lenAt(i, seq) };
   }
 
   /** Segment and body position of message `seq` (compaction checks it still holds the copy it read). */
   isAt(seq: number, seg: number, at: number): boolean {
     const s = this.slot(seq);
-    return s !== null && s[0].segAt(s[1]) === seg && s[0].at[s[1]] === at;
+    return s !== null && s[0].segAt(s[1]) === seg && s[0].atAt(s[1]) === at;
   }
 
   /** Every live message in seq order (fresh objects: for recovery and snapshots, not hot paths). */
@@ -411,15 +566,16 @@ export class MessageTable {
       const c = this.chunks.get(key);
       if (!c) continue;
       for (let i = 0; i < c.n; i++) {
-        const q = c.queue[i];
+        const q = c.queueAt(i);
         if (q === DEAD) continue;
-        const seq = c.base + c.off[i];
+        const seq = c.base + c.offAt(i);
         const summary: MessageSummary = { size: c.sizeAt(i, seq) };
-        if (c.prio[i] !== NO_PRIORITY) summary.priority = c.prio[i];
+        const prio = c.prioAt(i);
+        if (prio !== NO_PRIORITY) summary.priority = prio;
         const expiry = c.expiries?.get(seq);
         if (expiry !== undefined) summary.expiry = expiry;
         yield {
-          seq, seg: c.segAt(i), at: c.at[i], len: c.lenAt(i, seq), bytes: this.bytesAt(c, i, seq),
+          seq, seg: c.segAt(i), at: c.atAt(i), len: c.lenAt(i, seq), bytes: this.bytesAt(c, i, seq),
           queues: q === MULTI ? [...c.fanout!.get(seq)!.queues] : [q - QUEUE_BASE], summary,
         };
       }
@@ -436,10 +592,11 @@ export class MessageTable {
       const c = this.chunks.get(key)!;
       const expiries = c.expiries;
       for (let i = 0; i < c.n; i++) {
-        const q = c.queue[i];
+        const q = c.queueAt(i);
         if (q === DEAD) continue;
-        const seq = c.base + c.off[i];
-        const prio = c.prio[i] === NO_PRIORITY ? undefined : c.prio[i];
+        const seq = c.base + c.offAt(i);
+        const p = c.prioAt(i);
+        const prio = p === NO_PRIORITY ? undefined : p;
         const expiry = expiries ? expiries.get(seq) : undefined;
         const size = c.sizeAt(i, seq);
         if (q !== MULTI) fn(seq, q - QUEUE_BASE, size, prio, expiry);
@@ -454,6 +611,9 @@ export class MessageTable {
    * back with release() once written.
    */
   capture(): TableCapture {
+    let newest = -1;
+    for (const key of this.chunks.keys()) newest = Math.max(newest, key);
+    this.freezeCold(newest);
     const chunks = [...this.chunks.values()].sort((a, b) => a.base - b.base);
     for (const c of chunks) c.shared = true;
     return { chunks };
@@ -475,18 +635,24 @@ export class MessageTable {
     let longLens = 0;
     let longSizes = 0;
     for (const shared of capture.chunks) {
-      // Dead slots are left out (the reader takes every slot for live): squeezed in a copy, the captured chunk stays as it was.
       let c = shared;
-      if (c.live !== c.n) {
-        c = shared.clone();
-        c.squeeze();
-      }
       w.f64(Math.floor(c.base / SPAN));
-      w.u32(c.n);
-      w.u8(c.queue.BYTES_PER_ELEMENT);
-      w.u32(c.segs.length);
-      for (const id of c.segs) w.f64(id);
-      for (const col of c.columns()) w.column(col, c.n);
+      if (c.packed) {
+        // As it is in memory: the packed columns and the dead slots' bits.
+        w.u8(PACKED_CHUNK);
+        writeHead(w, c);
+        for (const name of PACKED_NAMES) writePacked(w, c.packed[name]);
+        w.column(c.dead!, c.dead!.length);
+      } else {
+        // Dead slots are left out (the reader takes every slot for live): squeezed in a copy, the captured chunk stays as it was.
+        if (c.live !== c.n) {
+          c = shared.clone();
+          c.squeeze();
+        }
+        w.u8(PLAIN_CHUNK);
+        writeHead(w, c);
+        for (const col of c.columns()) w.column(col, c.n);
+      }
       fanouts += c.fanout?.size ?? 0;
       expiries += c.expiries?.size ?? 0;
       longLens += c.longLen?.size ?? 0;
@@ -531,24 +697,40 @@ export class MessageTable {
     }
   }
 
-  /** Reads what encode() wrote into an empty table. */
-  readFrom(r: SnapshotReader): void {
+  /** Reads what encode() wrote into an empty table (`version` 2: every chunk plain, no kind byte). */
+  readFrom(r: SnapshotReader, version = SNAPSHOT_VERSION): void {
     for (let k = r.u32(); k > 0; k--) {
       const key = r.f64();
+      const kind = version >= 3 ? r.u8() : PLAIN_CHUNK;
       const n = r.u32();
       if (n === 0 || n > SPAN) throw new RangeError('index snapshot: bad chunk');
       let cap = FIRST_CAPACITY;
       while (cap < n) cap *= 2;
       const width = r.u8();
       if (width !== 2 && width !== 4) throw new RangeError('index snapshot: bad queue column');
-      const c = new Chunk(key * SPAN, cap, width === 4);
+      const c = new Chunk(key * SPAN, kind === PACKED_CHUNK ? 0 : cap, width === 4);
       for (let k = r.u32(); k > 0; k--) c.segs.push(r.f64());
-      for (const col of c.columns()) r.column(col, n);
-      for (let i = 0; i < n; i++) if (c.seg[i] >= c.segs.length) throw new RangeError('index snapshot: bad segment index');
       c.n = n;
-      c.live = n;
-      this.count += n;
+      if (kind === PACKED_CHUNK) {
+        const packed = {} as PackedColumns;
+        for (const name of PACKED_NAMES) {
+          packed[name] = readPacked(r);
+          if (packed[name].length !== n) throw new RangeError('index snapshot: bad packed column');
+        }
+        c.packed = packed;
+        c.dead = r.column(new Uint8Array((n + 7) >> 3), (n + 7) >> 3);
+        let dead = 0;
+        for (let i = 0; i < n; i++) if ((c.dead[i >> 3] & (1 << (i & 7))) !== 0) dead++;
+        c.live = n - dead;
+        if (c.live === 0) throw new RangeError('index snapshot: an empty chunk');
+      } else if (kind === PLAIN_CHUNK) {
+        for (const col of c.columns()) r.column(col, n);
+        for (let i = 0; i < n; i++) if (c.seg[i] >= c.segs.length) throw new RangeError('index snapshot: bad segment index');
+        c.live = n;
+      } else throw new RangeError('index snapshot: bad chunk kind');
+      this.count += c.live;
       this.chunks.set(key, c);
+      this.freezeCold(key);
     }
     const chunkOf = (seq: number): Chunk => {
       const c = this.chunks.get(Math.floor(seq / SPAN));
@@ -576,21 +758,34 @@ export class MessageTable {
     }
   }
 
+  /**
+   * Freezes the plain chunks the newest seqs have moved past: those below `newest - 1` (the chunk
+   * before the newest may still get a late seq). Not those a snapshot being written holds.
+   */
+  private freezeCold(newest: number): void {
+    for (const [key, c] of this.chunks) {
+      if (key < newest - 1 && !c.packed && !c.shared && c.live >= MIN_FREEZE) c.freeze();
+    }
+  }
+
   private bytesAt(c: Chunk, i: number, seq: number): number {
-    return c.queue[i] === MULTI ? c.fanout!.get(seq)!.bytes : ENQUEUE_FIXED + 4 + c.lenAt(i, seq);
+    return c.queueAt(i) === MULTI ? c.fanout!.get(seq)!.bytes : ENQUEUE_FIXED + 4 + c.lenAt(i, seq);
   }
 
   /** Takes slot `i` of `c` (a chunk the table owns: not shared) out. */
   private kill(c: Chunk, i: number, seq: number): void {
     this.removedSeg = c.segAt(i);
-    c.queue[i] = DEAD;
+    c.setDead(i);
     c.live--;
     this.count--;
     c.fanout?.delete(seq);
     c.expiries?.delete(seq);
-    if (c.len[i] === ESCAPE) c.longLen!.delete(seq);
-    if (c.size[i] === ESCAPE) c.longSize!.delete(seq);
+    c.longLen?.delete(seq);
+    c.longSize?.delete(seq);
     if (c.live === 0) this.chunks.delete(Math.floor(c.base / SPAN));
-    else if (c.n >= FIRST_CAPACITY && c.live * 2 < c.n) c.squeeze();
+    else if (c.n >= FIRST_CAPACITY && c.live * 2 < c.n) {
+      if (c.packed) c.thaw();
+      else c.squeeze();
+    }
   }
 }

@@ -9,7 +9,7 @@
  */
 import type { JournalEntry, MessageSummary } from '../store.js';
 import { MessageTable, type TableCapture, type TableMessage } from './message-table.js';
-import type { SnapshotReader, SnapshotWriter } from './snapshot-codec.js';
+import { SNAPSHOT_VERSION, type SnapshotReader, type SnapshotWriter } from './snapshot-codec.js';
 
 interface Location {
   seg: number;
@@ -282,8 +282,8 @@ export class LiveRecordIndex {
     w.f64(c.total);
   }
 
-  /** Reads what encode() wrote into this (empty) index; the metadata values go to `metadata`. */
-  readFrom(r: SnapshotReader, metadata: Map<string, Map<string, Buffer>>): void {
+  /** Reads what encode() wrote into this (empty) index; the metadata values go to `metadata`; `version`: the snapshot's. */
+  readFrom(r: SnapshotReader, metadata: Map<string, Map<string, Buffer>>, version = SNAPSHOT_VERSION): void {
     for (let n = r.u32(); n > 0; n--) {
       const ns = r.str();
       const keys = new Map<string, Location>();
@@ -296,7 +296,7 @@ export class LiveRecordIndex {
       this.keys.set(ns, keys);
       metadata.set(ns, values);
     }
-    this.messages.readFrom(r);
+    this.messages.readFrom(r, version);
     for (let n = r.u32(); n > 0; n--) {
       const seq = r.f64();
       const pairs: number[] = [];

@@ -7,6 +7,15 @@ import { endianness } from 'node:os';
 
 export const SNAPSHOT_SUPPORTED = endianness() === 'LE';
 
+/**
+ * The index snapshot's format. 3: chunks of the message table frozen in memory are stored
+ * bit-packed as they are (message-table.ts); 2: every chunk as plain columns.
+ */
+export const SNAPSHOT_VERSION = 3;
+
+/** Typed arrays a snapshot stores as they are in memory. */
+export type Column = Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array;
+
 export class SnapshotWriter {
   private readonly parts: Buffer[] = [];
   private cur = Buffer.allocUnsafe(64 * 1024);
@@ -47,7 +56,7 @@ export class SnapshotWriter {
    * A typed array's first `n` items, as stored in memory. A large one is kept as a view, not
    * copied: the caller does not change it until the parts are written (a captured chunk).
    */
-  column(a: Uint8Array | Uint16Array | Uint32Array, n: number): void {
+  column(a: Column, n: number): void {
     const b = Buffer.from(a.buffer, a.byteOffset, n * a.BYTES_PER_ELEMENT);
     if (b.length > 64 * 1024) {
       this.flushPart();
@@ -116,7 +125,7 @@ export class SnapshotReader {
   }
 
   /** Fills `into` with `n` items stored by SnapshotWriter.column (a copy: the file buffer is not kept). */
-  column<T extends Uint8Array | Uint16Array | Uint32Array>(into: T, n: number): T {
+  column<T extends Column>(into: T, n: number): T {
     const bytes = n * into.BYTES_PER_ELEMENT;
     const at = this.need(bytes);
     new Uint8Array(into.buffer, into.byteOffset, bytes).set(this.buf.subarray(at, at + bytes));
