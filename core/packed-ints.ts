@@ -123,9 +123,28 @@ export class PackedInts {
     return v + (w === 32 ? r : r & LOW_BITS[w]);
   }
 
-  /** Values [from, to) into `out` from `at`. */
-  copyTo(out: { [i: number]: number }, from = 0, to = this.length, at = 0): void {
-    for (let i = from; i < to; i++) out[at++] = this.get(i);
+  /** Every value into `out` (a block at a time: several times faster than get() per value). */
+  copyTo(out: { [i: number]: number }): void {
+    const words = this.words;
+    for (let b = 0, s = 0; s < this.length; b++, s += PACK_BLOCK) {
+      const count = Math.min(PACK_BLOCK, this.length - s);
+      const w = this.width[b];
+      const k = this.slope[b];
+      let v = this.base[b];
+      if (w === 0) {
+        for (let j = 0; j < count; j++, v += k) out[s + j] = v;
+        continue;
+      }
+      const mask = w === 32 ? 0 : LOW_BITS[w];
+      let pos = this.bitAt[b];
+      for (let j = 0; j < count; j++, v += k, pos += w) {
+        const i = pos >>> 5;
+        const shift = pos & 31;
+        let r = words[i] >>> shift;
+        if (shift + w > 32) r = (r | (words[i + 1] << (32 - shift))) >>> 0;
+        out[s + j] = v + (w === 32 ? r : r & mask);
+      }
+    }
   }
 
   /** Bytes of memory it holds (its arrays). */

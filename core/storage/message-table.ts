@@ -88,6 +88,16 @@ interface PackedColumns {
   prio: PackedInts;
 }
 
+/** Columns of a chunk a walk over every message reads (forEach). */
+interface WalkColumns {
+  off: Uint32Array | Uint16Array;
+  queue: Uint32Array | Uint16Array;
+  size: Uint32Array | Uint16Array;
+  prio: Uint32Array | Uint8Array;
+}
+
+const walkColumns = (): WalkColumns => ({ off: new Uint32Array(SPAN), queue: new Uint32Array(SPAN), size: new Uint32Array(SPAN), prio: new Uint32Array(SPAN) });
+
 class Chunk {
   n = 0;
   live = 0;
@@ -182,6 +192,21 @@ class Chunk {
     this.at = new Uint32Array(0);
     this.queue = this.queue instanceof Uint16Array ? new Uint16Array(0) : new Uint32Array(0);
     this.prio = new Uint8Array(0);
+  }
+
+  /** A frozen chunk's columns a walk reads, decoded into `into` (dead slots' queue: DEAD). */
+  decodeInto(into: WalkColumns): WalkColumns {
+    const p = this.packed!;
+    p.off.copyTo(into.off);
+    p.queue.copyTo(into.queue);
+    p.size.copyTo(into.size);
+    p.prio.copyTo(into.prio);
+    const dead = this.dead!;
+    for (let b = 0; b < dead.length; b++) {
+      if (dead[b] === 0) continue;
+      for (let i = b * 8; i < b * 8 + 8; i++) if ((dead[b] & (1 << (i & 7))) !== 0) into.queue[i] = DEAD;
+    }
+    return into;
   }
 
   /** Plain columns again, holding the live slots only. A chunk the table owns (not shared). */
@@ -588,17 +613,19 @@ export class MessageTable {
    */
   forEach(fn: (seq: number, queue: number, size: number, priority: number | undefined, expiry: number | undefined) => void): void {
     const keys = [...this.chunks.keys()].sort((a, b) => a - b);
+    let scratch: WalkColumns | undefined;
     for (const key of keys) {
       const c = this.chunks.get(key)!;
       const expiries = c.expiries;
+      const { off, queue, size: sizes, prio: prios } = c.packed ? c.decodeInto((scratch ??= walkColumns())) : c;
       for (let i = 0; i < c.n; i++) {
-        const q = c.queueAt(i);
+        const q = queue[i];
         if (q === DEAD) continue;
-        const seq = c.base + c.offAt(i);
-        const p = c.prioAt(i);
+        const seq = c.base + off[i];
+        const p = prios[i];
         const prio = p === NO_PRIORITY ? undefined : p;
         const expiry = expiries ? expiries.get(seq) : undefined;
-        const size = c.sizeAt(i, seq);
+        const size = unescaped(sizes[i], c.longSize, seq);
         if (q !== MULTI) fn(seq, q - QUEUE_BASE, size, prio, expiry);
         else for (const fq of c.fanout!.get(seq)!.queues) fn(seq, fq, size, prio, expiry);
       }
