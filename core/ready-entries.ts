@@ -5,11 +5,13 @@
  * one Deque and an index lookup per operation, as the plain FIFO did.
  *
  * A level holds QueueEntry objects and PagedRuns (core/paged-run.ts): the paged backlog of a deep
- * queue is packed into runs, about 8 bytes a message instead of an object each. Entries pushed
- * as objects are packed once they have paged out (the queue calls pack() after the journal stored
- * them and their bodies were dropped); recovery pushes paged entries straight into runs. Whatever reaches the head, is
- * taken, or is read ahead becomes an object again, in place, so the queue holds the same object
- * from read-ahead to delivery.
+ * queue is packed into runs instead of an object each. Entries pushed as objects are packed once
+ * they have paged out (the queue calls pack() after the journal stored them and their bodies were
+ * dropped); recovery pushes paged entries straight into runs. Only a level's newest run takes
+ * entries, so the one before is frozen (bit-packed) when a new one starts: a deep queue's runs cost
+ * about 0.13 byte a message when filled in a row, plus its newest run (up to 4 bytes a message,
+ * 65,536 at most). Whatever reaches the head, is taken, or is read ahead becomes an object again,
+ * in place, so the queue holds the same object from read-ahead to delivery.
  */
 import { Deque } from './deque.js';
 import { isPackable, PagedRun } from './paged-run.js';
@@ -28,6 +30,13 @@ type Item = QueueEntry | PagedRun;
 class Level {
   readonly items = new Deque<Item>();
   count = 0;
+  /** The newest run still in `items`: the only one entries can join (the others are frozen). */
+  newest: PagedRun | null = null;
+
+  /** A run left `items` (emptied). */
+  dropped(run: PagedRun): void {
+    if (run === this.newest) this.newest = null;
+  }
 }
 
 export class ReadyEntries {
@@ -45,6 +54,19 @@ export class ReadyEntries {
 
   get length(): number {
     return this.count;
+  }
+
+  /** Bytes of the runs' columns (for measuring what the packed entries cost). */
+  get packedBytes(): number {
+    let bytes = 0;
+    for (const l of this.levels) {
+      if (!l) continue;
+      for (let j = 0; j < l.items.length; j++) {
+        const it = l.items.at(j);
+        if (it instanceof PagedRun) bytes += it.byteLength;
+      }
+    }
+    return bytes;
   }
 
   /** Entries held packed in runs (no object each). */
@@ -85,16 +107,10 @@ export class ReadyEntries {
     this.expected = n;
   }
 
-  /** After recovery: runs give back room reserved beyond what they hold. */
+  /** After recovery: each level's newest run gives back room reserved beyond what it holds (the others are frozen). */
   trimPaged(): void {
     this.expected = 0;
-    for (const l of this.levels) {
-      if (!l) continue;
-      for (let j = 0; j < l.items.length; j++) {
-        const it = l.items.at(j);
-        if (it instanceof PagedRun) it.trim();
-      }
-    }
+    for (const l of this.levels) l?.newest?.trim();
   }
 
   /** Appends a paged entry without making an object of it (recovery of a deep queue). */
@@ -104,12 +120,21 @@ export class ReadyEntries {
     const p = this.runPriority(priority);
     let run: PagedRun;
     if (tail instanceof PagedRun && tail.accepts(seq, p)) run = tail;
-    else l.items.push((run = new PagedRun(seq, p, this.expected)));
+    else run = this.startRun(l, seq, p, this.expected);
     if (this.expected > 0) this.expected--;
     run.add(seq, size, expiry);
     l.count++;
     this.count++;
     this.packedCount++;
+  }
+
+  /** Appends a new run to the level; the level's newest before it is complete and is frozen. */
+  private startRun(l: Level, seq: number, priority: number | undefined, capacity?: number): PagedRun {
+    l.newest?.freeze();
+    const run = new PagedRun(seq, priority, capacity);
+    l.items.push(run);
+    l.newest = run;
+    return run;
   }
 
   /** Puts an entry back at the head of its priority (requeue). */
@@ -147,7 +172,10 @@ export class ReadyEntries {
     if (!(first instanceof PagedRun)) return first;
     const e = first.shift()!;
     this.packedCount--;
-    if (first.length === 0) l.items.shift();
+    if (first.length === 0) {
+      l.items.shift();
+      l.dropped(first);
+    }
     l.items.unshift(e);
     return e;
   }
@@ -258,6 +286,7 @@ export class ReadyEntries {
       while (taken.length < count - j && run.length > 0) taken.push(run.shift()!);
       this.packedCount -= taken.length;
       if (run.length > 0) l.items.unshift(run);
+      else l.dropped(run);
       for (let k = taken.length - 1; k >= 0; k--) l.items.unshift(taken[k]);
       for (let k = before.length - 1; k >= 0; k--) l.items.unshift(before[k]);
       j += taken.length;
@@ -275,7 +304,10 @@ export class ReadyEntries {
         if (it instanceof PagedRun) {
           found = it.remove(seq);
           if (found) this.packedCount--;
-          if (found && it.length === 0) l.items.removeAt(j);
+          if (found && it.length === 0) {
+            l.items.removeAt(j);
+            l.dropped(it);
+          }
         } else if (it.seq === seq) {
           found = it;
           l.items.removeAt(j);
@@ -328,7 +360,7 @@ export class ReadyEntries {
           continue;
         }
         if (i + MIN_RUN <= tail.length && startsRun(tail, i)) {
-          l.items.push((run = new PagedRun(e.seq, this.runPriority(e.priority))));
+          run = this.startRun(l, e.seq, this.runPriority(e.priority));
           run.add(e.seq, e.size, e.expiry);
           this.packedCount++;
           continue;
