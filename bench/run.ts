@@ -7,6 +7,7 @@ const suites: Array<[string, string, string]> = [
   ['core', './core-bench.js', 'runCoreBench'],
   ['storage', './storage-bench.js', 'runStorageBench'],
   ['queues', './queues-bench.js', 'runQueuesBench'],
+  ['runs', './paged-runs-bench.js', 'runPagedRunsBench'],
   ['sessions', './sessions-bench.js', 'runSessionsBench'],
   ['mqtt', './mqtt-bench.js', 'runMqttBench'],
   ['kafka', './kafka-bench.js', 'runKafkaBench'],

@@ -1,11 +1,12 @@
 /**
  * The columns of a complete paged run (core/paged-run.ts), bit-packed once no more entries can
- * join it: seq offsets and size codes as PackedInts (a line per block of 256 plus residuals, so
- * seqs rising steadily and sizes repeating take next to no bits), entries taken out of the middle
- * as a bitset made at the first one, expiries only when an entry has one. Immutable but for the
- * holes.
+ * join it: seq offsets, size codes and, when an entry has one, expiries (as offsets from the
+ * least), one after the other in one PackedInts (a line per block of 256 plus residuals, so seqs
+ * rising steadily and sizes repeating take next to no bits; one column, because each costs about
+ * 1 KiB in typed-array objects). Entries taken out of the middle are a bitset made at the first.
+ * Immutable but for the holes.
  */
-import { PackedInts } from './packed-ints.js';
+import { PACK_BLOCK, PackedInts } from './packed-ints.js';
 
 const TWO_32 = 2 ** 32;
 
@@ -14,31 +15,48 @@ export class FrozenColumns {
   private holes: Uint32Array | null = null;
 
   private constructor(
-    private readonly seqs: PackedInts,
-    private readonly sizes: PackedInts,
-    private readonly expiries: ExpiryColumn | null,
+    private readonly count: number,
+    /** Seqs at 0, sizes at `sizesAt`, expiry offsets (0: none) at `expiriesAt` when `least` is set. */
+    private readonly values: PackedInts,
+    private readonly sizesAt: number,
+    private readonly expiriesAt: number,
+    private readonly least: number | undefined,
+    /** Expiries as they are when they are not whole ms or span 2^32 - 1 ms or more (NaN: none). */
+    private readonly rawExpiries: Float64Array | null,
   ) {}
 
   /** Packs entries [0, count) of the columns given (expiries: NaN for none, or null for none at all). */
   static from(seqs: ArrayLike<number>, sizes: ArrayLike<number>, expiries: ArrayLike<number> | null, count: number): FrozenColumns {
-    return new FrozenColumns(PackedInts.from(seqs, count), PackedInts.from(sizes, count), expiries ? packExpiries(expiries, count) : null);
+    const range = expiries ? expiryRange(expiries, count) : undefined;
+    const least = range && Number.isInteger(range[0]) && range[1] - range[0] + 1 < TWO_32 ? range[0] : undefined;
+    // Each column starts on a block, padded with its last value (a block's line stays as it was).
+    const stride = Math.ceil(count / PACK_BLOCK) * PACK_BLOCK;
+    const all = new Uint32Array(stride * (least === undefined ? 2 : 3));
+    for (let i = 0; i < stride; i++) {
+      const k = Math.min(i, count - 1);
+      all[i] = seqs[k];
+      all[stride + i] = sizes[k];
+      if (least !== undefined) all[2 * stride + i] = Number.isNaN(expiries![k]) ? 0 : expiries![k] - least + 1;
+    }
+    const raw = range && least === undefined ? Float64Array.from({ length: count }, (_, k) => expiries![k]) : null;
+    return new FrozenColumns(count, PackedInts.from(all), stride, 2 * stride, least, raw);
   }
 
   seq(i: number): number {
-    return this.seqs.get(i);
+    return this.values.get(i);
   }
 
   size(i: number): number {
-    return this.sizes.get(i);
+    return this.values.get(this.sizesAt + i);
   }
 
   /** NaN: none. */
   expiry(i: number): number {
-    const e = this.expiries;
-    if (e === null) return NaN;
-    if (e instanceof Float64Array) return e[i];
-    const v = e.offsets.get(i);
-    return v === 0 ? NaN : e.least + v - 1;
+    if (this.least !== undefined) {
+      const v = this.values.get(this.expiriesAt + i);
+      return v === 0 ? NaN : this.least + v - 1;
+    }
+    return this.rawExpiries ? this.rawExpiries[i] : NaN;
   }
 
   isHole(i: number): boolean {
@@ -46,33 +64,28 @@ export class FrozenColumns {
   }
 
   setHole(i: number): void {
-    this.holes ??= new Uint32Array(Math.ceil(this.seqs.length / 32));
+    this.holes ??= new Uint32Array(Math.ceil(this.count / 32));
     this.holes[i >>> 5] |= 1 << (i & 31);
   }
 
   get byteLength(): number {
-    const e = this.expiries;
-    return this.seqs.byteLength + this.sizes.byteLength + (this.holes?.byteLength ?? 0)
-      + (e === null ? 0 : e instanceof Float64Array ? e.byteLength : e.offsets.byteLength);
+    return this.values.byteLength + (this.holes?.byteLength ?? 0) + (this.rawExpiries?.byteLength ?? 0);
   }
 }
 
-/** Expiries as offsets from the least (0: none), or as they are when they are not whole ms or span 2^32 - 1 ms or more. */
-type ExpiryColumn = Float64Array | { least: number; offsets: PackedInts };
-
-function packExpiries(expiries: ArrayLike<number>, count: number): ExpiryColumn | null {
+/**
+ * Least and greatest expiry of entries [0, count), or undefined when none has one; the least is
+ * NaN when one is not whole ms (then they are kept as they are).
+ */
+function expiryRange(expiries: ArrayLike<number>, count: number): [number, number] | undefined {
   let least = Infinity;
   let most = -Infinity;
   for (let i = 0; i < count; i++) {
     const e = expiries[i];
     if (Number.isNaN(e)) continue;
-    if (!Number.isInteger(e)) return Float64Array.from({ length: count }, (_, k) => expiries[k]);
+    if (!Number.isInteger(e)) return [NaN, NaN];
     if (e < least) least = e;
     if (e > most) most = e;
   }
-  if (least === Infinity) return null;
-  if (most - least + 1 >= TWO_32) return Float64Array.from({ length: count }, (_, k) => expiries[k]);
-  const offsets = new Uint32Array(count);
-  for (let i = 0; i < count; i++) offsets[i] = Number.isNaN(expiries[i]) ? 0 : expiries[i] - least + 1;
-  return { least, offsets: PackedInts.from(offsets) };
+  return least === Infinity ? undefined : [least, most];
 }

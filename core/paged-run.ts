@@ -8,10 +8,13 @@
  * A run is open while entries can join it: seq (as an offset from the run's first: u16 while the
  * run spans fewer than 65,536 seqs, else u32), size (u16; one of 65,534 bytes or more is kept in a
  * side map), and expiry (f64) only when one of them has one: 4 bytes a message when its seqs are
- * close, 6 when spread, 8 more with expiries. Once complete (a newer run follows it in its level,
- * ready-entries.ts) it is frozen: the same columns bit-packed (core/frozen-columns.ts), about 0.13
- * byte a message for a queue filled in a row (seqs rising by one, one size), more as seqs and sizes
- * vary. Only a level's last run stays open, so a deep queue's runs cost well under a byte a message.
+ * close, 6 when spread, 8 more with expiries. Once complete (a newer run starts after it in its
+ * level, or recovery is done: ready-entries.ts) a run of FREEZE_MIN entries or more is frozen: the
+ * same columns bit-packed (core/frozen-columns.ts), about 0.15 byte a message for a queue filled
+ * in a row or several filled in turn (seqs rising steadily, one size), about a byte when sizes or
+ * seq gaps vary by a few tens; a smaller one is only trimmed (bit-packing costs about 1 KiB a run
+ * in typed-array objects). A deep queue's runs then cost well under a byte a message but for its
+ * newest run (65,536 entries at most).
  */
 import { FrozenColumns } from './frozen-columns.js';
 import type { QueueEntry } from './queue-types.js';
@@ -25,12 +28,8 @@ const HOLE = 0xffff;
 const LONG = 0xfffe;
 const TWO_32 = 2 ** 32;
 const TWO_16 = 65536;
-/**
- * A run with u16 offsets that holds this many entries starts a new run rather than widen to u32
- * when a seq is too far (so a deep queue keeps 2-byte offsets); a smaller one widens (a queue whose
- * seqs are spread, one message in thousands, would otherwise pay a run per few messages).
- */
-const NARROW_KEEP = 1024;
+/** A complete run with fewer entries is trimmed, not frozen (its typed-array objects would cost more than they save). */
+const FREEZE_MIN = 512;
 const NO_ENTRIES = new Uint16Array(0);
 
 export class PagedRun {
@@ -73,7 +72,6 @@ export class PagedRun {
   accepts(seq: number, priority: number | undefined): boolean {
     return this.frozen === null && priority === this.priority && (this.n < RUN_MAX || this.head >= RUN_MAX >> 1)
       && seq - this.base < TWO_32
-      && (seq - this.base < TWO_16 || this.seqs instanceof Uint32Array || this.n < NARROW_KEEP)
       && (this.n === 0 ? seq >= this.base : seq > this.base + this.seqs[this.n - 1]);
   }
 
@@ -94,6 +92,15 @@ export class PagedRun {
     } else if (this.expiries) this.expiries[this.n] = NaN;
     this.n++;
     this.live++;
+  }
+
+  /**
+   * No more entries will join the run (a newer one follows it, or recovery is done): it is frozen
+   * if it holds FREEZE_MIN entries or more, else trimmed (and may still take entries).
+   */
+  settle(): void {
+    if (this.live >= FREEZE_MIN) this.freeze();
+    else this.trim();
   }
 
   /**
@@ -170,7 +177,7 @@ export class PagedRun {
   /** Takes the entry with `seq` out; its copy, or undefined if it is not in the run. */
   remove(seq: number): QueueEntry | undefined {
     const off = seq - this.base;
-    if (off < 0 || off >= TWO_32) return undefined;
+    if (off < 0 || this.live === 0 || off > this.seqAt(this.n - 1)) return undefined;
     let lo = this.head;
     let hi = this.n - 1;
     while (lo <= hi) {

@@ -8,10 +8,11 @@
  * queue is packed into runs instead of an object each. Entries pushed as objects are packed once
  * they have paged out (the queue calls pack() after the journal stored them and their bodies were
  * dropped); recovery pushes paged entries straight into runs. Only a level's newest run takes
- * entries, so the one before is frozen (bit-packed) when a new one starts: a deep queue's runs cost
- * about 0.13 byte a message when filled in a row, plus its newest run (up to 4 bytes a message,
- * 65,536 at most). Whatever reaches the head, is taken, or is read ahead becomes an object again,
- * in place, so the queue holds the same object from read-ahead to delivery.
+ * entries, so the one before is complete when a new one starts, and every level's newest is when
+ * recovery is done: a complete run is frozen (bit-packed, PagedRun.settle), and a deep queue's runs
+ * then cost about 0.15 byte a message when filled in a row, plus its newest run (4-6 bytes a
+ * message, 65,536 at most). Whatever reaches the head, is taken, or is read ahead becomes an object
+ * again, in place, so the queue holds the same object from read-ahead to delivery.
  */
 import { Deque } from './deque.js';
 import { isPackable, PagedRun } from './paged-run.js';
@@ -30,7 +31,7 @@ type Item = QueueEntry | PagedRun;
 class Level {
   readonly items = new Deque<Item>();
   count = 0;
-  /** The newest run still in `items`: the only one entries can join (the others are frozen). */
+  /** The newest run still in `items`: the only one entries can join (the others are complete). */
   newest: PagedRun | null = null;
 
   /** A run left `items` (emptied). */
@@ -107,10 +108,13 @@ export class ReadyEntries {
     this.expected = n;
   }
 
-  /** After recovery: each level's newest run gives back room reserved beyond what it holds (the others are frozen). */
+  /**
+   * After recovery: each level's newest run is complete too (frozen, or trimmed of the room reserved
+   * beyond what it holds); the others were when the next one started.
+   */
   trimPaged(): void {
     this.expected = 0;
-    for (const l of this.levels) l?.newest?.trim();
+    for (const l of this.levels) l?.newest?.settle();
   }
 
   /** Appends a paged entry without making an object of it (recovery of a deep queue). */
@@ -119,6 +123,7 @@ export class ReadyEntries {
     const tail = l.items.last();
     const p = this.runPriority(priority);
     let run: PagedRun;
+    if (tail instanceof PagedRun) l.newest = tail; // the level's last run (its newest may have left)
     if (tail instanceof PagedRun && tail.accepts(seq, p)) run = tail;
     else run = this.startRun(l, seq, p, this.expected);
     if (this.expected > 0) this.expected--;
@@ -128,9 +133,9 @@ export class ReadyEntries {
     this.packedCount++;
   }
 
-  /** Appends a new run to the level; the level's newest before it is complete and is frozen. */
+  /** Appends a new run to the level; the level's newest before it is complete. */
   private startRun(l: Level, seq: number, priority: number | undefined, capacity?: number): PagedRun {
-    l.newest?.freeze();
+    l.newest?.settle();
     const run = new PagedRun(seq, priority, capacity);
     l.items.push(run);
     l.newest = run;
@@ -351,6 +356,7 @@ export class ReadyEntries {
     tail.reverse();
     const last = l.items.last();
     let run = last instanceof PagedRun ? last : null;
+    if (run) l.newest = run; // the level's last run (its newest may have left)
     for (let i = 0; i < tail.length; i++) {
       const e = tail[i];
       if (isPackable(e)) {

@@ -113,6 +113,19 @@ describe('core/paged-run: frozen runs', () => {
     assert.equal(run.remove(12)?.size, 65_533);
     assert.deepEqual([run.shift()?.seq, run.shift()?.expiry, run.shift(), run.length], [16, NOW - 5, undefined, 0]);
   });
+
+  it('settle: a complete run of 512 entries or more freezes; a smaller one is trimmed and may still take entries', () => {
+    const small = new PagedRun(1, 4, 65536);
+    for (let s = 1; s <= 511; s++) small.add(s, 100, undefined);
+    small.settle();
+    assert.equal(small.isFrozen, false);
+    assert.ok(small.byteLength <= 511 * 4, `${small.byteLength} bytes after the trim`);
+    assert.equal(small.accepts(512, 4), true);
+    small.add(512, 100, undefined);
+    small.settle();
+    assert.equal(small.isFrozen, true);
+    assert.deepEqual([small.accepts(513, 4), small.length, small.entryAt(511)?.seq], [false, 512, 512]);
+  });
 });
 
 const levelOf = (p: number | undefined) => (p === undefined ? 4 : p);
@@ -151,11 +164,12 @@ function exerciseQueue(seed: number): void {
     const what = r();
     const where = `seed ${seed}, op ${op}`;
     if (what < 0.7) {
-      // Now and then a burst that fills a run, else a short one; seqs mostly in a row.
+      // Now and then a burst that fills a run, else a short one; seqs mostly in a row, now and then
+      // 2^32 on (a new run).
       const burst = r() < 0.004 ? 70_000 : Math.floor(r() * 200);
       const priority = r() < 0.7 ? undefined : Math.floor(r() * 10);
       for (let i = 0; i < burst; i++) {
-        seq += r() < 0.001 ? 70_000 : 1 + (r() < 0.1 ? Math.floor(r() * 30) : 0);
+        seq += r() < 0.001 ? 2 ** 32 : 1 + (r() < 0.1 ? Math.floor(r() * 30) : 0);
         const size = r() < 0.01 ? 100_000 : 150 + Math.floor(r() * 4);
         const expiry = r() < 0.05 ? NOW + seq : undefined;
         if (byObjects) {
@@ -207,7 +221,7 @@ describe('core/ready-entries: runs freeze when complete', () => {
     } finally {
       PagedRun.prototype.freeze = freeze;
     }
-    assert.ok(frozen >= 50, `${frozen} runs frozen`);
+    assert.ok(frozen >= 200, `${frozen} runs frozen`);
   });
 
   it('holds a deep queue filled in a row in under 0.5 byte a message, recovered or packed', () => {
@@ -222,13 +236,27 @@ describe('core/ready-entries: runs freeze when complete', () => {
       if (s % 4096 === 0) packed.pack();
     }
     packed.pack();
-    for (const q of [recovered, packed]) {
+    // Ten queues filled in turn: a queue's seqs rise by ten (one run, u32 offsets, until it is full).
+    const spread = new ReadyEntries(false);
+    for (let s = 1; s <= n; s++) spread.pushPaged(s * 10, 160, undefined, undefined);
+    for (const q of [recovered, packed, spread]) {
       assert.equal(q.packed, n);
       assert.ok(q.packedBytes / n < 0.5, `${q.packedBytes / n} bytes a message`);
-      assert.deepEqual(q.slice(654_321, 3).map((e) => e.seq), [654_322, 654_323, 654_324]);
-      assert.equal(q.removeSeq(500_000)?.seq, 500_000);
-      assert.equal(q.at(499_999)?.seq, 500_001);
-      assert.equal(q.shift()?.seq, 1);
+      const k = q === spread ? 10 : 1;
+      assert.deepEqual(q.slice(654_321, 3).map((e) => e.seq), [654_322, 654_323, 654_324].map((s) => s * k));
+      assert.equal(q.removeSeq(500_000 * k)?.seq, 500_000 * k);
+      assert.equal(q.at(499_999)?.seq, 500_001 * k);
+      assert.equal(q.shift()?.seq, k);
     }
+  });
+
+  it('freezes the runs of many recovered queues once recovery is done', () => {
+    const queues = Array.from({ length: 200 }, () => new ReadyEntries(true));
+    for (const q of queues) q.expectPaged(5000);
+    for (let s = 0; s < 200 * 5000; s++) queues[s % 200].pushPaged(s, 160, 4, undefined);
+    for (const q of queues) q.trimPaged();
+    const bytes = queues.reduce((sum, q) => sum + q.packedBytes, 0);
+    assert.ok(bytes / (200 * 5000) < 0.5, `${bytes / (200 * 5000)} bytes a message`);
+    assert.deepEqual(queues[7].slice(4998, 3).map((e) => e.seq), [4998 * 200 + 7, 4999 * 200 + 7]);
   });
 });
