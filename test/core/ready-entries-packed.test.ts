@@ -86,9 +86,9 @@ describe('core/ready-entries: packed paged runs', () => {
     assert.equal(r.length, 0);
   });
 
-  it('keeps seqs exactly whether close (u16 offsets, a new run past 65,536 seqs) or spread (a short run widens to u32)', () => {
-    const close = Array.from({ length: 3000 }, (_, i) => 1 + i * 50); // 1,310 per 65,536 seqs: a new run after that
-    const spread = Array.from({ length: 3000 }, (_, i) => 200_000 + i * 10_007); // a few per 65,536 seqs: the run widens
+  it('keeps seqs exactly whether close (u16 offsets) or spread (the run widens to u32), and past 2^32 (a new run)', () => {
+    const close = Array.from({ length: 3000 }, (_, i) => 1 + i * 50); // 1,310 per 65,536 seqs: the run widens after that
+    const spread = Array.from({ length: 3000 }, (_, i) => 200_000 + i * 10_007); // a few per 65,536 seqs
     const far = [2 ** 33, 2 ** 33 + 1, 2 ** 33 + 70_000]; // past 2^32 from the previous run's first: a new run
     const all = [...close, ...spread, ...far];
     const r = new ReadyEntries(false);
