@@ -58,13 +58,13 @@ export class PackedInts {
     for (let b = 0; b < blocks; b++) {
       const s = b * PACK_BLOCK;
       const count = Math.min(PACK_BLOCK, n - s);
-      let k = count > 1 ? Math.floor((values[s + count - 1] - values[s]) / (count - 1)) : 0;
+      let k = count > 1 ? Math.round((values[s + count - 1] - values[s]) / (count - 1)) : 0;
       k = Math.max(-0x80000000, Math.min(0x7fffffff, k));
       let [min, max] = residualRange(values, s, count, k);
-      if (max - min >= TWO_32) {
-        // No line fits the values: plain frame of reference (their range is below 2^32).
-        k = 0;
-        [min, max] = residualRange(values, s, count, 0);
+      if (k !== 0) {
+        // Values that merely vary (sizes) fit a flat line better than the one through the ends.
+        const [min0, max0] = residualRange(values, s, count, 0);
+        if (max0 - min0 <= max - min) [k, min, max] = [0, min0, max0];
       }
       base[b] = min;
       slope[b] = k;
