@@ -1,7 +1,7 @@
 /**
  * Deep queue benchmark (issue 14): a durable queue filled with N 100-byte persistent messages over
  * STOMP with no consumer, against a Junction node in a child process (default settings: fsync
- * `interval`, queues.memoryBytes 64 MiB; the queue bounds maxLength / maxBytes lifted so depth is
+ * `interval`, queues.memoryBytes 32 MiB; the queue bounds maxLength / maxBytes lifted so depth is
  * limited by disk only):
  *   - publish rate, peak broker RSS (VmHWM), bytes on disk per message;
  *   - restart with that backlog after kill -9 (from the newest periodic index snapshot, then with
@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Broker } from '../core/broker.js';
+import { Broker, DEFAULT_QUEUE_MEMORY_BYTES } from '../core/broker.js';
 import { createMessage } from '../core/message.js';
 import type { QueueHost } from '../core/queue.js';
 import { FileStore } from '../core/storage/file-store.js';
@@ -385,9 +385,10 @@ export async function runQueuesBench(): Promise<void> {
   console.log(`deep durable queue, ${N} x ${SIZE}-byte persistent STOMP messages, ${PRODUCERS} producers, no consumer while filling`);
   const empty = await emptyStart();
   console.log(`  start of an empty node (for reference): ${(empty / 1000).toFixed(2)} s`);
-  const paged = await run('paged (queues.memoryBytes 64 MiB, default)', 64 * MiB, true);
+  const budget = `${DEFAULT_QUEUE_MEMORY_BYTES / MiB} MiB`;
+  const paged = await run(`paged (queues.memoryBytes ${budget}, default)`, DEFAULT_QUEUE_MEMORY_BYTES, true);
   if (PAGED_ONLY) {
-    console.log('\n| figure | paged (64 MiB budget) |');
+    console.log(`\n| figure | paged (${budget} budget) |`);
     console.log('|---|---|');
     console.log(`| publish rate, no consumer | ${Math.round(paged.publishRate)} msg/s |`);
     console.log(`| peak broker RSS while filling | ${paged.peakRssMiB.toFixed(0)} MiB |`);
@@ -402,7 +403,7 @@ export async function runQueuesBench(): Promise<void> {
   }
   const inMemory = await run('in memory (queues.memoryBytes 8 GiB)', 8 * 1024 * MiB, false);
   const deliveries = await deliveryRecordCost();
-  console.log('\n| figure | paged (64 MiB budget) | in memory |');
+  console.log(`\n| figure | paged (${budget} budget) | in memory |`);
   console.log('|---|---|---|');
   console.log(`| publish rate, no consumer | ${Math.round(paged.publishRate)} msg/s | ${Math.round(inMemory.publishRate)} msg/s |`);
   console.log(`| peak broker RSS while filling | ${paged.peakRssMiB.toFixed(0)} MiB | ${inMemory.peakRssMiB.toFixed(0)} MiB |`);

@@ -249,7 +249,7 @@ export const configSchema = {
       },
       deadLetterOnExpiry: bool(false),
       priorities: bool(true),
-      memoryBytes: { ...nonNegativeInt, default: 67108864 },
+      memoryBytes: { ...nonNegativeInt, default: 33554432 },
     }),
     streams: section({
       defaultPartitions: { type: 'integer', minimum: 1, maximum: 10000, 'x-hint': 'an integer from 1 to 10000', default: 1 },

@@ -55,7 +55,7 @@ export interface BrokerOptions {
   log?: Logger;
 }
 
-export const DEFAULT_QUEUE_MEMORY_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_QUEUE_MEMORY_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_OUTBOUND_MEMORY_BYTES = 256 * 1024 * 1024;
 
 export interface BrokerLimits extends StreamLimits {

@@ -141,32 +141,50 @@ export function decodeMessage(buf: Buffer): Message {
   return m;
 }
 
+/** Position after the u32-length-prefixed field at `p` (throws when the record ends inside it). */
+function skipField(buf: Buffer, p: number): number {
+  if (p + 4 > buf.length) throw new RangeError('truncated message record');
+  const end = p + 4 + buf.readUInt32BE(p);
+  if (end > buf.length) throw new RangeError('truncated message record');
+  return end;
+}
+
 /**
  * What a paged queue keeps of an encoded message without decoding it (store.ts MessageSummary):
  * priority, expiry and the size messageSize() gives (topic counted in bytes). Walks the fields,
- * allocates nothing but the result.
+ * allocates nothing but the result (it runs for every message journaled).
  */
 export function summarizeMessage(buf: Buffer): MessageSummary {
-  let p = 0;
-  const need = (n: number): void => { if (p + n > buf.length) throw new RangeError('truncated message record'); };
-  const skip = (): number => { need(4); const n = buf.readUInt32BE(p); need(4 + n); p += 4 + n; return n; };
-  need(3);
+  if (buf.length < 3) throw new RangeError('truncated message record');
   if (buf[0] !== 1) throw new RangeError(`unknown message record version ${buf[0]}`);
   const flags = buf.readUInt16BE(1);
-  p = 3;
-  const payload = skip();
-  const topic = skip();
-  need(8);
-  p += 8; // timestamp
-  skip(); // source
-  const key = flags & F.Key ? skip() : 0;
-  if (flags & F.ContentType) skip();
-  if (flags & F.ContentEncoding) skip();
-  if (flags & F.MessageId) skip();
-  if (flags & (F.CorrelationStr | F.CorrelationBin)) skip();
-  if (flags & F.ReplyTo) skip();
+  let p = skipField(buf, 3);
+  const payload = p - 3 - 4;
+  let q = skipField(buf, p);
+  const topic = q - p - 4;
+  p = q + 8; // timestamp
+  if (p > buf.length) throw new RangeError('truncated message record');
+  p = skipField(buf, p); // source
+  let key = 0;
+  if (flags & F.Key) {
+    q = skipField(buf, p);
+    key = q - p - 4;
+    p = q;
+  }
+  if (flags & F.ContentType) p = skipField(buf, p);
+  if (flags & F.ContentEncoding) p = skipField(buf, p);
+  if (flags & F.MessageId) p = skipField(buf, p);
+  if (flags & (F.CorrelationStr | F.CorrelationBin)) p = skipField(buf, p);
+  if (flags & F.ReplyTo) p = skipField(buf, p);
   const summary: MessageSummary = { size: payload + key + 64 + topic };
-  if (flags & F.Expiry) { need(8); summary.expiry = buf.readDoubleBE(p); p += 8; }
-  if (flags & F.Priority) { need(1); summary.priority = buf[p]; }
+  if (flags & F.Expiry) {
+    if (p + 8 > buf.length) throw new RangeError('truncated message record');
+    summary.expiry = buf.readDoubleBE(p);
+    p += 8;
+  }
+  if (flags & F.Priority) {
+    if (p + 1 > buf.length) throw new RangeError('truncated message record');
+    summary.priority = buf[p];
+  }
   return summary;
 }

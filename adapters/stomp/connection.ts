@@ -17,7 +17,7 @@
 import type { AuthAction, Logger, Principal } from '../../core/adapter.js';
 import type { Message } from '../../core/message.js';
 import { Deque } from '../../core/deque.js';
-import { encodeFrame, HEARTBEAT, type StompFrame, type StompVersion } from './frame.js';
+import { encodeFrame, encodeReceipt, HEARTBEAT, type StompFrame, type StompVersion } from './frame.js';
 import type { ConnectionState, StompContext } from './context.js';
 import { StompError, StompLoginRefused } from './errors.js';
 import { handlers } from './handlers/index.js';
@@ -239,7 +239,7 @@ export class StompConnection implements SubscriptionOwner, StompContext {
       this.inflight--;
       this.inflightBytes -= bytes;
       const receipt = frame.headers.receipt;
-      if (receipt !== undefined) this.sendFrame('RECEIPT', { 'receipt-id': receipt });
+      if (receipt !== undefined) this.sendReceipt(receipt);
       this.settled();
     }, (err: Error) => {
       this.inflight--;
@@ -268,7 +268,7 @@ export class StompConnection implements SubscriptionOwner, StompContext {
   /** Sends a RECEIPT now when the frame asked for one (effects that are already complete). */
   receipt(frame: StompFrame): void {
     const receipt = frame.headers.receipt;
-    if (receipt !== undefined) this.sendFrame('RECEIPT', { 'receipt-id': receipt });
+    if (receipt !== undefined) this.sendReceipt(receipt);
   }
 
   /** Throws StompError unless the principal may do `action` on `address` (cached per connection). */
@@ -298,6 +298,11 @@ export class StompConnection implements SubscriptionOwner, StompContext {
   sendFrame(command: string, headers: Record<string, string>, body?: Buffer | string): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.write(encodeFrame(command, headers, body, this.state === 'new' ? null : this.version));
+  }
+
+  private sendReceipt(receiptId: string): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.write(encodeReceipt(receiptId, this.state === 'new' ? null : this.version));
   }
 
   deliver(sub: Subscription, message: Message, tag: number, redelivered: boolean, extra?: string): void {

@@ -51,9 +51,10 @@ export function entrySize(e: JournalEntry): number {
   }
 }
 
+const isU32 = (n: unknown): boolean => Number.isInteger(n) && (n as number) >= 0 && (n as number) < TWO_32;
+const isSeq = (n: unknown): boolean => Number.isSafeInteger(n) && (n as number) >= 0;
+
 function checkEntry(e: JournalEntry): void {
-  const isU32 = (n: unknown): boolean => Number.isInteger(n) && (n as number) >= 0 && (n as number) < TWO_32;
-  const isSeq = (n: unknown): boolean => Number.isSafeInteger(n) && (n as number) >= 0;
   const kind = (e as { kind?: unknown } | null)?.kind;
   if (kind === 'put' || kind === 'del') {
     const k = e as { ns: unknown; key: unknown; value?: unknown };
@@ -75,46 +76,55 @@ function checkEntry(e: JournalEntry): void {
   }
 }
 
-/** Encodes entries as one checksummed GROUP record; `sizes[i]` is entry i's share of it. Throws on bad entries. */
+/** Writes a UTF-8 string with its u16 or u32 byte length at `p`; returns the position after it. */
+function putStr(buf: Buffer, p: number, s: string, lenBytes: 2 | 4): number {
+  const n = buf.write(s, p + lenBytes, 'utf8');
+  if (lenBytes === 2) buf.writeUInt16BE(n, p);
+  else buf.writeUInt32BE(n, p);
+  return p + lenBytes + n;
+}
+
+function putBytes(buf: Buffer, p: number, b: Uint8Array): number {
+  p = buf.writeUInt32BE(b.length, p);
+  buf.set(b, p);
+  return p + b.length;
+}
+
+function putSeq(buf: Buffer, p: number, s: number): number {
+  p = buf.writeUInt32BE(Math.floor(s / TWO_32), p);
+  return buf.writeUInt32BE(s >>> 0, p);
+}
+
+/**
+ * Encodes entries as one checksummed GROUP record; `sizes[i]` is entry i's share of it. Throws on
+ * bad entries. Called once per stored message (most groups hold one entry): it allocates the
+ * record, the sizes and the result, no closures.
+ */
 export function encodeGroup(entries: JournalEntry[]): { record: Buffer; sizes: number[] } {
-  const sizes = entries.map((e) => {
-    checkEntry(e);
-    return entrySize(e);
-  });
-  const bodyLength = 4 + sizes.reduce((a, b) => a + b, 0);
+  const sizes = new Array<number>(entries.length);
+  let bodyLength = 4;
+  for (let i = 0; i < entries.length; i++) {
+    checkEntry(entries[i]);
+    bodyLength += sizes[i] = entrySize(entries[i]);
+  }
   const buf = Buffer.allocUnsafe(RECORD_HEADER + bodyLength);
   buf.writeUInt32BE(bodyLength, 0);
   buf[8] = RECORD_GROUP;
   let p = RECORD_HEADER;
   p = buf.writeUInt32BE(entries.length, p);
-  const str = (s: string, lenBytes: 2 | 4): void => {
-    const n = buf.write(s, p + lenBytes, 'utf8');
-    if (lenBytes === 2) buf.writeUInt16BE(n, p);
-    else buf.writeUInt32BE(n, p);
-    p += lenBytes + n;
-  };
-  const bytes = (b: Uint8Array): void => {
-    p = buf.writeUInt32BE(b.length, p);
-    buf.set(b, p);
-    p += b.length;
-  };
-  const seq = (s: number): void => {
-    p = buf.writeUInt32BE(Math.floor(s / TWO_32), p);
-    p = buf.writeUInt32BE(s >>> 0, p);
-  };
   for (const e of entries) {
     switch (e.kind) {
-      case 'put': buf[p++] = Kind.Put; str(e.ns, 2); str(e.key, 4); bytes(e.value); break;
-      case 'del': buf[p++] = Kind.Del; str(e.ns, 2); str(e.key, 4); break;
+      case 'put': buf[p++] = Kind.Put; p = putStr(buf, p, e.ns, 2); p = putStr(buf, p, e.key, 4); p = putBytes(buf, p, e.value); break;
+      case 'del': buf[p++] = Kind.Del; p = putStr(buf, p, e.ns, 2); p = putStr(buf, p, e.key, 4); break;
       case 'enqueue':
         buf[p++] = Kind.Enqueue;
-        seq(e.seq);
+        p = putSeq(buf, p, e.seq);
         p = buf.writeUInt16BE(e.queues.length, p);
         for (const q of e.queues) p = buf.writeUInt32BE(q, p);
-        bytes(e.message);
+        p = putBytes(buf, p, e.message);
         break;
-      case 'ack': buf[p++] = Kind.Ack; seq(e.seq); p = buf.writeUInt32BE(e.queue, p); break;
-      case 'deliver': buf[p++] = Kind.Deliver; seq(e.seq); p = buf.writeUInt32BE(e.queue, p); p = buf.writeUInt32BE(e.count, p); break;
+      case 'ack': buf[p++] = Kind.Ack; p = putSeq(buf, p, e.seq); p = buf.writeUInt32BE(e.queue, p); break;
+      case 'deliver': buf[p++] = Kind.Deliver; p = putSeq(buf, p, e.seq); p = buf.writeUInt32BE(e.queue, p); p = buf.writeUInt32BE(e.count, p); break;
     }
   }
   buf.writeUInt32BE(crc32(buf.subarray(8)) >>> 0, 4);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { encodeFrame, escapeHeader, unescapeHeader, type StompFrame, type StompVersion } from '../../adapters/stomp/frame.js';
+import { encodeFrame, encodeReceipt, escapeHeader, unescapeHeader, type StompFrame, type StompVersion } from '../../adapters/stomp/frame.js';
 import { StompParseError, StompParser } from '../../adapters/stomp/parser.js';
 
 const LIMITS = { maxFrameSize: 4096, maxHeaders: 16, maxHeaderLength: 256 };
@@ -183,5 +183,13 @@ describe('STOMP codec: encoder and escaping', () => {
   it('writes content-length for bodies', () => {
     const wire = encodeFrame('ERROR', { message: 'm' }, 'abc', '1.2').toString();
     assert.equal(wire, 'ERROR\nmessage:m\ncontent-length:3\n\nabc\0');
+  });
+
+  it('encodeReceipt gives the bytes encodeFrame gives a RECEIPT, for every version and escape', () => {
+    for (const version of [null, '1.0', '1.1', '1.2'] as const) {
+      for (const id of ['7', 'r-1', '', 'a:b', 'line\nbreak', 'cr\r', 'back\\slash', 'ünï']) {
+        assert.deepEqual(encodeReceipt(id, version), encodeFrame('RECEIPT', { 'receipt-id': id }, undefined, version), `${version} ${JSON.stringify(id)}`);
+      }
+    }
   });
 });
