@@ -208,9 +208,16 @@ export class Broker extends EventEmitter {
         if (q) this.requeueRecovered(q, entry, rec.deliveryCounts?.[i] ?? 0);
       });
     }
+    // Neighbouring messages are nearly always in the same queue: its lookup is kept.
+    let lastId = -1;
+    let lastQueue: Queue | undefined;
     const recoverPaged = (seq: number, id: number, size: number, priority: number | undefined, expiry: number | undefined, count: number): void => {
       if (seq >= this.nextSeq) this.nextSeq = seq + 1;
-      const q = byId.get(id);
+      if (id !== lastId) {
+        lastId = id;
+        lastQueue = byId.get(id);
+      }
+      const q = lastQueue;
       if (!q) return;
       this.queueMemory.addPaged();
       // Never delivered: packed straight into the queue's paged runs, no object per message.
@@ -222,7 +229,20 @@ export class Broker extends EventEmitter {
       // Count first (a sequential pass over the packed index), so that each queue's runs are made
       // at their size once instead of doubling per queue: thousands of session queues recover faster.
       const counts = new Map<number, number>();
-      recovery.eachPaged((_seq, id) => counts.set(id, (counts.get(id) ?? 0) + 1));
+      let run = 0;
+      const counted = (): void => {
+        if (run > 0) counts.set(lastId, (counts.get(lastId) ?? 0) + run);
+      };
+      recovery.eachPaged((_seq, id) => {
+        if (id !== lastId) {
+          counted();
+          lastId = id;
+          run = 0;
+        }
+        run++;
+      });
+      counted();
+      lastId = -1;
       for (const [id, n] of counts) byId.get(id)?.expectPaged(n);
       recovery.eachPaged(recoverPaged);
       for (const id of counts.keys()) byId.get(id)?.recoveredPaged();
