@@ -26,7 +26,7 @@
  * a copy of it, which replaces it in the table. Capturing costs one pass over the chunks (not the
  * messages), and the snapshot is encoded in the background from chunks that no longer change.
  */
-import { PackedInts, type PackedParts } from '../packed-ints.js';
+import { PACK_BLOCK, PackedInts, type PackedParts } from '../packed-ints.js';
 import type { MessageSummary } from '../store.js';
 import { SNAPSHOT_VERSION, type Column, type SnapshotReader, type SnapshotWriter } from './snapshot-codec.js';
 
@@ -409,8 +409,8 @@ function writePacked(w: SnapshotWriter, col: PackedInts): void {
 function readPacked(r: SnapshotReader): PackedInts {
   const length = r.u32();
   const words = r.u32();
-  if (length > SPAN || words > SPAN * 2 + 1) throw new RangeError('index snapshot: bad packed column');
-  const blocks = Math.ceil(length / 256);
+  if (length > SPAN || words > SPAN + 1) throw new RangeError('index snapshot: bad packed column');
+  const blocks = Math.ceil(length / PACK_BLOCK);
   const parts: PackedParts = {
     length, base: r.column(new Float64Array(blocks), blocks), slope: r.column(new Int32Array(blocks), blocks),
     width: r.column(new Uint8Array(blocks), blocks), bitAt: r.column(new Uint32Array(blocks), blocks), words: new Uint32Array(words),
