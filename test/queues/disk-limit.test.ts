@@ -52,7 +52,11 @@ describe('queues: storage.maxDiskBytes answered with each protocol\'s refusal', 
 
     // STOMP: a SEND with a receipt gets an ERROR frame naming the limit instead of the RECEIPT.
     const stomp = await stompjs(`ws://${TEST_HOST}:${b!.ports.http}/stomp`);
-    const error = new Promise<string>((resolve) => (stomp.onStompError = (f) => resolve(f.headers.message)));
+    const error = new Promise<string>((resolve) => {
+      stomp.onStompError = (f) => resolve(f.headers.message);
+      // A RECEIPT instead says the SEND was stored: the failure then names that, not a timeout.
+      stomp.watchForReceipt('r1', () => resolve('RECEIPT: the SEND was stored at the cap'));
+    });
     stomp.publish({ destination: '/queue/capped', body: BODY, headers: { persistent: 'true', receipt: 'r1' } });
     assert.match(await step('STOMP ERROR', error), /storage limit reached/);
     await step('STOMP deactivate', stomp.deactivate({ force: true })); // the broker closes the connection after its ERROR
