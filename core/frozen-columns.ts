@@ -6,13 +6,14 @@
  * 1 KiB in typed-array objects). Entries taken out of the middle are a bitset made at the first.
  * Immutable but for the holes.
  */
+import { bitsetBytes, hasBit, setBit } from './bitset.js';
 import { PACK_BLOCK, PackedInts } from './packed-ints.js';
 
 const TWO_32 = 2 ** 32;
 
 export class FrozenColumns {
   /** Bit i set: entry i was taken out of the middle. Made at the first. */
-  private holes: Uint32Array | null = null;
+  private holes: Uint8Array | null = null;
 
   private constructor(
     private readonly count: number,
@@ -60,12 +61,11 @@ export class FrozenColumns {
   }
 
   isHole(i: number): boolean {
-    return this.holes !== null && (this.holes[i >>> 5] & (1 << (i & 31))) !== 0;
+    return this.holes !== null && hasBit(this.holes, i);
   }
 
   setHole(i: number): void {
-    this.holes ??= new Uint32Array(Math.ceil(this.count / 32));
-    this.holes[i >>> 5] |= 1 << (i & 31);
+    setBit((this.holes ??= new Uint8Array(bitsetBytes(this.count))), i);
   }
 
   get byteLength(): number {

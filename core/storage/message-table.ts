@@ -26,6 +26,7 @@
  * a copy of it, which replaces it in the table. Capturing costs one pass over the chunks (not the
  * messages), and the snapshot is encoded in the background from chunks that no longer change.
  */
+import { bitsetBytes, countBits, hasBit, setBit } from '../bitset.js';
 import { PACK_BLOCK, PackedInts, type PackedParts } from '../packed-ints.js';
 import type { MessageSummary } from '../store.js';
 import { SNAPSHOT_VERSION, type Column, type SnapshotReader, type SnapshotWriter } from './snapshot-codec.js';
@@ -152,7 +153,7 @@ class Chunk {
   /** Queue id + QUEUE_BASE, DEAD or MULTI. */
   queueAt(i: number): number {
     if (!this.packed) return this.queue[i];
-    return (this.dead![i >> 3] & (1 << (i & 7))) !== 0 ? DEAD : this.packed.queue.get(i);
+    return hasBit(this.dead!, i) ? DEAD : this.packed.queue.get(i);
   }
 
   prioAt(i: number): number {
@@ -173,7 +174,7 @@ class Chunk {
 
   /** Marks slot `i` taken out. */
   setDead(i: number): void {
-    if (this.packed) this.dead![i >> 3] |= 1 << (i & 7);
+    if (this.packed) setBit(this.dead!, i);
     else this.queue[i] = DEAD;
   }
 
@@ -187,7 +188,7 @@ class Chunk {
       len: PackedInts.from(this.len, n), queue: PackedInts.from(this.queue, n), size: PackedInts.from(this.size, n),
       prio: PackedInts.from(this.prio, n),
     };
-    this.dead = new Uint8Array((n + 7) >> 3);
+    this.dead = new Uint8Array(bitsetBytes(n));
     this.off = this.seg = this.len = this.size = new Uint16Array(0);
     this.at = new Uint32Array(0);
     this.queue = this.queue instanceof Uint16Array ? new Uint16Array(0) : new Uint32Array(0);
@@ -204,7 +205,7 @@ class Chunk {
     const dead = this.dead!;
     for (let b = 0; b < dead.length; b++) {
       if (dead[b] === 0) continue;
-      for (let i = b * 8; i < b * 8 + 8; i++) if ((dead[b] & (1 << (i & 7))) !== 0) into.queue[i] = DEAD;
+      for (let i = b * 8; i < b * 8 + 8; i++) if (hasBit(dead, i)) into.queue[i] = DEAD;
     }
     return into;
   }
@@ -745,10 +746,8 @@ export class MessageTable {
           if (packed[name].length !== n) throw new RangeError('index snapshot: bad packed column');
         }
         c.packed = packed;
-        c.dead = r.column(new Uint8Array((n + 7) >> 3), (n + 7) >> 3);
-        let dead = 0;
-        for (let i = 0; i < n; i++) if ((c.dead[i >> 3] & (1 << (i & 7))) !== 0) dead++;
-        c.live = n - dead;
+        c.dead = r.column(new Uint8Array(bitsetBytes(n)), bitsetBytes(n));
+        c.live = n - countBits(c.dead, n);
         if (c.live === 0) throw new RangeError('index snapshot: an empty chunk');
       } else if (kind === PLAIN_CHUNK) {
         for (const col of c.columns()) r.column(col, n);
