@@ -12,7 +12,6 @@ const SHIFT = 8;
 /** Values per block. */
 export const PACK_BLOCK = 1 << SHIFT;
 const MASK = PACK_BLOCK - 1;
-const TWO_32 = 2 ** 32;
 /** LOW_BITS[w]: a mask of the w low bits (w < 32). */
 const LOW_BITS = Array.from({ length: 32 }, (_, w) => 2 ** w - 1);
 
@@ -24,6 +23,15 @@ function bitsFor(range: number): number {
     bits++;
   }
   return bits;
+}
+
+/** The `w` bits (1..32) at bit `pos` of `words`. */
+function bitsAt(words: Uint32Array, pos: number, w: number): number {
+  const k = pos >>> 5;
+  const shift = pos & 31;
+  let r = words[k] >>> shift;
+  if (shift + w > 32) r = (r | (words[k + 1] << (32 - shift))) >>> 0;
+  return w === 32 ? r : r & LOW_BITS[w];
 }
 
 /** A PackedInts' arrays, as an index snapshot stores them. */
@@ -114,13 +122,7 @@ export class PackedInts {
     const j = i & MASK;
     const w = this.width[b];
     const v = this.base[b] + j * this.slope[b];
-    if (w === 0) return v;
-    const pos = this.bitAt[b] + j * w;
-    const k = pos >>> 5;
-    const shift = pos & 31;
-    let r = this.words[k] >>> shift;
-    if (shift + w > 32) r = (r | (this.words[k + 1] << (32 - shift))) >>> 0;
-    return v + (w === 32 ? r : r & LOW_BITS[w]);
+    return w === 0 ? v : v + bitsAt(this.words, this.bitAt[b] + j * w, w);
   }
 
   /** Every value into `out` (a block at a time: several times faster than get() per value). */
@@ -135,15 +137,8 @@ export class PackedInts {
         for (let j = 0; j < count; j++, v += k) out[s + j] = v;
         continue;
       }
-      const mask = w === 32 ? 0 : LOW_BITS[w];
       let pos = this.bitAt[b];
-      for (let j = 0; j < count; j++, v += k, pos += w) {
-        const i = pos >>> 5;
-        const shift = pos & 31;
-        let r = words[i] >>> shift;
-        if (shift + w > 32) r = (r | (words[i + 1] << (32 - shift))) >>> 0;
-        out[s + j] = v + (w === 32 ? r : r & mask);
-      }
+      for (let j = 0; j < count; j++, v += k, pos += w) out[s + j] = v + bitsAt(words, pos, w);
     }
   }
 
