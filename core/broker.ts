@@ -229,20 +229,20 @@ export class Broker extends EventEmitter {
       // Count first (a sequential pass over the packed index), so that each queue's runs are made
       // at their size once instead of doubling per queue: thousands of session queues recover faster.
       const counts = new Map<number, number>();
+      let runId = -1;
       let run = 0;
       const counted = (): void => {
-        if (run > 0) counts.set(lastId, (counts.get(lastId) ?? 0) + run);
+        if (run > 0) counts.set(runId, (counts.get(runId) ?? 0) + run);
       };
       recovery.eachPaged((_seq, id) => {
-        if (id !== lastId) {
+        if (id !== runId) {
           counted();
-          lastId = id;
+          runId = id;
           run = 0;
         }
         run++;
       });
       counted();
-      lastId = -1;
       for (const [id, n] of counts) byId.get(id)?.expectPaged(n);
       recovery.eachPaged(recoverPaged);
       for (const id of counts.keys()) byId.get(id)?.recoveredPaged();
